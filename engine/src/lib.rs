@@ -1,0 +1,19 @@
+//! Nostr semantics for Parrhesia, with no I/O, no clock and no runtime: events (parse, canonical
+//! serialization, id and signature checks), filters, client and relay messages with limits and
+//! typed rejections, and the per-shard subscription index. Time comes in as arguments.
+
+pub mod event;
+pub mod filter;
+pub mod hex;
+pub mod index;
+pub mod json;
+pub mod limits;
+pub mod message;
+pub mod reason;
+
+pub use event::{Event, Id, KindClass, Keys, Pubkey, canonical_bytes, compute_id};
+pub use filter::{Filter, TagFilter};
+pub use index::{FilterKeys, IndexKey, KeyClass, SubscriptionIndex, event_keys, filter_keys};
+pub use limits::Limits;
+pub use message::{ClientMessage, Rejection, RelayMessage, ReplyTo, event_message_prefix};
+pub use reason::{Prefix, Reason};
