@@ -1,1 +1,15 @@
-pub fn x(){}
+//! The LMDB event store of a Parrhesia node (through heed): one environment per node, a
+//! group-commit write path that numbers every stored event (the node's log), time-ordered
+//! indexes and resumable query scans. Only this crate knows LMDB.
+
+mod error;
+mod query;
+pub mod schema;
+mod store;
+mod write;
+
+pub use error::StorageError;
+pub use query::{QueryScan, ScanBudget};
+pub use schema::Header;
+pub use store::{Durability, Store, StoreOptions, StoredEvent};
+pub use write::{KIND_DELETION, KIND_VANISH, Outcome};

@@ -1,0 +1,23 @@
+//! The storage error type. A storage error is a failure of this node, never a verdict on an
+//! event: protocol refusals are `Outcome` values.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// LMDB failed; a write transaction in progress was aborted, nothing of it is stored.
+    #[error("lmdb: {0}")]
+    Lmdb(#[from] heed::Error),
+    /// The data directory could not be created. Nothing was opened.
+    #[error("cannot create data directory {path}: {source}")]
+    Directory { path: PathBuf, source: std::io::Error },
+    /// The store was written by another schema version. Nothing was changed.
+    #[error("store has schema version {found}, this build reads version {expected}")]
+    SchemaVersion { found: u32, expected: u32 },
+    /// The store belongs to another node identity. Nothing was changed.
+    #[error("store belongs to node {found}, not to this node's identity")]
+    NodeId { found: String },
+    /// A record is not what this code writes: the store is damaged. Nothing was changed.
+    #[error("store is corrupt: {0}")]
+    Corrupt(String),
+}

@@ -1,0 +1,319 @@
+//! The read path: a filter picks one index by a fixed cascade (ids, tag, pubkey+kind, pubkey,
+//! kind, time) and post-filters the rest; several filters merge by created_at descending then
+//! id ascending, without duplicates, honouring each filter's limit. Scans run in slices, each in
+//! its own short read transaction, and see only events up to the snapshot taken at the start.
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::time::{Duration, Instant};
+
+use heed::{RoTxn, WithoutTls};
+use parrhesia_engine::{Event, Filter, Id};
+
+use crate::error::StorageError;
+use crate::schema::{self, TimeIndex};
+use crate::store::{Store, StoredEvent, Tables, decode_seq, read_event, read_last_seq};
+
+/// How much one `QueryScan::step` may do before it returns. A step always finishes the group of
+/// events sharing one created_at it started, so it may slightly exceed the budget.
+#[derive(Clone, Copy, Debug)]
+pub struct ScanBudget {
+    /// Index entries and events examined.
+    pub candidates_max: usize,
+    /// Wall time.
+    pub time_max: Option<Duration>,
+}
+
+impl ScanBudget {
+    pub const UNLIMITED: ScanBudget = ScanBudget { candidates_max: usize::MAX, time_max: None };
+}
+
+/// Index entries read per cursor refill.
+const FILL_ENTRIES: usize = 64;
+/// Above this many (author, kind) pairs a filter scans by author and post-filters the kind.
+const PUBKEY_KIND_PAIRS_MAX: usize = 256;
+
+struct FilterState {
+    filter: Filter,
+    /// Events this filter may still contribute (its limit, counted down).
+    remaining: u64,
+}
+
+enum Source {
+    /// A range of a time index: `prefix ++ since ++ 0` up to `upper`, read backwards.
+    Index { index: TimeIndex, prefix: Vec<u8>, since: u64, upper: Vec<u8>, upper_inclusive: bool },
+    /// Direct id lookups, done at the first refill.
+    Ids(Vec<Id>),
+}
+
+struct Cursor {
+    filter: usize,
+    source: Source,
+    /// `(created_at, seq)` read but not yet merged, in descending order.
+    buffer: VecDeque<(u64, u64)>,
+    exhausted: bool,
+}
+
+/// A resumable query over several filters.
+pub struct QueryScan {
+    filters: Vec<FilterState>,
+    cursors: Vec<Cursor>,
+    snapshot_seq: u64,
+    now: u64,
+    done: bool,
+}
+
+impl Store {
+    /// Starts a scan. Each filter returns at most its own `limit`, or `limit_default` when it has
+    /// none. Events stored after this call are not returned (see `QueryScan::snapshot_seq`).
+    pub fn scan(&self, filters: &[Filter], limit_default: u64, now: u64) -> Result<QueryScan, StorageError> {
+        let txn = self.env.read_txn()?;
+        let snapshot_seq = read_last_seq(&txn, &self.tables)?;
+        let mut states = Vec::with_capacity(filters.len());
+        let mut cursors = Vec::new();
+        for (position, filter) in filters.iter().enumerate() {
+            states.push(FilterState { filter: filter.clone(), remaining: filter.limit.unwrap_or(limit_default) });
+            cursors.extend(cursors_for(position, filter));
+        }
+        Ok(QueryScan { filters: states, cursors, snapshot_seq, now, done: false })
+    }
+
+    /// Runs a whole query at once: matching events, newest first, ties by id ascending.
+    pub fn query(&self, filters: &[Filter], limit_default: u64, now: u64) -> Result<Vec<StoredEvent>, StorageError> {
+        let mut scan = self.scan(filters, limit_default, now)?;
+        let mut events = Vec::new();
+        while !scan.is_done() {
+            events.extend(scan.step(self, ScanBudget::UNLIMITED)?);
+        }
+        Ok(events)
+    }
+
+    /// How many distinct stored events match any of the filters (limits ignored, NIP-45).
+    pub fn count(&self, filters: &[Filter], now: u64) -> Result<u64, StorageError> {
+        let unlimited: Vec<Filter> = filters.iter().map(|filter| Filter { limit: None, ..filter.clone() }).collect();
+        let mut scan = self.scan(&unlimited, u64::MAX, now)?;
+        let mut count = 0;
+        let budget = ScanBudget { candidates_max: 4096, time_max: None };
+        while !scan.is_done() {
+            count += scan.step(self, budget)?.len() as u64;
+        }
+        Ok(count)
+    }
+}
+
+impl QueryScan {
+    /// The last sequence number visible to this scan: live events with a higher sequence were
+    /// not (and will not be) returned by it.
+    pub fn snapshot_seq(&self) -> u64 {
+        self.snapshot_seq
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Returns the next events in order, within `budget`, using one read transaction.
+    pub fn step(&mut self, store: &Store, budget: ScanBudget) -> Result<Vec<StoredEvent>, StorageError> {
+        let txn = store.env.read_txn()?;
+        let started = Instant::now();
+        let mut examined = 0;
+        let mut out = Vec::new();
+        while !self.done {
+            let over_time = budget.time_max.is_some_and(|limit| started.elapsed() >= limit);
+            if examined >= budget.candidates_max || over_time {
+                break;
+            }
+            let Some(created_at) = self.newest_head(&txn, &store.tables, &mut examined)? else {
+                self.done = true;
+                break;
+            };
+            let group = self.take_group(created_at, &txn, &store.tables, &mut examined)?;
+            examined += group.len();
+            self.emit_group(group, &txn, &store.tables, &mut out)?;
+            self.done = self.filters.iter().all(|state| state.remaining == 0);
+        }
+        Ok(out)
+    }
+
+    /// The largest created_at at the head of any live cursor, refilling empty buffers.
+    fn newest_head(&mut self, txn: &RoTxn<WithoutTls>, tables: &Tables, examined: &mut usize) -> Result<Option<u64>, StorageError> {
+        let mut newest = None;
+        for cursor in &mut self.cursors {
+            if self.filters[cursor.filter].remaining == 0 {
+                continue;
+            }
+            cursor.fill(txn, tables, self.snapshot_seq, examined)?;
+            if let Some(&(created_at, _)) = cursor.buffer.front() {
+                newest = newest.max(Some(created_at));
+            }
+        }
+        Ok(newest)
+    }
+
+    /// Pops every buffered entry at `created_at` from the live cursors: sorted, deduplicated seqs.
+    fn take_group(&mut self, created_at: u64, txn: &RoTxn<WithoutTls>, tables: &Tables, examined: &mut usize) -> Result<Vec<u64>, StorageError> {
+        let mut group = Vec::new();
+        for cursor in &mut self.cursors {
+            if self.filters[cursor.filter].remaining == 0 {
+                continue;
+            }
+            while let Some(&(head, seq)) = cursor.buffer.front() {
+                if head != created_at {
+                    break;
+                }
+                group.push(seq);
+                cursor.buffer.pop_front();
+                cursor.fill(txn, tables, self.snapshot_seq, examined)?;
+            }
+        }
+        group.sort_unstable();
+        group.dedup();
+        Ok(group)
+    }
+
+    /// Loads a group's events, keeps those matching a filter with room left, orders them by id
+    /// and counts each against every filter it matches.
+    fn emit_group(&mut self, group: Vec<u64>, txn: &RoTxn<WithoutTls>, tables: &Tables, out: &mut Vec<StoredEvent>) -> Result<(), StorageError> {
+        let mut hits: Vec<(StoredEvent, Vec<usize>)> = Vec::new();
+        for seq in group {
+            // An event removed since the cursor read its key is simply gone.
+            let Some(stored) = read_event(txn, tables, seq)? else { continue };
+            if stored.header.expired(self.now) {
+                continue;
+            }
+            let matching = self.matching_filters(&stored)?;
+            if !matching.is_empty() {
+                hits.push((stored, matching));
+            }
+        }
+        hits.sort_unstable_by(|left, right| left.0.header.id.cmp(&right.0.header.id));
+        for (stored, matching) in hits {
+            let mut included = false;
+            for position in matching {
+                let state = &mut self.filters[position];
+                if state.remaining > 0 {
+                    state.remaining -= 1;
+                    included = true;
+                }
+            }
+            if included {
+                out.push(stored);
+            }
+        }
+        Ok(())
+    }
+
+    fn matching_filters(&self, stored: &StoredEvent) -> Result<Vec<usize>, StorageError> {
+        let header = &stored.header;
+        let mut event: Option<Event> = None;
+        let mut matching = Vec::new();
+        for (position, state) in self.filters.iter().enumerate() {
+            if state.remaining == 0 || !state.filter.matches_header(&header.id, &header.pubkey, header.kind, header.created_at) {
+                continue;
+            }
+            if state.filter.needs_body() {
+                if event.is_none() {
+                    let parsed = Event::parse_trusted(&stored.json)
+                        .ok_or_else(|| StorageError::Corrupt(format!("event {}", stored.seq)))?;
+                    event = Some(parsed);
+                }
+                if !state.filter.matches(event.as_ref().expect("parsed above")) {
+                    continue;
+                }
+            }
+            matching.push(position);
+        }
+        Ok(matching)
+    }
+}
+
+impl Cursor {
+    /// Refills an empty buffer from the source until it holds an entry or the source is done.
+    fn fill(&mut self, txn: &RoTxn<WithoutTls>, tables: &Tables, snapshot_seq: u64, examined: &mut usize) -> Result<(), StorageError> {
+        while self.buffer.is_empty() && !self.exhausted {
+            match &mut self.source {
+                Source::Ids(ids) => {
+                    let mut found = Vec::with_capacity(ids.len());
+                    for id in ids.iter() {
+                        *examined += 1;
+                        let Some(seq) = tables.ids.get(txn, id)?.map(decode_seq).transpose()? else { continue };
+                        if seq > snapshot_seq {
+                            continue;
+                        }
+                        if let Some(stored) = read_event(txn, tables, seq)? {
+                            found.push((stored.header.created_at, seq));
+                        }
+                    }
+                    found.sort_unstable_by(|left, right| right.cmp(left));
+                    self.buffer.extend(found);
+                    self.exhausted = true;
+                }
+                Source::Index { index, prefix, since, upper, upper_inclusive } => {
+                    let mut lower = prefix.clone();
+                    schema::time_suffix(&mut lower, *since, 0);
+                    let upper_bound = if *upper_inclusive { Bound::Included(&upper[..]) } else { Bound::Excluded(&upper[..]) };
+                    let range = (Bound::Included(&lower[..]), upper_bound);
+                    let mut read = 0;
+                    let mut last_key = None;
+                    for entry in tables.time_index(*index).rev_range(txn, &range)? {
+                        let (key, _) = entry?;
+                        read += 1;
+                        let (created_at, seq) = schema::split_time_suffix(key);
+                        if seq <= snapshot_seq {
+                            self.buffer.push_back((created_at, seq));
+                        }
+                        if read == FILL_ENTRIES {
+                            last_key = Some(key.to_vec());
+                            break;
+                        }
+                    }
+                    *examined += read;
+                    match last_key {
+                        Some(key) => {
+                            *upper = key;
+                            *upper_inclusive = false;
+                        }
+                        None => self.exhausted = true,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The cursors of one filter, by the fixed cascade. An empty list field yields no cursor: the
+/// filter matches nothing.
+fn cursors_for(position: usize, filter: &Filter) -> Vec<Cursor> {
+    let since = filter.since.unwrap_or(0);
+    let until = filter.until.unwrap_or(u64::MAX);
+    let cursor = |source| Cursor { filter: position, source, buffer: VecDeque::new(), exhausted: false };
+    if since > until {
+        return Vec::new();
+    }
+    let range = |index: TimeIndex, prefix: Vec<u8>| {
+        let mut upper = prefix.clone();
+        schema::time_suffix(&mut upper, until, u64::MAX);
+        cursor(Source::Index { index, prefix, since, upper, upper_inclusive: true })
+    };
+    if let Some(ids) = &filter.ids {
+        return if ids.is_empty() { Vec::new() } else { vec![cursor(Source::Ids(ids.clone()))] };
+    }
+    if let Some(condition) = filter.tags.iter().min_by_key(|condition| condition.values.len()) {
+        return condition
+            .values
+            .iter()
+            .map(|value| range(TimeIndex::Tag, schema::tag_prefix(condition.letter, value)))
+            .collect();
+    }
+    match (&filter.authors, &filter.kinds) {
+        (Some(authors), Some(kinds)) if authors.len() * kinds.len() <= PUBKEY_KIND_PAIRS_MAX => authors
+            .iter()
+            .flat_map(|author| kinds.iter().map(move |kind| [&author[..], &kind.to_be_bytes()[..]].concat()))
+            .map(|prefix| range(TimeIndex::PubkeyKind, prefix))
+            .collect(),
+        (Some(authors), _) => authors.iter().map(|author| range(TimeIndex::Pubkey, author.to_vec())).collect(),
+        (None, Some(kinds)) => kinds.iter().map(|kind| range(TimeIndex::Kind, kind.to_be_bytes().to_vec())).collect(),
+        (None, None) => vec![range(TimeIndex::Time, Vec::new())],
+    }
+}

@@ -1,0 +1,246 @@
+//! Opening the node's LMDB environment: options, the tables, the meta records (schema version,
+//! node id, store epoch, last sequence number), and small reads the relay needs on its hot path.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::path::Path;
+
+use heed::types::Bytes;
+use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
+use parrhesia_engine::Id;
+
+use crate::error::StorageError;
+use crate::schema::{self, Header, TimeIndex};
+
+/// When a commit reaches the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync at every commit: an acknowledged event survives power loss. The default.
+    Fsync,
+    /// No fsync at commit; the OS writes back, and `Store::flush` (called on a timer by the
+    /// relay) forces it. A crash of the machine may lose the last unflushed commits; a crash of
+    /// the process alone loses nothing.
+    NoSync,
+}
+
+/// How to open a store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Largest size the data file may grow to, in bytes (LMDB's map size; address space only).
+    pub map_bytes_max: usize,
+    /// Concurrent read transactions allowed (LMDB max readers); at least one per shard task.
+    pub readers_max: u32,
+    pub durability: Durability,
+    /// This node's identity (its ed25519 public key); recorded as the origin of local events.
+    pub node_id: [u8; 32],
+    /// This relay's own URL, for NIP-62 requests that name it (`ALL_RELAYS` always applies).
+    pub relay_url: Option<String>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            map_bytes_max: 1 << 40,
+            readers_max: 1024,
+            durability: Durability::Fsync,
+            node_id: [0; 32],
+            relay_url: None,
+        }
+    }
+}
+
+/// A table handle; valid for as long as its environment is open (the `Store` holds both).
+pub(crate) type Table = Database<'static, Bytes, Bytes>;
+
+#[derive(Clone, Copy)]
+pub(crate) struct Tables {
+    pub events: Table,
+    pub ids: Table,
+    pub time: [Table; 5],
+    pub replaceable: Table,
+    pub deleted: Table,
+    pub expiration: Table,
+    pub meta: Table,
+}
+
+impl Tables {
+    pub fn time_index(&self, index: TimeIndex) -> Table {
+        self.time[TimeIndex::ALL.iter().position(|&candidate| candidate == index).expect("listed")]
+    }
+}
+
+/// The event store of one node. Cheap to clone; every clone shares one LMDB environment, so
+/// each shard holds its own clone and opens its own short read transactions.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) env: Env<WithoutTls>,
+    pub(crate) tables: Tables,
+    pub(crate) node_id: [u8; 32],
+    pub(crate) epoch: u64,
+    pub(crate) relay_url: Option<String>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "Store({})", self.env.path().display())
+    }
+}
+
+/// An event as read back from the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub header: Header,
+    pub json: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in directory `path`.
+    pub fn open(path: &Path, options: &StoreOptions) -> Result<Store, StorageError> {
+        std::fs::create_dir_all(path).map_err(|source| StorageError::Directory { path: path.into(), source })?;
+        let mut open_options = EnvOpenOptions::new().read_txn_without_tls();
+        open_options.map_size(options.map_bytes_max).max_readers(options.readers_max).max_dbs(schema::TABLE_COUNT);
+        if options.durability == Durability::NoSync {
+            // SAFETY: NO_SYNC only defers fsync; `flush` forces it. It does not weaken LMDB's
+            // consistency after a process crash.
+            unsafe { open_options.flags(EnvFlags::NO_SYNC) };
+        }
+        // SAFETY: heed requires that the same environment is not opened twice in one process;
+        // the relay opens it once and shares clones of this `Store`.
+        let env = unsafe { open_options.open(path) }?;
+        let names = [
+            schema::TABLE_EVENTS,
+            schema::TABLE_IDS,
+            TimeIndex::Time.table_name(),
+            TimeIndex::Pubkey.table_name(),
+            TimeIndex::Kind.table_name(),
+            TimeIndex::PubkeyKind.table_name(),
+            TimeIndex::Tag.table_name(),
+            schema::TABLE_REPLACEABLE,
+            schema::TABLE_DELETED,
+            schema::TABLE_EXPIRATION,
+            schema::TABLE_META,
+        ];
+        let txn = env.write_txn()?;
+        let created = env.create_databases_and_commit(txn, |opener, txn| -> Result<_, heed::Error> {
+            let mut tables = Vec::with_capacity(names.len());
+            for name in names {
+                tables.push(opener.create_database::<Bytes, Bytes>(txn, Some(name))?);
+            }
+            let Ok(tables) = <[_; 11]>::try_from(tables) else { unreachable!("one handle per name") };
+            Ok(CommitOrAbort::<_, ()>::Commit(tables))
+        })?;
+        let CommitOrAbort::Commit([events, ids, time, pubkey, kind, pubkey_kind, tag, replaceable, deleted, expiration, meta]) =
+            created
+        else {
+            unreachable!("the closure never aborts")
+        };
+        let tables = Tables { events, ids, time: [time, pubkey, kind, pubkey_kind, tag], replaceable, deleted, expiration, meta };
+        let mut txn = env.write_txn()?;
+        let epoch = init_meta(&mut txn, &tables, options)?;
+        txn.commit()?;
+        Ok(Store { env, tables, node_id: options.node_id, epoch, relay_url: options.relay_url.clone() })
+    }
+
+    /// The node id this store was created with.
+    pub fn node_id(&self) -> &[u8; 32] {
+        &self.node_id
+    }
+
+    /// A random value minted when the store was created; a wiped store gets a new one.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The sequence number of the last stored event (0 before the first).
+    pub fn last_seq(&self) -> Result<u64, StorageError> {
+        let txn = self.env.read_txn()?;
+        read_last_seq(&txn, &self.tables)
+    }
+
+    /// Whether an event with this id is stored (the relay's duplicate check before verifying).
+    pub fn contains_id(&self, id: &Id) -> Result<bool, StorageError> {
+        let txn = self.env.read_txn()?;
+        Ok(self.tables.ids.get(&txn, id)?.is_some())
+    }
+
+    /// The stored event with this id.
+    pub fn get_by_id(&self, id: &Id) -> Result<Option<StoredEvent>, StorageError> {
+        let txn = self.env.read_txn()?;
+        let Some(seq) = self.tables.ids.get(&txn, id)? else { return Ok(None) };
+        read_event(&txn, &self.tables, decode_seq(seq)?)
+    }
+
+    /// Forces written data to disk (for `Durability::NoSync`, on a timer and at shutdown).
+    pub fn flush(&self) -> Result<(), StorageError> {
+        Ok(self.env.force_sync()?)
+    }
+
+    /// Events in sequence order after `after_seq`: the node's log, as replication reads it.
+    /// Stops after `events_max` events or once `bytes_max` bytes of JSON are collected (at
+    /// least one event is returned if any exists).
+    pub fn events_since(&self, after_seq: u64, events_max: usize, bytes_max: usize) -> Result<Vec<StoredEvent>, StorageError> {
+        let txn = self.env.read_txn()?;
+        let start = (after_seq.saturating_add(1)).to_be_bytes();
+        let range = (std::ops::Bound::Included(&start[..]), std::ops::Bound::Unbounded);
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for entry in self.tables.events.range(&txn, &range)? {
+            if out.len() >= events_max || (bytes >= bytes_max && !out.is_empty()) {
+                break;
+            }
+            let (key, record) = entry?;
+            let stored = decode_record(decode_seq(key)?, record)?;
+            bytes += stored.json.len();
+            out.push(stored);
+        }
+        Ok(out)
+    }
+}
+
+fn init_meta(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Result<u64, StorageError> {
+    let meta = tables.meta;
+    match meta.get(txn, schema::META_SCHEMA_VERSION)? {
+        None => {
+            meta.put(txn, schema::META_SCHEMA_VERSION, &schema::SCHEMA_VERSION.to_be_bytes())?;
+            meta.put(txn, schema::META_NODE_ID, &options.node_id)?;
+            meta.put(txn, schema::META_LAST_SEQ, &0u64.to_be_bytes())?;
+            let epoch = RandomState::new().hash_one(std::time::SystemTime::now());
+            meta.put(txn, schema::META_EPOCH, &epoch.to_be_bytes())?;
+            Ok(epoch)
+        }
+        Some(version) => {
+            let found = u32::from_be_bytes(version.try_into().map_err(|_| StorageError::Corrupt("schema version".into()))?);
+            if found != schema::SCHEMA_VERSION {
+                return Err(StorageError::SchemaVersion { found, expected: schema::SCHEMA_VERSION });
+            }
+            let node_id = meta.get(txn, schema::META_NODE_ID)?.ok_or_else(|| StorageError::Corrupt("node id".into()))?;
+            if node_id != options.node_id {
+                return Err(StorageError::NodeId { found: parrhesia_engine::hex::encode(node_id) });
+            }
+            let epoch = meta.get(txn, schema::META_EPOCH)?.ok_or_else(|| StorageError::Corrupt("epoch".into()))?;
+            Ok(u64::from_be_bytes(epoch.try_into().map_err(|_| StorageError::Corrupt("epoch".into()))?))
+        }
+    }
+}
+
+pub(crate) fn read_last_seq(txn: &RoTxn<WithoutTls>, tables: &Tables) -> Result<u64, StorageError> {
+    let bytes = tables.meta.get(txn, schema::META_LAST_SEQ)?.ok_or_else(|| StorageError::Corrupt("last seq".into()))?;
+    decode_seq(bytes)
+}
+
+pub(crate) fn decode_seq(bytes: &[u8]) -> Result<u64, StorageError> {
+    Ok(u64::from_be_bytes(bytes.try_into().map_err(|_| StorageError::Corrupt("sequence number".into()))?))
+}
+
+pub(crate) fn decode_record(seq: u64, record: &[u8]) -> Result<StoredEvent, StorageError> {
+    let (header, json) = Header::decode(record).ok_or_else(|| StorageError::Corrupt(format!("record {seq}")))?;
+    Ok(StoredEvent { seq, header, json: json.to_string() })
+}
+
+pub(crate) fn read_event(txn: &RoTxn<WithoutTls>, tables: &Tables, seq: u64) -> Result<Option<StoredEvent>, StorageError> {
+    match tables.events.get(txn, &seq.to_be_bytes())? {
+        Some(record) => decode_record(seq, record).map(Some),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,304 @@
+//! The write path: `Store::apply` commits a batch in one transaction, giving each stored event
+//! the next sequence number, with NIP-01 replaceable/addressable rules, NIP-09 deletion,
+//! NIP-40 expiration and NIP-62 vanish. Also the expiration sweep.
+
+use heed::{RoTxn, RwTxn, WithoutTls};
+use parrhesia_engine::{Event, KindClass, Prefix, Reason};
+
+use crate::error::StorageError;
+use crate::schema::{self, Header};
+use crate::store::{Store, Tables, decode_seq, read_event, read_last_seq};
+
+/// What became of one event of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored with this sequence number; `OK true`.
+    Stored { seq: u64 },
+    /// Already stored; `OK true "duplicate: ..."`.
+    Duplicate,
+    /// Not stored, with the reason to give the client (`OK false`).
+    Rejected(Reason),
+}
+
+pub const KIND_DELETION: u16 = 5;
+pub const KIND_VANISH: u16 = 62;
+
+impl Store {
+    /// Applies a batch of verified events in one transaction (group commit) and returns one
+    /// outcome per event, in order. Events are applied in order: a later event sees the effects
+    /// of earlier ones. On `Err` nothing of the batch is stored.
+    pub fn apply(&self, events: &[Event], now: u64) -> Result<Vec<Outcome>, StorageError> {
+        let mut txn = self.env.write_txn()?;
+        let mut last_seq = read_last_seq(&txn, &self.tables)?;
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            let mut writer = Writer { txn: &mut txn, tables: &self.tables, store: self };
+            let outcome = match writer.admit(event, now)? {
+                Admission::Refuse(refusal) => refusal,
+                Admission::Store { replaces } => {
+                    if let Some(superseded) = replaces {
+                        writer.remove(superseded)?;
+                    }
+                    last_seq += 1;
+                    writer.insert(event, last_seq)?;
+                    writer.apply_effects(event)?;
+                    Outcome::Stored { seq: last_seq }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        self.tables.meta.put(&mut txn, schema::META_LAST_SEQ, &last_seq.to_be_bytes())?;
+        txn.commit()?;
+        Ok(outcomes)
+    }
+
+    /// Removes up to `events_max` events whose expiration is at or before `now` (NIP-40).
+    /// Returns how many were removed.
+    pub fn sweep_expired(&self, now: u64, events_max: usize) -> Result<usize, StorageError> {
+        let mut txn = self.env.write_txn()?;
+        let upper = now.saturating_add(1).to_be_bytes();
+        let range = (std::ops::Bound::Unbounded, std::ops::Bound::Excluded(&upper[..]));
+        let due: Vec<u64> = self
+            .tables
+            .expiration
+            .range(&txn, &range)?
+            .take(events_max)
+            .map(|entry| entry.map(|(key, _)| schema::split_time_suffix(key).1))
+            .collect::<Result<_, _>>()?;
+        let mut writer = Writer { txn: &mut txn, tables: &self.tables, store: self };
+        for &seq in &due {
+            writer.remove(seq)?;
+        }
+        txn.commit()?;
+        Ok(due.len())
+    }
+}
+
+/// The verdict on one incoming event, before anything is written.
+enum Admission {
+    Refuse(Outcome),
+    /// Store it; `replaces` is the replaceable/addressable version it supersedes.
+    Store { replaces: Option<u64> },
+}
+
+struct Writer<'a, 'env> {
+    txn: &'a mut RwTxn<'env>,
+    tables: &'a Tables,
+    store: &'a Store,
+}
+
+fn refuse(prefix: Prefix, detail: &'static str) -> Admission {
+    Admission::Refuse(Outcome::Rejected(Reason::new(prefix, detail)))
+}
+
+impl Writer<'_, '_> {
+    fn read(&self) -> &RoTxn<'_, WithoutTls> {
+        self.txn
+    }
+
+    /// Whether the event may be stored. Reads only; nothing changes.
+    fn admit(&self, event: &Event, now: u64) -> Result<Admission, StorageError> {
+        let tables = self.tables;
+        if event.kind_class() == KindClass::Ephemeral {
+            return Ok(refuse(Prefix::Invalid, "ephemeral events are not stored"));
+        }
+        if tables.ids.get(self.read(), event.id())?.is_some() {
+            return Ok(Admission::Refuse(Outcome::Duplicate));
+        }
+        if event.expiration().is_some_and(|expiration| expiration <= now) {
+            return Ok(refuse(Prefix::Invalid, "event has expired"));
+        }
+        let mut deleted_id = vec![schema::DELETED_ID];
+        deleted_id.extend_from_slice(event.id());
+        deleted_id.extend_from_slice(event.pubkey());
+        if tables.deleted.get(self.read(), &deleted_id)?.is_some() {
+            return Ok(refuse(Prefix::Blocked, "this event was deleted by its author"));
+        }
+        if self.deleted_up_to(schema::DELETED_VANISH, event.pubkey())?.is_some_and(|until| event.created_at() <= until) {
+            return Ok(refuse(Prefix::Blocked, "the author asked this relay to delete their events (NIP-62)"));
+        }
+        let Some(coordinate) = schema::event_coordinate(event) else { return Ok(Admission::Store { replaces: None }) };
+        if self.deleted_up_to(schema::DELETED_COORDINATE, &coordinate)?.is_some_and(|until| event.created_at() <= until) {
+            return Ok(refuse(Prefix::Blocked, "this version was deleted by its author"));
+        }
+        let Some(current) = tables.replaceable.get(self.read(), &coordinate)? else {
+            return Ok(Admission::Store { replaces: None });
+        };
+        let current = decode_seq(current)?;
+        let stored = read_event(self.read(), tables, current)?
+            .ok_or_else(|| StorageError::Corrupt(format!("replaceable winner {current} is missing")))?;
+        let header = &stored.header;
+        let current_wins = header.created_at > event.created_at()
+            || (header.created_at == event.created_at() && header.id < *event.id());
+        if current_wins {
+            return Ok(refuse(Prefix::Duplicate, "a newer version of this replaceable event is stored"));
+        }
+        Ok(Admission::Store { replaces: Some(current) })
+    }
+
+    /// The `created_at` up to which `deleted[prefix ++ key]` deletes, if recorded.
+    fn deleted_up_to(&self, prefix: u8, key: &[u8]) -> Result<Option<u64>, StorageError> {
+        let full = [&[prefix][..], key].concat();
+        self.tables.deleted.get(self.read(), &full)?.map(decode_seq).transpose()
+    }
+
+    fn insert(&mut self, event: &Event, seq: u64) -> Result<(), StorageError> {
+        let tables = self.tables;
+        let seq_bytes = seq.to_be_bytes();
+        let header = Header {
+            id: *event.id(),
+            pubkey: *event.pubkey(),
+            created_at: event.created_at(),
+            kind: event.kind(),
+            expiration: event.expiration().unwrap_or(0),
+            origin: self.store.node_id,
+            origin_seq: seq,
+        };
+        let record = header.encode(event.json());
+        // Pair assertion: what we write must read back as the same header and JSON.
+        assert_eq!(Header::decode(&record), Some((header.clone(), &**event.json())), "record encoding");
+        tables.events.put(self.txn, &seq_bytes, &record)?;
+        tables.ids.put(self.txn, event.id(), &seq_bytes)?;
+        for (index, key) in schema::index_keys(event, seq) {
+            tables.time_index(index).put(self.txn, &key, &[])?;
+        }
+        if let Some(coordinate) = schema::event_coordinate(event) {
+            tables.replaceable.put(self.txn, &coordinate, &seq_bytes)?;
+        }
+        if header.expiration != 0 {
+            let mut key = Vec::with_capacity(16);
+            schema::time_suffix(&mut key, header.expiration, seq);
+            tables.expiration.put(self.txn, &key, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Removes a stored event and all its index entries.
+    fn remove(&mut self, seq: u64) -> Result<(), StorageError> {
+        let tables = self.tables;
+        let Some(stored) = read_event(self.read(), tables, seq)? else { return Ok(()) };
+        let event = Event::parse_trusted(&stored.json).ok_or_else(|| StorageError::Corrupt(format!("event {seq}")))?;
+        assert_eq!(event.id(), &stored.header.id, "stored JSON and header disagree on the id");
+        tables.events.delete(self.txn, &seq.to_be_bytes())?;
+        tables.ids.delete(self.txn, event.id())?;
+        for (index, key) in schema::index_keys(&event, seq) {
+            tables.time_index(index).delete(self.txn, &key)?;
+        }
+        if let Some(coordinate) = schema::event_coordinate(&event) {
+            let winner = tables.replaceable.get(self.read(), &coordinate)?.map(decode_seq).transpose()?;
+            if winner == Some(seq) {
+                tables.replaceable.delete(self.txn, &coordinate)?;
+            }
+        }
+        if stored.header.expiration != 0 {
+            let mut key = Vec::with_capacity(16);
+            schema::time_suffix(&mut key, stored.header.expiration, seq);
+            tables.expiration.delete(self.txn, &key)?;
+        }
+        Ok(())
+    }
+
+    /// NIP-09 and NIP-62 effects of a just-stored event.
+    fn apply_effects(&mut self, event: &Event) -> Result<(), StorageError> {
+        match event.kind() {
+            KIND_DELETION => self.delete_referenced(event),
+            KIND_VANISH if self.vanish_applies(event) => self.vanish(event),
+            _ => Ok(()),
+        }
+    }
+
+    /// NIP-09: delete the author's events named by `e` ids and `a` coordinates, and remember the
+    /// deletion so they cannot come back. Deletion requests and vanish requests are not deleted.
+    fn delete_referenced(&mut self, deletion: &Event) -> Result<(), StorageError> {
+        let tables = self.tables;
+        let author = deletion.pubkey();
+        for value in deletion.tag_values("e") {
+            let Some(id) = parrhesia_engine::hex::decode_array::<32>(value) else { continue };
+            let mut key = vec![schema::DELETED_ID];
+            key.extend_from_slice(&id);
+            key.extend_from_slice(author);
+            tables.deleted.put(self.txn, &key, &[])?;
+            let Some(seq) = tables.ids.get(self.read(), &id)?.map(decode_seq).transpose()? else { continue };
+            let Some(target) = read_event(self.read(), tables, seq)? else { continue };
+            let protected = matches!(target.header.kind, KIND_DELETION | KIND_VANISH);
+            if target.header.pubkey == *author && !protected {
+                self.remove(seq)?;
+            }
+        }
+        for value in deletion.tag_values("a") {
+            let Some((kind, pubkey, d)) = parse_coordinate(value) else { continue };
+            if pubkey != *author || !matches!(KindClass::of(kind), KindClass::Replaceable | KindClass::Addressable) {
+                continue;
+            }
+            let coordinate = schema::coordinate_key(&pubkey, kind, d);
+            let mut key = vec![schema::DELETED_COORDINATE];
+            key.extend_from_slice(&coordinate);
+            let until = self.deleted_up_to(schema::DELETED_COORDINATE, &coordinate)?.unwrap_or(0).max(deletion.created_at());
+            tables.deleted.put(self.txn, &key, &until.to_be_bytes())?;
+            let Some(seq) = tables.replaceable.get(self.read(), &coordinate)?.map(decode_seq).transpose()? else { continue };
+            let winner = read_event(self.read(), tables, seq)?.ok_or_else(|| StorageError::Corrupt(format!("winner {seq}")))?;
+            if winner.header.created_at <= deletion.created_at() {
+                self.remove(seq)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// NIP-62: a request applies if it tags `ALL_RELAYS` or this relay's URL.
+    fn vanish_applies(&self, request: &Event) -> bool {
+        let normalize = |url: &str| url.trim_end_matches('/').to_ascii_lowercase();
+        let own = self.store.relay_url.as_deref().map(normalize);
+        request
+            .tag_values("relay")
+            .any(|value| value == "ALL_RELAYS" || own.as_deref().is_some_and(|own| normalize(value) == own))
+    }
+
+    /// NIP-62: delete every event of the author up to the request's `created_at` (deletion
+    /// requests included, the request itself kept) and refuse them from now on.
+    fn vanish(&mut self, request: &Event) -> Result<(), StorageError> {
+        let tables = self.tables;
+        let until = self.deleted_up_to(schema::DELETED_VANISH, request.pubkey())?.unwrap_or(0).max(request.created_at());
+        let key = [&[schema::DELETED_VANISH][..], &request.pubkey()[..]].concat();
+        tables.deleted.put(self.txn, &key, &until.to_be_bytes())?;
+        let mut lower = request.pubkey().to_vec();
+        schema::time_suffix(&mut lower, 0, 0);
+        let mut upper = request.pubkey().to_vec();
+        schema::time_suffix(&mut upper, request.created_at(), u64::MAX);
+        let range = (std::ops::Bound::Included(&lower[..]), std::ops::Bound::Included(&upper[..]));
+        let doomed: Vec<u64> = tables
+            .time_index(schema::TimeIndex::Pubkey)
+            .range(self.read(), &range)?
+            .map(|entry| entry.map(|(key, _)| schema::split_time_suffix(key).1))
+            .collect::<Result<_, _>>()?;
+        for seq in doomed {
+            let is_request = read_event(self.read(), tables, seq)?.is_some_and(|stored| stored.header.id == *request.id());
+            if !is_request {
+                self.remove(seq)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `kind:pubkey:d` (the `d` part may hold colons).
+fn parse_coordinate(value: &str) -> Option<(u16, [u8; 32], &str)> {
+    let mut parts = value.splitn(3, ':');
+    let kind = parts.next()?.parse().ok()?;
+    let pubkey = parrhesia_engine::hex::decode_array::<32>(parts.next()?)?;
+    Some((kind, pubkey, parts.next().unwrap_or("")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_coordinate;
+
+    #[test]
+    fn coordinate_table() {
+        let hex = "ab".repeat(32);
+        assert_eq!(parse_coordinate(&format!("30023:{hex}:a:b")), Some((30023, [0xab; 32], "a:b")));
+        assert_eq!(parse_coordinate(&format!("0:{hex}:")), Some((0, [0xab; 32], "")));
+        assert_eq!(parse_coordinate(&format!("10002:{hex}")), Some((10002, [0xab; 32], "")));
+        assert_eq!(parse_coordinate("x:y:z"), None);
+        assert_eq!(parse_coordinate(&format!("70000:{hex}:")), None);
+    }
+}

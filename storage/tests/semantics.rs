@@ -1,0 +1,339 @@
+//! Table tests for every storage rule: duplicates, replaceable and addressable versions,
+//! NIP-09 deletion, NIP-40 expiration, NIP-62 vanish, ephemeral kinds, the sequence log,
+//! query ordering, limits and snapshots, and reopening the environment.
+
+mod common;
+
+use common::{event, filter, hex, ids, keys, open};
+use parrhesia_engine::{Event, Prefix};
+use parrhesia_storage::{Durability, Outcome, ScanBudget, Store, StoreOptions};
+
+const NOW: u64 = 1_700_000_000;
+
+fn rejected(outcome: &Outcome) -> (Prefix, String) {
+    match outcome {
+        Outcome::Rejected(reason) => (reason.prefix, reason.detail.to_string()),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+fn apply_one(store: &Store, event: &Event) -> Outcome {
+    store.apply(std::slice::from_ref(event), NOW).unwrap().remove(0)
+}
+
+fn by_id(store: &Store, event: &Event) -> bool {
+    store.get_by_id(event.id()).unwrap().is_some()
+}
+
+#[test]
+fn duplicates_are_reported_not_stored_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let note = event(&keys(1), NOW, 1, &[], "hi");
+    let outcomes = store.apply(&[note.clone(), note.clone()], NOW).unwrap();
+    assert_eq!(outcomes, vec![Outcome::Stored { seq: 1 }, Outcome::Duplicate]);
+    assert_eq!(apply_one(&store, &note), Outcome::Duplicate);
+    assert_eq!(store.query(&[filter("{}")], u64::MAX, NOW).unwrap().len(), 1);
+    assert_eq!(store.last_seq().unwrap(), 1);
+}
+
+#[test]
+fn replaceable_newest_wins_and_ties_go_to_lowest_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let author = keys(2);
+    let profile = format!(r#"{{"kinds":[0],"authors":["{}"]}}"#, hex(author.public_key()));
+    let old = event(&author, NOW - 10, 0, &[], "old");
+    let new = event(&author, NOW - 5, 0, &[], "new");
+    assert!(matches!(apply_one(&store, &old), Outcome::Stored { .. }));
+    assert!(matches!(apply_one(&store, &new), Outcome::Stored { .. }));
+    assert_eq!(ids(&store.query(&[filter(&profile)], u64::MAX, NOW).unwrap()), vec![*new.id()]);
+    assert!(!by_id(&store, &old), "the superseded version is removed");
+
+    // An older version arriving later is refused with a clear reason.
+    let older = event(&author, NOW - 20, 0, &[], "older");
+    let (prefix, detail) = rejected(&apply_one(&store, &older));
+    assert_eq!(prefix, Prefix::Duplicate);
+    assert!(detail.contains("newer version"), "{detail}");
+
+    // Same created_at: the lowest id wins, whichever arrives first.
+    let mut same_time: Vec<Event> = (0..4).map(|n| event(&author, NOW - 5, 0, &[], &format!("tie {n}"))).collect();
+    same_time.push(new.clone());
+    let lowest = same_time.iter().map(|event| *event.id()).min().unwrap();
+    for candidate in &same_time {
+        let _ = apply_one(&store, candidate);
+    }
+    assert_eq!(ids(&store.query(&[filter(&profile)], u64::MAX, NOW).unwrap()), vec![lowest]);
+    for candidate in same_time.iter().filter(|event| *event.id() != lowest) {
+        let outcome = apply_one(&store, candidate);
+        assert!(matches!(outcome, Outcome::Rejected(_) | Outcome::Duplicate), "{outcome:?}");
+    }
+}
+
+#[test]
+fn addressable_versions_are_keyed_by_d_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let author = keys(3);
+    let a1 = event(&author, NOW - 10, 30023, &[("d", "a")], "a1");
+    let b1 = event(&author, NOW - 10, 30023, &[("d", "b")], "b1");
+    let no_d = event(&author, NOW - 10, 30023, &[], "none");
+    let empty_d = event(&author, NOW - 9, 30023, &[("d", "")], "empty");
+    let a2 = event(&author, NOW - 1, 30023, &[("d", "a")], "a2");
+    for item in [&a1, &b1, &no_d, &empty_d, &a2] {
+        assert!(matches!(apply_one(&store, item), Outcome::Stored { .. }), "{item:?}");
+    }
+    let all = store.query(&[filter(r#"{"kinds":[30023]}"#)], u64::MAX, NOW).unwrap();
+    let mut found = ids(&all);
+    found.sort();
+    let mut expected = vec![*a2.id(), *b1.id(), *empty_d.id()];
+    expected.sort();
+    assert_eq!(found, expected, "a missing d tag is the empty d tag; a1 was replaced");
+    // Another author's same d is another coordinate.
+    let other = event(&keys(4), NOW - 20, 30023, &[("d", "a")], "other");
+    assert!(matches!(apply_one(&store, &other), Outcome::Stored { .. }));
+}
+
+#[test]
+fn deletion_by_id_removes_only_own_events_and_blocks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let (alice, bob) = (keys(5), keys(6));
+    let mine = event(&alice, NOW - 10, 1, &[], "mine");
+    let theirs = event(&bob, NOW - 10, 1, &[], "theirs");
+    store.apply(&[mine.clone(), theirs.clone()], NOW).unwrap();
+    let deletion = event(&alice, NOW, 5, &[("e", &hex(mine.id())), ("e", &hex(theirs.id()))], "");
+    assert!(matches!(apply_one(&store, &deletion), Outcome::Stored { .. }));
+    assert!(!by_id(&store, &mine));
+    assert!(by_id(&store, &theirs), "only the author's own events are deleted");
+    assert!(by_id(&store, &deletion), "the deletion request itself is stored");
+    let (prefix, _) = rejected(&apply_one(&store, &mine));
+    assert_eq!(prefix, Prefix::Blocked, "a deleted id cannot come back");
+
+    // A deletion that arrives before its target still blocks it; another author's is unaffected.
+    let later = event(&alice, NOW - 3, 1, &[], "later");
+    let bobs = event(&bob, NOW - 3, 1, &[], "bob's");
+    let early = event(&alice, NOW, 5, &[("e", &hex(later.id())), ("e", &hex(bobs.id()))], "early");
+    store.apply(&[early], NOW).unwrap();
+    assert_eq!(rejected(&apply_one(&store, &later)).0, Prefix::Blocked);
+    assert!(matches!(apply_one(&store, &bobs), Outcome::Stored { .. }));
+
+    // Deleting a deletion request has no effect.
+    let undo = event(&alice, NOW, 5, &[("e", &hex(deletion.id()))], "undo");
+    store.apply(&[undo], NOW).unwrap();
+    assert!(by_id(&store, &deletion));
+}
+
+#[test]
+fn deletion_by_coordinate_respects_created_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let author = keys(7);
+    let pubkey = hex(author.public_key());
+    let article = event(&author, NOW - 10, 30023, &[("d", "post")], "v1");
+    let list = event(&author, NOW - 10, 10002, &[], "relays");
+    store.apply(&[article.clone(), list.clone()], NOW).unwrap();
+    let coordinate = format!("30023:{pubkey}:post");
+    let replaceable = format!("10002:{pubkey}:");
+    let foreign = format!("30023:{}:post", hex(keys(8).public_key()));
+    let deletion = event(&author, NOW - 5, 5, &[("a", &coordinate), ("a", &replaceable), ("a", &foreign)], "");
+    store.apply(&[deletion], NOW).unwrap();
+    assert!(!by_id(&store, &article));
+    assert!(!by_id(&store, &list));
+    // Versions up to the deletion's created_at are refused; newer ones are accepted.
+    let stale = event(&author, NOW - 5, 30023, &[("d", "post")], "v2 at the deletion time");
+    assert_eq!(rejected(&apply_one(&store, &stale)).0, Prefix::Blocked);
+    let fresh = event(&author, NOW - 4, 30023, &[("d", "post")], "v3");
+    assert!(matches!(apply_one(&store, &fresh), Outcome::Stored { .. }));
+    // Someone else's coordinate was not touched.
+    let other = event(&keys(8), NOW - 20, 30023, &[("d", "post")], "other");
+    assert!(matches!(apply_one(&store, &other), Outcome::Stored { .. }));
+    // A newer version present when the deletion arrives survives it.
+    let newer = event(&author, NOW - 1, 10002, &[], "newer list");
+    store.apply(&[newer.clone()], NOW).unwrap();
+    let old_deletion = event(&author, NOW - 2, 5, &[("a", &replaceable)], "");
+    store.apply(&[old_deletion], NOW).unwrap();
+    assert!(by_id(&store, &newer));
+}
+
+#[test]
+fn expiration_rejects_hides_and_sweeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let author = keys(9);
+    let expired = event(&author, NOW - 10, 1, &[("expiration", &(NOW - 1).to_string())], "gone");
+    let at_now = event(&author, NOW - 10, 1, &[("expiration", &NOW.to_string())], "gone now");
+    let soon = event(&author, NOW - 10, 1, &[("expiration", &(NOW + 100).to_string())], "soon");
+    let malformed = event(&author, NOW - 10, 1, &[("expiration", "tomorrow")], "kept");
+    let outcomes = store.apply(&[expired, at_now, soon.clone(), malformed.clone()], NOW).unwrap();
+    assert_eq!(rejected(&outcomes[0]), (Prefix::Invalid, "event has expired".into()));
+    assert_eq!(rejected(&outcomes[1]).0, Prefix::Invalid);
+    assert!(matches!(outcomes[2], Outcome::Stored { .. }));
+    assert!(matches!(outcomes[3], Outcome::Stored { .. }), "a malformed expiration is ignored");
+
+    let all = filter("{}");
+    assert_eq!(store.query(std::slice::from_ref(&all), u64::MAX, NOW).unwrap().len(), 2);
+    let later = NOW + 100;
+    assert_eq!(ids(&store.query(std::slice::from_ref(&all), u64::MAX, later).unwrap()), vec![*malformed.id()]);
+    assert_eq!(store.count(std::slice::from_ref(&all), later).unwrap(), 1);
+    assert_eq!(store.sweep_expired(NOW, 100).unwrap(), 0);
+    assert_eq!(store.sweep_expired(later, 100).unwrap(), 1);
+    assert!(!by_id(&store, &soon));
+    assert_eq!(store.sweep_expired(later, 100).unwrap(), 0);
+}
+
+#[test]
+fn vanish_removes_the_author_up_to_its_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions { relay_url: Some("wss://relay.example.com".into()), ..StoreOptions::default() };
+    let store = Store::open(dir.path(), &options).unwrap();
+    let (alice, bob, carol) = (keys(10), keys(11), keys(12));
+    let notes = vec![
+        event(&alice, NOW - 10, 1, &[], "a1"),
+        event(&alice, NOW - 9, 0, &[], "profile"),
+        event(&alice, NOW - 8, 5, &[("e", &"00".repeat(32))], "a deletion"),
+        event(&bob, NOW - 10, 1, &[], "b1"),
+        event(&carol, NOW - 10, 1, &[], "c1"),
+    ];
+    store.apply(&notes, NOW).unwrap();
+    // A request for another relay changes nothing.
+    let elsewhere = event(&bob, NOW - 5, 62, &[("relay", "wss://other.example.com")], "");
+    store.apply(&[elsewhere], NOW).unwrap();
+    assert!(by_id(&store, &notes[3]));
+    // A request naming this relay (any case, trailing slash) applies.
+    let bob_vanish = event(&bob, NOW - 5, 62, &[("relay", "WSS://relay.example.com/")], "");
+    store.apply(&[bob_vanish], NOW).unwrap();
+    assert!(!by_id(&store, &notes[3]));
+    // ALL_RELAYS applies everywhere; it removes deletion requests too and keeps the request.
+    let request = event(&alice, NOW - 5, 62, &[("relay", "ALL_RELAYS")], "bye");
+    assert!(matches!(apply_one(&store, &request), Outcome::Stored { .. }));
+    for note in &notes[..3] {
+        assert!(!by_id(&store, note), "{note:?}");
+    }
+    assert!(by_id(&store, &request));
+    assert!(by_id(&store, &notes[4]), "other authors are untouched");
+    assert_eq!(rejected(&apply_one(&store, &notes[0])).0, Prefix::Blocked);
+    let at_request_time = event(&alice, NOW - 5, 1, &[], "same second");
+    assert_eq!(rejected(&apply_one(&store, &at_request_time)).0, Prefix::Blocked);
+    let newer = event(&alice, NOW - 4, 1, &[], "back");
+    assert!(matches!(apply_one(&store, &newer), Outcome::Stored { .. }));
+}
+
+#[test]
+fn ephemeral_events_are_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    for kind in [20000, 25000, 29999] {
+        let ephemeral = event(&keys(13), NOW, kind, &[], "now only");
+        assert_eq!(rejected(&apply_one(&store, &ephemeral)).0, Prefix::Invalid);
+        assert!(!by_id(&store, &ephemeral));
+    }
+    assert_eq!(store.last_seq().unwrap(), 0);
+}
+
+#[test]
+fn sequence_numbers_form_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let batch_one: Vec<Event> = (0..3).map(|n| event(&keys(14), NOW - n, 1, &[], &format!("{n}"))).collect();
+    let batch_two: Vec<Event> = (3..6).map(|n| event(&keys(14), NOW - n, 1, &[], &format!("{n}"))).collect();
+    let first = store.apply(&batch_one, NOW).unwrap();
+    let second = store.apply(&batch_two, NOW).unwrap();
+    let seqs: Vec<Outcome> = first.into_iter().chain(second).collect();
+    assert_eq!(seqs, (1..=6).map(|seq| Outcome::Stored { seq }).collect::<Vec<_>>());
+    let log = store.events_since(0, 100, usize::MAX).unwrap();
+    assert_eq!(log.iter().map(|stored| stored.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(log[0].json, **batch_one[0].json());
+    assert_eq!(log[0].header.origin, [0; 32]);
+    assert_eq!(log[0].header.origin_seq, 1);
+    assert_eq!(store.events_since(4, 100, usize::MAX).unwrap().len(), 2);
+    assert_eq!(store.events_since(0, 2, usize::MAX).unwrap().len(), 2);
+    assert_eq!(store.events_since(0, 100, 1).unwrap().len(), 1, "at least one event despite the byte cap");
+    assert!(store.events_since(6, 100, usize::MAX).unwrap().is_empty());
+}
+
+#[test]
+fn query_orders_merges_and_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let (alice, bob) = (keys(15), keys(16));
+    let mut events = Vec::new();
+    for n in 0..6u64 {
+        events.push(event(&alice, NOW - n / 2, 1, &[("t", "x")], &format!("a{n}")));
+        events.push(event(&bob, NOW - n / 2, 7, &[("t", "x")], &format!("b{n}")));
+    }
+    store.apply(&events, NOW).unwrap();
+    let mut expected: Vec<&Event> = events.iter().collect();
+    expected.sort_by(|left, right| right.created_at().cmp(&left.created_at()).then(left.id().cmp(right.id())));
+    let expected_ids: Vec<[u8; 32]> = expected.iter().map(|event| *event.id()).collect();
+
+    let everything = store.query(&[filter("{}")], u64::MAX, NOW).unwrap();
+    assert_eq!(ids(&everything), expected_ids, "created_at descending, then id ascending");
+    // Two overlapping filters return each event once.
+    let overlapping = [filter(r#"{"kinds":[1,7]}"#), filter(r##"{"#t":["x"]}"##)];
+    assert_eq!(ids(&store.query(&overlapping, u64::MAX, NOW).unwrap()), expected_ids);
+    // limit 0 returns nothing; a limit returns the newest; the default applies without one.
+    assert!(store.query(&[filter(r#"{"limit":0}"#)], u64::MAX, NOW).unwrap().is_empty());
+    assert_eq!(ids(&store.query(&[filter(r#"{"limit":3}"#)], u64::MAX, NOW).unwrap()), expected_ids[..3]);
+    assert_eq!(ids(&store.query(&[filter("{}")], 5, NOW).unwrap()), expected_ids[..5]);
+    assert_eq!(store.count(&[filter(r#"{"limit":1}"#)], NOW).unwrap(), 12, "count ignores limit");
+    // Per-filter limits: the union of each filter's newest.
+    let two = [filter(r#"{"kinds":[1],"limit":1}"#), filter(r#"{"kinds":[7],"limit":2}"#)];
+    assert_eq!(store.query(&two, u64::MAX, NOW).unwrap().len(), 3);
+}
+
+#[test]
+fn scans_resume_in_slices_and_keep_their_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let events: Vec<Event> = (0..300).map(|n| event(&keys(17), NOW - n % 50, 1, &[], &format!("{n}"))).collect();
+    store.apply(&events, NOW).unwrap();
+    let whole = store.query(&[filter("{}")], u64::MAX, NOW).unwrap();
+    let mut scan = store.scan(&[filter("{}")], u64::MAX, NOW).unwrap();
+    assert_eq!(scan.snapshot_seq(), 300);
+    let late = event(&keys(17), NOW, 1, &[], "after the snapshot");
+    store.apply(std::slice::from_ref(&late), NOW).unwrap();
+    let mut sliced = Vec::new();
+    let mut steps = 0;
+    while !scan.is_done() {
+        sliced.extend(scan.step(&store, ScanBudget { candidates_max: 10, time_max: None }).unwrap());
+        steps += 1;
+    }
+    assert!(steps > 10, "a small budget takes many steps ({steps})");
+    assert_eq!(ids(&sliced), ids(&whole), "slices add up to the whole, without the later event");
+}
+
+#[test]
+fn reopen_reads_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<Event> = (0..50).map(|n| event(&keys(18), NOW - n, [1, 7, 9][n as usize % 3], &[("t", "r")], "x")).collect();
+    let queries = [filter("{}"), filter(r##"{"#t":["r"],"limit":7}"##), filter(r#"{"kinds":[7]}"#)];
+    let (before, epoch) = {
+        let store = open(&dir);
+        store.apply(&events, NOW).unwrap();
+        let answers: Vec<_> = queries.iter().map(|query| store.query(std::slice::from_ref(query), u64::MAX, NOW).unwrap()).collect();
+        (answers, store.epoch())
+    };
+    let store = open(&dir);
+    let after: Vec<_> = queries.iter().map(|query| store.query(std::slice::from_ref(query), u64::MAX, NOW).unwrap()).collect();
+    assert_eq!(before, after);
+    assert_eq!(store.epoch(), epoch);
+    assert_eq!(store.last_seq().unwrap(), 50);
+    drop(store);
+    // The store belongs to its node identity.
+    let other = StoreOptions { node_id: [9; 32], ..StoreOptions::default() };
+    assert!(Store::open(dir.path(), &other).unwrap_err().to_string().contains("belongs to node"));
+}
+
+#[test]
+fn no_sync_durability_stores_and_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions { durability: Durability::NoSync, ..StoreOptions::default() };
+    let note = event(&keys(19), NOW, 1, &[], "fast");
+    {
+        let store = Store::open(dir.path(), &options).unwrap();
+        store.apply(std::slice::from_ref(&note), NOW).unwrap();
+        store.flush().unwrap();
+    }
+    assert!(by_id(&open(&dir), &note));
+}
