@@ -1,0 +1,220 @@
+//! Differential tests from a printed seed: `Store::query` against a naive filter-and-sort over
+//! the same events, and `SubscriptionIndex` against a naive match of every filter. Replay a
+//! failure with `PARRHESIA_SEED=<seed> cargo test -p parrhesia-storage --test differential`.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+
+use common::{Random, hex, keys};
+use parrhesia_engine::{Event, Filter, Keys, KindClass, SubscriptionIndex, TagFilter};
+use parrhesia_storage::{Outcome, ScanBudget, Store, StoreOptions};
+
+const EVENTS: usize = 10_000;
+const FILTERS: usize = 1_000;
+const NOW: u64 = 1_700_000_000;
+/// Few distinct timestamps, so many events share one.
+const TIMESTAMPS: u64 = 400;
+const KINDS: [u16; 16] = [1, 1, 1, 1, 1, 1, 1, 1, 7, 7, 0, 3, 10002, 30023, 30000, 20001];
+const WORDS: [&str; 8] = ["nostr", "relay", "rust", "lmdb", "shard", "bloom", "hello", "world"];
+
+struct World {
+    authors: Vec<Keys>,
+    /// Ids and pubkeys that tags refer to: some real, some not.
+    referenced: Vec<String>,
+    long_values: Vec<String>,
+}
+
+fn world(random: &mut Random) -> World {
+    let authors: Vec<Keys> = (1..=24).map(|number| keys(number)).collect();
+    let mut referenced: Vec<String> = authors.iter().map(|author| hex(author.public_key())).collect();
+    referenced.extend((0..40).map(|_| hex(&random.next().to_be_bytes().repeat(4))));
+    let long_values = (0..3).map(|number| format!("https://example.com/{}", "x".repeat(60 + number))).collect();
+    World { authors, referenced, long_values }
+}
+
+fn random_event(random: &mut Random, world: &World) -> Event {
+    // Skewed authors: low numbers post more.
+    let author = &world.authors[(random.below(24) * random.below(24) / 24) as usize];
+    let kind = *random.pick(&KINDS);
+    let created_at = NOW - random.below(TIMESTAMPS);
+    let mut tags = Vec::new();
+    for _ in 0..random.below(4) {
+        let tag = match random.below(5) {
+            0 => vec!["e".to_string(), random.pick(&world.referenced).clone()],
+            1 => vec!["p".to_string(), random.pick(&world.referenced).clone()],
+            2 => vec!["t".to_string(), random.pick(&WORDS).to_string()],
+            3 => vec!["r".to_string(), random.pick(&world.long_values).clone()],
+            _ => vec!["alt".to_string(), "multi-letter tags are not indexed".to_string()],
+        };
+        tags.push(tag);
+    }
+    if KindClass::of(kind) == KindClass::Addressable && random.chance(80) {
+        tags.push(vec!["d".to_string(), random.pick(&WORDS[..3]).to_string()]);
+    }
+    let content = (0..1 + random.below(5)).map(|_| *random.pick(&WORDS)).collect::<Vec<_>>().join(" ");
+    author.sign(created_at, kind, tags, content)
+}
+
+fn random_list<T: Clone>(random: &mut Random, items: &[T], most: u64) -> Vec<T> {
+    (0..1 + random.below(most)).map(|_| random.pick(items).clone()).collect()
+}
+
+fn random_filter(random: &mut Random, world: &World, stored: &[Event]) -> Filter {
+    let mut filter = Filter::default();
+    if random.chance(10) {
+        let mut ids: Vec<[u8; 32]> = random_list(random, stored, 4).iter().map(|event| *event.id()).collect();
+        ids.push([7; 32]);
+        filter.ids = Some(ids);
+    }
+    if random.chance(40) {
+        filter.authors = Some(random_list(random, &world.authors, 3).iter().map(|author| *author.public_key()).collect());
+    }
+    if random.chance(40) {
+        filter.kinds = Some(random_list(random, &KINDS, 3));
+    }
+    if random.chance(35) {
+        let (letter, values) = match random.below(4) {
+            0 => (b'e', random_list(random, &world.referenced, 3)),
+            1 => (b'p', random_list(random, &world.referenced, 3)),
+            2 => (b't', random_list(random, &WORDS.map(String::from), 3)),
+            _ => (b'r', random_list(random, &world.long_values, 2)),
+        };
+        filter.tags.push(TagFilter { letter, values });
+        if random.chance(20) {
+            filter.tags.push(TagFilter { letter: b'd', values: random_list(random, &WORDS[..3].iter().map(|word| word.to_string()).collect::<Vec<_>>(), 2) });
+        }
+        filter.tags.sort_by_key(|condition| condition.letter);
+        filter.tags.dedup_by_key(|condition| condition.letter);
+    }
+    if random.chance(30) {
+        filter.since = Some(NOW - random.below(TIMESTAMPS));
+    }
+    if random.chance(30) {
+        filter.until = Some(NOW - random.below(TIMESTAMPS));
+    }
+    if random.chance(50) {
+        filter.limit = Some(random.below(60));
+    }
+    if random.chance(5) {
+        filter.search = Some(random.pick(&WORDS).to_uppercase());
+    }
+    filter
+}
+
+/// The events the store must hold: unique ids, non-ephemeral, one winner per coordinate.
+fn expected_stored(events: &[Event]) -> Vec<Event> {
+    let mut winners: HashMap<(Vec<u8>, u16, String), Event> = HashMap::new();
+    let mut regular: HashMap<[u8; 32], Event> = HashMap::new();
+    for event in events {
+        match event.kind_class() {
+            KindClass::Ephemeral => {}
+            KindClass::Regular => {
+                regular.insert(*event.id(), event.clone());
+            }
+            class => {
+                let d = if class == KindClass::Addressable { event.d_tag().to_string() } else { String::new() };
+                let key = (event.pubkey().to_vec(), event.kind(), d);
+                let wins = |current: &Event| {
+                    (event.created_at(), std::cmp::Reverse(*event.id())) > (current.created_at(), std::cmp::Reverse(*current.id()))
+                };
+                if winners.get(&key).is_none_or(wins) {
+                    winners.insert(key, event.clone());
+                }
+            }
+        }
+    }
+    regular.into_values().chain(winners.into_values()).collect()
+}
+
+fn naive_query(stored: &[Event], filters: &[Filter]) -> Vec<[u8; 32]> {
+    let order = |left: &&Event, right: &&Event| right.created_at().cmp(&left.created_at()).then(left.id().cmp(right.id()));
+    let mut union = BTreeSet::new();
+    for filter in filters {
+        let mut matching: Vec<&Event> = stored.iter().filter(|event| filter.matches(event)).collect();
+        matching.sort_by(order);
+        let limit = filter.limit.map_or(usize::MAX, |limit| limit as usize);
+        union.extend(matching.into_iter().take(limit).map(|event| (std::cmp::Reverse(event.created_at()), *event.id())));
+    }
+    union.into_iter().map(|(_, id)| id).collect()
+}
+
+#[test]
+fn store_query_equals_naive_filter_and_sort() {
+    let mut random = Random::from_env("store_query_equals_naive_filter_and_sort");
+    let world = world(&mut random);
+    let events: Vec<Event> = (0..EVENTS).map(|_| random_event(&mut random, &world)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+    let mut offset = 0;
+    while offset < events.len() {
+        let size = (1 + random.below(700) as usize).min(events.len() - offset);
+        let outcomes = store.apply(&events[offset..offset + size], NOW).unwrap();
+        assert!(outcomes.iter().all(|outcome| !matches!(outcome, Outcome::Rejected(reason) if reason.prefix != parrhesia_engine::Prefix::Duplicate && reason.prefix != parrhesia_engine::Prefix::Invalid)));
+        offset += size;
+    }
+    let stored = expected_stored(&events);
+    assert_eq!(store.count(&[Filter::default()], NOW).unwrap(), stored.len() as u64, "stored set");
+    assert!(stored.len() > EVENTS / 2, "most events are stored ({})", stored.len());
+
+    let mut nonempty = 0;
+    for round in 0..FILTERS {
+        let filters: Vec<Filter> = (0..1 + random.below(3)).map(|_| random_filter(&mut random, &world, &stored)).collect();
+        let expected = naive_query(&stored, &filters);
+        nonempty += usize::from(!expected.is_empty());
+        let found: Vec<[u8; 32]> = store.query(&filters, u64::MAX, NOW).unwrap().iter().map(|hit| hit.header.id).collect();
+        let shown: Vec<String> = filters.iter().map(Filter::to_json).collect();
+        assert_eq!(found, expected, "round {round}: filters {shown:?}");
+        if round % 10 == 0 {
+            // The same query in small slices gives the same answer.
+            let mut scan = store.scan(&filters, u64::MAX, NOW).unwrap();
+            let mut sliced = Vec::new();
+            while !scan.is_done() {
+                sliced.extend(scan.step(&store, ScanBudget { candidates_max: 1 + random.below(50) as usize, time_max: None }).unwrap());
+            }
+            assert_eq!(sliced.iter().map(|hit| hit.header.id).collect::<Vec<_>>(), expected, "round {round} sliced");
+        }
+    }
+    assert!(nonempty > FILTERS / 4, "filters should often match something ({nonempty} of {FILTERS})");
+}
+
+#[test]
+fn subscription_index_equals_naive_match() {
+    let mut random = Random::from_env("subscription_index_equals_naive_match");
+    let world = world(&mut random);
+    let events: Vec<Event> = (0..EVENTS).map(|_| random_event(&mut random, &world)).collect();
+    let mut index = SubscriptionIndex::new();
+    let mut subscriptions: Vec<(u32, String, Vec<Filter>)> = Vec::new();
+    while subscriptions.iter().map(|(_, _, filters)| filters.len()).sum::<usize>() < FILTERS {
+        let filters: Vec<Filter> = (0..1 + random.below(3)).map(|_| random_filter(&mut random, &world, &events)).collect();
+        let connection = random.below(50) as u32;
+        let id = format!("sub{}", subscriptions.len());
+        index.insert(connection, &id, filters.clone());
+        subscriptions.push((connection, id, filters));
+    }
+    // Remove and replace a few, to exercise the slot reuse.
+    for number in (0..subscriptions.len()).step_by(7) {
+        let (connection, id, _) = &subscriptions[number];
+        assert!(index.remove(*connection, id));
+        let filters = vec![random_filter(&mut random, &world, &events)];
+        index.insert(*connection, id, filters.clone());
+        subscriptions[number].2 = filters;
+    }
+    let mut matched = 0;
+    let mut found = Vec::new();
+    for event in &events {
+        found.clear();
+        index.matches_into(event, &mut found);
+        let mut found: Vec<(u32, String)> = found.iter().map(|(connection, id)| (*connection, id.to_string())).collect();
+        found.sort();
+        let mut expected: Vec<(u32, String)> = subscriptions
+            .iter()
+            .filter(|(_, _, filters)| filters.iter().any(|filter| filter.matches(event)))
+            .map(|(connection, id, _)| (*connection, id.clone()))
+            .collect();
+        expected.sort();
+        matched += expected.len();
+        assert_eq!(found, expected, "event {event:?}");
+    }
+    assert!(matched > EVENTS, "subscriptions should often match ({matched})");
+}
