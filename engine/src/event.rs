@@ -143,8 +143,7 @@ impl Event {
         let public_key = secp256k1::XOnlyPublicKey::from_byte_array(self.pubkey)
             .map_err(|_| Reason::invalid("pubkey is not a valid secp256k1 x coordinate"))?;
         let signature = secp256k1::schnorr::Signature::from_byte_array(self.sig);
-        secp256k1::schnorr::verify(&signature, &self.id, &public_key)
-            .map_err(|_| Reason::invalid("bad signature"))
+        secp256k1::schnorr::verify(&signature, &self.id, &public_key).map_err(|_| Reason::invalid("bad signature"))
     }
 
     /// Refuses events dated more than `limits.created_at_future_seconds_max` after `now`.
@@ -195,10 +194,7 @@ impl Event {
 
     /// Values (second elements) of the tags named `name`.
     pub fn tag_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.tags
-            .iter()
-            .filter(move |tag| tag.len() >= 2 && tag[0] == name)
-            .map(|tag| tag[1].as_str())
+        self.tags.iter().filter(move |tag| tag.len() >= 2 && tag[0] == name).map(|tag| tag[1].as_str())
     }
 
     /// The first `d` tag's value, `""` when there is none (NIP-01 addressable events).
@@ -288,9 +284,7 @@ fn parse_raw(text: &str, tags_max: usize) -> Result<RawEvent, Reason> {
     let raw = EventSeed { tags_max }
         .deserialize(&mut deserializer)
         .map_err(|error| Reason::invalid(format!("bad event: {}", strip_position(&error))))?;
-    deserializer
-        .end()
-        .map_err(|_| Reason::invalid("bad event: trailing characters after the event object"))?;
+    deserializer.end().map_err(|_| Reason::invalid("bad event: trailing characters after the event object"))?;
     Ok(raw)
 }
 
@@ -352,9 +346,8 @@ impl<'de> Visitor<'de> for EventSeed {
                     set_once(&mut tags, "tags", value)?
                 }
                 "content" => {
-                    let value = map
-                        .next_value::<String>()
-                        .map_err(|_| de::Error::custom("content must be a string"))?;
+                    let value =
+                        map.next_value::<String>().map_err(|_| de::Error::custom("content must be a string"))?;
                     set_once(&mut content, "content", value)?
                 }
                 _ => {
@@ -518,7 +511,8 @@ mod tests {
         assert_eq!(parsed.verify_signature().unwrap_err().to_string(), "invalid: bad signature");
         // A pubkey that is not on the curve.
         let off_curve = "ff".repeat(32);
-        let bad_key = Event::build(hex::decode_array(&off_curve).unwrap(), 1, 1, vec![], String::new(), [0; 64], None).unwrap();
+        let bad_key =
+            Event::build(hex::decode_array(&off_curve).unwrap(), 1, 1, vec![], String::new(), [0; 64], None).unwrap();
         assert!(bad_key.verify_signature().unwrap_err().detail.contains("x coordinate"));
     }
 

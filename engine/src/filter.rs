@@ -213,9 +213,7 @@ impl<'de> Visitor<'de> for FilterSeed<'_> {
                     filter.limit = Some(limit.min(self.limits.filter_limit_max));
                 }
                 "search" => {
-                    let query = map
-                        .next_value::<String>()
-                        .map_err(|_| de::Error::custom("search must be a string"))?;
+                    let query = map.next_value::<String>().map_err(|_| de::Error::custom("search must be a string"))?;
                     set_once(&mut filter.search, "search", query)?;
                 }
                 tag if tag.len() == 2 && tag.starts_with('#') && tag.as_bytes()[1].is_ascii_alphabetic() => {
@@ -224,7 +222,9 @@ impl<'de> Visitor<'de> for FilterSeed<'_> {
                         return Err(de::Error::custom(format!("duplicate field `{tag}`")));
                     }
                     let mut values = map.next_value_seed(Limited::<String>::new("tag filter", values_max))?;
-                    if (letter == b'e' || letter == b'p') && values.iter().any(|value| hex::decode_array::<32>(value).is_none()) {
+                    if (letter == b'e' || letter == b'p')
+                        && values.iter().any(|value| hex::decode_array::<32>(value).is_none())
+                    {
                         return Err(de::Error::custom(format!("{tag} values must be 64 lowercase hex characters")));
                     }
                     values.sort_unstable();
@@ -251,8 +251,7 @@ fn scalar_once<'de, A: MapAccess<'de>>(map: &mut A, seen: &mut bool, name: &'sta
     if std::mem::replace(seen, true) {
         return Err(de::Error::duplicate_field(name));
     }
-    map.next_value::<u64>()
-        .map_err(|_| de::Error::custom(format!("{name} must be a non-negative integer")))
+    map.next_value::<u64>().map_err(|_| de::Error::custom(format!("{name} must be a non-negative integer")))
 }
 
 fn hex_list<E: de::Error>(list: Vec<Cow<str>>, name: &str) -> Result<Vec<[u8; 32]>, E> {

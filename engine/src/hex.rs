@@ -16,13 +16,10 @@ pub fn decode_array<const N: usize>(text: &str) -> Option<[u8; N]> {
 /// Decodes any even-length lowercase hex string; `None` on odd length or a bad digit.
 pub fn decode_vec(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
-    bytes
-        .chunks_exact(2)
-        .map(|pair| Some((nibble(pair[0])? << 4) | nibble(pair[1])?))
-        .collect()
+    bytes.chunks_exact(2).map(|pair| Some((nibble(pair[0])? << 4) | nibble(pair[1])?)).collect()
 }
 
 /// Appends the lowercase hex of `bytes` to `out`.

@@ -252,18 +252,20 @@ impl<C: Copy + Eq + Hash> SubscriptionIndex<C> {
     pub fn matches_into(&mut self, event: &Event, out: &mut Vec<(C, Arc<str>)>) {
         self.generation += 1;
         let generation = self.generation;
-        let mut visit = |slot_index: u32, slots: &mut Vec<Option<Slot>>, subscriptions: &mut Vec<Option<Subscription<C>>>| {
-            let slot = slots[slot_index as usize].as_mut().expect("listed filter exists");
-            if slot.seen == generation {
-                return;
-            }
-            slot.seen = generation;
-            let subscription = subscriptions[slot.subscription as usize].as_mut().expect("filter's subscription exists");
-            if subscription.seen != generation && slot.filter.matches(event) {
-                subscription.seen = generation;
-                out.push((subscription.connection, subscription.id.clone()));
-            }
-        };
+        let mut visit =
+            |slot_index: u32, slots: &mut Vec<Option<Slot>>, subscriptions: &mut Vec<Option<Subscription<C>>>| {
+                let slot = slots[slot_index as usize].as_mut().expect("listed filter exists");
+                if slot.seen == generation {
+                    return;
+                }
+                slot.seen = generation;
+                let subscription =
+                    subscriptions[slot.subscription as usize].as_mut().expect("filter's subscription exists");
+                if subscription.seen != generation && slot.filter.matches(event) {
+                    subscription.seen = generation;
+                    out.push((subscription.connection, subscription.id.clone()));
+                }
+            };
         for &slot in &self.match_all {
             visit(slot, &mut self.slots, &mut self.subscriptions);
         }

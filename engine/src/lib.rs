@@ -11,7 +11,7 @@ pub mod limits;
 pub mod message;
 pub mod reason;
 
-pub use event::{Event, Id, KindClass, Keys, Pubkey, canonical_bytes, compute_id};
+pub use event::{Event, Id, Keys, KindClass, Pubkey, canonical_bytes, compute_id};
 pub use filter::{Filter, TagFilter};
 pub use index::{FilterKeys, IndexKey, KeyClass, SubscriptionIndex, event_keys, filter_keys};
 pub use limits::Limits;

@@ -185,7 +185,8 @@ fn subscription_id(raw: &RawValue, limits: &Limits) -> Result<String, Rejection>
 }
 
 fn hex_message(raw: &RawValue) -> Result<Vec<u8>, Reason> {
-    let text = serde_json::from_str::<Cow<str>>(raw.get()).map_err(|_| Reason::invalid("message must be a hex string"))?;
+    let text =
+        serde_json::from_str::<Cow<str>>(raw.get()).map_err(|_| Reason::invalid("message must be a hex string"))?;
     hex::decode_vec(&text).ok_or_else(|| Reason::invalid("message must be lowercase hex"))
 }
 
@@ -243,16 +244,43 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'_> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RelayMessage<'a> {
     /// `["EVENT", sub, event]`; `event` is the event object's JSON text.
-    Event { subscription_id: Cow<'a, str>, event: Cow<'a, str> },
-    Ok { event_id: Id, accepted: bool, message: Cow<'a, str> },
-    Eose { subscription_id: Cow<'a, str> },
-    Closed { subscription_id: Cow<'a, str>, message: Cow<'a, str> },
-    Notice { message: Cow<'a, str> },
-    Auth { challenge: Cow<'a, str> },
+    Event {
+        subscription_id: Cow<'a, str>,
+        event: Cow<'a, str>,
+    },
+    Ok {
+        event_id: Id,
+        accepted: bool,
+        message: Cow<'a, str>,
+    },
+    Eose {
+        subscription_id: Cow<'a, str>,
+    },
+    Closed {
+        subscription_id: Cow<'a, str>,
+        message: Cow<'a, str>,
+    },
+    Notice {
+        message: Cow<'a, str>,
+    },
+    Auth {
+        challenge: Cow<'a, str>,
+    },
     /// NIP-45: `["COUNT", sub, {"count": n, "approximate"?: bool, "hll"?: hex}]`
-    Count { subscription_id: Cow<'a, str>, count: u64, approximate: bool, hll: Option<Cow<'a, str>> },
-    NegMsg { subscription_id: Cow<'a, str>, message: Vec<u8> },
-    NegErr { subscription_id: Cow<'a, str>, message: Cow<'a, str> },
+    Count {
+        subscription_id: Cow<'a, str>,
+        count: u64,
+        approximate: bool,
+        hll: Option<Cow<'a, str>>,
+    },
+    NegMsg {
+        subscription_id: Cow<'a, str>,
+        message: Vec<u8>,
+    },
+    NegErr {
+        subscription_id: Cow<'a, str>,
+        message: Cow<'a, str>,
+    },
 }
 
 /// `["EVENT","<sub>",`: what precedes the shared event JSON in a subscription's EVENT message.
@@ -344,7 +372,8 @@ impl RelayMessage<'_> {
             },
             "OK" => RelayMessage::Ok {
                 event_id: hex::decode_array(&string(1)?).ok_or("bad event id")?,
-                accepted: serde_json::from_str(items.get(2).ok_or("missing flag")?.get()).map_err(|error| error.to_string())?,
+                accepted: serde_json::from_str(items.get(2).ok_or("missing flag")?.get())
+                    .map_err(|error| error.to_string())?,
                 message: string(3)?,
             },
             "EOSE" => RelayMessage::Eose { subscription_id: string(1)? },
@@ -359,7 +388,8 @@ impl RelayMessage<'_> {
                     approximate: bool,
                     hll: Option<String>,
                 }
-                let body: Body = serde_json::from_str(items.get(2).ok_or("missing count")?.get()).map_err(|error| error.to_string())?;
+                let body: Body = serde_json::from_str(items.get(2).ok_or("missing count")?.get())
+                    .map_err(|error| error.to_string())?;
                 RelayMessage::Count {
                     subscription_id: string(1)?,
                     count: body.count,
@@ -484,10 +514,7 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(&text).unwrap();
             assert_eq!(RelayMessage::decode(&text).unwrap(), message, "{text}");
         }
-        assert_eq!(
-            RelayMessage::Eose { subscription_id: "s".into() }.encode(),
-            r#"["EOSE","s"]"#
-        );
+        assert_eq!(RelayMessage::Eose { subscription_id: "s".into() }.encode(), r#"["EOSE","s"]"#);
         let prefix = event_message_prefix("sub");
         assert_eq!(prefix, br#"["EVENT","sub","#);
     }

@@ -136,7 +136,12 @@ impl QueryScan {
     }
 
     /// The largest created_at at the head of any live cursor, refilling empty buffers.
-    fn newest_head(&mut self, txn: &RoTxn<WithoutTls>, tables: &Tables, examined: &mut usize) -> Result<Option<u64>, StorageError> {
+    fn newest_head(
+        &mut self,
+        txn: &RoTxn<WithoutTls>,
+        tables: &Tables,
+        examined: &mut usize,
+    ) -> Result<Option<u64>, StorageError> {
         let mut newest = None;
         for cursor in &mut self.cursors {
             if self.filters[cursor.filter].remaining == 0 {
@@ -151,7 +156,13 @@ impl QueryScan {
     }
 
     /// Pops every buffered entry at `created_at` from the live cursors: sorted, deduplicated seqs.
-    fn take_group(&mut self, created_at: u64, txn: &RoTxn<WithoutTls>, tables: &Tables, examined: &mut usize) -> Result<Vec<u64>, StorageError> {
+    fn take_group(
+        &mut self,
+        created_at: u64,
+        txn: &RoTxn<WithoutTls>,
+        tables: &Tables,
+        examined: &mut usize,
+    ) -> Result<Vec<u64>, StorageError> {
         let mut group = Vec::new();
         for cursor in &mut self.cursors {
             if self.filters[cursor.filter].remaining == 0 {
@@ -173,7 +184,13 @@ impl QueryScan {
 
     /// Loads a group's events, keeps those matching a filter with room left, orders them by id
     /// and counts each against every filter it matches.
-    fn emit_group(&mut self, group: Vec<u64>, txn: &RoTxn<WithoutTls>, tables: &Tables, out: &mut Vec<StoredEvent>) -> Result<(), StorageError> {
+    fn emit_group(
+        &mut self,
+        group: Vec<u64>,
+        txn: &RoTxn<WithoutTls>,
+        tables: &Tables,
+        out: &mut Vec<StoredEvent>,
+    ) -> Result<(), StorageError> {
         let mut hits: Vec<(StoredEvent, Vec<usize>)> = Vec::new();
         for seq in group {
             // An event removed since the cursor read its key is simply gone.
@@ -186,7 +203,7 @@ impl QueryScan {
                 hits.push((stored, matching));
             }
         }
-        hits.sort_unstable_by(|left, right| left.0.header.id.cmp(&right.0.header.id));
+        hits.sort_unstable_by_key(|hit| hit.0.header.id);
         for (stored, matching) in hits {
             let mut included = false;
             for position in matching {
@@ -208,7 +225,9 @@ impl QueryScan {
         let mut event: Option<Event> = None;
         let mut matching = Vec::new();
         for (position, state) in self.filters.iter().enumerate() {
-            if state.remaining == 0 || !state.filter.matches_header(&header.id, &header.pubkey, header.kind, header.created_at) {
+            if state.remaining == 0
+                || !state.filter.matches_header(&header.id, &header.pubkey, header.kind, header.created_at)
+            {
                 continue;
             }
             if state.filter.needs_body() {
@@ -229,7 +248,13 @@ impl QueryScan {
 
 impl Cursor {
     /// Refills an empty buffer from the source until it holds an entry or the source is done.
-    fn fill(&mut self, txn: &RoTxn<WithoutTls>, tables: &Tables, snapshot_seq: u64, examined: &mut usize) -> Result<(), StorageError> {
+    fn fill(
+        &mut self,
+        txn: &RoTxn<WithoutTls>,
+        tables: &Tables,
+        snapshot_seq: u64,
+        examined: &mut usize,
+    ) -> Result<(), StorageError> {
         while self.buffer.is_empty() && !self.exhausted {
             match &mut self.source {
                 Source::Ids(ids) => {
@@ -251,7 +276,8 @@ impl Cursor {
                 Source::Index { index, prefix, since, upper, upper_inclusive } => {
                     let mut lower = prefix.clone();
                     schema::time_suffix(&mut lower, *since, 0);
-                    let upper_bound = if *upper_inclusive { Bound::Included(&upper[..]) } else { Bound::Excluded(&upper[..]) };
+                    let upper_bound =
+                        if *upper_inclusive { Bound::Included(&upper[..]) } else { Bound::Excluded(&upper[..]) };
                     let range = (Bound::Included(&lower[..]), upper_bound);
                     let mut read = 0;
                     let mut last_key = None;

@@ -130,12 +130,21 @@ impl Store {
             let Ok(tables) = <[_; 11]>::try_from(tables) else { unreachable!("one handle per name") };
             Ok(CommitOrAbort::<_, ()>::Commit(tables))
         })?;
-        let CommitOrAbort::Commit([events, ids, time, pubkey, kind, pubkey_kind, tag, replaceable, deleted, expiration, meta]) =
-            created
+        let CommitOrAbort::Commit(
+            [events, ids, time, pubkey, kind, pubkey_kind, tag, replaceable, deleted, expiration, meta],
+        ) = created
         else {
             unreachable!("the closure never aborts")
         };
-        let tables = Tables { events, ids, time: [time, pubkey, kind, pubkey_kind, tag], replaceable, deleted, expiration, meta };
+        let tables = Tables {
+            events,
+            ids,
+            time: [time, pubkey, kind, pubkey_kind, tag],
+            replaceable,
+            deleted,
+            expiration,
+            meta,
+        };
         let mut txn = env.write_txn()?;
         let epoch = init_meta(&mut txn, &tables, options)?;
         txn.commit()?;
@@ -179,7 +188,12 @@ impl Store {
     /// Events in sequence order after `after_seq`: the node's log, as replication reads it.
     /// Stops after `events_max` events or once `bytes_max` bytes of JSON are collected (at
     /// least one event is returned if any exists).
-    pub fn events_since(&self, after_seq: u64, events_max: usize, bytes_max: usize) -> Result<Vec<StoredEvent>, StorageError> {
+    pub fn events_since(
+        &self,
+        after_seq: u64,
+        events_max: usize,
+        bytes_max: usize,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
         let txn = self.env.read_txn()?;
         let start = (after_seq.saturating_add(1)).to_be_bytes();
         let range = (std::ops::Bound::Included(&start[..]), std::ops::Bound::Unbounded);
@@ -210,11 +224,13 @@ fn init_meta(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Result
             Ok(epoch)
         }
         Some(version) => {
-            let found = u32::from_be_bytes(version.try_into().map_err(|_| StorageError::Corrupt("schema version".into()))?);
+            let found =
+                u32::from_be_bytes(version.try_into().map_err(|_| StorageError::Corrupt("schema version".into()))?);
             if found != schema::SCHEMA_VERSION {
                 return Err(StorageError::SchemaVersion { found, expected: schema::SCHEMA_VERSION });
             }
-            let node_id = meta.get(txn, schema::META_NODE_ID)?.ok_or_else(|| StorageError::Corrupt("node id".into()))?;
+            let node_id =
+                meta.get(txn, schema::META_NODE_ID)?.ok_or_else(|| StorageError::Corrupt("node id".into()))?;
             if node_id != options.node_id {
                 return Err(StorageError::NodeId { found: parrhesia_engine::hex::encode(node_id) });
             }
@@ -238,7 +254,11 @@ pub(crate) fn decode_record(seq: u64, record: &[u8]) -> Result<StoredEvent, Stor
     Ok(StoredEvent { seq, header, json: json.to_string() })
 }
 
-pub(crate) fn read_event(txn: &RoTxn<WithoutTls>, tables: &Tables, seq: u64) -> Result<Option<StoredEvent>, StorageError> {
+pub(crate) fn read_event(
+    txn: &RoTxn<WithoutTls>,
+    tables: &Tables,
+    seq: u64,
+) -> Result<Option<StoredEvent>, StorageError> {
     match tables.events.get(txn, &seq.to_be_bytes())? {
         Some(record) => decode_record(seq, record).map(Some),
         None => Ok(None),

@@ -78,7 +78,9 @@ impl Store {
 enum Admission {
     Refuse(Outcome),
     /// Store it; `replaces` is the replaceable/addressable version it supersedes.
-    Store { replaces: Option<u64> },
+    Store {
+        replaces: Option<u64>,
+    },
 }
 
 struct Writer<'a, 'env> {
@@ -114,11 +116,13 @@ impl Writer<'_, '_> {
         if tables.deleted.get(self.read(), &deleted_id)?.is_some() {
             return Ok(refuse(Prefix::Blocked, "this event was deleted by its author"));
         }
-        if self.deleted_up_to(schema::DELETED_VANISH, event.pubkey())?.is_some_and(|until| event.created_at() <= until) {
+        if self.deleted_up_to(schema::DELETED_VANISH, event.pubkey())?.is_some_and(|until| event.created_at() <= until)
+        {
             return Ok(refuse(Prefix::Blocked, "the author asked this relay to delete their events (NIP-62)"));
         }
         let Some(coordinate) = schema::event_coordinate(event) else { return Ok(Admission::Store { replaces: None }) };
-        if self.deleted_up_to(schema::DELETED_COORDINATE, &coordinate)?.is_some_and(|until| event.created_at() <= until) {
+        if self.deleted_up_to(schema::DELETED_COORDINATE, &coordinate)?.is_some_and(|until| event.created_at() <= until)
+        {
             return Ok(refuse(Prefix::Blocked, "this version was deleted by its author"));
         }
         let Some(current) = tables.replaceable.get(self.read(), &coordinate)? else {
@@ -233,10 +237,14 @@ impl Writer<'_, '_> {
             let coordinate = schema::coordinate_key(&pubkey, kind, d);
             let mut key = vec![schema::DELETED_COORDINATE];
             key.extend_from_slice(&coordinate);
-            let until = self.deleted_up_to(schema::DELETED_COORDINATE, &coordinate)?.unwrap_or(0).max(deletion.created_at());
+            let until =
+                self.deleted_up_to(schema::DELETED_COORDINATE, &coordinate)?.unwrap_or(0).max(deletion.created_at());
             tables.deleted.put(self.txn, &key, &until.to_be_bytes())?;
-            let Some(seq) = tables.replaceable.get(self.read(), &coordinate)?.map(decode_seq).transpose()? else { continue };
-            let winner = read_event(self.read(), tables, seq)?.ok_or_else(|| StorageError::Corrupt(format!("winner {seq}")))?;
+            let Some(seq) = tables.replaceable.get(self.read(), &coordinate)?.map(decode_seq).transpose()? else {
+                continue;
+            };
+            let winner =
+                read_event(self.read(), tables, seq)?.ok_or_else(|| StorageError::Corrupt(format!("winner {seq}")))?;
             if winner.header.created_at <= deletion.created_at() {
                 self.remove(seq)?;
             }
@@ -257,7 +265,8 @@ impl Writer<'_, '_> {
     /// requests included, the request itself kept) and refuse them from now on.
     fn vanish(&mut self, request: &Event) -> Result<(), StorageError> {
         let tables = self.tables;
-        let until = self.deleted_up_to(schema::DELETED_VANISH, request.pubkey())?.unwrap_or(0).max(request.created_at());
+        let until =
+            self.deleted_up_to(schema::DELETED_VANISH, request.pubkey())?.unwrap_or(0).max(request.created_at());
         let key = [&[schema::DELETED_VANISH][..], &request.pubkey()[..]].concat();
         tables.deleted.put(self.txn, &key, &until.to_be_bytes())?;
         let mut lower = request.pubkey().to_vec();
@@ -271,7 +280,8 @@ impl Writer<'_, '_> {
             .map(|entry| entry.map(|(key, _)| schema::split_time_suffix(key).1))
             .collect::<Result<_, _>>()?;
         for seq in doomed {
-            let is_request = read_event(self.read(), tables, seq)?.is_some_and(|stored| stored.header.id == *request.id());
+            let is_request =
+                read_event(self.read(), tables, seq)?.is_some_and(|stored| stored.header.id == *request.id());
             if !is_request {
                 self.remove(seq)?;
             }

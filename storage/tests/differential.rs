@@ -26,7 +26,7 @@ struct World {
 }
 
 fn world(random: &mut Random) -> World {
-    let authors: Vec<Keys> = (1..=24).map(|number| keys(number)).collect();
+    let authors: Vec<Keys> = (1..=24).map(keys).collect();
     let mut referenced: Vec<String> = authors.iter().map(|author| hex(author.public_key())).collect();
     referenced.extend((0..40).map(|_| hex(&random.next().to_be_bytes().repeat(4))));
     let long_values = (0..3).map(|number| format!("https://example.com/{}", "x".repeat(60 + number))).collect();
@@ -68,7 +68,8 @@ fn random_filter(random: &mut Random, world: &World, stored: &[Event]) -> Filter
         filter.ids = Some(ids);
     }
     if random.chance(40) {
-        filter.authors = Some(random_list(random, &world.authors, 3).iter().map(|author| *author.public_key()).collect());
+        filter.authors =
+            Some(random_list(random, &world.authors, 3).iter().map(|author| *author.public_key()).collect());
     }
     if random.chance(40) {
         filter.kinds = Some(random_list(random, &KINDS, 3));
@@ -82,7 +83,10 @@ fn random_filter(random: &mut Random, world: &World, stored: &[Event]) -> Filter
         };
         filter.tags.push(TagFilter { letter, values });
         if random.chance(20) {
-            filter.tags.push(TagFilter { letter: b'd', values: random_list(random, &WORDS[..3].iter().map(|word| word.to_string()).collect::<Vec<_>>(), 2) });
+            filter.tags.push(TagFilter {
+                letter: b'd',
+                values: random_list(random, &WORDS[..3].iter().map(|word| word.to_string()).collect::<Vec<_>>(), 2),
+            });
         }
         filter.tags.sort_by_key(|condition| condition.letter);
         filter.tags.dedup_by_key(|condition| condition.letter);
@@ -116,7 +120,8 @@ fn expected_stored(events: &[Event]) -> Vec<Event> {
                 let d = if class == KindClass::Addressable { event.d_tag().to_string() } else { String::new() };
                 let key = (event.pubkey().to_vec(), event.kind(), d);
                 let wins = |current: &Event| {
-                    (event.created_at(), std::cmp::Reverse(*event.id())) > (current.created_at(), std::cmp::Reverse(*current.id()))
+                    (event.created_at(), std::cmp::Reverse(*event.id()))
+                        > (current.created_at(), std::cmp::Reverse(*current.id()))
                 };
                 if winners.get(&key).is_none_or(wins) {
                     winners.insert(key, event.clone());
@@ -128,13 +133,15 @@ fn expected_stored(events: &[Event]) -> Vec<Event> {
 }
 
 fn naive_query(stored: &[Event], filters: &[Filter]) -> Vec<[u8; 32]> {
-    let order = |left: &&Event, right: &&Event| right.created_at().cmp(&left.created_at()).then(left.id().cmp(right.id()));
+    let order =
+        |left: &&Event, right: &&Event| right.created_at().cmp(&left.created_at()).then(left.id().cmp(right.id()));
     let mut union = BTreeSet::new();
     for filter in filters {
         let mut matching: Vec<&Event> = stored.iter().filter(|event| filter.matches(event)).collect();
         matching.sort_by(order);
         let limit = filter.limit.map_or(usize::MAX, |limit| limit as usize);
-        union.extend(matching.into_iter().take(limit).map(|event| (std::cmp::Reverse(event.created_at()), *event.id())));
+        union
+            .extend(matching.into_iter().take(limit).map(|event| (std::cmp::Reverse(event.created_at()), *event.id())));
     }
     union.into_iter().map(|(_, id)| id).collect()
 }
@@ -159,10 +166,12 @@ fn store_query_equals_naive_filter_and_sort() {
 
     let mut nonempty = 0;
     for round in 0..FILTERS {
-        let filters: Vec<Filter> = (0..1 + random.below(3)).map(|_| random_filter(&mut random, &world, &stored)).collect();
+        let filters: Vec<Filter> =
+            (0..1 + random.below(3)).map(|_| random_filter(&mut random, &world, &stored)).collect();
         let expected = naive_query(&stored, &filters);
         nonempty += usize::from(!expected.is_empty());
-        let found: Vec<[u8; 32]> = store.query(&filters, u64::MAX, NOW).unwrap().iter().map(|hit| hit.header.id).collect();
+        let found: Vec<[u8; 32]> =
+            store.query(&filters, u64::MAX, NOW).unwrap().iter().map(|hit| hit.header.id).collect();
         let shown: Vec<String> = filters.iter().map(Filter::to_json).collect();
         assert_eq!(found, expected, "round {round}: filters {shown:?}");
         if round % 10 == 0 {
@@ -170,7 +179,10 @@ fn store_query_equals_naive_filter_and_sort() {
             let mut scan = store.scan(&filters, u64::MAX, NOW).unwrap();
             let mut sliced = Vec::new();
             while !scan.is_done() {
-                sliced.extend(scan.step(&store, ScanBudget { candidates_max: 1 + random.below(50) as usize, time_max: None }).unwrap());
+                sliced.extend(
+                    scan.step(&store, ScanBudget { candidates_max: 1 + random.below(50) as usize, time_max: None })
+                        .unwrap(),
+                );
             }
             assert_eq!(sliced.iter().map(|hit| hit.header.id).collect::<Vec<_>>(), expected, "round {round} sliced");
         }
@@ -186,7 +198,8 @@ fn subscription_index_equals_naive_match() {
     let mut index = SubscriptionIndex::new();
     let mut subscriptions: Vec<(u32, String, Vec<Filter>)> = Vec::new();
     while subscriptions.iter().map(|(_, _, filters)| filters.len()).sum::<usize>() < FILTERS {
-        let filters: Vec<Filter> = (0..1 + random.below(3)).map(|_| random_filter(&mut random, &world, &events)).collect();
+        let filters: Vec<Filter> =
+            (0..1 + random.below(3)).map(|_| random_filter(&mut random, &world, &events)).collect();
         let connection = random.below(50) as u32;
         let id = format!("sub{}", subscriptions.len());
         index.insert(connection, &id, filters.clone());
@@ -205,7 +218,8 @@ fn subscription_index_equals_naive_match() {
     for event in &events {
         found.clear();
         index.matches_into(event, &mut found);
-        let mut found: Vec<(u32, String)> = found.iter().map(|(connection, id)| (*connection, id.to_string())).collect();
+        let mut found: Vec<(u32, String)> =
+            found.iter().map(|(connection, id)| (*connection, id.to_string())).collect();
         found.sort();
         let mut expected: Vec<(u32, String)> = subscriptions
             .iter()

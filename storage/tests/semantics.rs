@@ -150,7 +150,7 @@ fn deletion_by_coordinate_respects_created_at() {
     assert!(matches!(apply_one(&store, &other), Outcome::Stored { .. }));
     // A newer version present when the deletion arrives survives it.
     let newer = event(&author, NOW - 1, 10002, &[], "newer list");
-    store.apply(&[newer.clone()], NOW).unwrap();
+    store.apply(std::slice::from_ref(&newer), NOW).unwrap();
     let old_deletion = event(&author, NOW - 2, 5, &[("a", &replaceable)], "");
     store.apply(&[old_deletion], NOW).unwrap();
     assert!(by_id(&store, &newer));
@@ -306,16 +306,19 @@ fn scans_resume_in_slices_and_keep_their_snapshot() {
 #[test]
 fn reopen_reads_the_same_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let events: Vec<Event> = (0..50).map(|n| event(&keys(18), NOW - n, [1, 7, 9][n as usize % 3], &[("t", "r")], "x")).collect();
+    let events: Vec<Event> =
+        (0..50).map(|n| event(&keys(18), NOW - n, [1, 7, 9][n as usize % 3], &[("t", "r")], "x")).collect();
     let queries = [filter("{}"), filter(r##"{"#t":["r"],"limit":7}"##), filter(r#"{"kinds":[7]}"#)];
     let (before, epoch) = {
         let store = open(&dir);
         store.apply(&events, NOW).unwrap();
-        let answers: Vec<_> = queries.iter().map(|query| store.query(std::slice::from_ref(query), u64::MAX, NOW).unwrap()).collect();
+        let answers: Vec<_> =
+            queries.iter().map(|query| store.query(std::slice::from_ref(query), u64::MAX, NOW).unwrap()).collect();
         (answers, store.epoch())
     };
     let store = open(&dir);
-    let after: Vec<_> = queries.iter().map(|query| store.query(std::slice::from_ref(query), u64::MAX, NOW).unwrap()).collect();
+    let after: Vec<_> =
+        queries.iter().map(|query| store.query(std::slice::from_ref(query), u64::MAX, NOW).unwrap()).collect();
     assert_eq!(before, after);
     assert_eq!(store.epoch(), epoch);
     assert_eq!(store.last_seq().unwrap(), 50);

@@ -41,7 +41,8 @@ impl Random {
     /// Seeded from `PARRHESIA_SEED` if set, else from the clock; the seed is printed.
     pub fn from_env(test: &str) -> Random {
         let seed = std::env::var("PARRHESIA_SEED").ok().and_then(|text| text.parse().ok()).unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_nanos() as u64
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_nanos()
+                as u64
         });
         eprintln!("{test}: seed {seed} (replay with PARRHESIA_SEED={seed})");
         Random(seed)
