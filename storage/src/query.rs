@@ -28,8 +28,10 @@ impl ScanBudget {
     pub const UNLIMITED: ScanBudget = ScanBudget { candidates_max: usize::MAX, time_max: None };
 }
 
-/// Index entries read per cursor refill.
-const FILL_ENTRIES: usize = 64;
+/// Index entries read per cursor refill, at most. The first refill reads no more than the
+/// filter's limit (a `limit: 10` over 256 cursors should not read 16k keys); each refill after
+/// that doubles, up to this bound.
+const FILL_ENTRIES_MAX: usize = 64;
 /// Above this many (author, kind) pairs a filter scans by author and post-filters the kind.
 const PUBKEY_KIND_PAIRS_MAX: usize = 256;
 
@@ -52,6 +54,8 @@ struct Cursor {
     /// `(created_at, seq)` read but not yet merged, in descending order.
     buffer: VecDeque<(u64, u64)>,
     exhausted: bool,
+    /// Entries the next refill reads.
+    fill_entries: usize,
 }
 
 /// A resumable query over several filters.
@@ -72,8 +76,9 @@ impl Store {
         let mut states = Vec::with_capacity(filters.len());
         let mut cursors = Vec::new();
         for (position, filter) in filters.iter().enumerate() {
-            states.push(FilterState { filter: filter.clone(), remaining: filter.limit.unwrap_or(limit_default) });
-            cursors.extend(cursors_for(position, filter));
+            let limit = filter.limit.unwrap_or(limit_default);
+            states.push(FilterState { filter: filter.clone(), remaining: limit });
+            cursors.extend(cursors_for(position, filter, limit));
         }
         Ok(QueryScan { filters: states, cursors, snapshot_seq, now, done: false })
     }
@@ -288,12 +293,13 @@ impl Cursor {
                         if seq <= snapshot_seq {
                             self.buffer.push_back((created_at, seq));
                         }
-                        if read == FILL_ENTRIES {
+                        if read == self.fill_entries {
                             last_key = Some(key.to_vec());
                             break;
                         }
                     }
                     *examined += read;
+                    self.fill_entries = (self.fill_entries * 2).min(FILL_ENTRIES_MAX);
                     match last_key {
                         Some(key) => {
                             *upper = key;
@@ -310,10 +316,11 @@ impl Cursor {
 
 /// The cursors of one filter, by the fixed cascade. An empty list field yields no cursor: the
 /// filter matches nothing.
-fn cursors_for(position: usize, filter: &Filter) -> Vec<Cursor> {
+fn cursors_for(position: usize, filter: &Filter, limit: u64) -> Vec<Cursor> {
     let since = filter.since.unwrap_or(0);
     let until = filter.until.unwrap_or(u64::MAX);
-    let cursor = |source| Cursor { filter: position, source, buffer: VecDeque::new(), exhausted: false };
+    let fill_entries = usize::try_from(limit).unwrap_or(usize::MAX).clamp(1, FILL_ENTRIES_MAX);
+    let cursor = |source| Cursor { filter: position, source, buffer: VecDeque::new(), exhausted: false, fill_entries };
     if since > until {
         return Vec::new();
     }
