@@ -1,0 +1,11 @@
+//! Bytes on wires for Parrhesia: the first HTTP request on a socket (parsed with httparse and
+//! routed), the WebSocket handshake (tungstenite), and the NIP-11 relay information document.
+//! Generic over futures-io streams; the runtime that owns the sockets lives in `shard`.
+
+pub mod http;
+pub mod relay_info;
+pub mod websocket;
+
+pub use http::{HttpError, Request, Route, read_request, response, route};
+pub use relay_info::{Limitation, RelayInfo};
+pub use websocket::{WebSocket, accept_websocket};

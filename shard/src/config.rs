@@ -1,0 +1,298 @@
+//! The relay's one typed configuration schema and its layering: defaults < TOML file
+//! (`--config`) < `PARRHESIA_*` environment < command-line flags. Every layer is merged as a
+//! TOML table and validated once, so an unknown key or a bad value names the key it came from.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use parrhesia_engine::Limits;
+use serde::{Deserialize, Serialize};
+
+/// What to do with a live event for a connection whose outbound queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverflowPolicy {
+    /// Send a NOTICE and close the connection (the default).
+    Close,
+    /// Drop the oldest queued event to make room.
+    DropOldest,
+    /// Drop the new event.
+    DropNewest,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DurabilitySetting {
+    /// fsync at every group commit.
+    Fsync,
+    /// No fsync at commit; flush every `flush_interval_ms`.
+    Nosync,
+}
+
+/// The relay's configuration. Flat, so every key maps to one `PARRHESIA_<KEY>` variable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address every shard binds (SO_REUSEPORT). Default `127.0.0.1:7777`.
+    pub listen: String,
+    /// Directory of the LMDB store. Default `./parrhesia-data`.
+    pub data_dir: PathBuf,
+    /// Shards (executors); 0 means one per available core. More than the cores is allowed.
+    pub shards: usize,
+    /// `fsync` (default) or `nosync`.
+    pub durability: DurabilitySetting,
+    /// With `nosync`, how often the store is flushed, in milliseconds. Default 1000.
+    pub flush_interval_ms: u64,
+    /// LMDB map size (the most the data file may grow to), in bytes. Default 1 TiB.
+    pub map_bytes_max: usize,
+    /// Tracing filter, e.g. `info` or `parrhesia_shard=debug`. Default `info`.
+    pub log: String,
+
+    /// NIP-11 name, description, contact, operator pubkey (hex) and this relay's public URL.
+    pub relay_name: String,
+    pub relay_description: String,
+    pub relay_contact: Option<String>,
+    pub relay_pubkey: Option<String>,
+    /// The relay's own `wss://` URL; NIP-62 requests naming it apply here.
+    pub relay_url: Option<String>,
+
+    /// Client input limits (see `parrhesia_engine::Limits`).
+    pub frame_bytes_max: usize,
+    pub event_bytes_max: usize,
+    pub subscription_id_bytes_max: usize,
+    pub filters_per_req_max: usize,
+    pub subscriptions_per_connection_max: usize,
+    pub tags_per_event_max: usize,
+    pub values_per_filter_field_max: usize,
+    pub created_at_future_seconds_max: u64,
+    pub filter_limit_max: u64,
+
+    /// Per-connection outbound queue bound, in bytes. Default 4 MiB.
+    pub outbound_bytes_max: usize,
+    /// What happens to live events beyond the bound: `close`, `drop_oldest`, `drop_newest`.
+    pub outbound_overflow: OverflowPolicy,
+    /// Largest request head, in bytes. Default 8 KiB.
+    pub http_head_bytes_max: usize,
+    /// Time a new socket has to send its request head, in milliseconds. Default 10 s.
+    pub handshake_timeout_ms: u64,
+    /// WebSocket ping interval, in seconds. Default 30.
+    pub ping_interval_seconds: u64,
+    /// A connection that has not answered a ping for this long is closed, in seconds. Default 10.
+    pub pong_timeout_seconds: u64,
+    /// A connection with no subscription that sends nothing for this long is closed, in seconds.
+    pub idle_timeout_seconds: u64,
+
+    /// Most events one group commit holds. Default 1000.
+    pub writer_batch_events_max: usize,
+    /// Capacity of each shard's queue to the writer, in events. Default 4096.
+    pub writer_queue_events_max: usize,
+    /// Capacity of each cross-shard channel, in messages. Default 1024.
+    pub shard_channel_messages_max: usize,
+    /// One scan slice examines at most this many entries... Default 2048.
+    pub scan_budget_candidates_max: usize,
+    /// ...and runs at most this long, in microseconds. Default 2000.
+    pub scan_budget_us: u64,
+    /// Expired events are swept this often, in seconds. Default 60.
+    pub expiration_sweep_interval_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        let limits = Limits::default();
+        Config {
+            listen: "127.0.0.1:7777".into(),
+            data_dir: PathBuf::from("./parrhesia-data"),
+            shards: 0,
+            durability: DurabilitySetting::Fsync,
+            flush_interval_ms: 1000,
+            map_bytes_max: 1 << 40,
+            log: "info".into(),
+            relay_name: "parrhesia".into(),
+            relay_description: "A Parrhesia relay".into(),
+            relay_contact: None,
+            relay_pubkey: None,
+            relay_url: None,
+            frame_bytes_max: limits.frame_bytes_max,
+            event_bytes_max: limits.event_bytes_max,
+            subscription_id_bytes_max: limits.subscription_id_bytes_max,
+            filters_per_req_max: limits.filters_per_req_max,
+            subscriptions_per_connection_max: limits.subscriptions_per_connection_max,
+            tags_per_event_max: limits.tags_per_event_max,
+            values_per_filter_field_max: limits.values_per_filter_field_max,
+            created_at_future_seconds_max: limits.created_at_future_seconds_max,
+            filter_limit_max: limits.filter_limit_max,
+            outbound_bytes_max: 4 * 1024 * 1024,
+            outbound_overflow: OverflowPolicy::Close,
+            http_head_bytes_max: 8 * 1024,
+            handshake_timeout_ms: 10_000,
+            ping_interval_seconds: 30,
+            pong_timeout_seconds: 10,
+            idle_timeout_seconds: 600,
+            writer_batch_events_max: 1000,
+            writer_queue_events_max: 4096,
+            shard_channel_messages_max: 1024,
+            scan_budget_candidates_max: 2048,
+            scan_budget_us: 2000,
+            expiration_sweep_interval_seconds: 60,
+        }
+    }
+}
+
+impl Config {
+    /// Builds the configuration from its layers. `file` is the `--config` path, `environment`
+    /// the process environment, `flags` the `key=value` pairs from the command line.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        environment: impl IntoIterator<Item = (String, String)>,
+        flags: &[(String, String)],
+    ) -> anyhow::Result<Config> {
+        let mut table = toml::Table::try_from(Config::default()).context("default configuration")?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let file_table: toml::Table =
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            for (key, value) in file_table {
+                set(&mut table, &key, value, &format!("{}", path.display()))?;
+            }
+        }
+        for (name, text) in environment {
+            if let Some(key) = name.strip_prefix("PARRHESIA_") {
+                let key = key.to_ascii_lowercase();
+                let value = typed_like(&table, &key, &text);
+                set(&mut table, &key, value, &format!("environment variable {name}"))?;
+            }
+        }
+        for (key, text) in flags {
+            let value = typed_like(&table, key, text);
+            set(&mut table, key, value, &format!("flag for {key}"))?;
+        }
+        let config: Config = table.try_into().context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let positive = [
+            ("frame_bytes_max", self.frame_bytes_max),
+            ("event_bytes_max", self.event_bytes_max),
+            ("subscription_id_bytes_max", self.subscription_id_bytes_max),
+            ("filters_per_req_max", self.filters_per_req_max),
+            ("subscriptions_per_connection_max", self.subscriptions_per_connection_max),
+            ("outbound_bytes_max", self.outbound_bytes_max),
+            ("http_head_bytes_max", self.http_head_bytes_max),
+            ("writer_batch_events_max", self.writer_batch_events_max),
+            ("writer_queue_events_max", self.writer_queue_events_max),
+            ("shard_channel_messages_max", self.shard_channel_messages_max),
+            ("scan_budget_candidates_max", self.scan_budget_candidates_max),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                bail!("configuration key `{key}` must be greater than 0");
+            }
+        }
+        if self.event_bytes_max > self.frame_bytes_max {
+            bail!("configuration key `event_bytes_max` must not exceed `frame_bytes_max`");
+        }
+        if let Some(pubkey) = &self.relay_pubkey
+            && parrhesia_engine::hex::decode_array::<32>(pubkey).is_none()
+        {
+            bail!("configuration key `relay_pubkey` must be 64 lowercase hex characters");
+        }
+        Ok(())
+    }
+
+    /// The engine limits this configuration sets.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            frame_bytes_max: self.frame_bytes_max,
+            event_bytes_max: self.event_bytes_max,
+            subscription_id_bytes_max: self.subscription_id_bytes_max,
+            filters_per_req_max: self.filters_per_req_max,
+            subscriptions_per_connection_max: self.subscriptions_per_connection_max,
+            tags_per_event_max: self.tags_per_event_max,
+            values_per_filter_field_max: self.values_per_filter_field_max,
+            created_at_future_seconds_max: self.created_at_future_seconds_max,
+            filter_limit_max: self.filter_limit_max,
+        }
+    }
+}
+
+/// Sets `key` in the merged table, refusing keys the schema does not have.
+fn set(table: &mut toml::Table, key: &str, value: toml::Value, source: &str) -> anyhow::Result<()> {
+    const OPTIONAL: [&str; 3] = ["relay_contact", "relay_pubkey", "relay_url"];
+    if !table.contains_key(key) && !OPTIONAL.contains(&key) {
+        bail!("unknown configuration key `{key}` (from {source})");
+    }
+    table.insert(key.to_string(), value);
+    Ok(())
+}
+
+/// A value given as text (environment, flags), typed like the key's default: integers and
+/// booleans are parsed when the default is one (text that does not parse stays text, and the
+/// schema then refuses it naming the key); everything else stays a string.
+fn typed_like(table: &toml::Table, key: &str, text: &str) -> toml::Value {
+    match table.get(key) {
+        Some(toml::Value::Integer(_)) => {
+            text.parse().map_or_else(|_| toml::Value::String(text.into()), toml::Value::Integer)
+        }
+        Some(toml::Value::Boolean(_)) => {
+            text.parse().map_or_else(|_| toml::Value::String(text.into()), toml::Value::Boolean)
+        }
+        _ => toml::Value::String(text.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.toml");
+        std::fs::write(&path, "shards = 3\nlisten = \"0.0.0.0:1\"\nrelay_name = \"file\"\n").unwrap();
+        let environment =
+            pairs(&[("PARRHESIA_LISTEN", "0.0.0.0:2"), ("HOME", "/root"), ("PARRHESIA_RELAY_NAME", "env")]);
+        let flags = pairs(&[("relay_name", "flag")]);
+        let config = Config::load(Some(&path), environment, &flags).unwrap();
+        assert_eq!(config.shards, 3, "file over default");
+        assert_eq!(config.listen, "0.0.0.0:2", "environment over file");
+        assert_eq!(config.relay_name, "flag", "flag over environment");
+        assert_eq!(config.frame_bytes_max, 1024 * 1024, "default kept");
+    }
+
+    type Pairs = Vec<(String, String)>;
+
+    #[test]
+    fn bad_input_names_the_key() {
+        let cases: Vec<(Pairs, Pairs, &str)> = vec![
+            (pairs(&[("PARRHESIA_SHARDZ", "2")]), vec![], "unknown configuration key `shardz`"),
+            (vec![], pairs(&[("nope", "1")]), "unknown configuration key `nope`"),
+            (vec![], pairs(&[("shards", "many")]), "shards"),
+            (vec![], pairs(&[("outbound_overflow", "explode")]), "outbound_overflow"),
+            (vec![], pairs(&[("frame_bytes_max", "0")]), "`frame_bytes_max` must be greater than 0"),
+            (vec![], pairs(&[("relay_pubkey", "xyz")]), "relay_pubkey"),
+        ];
+        for (environment, flags, expected) in cases {
+            let error = format!("{:#}", Config::load(None, environment, &flags).unwrap_err());
+            assert!(error.contains(expected), "{error} should mention {expected}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "listen = 5\n").unwrap();
+        assert!(format!("{:#}", Config::load(Some(&path), vec![], &[]).unwrap_err()).contains("listen"));
+    }
+
+    #[test]
+    fn enums_and_optionals_parse() {
+        let flags = pairs(&[("outbound_overflow", "drop_oldest"), ("durability", "nosync"), ("relay_url", "wss://x")]);
+        let config = Config::load(None, vec![], &flags).unwrap();
+        assert_eq!(config.outbound_overflow, OverflowPolicy::DropOldest);
+        assert_eq!(config.durability, DurabilitySetting::Nosync);
+        assert_eq!(config.relay_url.as_deref(), Some("wss://x"));
+    }
+}

@@ -1,0 +1,56 @@
+//! The front door of every socket: read the first request (with a deadline), answer plain HTTP
+//! (NIP-11, health, readiness, 404) or upgrade to WebSocket and hand over to `connection`.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_lite::AsyncWriteExt;
+use glommio::net::TcpStream;
+use parrhesia_net::http::write_all;
+use parrhesia_net::{HttpError, Route};
+
+use crate::shard::Shard;
+
+const CORS: [(&str, &str); 3] = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Headers", "*"),
+    ("Access-Control-Allow-Methods", "GET, OPTIONS"),
+];
+
+pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let deadline = Duration::from_millis(shard.config.handshake_timeout_ms);
+    let head_bytes_max = shard.config.http_head_bytes_max;
+    let read =
+        glommio::timer::timeout(deadline, async { Ok(parrhesia_net::read_request(&mut stream, head_bytes_max).await) })
+            .await;
+    let request = match read {
+        Ok(Ok(request)) => request,
+        Ok(Err(error)) => return answer_error(&mut stream, &error).await,
+        Err(_) => return, // the peer sent no complete request in time
+    };
+    let plain = |status: u16, body: &str| parrhesia_net::response(status, "text/plain", body.as_bytes(), &CORS);
+    let reply = match parrhesia_net::route(&request) {
+        Route::WebSocket { key } => return crate::connection::run(shard, stream, &key, request.leftover).await,
+        Route::RelayInfo => {
+            parrhesia_net::response(200, "application/nostr+json", shard.relay_info_json.as_bytes(), &CORS)
+        }
+        Route::Preflight => parrhesia_net::response(204, "text/plain", b"", &CORS),
+        Route::Health => plain(200, &format!("ok shard={}\n", shard.index)),
+        Route::Ready if shard.stopping.get() => plain(503, "shutting down\n"),
+        Route::Ready => plain(200, "ready\n"),
+        Route::Metrics => plain(404, "metrics are not served yet\n"),
+        Route::BadUpgrade(reason) => plain(400, &format!("{reason}\n")),
+        Route::NotFound => plain(404, "not found; this is a Nostr relay, connect with a WebSocket\n"),
+    };
+    let _ = write_all(&mut stream, &reply).await;
+    let _ = stream.close().await;
+}
+
+async fn answer_error(stream: &mut TcpStream, error: &HttpError) {
+    if let Some(status) = error.status() {
+        let reply = parrhesia_net::response(status, "text/plain", format!("{error}\n").as_bytes(), &[]);
+        let _ = write_all(stream, &reply).await;
+    }
+    let _ = stream.close().await;
+}

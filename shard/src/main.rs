@@ -1,0 +1,91 @@
+//! The `parrhesia` relay binary: command line, configuration, logging, then the runtime.
+
+mod config;
+mod connection;
+mod front;
+mod messages;
+mod notify;
+mod outbound;
+mod req;
+mod runtime;
+mod shard;
+mod writer;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// A Nostr relay: one shard per core, one LMDB store, one group-committing writer.
+///
+/// Configuration layers, later ones winning: built-in defaults, the TOML file given with
+/// --config, PARRHESIA_<KEY> environment variables (e.g. PARRHESIA_LISTEN), then flags.
+/// Every configuration key can be set with --set KEY=VALUE; see README.md for the keys.
+///
+/// Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 on a startup or runtime error,
+/// 2 on bad command-line usage.
+#[derive(Parser, Debug)]
+#[command(name = "parrhesia", version)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:7777].
+    #[arg(long, value_name = "ADDRESS")]
+    listen: Option<String>,
+    /// Directory of the LMDB store [default: ./parrhesia-data].
+    #[arg(long, value_name = "DIRECTORY")]
+    data_dir: Option<PathBuf>,
+    /// Number of shards (executors); 0 means one per core [default: 0].
+    #[arg(long, value_name = "N")]
+    shards: Option<usize>,
+    /// `fsync` (every group commit is durable) or `nosync` (flushed on a timer) [default: fsync].
+    #[arg(long, value_name = "MODE")]
+    durability: Option<String>,
+    /// Log filter, e.g. `info`, `debug`, `parrhesia=debug` [default: info].
+    #[arg(long, value_name = "FILTER")]
+    log: Option<String>,
+    /// Any configuration key, e.g. --set outbound_bytes_max=1048576 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_assignment)]
+    assignments: Vec<(String, String)>,
+}
+
+fn parse_assignment(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text.split_once('=').ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))?;
+    Ok((key.trim().to_string(), value.to_string()))
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut flags = cli.assignments.clone();
+    let named = [
+        ("listen", cli.listen.clone()),
+        ("data_dir", cli.data_dir.as_ref().map(|path| path.display().to_string())),
+        ("shards", cli.shards.map(|shards| shards.to_string())),
+        ("durability", cli.durability.clone()),
+        ("log", cli.log.clone()),
+    ];
+    flags.extend(named.into_iter().filter_map(|(key, value)| value.map(|value| (key.to_string(), value))));
+    let config = match config::Config::load(cli.config.as_deref(), std::env::vars(), &flags) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("parrhesia: {error:#}");
+            return ExitCode::from(1);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match runtime::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("parrhesia: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

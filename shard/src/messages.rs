@@ -1,0 +1,31 @@
+//! Every message that crosses a thread: shard -> writer, writer -> shard, shard -> shard.
+//! Channels are glommio shared channels (single producer, single consumer) with named,
+//! bounded capacities (`Config::writer_queue_events_max`, `Config::shard_channel_messages_max`).
+
+use std::sync::Arc;
+
+use parrhesia_engine::Event;
+use parrhesia_storage::Outcome;
+
+/// Shard -> writer: a verified, non-ephemeral event to store. `ticket` is the shard's handle
+/// for routing the outcome back to the connection that sent it.
+#[derive(Debug)]
+pub struct StoreRequest {
+    pub ticket: u64,
+    pub event: Event,
+}
+
+/// Writer -> every shard, once per group commit, in commit order.
+#[derive(Debug)]
+pub struct Commit {
+    /// Outcomes of this shard's requests in the commit, by ticket.
+    pub outcomes: Vec<(u64, Outcome)>,
+    /// Every event the commit stored, in sequence order, shared by all shards.
+    pub events: Arc<[(u64, Event)]>,
+}
+
+/// Shard -> every other shard: an ephemeral event to fan out (never stored, no sequence).
+#[derive(Debug)]
+pub struct Ephemeral {
+    pub event: Event,
+}

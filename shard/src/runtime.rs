@@ -1,0 +1,155 @@
+//! Starting and stopping the node: open the store, build every channel, start the writer
+//! executor and one executor per shard, wait for the listeners, and on SIGINT/SIGTERM let the
+//! shards stop accepting, the writer commit what it holds, and the sockets close with 1001.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use glommio::channels::shared_channel;
+use glommio::{CpuSet, LocalExecutorBuilder, Placement};
+use parrhesia_net::{Limitation, RelayInfo};
+use parrhesia_storage::{Durability, Store, StoreOptions};
+
+use crate::config::{Config, DurabilitySetting};
+use crate::shard::ShardSetup;
+use crate::writer::WriterSetup;
+
+/// Memory each executor registers with io_uring. The relay does no file I/O through glommio
+/// (LMDB is memory-mapped), so a small area keeps every executor inside an 8 MiB memlock limit.
+const IO_MEMORY_BYTES: usize = 256 * 1024;
+/// glommio's default preempt timer (100 ms) lets a busy task starve socket I/O.
+const PREEMPT_TIMER: Duration = Duration::from_millis(2);
+
+pub const SUPPORTED_NIPS: [u16; 9] = [1, 9, 11, 40, 45, 50, 62, 70, 1];
+
+fn relay_info(config: &Config) -> RelayInfo {
+    let mut nips: Vec<u16> = SUPPORTED_NIPS.to_vec();
+    nips.sort_unstable();
+    nips.dedup();
+    RelayInfo {
+        name: config.relay_name.clone(),
+        description: config.relay_description.clone(),
+        pubkey: config.relay_pubkey.clone(),
+        contact: config.relay_contact.clone(),
+        software: "https://github.com/parrhesia/parrhesia-rs".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        supported_nips: nips,
+        limitation: Limitation::from_limits(&config.limits()),
+    }
+}
+
+/// Runs the relay until a signal stops it. Returns after a clean shutdown.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let shards = if config.shards == 0 { cores } else { config.shards };
+    let durability = match config.durability {
+        DurabilitySetting::Fsync => Durability::Fsync,
+        DurabilitySetting::Nosync => Durability::NoSync,
+    };
+    let options = StoreOptions {
+        map_bytes_max: config.map_bytes_max,
+        durability,
+        relay_url: config.relay_url.clone(),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&config.data_dir, &options)
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, shutdown.clone()).context("installing signal handlers")?;
+    }
+
+    let mut to_writer = Vec::new();
+    let mut writer_requests = Vec::new();
+    let mut writer_commits = Vec::new();
+    let mut from_writer = Vec::new();
+    for _ in 0..shards {
+        let (sender, receiver) = shared_channel::new_bounded(config.writer_queue_events_max);
+        to_writer.push(Some(sender));
+        writer_requests.push(receiver);
+        let (sender, receiver) = shared_channel::new_bounded(config.shard_channel_messages_max);
+        writer_commits.push(sender);
+        from_writer.push(Some(receiver));
+    }
+    // peers[from][to]: the ephemeral channel from shard `from` to shard `to`.
+    let mut to_peers: Vec<Vec<_>> = (0..shards).map(|_| Vec::new()).collect();
+    let mut from_peers: Vec<Vec<_>> = (0..shards).map(|_| Vec::new()).collect();
+    for (from, senders) in to_peers.iter_mut().enumerate() {
+        for to in (0..shards).filter(|&to| to != from) {
+            let (sender, receiver) = shared_channel::new_bounded(config.shard_channel_messages_max);
+            senders.push(sender);
+            from_peers[to].push(receiver);
+        }
+    }
+
+    let writer_setup = WriterSetup {
+        store: store.clone(),
+        requests: writer_requests,
+        commits: writer_commits,
+        batch_events_max: config.writer_batch_events_max,
+        flush_interval: (durability == Durability::NoSync).then(|| Duration::from_millis(config.flush_interval_ms)),
+        sweep_interval: Duration::from_secs(config.expiration_sweep_interval_seconds.max(1)),
+    };
+    let writer = LocalExecutorBuilder::new(Placement::Unbound)
+        .name("writer")
+        .io_memory(IO_MEMORY_BYTES)
+        .preempt_timer(PREEMPT_TIMER)
+        .spawn(move || crate::writer::run(writer_setup))
+        .map_err(|error| anyhow::anyhow!("starting the writer executor: {error}"))?;
+
+    let cpus: Vec<usize> =
+        CpuSet::online().map(|set| set.into_iter().map(|location| location.cpu).collect()).unwrap_or_default();
+    let relay_info_json = relay_info(&config).to_json();
+    let (bound_sender, bound_receiver) = std::sync::mpsc::channel();
+    let mut handles = Vec::new();
+    for (index, (peers_out, peers_in)) in to_peers.into_iter().zip(from_peers).enumerate() {
+        let setup = ShardSetup {
+            index,
+            config: config.clone(),
+            store: store.clone(),
+            relay_info_json: relay_info_json.clone(),
+            to_writer: to_writer[index].take().expect("one sender per shard"),
+            from_writer: from_writer[index].take().expect("one receiver per shard"),
+            to_peers: peers_out,
+            from_peers: peers_in,
+            shutdown: shutdown.clone(),
+            bound: bound_sender.clone(),
+        };
+        // One shard per core, pinned, when they fit; otherwise let the kernel place them.
+        let placement = if shards <= cpus.len() { Placement::Fixed(cpus[index]) } else { Placement::Unbound };
+        let handle = LocalExecutorBuilder::new(placement)
+            .name(&format!("shard-{index}"))
+            .io_memory(IO_MEMORY_BYTES)
+            .preempt_timer(PREEMPT_TIMER)
+            .spawn(move || crate::shard::run(setup))
+            .map_err(|error| anyhow::anyhow!("starting shard {index}: {error}"))?;
+        handles.push(handle);
+    }
+    drop(bound_sender);
+    for _ in 0..shards {
+        match bound_receiver.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => bail!(message),
+            Err(_) => bail!("a shard exited before binding its listener"),
+        }
+    }
+    eprintln!(
+        "parrhesia {} listening on {} shards={} data_dir={} durability={:?}",
+        env!("CARGO_PKG_VERSION"),
+        config.listen,
+        shards,
+        config.data_dir.display(),
+        config.durability
+    );
+    for handle in handles {
+        handle.join().map_err(|error| anyhow::anyhow!("a shard failed: {error}"))?;
+    }
+    let report = writer.join().map_err(|error| anyhow::anyhow!("the writer failed: {error}"))?;
+    eprintln!(
+        "parrhesia stopped: {} events stored in {} group commits this run; store flushed",
+        report.events_stored, report.commits
+    );
+    Ok(())
+}

@@ -1,0 +1,283 @@
+//! One shard: an executor's state (its connections, its subscription index, its read handle on
+//! the store), its accept loop, and what it does with commits and ephemeral events that arrive
+//! from the writer and from other shards.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
+use glommio::net::TcpListener;
+use parrhesia_engine::{Event, Id, Limits, RelayMessage, SubscriptionIndex};
+use parrhesia_storage::{Outcome, Store};
+
+use crate::config::Config;
+use crate::connection::Connection;
+use crate::messages::{Commit, Ephemeral, StoreRequest};
+use crate::notify::Notify;
+use crate::outbound::LiveOutcome;
+
+/// Everything a shard is started with.
+pub struct ShardSetup {
+    pub index: usize,
+    pub config: Config,
+    pub store: Store,
+    pub relay_info_json: String,
+    pub to_writer: SharedSender<StoreRequest>,
+    pub from_writer: SharedReceiver<Commit>,
+    /// To every other shard, and from every other shard.
+    pub to_peers: Vec<SharedSender<Ephemeral>>,
+    pub from_peers: Vec<SharedReceiver<Ephemeral>>,
+    pub shutdown: Arc<AtomicBool>,
+    /// Told once the listener is bound (or failed to bind).
+    pub bound: std::sync::mpsc::Sender<Result<(), String>>,
+}
+
+/// Counters of one shard (exported as metrics later).
+#[derive(Default)]
+pub struct Counters {
+    pub connections_opened: Cell<u64>,
+    pub live_events_dropped: Cell<u64>,
+    pub connections_closed_overflow: Cell<u64>,
+}
+
+pub struct Shard {
+    pub index: usize,
+    pub config: Config,
+    pub limits: Limits,
+    pub store: Store,
+    pub relay_info_json: String,
+    pub subscriptions: RefCell<SubscriptionIndex<u64>>,
+    pub connections: RefCell<HashMap<u64, Rc<Connection>>>,
+    /// Store requests awaiting their commit: ticket -> (connection, event id).
+    pending: RefCell<HashMap<u64, (u64, Id)>>,
+    next_ticket: Cell<u64>,
+    next_connection: Cell<u64>,
+    next_generation: Cell<u64>,
+    /// The highest sequence number whose commit this shard has fanned out.
+    pub last_seq_seen: Cell<u64>,
+    to_writer: RefCell<Option<Rc<ConnectedSender<StoreRequest>>>>,
+    to_peers: RefCell<Vec<Rc<ConnectedSender<Ephemeral>>>>,
+    pub stopping: Cell<bool>,
+    pub stop: Notify,
+    pub counters: Counters,
+}
+
+impl Shard {
+    pub fn next_connection_id(&self) -> u64 {
+        self.next_connection.set(self.next_connection.get() + 1);
+        self.next_connection.get()
+    }
+
+    pub fn next_generation(&self) -> u64 {
+        self.next_generation.set(self.next_generation.get() + 1);
+        self.next_generation.get()
+    }
+
+    pub fn connection(&self, id: u64) -> Option<Rc<Connection>> {
+        self.connections.borrow().get(&id).cloned()
+    }
+
+    /// Sends a verified event to the writer; its OK is sent when the commit comes back.
+    /// `Err` if the writer no longer takes events (shutdown).
+    pub async fn submit(&self, connection: u64, event: Event) -> Result<(), ()> {
+        let Some(sender) = self.to_writer.borrow().clone() else { return Err(()) };
+        let ticket = self.next_ticket.get() + 1;
+        self.next_ticket.set(ticket);
+        self.pending.borrow_mut().insert(ticket, (connection, *event.id()));
+        if sender.send(StoreRequest { ticket, event }).await.is_err() {
+            self.pending.borrow_mut().remove(&ticket);
+            return Err(());
+        }
+        Ok(())
+    }
+
+    /// Fans an ephemeral event out here and on every other shard.
+    pub async fn publish_ephemeral(&self, event: &Event) {
+        self.fan_out(event, None);
+        let peers: Vec<_> = self.to_peers.borrow().clone();
+        for peer in peers {
+            // A full peer queue slows this publisher down rather than dropping the event.
+            let _ = peer.send(Ephemeral { event: event.clone() }).await;
+        }
+    }
+
+    /// Handles one commit from the writer: fan out in sequence order, then answer the OKs.
+    fn on_commit(&self, commit: Commit) {
+        for (seq, event) in commit.events.iter() {
+            self.fan_out(event, Some(*seq));
+            self.last_seq_seen.set(*seq);
+        }
+        for (ticket, outcome) in commit.outcomes {
+            let Some((connection, id)) = self.pending.borrow_mut().remove(&ticket) else { continue };
+            let Some(connection) = self.connection(connection) else { continue };
+            let (accepted, message) = match outcome {
+                Outcome::Stored { .. } => (true, String::new()),
+                Outcome::Duplicate => (true, "duplicate: already have this event".to_string()),
+                Outcome::Rejected(reason) => (false, reason.to_string()),
+            };
+            let reply = RelayMessage::Ok { event_id: id, accepted, message: message.into() };
+            connection.outbound.push_reply(reply.encode());
+        }
+    }
+
+    /// Delivers `event` to every live subscription here that matches it. `seq` is `None` for
+    /// ephemeral events; a stored event goes only to subscriptions whose scan did not cover it.
+    fn fan_out(&self, event: &Event, seq: Option<u64>) {
+        let mut matches = Vec::new();
+        self.subscriptions.borrow_mut().matches_into(event, &mut matches);
+        for (connection_id, subscription_id) in matches {
+            let Some(connection) = self.connection(connection_id) else { continue };
+            if !connection.wants_live(&subscription_id, seq) {
+                continue;
+            }
+            let policy = self.config.outbound_overflow;
+            match connection.outbound.push_live(subscription_id, event.json().clone(), policy) {
+                LiveOutcome::Queued => {}
+                LiveOutcome::Dropped => {
+                    self.counters.live_events_dropped.set(self.counters.live_events_dropped.get() + 1)
+                }
+                LiveOutcome::Overflow => {
+                    self.counters.connections_closed_overflow.set(self.counters.connections_closed_overflow.get() + 1);
+                    connection.close_for_overflow();
+                }
+            }
+        }
+    }
+
+    /// Pings, pong deadlines and idle connections, once a second.
+    fn check_connections(&self) {
+        let now = Instant::now();
+        let ping_interval = Duration::from_secs(self.config.ping_interval_seconds);
+        let pong_timeout = Duration::from_secs(self.config.pong_timeout_seconds);
+        let idle_timeout = Duration::from_secs(self.config.idle_timeout_seconds);
+        let connections: Vec<Rc<Connection>> = self.connections.borrow().values().cloned().collect();
+        for connection in connections {
+            connection.check_liveness(now, ping_interval, pong_timeout, idle_timeout);
+        }
+    }
+}
+
+/// Runs a shard until shutdown completes.
+pub async fn run(setup: ShardSetup) {
+    let to_writer = Rc::new(setup.to_writer.connect().await);
+    let from_writer = setup.from_writer.connect().await;
+    let mut to_peers = Vec::new();
+    for peer in setup.to_peers {
+        to_peers.push(Rc::new(peer.connect().await));
+    }
+    let listener = match TcpListener::bind(setup.config.listen.as_str()) {
+        Ok(listener) => {
+            let _ = setup.bound.send(Ok(()));
+            listener
+        }
+        Err(error) => {
+            let _ =
+                setup.bound.send(Err(format!("shard {} cannot bind {}: {error}", setup.index, setup.config.listen)));
+            return;
+        }
+    };
+    let shard = Rc::new(Shard {
+        index: setup.index,
+        limits: setup.config.limits(),
+        config: setup.config,
+        store: setup.store,
+        relay_info_json: setup.relay_info_json,
+        subscriptions: RefCell::new(SubscriptionIndex::new()),
+        connections: RefCell::default(),
+        pending: RefCell::default(),
+        next_ticket: Cell::new(0),
+        next_connection: Cell::new(0),
+        next_generation: Cell::new(0),
+        last_seq_seen: Cell::new(0),
+        to_writer: RefCell::new(Some(to_writer)),
+        to_peers: RefCell::new(to_peers),
+        stopping: Cell::new(false),
+        stop: Notify::default(),
+        counters: Counters::default(),
+    });
+    // Events committed before this shard started are in the store: scans find them.
+    shard.last_seq_seen.set(shard.store.last_seq().unwrap_or(0));
+    let commits = glommio::spawn_local({
+        let shard = shard.clone();
+        async move {
+            while let Some(commit) = from_writer.recv().await {
+                shard.on_commit(commit);
+            }
+        }
+    });
+    let mut peer_tasks = Vec::new();
+    for receiver in setup.from_peers {
+        let shard = shard.clone();
+        peer_tasks.push(glommio::spawn_local(async move {
+            let receiver = receiver.connect().await;
+            while let Some(message) = receiver.recv().await {
+                shard.fan_out(&message.event, None);
+            }
+        }));
+    }
+    let ticker = glommio::spawn_local(tick(shard.clone(), setup.shutdown));
+    accept_loop(&shard, &listener).await;
+    drop(listener);
+    ticker.await;
+    // Stop taking events; the writer commits what it holds and answers before it closes.
+    shard.to_writer.borrow_mut().take();
+    shard.to_peers.borrow_mut().clear();
+    commits.await;
+    for task in peer_tasks {
+        task.await;
+    }
+    let connections: Vec<Rc<Connection>> = shard.connections.borrow().values().cloned().collect();
+    for connection in &connections {
+        connection.close(1001, "relay shutting down");
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !shard.connections.borrow().is_empty() && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            shard.stop.notified().await;
+            None
+        })
+        .await;
+        let Some(accepted) = accepted else { break };
+        match accepted {
+            Ok(stream) => {
+                let shard = shard.clone();
+                glommio::spawn_local(async move { crate::front::serve(shard, stream).await }).detach();
+            }
+            Err(error) => {
+                // Out of file descriptors, mostly: refuse cleanly and go on.
+                tracing::warn!(shard = shard.index, %error, "accept failed");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        if shard.stopping.get() {
+            break;
+        }
+    }
+}
+
+/// Once a second: connection liveness; and the shutdown flag set by the signal handler.
+async fn tick(shard: Rc<Shard>, shutdown: Arc<AtomicBool>) {
+    let mut last_check = Instant::now();
+    loop {
+        glommio::timer::sleep(Duration::from_millis(50)).await;
+        if shutdown.load(Ordering::Relaxed) {
+            shard.stopping.set(true);
+            shard.stop.notify_all();
+            return;
+        }
+        if last_check.elapsed() >= Duration::from_secs(1) {
+            shard.check_connections();
+            last_check = Instant::now();
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The node's single writer: a dedicated executor that gathers store requests from every shard,
+//! group-commits them (LMDB allows one writer), answers each shard with its outcomes and
+//! publishes the committed events, in sequence order, to every shard.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use glommio::channels::local_channel;
+use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
+use parrhesia_engine::{Prefix, Reason};
+use parrhesia_storage::{Outcome, Store};
+
+use crate::messages::{Commit, StoreRequest};
+use crate::unix_now;
+
+/// What the writer needs; built by the runtime.
+pub struct WriterSetup {
+    pub store: Store,
+    pub requests: Vec<SharedReceiver<StoreRequest>>,
+    pub commits: Vec<SharedSender<Commit>>,
+    pub batch_events_max: usize,
+    /// `Some` with `nosync` durability: flush this often.
+    pub flush_interval: Option<Duration>,
+    pub sweep_interval: Duration,
+}
+
+/// What the writer did, reported at exit.
+#[derive(Debug, Default)]
+pub struct WriterReport {
+    pub commits: u64,
+    pub events_stored: u64,
+}
+
+/// Runs until every shard has closed its request channel and all requests are answered.
+pub async fn run(setup: WriterSetup) -> WriterReport {
+    let queue: Rc<RefCell<VecDeque<(usize, StoreRequest)>>> = Rc::default();
+    let open_channels = Rc::new(Cell::new(setup.requests.len()));
+    let (wake_sender, wake_receiver) = local_channel::new_bounded::<()>(1);
+    let wake_sender = Rc::new(wake_sender);
+    let mut forwarders = Vec::new();
+    for (shard, receiver) in setup.requests.into_iter().enumerate() {
+        let (queue, open_channels, wake) = (queue.clone(), open_channels.clone(), wake_sender.clone());
+        forwarders.push(glommio::spawn_local(async move {
+            let receiver = receiver.connect().await;
+            while let Some(request) = receiver.recv().await {
+                queue.borrow_mut().push_back((shard, request));
+                let _ = wake.try_send(());
+            }
+            open_channels.set(open_channels.get() - 1);
+            let _ = wake.try_send(());
+        }));
+    }
+    let mut commits = Vec::with_capacity(setup.commits.len());
+    for sender in setup.commits {
+        commits.push(sender.connect().await);
+    }
+    let mut report = WriterReport::default();
+    let mut last_flush = Instant::now();
+    let mut last_sweep = Instant::now();
+    loop {
+        let batch: Vec<(usize, StoreRequest)> = {
+            let mut queue = queue.borrow_mut();
+            let take = queue.len().min(setup.batch_events_max);
+            queue.drain(..take).collect()
+        };
+        if batch.is_empty() {
+            if open_channels.get() == 0 {
+                break;
+            }
+            let tick = glommio::timer::sleep(Duration::from_millis(200));
+            futures_lite::future::or(async { wake_receiver.recv().await.unwrap_or(()) }, tick).await;
+        } else {
+            report.commits += 1;
+            report.events_stored += commit(&setup.store, batch, &commits).await;
+        }
+        if setup.flush_interval.is_some_and(|interval| last_flush.elapsed() >= interval) {
+            flush(&setup.store);
+            last_flush = Instant::now();
+        }
+        if last_sweep.elapsed() >= setup.sweep_interval {
+            sweep(&setup.store);
+            last_sweep = Instant::now();
+        }
+        glommio::yield_if_needed().await;
+    }
+    flush(&setup.store);
+    for forwarder in forwarders {
+        forwarder.await;
+    }
+    report
+}
+
+/// Applies one batch and answers every shard. Returns how many events were stored.
+async fn commit(
+    store: &Store,
+    batch: Vec<(usize, StoreRequest)>,
+    shards: &[glommio::channels::shared_channel::ConnectedSender<Commit>],
+) -> u64 {
+    let (routes, events): (Vec<(usize, u64)>, Vec<_>) =
+        batch.into_iter().map(|(shard, request)| ((shard, request.ticket), request.event)).unzip();
+    // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
+    let outcomes = match store.apply(&events, unix_now()) {
+        Ok(outcomes) => outcomes,
+        Err(error) => {
+            tracing::warn!(%error, events = events.len(), "group commit failed; nothing of the batch was stored");
+            vec![Outcome::Rejected(Reason::new(Prefix::Error, "the relay could not store this event")); events.len()]
+        }
+    };
+    let stored: Arc<[(u64, parrhesia_engine::Event)]> = outcomes
+        .iter()
+        .zip(&events)
+        .filter_map(|(outcome, event)| match outcome {
+            Outcome::Stored { seq } => Some((*seq, event.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut per_shard: Vec<Vec<(u64, Outcome)>> = vec![Vec::new(); shards.len()];
+    for ((shard, ticket), outcome) in routes.into_iter().zip(outcomes) {
+        per_shard[shard].push((ticket, outcome));
+    }
+    for (sender, outcomes) in shards.iter().zip(per_shard) {
+        // A shard that has gone away (shutdown) no longer needs its answers.
+        let _ = sender.send(Commit { outcomes, events: stored.clone() }).await;
+    }
+    stored.len() as u64
+}
+
+fn flush(store: &Store) {
+    if let Err(error) = store.flush() {
+        tracing::warn!(%error, "flushing the store failed");
+    }
+}
+
+fn sweep(store: &Store) {
+    match store.sweep_expired(unix_now(), 10_000) {
+        Ok(0) => {}
+        Ok(removed) => tracing::debug!(removed, "swept expired events"),
+        Err(error) => tracing::warn!(%error, "expiration sweep failed"),
+    }
+}

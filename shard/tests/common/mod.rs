@@ -1,0 +1,281 @@
+//! Test support: start the real `parrhesia` binary on a free loopback port with a temporary
+//! data directory, and speak real WebSocket to it (tungstenite, blocking, with timeouts).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use parrhesia_engine::{Event, Keys, RelayMessage};
+use tungstenite::{Message, WebSocket};
+
+/// How long any single wait in a test may take before the test fails (not a speed claim).
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub struct Relay {
+    child: Child,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    pub log: Arc<Mutex<Vec<String>>>,
+    args: Vec<String>,
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("address").port()
+}
+
+impl Relay {
+    /// Starts a relay with a fresh data directory and extra arguments.
+    pub fn start(args: &[&str]) -> Relay {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let data_dir = temp.path().join("data");
+        let mut relay = Relay::start_in(&data_dir, args);
+        relay._temp = Some(temp);
+        relay
+    }
+
+    /// Starts a relay on an existing data directory.
+    pub fn start_in(data_dir: &Path, args: &[&str]) -> Relay {
+        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        Relay::spawn(data_dir.to_path_buf(), free_port(), args)
+    }
+
+    fn spawn(data_dir: PathBuf, port: u16, args: Vec<String>) -> Relay {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_parrhesia"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start parrhesia");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let (ready_sender, ready) = std::sync::mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("listening on") {
+                    let _ = ready_sender.send(());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let relay = Relay { child, port, data_dir, _temp: None, log, args };
+        if ready.recv_timeout(WAIT).is_err() {
+            panic!("relay did not start: {:?}", relay.log.lock().unwrap());
+        }
+        relay
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(&self.url())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM and wait; returns the exit status code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "relay did not stop: {:?}", self.log.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL and wait.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the same relay again (same port, data directory and arguments).
+    pub fn restart(mut self) -> Relay {
+        if self.child.try_wait().expect("wait").is_none() {
+            self.stop();
+        }
+        let temp = self._temp.take();
+        let mut relay = Relay::spawn(self.data_dir.clone(), self.port, self.args.clone());
+        relay._temp = temp;
+        relay
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// An HTTP GET with headers; returns (status, body).
+    pub fn http_get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
+        (status, body)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Client {
+    socket: WebSocket<TcpStream>,
+    /// The shard that accepted this connection (the relay's `X-Parrhesia-Shard` header).
+    pub shard: usize,
+}
+
+impl Client {
+    pub fn connect(url: &str) -> Client {
+        let address = url.trim_start_matches("ws://");
+        let stream = TcpStream::connect(address).expect("tcp connect");
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (socket, response) = tungstenite::client(url, stream).expect("websocket handshake");
+        let shard = response
+            .headers()
+            .get("x-parrhesia-shard")
+            .and_then(|value| value.to_str().ok()?.parse().ok())
+            .unwrap_or(usize::MAX);
+        Client { socket, shard }
+    }
+
+    pub fn send_text(&mut self, text: &str) {
+        self.socket.send(Message::Text(text.into())).expect("send");
+    }
+
+    pub fn send_raw(&mut self, message: Message) {
+        self.socket.send(message).expect("send");
+    }
+
+    /// The next text message, decoded.
+    pub fn recv(&mut self) -> RelayMessage<'static> {
+        loop {
+            match self.socket.read().expect("read from relay") {
+                Message::Text(text) => return RelayMessage::decode(text.as_str()).expect("relay message"),
+                Message::Close(frame) => panic!("closed by relay: {frame:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads until the socket closes; returns the close code, if any, and texts seen before.
+    pub fn recv_until_closed(&mut self) -> (Option<u16>, Vec<String>) {
+        let mut texts = Vec::new();
+        loop {
+            match self.socket.read() {
+                Ok(Message::Text(text)) => texts.push(text.to_string()),
+                Ok(Message::Close(frame)) => return (frame.map(|frame| u16::from(frame.code)), texts),
+                Ok(_) => {}
+                Err(_) => return (None, texts),
+            }
+        }
+    }
+
+    /// Publishes and waits for the OK: (accepted, message).
+    pub fn publish(&mut self, event: &Event) -> (bool, String) {
+        self.send_text(&format!(r#"["EVENT",{}]"#, event.json()));
+        loop {
+            if let RelayMessage::Ok { event_id, accepted, message } = self.recv() {
+                assert_eq!(&event_id, event.id(), "OK for another event");
+                return (accepted, message.to_string());
+            }
+        }
+    }
+
+    /// Sends a REQ and collects events until EOSE.
+    pub fn req(&mut self, subscription: &str, filters: &[&str]) -> Vec<Event> {
+        self.send_text(&format!(r#"["REQ","{subscription}",{}]"#, filters.join(",")));
+        self.until_eose(subscription)
+    }
+
+    pub fn until_eose(&mut self, subscription: &str) -> Vec<Event> {
+        let mut events = Vec::new();
+        loop {
+            match self.recv() {
+                RelayMessage::Event { subscription_id, event } if subscription_id == subscription => {
+                    events.push(Event::parse_trusted(&event).expect("event"))
+                }
+                RelayMessage::Eose { subscription_id } if subscription_id == subscription => return events,
+                other => panic!("unexpected before EOSE: {other:?}"),
+            }
+        }
+    }
+
+    /// The next EVENT for `subscription`.
+    pub fn next_event(&mut self, subscription: &str) -> Event {
+        loop {
+            if let RelayMessage::Event { subscription_id, event } = self.recv()
+                && subscription_id == subscription
+            {
+                return Event::parse_trusted(&event).expect("event");
+            }
+        }
+    }
+
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.socket.get_ref().set_read_timeout(Some(timeout)).unwrap();
+    }
+
+    /// Whether any message arrives within `timeout`.
+    pub fn quiet_for(&mut self, timeout: Duration) -> bool {
+        self.set_read_timeout(timeout);
+        let quiet = match self.socket.read() {
+            Ok(Message::Text(text)) => panic!("unexpected message: {text}"),
+            Ok(_) => true,
+            Err(tungstenite::Error::Io(error))
+                if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+            {
+                true
+            }
+            Err(error) => panic!("socket error: {error}"),
+        };
+        self.set_read_timeout(WAIT);
+        quiet
+    }
+}
+
+pub fn keys(number: u8) -> Keys {
+    Keys::from_secret_bytes([number.max(1); 32]).expect("valid secret")
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+pub fn note(keys: &Keys, content: &str) -> Event {
+    keys.sign(now(), 1, vec![], content.to_string())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    parrhesia_engine::hex::encode(bytes)
+}
