@@ -105,12 +105,8 @@ impl Shard {
         }
     }
 
-    /// Handles one commit from the writer: fan out in sequence order, then answer the OKs.
+    /// Handles one commit from the writer: answer the OKs, then fan out in sequence order.
     fn on_commit(&self, commit: Commit) {
-        for (seq, event) in commit.events.iter() {
-            self.fan_out(event, Some(*seq));
-            self.last_seq_seen.set(*seq);
-        }
         for (ticket, outcome) in commit.outcomes {
             let Some((connection, id)) = self.pending.borrow_mut().remove(&ticket) else { continue };
             let Some(connection) = self.connection(connection) else { continue };
@@ -121,6 +117,10 @@ impl Shard {
             };
             let reply = RelayMessage::Ok { event_id: id, accepted, message: message.into() };
             connection.outbound.push_reply(reply.encode());
+        }
+        for (seq, event) in commit.events.iter() {
+            self.fan_out(event, Some(*seq));
+            self.last_seq_seen.set(*seq);
         }
     }
 
@@ -163,12 +163,17 @@ impl Shard {
 
 /// Runs a shard until shutdown completes.
 pub async fn run(setup: ShardSetup) {
-    let to_writer = Rc::new(setup.to_writer.connect().await);
-    let from_writer = setup.from_writer.connect().await;
+    // A shared channel's `connect` waits for the other end: connect every receiving end in its
+    // own task first, so shards connecting to each other cannot wait on each other in a cycle.
+    let from_writer = glommio::spawn_local(with_pulse(setup.from_writer.connect()));
+    let from_peers: Vec<_> =
+        setup.from_peers.into_iter().map(|receiver| glommio::spawn_local(with_pulse(receiver.connect()))).collect();
+    let to_writer = Rc::new(with_pulse(setup.to_writer.connect()).await);
     let mut to_peers = Vec::new();
     for peer in setup.to_peers {
-        to_peers.push(Rc::new(peer.connect().await));
+        to_peers.push(Rc::new(with_pulse(peer.connect()).await));
     }
+    let from_writer = from_writer.await;
     let listener = match TcpListener::bind(setup.config.listen.as_str()) {
         Ok(listener) => {
             let _ = setup.bound.send(Ok(()));
@@ -210,10 +215,10 @@ pub async fn run(setup: ShardSetup) {
         }
     });
     let mut peer_tasks = Vec::new();
-    for receiver in setup.from_peers {
+    for receiver in from_peers {
         let shard = shard.clone();
         peer_tasks.push(glommio::spawn_local(async move {
-            let receiver = receiver.connect().await;
+            let receiver = receiver.await;
             while let Some(message) = receiver.recv().await {
                 shard.fan_out(&message.event, None);
             }
@@ -238,6 +243,18 @@ pub async fn run(setup: ShardSetup) {
     while !shard.connections.borrow().is_empty() && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Runs `future` while waking this executor every millisecond. glommio checks whether the
+/// other end of a shared channel has connected only when the executor wakes, and a parked
+/// executor with nothing else to do would wait forever.
+pub async fn with_pulse<F: std::future::Future>(future: F) -> F::Output {
+    futures_lite::future::or(future, async {
+        loop {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
 }
 
 async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {

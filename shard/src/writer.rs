@@ -44,7 +44,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
     for (shard, receiver) in setup.requests.into_iter().enumerate() {
         let (queue, open_channels, wake) = (queue.clone(), open_channels.clone(), wake_sender.clone());
         forwarders.push(glommio::spawn_local(async move {
-            let receiver = receiver.connect().await;
+            let receiver = crate::shard::with_pulse(receiver.connect()).await;
             while let Some(request) = receiver.recv().await {
                 queue.borrow_mut().push_back((shard, request));
                 let _ = wake.try_send(());
@@ -55,7 +55,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
     }
     let mut commits = Vec::with_capacity(setup.commits.len());
     for sender in setup.commits {
-        commits.push(sender.connect().await);
+        commits.push(crate::shard::with_pulse(sender.connect()).await);
     }
     let mut report = WriterReport::default();
     let mut last_flush = Instant::now();

@@ -150,6 +150,8 @@ impl Drop for Relay {
 
 pub struct Client {
     socket: WebSocket<TcpStream>,
+    /// Messages read while waiting for something else (an OK), kept in order for `recv`.
+    held: std::collections::VecDeque<RelayMessage<'static>>,
     /// The shard that accepted this connection (the relay's `X-Parrhesia-Shard` header).
     pub shard: usize,
 }
@@ -166,7 +168,7 @@ impl Client {
             .get("x-parrhesia-shard")
             .and_then(|value| value.to_str().ok()?.parse().ok())
             .unwrap_or(usize::MAX);
-        Client { socket, shard }
+        Client { socket, held: Default::default(), shard }
     }
 
     pub fn send_text(&mut self, text: &str) {
@@ -179,6 +181,13 @@ impl Client {
 
     /// The next text message, decoded.
     pub fn recv(&mut self) -> RelayMessage<'static> {
+        if let Some(message) = self.held.pop_front() {
+            return message;
+        }
+        self.read_message()
+    }
+
+    fn read_message(&mut self) -> RelayMessage<'static> {
         loop {
             match self.socket.read().expect("read from relay") {
                 Message::Text(text) => return RelayMessage::decode(text.as_str()).expect("relay message"),
@@ -205,9 +214,11 @@ impl Client {
     pub fn publish(&mut self, event: &Event) -> (bool, String) {
         self.send_text(&format!(r#"["EVENT",{}]"#, event.json()));
         loop {
-            if let RelayMessage::Ok { event_id, accepted, message } = self.recv() {
-                assert_eq!(&event_id, event.id(), "OK for another event");
-                return (accepted, message.to_string());
+            match self.read_message() {
+                RelayMessage::Ok { event_id, accepted, message } if &event_id == event.id() => {
+                    return (accepted, message.to_string());
+                }
+                other => self.held.push_back(other),
             }
         }
     }
