@@ -410,6 +410,10 @@ impl<'de> Visitor<'de> for TagsSeed {
                 return Ok(tags);
             }
             match seq.next_element::<Vec<String>>() {
+                // NIP-01: "Each tag is an array of one or more strings"; clients refuse empty ones.
+                Ok(Some(tag)) if tag.is_empty() => {
+                    return Err(de::Error::custom("a tag must have at least one string"));
+                }
                 Ok(Some(tag)) => tags.push(tag),
                 Ok(None) => return Ok(tags),
                 Err(_) => return Err(de::Error::custom("each tag must be an array of strings")),
@@ -486,6 +490,7 @@ mod tests {
             (field_replaced(&json, "created_at", "-5"), "created_at must be a non-negative integer"),
             (field_replaced(&json, "created_at", "1.5"), "created_at must be a non-negative integer"),
             (field_replaced(&json, "tags", "[[1]]"), "each tag must be an array of strings"),
+            (field_replaced(&json, "tags", "[[]]"), "a tag must have at least one string"),
             (field_replaced(&json, "tags", "{}"), "invalid type"),
             (field_replaced(&json, "content", "5"), "content must be a string"),
             (json.replace("\"sig\"", "\"signature\""), "missing field `sig`"),
