@@ -81,6 +81,8 @@ pub struct Config {
     pub pong_timeout_seconds: u64,
     /// A connection with no subscription that sends nothing for this long is closed, in seconds.
     pub idle_timeout_seconds: u64,
+    /// How long a closing connection may take to deliver its last frames, in seconds. Default 30.
+    pub close_drain_timeout_seconds: u64,
 
     /// Most events one group commit holds. Default 1000.
     pub writer_batch_events_max: usize,
@@ -128,6 +130,7 @@ impl Default for Config {
             ping_interval_seconds: 30,
             pong_timeout_seconds: 10,
             idle_timeout_seconds: 600,
+            close_drain_timeout_seconds: 30,
             writer_batch_events_max: 1000,
             writer_queue_events_max: 4096,
             shard_channel_messages_max: 1024,

@@ -69,6 +69,8 @@ impl Connection {
 
     /// Live overflow with the `close` policy: say why, then close (1008, policy violation).
     pub fn close_for_overflow(&self) {
+        tracing::debug!(connection = self.id, "outbound queue full: closing");
+        self.outbound.discard_events();
         let notice = RelayMessage::Notice { message: "error: too slow reading; the outbound queue is full".into() };
         self.outbound.push_reply(notice.encode());
         self.close(1008, "outbound queue full");
@@ -173,7 +175,10 @@ pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u
     if !connection.is_closed() {
         connection.close(if shard.stopping.get() { 1001 } else { 1000 }, "");
     }
-    let _ = glommio::timer::timeout(Duration::from_secs(5), async {
+    // A client that is not reading receives its NOTICE and Close only once it reads what the
+    // socket already holds: give it that long, with nothing but a few frames still queued.
+    let drain = Duration::from_secs(shard.config.close_drain_timeout_seconds);
+    let _ = glommio::timer::timeout(drain, async {
         writer.await;
         Ok(())
     })

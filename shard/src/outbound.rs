@@ -148,6 +148,14 @@ impl Outbound {
         }
     }
 
+    /// Drops every queued event (replies stay), e.g. before closing a connection that will
+    /// never read them; frees their memory at once.
+    pub fn discard_events(&self) {
+        let mut queue = self.queue.borrow_mut();
+        queue.retain(|frame| !matches!(frame, Frame::Event { .. }));
+        self.bytes.set(queue.iter().map(Frame::bytes).sum());
+    }
+
     pub fn push_ping(&self) {
         self.push(Frame::Ping);
     }
@@ -187,11 +195,15 @@ where
 {
     loop {
         let Some(frame) = outbound.pop() else {
+            // The flush can wait long on a slow reader; frames queued meanwhile are taken on
+            // the next turn, so only wait for a notification if the queue is still empty.
             if sink.flush().await.is_err() {
                 break;
             }
             outbound.drained.notify_all();
-            outbound.queued.notified().await;
+            if outbound.queue.borrow().is_empty() {
+                outbound.queued.notified().await;
+            }
             continue;
         };
         let is_close = matches!(frame, Frame::Close { .. });

@@ -159,7 +159,20 @@ pub struct Client {
 impl Client {
     pub fn connect(url: &str) -> Client {
         let address = url.trim_start_matches("ws://");
-        let stream = TcpStream::connect(address).expect("tcp connect");
+        Client::over(url, TcpStream::connect(address).expect("tcp connect"))
+    }
+
+    /// Connects with a fixed, small socket receive buffer (no kernel autotuning), so a client
+    /// that does not read fills up after `bytes` instead of after tens of megabytes.
+    pub fn connect_with_receive_buffer(url: &str, bytes: usize) -> Client {
+        let address: std::net::SocketAddr = url.trim_start_matches("ws://").parse().expect("address");
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        socket.connect(&address.into()).expect("tcp connect");
+        Client::over(url, socket.into())
+    }
+
+    fn over(url: &str, stream: TcpStream) -> Client {
         stream.set_read_timeout(Some(WAIT)).unwrap();
         stream.set_nodelay(true).unwrap();
         let (socket, response) = tungstenite::client(url, stream).expect("websocket handshake");
@@ -255,6 +268,29 @@ impl Client {
 
     pub fn set_read_timeout(&mut self, timeout: Duration) {
         self.socket.get_ref().set_read_timeout(Some(timeout)).unwrap();
+    }
+
+    /// The next message if one arrives within `timeout`.
+    pub fn recv_within(&mut self, timeout: Duration) -> Option<RelayMessage<'static>> {
+        if let Some(message) = self.held.pop_front() {
+            return Some(message);
+        }
+        self.set_read_timeout(timeout);
+        let message = loop {
+            match self.socket.read() {
+                Ok(Message::Text(text)) => break Some(RelayMessage::decode(text.as_str()).expect("relay message")),
+                Ok(Message::Close(frame)) => panic!("closed by relay: {frame:?}"),
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(error))
+                    if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                {
+                    break None;
+                }
+                Err(error) => panic!("socket error: {error}"),
+            }
+        };
+        self.set_read_timeout(WAIT);
+        message
     }
 
     /// Whether any message arrives within `timeout`.
