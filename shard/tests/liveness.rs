@@ -1,0 +1,90 @@
+//! Timeouts and liveness: a socket that never sends its request head is dropped after the
+//! handshake timeout; the relay pings; a client that never answers pings is closed; and bad
+//! configuration stops startup naming the key.
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{Relay, WAIT};
+use tungstenite::Message;
+
+#[test]
+fn a_silent_socket_is_dropped_after_the_handshake_timeout() {
+    let relay = Relay::start(&["--shards", "1", "--set", "handshake_timeout_ms=300"]);
+    let mut socket = TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buffer = [0u8; 16];
+    assert_eq!(socket.read(&mut buffer).unwrap(), 0, "closed without an answer");
+}
+
+#[test]
+fn the_relay_pings_and_closes_clients_that_never_answer() {
+    let relay = Relay::start(&["--shards", "1", "--set", "ping_interval_seconds=1", "--set", "pong_timeout_seconds=1"]);
+    // This client reads (and so answers pings, tungstenite does that on read).
+    let url = relay.url();
+    let address = url.trim_start_matches("ws://").to_string();
+    let stream = TcpStream::connect(&address).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let (mut answering, _) = tungstenite::client(url.as_str(), stream).unwrap();
+    loop {
+        if let Message::Ping(_) = answering.read().unwrap() {
+            break;
+        }
+    }
+    // This one never reads, so never answers: after a ping and the pong timeout it is closed.
+    let mut silent = relay.connect();
+    // Meanwhile the answering client keeps reading (tungstenite answers pings while reading).
+    answering.get_ref().set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let started = std::time::Instant::now();
+    let mut pings = 1;
+    while started.elapsed() < Duration::from_secs(5) {
+        match answering.read() {
+            Ok(Message::Ping(_)) => pings += 1,
+            Ok(Message::Close(frame)) => panic!("the answering client was closed: {frame:?}"),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(error)) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(error) => panic!("{error}"),
+        }
+        let _ = answering.flush();
+    }
+    assert!(pings >= 3, "pinged every second ({pings} pings in 5 s)");
+    assert_eq!(silent.recv_until_closed().0, Some(1001));
+    answering.get_ref().set_read_timeout(Some(WAIT)).unwrap();
+    answering.send(Message::Text(r#"["REQ","x",{"limit":0}]"#.into())).unwrap();
+    loop {
+        match answering.read().unwrap() {
+            Message::Text(text) => {
+                assert_eq!(text.as_str(), r#"["EOSE","x"]"#);
+                break;
+            }
+            Message::Close(frame) => panic!("closed: {frame:?}"),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn bad_configuration_stops_startup_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+        (vec!["--set", "shardz=2"], vec![], "unknown configuration key `shardz`"),
+        (vec!["--set", "outbound_overflow=explode"], vec![], "outbound_overflow"),
+        (vec![], vec![("PARRHESIA_FRAME_BYTES_MAX", "lots")], "frame_bytes_max"),
+        (vec!["--config", "/nonexistent/parrhesia.toml"], vec![], "/nonexistent/parrhesia.toml"),
+    ];
+    for (args, environment, expected) in cases {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_parrhesia"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(&args)
+            .envs(environment)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
