@@ -5,11 +5,17 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use parrhesia_engine::{Event, Filter, Keys, Limits, SubscriptionIndex, compute_id, hex};
+use parrhesia_engine::{Event, Filter, Keys, Limits, SeededRandom, SubscriptionIndex, compute_id, hex};
 
 /// Measured rounds per metric; the median is reported.
+#[path = "harness/mod.rs"]
+mod harness;
+
+/// Names this benchmark in its JSON lines.
+const BENCH: &str = "engine";
+
 const ROUNDS: usize = 5;
 /// Fixed seed: every run builds the same events and filters.
 const SEED: u64 = 0x5eed_0001;
@@ -32,7 +38,7 @@ const CREATED_AT: u64 = 1_700_000_000;
 
 fn main() {
     let started = Instant::now();
-    let mut random = Random(SEED);
+    let mut random = SeededRandom::new(SEED);
     eprintln!("engine bench: {ROUNDS} rounds per metric, median reported, seed {SEED:#x}");
     eprintln!("building {INGEST_EVENT_COUNT} signed events of {EVENT_JSON_BYTES} bytes...");
     let ingest_events = ingest_events(&mut random);
@@ -52,19 +58,19 @@ fn main() {
 
 /// Kind-1 events with a `p`, a `t` and a `client` tag, content padded so the JSON is
 /// `EVENT_JSON_BYTES` long; each from its own key.
-fn ingest_events(random: &mut Random) -> Vec<Event> {
+fn ingest_events(random: &mut SeededRandom) -> Vec<Event> {
     (0..INGEST_EVENT_COUNT)
         .map(|number| {
-            let keys = random_keys(random);
+            let keys = random.keys();
             let tags = vec![
-                vec!["p".to_string(), hex::encode(&random_bytes(random))],
+                vec!["p".to_string(), hex::encode(&random.bytes32())],
                 vec!["t".to_string(), "nostr".into()],
                 vec!["client".to_string(), "parrhesia-bench".into()],
             ];
             let created_at = CREATED_AT + number as u64;
             let empty = keys.sign(created_at, 1, tags.clone(), String::new());
             let padding = EVENT_JSON_BYTES.saturating_sub(empty.json().len());
-            let content = random_text(random, padding);
+            let content = random.text(padding);
             let event = keys.sign(created_at, 1, tags, content);
             assert_eq!(event.json().len(), EVENT_JSON_BYTES.max(empty.json().len()), "padding is ASCII");
             event
@@ -116,13 +122,13 @@ struct Pools {
 }
 
 impl Pools {
-    fn new(random: &mut Random) -> Pools {
-        let authors = (0..AUTHOR_POOL_COUNT).map(|_| random_keys(random)).collect();
-        let referenced_events = (0..REFERENCED_EVENT_POOL_COUNT).map(|_| hex::encode(&random_bytes(random))).collect();
+    fn new(random: &mut SeededRandom) -> Pools {
+        let authors = (0..AUTHOR_POOL_COUNT).map(|_| random.keys()).collect();
+        let referenced_events = (0..REFERENCED_EVENT_POOL_COUNT).map(|_| hex::encode(&random.bytes32())).collect();
         Pools { authors, referenced_events }
     }
 
-    fn author_hex(&self, random: &mut Random) -> String {
+    fn author_hex(&self, random: &mut SeededRandom) -> String {
         hex::encode(random.pick(&self.authors).public_key())
     }
 }
@@ -133,7 +139,7 @@ const EVENT_KINDS: [(u16, u64); 6] = [(1, 60), (7, 20), (6, 10), (0, 4), (30023,
 const FILTER_KIND_SETS: [&str; 8] = ["[1]", "[1,6]", "[7]", "[0]", "[30023]", "[9735]", "[1111]", "[1,6,7]"];
 
 /// Events by random pool authors, a kind from `EVENT_KINDS`, 0-3 `p` tags and 0-2 `e` tags.
-fn lookup_events(pools: &Pools, random: &mut Random) -> Vec<Event> {
+fn lookup_events(pools: &Pools, random: &mut SeededRandom) -> Vec<Event> {
     (0..LOOKUP_EVENT_COUNT)
         .map(|number| {
             let keys = random.pick(&pools.authors);
@@ -145,12 +151,12 @@ fn lookup_events(pools: &Pools, random: &mut Random) -> Vec<Event> {
                 tags.push(vec!["e".to_string(), random.pick(&pools.referenced_events).clone()]);
             }
             let kind = weighted_kind(random);
-            keys.sign(CREATED_AT + number as u64, kind, tags, random_text(random, 120))
+            keys.sign(CREATED_AT + number as u64, kind, tags, random.text(120))
         })
         .collect()
 }
 
-fn weighted_kind(random: &mut Random) -> u16 {
+fn weighted_kind(random: &mut SeededRandom) -> u16 {
     let mut roll = random.below(100);
     for (kind, weight) in EVENT_KINDS {
         if roll < weight {
@@ -192,7 +198,7 @@ const FILTER_MIXES: [FilterMix; 3] = [
 
 /// One filter of `mix`: authors (1-20, a quarter also with kinds), `#p` or `#e` (1-5 values),
 /// kinds-only (half with a `since` that every event passes), `{}` or since-only, `ids` (1-3).
-fn random_filter(pools: &Pools, mix: &FilterMix, random: &mut Random) -> String {
+fn random_filter(pools: &Pools, mix: &FilterMix, random: &mut SeededRandom) -> String {
     let roll = random.below(100);
     let quoted_list = |values: Vec<String>| {
         let quoted: Vec<String> = values.into_iter().map(|value| format!("\"{value}\"")).collect();
@@ -223,7 +229,7 @@ fn random_filter(pools: &Pools, mix: &FilterMix, random: &mut Random) -> String 
     }
 }
 
-fn bench_matching(pools: &Pools, events: &[Event], mix: &FilterMix, random: &mut Random) {
+fn bench_matching(pools: &Pools, events: &[Event], mix: &FilterMix, random: &mut SeededRandom) {
     let limits = Limits::default();
     let mut index = SubscriptionIndex::<u32>::new();
     for number in 0..SUBSCRIPTION_COUNT {
@@ -249,7 +255,7 @@ fn bench_matching(pools: &Pools, events: &[Event], mix: &FilterMix, random: &mut
          {matches_per_event:.1} matches per event",
         mix.kinds_only_percent, mix.match_all_percent
     );
-    let median = median(&rounds);
+    let median = harness::median(&rounds);
     let per_second = mix.lookups_per_round as f64 / median.as_secs_f64();
     let microseconds_per_event = median.as_secs_f64() * 1e6 / mix.lookups_per_round as f64;
     let extra = [
@@ -260,7 +266,7 @@ fn bench_matching(pools: &Pools, events: &[Event], mix: &FilterMix, random: &mut
         ("kinds_only_percent", mix.kinds_only_percent as f64),
         ("match_all_percent", mix.match_all_percent as f64),
     ];
-    report(mix.name, &what, per_second, "events/s", &rounds, mix.lookups_per_round, &extra);
+    harness::report(BENCH, mix.name, &what, per_second, "events/s", &rounds, mix.lookups_per_round, &extra);
 }
 
 // ---------------------------------------------------------------- harness
@@ -282,99 +288,27 @@ fn measure(iterations: usize, mut operation: impl FnMut(usize)) -> Vec<Duration>
         .collect()
 }
 
-fn median(rounds: &[Duration]) -> Duration {
-    let mut sorted = rounds.to_vec();
-    sorted.sort_unstable();
-    sorted[sorted.len() / 2]
-}
-
 /// Reports operations per second, with microseconds per operation alongside.
 fn report_rate(name: &str, what: &str, rounds: &[Duration], iterations: usize) {
-    let median = median(rounds);
+    let median = harness::median(rounds);
     let per_second = iterations as f64 / median.as_secs_f64();
     let microseconds = median.as_secs_f64() * 1e6 / iterations as f64;
-    report(name, what, per_second, "events/s", rounds, iterations, &[("microseconds_per_event", microseconds)]);
+    harness::report(
+        BENCH,
+        name,
+        what,
+        per_second,
+        "events/s",
+        rounds,
+        iterations,
+        &[("microseconds_per_event", microseconds)],
+    );
 }
 
 /// Reports nanoseconds per operation.
 fn report_cost(name: &str, what: &str, rounds: &[Duration], iterations: usize) {
-    let nanoseconds = median(rounds).as_secs_f64() * 1e9 / iterations as f64;
-    report(name, what, nanoseconds, "ns/event", rounds, iterations, &[]);
-}
-
-/// Prints one line for people on stderr and one JSON object on stdout. The spread is
-/// (slowest - fastest) / median round, in percent: a large one means the machine was busy.
-fn report(
-    name: &str,
-    what: &str,
-    value: f64,
-    unit: &str,
-    rounds: &[Duration],
-    iterations: usize,
-    extra: &[(&str, f64)],
-) {
-    let median = median(rounds);
-    let fastest = rounds.iter().min().expect("rounds ran");
-    let slowest = rounds.iter().max().expect("rounds ran");
-    let spread_percent = (*slowest - *fastest).as_secs_f64() / median.as_secs_f64() * 100.0;
-    let extra_text: String = extra.iter().map(|(key, number)| format!(", {key} {number:.3}")).collect();
-    eprintln!("{name:<28} {value:>14.1} {unit:<9} spread {spread_percent:>4.1}%{extra_text}  ({what})");
-    let unix_seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
-    let extra_json: String = extra.iter().map(|(key, number)| format!(",\"{key}\":{number:.3}")).collect();
-    println!(
-        "{{\"name\":\"{name}\",\"value\":{value:.3},\"unit\":\"{unit}\",\"rounds\":{},\"iterations_per_round\":\
-         {iterations},\"median_round_ms\":{:.3},\"spread_percent\":{spread_percent:.1}{extra_json},\
-         \"bench\":\"engine\",\"unix_seconds\":{unix_seconds}}}",
-        rounds.len(),
-        median.as_secs_f64() * 1e3,
-    );
+    let nanoseconds = harness::median(rounds).as_secs_f64() * 1e9 / iterations as f64;
+    harness::report(BENCH, name, what, nanoseconds, "ns/event", rounds, iterations, &[]);
 }
 
 // ---------------------------------------------------------------- inputs
-
-/// SplitMix64: small, fast, the same sequence for the same seed everywhere.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut value = self.0;
-        value = (value ^ (value >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        value = (value ^ (value >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        value ^ (value >> 31)
-    }
-
-    /// Uniform in `0..bound`.
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
-
-fn random_bytes(random: &mut Random) -> [u8; 32] {
-    let mut bytes = [0u8; 32];
-    for chunk in bytes.chunks_mut(8) {
-        chunk.copy_from_slice(&random.next().to_le_bytes());
-    }
-    bytes
-}
-
-fn random_keys(random: &mut Random) -> Keys {
-    loop {
-        if let Some(keys) = Keys::from_secret_bytes(random_bytes(random)) {
-            return keys;
-        }
-    }
-}
-
-/// Lowercase words and spaces, `length_bytes` long.
-fn random_text(random: &mut Random, length_bytes: usize) -> String {
-    (0..length_bytes).map(|_| if random.chance(15) { ' ' } else { (b'a' + random.below(26) as u8) as char }).collect()
-}

@@ -9,6 +9,7 @@ pub mod index;
 pub mod json;
 pub mod limits;
 pub mod message;
+pub mod random;
 pub mod reason;
 
 pub use event::{Event, Id, Keys, KindClass, Pubkey, canonical_bytes, compute_id};
@@ -16,4 +17,5 @@ pub use filter::{Filter, TagFilter};
 pub use index::{FilterKeys, IndexKey, KeyClass, SubscriptionIndex, event_keys, filter_keys};
 pub use limits::Limits;
 pub use message::{ClientMessage, Rejection, RelayMessage, ReplyTo, event_message_prefix};
+pub use random::SeededRandom;
 pub use reason::{Prefix, Reason};

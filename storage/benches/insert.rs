@@ -5,12 +5,18 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use parrhesia_engine::{Event, Filter, Keys, Limits, hex};
+use parrhesia_engine::{Event, Filter, Keys, Limits, SeededRandom, hex};
 use parrhesia_storage::{Durability, Outcome, Store, StoreOptions};
 
 /// Measured rounds per metric; the median is reported.
+#[path = "../../engine/benches/harness/mod.rs"]
+mod harness;
+
+/// Names this benchmark in its JSON lines.
+const BENCH: &str = "storage";
+
 const ROUNDS: usize = 5;
 /// Fixed seed: every run signs the same events.
 const SEED: u64 = 0x5eed_0002;
@@ -37,8 +43,8 @@ fn main() {
     eprintln!("storage bench: {ROUNDS} rounds per metric, median reported, seed {SEED:#x}");
     eprintln!("stores under {}", scratch.display());
     eprintln!("signing {EVENT_COUNT} events of {EVENT_JSON_BYTES} bytes from {AUTHOR_POOL_COUNT} authors...");
-    let mut random = Random(SEED);
-    let authors: Vec<Keys> = (0..AUTHOR_POOL_COUNT).map(|_| random_keys(&mut random)).collect();
+    let mut random = SeededRandom::new(SEED);
+    let authors: Vec<Keys> = (0..AUTHOR_POOL_COUNT).map(|_| random.keys()).collect();
     let events = signed_events(&authors, &mut random);
     let json_bytes_total: usize = events.iter().map(|event| event.json().len()).sum();
     eprintln!("{} bytes of JSON per event on average", json_bytes_total / events.len());
@@ -65,7 +71,7 @@ fn main() {
 
 /// Kind-1 events, a random author each, a `p`, a `t` and a `client` tag, content padded so the
 /// JSON is `EVENT_JSON_BYTES` long. Distinct created_at, so no two are alike.
-fn signed_events(authors: &[Keys], random: &mut Random) -> Vec<Event> {
+fn signed_events(authors: &[Keys], random: &mut SeededRandom) -> Vec<Event> {
     (0..EVENT_COUNT)
         .map(|number| {
             let keys = random.pick(authors);
@@ -76,7 +82,7 @@ fn signed_events(authors: &[Keys], random: &mut Random) -> Vec<Event> {
             ];
             let created_at = CREATED_AT_FIRST + number as u64;
             let empty = keys.sign(created_at, 1, tags.clone(), String::new());
-            let content = random_text(random, EVENT_JSON_BYTES.saturating_sub(empty.json().len()));
+            let content = random.text(EVENT_JSON_BYTES.saturating_sub(empty.json().len()));
             keys.sign(created_at, 1, tags, content)
         })
         .collect()
@@ -99,13 +105,13 @@ fn bench_batched(scratch: &Path, events: &[Event], durability: Durability, name:
             apply_all_stored(store, batch);
         }
     });
-    let median = median(&rounds);
+    let median = harness::median(&rounds);
     let per_second = events.len() as f64 / median.as_secs_f64();
     let batches = events.len().div_ceil(BATCH_EVENTS);
     let milliseconds_per_batch = median.as_secs_f64() * 1e3 / batches as f64;
     let what = format!("{} events in batches of {BATCH_EVENTS}, {durability:?}", events.len());
     let extra = [("milliseconds_per_batch", milliseconds_per_batch), ("batch_events", BATCH_EVENTS as f64)];
-    report(name, &what, per_second, "events/s", &rounds, events.len(), &extra);
+    harness::report(BENCH, name, &what, per_second, "events/s", &rounds, events.len(), &extra);
 }
 
 /// One event per transaction, with fsync.
@@ -115,12 +121,21 @@ fn bench_unbatched(scratch: &Path, events: &[Event]) {
             apply_all_stored(store, std::slice::from_ref(event));
         }
     });
-    let median = median(&rounds);
+    let median = harness::median(&rounds);
     let per_second = events.len() as f64 / median.as_secs_f64();
     let milliseconds_per_event = median.as_secs_f64() * 1e3 / events.len() as f64;
     let what = format!("{} events, one transaction each, Fsync", events.len());
     let extra = [("milliseconds_per_transaction", milliseconds_per_event)];
-    report("storage.insert_unbatched_fsync", &what, per_second, "events/s", &rounds, events.len(), &extra);
+    harness::report(
+        BENCH,
+        "storage.insert_unbatched_fsync",
+        &what,
+        per_second,
+        "events/s",
+        &rounds,
+        events.len(),
+        &extra,
+    );
 }
 
 fn bench_query(store: &Store, filter: Filter, name: &str, what: &str) {
@@ -131,10 +146,10 @@ fn bench_query(store: &Store, filter: Filter, name: &str, what: &str) {
             black_box(store.query(black_box(&filters), 500, NOW).expect("query succeeds"));
         }
     });
-    let microseconds = median(&rounds).as_secs_f64() * 1e6 / QUERY_ITERATIONS as f64;
+    let microseconds = harness::median(&rounds).as_secs_f64() * 1e6 / QUERY_ITERATIONS as f64;
     let what = format!("{what}, {returned} events returned, store of {EVENT_COUNT}");
     let extra = [("events_returned", returned as f64)];
-    report(name, &what, microseconds, "us/query", &rounds, QUERY_ITERATIONS, &extra);
+    harness::report(BENCH, name, &what, microseconds, "us/query", &rounds, QUERY_ITERATIONS, &extra);
 }
 
 // ---------------------------------------------------------------- harness
@@ -167,83 +182,4 @@ fn measure_fresh_stores(scratch: &Path, durability: Durability, mut round: impl 
     (0..ROUNDS).map(|_| timed_round()).collect()
 }
 
-fn median(rounds: &[Duration]) -> Duration {
-    let mut sorted = rounds.to_vec();
-    sorted.sort_unstable();
-    sorted[sorted.len() / 2]
-}
-
-/// Prints one line for people on stderr and one JSON object on stdout. The spread is
-/// (slowest - fastest) / median round, in percent: a large one means the machine was busy.
-fn report(
-    name: &str,
-    what: &str,
-    value: f64,
-    unit: &str,
-    rounds: &[Duration],
-    iterations: usize,
-    extra: &[(&str, f64)],
-) {
-    let median = median(rounds);
-    let fastest = rounds.iter().min().expect("rounds ran");
-    let slowest = rounds.iter().max().expect("rounds ran");
-    let spread_percent = (*slowest - *fastest).as_secs_f64() / median.as_secs_f64() * 100.0;
-    let extra_text: String = extra.iter().map(|(key, number)| format!(", {key} {number:.3}")).collect();
-    eprintln!("{name:<32} {value:>12.1} {unit:<9} spread {spread_percent:>5.1}%{extra_text}  ({what})");
-    let unix_seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
-    let extra_json: String = extra.iter().map(|(key, number)| format!(",\"{key}\":{number:.3}")).collect();
-    println!(
-        "{{\"name\":\"{name}\",\"value\":{value:.3},\"unit\":\"{unit}\",\"rounds\":{},\"iterations_per_round\":\
-         {iterations},\"median_round_ms\":{:.3},\"spread_percent\":{spread_percent:.1}{extra_json},\
-         \"bench\":\"storage\",\"unix_seconds\":{unix_seconds}}}",
-        rounds.len(),
-        median.as_secs_f64() * 1e3,
-    );
-}
-
 // ---------------------------------------------------------------- inputs
-
-/// SplitMix64: small, fast, the same sequence for the same seed everywhere.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut value = self.0;
-        value = (value ^ (value >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        value = (value ^ (value >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        value ^ (value >> 31)
-    }
-
-    /// Uniform in `0..bound`.
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
-
-fn random_bytes(random: &mut Random) -> [u8; 32] {
-    let mut bytes = [0u8; 32];
-    for chunk in bytes.chunks_mut(8) {
-        chunk.copy_from_slice(&random.next().to_le_bytes());
-    }
-    bytes
-}
-
-fn random_keys(random: &mut Random) -> Keys {
-    loop {
-        if let Some(keys) = Keys::from_secret_bytes(random_bytes(random)) {
-            return keys;
-        }
-    }
-}
-
-/// Lowercase words and spaces, `length_bytes` long.
-fn random_text(random: &mut Random, length_bytes: usize) -> String {
-    (0..length_bytes)
-        .map(|_| if random.below(100) < 15 { ' ' } else { (b'a' + random.below(26) as u8) as char })
-        .collect()
-}

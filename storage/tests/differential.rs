@@ -6,8 +6,8 @@ mod common;
 
 use std::collections::{BTreeSet, HashMap};
 
-use common::{Random, hex, keys};
-use parrhesia_engine::{Event, Filter, Keys, KindClass, SubscriptionIndex, TagFilter};
+use common::{hex, keys, random_from_env};
+use parrhesia_engine::{Event, Filter, Keys, KindClass, SeededRandom, SubscriptionIndex, TagFilter};
 use parrhesia_storage::{Outcome, ScanBudget, Store, StoreOptions};
 
 const EVENTS: usize = 10_000;
@@ -25,15 +25,15 @@ struct World {
     long_values: Vec<String>,
 }
 
-fn world(random: &mut Random) -> World {
+fn world(random: &mut SeededRandom) -> World {
     let authors: Vec<Keys> = (1..=24).map(keys).collect();
     let mut referenced: Vec<String> = authors.iter().map(|author| hex(author.public_key())).collect();
-    referenced.extend((0..40).map(|_| hex(&random.next().to_be_bytes().repeat(4))));
+    referenced.extend((0..40).map(|_| hex(&random.next_u64().to_be_bytes().repeat(4))));
     let long_values = (0..3).map(|number| format!("https://example.com/{}", "x".repeat(60 + number))).collect();
     World { authors, referenced, long_values }
 }
 
-fn random_event(random: &mut Random, world: &World) -> Event {
+fn random_event(random: &mut SeededRandom, world: &World) -> Event {
     // Skewed authors: low numbers post more.
     let author = &world.authors[(random.below(24) * random.below(24) / 24) as usize];
     let kind = *random.pick(&KINDS);
@@ -56,11 +56,11 @@ fn random_event(random: &mut Random, world: &World) -> Event {
     author.sign(created_at, kind, tags, content)
 }
 
-fn random_list<T: Clone>(random: &mut Random, items: &[T], most: u64) -> Vec<T> {
+fn random_list<T: Clone>(random: &mut SeededRandom, items: &[T], most: u64) -> Vec<T> {
     (0..1 + random.below(most)).map(|_| random.pick(items).clone()).collect()
 }
 
-fn random_filter(random: &mut Random, world: &World, stored: &[Event]) -> Filter {
+fn random_filter(random: &mut SeededRandom, world: &World, stored: &[Event]) -> Filter {
     let mut filter = Filter::default();
     if random.chance(10) {
         let mut ids: Vec<[u8; 32]> = random_list(random, stored, 4).iter().map(|event| *event.id()).collect();
@@ -148,7 +148,7 @@ fn naive_query(stored: &[Event], filters: &[Filter]) -> Vec<[u8; 32]> {
 
 #[test]
 fn store_query_equals_naive_filter_and_sort() {
-    let mut random = Random::from_env("store_query_equals_naive_filter_and_sort");
+    let mut random = random_from_env("store_query_equals_naive_filter_and_sort");
     let world = world(&mut random);
     let events: Vec<Event> = (0..EVENTS).map(|_| random_event(&mut random, &world)).collect();
     let dir = tempfile::tempdir().unwrap();
@@ -192,7 +192,7 @@ fn store_query_equals_naive_filter_and_sort() {
 
 #[test]
 fn subscription_index_equals_naive_match() {
-    let mut random = Random::from_env("subscription_index_equals_naive_match");
+    let mut random = random_from_env("subscription_index_equals_naive_match");
     let world = world(&mut random);
     let events: Vec<Event> = (0..EVENTS).map(|_| random_event(&mut random, &world)).collect();
     let mut index = SubscriptionIndex::new();

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use parrhesia_engine::{Event, Filter, Keys, Limits};
+use parrhesia_engine::{Event, Filter, Keys, Limits, SeededRandom};
 use parrhesia_storage::{Store, StoreOptions, StoredEvent};
 
 pub fn keys(number: u8) -> Keys {
@@ -34,38 +34,12 @@ pub fn hex(bytes: &[u8]) -> String {
     parrhesia_engine::hex::encode(bytes)
 }
 
-/// SplitMix64: small, fast, and the same sequence for the same seed everywhere.
-pub struct Random(u64);
-
-impl Random {
-    /// Seeded from `PARRHESIA_SEED` if set, else from the clock; the seed is printed.
-    pub fn from_env(test: &str) -> Random {
-        let seed = std::env::var("PARRHESIA_SEED").ok().and_then(|text| text.parse().ok()).unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_nanos()
-                as u64
-        });
-        eprintln!("{test}: seed {seed} (replay with PARRHESIA_SEED={seed})");
-        Random(seed)
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut value = self.0;
-        value = (value ^ (value >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        value = (value ^ (value >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        value ^ (value >> 31)
-    }
-
-    /// Uniform in `0..bound`.
-    pub fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
+/// A seeded generator from `PARRHESIA_SEED` if set, else from the clock; the seed is printed
+/// so a failure replays.
+pub fn random_from_env(test: &str) -> SeededRandom {
+    let seed = std::env::var("PARRHESIA_SEED").ok().and_then(|text| text.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_nanos() as u64
+    });
+    eprintln!("{test}: seed {seed} (replay with PARRHESIA_SEED={seed})");
+    SeededRandom::new(seed)
 }
