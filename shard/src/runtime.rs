@@ -40,8 +40,29 @@ fn relay_info(config: &Config) -> RelayInfo {
     }
 }
 
+/// Raises the soft open-file limit to the hard limit (every connection is a file) and returns
+/// both, as (soft before, soft now, hard).
+fn raise_open_file_limit() -> std::io::Result<(u64, u64, u64)> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let before = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((before, limit.rlim_cur, limit.rlim_max))
+}
+
 /// Runs the relay until a signal stops it. Returns after a clean shutdown.
 pub fn run(config: Config) -> anyhow::Result<()> {
+    match raise_open_file_limit() {
+        Ok((before, now, hard)) => tracing::info!(before, now, hard, "open file limit (soft raised to hard)"),
+        Err(error) => tracing::warn!(%error, "could not raise the open file limit"),
+    }
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     let shards = if config.shards == 0 { cores } else { config.shards };
     let durability = match config.durability {
