@@ -66,10 +66,13 @@ fn the_relay_pings_and_closes_clients_that_never_answer() {
     }
 }
 
+/// Arguments, environment variables, and what stderr must mention.
+type ConfigurationCase<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+
 #[test]
 fn bad_configuration_stops_startup_with_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<ConfigurationCase> = vec![
         (vec!["--set", "shardz=2"], vec![], "unknown configuration key `shardz`"),
         (vec!["--set", "outbound_overflow=explode"], vec![], "outbound_overflow"),
         (vec![], vec![("PARRHESIA_FRAME_BYTES_MAX", "lots")], "frame_bytes_max"),
