@@ -20,9 +20,10 @@ impl SeededRandom {
         value ^ (value >> 31)
     }
 
-    /// Uniform in `0..bound` (`bound` > 0).
+    /// Uniform in `0..bound` (`bound` > 0), by multiply-shift (bias below bound / 2^64).
     pub fn below(&mut self, bound: u64) -> u64 {
-        self.next_u64() % bound
+        assert!(bound > 0, "below(0) has no answer");
+        ((u128::from(self.next_u64()) * u128::from(bound)) >> 64) as u64
     }
 
     /// `true` with probability `percent` / 100.

@@ -67,6 +67,9 @@ pub struct Config {
     pub created_at_future_seconds_max: u64,
     pub filter_limit_max: u64,
 
+    /// Most WebSocket connections held at once (split evenly across shards); 0 derives it from
+    /// the open-file limit, keeping 1024 files in reserve. Over it, sockets get 503 and close.
+    pub connections_max: usize,
     /// Per-connection outbound queue bound, in bytes. Default 4 MiB.
     pub outbound_bytes_max: usize,
     /// What happens to live events beyond the bound: `close`, `drop_oldest`, `drop_newest`.
@@ -123,6 +126,7 @@ impl Default for Config {
             values_per_filter_field_max: limits.values_per_filter_field_max,
             created_at_future_seconds_max: limits.created_at_future_seconds_max,
             filter_limit_max: limits.filter_limit_max,
+            connections_max: 0,
             outbound_bytes_max: 4 * 1024 * 1024,
             outbound_overflow: OverflowPolicy::Close,
             http_head_bytes_max: 8 * 1024,

@@ -47,6 +47,13 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
     let _ = stream.close().await;
 }
 
+/// Answers a connection over the limit with 503 and closes it, without reading its request.
+pub async fn refuse(mut stream: TcpStream) {
+    let reply = parrhesia_net::response(503, "text/plain", b"too many connections\n", &[]);
+    let _ = write_all(&mut stream, &reply).await;
+    let _ = stream.close().await;
+}
+
 async fn answer_error(stream: &mut TcpStream, error: &HttpError) {
     if let Some(status) = error.status() {
         let reply = parrhesia_net::response(status, "text/plain", format!("{error}\n").as_bytes(), &[]);

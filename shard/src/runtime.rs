@@ -59,12 +59,25 @@ fn raise_open_file_limit() -> std::io::Result<(u64, u64, u64)> {
 
 /// Runs the relay until a signal stops it. Returns after a clean shutdown.
 pub fn run(config: Config) -> anyhow::Result<()> {
-    match raise_open_file_limit() {
-        Ok((before, now, hard)) => tracing::info!(before, now, hard, "open file limit (soft raised to hard)"),
-        Err(error) => tracing::warn!(%error, "could not raise the open file limit"),
-    }
+    let open_files_max = match raise_open_file_limit() {
+        Ok((before, now, hard)) => {
+            tracing::info!(before, now, hard, "open file limit (soft raised to hard)");
+            usize::try_from(now).unwrap_or(usize::MAX)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not raise the open file limit");
+            1024
+        }
+    };
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     let shards = if config.shards == 0 { cores } else { config.shards };
+    // Every connection is a file; keep some for LMDB, listeners, channels and HTTP requests.
+    const RESERVED_FILES: usize = 1024;
+    let connections_max = match config.connections_max {
+        0 => open_files_max.saturating_sub(RESERVED_FILES).max(1),
+        configured => configured,
+    };
+    let connections_per_shard_max = connections_max.div_ceil(shards);
     let durability = match config.durability {
         DurabilitySetting::Fsync => Durability::Fsync,
         DurabilitySetting::Nosync => Durability::NoSync,
@@ -135,6 +148,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             from_writer: from_writer[index].take().expect("one receiver per shard"),
             to_peers: peers_out,
             from_peers: peers_in,
+            connections_max: connections_per_shard_max,
             shutdown: shutdown.clone(),
             bound: bound_sender.clone(),
         };
@@ -157,10 +171,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     eprintln!(
-        "parrhesia {} listening on {} shards={} data_dir={} durability={:?}",
+        "parrhesia {} listening on {} shards={} connections_max={} data_dir={} durability={:?}",
         env!("CARGO_PKG_VERSION"),
         config.listen,
         shards,
+        connections_max,
         config.data_dir.display(),
         config.durability
     );

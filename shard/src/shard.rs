@@ -31,6 +31,7 @@ pub struct ShardSetup {
     /// To every other shard, and from every other shard.
     pub to_peers: Vec<SharedSender<Ephemeral>>,
     pub from_peers: Vec<SharedReceiver<Ephemeral>>,
+    pub connections_max: usize,
     pub shutdown: Arc<AtomicBool>,
     /// Told once the listener is bound (or failed to bind).
     pub bound: std::sync::mpsc::Sender<Result<(), String>>,
@@ -40,12 +41,16 @@ pub struct ShardSetup {
 #[derive(Default)]
 pub struct Counters {
     pub connections_opened: Cell<u64>,
+    pub connections_refused: Cell<u64>,
+    pub accept_failures: Cell<u64>,
     pub live_events_dropped: Cell<u64>,
     pub connections_closed_overflow: Cell<u64>,
 }
 
 pub struct Shard {
     pub index: usize,
+    /// This shard's share of `Config::connections_max`.
+    pub connections_max: usize,
     pub config: Config,
     pub limits: Limits,
     pub store: Store,
@@ -187,6 +192,7 @@ pub async fn run(setup: ShardSetup) {
     };
     let shard = Rc::new(Shard {
         index: setup.index,
+        connections_max: setup.connections_max,
         limits: setup.config.limits(),
         config: setup.config,
         store: setup.store,
@@ -258,6 +264,7 @@ pub async fn with_pulse<F: std::future::Future>(future: F) -> F::Output {
 }
 
 async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {
+    let mut last_warning: Option<Instant> = None;
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             shard.stop.notified().await;
@@ -266,14 +273,25 @@ async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {
         .await;
         let Some(accepted) = accepted else { break };
         match accepted {
+            Ok(stream) if shard.connections.borrow().len() >= shard.connections_max => {
+                // At this shard's share of the connection limit: a clean, counted refusal.
+                shard.counters.connections_refused.set(shard.counters.connections_refused.get() + 1);
+                glommio::spawn_local(crate::front::refuse(stream)).detach();
+            }
             Ok(stream) => {
                 let shard = shard.clone();
                 glommio::spawn_local(async move { crate::front::serve(shard, stream).await }).detach();
             }
             Err(error) => {
-                // Out of file descriptors, mostly: refuse cleanly and go on.
-                tracing::warn!(shard = shard.index, %error, "accept failed");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
+                // Out of file descriptors, mostly. Count it, say so at most once a second, and
+                // back off so a storm of waiting clients does not spin this shard.
+                let failures = shard.counters.accept_failures.get() + 1;
+                shard.counters.accept_failures.set(failures);
+                if last_warning.is_none_or(|at: Instant| at.elapsed() >= Duration::from_secs(1)) {
+                    tracing::warn!(shard = shard.index, %error, failures, "accept failed");
+                    last_warning = Some(Instant::now());
+                }
+                glommio::timer::sleep(Duration::from_millis(50)).await;
             }
         }
         if shard.stopping.get() {

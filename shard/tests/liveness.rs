@@ -91,3 +91,20 @@ fn bad_configuration_stops_startup_with_the_key() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn connections_over_the_limit_are_refused_with_503() {
+    let relay = Relay::start(&["--shards", "1", "--set", "connections_max=2"]);
+    let mut first = relay.connect();
+    let _second = relay.connect();
+    let stream = TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    match tungstenite::client(relay.url().as_str(), stream) {
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
+            assert_eq!(response.status(), 503)
+        }
+        other => panic!("expected a 503 refusal, got {:?}", other.map(|_| "a websocket")),
+    }
+    // The connections already held keep working.
+    assert!(first.req("still", &[r#"{"limit":0}"#]).is_empty());
+}

@@ -1,0 +1,425 @@
+//! The command line: one clap struct per subcommand, defaults, units and validation, and the
+//! conversion into each workload's typed options.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::connect::{ConnectOptions, parse_source_addresses};
+use crate::fanout::FanoutOptions;
+use crate::generate::GenerateOptions;
+use crate::ingest::IngestOptions;
+use crate::mixed::MixedOptions;
+use crate::query::QueryOptions;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  the run finished and measured something
+  1  an error (reading or writing a file, a bench bug)
+  2  the relay could not be reached (refused, timed out, unresolvable, upgrade refused), or the
+     command line is wrong
+  3  the run produced no data: nothing accepted (the reasons are printed), no query answered,
+     no event delivered, no connection established
+
+Output: a summary for people on stderr (with a progress line during the run), and one JSON
+object per metric on stdout: {\"name\", \"value\", \"unit\", \"workload\", \"url\", \"parameters\",
+\"unix_seconds\"}. --json-out FILE writes the same lines to FILE.";
+
+/// Load generator for Nostr relays: standard NIP-01 over WebSocket, so it measures any relay.
+#[derive(Debug, Parser)]
+#[command(name = "parrhesia-bench", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Pre-sign a realistic event mix into a JSONL file (deterministic for a seed).
+    Gen(GenArgs),
+    /// Open many connections at a set rate, hold them, report connect latency and failures.
+    Connect(ConnectArgs),
+    /// Publish a gen file, pipelined; report accepted events/s, OK latency, rejections.
+    Ingest(IngestArgs),
+    /// Run a mix of REQ shapes against a preloaded relay; report REQ->EOSE latency per shape.
+    Query(QueryArgs),
+    /// Publish fresh events to many subscribers; report deliveries/s and publish->deliver latency.
+    Fanout(FanoutArgs),
+    /// Ingest, query and fanout at the same time.
+    Mixed(MixedArgs),
+}
+
+/// Options every relay workload has.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// The relay's process id on this host: report its CPU seconds, work per CPU-second and
+    /// peak RSS (read from /proc).
+    #[arg(long = "server-pid", value_name = "PID")]
+    pub server_pid: Option<u32>,
+    /// Also write the JSON metric lines to this file.
+    #[arg(long = "json-out", value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Events to generate.
+    #[arg(long, value_parser = positive_u64)]
+    pub events: u64,
+    /// Output file (JSONL, one event per line).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Distinct authors [default: events / 20, between 10 and 100,000].
+    #[arg(long, value_parser = positive_usize)]
+    pub authors: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// created_at of the first event (fixed by default, so a seed always gives the same file).
+    #[arg(long = "start-unix", value_name = "SECONDS", default_value_t = 1_700_000_000)]
+    pub start_unix_seconds: u64,
+    /// The events' created_at spread over this many seconds, in file order.
+    #[arg(long = "span", value_name = "SECONDS", default_value_t = 30 * 86_400)]
+    pub span_seconds: u64,
+    /// Signing threads [default: the number of cores].
+    #[arg(long, value_parser = positive_usize)]
+    pub threads: Option<usize>,
+    /// Also write the JSON metric lines to this file.
+    #[arg(long = "json-out", value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    #[arg(long, default_value = "ws://127.0.0.1:7777")]
+    pub url: String,
+    /// Connections to open.
+    #[arg(long, default_value_t = 1000, value_parser = positive_usize)]
+    pub connections: usize,
+    /// New connections per second.
+    #[arg(long, default_value_t = 1000.0, value_parser = positive_f64)]
+    pub rate: f64,
+    /// Seconds to hold the connections once all were attempted.
+    #[arg(long = "hold", value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+    pub hold: Duration,
+    /// Bind client sockets to these source addresses, round-robin (each has its own ~28k
+    /// ephemeral ports): "127.0.0.1-127.0.0.8" or "127.0.0.1,127.0.0.2".
+    #[arg(long = "source-addresses", value_name = "LIST", value_parser = source_addresses)]
+    pub source_addresses: Option<SourceAddresses>,
+    /// Per connection: TCP connect and, again, the WebSocket handshake.
+    #[arg(long = "timeout-ms", value_name = "MILLISECONDS", default_value_t = 10_000)]
+    pub timeout_milliseconds: u64,
+    /// Connect attempts in flight at most (threads doing blocking connects).
+    #[arg(long, default_value_t = 64, value_parser = positive_usize)]
+    pub threads: usize,
+    /// Each connection also opens one subscription, as idle clients of a real relay do.
+    #[arg(long)]
+    pub subscribe: bool,
+    /// Split the connections over this many processes (one process may hold at most its
+    /// open-file limit, 20,000 here: above ~19,900 connections use 2 or more).
+    #[arg(long, default_value_t = 1, value_parser = positive_usize)]
+    pub processes: usize,
+    /// Internal: run as one of `--processes` children and write the result to FILE.
+    #[arg(long = "child-report", hide = true)]
+    pub child_report: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[arg(long, default_value = "ws://127.0.0.1:7777")]
+    pub url: String,
+    /// Events to publish (made by `gen`).
+    #[arg(long)]
+    pub file: PathBuf,
+    #[arg(long, default_value_t = 4, value_parser = positive_usize)]
+    pub connections: usize,
+    /// Unanswered EVENTs allowed per connection.
+    #[arg(long, default_value_t = 100, value_parser = positive_usize)]
+    pub window: usize,
+    /// Stop sending after this many seconds [default: when the events run out].
+    #[arg(long = "duration", value_name = "SECONDS", value_parser = seconds)]
+    pub duration: Option<Duration>,
+    /// Publish only the file's first N events.
+    #[arg(long, value_parser = positive_usize)]
+    pub events: Option<usize>,
+    /// A connection gives up when no OK came for this long while EVENTs wait.
+    #[arg(long = "answer-timeout-ms", value_name = "MILLISECONDS", default_value_t = 30_000)]
+    pub answer_timeout_milliseconds: u64,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[arg(long, default_value = "ws://127.0.0.1:7777")]
+    pub url: String,
+    /// The gen file the relay was preloaded with (queries use its authors, ids and tags).
+    #[arg(long)]
+    pub file: PathBuf,
+    #[arg(long, default_value_t = 4, value_parser = positive_usize)]
+    pub connections: usize,
+    #[arg(long = "duration", value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+    pub duration: Duration,
+    /// A REQ without EOSE after this long counts as timed out.
+    #[arg(long = "query-timeout-ms", value_name = "MILLISECONDS", default_value_t = 10_000)]
+    pub query_timeout_milliseconds: u64,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// The fanout knobs, shared by `fanout` and `mixed`.
+#[derive(Debug, Args)]
+pub struct FanoutKnobs {
+    /// Subscribers (one connection and one subscription each).
+    #[arg(long, default_value_t = 100)]
+    pub subscribers: usize,
+    /// Publishing connections.
+    #[arg(long, default_value_t = 1, value_parser = positive_usize)]
+    pub publishers: usize,
+    /// Share of published events that match every subscriber's filter (0 to 1).
+    #[arg(long = "match-fraction", default_value_t = 0.1, value_parser = fraction)]
+    pub match_fraction: f64,
+    /// Publish an ephemeral kind (20001, never stored) instead of kind 1.
+    #[arg(long)]
+    pub ephemeral: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FanoutArgs {
+    #[arg(long = "publish-url", default_value = "ws://127.0.0.1:7777")]
+    pub publish_url: String,
+    /// Where subscribers connect [default: the publish URL] (another node of a cluster).
+    #[arg(long = "subscribe-url")]
+    pub subscribe_url: Option<String>,
+    /// Published events per second, all publishers together.
+    #[arg(long, default_value_t = 100.0, value_parser = positive_f64)]
+    pub rate: f64,
+    #[arg(long = "duration", value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+    pub duration: Duration,
+    #[command(flatten)]
+    pub knobs: FanoutKnobs,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct MixedArgs {
+    #[arg(long, default_value = "ws://127.0.0.1:7777")]
+    pub url: String,
+    /// The gen file queries draw from (and ingest publishes, unless --ingest-file is given).
+    #[arg(long)]
+    pub file: PathBuf,
+    /// Publish this file instead (e.g. another seed than the one the relay was preloaded with).
+    #[arg(long = "ingest-file")]
+    pub ingest_file: Option<PathBuf>,
+    #[arg(long = "duration", value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    pub duration: Duration,
+    /// Ingest connections (0: no ingest).
+    #[arg(long = "ingest-connections", default_value_t = 2)]
+    pub ingest_connections: usize,
+    /// Unanswered EVENTs allowed per ingest connection.
+    #[arg(long, default_value_t = 50, value_parser = positive_usize)]
+    pub window: usize,
+    /// Query connections (0: no queries).
+    #[arg(long = "query-connections", default_value_t = 2)]
+    pub query_connections: usize,
+    /// Fanout events published per second (0: no fanout).
+    #[arg(long = "fanout-rate", default_value_t = 50.0)]
+    pub fanout_rate: f64,
+    #[command(flatten)]
+    pub knobs: FanoutKnobs,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// A parsed `--source-addresses` list (a newtype so clap keeps it as one value).
+#[derive(Clone, Debug)]
+pub struct SourceAddresses(pub Vec<IpAddr>);
+
+fn source_addresses(text: &str) -> Result<SourceAddresses, String> {
+    parse_source_addresses(text).map(SourceAddresses).map_err(|error| format!("{error:#}"))
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text.parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(value).map_err(|_| format!("{text:?} is not a non-negative number of seconds"))
+}
+
+fn positive_f64(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
+        _ => Err(format!("{text:?} is not a positive number")),
+    }
+}
+
+fn fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+        _ => Err(format!("{text:?} is not a fraction between 0 and 1")),
+    }
+}
+
+fn positive_u64(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(value) if value > 0 => Ok(value),
+        _ => Err(format!("{text:?} is not a positive whole number")),
+    }
+}
+
+fn positive_usize(text: &str) -> Result<usize, String> {
+    positive_u64(text).map(|value| value as usize)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+impl GenArgs {
+    pub fn options(&self) -> GenerateOptions {
+        let default_authors = (self.events / 20).clamp(10, 100_000) as usize;
+        GenerateOptions {
+            events: self.events,
+            authors: self.authors.unwrap_or(default_authors),
+            seed: self.seed,
+            start_unix_seconds: self.start_unix_seconds,
+            span_seconds: self.span_seconds,
+            threads: self.threads.unwrap_or_else(cores),
+            out: self.out.clone(),
+        }
+    }
+}
+
+impl ConnectArgs {
+    pub fn options(&self) -> ConnectOptions {
+        ConnectOptions {
+            connections: self.connections,
+            rate: self.rate,
+            hold: self.hold,
+            source_addresses: self.source_addresses.clone().map(|list| list.0).unwrap_or_default(),
+            timeout: Duration::from_millis(self.timeout_milliseconds),
+            threads: self.threads,
+            subscribe: self.subscribe,
+            processes: self.processes,
+        }
+    }
+}
+
+impl IngestArgs {
+    pub fn options(&self) -> IngestOptions {
+        IngestOptions {
+            file: self.file.clone(),
+            connections: self.connections,
+            window: self.window,
+            duration: self.duration,
+            events: self.events,
+            answer_timeout: Duration::from_millis(self.answer_timeout_milliseconds),
+        }
+    }
+}
+
+impl QueryArgs {
+    pub fn options(&self) -> QueryOptions {
+        QueryOptions {
+            file: self.file.clone(),
+            connections: self.connections,
+            duration: self.duration,
+            query_timeout: Duration::from_millis(self.query_timeout_milliseconds),
+        }
+    }
+}
+
+impl FanoutKnobs {
+    fn options(&self, rate: f64, duration: Duration) -> FanoutOptions {
+        FanoutOptions {
+            subscribers: self.subscribers,
+            publishers: self.publishers,
+            rate,
+            match_fraction: self.match_fraction,
+            duration,
+            kind: if self.ephemeral { 20001 } else { 1 },
+        }
+    }
+}
+
+impl FanoutArgs {
+    pub fn subscribe_url(&self) -> &str {
+        self.subscribe_url.as_deref().unwrap_or(&self.publish_url)
+    }
+
+    pub fn options(&self) -> FanoutOptions {
+        self.knobs.options(self.rate, self.duration)
+    }
+}
+
+impl MixedArgs {
+    pub fn options(&self) -> MixedOptions {
+        MixedOptions {
+            ingest: IngestOptions {
+                file: self.ingest_file.clone().unwrap_or_else(|| self.file.clone()),
+                connections: self.ingest_connections,
+                window: self.window,
+                duration: Some(self.duration),
+                events: None,
+                answer_timeout: Duration::from_secs(30),
+            },
+            query: QueryOptions {
+                file: self.file.clone(),
+                connections: self.query_connections,
+                duration: self.duration,
+                query_timeout: Duration::from_secs(10),
+            },
+            fanout: self.knobs.options(self.fanout_rate, self.duration),
+            duration: self.duration,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_documents_the_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        for text in ["Exit codes:", "2  the relay could not be reached", "3  the run produced no data"] {
+            assert!(help.contains(text), "{text:?} missing from --help");
+        }
+    }
+
+    #[test]
+    fn value_parsers() {
+        assert_eq!(seconds("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(seconds("-1").is_err() && seconds("soon").is_err());
+        assert_eq!(fraction("0.25"), Ok(0.25));
+        assert!(fraction("1.5").is_err());
+        assert!(positive_f64("0").is_err() && positive_f64("NaN").is_err());
+        assert!(positive_u64("0").is_err());
+        assert_eq!(positive_usize("12"), Ok(12));
+    }
+
+    #[test]
+    fn gen_defaults_scale_authors_with_events() {
+        let cli = Cli::try_parse_from(["parrhesia-bench", "gen", "--events", "100000", "--out", "x"]).expect("parses");
+        let Command::Gen(args) = cli.command else { panic!("gen") };
+        let options = args.options();
+        assert_eq!((options.authors, options.seed, options.start_unix_seconds), (5000, 1, 1_700_000_000));
+    }
+
+    #[test]
+    fn fanout_subscribe_url_defaults_to_the_publish_url() {
+        let cli = Cli::try_parse_from(["parrhesia-bench", "fanout", "--publish-url", "ws://a:1", "--ephemeral"])
+            .expect("parses");
+        let Command::Fanout(args) = cli.command else { panic!("fanout") };
+        assert_eq!(args.subscribe_url(), "ws://a:1");
+        assert_eq!(args.options().kind, 20001);
+    }
+}

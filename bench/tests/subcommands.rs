@@ -1,0 +1,322 @@
+//! Every `parrhesia-bench` subcommand, briefly, against the real `parrhesia` binary on a free
+//! loopback port with a temporary data directory: the JSON metrics are present and sensible,
+//! and the exit codes for an unreachable relay and a relay that rejects everything hold.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// How long the relay may take to print its startup line (not a speed claim).
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+/// The relay binary: `$PARRHESIA_BIN`, else `parrhesia` in this test's target directory (test
+/// executables live in `target/<profile>/deps/`). `cargo test --workspace` builds it before any
+/// test runs; when it is missing (`cargo test -p parrhesia-bench` on a clean tree) it is built
+/// here (cargo does not hold the build lock while tests run).
+fn relay_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("PARRHESIA_BIN") {
+        return PathBuf::from(path);
+    }
+    let test_executable = std::env::current_exe().expect("test executable path");
+    let profile_directory = test_executable.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let binary = profile_directory.join("parrhesia");
+    if binary.exists() {
+        return binary;
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "-p", "parrhesia-shard", "--bin", "parrhesia"]);
+    if profile_directory.file_name().is_some_and(|name| name == "release") {
+        build.arg("--release");
+    }
+    let target_directory = profile_directory.parent().expect("target directory");
+    let status = build
+        .env("CARGO_TARGET_DIR", target_directory)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build -p parrhesia-shard failed");
+    assert!(binary.exists(), "no relay binary at {}", binary.display());
+    binary
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("address").port()
+}
+
+struct Relay {
+    child: Child,
+    url: String,
+    _data: tempfile::TempDir,
+}
+
+impl Relay {
+    fn start() -> Relay {
+        let data = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let mut child = Command::new(relay_binary())
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--durability", "nosync", "--data-dir"])
+            .arg(data.path().join("data"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start parrhesia");
+        let stderr = child.stderr.take().expect("stderr");
+        let (ready_sender, ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("listening on") {
+                    let _ = ready_sender.send(());
+                }
+            }
+        });
+        ready.recv_timeout(STARTUP_WAIT).expect("the relay printed its startup line");
+        Relay { child, url: format!("ws://127.0.0.1:{port}"), _data: data }
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A finished bench run: exit code, stderr, and the metrics by name.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    metrics: HashMap<String, f64>,
+}
+
+impl Run {
+    fn metric(&self, name: &str) -> f64 {
+        *self.metrics.get(name).unwrap_or_else(|| panic!("no metric {name}; stderr:\n{}", self.stderr))
+    }
+
+    fn succeeded(self) -> Run {
+        assert_eq!(self.code, Some(0), "exit code; stderr:\n{}", self.stderr);
+        self
+    }
+}
+
+fn bench(arguments: &[&str]) -> Run {
+    let Output { status, stdout, stderr } =
+        Command::new(env!("CARGO_BIN_EXE_parrhesia-bench")).args(arguments).output().expect("run parrhesia-bench");
+    let stdout = String::from_utf8(stdout).expect("UTF-8 stdout");
+    let stderr = String::from_utf8_lossy(&stderr).to_string();
+    let mut metrics = HashMap::new();
+    for line in stdout.lines() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|error| panic!("stdout line is not JSON ({error}): {line}"));
+        assert!(value["unit"].is_string() && value["workload"].is_string() && value["parameters"].is_object());
+        let name = value["name"].as_str().expect("a name").to_string();
+        metrics.insert(name, value["value"].as_f64().expect("a number"));
+    }
+    Run { code: status.code(), stdout, stderr, metrics }
+}
+
+fn path_text(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 temp path")
+}
+
+#[test]
+fn every_subcommand_against_the_real_relay() {
+    let relay = Relay::start();
+    let url = relay.url.as_str();
+    let pid = relay.pid();
+    let files = tempfile::tempdir().expect("temp dir");
+    let events = files.path().join("events.jsonl");
+    let fresh = files.path().join("fresh.jsonl");
+    let gen_json = files.path().join("gen.json");
+
+    // gen: the file and its metrics (and --json-out holds exactly the stdout lines).
+    let run = bench(&[
+        "gen",
+        "--events",
+        "1500",
+        "--authors",
+        "30",
+        "--seed",
+        "5",
+        "--out",
+        path_text(&events),
+        "--json-out",
+        path_text(&gen_json),
+    ])
+    .succeeded();
+    assert_eq!(run.metric("gen.events"), 1500.0);
+    assert!(run.metric("gen.kind.1") > 500.0 && run.metric("gen.kind.7") > 100.0);
+    assert_eq!(std::fs::read_to_string(&events).expect("events").lines().count(), 1500);
+    assert_eq!(std::fs::read_to_string(&gen_json).expect("json out"), run.stdout);
+    bench(&["gen", "--events", "300", "--authors", "10", "--seed", "6", "--out", path_text(&fresh)]).succeeded();
+
+    // ingest: every event answered, most accepted (an older replaceable arriving after a newer
+    // one on another connection is refused as a duplicate), server figures from /proc.
+    let run = bench(&[
+        "ingest",
+        "--url",
+        url,
+        "--file",
+        path_text(&events),
+        "--connections",
+        "3",
+        "--window",
+        "20",
+        "--server-pid",
+        &pid,
+    ])
+    .succeeded();
+    assert_eq!(run.metric("ingest.sent"), 1500.0);
+    assert_eq!(run.metric("ingest.unanswered"), 0.0);
+    let answered = run.metric("ingest.accepted") + run.metric("ingest.duplicates") + run.metric("ingest.rejected");
+    assert_eq!(answered, 1500.0);
+    assert!(run.metric("ingest.accepted") > 1400.0);
+    assert!(run.metric("ingest.accepted_per_second") > 0.0);
+    assert!(run.metric("ingest.ok_latency.p50") > 0.0);
+    assert!(run.metric("ingest.ok_latency.max") >= run.metric("ingest.ok_latency.p99"));
+    assert!(run.metric("server.cpu_seconds") > 0.0);
+    assert!(run.metric("server.rss_peak_bytes") > 1e6);
+    assert!(run.metric("ingest.accepted_per_server_cpu_second") > 0.0);
+
+    // query: every shape answered, the preloaded events found.
+    let run = bench(&["query", "--url", url, "--file", path_text(&events), "--connections", "2", "--duration", "1.5"])
+        .succeeded();
+    for shape in ["authors_kinds", "tag_e", "tag_p", "kinds", "ids"] {
+        assert!(run.metric(&format!("query.{shape}.completed")) > 0.0, "{shape}");
+        assert!(run.metric(&format!("query.{shape}.latency.p50")) > 0.0, "{shape}");
+    }
+    assert!(run.metric("query.events") > 0.0);
+    assert_eq!(run.metric("query.timeouts"), 0.0);
+
+    // fanout: every matching event reaches every subscriber.
+    let run = bench(&[
+        "fanout",
+        "--publish-url",
+        url,
+        "--subscribers",
+        "10",
+        "--publishers",
+        "2",
+        "--rate",
+        "100",
+        "--match-fraction",
+        "0.5",
+        "--duration",
+        "1.5",
+    ])
+    .succeeded();
+    assert_eq!(run.metric("fanout.subscribers_ready"), 10.0);
+    assert!(run.metric("fanout.matching_accepted") > 10.0);
+    assert_eq!(run.metric("fanout.deliveries"), run.metric("fanout.deliveries_expected"));
+    assert!(run.metric("fanout.latency.p50") > 0.0);
+    assert!(run.metric("fanout.latency.p99.9") >= run.metric("fanout.latency.p50"));
+
+    // connect: from two source addresses, then split over two processes.
+    let run = bench(&[
+        "connect",
+        "--url",
+        url,
+        "--connections",
+        "50",
+        "--rate",
+        "500",
+        "--hold",
+        "0.5",
+        "--source-addresses",
+        "127.0.0.1-127.0.0.2",
+    ])
+    .succeeded();
+    assert_eq!(run.metric("connect.established"), 50.0);
+    assert_eq!(run.metric("connect.failed"), 0.0);
+    assert_eq!(run.metric("connect.open_after_hold"), 50.0);
+    assert!(run.metric("connect.latency.p99") > 0.0);
+    let run =
+        bench(&["connect", "--url", url, "--connections", "20", "--rate", "200", "--hold", "0.2", "--processes", "2"])
+            .succeeded();
+    assert_eq!(run.metric("connect.established"), 20.0);
+
+    // mixed: all three parts measured at once.
+    let run = bench(&[
+        "mixed",
+        "--url",
+        url,
+        "--file",
+        path_text(&events),
+        "--ingest-file",
+        path_text(&fresh),
+        "--duration",
+        "2",
+        "--ingest-connections",
+        "1",
+        "--query-connections",
+        "1",
+        "--subscribers",
+        "5",
+        "--fanout-rate",
+        "50",
+        "--match-fraction",
+        "1",
+    ])
+    .succeeded();
+    assert!(run.metric("ingest.accepted") > 0.0);
+    assert!(run.metric("query.completed") > 0.0);
+    assert!(run.metric("fanout.deliveries") > 0.0);
+
+    // A relay that rejects everything: new events with broken signatures (a duplicate id would
+    // be answered "duplicate:" before any signature check), exit 3 with the reason.
+    let unseen = files.path().join("unseen.jsonl");
+    bench(&["gen", "--events", "20", "--seed", "7", "--out", path_text(&unseen)]).succeeded();
+    let broken = files.path().join("broken.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(&unseen)
+        .expect("unseen events")
+        .lines()
+        .take(20)
+        .map(|line| {
+            let signature_end = line.rfind("\"}").expect("sig is last");
+            let flipped = if &line[signature_end - 1..signature_end] == "0" { "1" } else { "0" };
+            format!("{}{flipped}{}", &line[..signature_end - 1], &line[signature_end..])
+        })
+        .collect();
+    std::fs::write(&broken, lines.join("\n")).expect("write broken events");
+    let run = bench(&["ingest", "--url", url, "--file", path_text(&broken)]);
+    assert_eq!(run.code, Some(3), "stderr:\n{}", run.stderr);
+    assert_eq!(run.metric("ingest.rejected.invalid"), 20.0);
+    assert!(run.stderr.contains("no event was accepted: 20 invalid"), "{}", run.stderr);
+}
+
+#[test]
+fn an_unreachable_relay_exits_2_naming_the_url() {
+    let url = format!("ws://127.0.0.1:{}", free_port());
+    let files = tempfile::tempdir().expect("temp dir");
+    let events = files.path().join("events.jsonl");
+    bench(&["gen", "--events", "5", "--out", path_text(&events)]).succeeded();
+    let runs = [
+        bench(&["ingest", "--url", &url, "--file", path_text(&events)]),
+        bench(&["query", "--url", &url, "--file", path_text(&events), "--duration", "1"]),
+        bench(&["fanout", "--publish-url", &url, "--duration", "1"]),
+        bench(&["connect", "--url", &url, "--connections", "1"]),
+    ];
+    for run in runs {
+        assert_eq!(run.code, Some(2), "stderr:\n{}", run.stderr);
+        assert!(run.stderr.contains(&format!("cannot reach the relay at {url}")), "{}", run.stderr);
+        assert!(run.stdout.is_empty());
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_lists_exit_codes() {
+    let run = bench(&["ingest", "--connections", "0", "--file", "x"]);
+    assert_eq!(run.code, Some(2));
+    let help = Command::new(env!("CARGO_BIN_EXE_parrhesia-bench")).arg("--help").output().expect("run --help");
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes:"));
+}

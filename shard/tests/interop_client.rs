@@ -1,0 +1,251 @@
+//! Interop on the wire with a third-party Nostr implementation: the rust-nostr `nostr` crate
+//! builds and signs every event, encodes every client message and decodes every relay answer,
+//! against the real relay on two shards. (Its networked client, `nostr-sdk`, was measured and
+//! left out: it added about two minutes to a clean build of these tests on two cores.)
+
+mod common;
+
+use std::collections::{BTreeSet, VecDeque};
+use std::convert::Infallible;
+use std::net::TcpStream;
+
+use common::{Relay, WAIT};
+use nostr::event::{Event, EventBuilder, FinalizeEvent, IntoEventBuilder, Kind, SignEvent, Tag, UnsignedEvent};
+use nostr::filter::Filter;
+use nostr::key::{GetPublicKey, PublicKey, SecretKey};
+use nostr::message::{ClientMessage, RelayMessage, SubscriptionId};
+use nostr::nips::nip01::Metadata;
+use nostr::types::Timestamp;
+use tungstenite::{Message, WebSocket};
+
+/// Signs through nostr's own `EventBuilder::finalize` (nostr computes the id and checks the
+/// signature) with a deterministic BIP-340 signature from fixed secret bytes: nostr's `Keys`
+/// only signs with operating-system randomness (feature `os-rng`, not enabled here).
+#[derive(Debug)]
+struct FixedSigner {
+    public_key: PublicKey,
+    keypair: secp256k1::Keypair,
+}
+
+impl FixedSigner {
+    fn new(seed: u8) -> FixedSigner {
+        let secret = [seed; 32];
+        let keys = nostr::key::Keys::new(SecretKey::from_slice(&secret).expect("valid secret"));
+        let keypair = secp256k1::Keypair::from_secret_bytes(secret).expect("valid secret");
+        FixedSigner { public_key: keys.public_key(), keypair }
+    }
+
+    fn sign(&self, builder: EventBuilder) -> Event {
+        builder.finalize(self).expect("nostr signs and verifies")
+    }
+}
+
+impl GetPublicKey for FixedSigner {
+    type Error = Infallible;
+    fn get_public_key(&self) -> Result<PublicKey, Infallible> {
+        Ok(self.public_key)
+    }
+}
+
+impl SignEvent for FixedSigner {
+    type Error = nostr::error::Error;
+    fn sign_event(&self, mut unsigned: UnsignedEvent) -> Result<Event, nostr::error::Error> {
+        let id = unsigned.id();
+        let signature = secp256k1::schnorr::sign_no_aux_rand(id.as_bytes(), &self.keypair);
+        unsigned.add_signature(nostr::event::Signature::from_byte_array(signature.to_byte_array()))
+    }
+}
+
+/// A WebSocket connection on which nostr writes every message and parses every answer: the
+/// relay's frames never pass through our own codec (which `common::Client` decodes with).
+struct NostrConnection {
+    socket: WebSocket<TcpStream>,
+    /// Messages read while waiting for an OK, kept in order for `recv`.
+    held: VecDeque<RelayMessage<'static>>,
+}
+
+impl NostrConnection {
+    fn open(relay: &Relay) -> NostrConnection {
+        let stream = TcpStream::connect(("127.0.0.1", relay.port)).expect("tcp connect");
+        stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+        let (socket, _) = tungstenite::client(relay.url(), stream).expect("websocket handshake");
+        NostrConnection { socket, held: VecDeque::new() }
+    }
+
+    fn send(&mut self, message: ClientMessage<'_>) {
+        self.send_text(&message.as_json());
+    }
+
+    fn send_text(&mut self, text: &str) {
+        self.socket.send(Message::Text(text.into())).expect("send");
+    }
+
+    /// The next relay message, parsed by nostr; fails the test after `WAIT` without one.
+    fn recv(&mut self) -> RelayMessage<'static> {
+        if let Some(message) = self.held.pop_front() {
+            return message;
+        }
+        loop {
+            match self.socket.read().expect("a message within the wait bound") {
+                Message::Text(text) => {
+                    return RelayMessage::from_json(text.as_str())
+                        .unwrap_or_else(|error| panic!("nostr cannot parse {text}: {error}"));
+                }
+                Message::Close(frame) => panic!("closed by relay: {frame:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// Publishes and returns the relay's OK as (accepted, message).
+    fn publish(&mut self, event: &Event) -> (bool, String) {
+        self.send(ClientMessage::event(event.clone()));
+        loop {
+            match self.recv() {
+                RelayMessage::Ok { event_id, status, message } if event_id == event.id => {
+                    return (status, message.into_owned());
+                }
+                other => self.held.push_back(other),
+            }
+        }
+    }
+
+    /// Stored events matching `filter`, up to EOSE; each must still verify after the round trip.
+    fn fetch(&mut self, subscription: &str, filter: Filter) -> BTreeSet<Event> {
+        let subscription = SubscriptionId::new(subscription);
+        self.send(ClientMessage::req(subscription.clone(), vec![filter]));
+        let mut events = BTreeSet::new();
+        loop {
+            match self.recv() {
+                RelayMessage::Event { subscription_id, event } if *subscription_id == subscription => {
+                    assert!(event.verify().is_ok(), "stored event no longer verifies: {}", event.as_json());
+                    events.insert(event.into_owned());
+                }
+                RelayMessage::EndOfStoredEvents(subscription_id) if *subscription_id == subscription => break,
+                other => panic!("unexpected before EOSE: {}", other.as_json()),
+            }
+        }
+        self.send(ClientMessage::close(subscription));
+        events
+    }
+
+    fn count(&mut self, subscription: &str, filter: Filter) -> usize {
+        let subscription = SubscriptionId::new(subscription);
+        self.send(ClientMessage::count(subscription.clone(), filter));
+        match self.recv() {
+            RelayMessage::Count { subscription_id, count } if *subscription_id == subscription => count,
+            other => panic!("expected COUNT, got {}", other.as_json()),
+        }
+    }
+}
+
+fn seconds_ago(seconds: u64) -> Timestamp {
+    Timestamp::from_secs(Timestamp::now().as_secs() - seconds)
+}
+
+fn note(author: &FixedSigner, content: &str) -> Event {
+    author.sign(EventBuilder::new(Kind::TextNote, content))
+}
+
+/// The same event with one JSON field replaced, parsed back by nostr (which does not verify on
+/// parsing), so the relay is the one that has to notice.
+fn tampered(event: &Event, field: &str, value: serde_json::Value) -> Event {
+    let mut json: serde_json::Value = serde_json::from_str(&event.as_json()).expect("event json");
+    json[field] = value;
+    let forged = Event::from_json(json.to_string()).expect("nostr parses it without verifying");
+    assert!(forged.verify().is_err(), "the forgery must really be invalid");
+    forged
+}
+
+#[test]
+fn publish_fetch_count_and_live_delivery() {
+    let relay = Relay::start(&["--shards", "2"]);
+    let (mut publisher, mut reader) = (NostrConnection::open(&relay), NostrConnection::open(&relay));
+    let author = FixedSigner::new(1);
+
+    let notes: Vec<Event> = (0..3).map(|number| note(&author, &format!("stored note {number}"))).collect();
+    for event in &notes {
+        assert_eq!(publisher.publish(event), (true, String::new()));
+    }
+    assert_eq!(publisher.publish(&notes[0]), (true, "duplicate: already have this event".into()));
+
+    let filter = Filter::new().author(author.public_key).kind(Kind::TextNote);
+    let stored = reader.fetch("stored", filter.clone());
+    assert_eq!(stored, notes.iter().cloned().collect(), "exactly the published notes, unchanged");
+    assert_eq!(reader.count("count", filter.clone()), notes.len());
+
+    // `limit: 0` asks for no stored events, so EOSE comes first and anything after it is live.
+    let live_subscription = SubscriptionId::new("live");
+    reader.send(ClientMessage::req(live_subscription.clone(), vec![filter.limit(0)]));
+    assert_eq!(reader.recv(), RelayMessage::eose(live_subscription.clone()));
+    let live = note(&author, "live note");
+    assert_eq!(publisher.publish(&live), (true, String::new()));
+    assert_eq!(reader.recv(), RelayMessage::event(live_subscription, live));
+}
+
+#[test]
+fn replaceable_and_addressable_events_keep_the_newest() {
+    let relay = Relay::start(&["--shards", "2"]);
+    let (mut publisher, mut reader) = (NostrConnection::open(&relay), NostrConnection::open(&relay));
+    let author = FixedSigner::new(3);
+
+    let metadata = |name: &str, age_seconds: u64| {
+        author.sign(Metadata::new().name(name).into_event_builder().custom_created_at(seconds_ago(age_seconds)))
+    };
+    let (older, newer, stale) = (metadata("older", 60), metadata("newer", 30), metadata("stale", 90));
+    assert_eq!(publisher.publish(&older), (true, String::new()));
+    assert_eq!(publisher.publish(&newer), (true, String::new()));
+    let refusal = (false, "duplicate: a newer version of this replaceable event is stored".to_string());
+    assert_eq!(publisher.publish(&stale), refusal, "a version older than the stored one");
+
+    let profiles = reader.fetch("profiles", Filter::new().author(author.public_key).kind(Kind::Metadata));
+    assert_eq!(profiles, [newer.clone()].into(), "only the newest kind 0 remains");
+    assert_eq!(Metadata::from_json(&newer.content).expect("metadata json").name.as_deref(), Some("newer"));
+
+    let article = |identifier: &str, content: &str, age_seconds: u64| {
+        let builder = EventBuilder::new(Kind::LongFormTextNote, content).tag(Tag::identifier(identifier));
+        author.sign(builder.custom_created_at(seconds_ago(age_seconds)))
+    };
+    let (first_draft, final_draft) = (article("post", "first draft", 60), article("post", "final draft", 30));
+    let other = article("other", "another article", 60);
+    for event in [&first_draft, &final_draft, &other] {
+        assert_eq!(publisher.publish(event), (true, String::new()));
+    }
+    let articles = Filter::new().author(author.public_key).kind(Kind::LongFormTextNote);
+    assert_eq!(reader.fetch("articles", articles.clone()), [final_draft.clone(), other].into(), "newest per d tag");
+    assert_eq!(reader.fetch("post", articles.identifier("post")), [final_draft].into(), "by d tag");
+}
+
+#[test]
+fn invalid_input_is_refused_with_the_invalid_prefix() {
+    let relay = Relay::start(&["--shards", "2"]);
+    let (mut publisher, mut reader) = (NostrConnection::open(&relay), NostrConnection::open(&relay));
+    let author = FixedSigner::new(5);
+
+    let genuine = note(&author, "genuine");
+    let bad_signature = tampered(&genuine, "sig", note(&author, "other").sig.to_string().into());
+    let bad_id = tampered(&genuine, "content", "changed after signing".into());
+    assert_eq!(publisher.publish(&bad_signature), (false, "invalid: bad signature".into()));
+    assert_eq!(publisher.publish(&bad_id), (false, "invalid: event id does not match its content".into()));
+
+    // NOTICE and CLOSED, as nostr reads them.
+    publisher.send_text("not json");
+    match publisher.recv() {
+        RelayMessage::Notice(message) => assert!(message.starts_with("invalid: bad message"), "NOTICE: {message}"),
+        other => panic!("expected NOTICE, got {}", other.as_json()),
+    }
+    publisher.send_text(r#"["REQ","bad filter",{"kinds":[-1]}]"#);
+    match publisher.recv() {
+        RelayMessage::Closed { subscription_id, message } => {
+            assert_eq!(subscription_id.as_str(), "bad filter");
+            assert!(message.starts_with("invalid: "), "CLOSED message: {message}");
+        }
+        other => panic!("expected CLOSED, got {}", other.as_json()),
+    }
+
+    let by_author = Filter::new().author(author.public_key);
+    assert!(reader.fetch("before", by_author.clone()).is_empty(), "nothing invalid was stored");
+    // The connection survives the refusals: the genuine event still goes through.
+    assert_eq!(publisher.publish(&genuine), (true, String::new()));
+    assert_eq!(reader.fetch("after", by_author), [genuine].into());
+}
