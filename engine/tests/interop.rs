@@ -2,11 +2,9 @@
 //! written by one side must read back identically on the other, and both must agree on ids,
 //! signatures and filter matches. Deliberate differences are pinned in their own tests.
 
-use std::convert::Infallible;
-
-use nostr::event::{EventBuilder, FinalizeEvent, Kind, SignEvent, Tag, UnsignedEvent};
+use nostr::event::{EventBuilder, FinalizeEvent, Kind, Tag};
 use nostr::filter::{MatchEventOptions, SingleLetterTag};
-use nostr::key::{GetPublicKey, PublicKey, SecretKey};
+use nostr::key::PublicKey;
 use nostr::message::SubscriptionId;
 use nostr::types::Timestamp;
 use parrhesia_engine::{self as engine, KindClass, Limits, TagFilter};
@@ -18,40 +16,16 @@ const BASE_TIME: u64 = 1_700_000_000;
 const TRICKY: &str = "quote \" backslash \\ slash / newline \n tab \t cr \r bs \u{8} ff \u{c} \
                       nul \u{0} soh \u{1} us \u{1f} del \u{7f} é 日本語 🦀 🏳️‍🌈 \u{2028}\u{2029} bom \u{feff} \\u0041";
 
-/// Signs through nostr's own `EventBuilder::finalize` pipeline (nostr computes the id and
-/// checks the signature in `add_signature`), with a deterministic BIP-340 signature: nostr's
-/// `Keys` only signs with operating-system randomness (feature `os-rng`).
-#[derive(Debug)]
-struct FixedSigner {
-    public_key: PublicKey,
-    keypair: secp256k1::Keypair,
+mod support {
+    pub mod fixed_signer;
 }
+use support::fixed_signer::FixedSigner;
 
-impl FixedSigner {
-    fn new(seed: u8) -> FixedSigner {
-        let secret = [seed; 32];
-        let nostr_keys = nostr::key::Keys::new(SecretKey::from_slice(&secret).expect("valid secret"));
-        let keypair = secp256k1::Keypair::from_secret_bytes(secret).expect("valid secret");
-        let ours = engine::Keys::from_secret_bytes(secret).expect("valid secret");
-        // Both libraries derive the same x-only public key from the same secret.
-        assert_eq!(nostr_keys.public_key().to_bytes(), *ours.public_key());
-        FixedSigner { public_key: nostr_keys.public_key(), keypair }
-    }
-}
-
-impl GetPublicKey for FixedSigner {
-    type Error = Infallible;
-    fn get_public_key(&self) -> Result<PublicKey, Infallible> {
-        Ok(self.public_key)
-    }
-}
-
-impl SignEvent for FixedSigner {
-    type Error = nostr::error::Error;
-    fn sign_event(&self, mut unsigned: UnsignedEvent) -> Result<nostr::event::Event, nostr::error::Error> {
-        let id = unsigned.id();
-        let signature = secp256k1::schnorr::sign_no_aux_rand(id.as_bytes(), &self.keypair);
-        unsigned.add_signature(nostr::event::Signature::from_byte_array(signature.to_byte_array()))
+#[test]
+fn both_libraries_derive_the_same_public_key() {
+    for seed in [1u8, 2, 5, 200] {
+        let ours = engine::Keys::from_secret_bytes([seed; 32]).expect("valid secret");
+        assert_eq!(FixedSigner::new(seed).public_key.to_bytes(), *ours.public_key());
     }
 }
 

@@ -6,55 +6,19 @@
 mod common;
 
 use std::collections::{BTreeSet, VecDeque};
-use std::convert::Infallible;
 use std::net::TcpStream;
 
 use common::{Relay, WAIT};
-use nostr::event::{Event, EventBuilder, FinalizeEvent, IntoEventBuilder, Kind, SignEvent, Tag, UnsignedEvent};
+use nostr::event::{Event, EventBuilder, IntoEventBuilder, Kind, Tag};
 use nostr::filter::Filter;
-use nostr::key::{GetPublicKey, PublicKey, SecretKey};
 use nostr::message::{ClientMessage, RelayMessage, SubscriptionId};
 use nostr::nips::nip01::Metadata;
 use nostr::types::Timestamp;
 use tungstenite::{Message, WebSocket};
 
-/// Signs through nostr's own `EventBuilder::finalize` (nostr computes the id and checks the
-/// signature) with a deterministic BIP-340 signature from fixed secret bytes: nostr's `Keys`
-/// only signs with operating-system randomness (feature `os-rng`, not enabled here).
-#[derive(Debug)]
-struct FixedSigner {
-    public_key: PublicKey,
-    keypair: secp256k1::Keypair,
-}
-
-impl FixedSigner {
-    fn new(seed: u8) -> FixedSigner {
-        let secret = [seed; 32];
-        let keys = nostr::key::Keys::new(SecretKey::from_slice(&secret).expect("valid secret"));
-        let keypair = secp256k1::Keypair::from_secret_bytes(secret).expect("valid secret");
-        FixedSigner { public_key: keys.public_key(), keypair }
-    }
-
-    fn sign(&self, builder: EventBuilder) -> Event {
-        builder.finalize(self).expect("nostr signs and verifies")
-    }
-}
-
-impl GetPublicKey for FixedSigner {
-    type Error = Infallible;
-    fn get_public_key(&self) -> Result<PublicKey, Infallible> {
-        Ok(self.public_key)
-    }
-}
-
-impl SignEvent for FixedSigner {
-    type Error = nostr::error::Error;
-    fn sign_event(&self, mut unsigned: UnsignedEvent) -> Result<Event, nostr::error::Error> {
-        let id = unsigned.id();
-        let signature = secp256k1::schnorr::sign_no_aux_rand(id.as_bytes(), &self.keypair);
-        unsigned.add_signature(nostr::event::Signature::from_byte_array(signature.to_byte_array()))
-    }
-}
+#[path = "../../engine/tests/support/fixed_signer.rs"]
+mod fixed_signer;
+use fixed_signer::FixedSigner;
 
 /// A WebSocket connection on which nostr writes every message and parses every answer: the
 /// relay's frames never pass through our own codec (which `common::Client` decodes with).
