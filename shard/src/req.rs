@@ -148,9 +148,8 @@ async fn catch_up(
 pub fn count(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: String, filters: Vec<Filter>) {
     let (shard, connection) = (shard.clone(), connection.clone());
     glommio::spawn_local(async move {
-        let unlimited: Vec<Filter> = filters.into_iter().map(|filter| Filter { limit: None, ..filter }).collect();
         let result = async {
-            let mut scan = shard.store.scan(&unlimited, u64::MAX, crate::unix_now())?;
+            let mut scan = shard.store.count_scan(&filters, crate::unix_now())?;
             let mut count = 0u64;
             while !scan.is_done() && !connection.is_closed() {
                 count += step(&shard, &mut scan)?.len() as u64;

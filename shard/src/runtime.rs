@@ -22,12 +22,10 @@ const IO_MEMORY_BYTES: usize = 256 * 1024;
 /// glommio's default preempt timer (100 ms) lets a busy task starve socket I/O.
 const PREEMPT_TIMER: Duration = Duration::from_millis(2);
 
-pub const SUPPORTED_NIPS: [u16; 9] = [1, 9, 11, 40, 45, 50, 62, 70, 1];
+/// The NIPs this relay serves, as NIP-11 lists them (ascending).
+pub const SUPPORTED_NIPS: [u16; 8] = [1, 9, 11, 40, 45, 50, 62, 70];
 
 fn relay_info(config: &Config) -> RelayInfo {
-    let mut nips: Vec<u16> = SUPPORTED_NIPS.to_vec();
-    nips.sort_unstable();
-    nips.dedup();
     RelayInfo {
         name: config.relay_name.clone(),
         description: config.relay_description.clone(),
@@ -35,7 +33,7 @@ fn relay_info(config: &Config) -> RelayInfo {
         contact: config.relay_contact.clone(),
         software: "https://github.com/parrhesia/parrhesia-rs".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        supported_nips: nips,
+        supported_nips: SUPPORTED_NIPS.to_vec(),
         limitation: Limitation::from_limits(&config.limits()),
     }
 }

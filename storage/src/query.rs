@@ -93,10 +93,16 @@ impl Store {
         Ok(events)
     }
 
+    /// Starts a scan for counting (NIP-45): every filter's limit is ignored. Callers that must
+    /// not block for long step it themselves; `count` runs it to the end.
+    pub fn count_scan(&self, filters: &[Filter], now: u64) -> Result<QueryScan, StorageError> {
+        let unlimited: Vec<Filter> = filters.iter().map(|filter| Filter { limit: None, ..filter.clone() }).collect();
+        self.scan(&unlimited, u64::MAX, now)
+    }
+
     /// How many distinct stored events match any of the filters (limits ignored, NIP-45).
     pub fn count(&self, filters: &[Filter], now: u64) -> Result<u64, StorageError> {
-        let unlimited: Vec<Filter> = filters.iter().map(|filter| Filter { limit: None, ..filter.clone() }).collect();
-        let mut scan = self.scan(&unlimited, u64::MAX, now)?;
+        let mut scan = self.count_scan(filters, now)?;
         let mut count = 0;
         let budget = ScanBudget { candidates_max: 4096, time_max: None };
         while !scan.is_done() {
