@@ -28,6 +28,8 @@ pub struct SubscriptionState {
     /// Distinguishes this REQ from an earlier one with the same id (a REQ replaces).
     pub generation: u64,
     pub phase: Phase,
+    /// `["EVENT","<id>",`, built once for every event this subscription is sent.
+    pub prefix: bytes::Bytes,
 }
 
 pub struct Connection {
@@ -76,11 +78,14 @@ impl Connection {
         self.close(1008, "outbound queue full");
     }
 
-    /// Whether a live event (with `seq`, or ephemeral) goes to this subscription now.
-    pub fn wants_live(&self, subscription_id: &str, seq: Option<u64>) -> bool {
-        match self.subscriptions.borrow().get(subscription_id).map(|state| state.phase) {
-            Some(Phase::Live { after_seq }) => seq.is_none_or(|seq| seq > after_seq),
-            _ => false,
+    /// The subscription's EVENT prefix if a live event (with `seq`, or ephemeral) goes to it
+    /// now; `None` if it does not.
+    pub fn live_prefix(&self, subscription_id: &str, seq: Option<u64>) -> Option<bytes::Bytes> {
+        let subscriptions = self.subscriptions.borrow();
+        let state = subscriptions.get(subscription_id)?;
+        match state.phase {
+            Phase::Live { after_seq } if seq.is_none_or(|seq| seq > after_seq) => Some(state.prefix.clone()),
+            _ => None,
         }
     }
 
@@ -142,7 +147,8 @@ pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u
     tracing::debug!(connection = id, shard = shard.index, %peer, "connection opened");
     let writer = glommio::spawn_local({
         let connection = connection.clone();
-        async move { crate::outbound::write_loop(&connection.outbound, sink).await }
+        let shard = shard.clone();
+        async move { crate::outbound::write_loop(&connection.outbound, sink, &shard.event_scratch).await }
     });
     while !connection.is_closed() && !shard.stopping.get() {
         // Flow control: a client that does not read its answers is not read either.

@@ -6,22 +6,30 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::SinkExt;
 use tungstenite::Message;
 use tungstenite::protocol::CloseFrame;
-use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
 use crate::config::OverflowPolicy;
 use crate::notify::Notify;
 
+/// Stored events are copied out of LMDB into chunks of at least this many bytes, shared by the
+/// frames cut from them (one allocation per chunk, not per event).
+const STAGING_CHUNK_BYTES: usize = 64 * 1024;
+
 /// One queued WebSocket message.
 #[derive(Debug)]
 pub enum Frame {
-    /// A complete relay message (OK, EOSE, NOTICE, CLOSED, COUNT, ...).
-    Text(String),
-    /// An event for a subscription: the shared event JSON behind `["EVENT","<sub>",`.
+    /// A complete text message: a reply (OK, EOSE, NOTICE, CLOSED, COUNT, ...) or a stored
+    /// event already written as `["EVENT","<sub>",<json>]`. Never re-validated as UTF-8: it is
+    /// our own JSON or JSON the store checked when it wrote it.
+    Text(Bytes),
+    /// A live event: the subscription's `["EVENT","<sub>",` and the event's shared JSON,
+    /// joined only when the frame is written.
     Event {
-        subscription_id: Arc<str>,
+        prefix: Bytes,
         json: Arc<str>,
     },
     Ping,
@@ -35,26 +43,47 @@ impl Frame {
     fn bytes(&self) -> usize {
         match self {
             Frame::Text(text) => text.len(),
-            Frame::Event { subscription_id, json } => json.len() + subscription_id.len() + 13,
+            Frame::Event { prefix, json } => prefix.len() + json.len() + 1,
             Frame::Ping | Frame::Close { .. } => 16,
         }
     }
 
-    fn into_message(self) -> Message {
+    /// The message for the socket; a live event is joined in `scratch`, whose chunk is free
+    /// again as soon as the socket layer has copied the frame into its write buffer.
+    fn into_message(self, scratch: &mut BytesMut) -> Message {
         match self {
-            Frame::Text(text) => Message::Text(text.into()),
-            Frame::Event { subscription_id, json } => {
-                let mut text = parrhesia_engine::event_message_prefix(&subscription_id);
-                text.extend_from_slice(json.as_bytes());
-                text.push(b']');
-                Message::Text(String::from_utf8(text).expect("JSON pieces are UTF-8").into())
-            }
-            Frame::Ping => Message::Ping(Vec::new().into()),
+            Frame::Text(text) => text_message(text),
+            Frame::Event { prefix, json } => text_message(join_event(scratch, &prefix, json.as_bytes())),
+            Frame::Ping => Message::Ping(Bytes::new()),
             Frame::Close { code, reason } => {
                 Message::Close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() }))
             }
         }
     }
+}
+
+/// A final text frame carrying `text` as it is (tungstenite's `Message::Text` would want it
+/// validated as UTF-8 again).
+fn text_message(text: Bytes) -> Message {
+    Message::Frame(tungstenite::protocol::frame::Frame::message(text, OpCode::Data(Data::Text), true))
+}
+
+/// Writes `prefix ++ json ++ "]"` into `buffer` and cuts it off as one `Bytes`.
+fn join_event(buffer: &mut BytesMut, prefix: &[u8], json: &[u8]) -> Bytes {
+    let length = prefix.len() + json.len() + 1;
+    if buffer.capacity() < length {
+        buffer.reserve(length.max(STAGING_CHUNK_BYTES));
+    }
+    buffer.extend_from_slice(prefix);
+    buffer.extend_from_slice(json);
+    buffer.put_u8(b']');
+    buffer.split().freeze()
+}
+
+/// `["EVENT","<sub>",`: what precedes the event JSON in every EVENT message of a subscription,
+/// built once per subscription.
+pub fn event_prefix(subscription_id: &str) -> Bytes {
+    Bytes::from(parrhesia_engine::event_message_prefix(subscription_id))
 }
 
 /// What happened to a live event offered to a full queue.
@@ -69,6 +98,9 @@ pub enum LiveOutcome {
 
 pub struct Outbound {
     queue: RefCell<VecDeque<Frame>>,
+    /// Where stored events are written; released when the queue empties, so an idle
+    /// connection holds no chunk.
+    staging: RefCell<BytesMut>,
     bytes: Cell<usize>,
     bytes_max: usize,
     /// A Close frame is queued; nothing more is accepted.
@@ -83,6 +115,7 @@ impl Outbound {
     pub fn new(bytes_max: usize) -> Outbound {
         Outbound {
             queue: RefCell::default(),
+            staging: RefCell::default(),
             bytes: Cell::new(0),
             bytes_max,
             closing: Cell::new(false),
@@ -115,16 +148,22 @@ impl Outbound {
 
     /// A reply or a stored event: always queued (the producer respects flow control).
     pub fn push_reply(&self, text: String) {
-        self.push(Frame::Text(text));
+        self.push(Frame::Text(Bytes::from(text)));
     }
 
-    pub fn push_stored(&self, subscription_id: Arc<str>, json: Arc<str>) {
-        self.push(Frame::Event { subscription_id, json });
+    /// A stored event, copied now (it may point into a page of a read transaction about to
+    /// end) into this connection's staging chunk.
+    pub fn push_stored(&self, prefix: &[u8], json: &[u8]) {
+        if self.closing.get() {
+            return;
+        }
+        let message = join_event(&mut self.staging.borrow_mut(), prefix, json);
+        self.push(Frame::Text(message));
     }
 
     /// A live event: queued if it fits, else the overflow policy decides.
-    pub fn push_live(&self, subscription_id: Arc<str>, json: Arc<str>, policy: OverflowPolicy) -> LiveOutcome {
-        let frame = Frame::Event { subscription_id, json };
+    pub fn push_live(&self, prefix: Bytes, json: Arc<str>, policy: OverflowPolicy) -> LiveOutcome {
+        let frame = Frame::Event { prefix, json };
         if self.bytes.get() + frame.bytes() <= self.bytes_max {
             self.push(frame);
             return LiveOutcome::Queued;
@@ -174,6 +213,14 @@ impl Outbound {
         Some(frame)
     }
 
+    /// Frees the staging chunk of an idle connection (frames cut from it keep their part).
+    fn release_staging(&self) {
+        let mut staging = self.staging.borrow_mut();
+        if staging.capacity() > 0 {
+            *staging = BytesMut::new();
+        }
+    }
+
     /// Waits until the queue is at or below the high-water mark, or closing.
     pub async fn wait_below_high_water(&self) {
         while self.above_high_water() && !self.closing.get() {
@@ -189,7 +236,10 @@ impl Outbound {
 }
 
 /// Drains `outbound` into `sink` until a Close frame is sent or the socket fails.
-pub async fn write_loop<S>(outbound: &Outbound, mut sink: S)
+/// Frames are fed to the socket layer, which batches them in its write buffer, and flushed
+/// once the queue is empty (a cork per turn, not a write per frame). `scratch` is the
+/// shard's buffer for joining live events.
+pub async fn write_loop<S>(outbound: &Outbound, mut sink: S, scratch: &RefCell<BytesMut>)
 where
     S: futures_util::Sink<Message> + Unpin,
 {
@@ -202,12 +252,14 @@ where
             }
             outbound.drained.notify_all();
             if outbound.queue.borrow().is_empty() {
+                outbound.release_staging();
                 outbound.queued.notified().await;
             }
             continue;
         };
         let is_close = matches!(frame, Frame::Close { .. });
-        let sent = if is_close { sink.send(frame.into_message()).await } else { sink.feed(frame.into_message()).await };
+        let message = frame.into_message(&mut scratch.borrow_mut());
+        let sent = if is_close { sink.send(message).await } else { sink.feed(message).await };
         if !outbound.above_high_water() {
             outbound.drained.notify_all();
         }
@@ -225,33 +277,42 @@ where
 mod tests {
     use super::*;
 
-    fn event(size: usize) -> (Arc<str>, Arc<str>) {
-        (Arc::from("s"), Arc::from("x".repeat(size)))
+    fn event(size: usize) -> (Bytes, Arc<str>) {
+        (event_prefix("s"), Arc::from("x".repeat(size)))
+    }
+
+    fn text_of(frame: Frame) -> String {
+        let mut scratch = BytesMut::new();
+        match frame.into_message(&mut scratch) {
+            Message::Frame(frame) => String::from_utf8(frame.into_payload().to_vec()).unwrap(),
+            other => panic!("not a text frame: {other:?}"),
+        }
     }
 
     #[test]
     fn overflow_policies() {
-        let (sub, json) = event(100);
-        let frame_bytes = 100 + 1 + 13;
+        let (prefix, json) = event(100);
+        let frame_bytes = prefix.len() + 100 + 1;
         for (policy, expected) in [
             (OverflowPolicy::Close, LiveOutcome::Overflow),
             (OverflowPolicy::DropNewest, LiveOutcome::Dropped),
             (OverflowPolicy::DropOldest, LiveOutcome::Dropped),
         ] {
             let outbound = Outbound::new(frame_bytes * 2);
-            assert_eq!(outbound.push_live(sub.clone(), json.clone(), policy), LiveOutcome::Queued);
-            assert_eq!(outbound.push_live(sub.clone(), json.clone(), policy), LiveOutcome::Queued);
-            assert_eq!(outbound.push_live(sub.clone(), json.clone(), policy), expected, "{policy:?}");
+            assert_eq!(outbound.push_live(prefix.clone(), json.clone(), policy), LiveOutcome::Queued);
+            assert_eq!(outbound.push_live(prefix.clone(), json.clone(), policy), LiveOutcome::Queued);
+            assert_eq!(outbound.bytes(), frame_bytes * 2, "{policy:?} counts what it queued");
+            assert_eq!(outbound.push_live(prefix.clone(), json.clone(), policy), expected, "{policy:?}");
             assert!(outbound.bytes() <= frame_bytes * 2, "{policy:?} keeps the bound");
         }
     }
 
     #[test]
     fn drop_oldest_keeps_replies() {
-        let (sub, json) = event(100);
+        let (prefix, json) = event(100);
         let outbound = Outbound::new(300);
         outbound.push_reply("r".repeat(250));
-        assert_eq!(outbound.push_live(sub, json, OverflowPolicy::DropOldest), LiveOutcome::Dropped);
+        assert_eq!(outbound.push_live(prefix, json, OverflowPolicy::DropOldest), LiveOutcome::Dropped);
         assert_eq!(outbound.queue.borrow().len(), 1, "the reply stays, the event that cannot fit is dropped");
     }
 
@@ -260,7 +321,48 @@ mod tests {
         let outbound = Outbound::new(1000);
         outbound.close(1001, "going away");
         outbound.push_reply("late".into());
+        outbound.push_stored(b"[\"EVENT\",\"s\",", b"{}");
         assert_eq!(outbound.queue.borrow().len(), 1);
         assert!(outbound.is_closing());
+    }
+
+    /// Stored and live events become exactly the NIP-01 EVENT message, byte for byte, whatever
+    /// the subscription id needs escaped; stored events share staging chunks.
+    #[test]
+    fn frames_are_exact_event_messages() {
+        let outbound = Outbound::new(1 << 20);
+        let cases = [("sub", "{\"id\":\"a\"}"), ("q\"uote\\", "{}"), ("é\n", "{\"content\":\"ü\"}")];
+        for (subscription, json) in cases {
+            let prefix = event_prefix(subscription);
+            let expected =
+                format!("[\"EVENT\",{},{json}]", serde_json::to_string(subscription).expect("a string serializes"));
+            outbound.push_stored(&prefix, json.as_bytes());
+            assert_eq!(outbound.push_live(prefix, Arc::from(json), OverflowPolicy::Close), LiveOutcome::Queued);
+            let stored = outbound.pop().expect("stored frame queued");
+            let live = outbound.pop().expect("live frame queued");
+            assert_eq!(stored.bytes(), expected.len(), "accounted size of {subscription:?}");
+            assert_eq!(live.bytes(), expected.len(), "accounted size of {subscription:?}");
+            assert_eq!(text_of(stored), expected);
+            assert_eq!(text_of(live), expected);
+        }
+        assert_eq!(outbound.bytes(), 0, "popping returns every byte");
+    }
+
+    #[test]
+    fn stored_events_share_one_chunk_and_idle_releases_it() {
+        let outbound = Outbound::new(1 << 20);
+        let prefix = event_prefix("s");
+        for _ in 0..10 {
+            outbound.push_stored(&prefix, &[b'x'; 100]);
+        }
+        let first = outbound.pop().expect("queued");
+        let second = outbound.pop().expect("queued");
+        let (Frame::Text(first), Frame::Text(second)) = (first, second) else { panic!("stored events are text") };
+        let gap = second.as_ptr() as usize - first.as_ptr() as usize;
+        assert_eq!(gap, first.len(), "consecutive stored events are cut from one chunk");
+        assert!(outbound.staging.borrow().capacity() > 0);
+        outbound.release_staging();
+        assert_eq!(outbound.staging.borrow().capacity(), 0, "an idle connection holds no chunk");
+        assert_eq!(&second[second.len() - 1..], b"]", "frames cut earlier stay valid");
     }
 }

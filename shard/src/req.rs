@@ -4,11 +4,10 @@
 //! last fanned-out sequence make the hand-over exact: nothing missed, nothing sent twice.
 
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
-use parrhesia_engine::{Event, Filter, RelayMessage};
-use parrhesia_storage::{QueryScan, ScanBudget};
+use parrhesia_engine::{Filter, RelayMessage};
+use parrhesia_storage::{RecordFilter, ScanBudget};
 
 use crate::connection::{Connection, Phase, SubscriptionState};
 use crate::shard::Shard;
@@ -36,7 +35,8 @@ pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: Str
     }
     let generation = shard.next_generation();
     let filters = Rc::new(filters);
-    subscriptions.insert(subscription_id.clone(), SubscriptionState { generation, phase: Phase::Scanning });
+    let prefix = crate::outbound::event_prefix(&subscription_id);
+    subscriptions.insert(subscription_id.clone(), SubscriptionState { generation, phase: Phase::Scanning, prefix });
     drop(subscriptions);
     shard.subscriptions.borrow_mut().insert(connection.id, &subscription_id, filters.to_vec());
     let (shard, connection) = (shard.clone(), connection.clone());
@@ -70,31 +70,22 @@ async fn serve(
     };
     let now = crate::unix_now();
     let mut scan = shard.store.scan(filters, shard.limits.filter_limit_max, now).map_err(storage_error)?;
-    let subscription: Arc<str> = Arc::from(id);
+    let prefix = crate::outbound::event_prefix(id);
     while !scan.is_done() {
         connection.outbound.wait_below_high_water().await;
         if !connection.is_current(id, generation) {
             return Ok(());
         }
-        for stored in step(shard, &mut scan).map_err(storage_error)? {
-            connection.outbound.push_stored(subscription.clone(), Arc::from(stored.json));
-        }
+        // Each stored event goes from its LMDB page into the connection's queue as it is.
+        scan.step(&shard.store, budget(shard), |record| connection.outbound.push_stored(&prefix, record.json()))
+            .map_err(storage_error)?;
         glommio::yield_if_needed().await;
     }
     if !connection.is_current(id, generation) {
         return Ok(());
     }
     connection.outbound.push_reply(RelayMessage::Eose { subscription_id: id.into() }.encode());
-    catch_up(shard, connection, id, generation, filters, scan.snapshot_seq(), &subscription)
-        .await
-        .map_err(storage_error)
-}
-
-fn step(
-    shard: &Shard,
-    scan: &mut QueryScan,
-) -> Result<Vec<parrhesia_storage::StoredEvent>, parrhesia_storage::StorageError> {
-    scan.step(&shard.store, budget(shard))
+    catch_up(shard, connection, id, generation, filters, scan.snapshot_seq(), &prefix).await.map_err(storage_error)
 }
 
 /// Delivers what was committed between the scan's snapshot and what this shard has fanned out,
@@ -106,8 +97,9 @@ async fn catch_up(
     generation: u64,
     filters: &[Filter],
     snapshot_seq: u64,
-    subscription: &Arc<str>,
+    prefix: &[u8],
 ) -> Result<(), parrhesia_storage::StorageError> {
+    let filters: Vec<RecordFilter> = filters.iter().cloned().map(RecordFilter::new).collect();
     let mut after = snapshot_seq;
     loop {
         let target = shard.last_seq_seen.get();
@@ -121,22 +113,19 @@ async fn catch_up(
             return Ok(());
         }
         let now = crate::unix_now();
-        let entries = shard.store.events_since(after, CATCH_UP_EVENTS_MAX, CATCH_UP_BYTES_MAX)?;
-        let mut advanced_to = target;
-        for stored in entries {
-            if stored.seq > target {
-                break;
+        let mut advanced_to = after;
+        let last = shard.store.log_since(after, CATCH_UP_EVENTS_MAX, CATCH_UP_BYTES_MAX, |record| {
+            if record.seq > target {
+                return;
             }
-            advanced_to = stored.seq;
-            if stored.header.expired(now) {
-                continue;
+            advanced_to = record.seq;
+            // A record that cannot be read (a damaged store) matches nothing.
+            if !record.header.expired(now) && filters.iter().any(|filter| filter.matches(&record) == Some(true)) {
+                connection.outbound.push_stored(prefix, record.json());
             }
-            let Some(event) = Event::parse_trusted(&stored.json) else { continue };
-            if filters.iter().any(|filter| filter.matches(&event)) {
-                connection.outbound.push_stored(subscription.clone(), event.json().clone());
-            }
-        }
-        after = advanced_to;
+        })?;
+        // Nothing left in the log up to `target` (removed events leave holes): go to it.
+        after = if last == after || last > target { target } else { advanced_to };
         connection.outbound.wait_below_high_water().await;
         if !connection.is_current(id, generation) {
             return Ok(());
@@ -152,7 +141,7 @@ pub fn count(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: St
             let mut scan = shard.store.count_scan(&filters, crate::unix_now())?;
             let mut count = 0u64;
             while !scan.is_done() && !connection.is_closed() {
-                count += step(&shard, &mut scan)?.len() as u64;
+                count += scan.step(&shard.store, budget(&shard), |_| {})? as u64;
                 glommio::yield_if_needed().await;
             }
             Ok::<u64, parrhesia_storage::StorageError>(count)

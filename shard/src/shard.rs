@@ -56,6 +56,11 @@ pub struct Shard {
     pub store: Store,
     pub relay_info_json: String,
     pub subscriptions: RefCell<SubscriptionIndex<u64>>,
+    /// Reused by every fanout: the (connection, subscription) pairs an event matched.
+    fanout_matches: RefCell<Vec<(u64, Arc<str>)>>,
+    /// Where socket writers join a live event's prefix and JSON; each joined frame is copied
+    /// into its socket's write buffer at once, so one chunk serves the whole shard.
+    pub event_scratch: RefCell<bytes::BytesMut>,
     pub connections: RefCell<HashMap<u64, Rc<Connection>>>,
     /// Store requests awaiting their commit: ticket -> (connection, event id).
     pending: RefCell<HashMap<u64, (u64, Id)>>,
@@ -132,15 +137,15 @@ impl Shard {
     /// Delivers `event` to every live subscription here that matches it. `seq` is `None` for
     /// ephemeral events; a stored event goes only to subscriptions whose scan did not cover it.
     fn fan_out(&self, event: &Event, seq: Option<u64>) {
-        let mut matches = Vec::new();
+        let mut matches = self.fanout_matches.borrow_mut();
+        matches.clear();
         self.subscriptions.borrow_mut().matches_into(event, &mut matches);
-        for (connection_id, subscription_id) in matches {
-            let Some(connection) = self.connection(connection_id) else { continue };
-            if !connection.wants_live(&subscription_id, seq) {
-                continue;
-            }
+        let connections = self.connections.borrow();
+        for (connection_id, subscription_id) in matches.drain(..) {
+            let Some(connection) = connections.get(&connection_id) else { continue };
+            let Some(prefix) = connection.live_prefix(&subscription_id, seq) else { continue };
             let policy = self.config.outbound_overflow;
-            match connection.outbound.push_live(subscription_id, event.json().clone(), policy) {
+            match connection.outbound.push_live(prefix, event.json().clone(), policy) {
                 LiveOutcome::Queued => {}
                 LiveOutcome::Dropped => {
                     self.counters.live_events_dropped.set(self.counters.live_events_dropped.get() + 1)
@@ -198,6 +203,8 @@ pub async fn run(setup: ShardSetup) {
         store: setup.store,
         relay_info_json: setup.relay_info_json,
         subscriptions: RefCell::new(SubscriptionIndex::new()),
+        fanout_matches: RefCell::default(),
+        event_scratch: RefCell::default(),
         connections: RefCell::default(),
         pending: RefCell::default(),
         next_ticket: Cell::new(0),

@@ -4,12 +4,13 @@
 
 mod error;
 mod query;
+pub mod record;
 pub mod schema;
 mod store;
 mod write;
 
 pub use error::StorageError;
 pub use query::{QueryScan, ScanBudget};
-pub use schema::Header;
+pub use record::{Header, Record, RecordFilter};
 pub use store::{Durability, Store, StoreOptions, StoredEvent};
 pub use write::{KIND_DELETION, KIND_VANISH, Outcome};

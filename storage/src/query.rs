@@ -8,11 +8,12 @@ use std::ops::Bound;
 use std::time::{Duration, Instant};
 
 use heed::{RoTxn, WithoutTls};
-use parrhesia_engine::{Event, Filter, Id};
+use parrhesia_engine::{Filter, Id};
 
 use crate::error::StorageError;
+use crate::record::{Record, RecordFilter};
 use crate::schema::{self, TimeIndex};
-use crate::store::{Store, StoredEvent, Tables, decode_seq, read_event, read_last_seq};
+use crate::store::{Store, StoredEvent, Tables, decode_seq, read_last_seq, read_record};
 
 /// How much one `QueryScan::step` may do before it returns. A step always finishes the group of
 /// events sharing one created_at it started, so it may slightly exceed the budget.
@@ -36,7 +37,7 @@ const FILL_ENTRIES_MAX: usize = 64;
 const PUBKEY_KIND_PAIRS_MAX: usize = 256;
 
 struct FilterState {
-    filter: Filter,
+    filter: RecordFilter,
     /// Events this filter may still contribute (its limit, counted down).
     remaining: u64,
 }
@@ -65,6 +66,8 @@ pub struct QueryScan {
     snapshot_seq: u64,
     now: u64,
     done: bool,
+    /// Scratch: the seqs of the group being taken (kept to reuse its allocation).
+    group_seqs: Vec<u64>,
 }
 
 impl Store {
@@ -77,20 +80,24 @@ impl Store {
         let mut cursors = Vec::new();
         for (position, filter) in filters.iter().enumerate() {
             let limit = filter.limit.unwrap_or(limit_default);
-            states.push(FilterState { filter: filter.clone(), remaining: limit });
+            states.push(FilterState { filter: RecordFilter::new(filter.clone()), remaining: limit });
             cursors.extend(cursors_for(position, filter, limit));
         }
-        Ok(QueryScan { filters: states, cursors, snapshot_seq, now, done: false })
+        Ok(QueryScan { filters: states, cursors, snapshot_seq, now, done: false, group_seqs: Vec::new() })
     }
 
     /// Runs a whole query at once: matching events, newest first, ties by id ascending.
     pub fn query(&self, filters: &[Filter], limit_default: u64, now: u64) -> Result<Vec<StoredEvent>, StorageError> {
         let mut scan = self.scan(filters, limit_default, now)?;
         let mut events = Vec::new();
-        while !scan.is_done() {
-            events.extend(scan.step(self, ScanBudget::UNLIMITED)?);
+        let mut failure = None;
+        while !scan.is_done() && failure.is_none() {
+            scan.step(self, ScanBudget::UNLIMITED, |record| match StoredEvent::from_record(&record) {
+                Ok(stored) => events.push(stored),
+                Err(error) => failure = Some(error),
+            })?;
         }
-        Ok(events)
+        failure.map_or(Ok(events), Err)
     }
 
     /// Starts a scan for counting (NIP-45): every filter's limit is ignored. Callers that must
@@ -106,7 +113,7 @@ impl Store {
         let mut count = 0;
         let budget = ScanBudget { candidates_max: 4096, time_max: None };
         while !scan.is_done() {
-            count += scan.step(self, budget)?.len() as u64;
+            count += scan.step(self, budget, |_| {})? as u64;
         }
         Ok(count)
     }
@@ -123,12 +130,20 @@ impl QueryScan {
         self.done
     }
 
-    /// Returns the next events in order, within `budget`, using one read transaction.
-    pub fn step(&mut self, store: &Store, budget: ScanBudget) -> Result<Vec<StoredEvent>, StorageError> {
+    /// Hands the next events to `emit`, in order, within `budget`, using one read transaction.
+    /// Each is a record read in place (valid during the call). Returns how many were emitted.
+    pub fn step(
+        &mut self,
+        store: &Store,
+        budget: ScanBudget,
+        mut emit: impl FnMut(Record),
+    ) -> Result<usize, StorageError> {
         let txn = store.env.read_txn()?;
         let started = Instant::now();
         let mut examined = 0;
-        let mut out = Vec::new();
+        let mut emitted = 0;
+        // Scratch for one created_at group at a time; records borrow the transaction's pages.
+        let mut group: Vec<Record> = Vec::new();
         while !self.done {
             let over_time = budget.time_max.is_some_and(|limit| started.elapsed() >= limit);
             if examined >= budget.candidates_max || over_time {
@@ -138,12 +153,12 @@ impl QueryScan {
                 self.done = true;
                 break;
             };
-            let group = self.take_group(created_at, &txn, &store.tables, &mut examined)?;
+            self.take_group(created_at, &txn, &store.tables, &mut examined, &mut group)?;
             examined += group.len();
-            self.emit_group(group, &txn, &store.tables, &mut out)?;
+            emitted += self.emit_group(&mut group, &mut emit)?;
             self.done = self.filters.iter().all(|state| state.remaining == 0);
         }
-        Ok(out)
+        Ok(emitted)
     }
 
     /// The largest created_at at the head of any live cursor, refilling empty buffers.
@@ -166,15 +181,19 @@ impl QueryScan {
         Ok(newest)
     }
 
-    /// Pops every buffered entry at `created_at` from the live cursors: sorted, deduplicated seqs.
-    fn take_group(
+    /// Pops every buffered entry at `created_at` from the live cursors and loads each event
+    /// once into `group` (unexpired ones still stored), ordered by id.
+    fn take_group<'txn>(
         &mut self,
         created_at: u64,
-        txn: &RoTxn<WithoutTls>,
+        txn: &'txn RoTxn<WithoutTls>,
         tables: &Tables,
         examined: &mut usize,
-    ) -> Result<Vec<u64>, StorageError> {
-        let mut group = Vec::new();
+        group: &mut Vec<Record<'txn>>,
+    ) -> Result<(), StorageError> {
+        group.clear();
+        let mut seqs = std::mem::take(&mut self.group_seqs);
+        seqs.clear();
         for cursor in &mut self.cursors {
             if self.filters[cursor.filter].remaining == 0 {
                 continue;
@@ -183,77 +202,50 @@ impl QueryScan {
                 if head != created_at {
                     break;
                 }
-                group.push(seq);
+                seqs.push(seq);
                 cursor.buffer.pop_front();
                 cursor.fill(txn, tables, self.snapshot_seq, examined)?;
             }
         }
-        group.sort_unstable();
-        group.dedup();
-        Ok(group)
-    }
-
-    /// Loads a group's events, keeps those matching a filter with room left, orders them by id
-    /// and counts each against every filter it matches.
-    fn emit_group(
-        &mut self,
-        group: Vec<u64>,
-        txn: &RoTxn<WithoutTls>,
-        tables: &Tables,
-        out: &mut Vec<StoredEvent>,
-    ) -> Result<(), StorageError> {
-        let mut hits: Vec<(StoredEvent, Vec<usize>)> = Vec::new();
-        for seq in group {
+        seqs.sort_unstable();
+        seqs.dedup();
+        for &seq in &seqs {
             // An event removed since the cursor read its key is simply gone.
-            let Some(stored) = read_event(txn, tables, seq)? else { continue };
-            if stored.header.expired(self.now) {
-                continue;
-            }
-            let matching = self.matching_filters(&stored)?;
-            if !matching.is_empty() {
-                hits.push((stored, matching));
+            match read_record(txn, tables, seq)? {
+                Some(record) if !record.header.expired(self.now) => group.push(record),
+                _ => {}
             }
         }
-        hits.sort_unstable_by_key(|hit| hit.0.header.id);
-        for (stored, matching) in hits {
+        self.group_seqs = seqs;
+        group.sort_unstable_by_key(|record| record.header.id);
+        Ok(())
+    }
+
+    /// Emits, in id order, each event of the group that matches a filter with room left, and
+    /// counts it against every such filter.
+    fn emit_group(&mut self, group: &mut Vec<Record>, emit: &mut impl FnMut(Record)) -> Result<usize, StorageError> {
+        let mut emitted = 0;
+        for record in group.drain(..) {
             let mut included = false;
-            for position in matching {
-                let state = &mut self.filters[position];
-                if state.remaining > 0 {
+            for state in &mut self.filters {
+                if state.remaining == 0 {
+                    continue;
+                }
+                let matches = state
+                    .filter
+                    .matches(&record)
+                    .ok_or_else(|| StorageError::Corrupt(format!("event {} cannot be read", record.seq)))?;
+                if matches {
                     state.remaining -= 1;
                     included = true;
                 }
             }
             if included {
-                out.push(stored);
+                emit(record);
+                emitted += 1;
             }
         }
-        Ok(())
-    }
-
-    fn matching_filters(&self, stored: &StoredEvent) -> Result<Vec<usize>, StorageError> {
-        let header = &stored.header;
-        let mut event: Option<Event> = None;
-        let mut matching = Vec::new();
-        for (position, state) in self.filters.iter().enumerate() {
-            if state.remaining == 0
-                || !state.filter.matches_header(&header.id, &header.pubkey, header.kind, header.created_at)
-            {
-                continue;
-            }
-            if state.filter.needs_body() {
-                if event.is_none() {
-                    let parsed = Event::parse_trusted(&stored.json)
-                        .ok_or_else(|| StorageError::Corrupt(format!("event {}", stored.seq)))?;
-                    event = Some(parsed);
-                }
-                if !state.filter.matches(event.as_ref().expect("parsed above")) {
-                    continue;
-                }
-            }
-            matching.push(position);
-        }
-        Ok(matching)
+        Ok(emitted)
     }
 }
 
@@ -276,8 +268,8 @@ impl Cursor {
                         if seq > snapshot_seq {
                             continue;
                         }
-                        if let Some(stored) = read_event(txn, tables, seq)? {
-                            found.push((stored.header.created_at, seq));
+                        if let Some(record) = read_record(txn, tables, seq)? {
+                            found.push((record.header.created_at, seq));
                         }
                     }
                     found.sort_unstable_by(|left, right| right.cmp(left));

@@ -1,11 +1,14 @@
-//! The on-disk layout: table names, key encodings (big-endian so byte order is time order) and
-//! the packed record each stored event is kept in. Pure byte manipulation, no LMDB calls.
+//! The on-disk layout: table names and key encodings (big-endian so byte order is time order).
+//! The packed record is in `record.rs`. Pure byte manipulation, no LMDB calls.
 
-use parrhesia_engine::{Event, Id, KindClass, Pubkey};
+use parrhesia_engine::{Event, KindClass, Pubkey};
+
+use crate::record::Record;
 use sha2::{Digest, Sha256};
 
 /// Bumped whenever a key or record layout changes; a store of another version is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2: records carry their indexed tags (`record.rs`).
+pub const SCHEMA_VERSION: u32 = 2;
 
 pub const TABLE_EVENTS: &str = "events";
 pub const TABLE_IDS: &str = "ids";
@@ -77,6 +80,15 @@ pub fn encode_value(value: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// The length of the encoded value at the start of `bytes`, if it is one.
+pub fn encoded_value_bytes(bytes: &[u8]) -> Option<usize> {
+    match *bytes.first()? {
+        VALUE_HEX | VALUE_HASHED => Some(33),
+        VALUE_SHORT => Some(2 + usize::from(*bytes.get(1)?)),
+        _ => None,
+    }
+}
+
 /// `letter ++ value`: the prefix of every `tag_time` key for that tag value.
 pub fn tag_prefix(letter: u8, value: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + 34 + 16);
@@ -123,88 +135,26 @@ pub fn split_time_suffix(key: &[u8]) -> (u64, u64) {
     )
 }
 
-/// Every index key of an event, with the table it belongs in (`ids` excluded).
-pub fn index_keys(event: &Event, seq: u64) -> Vec<(TimeIndex, Vec<u8>)> {
-    let created_at = event.created_at();
-    let kind = event.kind().to_be_bytes();
+/// Every index key of a stored event, with the table it belongs in (`ids` excluded). Built
+/// from the record alone, so removing an event needs no JSON parse.
+pub fn index_keys(record: &Record) -> Vec<(TimeIndex, Vec<u8>)> {
+    let header = &record.header;
+    let kind = header.kind.to_be_bytes();
     let with_suffix = |prefix: &[u8]| {
         let mut key = Vec::with_capacity(prefix.len() + 16);
         key.extend_from_slice(prefix);
-        time_suffix(&mut key, created_at, seq);
+        time_suffix(&mut key, header.created_at, record.seq);
         key
     };
     let mut keys = vec![
         (TimeIndex::Time, with_suffix(&[])),
-        (TimeIndex::Pubkey, with_suffix(event.pubkey())),
+        (TimeIndex::Pubkey, with_suffix(&header.pubkey)),
         (TimeIndex::Kind, with_suffix(&kind)),
-        (TimeIndex::PubkeyKind, with_suffix(&[&event.pubkey()[..], &kind[..]].concat())),
+        (TimeIndex::PubkeyKind, with_suffix(&[&header.pubkey[..], &kind[..]].concat())),
     ];
-    for tag in event.tags() {
-        if tag.len() >= 2 && tag[0].len() == 1 && tag[0].as_bytes()[0].is_ascii_alphabetic() {
-            let key = with_suffix(&tag_prefix(tag[0].as_bytes()[0], &tag[1]));
-            if !keys.iter().any(|(index, existing)| *index == TimeIndex::Tag && *existing == key) {
-                keys.push((TimeIndex::Tag, key));
-            }
-        }
-    }
+    // The tag section holds each (letter, value) once: one key each.
+    keys.extend(record.tag_entries().map(|entry| (TimeIndex::Tag, with_suffix(entry))));
     keys
-}
-
-/// The fixed part of a stored record, before the event JSON.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Header {
-    pub id: Id,
-    pub pubkey: Pubkey,
-    pub created_at: u64,
-    pub kind: u16,
-    /// NIP-40 expiration; 0 when the event does not expire.
-    pub expiration: u64,
-    /// The node that first accepted the event, and its sequence number there.
-    pub origin: [u8; 32],
-    pub origin_seq: u64,
-}
-
-const RECORD_VERSION: u8 = 1;
-pub const HEADER_BYTES: usize = 1 + 32 + 32 + 8 + 2 + 8 + 32 + 8;
-
-impl Header {
-    pub fn encode(&self, json: &str) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_BYTES + json.len());
-        out.push(RECORD_VERSION);
-        out.extend_from_slice(&self.id);
-        out.extend_from_slice(&self.pubkey);
-        out.extend_from_slice(&self.created_at.to_be_bytes());
-        out.extend_from_slice(&self.kind.to_be_bytes());
-        out.extend_from_slice(&self.expiration.to_be_bytes());
-        out.extend_from_slice(&self.origin);
-        out.extend_from_slice(&self.origin_seq.to_be_bytes());
-        out.extend_from_slice(json.as_bytes());
-        out
-    }
-
-    /// Splits a record into its header and JSON; `None` if the record is not one we wrote.
-    pub fn decode(record: &[u8]) -> Option<(Header, &str)> {
-        if record.len() < HEADER_BYTES || record[0] != RECORD_VERSION {
-            return None;
-        }
-        let field = |start: usize, len: usize| &record[start..start + len];
-        let header = Header {
-            id: field(1, 32).try_into().ok()?,
-            pubkey: field(33, 32).try_into().ok()?,
-            created_at: u64::from_be_bytes(field(65, 8).try_into().ok()?),
-            kind: u16::from_be_bytes(field(73, 2).try_into().ok()?),
-            expiration: u64::from_be_bytes(field(75, 8).try_into().ok()?),
-            origin: field(83, 32).try_into().ok()?,
-            origin_seq: u64::from_be_bytes(field(115, 8).try_into().ok()?),
-        };
-        let json = std::str::from_utf8(&record[HEADER_BYTES..]).ok()?;
-        Some((header, json))
-    }
-
-    /// Whether the event has expired at `now` (NIP-40: at or after its expiration).
-    pub fn expired(&self, now: u64) -> bool {
-        self.expiration != 0 && self.expiration <= now
-    }
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -233,22 +183,6 @@ mod tests {
         }
         // "ab" is not a prefix of "abc" once encoded.
         assert!(!tag_prefix(b't', "abc").starts_with(&tag_prefix(b't', "ab")));
-    }
-
-    #[test]
-    fn header_round_trips() {
-        let header = Header {
-            id: [1; 32],
-            pubkey: [2; 32],
-            created_at: 3,
-            kind: 4,
-            expiration: 5,
-            origin: [6; 32],
-            origin_seq: 7,
-        };
-        let record = header.encode("{}");
-        assert_eq!(Header::decode(&record), Some((header, "{}")));
-        assert_eq!(Header::decode(&record[..10]), None);
     }
 
     #[test]

@@ -10,7 +10,8 @@ use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn,
 use parrhesia_engine::Id;
 
 use crate::error::StorageError;
-use crate::schema::{self, Header, TimeIndex};
+use crate::record::{Header, Record};
+use crate::schema::{self, TimeIndex};
 
 /// When a commit reaches the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,12 +87,22 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// An event as read back from the store.
+/// An event as read back from the store, owned (for tools and tests; the relay's hot paths
+/// read `Record`s in place instead).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEvent {
     pub seq: u64,
     pub header: Header,
     pub json: String,
+}
+
+impl StoredEvent {
+    /// Copies a record out of its page.
+    pub fn from_record(record: &Record) -> Result<StoredEvent, StorageError> {
+        let json =
+            record.json_str().ok_or_else(|| StorageError::Corrupt(format!("event {} is not UTF-8", record.seq)))?;
+        Ok(StoredEvent { seq: record.seq, header: record.header, json: json.to_string() })
+    }
 }
 
 impl Store {
@@ -177,7 +188,7 @@ impl Store {
     pub fn get_by_id(&self, id: &Id) -> Result<Option<StoredEvent>, StorageError> {
         let txn = self.env.read_txn()?;
         let Some(seq) = self.tables.ids.get(&txn, id)? else { return Ok(None) };
-        read_event(&txn, &self.tables, decode_seq(seq)?)
+        read_record(&txn, &self.tables, decode_seq(seq)?)?.map(|record| StoredEvent::from_record(&record)).transpose()
     }
 
     /// Forces written data to disk (for `Durability::NoSync`, on a timer and at shutdown).
@@ -194,21 +205,41 @@ impl Store {
         events_max: usize,
         bytes_max: usize,
     ) -> Result<Vec<StoredEvent>, StorageError> {
+        let mut out = Vec::new();
+        let mut failure = None;
+        self.log_since(after_seq, events_max, bytes_max, |record| match StoredEvent::from_record(&record) {
+            Ok(stored) => out.push(stored),
+            Err(error) => failure = Some(error),
+        })?;
+        failure.map_or(Ok(out), Err)
+    }
+
+    /// Hands each record after `after_seq` to `visit`, in sequence order, in place (one read
+    /// transaction): the same bounds as `events_since`. Returns the last seq visited, or
+    /// `after_seq` when there was none.
+    pub fn log_since(
+        &self,
+        after_seq: u64,
+        events_max: usize,
+        bytes_max: usize,
+        mut visit: impl FnMut(Record),
+    ) -> Result<u64, StorageError> {
         let txn = self.env.read_txn()?;
         let start = (after_seq.saturating_add(1)).to_be_bytes();
         let range = (std::ops::Bound::Included(&start[..]), std::ops::Bound::Unbounded);
-        let mut out = Vec::new();
-        let mut bytes = 0;
+        let (mut events, mut bytes, mut last) = (0, 0, after_seq);
         for entry in self.tables.events.range(&txn, &range)? {
-            if out.len() >= events_max || (bytes >= bytes_max && !out.is_empty()) {
+            if events >= events_max || (bytes >= bytes_max && events > 0) {
                 break;
             }
-            let (key, record) = entry?;
-            let stored = decode_record(decode_seq(key)?, record)?;
-            bytes += stored.json.len();
-            out.push(stored);
+            let (key, bytes_stored) = entry?;
+            let record = decode_record(decode_seq(key)?, bytes_stored)?;
+            bytes += record.json().len();
+            events += 1;
+            last = record.seq;
+            visit(record);
         }
-        Ok(out)
+        Ok(last)
     }
 }
 
@@ -249,18 +280,18 @@ pub(crate) fn decode_seq(bytes: &[u8]) -> Result<u64, StorageError> {
     Ok(u64::from_be_bytes(bytes.try_into().map_err(|_| StorageError::Corrupt("sequence number".into()))?))
 }
 
-pub(crate) fn decode_record(seq: u64, record: &[u8]) -> Result<StoredEvent, StorageError> {
-    let (header, json) = Header::decode(record).ok_or_else(|| StorageError::Corrupt(format!("record {seq}")))?;
-    Ok(StoredEvent { seq, header, json: json.to_string() })
+pub(crate) fn decode_record(seq: u64, bytes: &[u8]) -> Result<Record<'_>, StorageError> {
+    Record::decode(seq, bytes).ok_or_else(|| StorageError::Corrupt(format!("record {seq}")))
 }
 
-pub(crate) fn read_event(
-    txn: &RoTxn<WithoutTls>,
+/// The record stored under `seq`, in place.
+pub(crate) fn read_record<'txn>(
+    txn: &'txn RoTxn<WithoutTls>,
     tables: &Tables,
     seq: u64,
-) -> Result<Option<StoredEvent>, StorageError> {
+) -> Result<Option<Record<'txn>>, StorageError> {
     match tables.events.get(txn, &seq.to_be_bytes())? {
-        Some(record) => decode_record(seq, record).map(Some),
+        Some(bytes) => decode_record(seq, bytes).map(Some),
         None => Ok(None),
     }
 }

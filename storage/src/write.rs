@@ -6,8 +6,9 @@ use heed::{RoTxn, RwTxn, WithoutTls};
 use parrhesia_engine::{Event, KindClass, Prefix, Reason};
 
 use crate::error::StorageError;
-use crate::schema::{self, Header};
-use crate::store::{Store, Tables, decode_seq, read_event, read_last_seq};
+use crate::record::{self, Header, Record};
+use crate::schema;
+use crate::store::{Store, Tables, decode_seq, read_last_seq, read_record};
 
 /// What became of one event of a batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,7 +130,7 @@ impl Writer<'_, '_> {
             return Ok(Admission::Store { replaces: None });
         };
         let current = decode_seq(current)?;
-        let stored = read_event(self.read(), tables, current)?
+        let stored = read_record(self.read(), tables, current)?
             .ok_or_else(|| StorageError::Corrupt(format!("replaceable winner {current} is missing")))?;
         let header = &stored.header;
         let current_wins = header.created_at > event.created_at()
@@ -158,12 +159,20 @@ impl Writer<'_, '_> {
             origin: self.store.node_id,
             origin_seq: seq,
         };
-        let record = header.encode(event.json());
-        // Pair assertion: what we write must read back as the same header and JSON.
-        assert_eq!(Header::decode(&record), Some((header.clone(), &**event.json())), "record encoding");
-        tables.events.put(self.txn, &seq_bytes, &record)?;
+        let tags = record::tag_section(event);
+        let bytes = record::encode(&header, &tags, event.json());
+        // Pair assertion: what we write must read back as the same header, tags, JSON and
+        // coordinate; readers then trust the record (the JSON is not re-validated on reads).
+        let written = Record::decode(seq, &bytes).expect("a record this build encoded decodes");
+        assert!(
+            written.header == header && written.tag_section() == tags && written.json() == event.json().as_bytes(),
+            "record encoding"
+        );
+        assert_eq!(written.coordinate(), schema::event_coordinate(event), "record coordinate");
+        let keys = schema::index_keys(&written);
+        tables.events.put(self.txn, &seq_bytes, &bytes)?;
         tables.ids.put(self.txn, event.id(), &seq_bytes)?;
-        for (index, key) in schema::index_keys(event, seq) {
+        for (index, key) in keys {
             tables.time_index(index).put(self.txn, &key, &[])?;
         }
         if let Some(coordinate) = schema::event_coordinate(event) {
@@ -180,23 +189,22 @@ impl Writer<'_, '_> {
     /// Removes a stored event and all its index entries.
     fn remove(&mut self, seq: u64) -> Result<(), StorageError> {
         let tables = self.tables;
-        let Some(stored) = read_event(self.read(), tables, seq)? else { return Ok(()) };
-        let event = Event::parse_trusted(&stored.json).ok_or_else(|| StorageError::Corrupt(format!("event {seq}")))?;
-        assert_eq!(event.id(), &stored.header.id, "stored JSON and header disagree on the id");
+        let Some(stored) = read_record(self.read(), tables, seq)? else { return Ok(()) };
+        let (header, keys, coordinate) = (stored.header, schema::index_keys(&stored), stored.coordinate());
         tables.events.delete(self.txn, &seq.to_be_bytes())?;
-        tables.ids.delete(self.txn, event.id())?;
-        for (index, key) in schema::index_keys(&event, seq) {
+        tables.ids.delete(self.txn, &header.id)?;
+        for (index, key) in keys {
             tables.time_index(index).delete(self.txn, &key)?;
         }
-        if let Some(coordinate) = schema::event_coordinate(&event) {
+        if let Some(coordinate) = coordinate {
             let winner = tables.replaceable.get(self.read(), &coordinate)?.map(decode_seq).transpose()?;
             if winner == Some(seq) {
                 tables.replaceable.delete(self.txn, &coordinate)?;
             }
         }
-        if stored.header.expiration != 0 {
+        if header.expiration != 0 {
             let mut key = Vec::with_capacity(16);
-            schema::time_suffix(&mut key, stored.header.expiration, seq);
+            schema::time_suffix(&mut key, header.expiration, seq);
             tables.expiration.delete(self.txn, &key)?;
         }
         Ok(())
@@ -223,7 +231,7 @@ impl Writer<'_, '_> {
             key.extend_from_slice(author);
             tables.deleted.put(self.txn, &key, &[])?;
             let Some(seq) = tables.ids.get(self.read(), &id)?.map(decode_seq).transpose()? else { continue };
-            let Some(target) = read_event(self.read(), tables, seq)? else { continue };
+            let Some(target) = read_record(self.read(), tables, seq)? else { continue };
             let protected = matches!(target.header.kind, KIND_DELETION | KIND_VANISH);
             if target.header.pubkey == *author && !protected {
                 self.remove(seq)?;
@@ -244,7 +252,7 @@ impl Writer<'_, '_> {
                 continue;
             };
             let winner =
-                read_event(self.read(), tables, seq)?.ok_or_else(|| StorageError::Corrupt(format!("winner {seq}")))?;
+                read_record(self.read(), tables, seq)?.ok_or_else(|| StorageError::Corrupt(format!("winner {seq}")))?;
             if winner.header.created_at <= deletion.created_at() {
                 self.remove(seq)?;
             }
@@ -281,7 +289,7 @@ impl Writer<'_, '_> {
             .collect::<Result<_, _>>()?;
         for seq in doomed {
             let is_request =
-                read_event(self.read(), tables, seq)?.is_some_and(|stored| stored.header.id == *request.id());
+                read_record(self.read(), tables, seq)?.is_some_and(|stored| stored.header.id == *request.id());
             if !is_request {
                 self.remove(seq)?;
             }

@@ -6,7 +6,7 @@ mod common;
 
 use common::{event, filter, hex, ids, keys, open};
 use parrhesia_engine::{Event, Prefix};
-use parrhesia_storage::{Durability, Outcome, ScanBudget, Store, StoreOptions};
+use parrhesia_storage::{Durability, Outcome, ScanBudget, Store, StoreOptions, StoredEvent};
 
 const NOW: u64 = 1_700_000_000;
 
@@ -296,7 +296,8 @@ fn scans_resume_in_slices_and_keep_their_snapshot() {
     let mut sliced = Vec::new();
     let mut steps = 0;
     while !scan.is_done() {
-        sliced.extend(scan.step(&store, ScanBudget { candidates_max: 10, time_max: None }).unwrap());
+        let budget = ScanBudget { candidates_max: 10, time_max: None };
+        scan.step(&store, budget, |record| sliced.push(StoredEvent::from_record(&record).unwrap())).unwrap();
         steps += 1;
     }
     assert!(steps > 10, "a small budget takes many steps ({steps})");
