@@ -12,7 +12,11 @@ pub enum StorageError {
     #[error("cannot create data directory {path}: {source}")]
     Directory { path: PathBuf, source: std::io::Error },
     /// The store was written by another schema version. Nothing was changed.
-    #[error("store has schema version {found}, this build reads version {expected}")]
+    #[error(
+        "store has schema version {found}, this build reads version {expected}; move its events: \
+         `parrhesia-tools export --data-dir OLD_DIR --out events.jsonl` (reads any version), then \
+         `parrhesia-tools import --data-dir NEW_DIR events.jsonl`, and start the relay on NEW_DIR"
+    )]
     SchemaVersion { found: u32, expected: u32 },
     /// The store belongs to another node identity. Nothing was changed.
     #[error("store belongs to node {found}, not to this node's identity")]

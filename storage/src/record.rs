@@ -22,6 +22,9 @@ pub struct Header {
 }
 
 const RECORD_VERSION: u8 = 2;
+/// Schema version 1 records: the header above without the tag section length, then the JSON.
+const RECORD_VERSION_1: u8 = 1;
+const HEADER_BYTES_VERSION_1: usize = 1 + 32 + 32 + 8 + 2 + 8 + 32 + 8;
 /// version, id, pubkey, created_at, kind, expiration, origin, origin seq, tag section length.
 pub const HEADER_BYTES: usize = 1 + 32 + 32 + 8 + 2 + 8 + 32 + 8 + 4;
 
@@ -139,6 +142,16 @@ impl<'a> Record<'a> {
     }
 }
 
+/// The event JSON of a record written by this or any earlier schema version (for `export`,
+/// which must read stores this build refuses to open); `None` for anything else.
+pub fn json_of_any_version(bytes: &[u8]) -> Option<&[u8]> {
+    match *bytes.first()? {
+        RECORD_VERSION_1 => bytes.get(HEADER_BYTES_VERSION_1..),
+        RECORD_VERSION => Some(Record::decode(0, bytes)?.json()),
+        _ => None,
+    }
+}
+
 /// Walks a tag section entry by entry; stops at the first entry it cannot read.
 struct TagEntries<'a>(&'a [u8]);
 
@@ -239,6 +252,10 @@ mod tests {
         let mut other_version = bytes.clone();
         other_version[0] = 1;
         assert_eq!(Record::decode(9, &other_version), None);
+        assert_eq!(json_of_any_version(&bytes), Some(&b"{}"[..]));
+        let version_1 = [&[1u8][..], &[0; HEADER_BYTES_VERSION_1 - 1], b"{\"a\":1}"].concat();
+        assert_eq!(json_of_any_version(&version_1), Some(&b"{\"a\":1}"[..]), "a version 1 record");
+        assert_eq!(json_of_any_version(&[3, 0, 0]), None, "an unknown version");
     }
 
     #[test]

@@ -119,6 +119,12 @@ impl Store {
         // SAFETY: heed requires that the same environment is not opened twice in one process;
         // the relay opens it once and shares clones of this `Store`.
         let env = unsafe { open_options.open(path) }?;
+        // Refuse a store of another version before creating any table in it.
+        if let Some(found) = existing_schema_version(&env)?
+            && found != schema::SCHEMA_VERSION
+        {
+            return Err(StorageError::SchemaVersion { found, expected: schema::SCHEMA_VERSION });
+        }
         let names = [
             schema::TABLE_EVENTS,
             schema::TABLE_IDS,
@@ -241,6 +247,75 @@ impl Store {
         }
         Ok(last)
     }
+}
+
+/// Hands every stored event's JSON to `visit`, in sequence order, from the store in `path`
+/// whatever its schema version (so that a store this build refuses can still be moved).
+/// Opens the environment read-only and changes nothing. Returns how many events were visited.
+pub fn export_any_version(
+    path: &Path,
+    mut visit: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> Result<u64, ExportError> {
+    if !path.join("data.mdb").is_file() {
+        return Err(ExportError::NotAStore(path.into()));
+    }
+    let mut options = EnvOpenOptions::new().read_txn_without_tls();
+    options.max_dbs(schema::TABLE_COUNT);
+    // SAFETY: READ_ONLY never writes; the environment is opened once in this process.
+    let env = unsafe {
+        options.flags(EnvFlags::READ_ONLY);
+        options.open(path)
+    }
+    .map_err(StorageError::from)?;
+    let opened = env.open_databases_and_commit(
+        env.read_txn().map_err(StorageError::from)?,
+        |opener, txn| -> Result<_, heed::Error> {
+            let events = opener.open_database::<Bytes, Bytes>(txn, Some(schema::TABLE_EVENTS))?;
+            Ok(CommitOrAbort::<_, ()>::Commit(events))
+        },
+    );
+    let CommitOrAbort::Commit(events) = opened.map_err(StorageError::from)? else {
+        unreachable!("the closure never aborts")
+    };
+    let events: Table = events.ok_or_else(|| ExportError::NotAStore(path.into()))?;
+    let txn = env.read_txn().map_err(StorageError::from)?;
+    let mut count = 0;
+    for entry in events.iter(&txn).map_err(StorageError::from)? {
+        let (key, bytes) = entry.map_err(StorageError::from)?;
+        let json = crate::record::json_of_any_version(bytes)
+            .ok_or_else(|| StorageError::Corrupt(format!("record {key:?} of an unknown version")))?;
+        visit(json).map_err(ExportError::Output)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Why `export_any_version` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The directory holds no event store. Nothing was read.
+    #[error("{0} holds no Parrhesia store (no data.mdb with an events table)")]
+    NotAStore(std::path::PathBuf),
+    /// Reading the store failed; what was visited before stands.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The visitor failed to write; what was visited before stands.
+    #[error("writing the export: {0}")]
+    Output(std::io::Error),
+}
+
+/// The schema version recorded in an existing store; `None` for a new one.
+fn existing_schema_version(env: &Env<WithoutTls>) -> Result<Option<u32>, StorageError> {
+    let opened = env.open_databases_and_commit(env.read_txn()?, |opener, txn| -> Result<_, heed::Error> {
+        let meta = opener.open_database::<Bytes, Bytes>(txn, Some(schema::TABLE_META))?;
+        Ok(CommitOrAbort::<_, ()>::Commit(meta))
+    })?;
+    let CommitOrAbort::Commit(Some(meta)) = opened else { return Ok(None) };
+    let meta: Table = meta;
+    let txn = env.read_txn()?;
+    let Some(version) = meta.get(&txn, schema::META_SCHEMA_VERSION)? else { return Ok(None) };
+    let version = version.try_into().map_err(|_| StorageError::Corrupt("schema version".into()))?;
+    Ok(Some(u32::from_be_bytes(version)))
 }
 
 fn init_meta(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Result<u64, StorageError> {
