@@ -87,6 +87,15 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// One table's size, from LMDB's own counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableStats {
+    pub name: &'static str,
+    pub entries: u64,
+    /// Bytes in the table's pages (branch, leaf and overflow); free pages are not counted.
+    pub bytes: u64,
+}
+
 /// An event as read back from the store, owned (for tools and tests; the relay's hot paths
 /// read `Record`s in place instead).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,6 +204,35 @@ impl Store {
         let txn = self.env.read_txn()?;
         let Some(seq) = self.tables.ids.get(&txn, id)? else { return Ok(None) };
         read_record(&txn, &self.tables, decode_seq(seq)?)?.map(|record| StoredEvent::from_record(&record)).transpose()
+    }
+
+    /// Every table's size: name, entries, and bytes in pages (branch, leaf and overflow).
+    pub fn table_stats(&self) -> Result<Vec<TableStats>, StorageError> {
+        let txn = self.env.read_txn()?;
+        let tables = [
+            (schema::TABLE_EVENTS, self.tables.events),
+            (schema::TABLE_IDS, self.tables.ids),
+            (TimeIndex::Time.table_name(), self.tables.time_index(TimeIndex::Time)),
+            (TimeIndex::Pubkey.table_name(), self.tables.time_index(TimeIndex::Pubkey)),
+            (TimeIndex::Kind.table_name(), self.tables.time_index(TimeIndex::Kind)),
+            (TimeIndex::PubkeyKind.table_name(), self.tables.time_index(TimeIndex::PubkeyKind)),
+            (TimeIndex::Tag.table_name(), self.tables.time_index(TimeIndex::Tag)),
+            (schema::TABLE_REPLACEABLE, self.tables.replaceable),
+            (schema::TABLE_DELETED, self.tables.deleted),
+            (schema::TABLE_EXPIRATION, self.tables.expiration),
+            (schema::TABLE_META, self.tables.meta),
+        ];
+        let mut stats = Vec::with_capacity(tables.len());
+        for (name, table) in tables {
+            let stat = table.stat(&txn)?;
+            let pages = stat.branch_pages + stat.leaf_pages + stat.overflow_pages;
+            stats.push(TableStats {
+                name,
+                entries: stat.entries as u64,
+                bytes: (pages * stat.page_size as usize) as u64,
+            });
+        }
+        Ok(stats)
     }
 
     /// Forces written data to disk (for `Durability::NoSync`, on a timer and at shutdown).

@@ -1,6 +1,7 @@
 //! `parrhesia-tools`: operator commands on a node's store. `export` writes every stored event
 //! as JSON lines, from a store of any schema version (it is how a store is moved across a
-//! format change); `import` verifies events from JSON lines and stores them in batches.
+//! format change); `import` verifies events from JSON lines and stores them in batches;
+//! `stats` shows each table's entries and bytes.
 //!
 //! Exit codes: 0 done; 1 an error (named on stderr); 2 a wrong command line.
 
@@ -51,6 +52,12 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         batch_events_max: usize,
     },
+    /// Each table's entries and bytes, and the bytes per stored event (read-only).
+    Stats {
+        /// The store's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
 }
 
 fn main() {
@@ -58,6 +65,7 @@ fn main() {
     let result = match cli.command {
         Command::Export { data_dir, out } => export(&data_dir, out.as_deref()),
         Command::Import { data_dir, file, batch_events_max } => import(&data_dir, &file, batch_events_max.max(1)),
+        Command::Stats { data_dir } => stats(&data_dir),
     };
     if let Err(error) = result {
         eprintln!("parrhesia-tools: {error:#}");
@@ -78,6 +86,24 @@ fn export(data_dir: &Path, out: Option<&Path>) -> Result<()> {
     .with_context(|| format!("exporting {}", data_dir.display()))?;
     writer.flush().context("writing the export")?;
     eprintln!("exported {count} events from {}", data_dir.display());
+    Ok(())
+}
+
+fn stats(data_dir: &Path) -> Result<()> {
+    if !data_dir.join("data.mdb").is_file() {
+        anyhow::bail!("{} holds no Parrhesia store (no data.mdb)", data_dir.display());
+    }
+    let store = Store::open(data_dir, &StoreOptions::default())
+        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    let tables = store.table_stats().context("reading table statistics")?;
+    let events = tables.iter().find(|table| table.name == "events").map_or(0, |table| table.entries);
+    let total: u64 = tables.iter().map(|table| table.bytes).sum();
+    let per_event = |bytes: u64| if events == 0 { 0.0 } else { bytes as f64 / events as f64 };
+    println!("{:<18} {:>12} {:>14} {:>12}", "table", "entries", "bytes", "bytes/event");
+    for table in &tables {
+        println!("{:<18} {:>12} {:>14} {:>12.1}", table.name, table.entries, table.bytes, per_event(table.bytes));
+    }
+    println!("{:<18} {:>12} {:>14} {:>12.1}", "total", events, total, per_event(total));
     Ok(())
 }
 

@@ -57,6 +57,10 @@ fn a_store_round_trips_through_json_lines() {
     let report = String::from_utf8_lossy(&output.stderr);
     assert!(report.contains("52 stored, 0 duplicates"), "{report}");
     assert_eq!(stored_ids(new.path()), stored_ids(old.path()));
+    let output = tools(&["stats", "--data-dir", new.path().to_str().unwrap()]);
+    let table = String::from_utf8_lossy(&output.stdout);
+    let events_line = table.lines().find(|line| line.starts_with("events ")).expect("an events row");
+    assert_eq!(events_line.split_whitespace().nth(1), Some("52"), "{table}");
     // Importing again stores nothing new.
     let output = tools(&["import", "--data-dir", new.path().to_str().unwrap(), out]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("0 stored, 52 duplicates"));
