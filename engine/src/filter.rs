@@ -64,11 +64,6 @@ impl Filter {
             && self.until.is_none_or(|until| created_at <= until)
     }
 
-    /// Whether `matches` needs more than the header: tag conditions or a search query.
-    pub fn needs_body(&self) -> bool {
-        !self.tags.is_empty() || self.search.is_some()
-    }
-
     /// The tag condition for `letter`, if any.
     pub fn tag(&self, letter: u8) -> Option<&TagFilter> {
         self.tags.iter().find(|condition| condition.letter == letter)
