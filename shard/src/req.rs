@@ -36,12 +36,13 @@ pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: Str
     let generation = shard.next_generation();
     let filters = Rc::new(filters);
     let prefix = crate::outbound::event_prefix(&subscription_id);
-    subscriptions.insert(subscription_id.clone(), SubscriptionState { generation, phase: Phase::Scanning, prefix });
+    let state = SubscriptionState { generation, phase: Phase::Scanning, prefix: prefix.clone() };
+    subscriptions.insert(subscription_id.clone(), state);
     drop(subscriptions);
     shard.subscriptions.borrow_mut().insert(connection.id, &subscription_id, filters.to_vec());
     let (shard, connection) = (shard.clone(), connection.clone());
     glommio::spawn_local(async move {
-        if let Err(message) = serve(&shard, &connection, &subscription_id, generation, &filters).await
+        if let Err(message) = serve(&shard, &connection, &subscription_id, generation, &filters, &prefix).await
             && connection.is_current(&subscription_id, generation)
         {
             connection.subscriptions.borrow_mut().remove(&subscription_id);
@@ -63,6 +64,7 @@ async fn serve(
     id: &str,
     generation: u64,
     filters: &[Filter],
+    prefix: &[u8],
 ) -> Result<(), String> {
     let storage_error = |error: parrhesia_storage::StorageError| {
         tracing::warn!(%error, "subscription scan failed");
@@ -70,14 +72,13 @@ async fn serve(
     };
     let now = crate::unix_now();
     let mut scan = shard.store.scan(filters, shard.limits.filter_limit_max, now).map_err(storage_error)?;
-    let prefix = crate::outbound::event_prefix(id);
     while !scan.is_done() {
         connection.outbound.wait_below_high_water().await;
         if !connection.is_current(id, generation) {
             return Ok(());
         }
         // Each stored event goes from its LMDB page into the connection's queue as it is.
-        scan.step(&shard.store, budget(shard), |record| connection.outbound.push_stored(&prefix, record.json()))
+        scan.step(&shard.store, budget(shard), |record| connection.outbound.push_stored(prefix, record.json()))
             .map_err(storage_error)?;
         glommio::yield_if_needed().await;
     }
@@ -85,7 +86,7 @@ async fn serve(
         return Ok(());
     }
     connection.outbound.push_reply(RelayMessage::Eose { subscription_id: id.into() }.encode());
-    catch_up(shard, connection, id, generation, filters, scan.snapshot_seq(), &prefix).await.map_err(storage_error)
+    catch_up(shard, connection, id, generation, filters, scan.snapshot_seq(), prefix).await.map_err(storage_error)
 }
 
 /// Delivers what was committed between the scan's snapshot and what this shard has fanned out,

@@ -42,7 +42,7 @@ impl TimeIndex {
     pub const ALL: [TimeIndex; 5] =
         [TimeIndex::Time, TimeIndex::Pubkey, TimeIndex::Kind, TimeIndex::PubkeyKind, TimeIndex::Tag];
 
-    pub fn table_name(self) -> &'static str {
+    pub const fn table_name(self) -> &'static str {
         match self {
             TimeIndex::Time => "time",
             TimeIndex::Pubkey => "pubkey_time",

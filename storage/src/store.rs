@@ -64,7 +64,40 @@ pub(crate) struct Tables {
     pub meta: Table,
 }
 
+/// Every table, in the order `Tables::in_order` lists the handles.
+const TABLE_NAMES: [&str; schema::TABLE_COUNT as usize] = [
+    schema::TABLE_EVENTS,
+    schema::TABLE_IDS,
+    TimeIndex::Time.table_name(),
+    TimeIndex::Pubkey.table_name(),
+    TimeIndex::Kind.table_name(),
+    TimeIndex::PubkeyKind.table_name(),
+    TimeIndex::Tag.table_name(),
+    schema::TABLE_REPLACEABLE,
+    schema::TABLE_DELETED,
+    schema::TABLE_EXPIRATION,
+    schema::TABLE_META,
+];
+
 impl Tables {
+    /// Every handle, in the order of `TABLE_NAMES`.
+    fn in_order(&self) -> [Table; schema::TABLE_COUNT as usize] {
+        let [time, pubkey, kind, pubkey_kind, tag] = self.time;
+        [
+            self.events,
+            self.ids,
+            time,
+            pubkey,
+            kind,
+            pubkey_kind,
+            tag,
+            self.replaceable,
+            self.deleted,
+            self.expiration,
+            self.meta,
+        ]
+    }
+
     pub fn time_index(&self, index: TimeIndex) -> Table {
         self.time[TimeIndex::ALL.iter().position(|&candidate| candidate == index).expect("listed")]
     }
@@ -134,23 +167,10 @@ impl Store {
         {
             return Err(StorageError::SchemaVersion { found, expected: schema::SCHEMA_VERSION });
         }
-        let names = [
-            schema::TABLE_EVENTS,
-            schema::TABLE_IDS,
-            TimeIndex::Time.table_name(),
-            TimeIndex::Pubkey.table_name(),
-            TimeIndex::Kind.table_name(),
-            TimeIndex::PubkeyKind.table_name(),
-            TimeIndex::Tag.table_name(),
-            schema::TABLE_REPLACEABLE,
-            schema::TABLE_DELETED,
-            schema::TABLE_EXPIRATION,
-            schema::TABLE_META,
-        ];
         let txn = env.write_txn()?;
         let created = env.create_databases_and_commit(txn, |opener, txn| -> Result<_, heed::Error> {
-            let mut tables = Vec::with_capacity(names.len());
-            for name in names {
+            let mut tables = Vec::with_capacity(TABLE_NAMES.len());
+            for name in TABLE_NAMES {
                 tables.push(opener.create_database::<Bytes, Bytes>(txn, Some(name))?);
             }
             let Ok(tables) = <[_; 11]>::try_from(tables) else { unreachable!("one handle per name") };
@@ -209,21 +229,8 @@ impl Store {
     /// Every table's size: name, entries, and bytes in pages (branch, leaf and overflow).
     pub fn table_stats(&self) -> Result<Vec<TableStats>, StorageError> {
         let txn = self.env.read_txn()?;
-        let tables = [
-            (schema::TABLE_EVENTS, self.tables.events),
-            (schema::TABLE_IDS, self.tables.ids),
-            (TimeIndex::Time.table_name(), self.tables.time_index(TimeIndex::Time)),
-            (TimeIndex::Pubkey.table_name(), self.tables.time_index(TimeIndex::Pubkey)),
-            (TimeIndex::Kind.table_name(), self.tables.time_index(TimeIndex::Kind)),
-            (TimeIndex::PubkeyKind.table_name(), self.tables.time_index(TimeIndex::PubkeyKind)),
-            (TimeIndex::Tag.table_name(), self.tables.time_index(TimeIndex::Tag)),
-            (schema::TABLE_REPLACEABLE, self.tables.replaceable),
-            (schema::TABLE_DELETED, self.tables.deleted),
-            (schema::TABLE_EXPIRATION, self.tables.expiration),
-            (schema::TABLE_META, self.tables.meta),
-        ];
-        let mut stats = Vec::with_capacity(tables.len());
-        for (name, table) in tables {
+        let mut stats = Vec::with_capacity(TABLE_NAMES.len());
+        for (name, table) in TABLE_NAMES.into_iter().zip(self.tables.in_order()) {
             let stat = table.stat(&txn)?;
             let pages = stat.branch_pages + stat.leaf_pages + stat.overflow_pages;
             stats.push(TableStats {
@@ -305,17 +312,8 @@ pub fn export_any_version(
         options.open(path)
     }
     .map_err(StorageError::from)?;
-    let opened = env.open_databases_and_commit(
-        env.read_txn().map_err(StorageError::from)?,
-        |opener, txn| -> Result<_, heed::Error> {
-            let events = opener.open_database::<Bytes, Bytes>(txn, Some(schema::TABLE_EVENTS))?;
-            Ok(CommitOrAbort::<_, ()>::Commit(events))
-        },
-    );
-    let CommitOrAbort::Commit(events) = opened.map_err(StorageError::from)? else {
-        unreachable!("the closure never aborts")
-    };
-    let events: Table = events.ok_or_else(|| ExportError::NotAStore(path.into()))?;
+    let events = open_existing_table(&env, schema::TABLE_EVENTS)?;
+    let events = events.ok_or_else(|| ExportError::NotAStore(path.into()))?;
     let txn = env.read_txn().map_err(StorageError::from)?;
     let mut count = 0;
     for entry in events.iter(&txn).map_err(StorageError::from)? {
@@ -342,14 +340,18 @@ pub enum ExportError {
     Output(std::io::Error),
 }
 
+/// Opens the table `name` without creating it (a read transaction); `None` if it does not exist.
+fn open_existing_table(env: &Env<WithoutTls>, name: &str) -> Result<Option<Table>, StorageError> {
+    let opened = env.open_databases_and_commit(env.read_txn()?, |opener, txn| -> Result<_, heed::Error> {
+        Ok(CommitOrAbort::<_, ()>::Commit(opener.open_database::<Bytes, Bytes>(txn, Some(name))?))
+    })?;
+    let CommitOrAbort::Commit(table) = opened else { unreachable!("the closure never aborts") };
+    Ok(table)
+}
+
 /// The schema version recorded in an existing store; `None` for a new one.
 fn existing_schema_version(env: &Env<WithoutTls>) -> Result<Option<u32>, StorageError> {
-    let opened = env.open_databases_and_commit(env.read_txn()?, |opener, txn| -> Result<_, heed::Error> {
-        let meta = opener.open_database::<Bytes, Bytes>(txn, Some(schema::TABLE_META))?;
-        Ok(CommitOrAbort::<_, ()>::Commit(meta))
-    })?;
-    let CommitOrAbort::Commit(Some(meta)) = opened else { return Ok(None) };
-    let meta: Table = meta;
+    let Some(meta) = open_existing_table(env, schema::TABLE_META)? else { return Ok(None) };
     let txn = env.read_txn()?;
     let Some(version) = meta.get(&txn, schema::META_SCHEMA_VERSION)? else { return Ok(None) };
     let version = version.try_into().map_err(|_| StorageError::Corrupt("schema version".into()))?;
