@@ -168,14 +168,15 @@ impl Writer<'_, '_> {
             written.header == header && written.tag_section() == tags && written.json() == event.json().as_bytes(),
             "record encoding"
         );
-        assert_eq!(written.coordinate(), schema::event_coordinate(event), "record coordinate");
+        let coordinate = schema::event_coordinate(event);
+        assert_eq!(written.coordinate(), coordinate, "record coordinate");
         let keys = schema::index_keys(&written);
         tables.events.put(self.txn, &seq_bytes, &bytes)?;
         tables.ids.put(self.txn, event.id(), &seq_bytes)?;
         for (index, key) in keys {
             tables.time_index(index).put(self.txn, &key, &[])?;
         }
-        if let Some(coordinate) = schema::event_coordinate(event) {
+        if let Some(coordinate) = coordinate {
             tables.replaceable.put(self.txn, &coordinate, &seq_bytes)?;
         }
         if header.expiration != 0 {
