@@ -51,6 +51,8 @@ pub struct Corpus {
     pub referenced_ids: Vec<String>,
     /// `p` tag values, once per occurrence.
     pub mentioned_pubkeys: Vec<String>,
+    /// The newest `created_at` of a stored event (0 for none): "now" on the preloaded store.
+    pub newest_created_at: u64,
 }
 
 impl Corpus {
@@ -65,6 +67,7 @@ impl Corpus {
                 continue;
             }
             *kind_counts.entry(event.kind()).or_default() += 1;
+            corpus.newest_created_at = corpus.newest_created_at.max(event.created_at());
             push_bounded(&mut corpus.stored_ids, *event.id());
             for value in event.tag_values("e") {
                 push_bounded(&mut corpus.referenced_ids, value.to_string());

@@ -39,9 +39,19 @@ pub enum Shape {
     Kinds,
     /// Fetching 1-10 events by id.
     Ids,
+    /// A client opening: one REQ with its home feed, its notifications and the profiles of
+    /// the authors it follows (three filters).
+    Multi,
+    /// Catching up after an hour away: notes, reposts and reactions since an hour before the
+    /// newest stored event, no limit (the relay's own cap applies).
+    CatchUp,
 }
 
-pub const SHAPES: [Shape; 5] = [Shape::AuthorsKinds, Shape::TagE, Shape::TagP, Shape::Kinds, Shape::Ids];
+pub const SHAPES: [Shape; 7] =
+    [Shape::AuthorsKinds, Shape::TagE, Shape::TagP, Shape::Kinds, Shape::Ids, Shape::Multi, Shape::CatchUp];
+
+/// How far back the catch-up shape asks.
+const CATCH_UP_SECONDS: u64 = 3600;
 
 impl Shape {
     pub fn name(self) -> &'static str {
@@ -51,6 +61,8 @@ impl Shape {
             Shape::TagP => "tag_p",
             Shape::Kinds => "kinds",
             Shape::Ids => "ids",
+            Shape::Multi => "multi",
+            Shape::CatchUp => "catch_up",
         }
     }
 
@@ -62,6 +74,8 @@ impl Shape {
             Shape::TagP => !corpus.mentioned_pubkeys.is_empty(),
             Shape::Kinds => !corpus.kinds_by_frequency.is_empty(),
             Shape::Ids => !corpus.stored_ids.is_empty(),
+            Shape::Multi => !corpus.authors_by_frequency.is_empty() && !corpus.mentioned_pubkeys.is_empty(),
+            Shape::CatchUp => corpus.newest_created_at > 0,
         }
     }
 }
@@ -79,8 +93,21 @@ impl QueryMaker {
         QueryMaker { corpus, random: Random::new(seed), authors }
     }
 
-    /// A filter of `shape` (which must be available in the corpus).
-    pub fn filter(&mut self, shape: Shape) -> Filter {
+    /// The filters of one REQ of `shape` (which must be available in the corpus).
+    pub fn filters(&mut self, shape: Shape) -> Vec<Filter> {
+        match shape {
+            Shape::Multi => {
+                let feed = self.filter(Shape::AuthorsKinds);
+                let notifications = self.filter(Shape::TagP);
+                let profiles = Filter { authors: feed.authors.clone(), kinds: Some(vec![0]), ..Filter::default() };
+                vec![feed, notifications, profiles]
+            }
+            _ => vec![self.filter(shape)],
+        }
+    }
+
+    /// A filter of a one-filter `shape` (which must be available in the corpus).
+    fn filter(&mut self, shape: Shape) -> Filter {
         let corpus = &self.corpus;
         let random = &mut self.random;
         match shape {
@@ -92,6 +119,12 @@ impl QueryMaker {
                 authors.dedup();
                 Filter { authors: Some(authors), kinds: Some(vec![1, 6]), limit: Some(50), ..Filter::default() }
             }
+            Shape::CatchUp => Filter {
+                kinds: Some(vec![1, 6, 7]),
+                since: Some(corpus.newest_created_at.saturating_sub(CATCH_UP_SECONDS)),
+                ..Filter::default()
+            },
+            Shape::Multi => unreachable!("a multi-filter shape is built by `filters`"),
             Shape::TagE => Filter {
                 tags: vec![TagFilter { letter: b'e', values: vec![random.pick(&corpus.referenced_ids).clone()] }],
                 limit: Some(100),
@@ -246,10 +279,10 @@ impl Worker<'_> {
             let shape = self.shapes[(number + sequence) % self.shapes.len()];
             let subscription_id = format!("q{sequence}");
             sequence += 1;
-            let filter = maker.filter(shape).to_json();
+            let filters: Vec<String> = maker.filters(shape).iter().map(Filter::to_json).collect();
             let started = Instant::now();
             let answer = connection
-                .send_text(req_message(&subscription_id, &[filter]))
+                .send_text(req_message(&subscription_id, &filters))
                 .and_then(|()| self.await_answer(&mut connection, &subscription_id));
             let shape_tally = tally.shapes.entry(shape).or_default();
             match answer {
@@ -419,8 +452,8 @@ mod tests {
     use super::*;
     use parrhesia_engine::{Limits, Pubkey, hex};
 
-    fn sample_filter(corpus: Arc<Corpus>, shape: Shape) -> String {
-        QueryMaker::new(corpus, 1).filter(shape).to_json()
+    fn sample_filters(corpus: Arc<Corpus>, shape: Shape) -> Vec<String> {
+        QueryMaker::new(corpus, 1).filters(shape).iter().map(Filter::to_json).collect()
     }
 
     fn corpus() -> Arc<Corpus> {
@@ -431,6 +464,7 @@ mod tests {
             stored_ids: vec![[1; 32], [2; 32]],
             referenced_ids: vec![hex::encode(&[1; 32])],
             mentioned_pubkeys: vec![hex::encode(&author)],
+            newest_created_at: 1_700_010_000,
         })
     }
 
@@ -443,13 +477,20 @@ mod tests {
             (Shape::TagP, "\"#p\""),
             (Shape::Kinds, "\"kinds\""),
             (Shape::Ids, "\"ids\""),
+            (Shape::Multi, "\"authors\""),
+            (Shape::CatchUp, "\"since\":1700006400"),
         ];
         for (shape, key) in expected_keys {
             assert!(shape.available(&corpus()));
-            let text = sample_filter(corpus(), shape);
-            assert!(text.contains(key), "{shape:?}: {text}");
-            Filter::parse(&text, &limits).unwrap_or_else(|reason| panic!("{shape:?}: {reason}: {text}"));
+            let filters = sample_filters(corpus(), shape);
+            assert_eq!(filters.len(), if shape == Shape::Multi { 3 } else { 1 }, "{shape:?}");
+            assert!(filters[0].contains(key), "{shape:?}: {filters:?}");
+            for text in filters {
+                Filter::parse(&text, &limits).unwrap_or_else(|reason| panic!("{shape:?}: {reason}: {text}"));
+            }
         }
+        let multi = sample_filters(corpus(), Shape::Multi);
+        assert!(multi[1].contains("\"#p\"") && multi[2].contains("\"kinds\":[0]"), "{multi:?}");
     }
 
     #[test]
@@ -457,14 +498,14 @@ mod tests {
         let empty = Corpus::default();
         assert!(SHAPES.iter().all(|shape| !shape.available(&empty)));
         let names: Vec<&str> = SHAPES.iter().map(|shape| shape.name()).collect();
-        assert_eq!(names, ["authors_kinds", "tag_e", "tag_p", "kinds", "ids"]);
+        assert_eq!(names, ["authors_kinds", "tag_e", "tag_p", "kinds", "ids", "multi", "catch_up"]);
     }
 
     #[test]
     fn a_seed_gives_the_same_queries() {
         let draw = || {
             let mut maker = QueryMaker::new(corpus(), 3);
-            (0..20).map(|index| maker.filter(SHAPES[index % 5]).to_json()).collect::<Vec<_>>()
+            (0..21).map(|index| maker.filters(SHAPES[index % SHAPES.len()])).collect::<Vec<_>>()
         };
         assert_eq!(draw(), draw());
     }
