@@ -24,11 +24,18 @@ pub fn decode_vec(text: &str) -> Option<Vec<u8>> {
 
 /// Appends the lowercase hex of `bytes` to `out`.
 pub fn encode_into(bytes: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + bytes.len() * 2, 0);
+    encode_to_slice(bytes, &mut out[start..]);
+}
+
+/// Writes the lowercase hex of `bytes` into `out`, which must be twice as long.
+pub fn encode_to_slice(bytes: &[u8], out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(bytes.len() * 2);
-    for byte in bytes {
-        out.push(DIGITS[(byte >> 4) as usize]);
-        out.push(DIGITS[(byte & 0x0f) as usize]);
+    assert_eq!(out.len(), bytes.len() * 2, "hex output is twice the input");
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[(byte >> 4) as usize];
+        pair[1] = DIGITS[(byte & 0x0f) as usize];
     }
 }
 

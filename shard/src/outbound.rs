@@ -53,7 +53,10 @@ impl Frame {
     fn into_message(self, scratch: &mut BytesMut) -> Message {
         match self {
             Frame::Text(text) => text_message(text),
-            Frame::Event { prefix, json } => text_message(join_event(scratch, &prefix, json.as_bytes())),
+            Frame::Event { prefix, json } => {
+                let json = json.as_bytes();
+                text_message(join_event(scratch, &prefix, json.len(), |out| out.copy_from_slice(json)))
+            }
             Frame::Ping => Message::Ping(Bytes::new()),
             Frame::Close { code, reason } => {
                 Message::Close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() }))
@@ -68,14 +71,17 @@ fn text_message(text: Bytes) -> Message {
     Message::Frame(tungstenite::protocol::frame::Frame::message(text, OpCode::Data(Data::Text), true))
 }
 
-/// Writes `prefix ++ json ++ "]"` into `buffer` and cuts it off as one `Bytes`.
-fn join_event(buffer: &mut BytesMut, prefix: &[u8], json: &[u8]) -> Bytes {
-    let length = prefix.len() + json.len() + 1;
+/// Writes `prefix ++ json ++ "]"` into `buffer` (`write_json` fills exactly `json_bytes`) and
+/// cuts it off as one `Bytes`.
+fn join_event(buffer: &mut BytesMut, prefix: &[u8], json_bytes: usize, write_json: impl FnOnce(&mut [u8])) -> Bytes {
+    let length = prefix.len() + json_bytes + 1;
     if buffer.capacity() < length {
         buffer.reserve(length.max(STAGING_CHUNK_BYTES));
     }
     buffer.extend_from_slice(prefix);
-    buffer.extend_from_slice(json);
+    let json_start = buffer.len();
+    buffer.resize(json_start + json_bytes, 0);
+    write_json(&mut buffer[json_start..]);
     buffer.put_u8(b']');
     buffer.split().freeze()
 }
@@ -151,13 +157,13 @@ impl Outbound {
         self.push(Frame::Text(Bytes::from(text)));
     }
 
-    /// A stored event, copied now (it may point into a page of a read transaction about to
-    /// end) into this connection's staging chunk.
-    pub fn push_stored(&self, prefix: &[u8], json: &[u8]) {
+    /// A stored event, written now (it is read from a page of a read transaction about to end)
+    /// into this connection's staging chunk: `write_json` fills exactly `json_bytes`.
+    pub fn push_stored(&self, prefix: &[u8], json_bytes: usize, write_json: impl FnOnce(&mut [u8])) {
         if self.closing.get() {
             return;
         }
-        let message = join_event(&mut self.staging.borrow_mut(), prefix, json);
+        let message = join_event(&mut self.staging.borrow_mut(), prefix, json_bytes, write_json);
         self.push(Frame::Text(message));
     }
 
@@ -321,7 +327,7 @@ mod tests {
         let outbound = Outbound::new(1000);
         outbound.close(1001, "going away");
         outbound.push_reply("late".into());
-        outbound.push_stored(b"[\"EVENT\",\"s\",", b"{}");
+        outbound.push_stored(b"[\"EVENT\",\"s\",", 2, |out| out.copy_from_slice(b"{}"));
         assert_eq!(outbound.queue.borrow().len(), 1);
         assert!(outbound.is_closing());
     }
@@ -336,7 +342,7 @@ mod tests {
             let prefix = event_prefix(subscription);
             let expected =
                 format!("[\"EVENT\",{},{json}]", serde_json::to_string(subscription).expect("a string serializes"));
-            outbound.push_stored(&prefix, json.as_bytes());
+            outbound.push_stored(&prefix, json.len(), |out| out.copy_from_slice(json.as_bytes()));
             assert_eq!(outbound.push_live(prefix, Arc::from(json), OverflowPolicy::Close), LiveOutcome::Queued);
             let stored = outbound.pop().expect("stored frame queued");
             let live = outbound.pop().expect("live frame queued");
@@ -353,7 +359,7 @@ mod tests {
         let outbound = Outbound::new(1 << 20);
         let prefix = event_prefix("s");
         for _ in 0..10 {
-            outbound.push_stored(&prefix, &[b'x'; 100]);
+            outbound.push_stored(&prefix, 100, |out| out.fill(b'x'));
         }
         let first = outbound.pop().expect("queued");
         let second = outbound.pop().expect("queued");

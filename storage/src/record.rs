@@ -1,7 +1,12 @@
 //! The packed record each stored event is kept in, read in place: a fixed header (id, pubkey,
-//! created_at, kind, expiration, origin), the event's indexed tags (single-letter name and
-//! encoded value), then its canonical JSON. A filter is checked against the header and the tag
-//! section without touching the JSON; only NIP-50 search reads the content.
+//! created_at, kind, expiration, origin, sig), the event's indexed tags (single-letter name and
+//! encoded value), then the middle of its canonical JSON. A filter is checked against the
+//! header and the tag section without touching the JSON; only NIP-50 search reads the content.
+//!
+//! The canonical JSON always reads `{"id":"<hex>","pubkey":"<hex>",` + middle +
+//! `,"sig":"<hex>"}`; the record keeps id, pubkey and sig once, as bytes, and the middle as
+//! it is. A reader writes the JSON back by hex-encoding the three around the stored middle:
+//! no parse, 223 bytes less per event than storing the JSON whole.
 
 use parrhesia_engine::{Event, Filter, Id, KindClass, Pubkey};
 
@@ -19,14 +24,41 @@ pub struct Header {
     /// The node that first accepted the event, and its sequence number there.
     pub origin: [u8; 32],
     pub origin_seq: u64,
+    pub sig: [u8; 64],
 }
 
-const RECORD_VERSION: u8 = 2;
+const RECORD_VERSION: u8 = 3;
+/// Schema version 2 records: the version 1 header, the tag section length and section, then the
+/// whole JSON.
+const RECORD_VERSION_2: u8 = 2;
+const HEADER_BYTES_VERSION_2: usize = HEADER_BYTES_VERSION_1 + 4;
 /// Schema version 1 records: the header above without the tag section length, then the JSON.
 const RECORD_VERSION_1: u8 = 1;
 const HEADER_BYTES_VERSION_1: usize = 1 + 32 + 32 + 8 + 2 + 8 + 32 + 8;
-/// version, id, pubkey, created_at, kind, expiration, origin, origin seq, tag section length.
-pub const HEADER_BYTES: usize = 1 + 32 + 32 + 8 + 2 + 8 + 32 + 8 + 4;
+/// version, id, pubkey, created_at, kind, expiration, origin, origin seq, sig, tag section
+/// length.
+pub const HEADER_BYTES: usize = 1 + 32 + 32 + 8 + 2 + 8 + 32 + 8 + 64 + 4;
+
+/// `{"id":"` + 64 hex + `","pubkey":"` + 64 hex + `",`
+const JSON_HEAD_BYTES: usize = 7 + 64 + 12 + 64 + 2;
+/// `,"sig":"` + 128 hex + `"}`
+const JSON_TAIL_BYTES: usize = 8 + 128 + 2;
+
+/// The canonical JSON of an event with this header and middle, into `out` (which must be
+/// exactly `JSON_HEAD_BYTES + middle.len() + JSON_TAIL_BYTES` long).
+fn write_json(header: &Header, middle: &[u8], out: &mut [u8]) {
+    let (head, rest) = out.split_at_mut(JSON_HEAD_BYTES);
+    let (body, tail) = rest.split_at_mut(middle.len());
+    head[..7].copy_from_slice(b"{\"id\":\"");
+    parrhesia_engine::hex::encode_to_slice(&header.id, &mut head[7..71]);
+    head[71..83].copy_from_slice(b"\",\"pubkey\":\"");
+    parrhesia_engine::hex::encode_to_slice(&header.pubkey, &mut head[83..147]);
+    head[147..].copy_from_slice(b"\",");
+    body.copy_from_slice(middle);
+    tail[..8].copy_from_slice(b",\"sig\":\"");
+    parrhesia_engine::hex::encode_to_slice(&header.sig, &mut tail[8..136]);
+    tail[136..].copy_from_slice(b"\"}");
+}
 
 impl Header {
     /// Whether the event has expired at `now` (NIP-40: at or after its expiration).
@@ -54,9 +86,14 @@ pub fn tag_section(event: &Event) -> Vec<u8> {
     section
 }
 
-/// Encodes a whole record.
+/// Encodes a whole record. `json` is the event's canonical JSON (`Event::json`), whose id,
+/// pubkey and sig are those of `header`.
 pub fn encode(header: &Header, tags: &[u8], json: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_BYTES + tags.len() + json.len());
+    let middle = json
+        .as_bytes()
+        .get(JSON_HEAD_BYTES..json.len().saturating_sub(JSON_TAIL_BYTES))
+        .expect("canonical JSON has its id, pubkey and sig around the rest");
+    let mut out = Vec::with_capacity(HEADER_BYTES + tags.len() + middle.len());
     out.push(RECORD_VERSION);
     out.extend_from_slice(&header.id);
     out.extend_from_slice(&header.pubkey);
@@ -65,10 +102,11 @@ pub fn encode(header: &Header, tags: &[u8], json: &str) -> Vec<u8> {
     out.extend_from_slice(&header.expiration.to_be_bytes());
     out.extend_from_slice(&header.origin);
     out.extend_from_slice(&header.origin_seq.to_be_bytes());
+    out.extend_from_slice(&header.sig);
     let tags_bytes = u32::try_from(tags.len()).expect("a tag section fits the event size limit");
     out.extend_from_slice(&tags_bytes.to_be_bytes());
     out.extend_from_slice(tags);
-    out.extend_from_slice(json.as_bytes());
+    out.extend_from_slice(middle);
     out
 }
 
@@ -78,12 +116,14 @@ pub struct Record<'a> {
     pub seq: u64,
     pub header: Header,
     tags: &'a [u8],
-    json: &'a [u8],
+    /// The JSON between `"pubkey":"...",` and `,"sig":"..."`.
+    middle: &'a [u8],
 }
 
 impl<'a> Record<'a> {
     /// Splits a record into its parts; `None` if it is not a record this version writes. The
-    /// JSON is not re-validated: the writer checked every record before storing it.
+    /// JSON is not re-validated: the writer checked every record (the JSON rebuilt from it
+    /// against the event's) before storing it.
     pub fn decode(seq: u64, bytes: &'a [u8]) -> Option<Record<'a>> {
         if bytes.len() < HEADER_BYTES || bytes[0] != RECORD_VERSION {
             return None;
@@ -97,20 +137,28 @@ impl<'a> Record<'a> {
             expiration: u64::from_be_bytes(field(75, 8).try_into().ok()?),
             origin: field(83, 32).try_into().ok()?,
             origin_seq: u64::from_be_bytes(field(115, 8).try_into().ok()?),
+            sig: field(123, 64).try_into().ok()?,
         };
-        let tags_bytes = u32::from_be_bytes(field(123, 4).try_into().ok()?) as usize;
+        let tags_bytes = u32::from_be_bytes(field(187, 4).try_into().ok()?) as usize;
         let tags = bytes.get(HEADER_BYTES..HEADER_BYTES.checked_add(tags_bytes)?)?;
-        Some(Record { seq, header, tags, json: &bytes[HEADER_BYTES + tags_bytes..] })
+        Some(Record { seq, header, tags, middle: &bytes[HEADER_BYTES + tags_bytes..] })
     }
 
-    /// The event's canonical JSON, as stored.
-    pub fn json(&self) -> &'a [u8] {
-        self.json
+    /// The length of the event's canonical JSON.
+    pub fn json_len(&self) -> usize {
+        JSON_HEAD_BYTES + self.middle.len() + JSON_TAIL_BYTES
     }
 
-    /// The JSON as text, checked (for the few readers that parse it).
-    pub fn json_str(&self) -> Option<&'a str> {
-        std::str::from_utf8(self.json).ok()
+    /// Writes the event's canonical JSON into `out`, which must be `json_len()` bytes long.
+    pub fn write_json(&self, out: &mut [u8]) {
+        write_json(&self.header, self.middle, out);
+    }
+
+    /// The JSON as text, checked (for the few readers that parse it or keep it).
+    pub fn json_string(&self) -> Option<String> {
+        let mut json = vec![0; self.json_len()];
+        self.write_json(&mut json);
+        String::from_utf8(json).ok()
     }
 
     /// The tag section: `letter ++ encoded value` entries (see `tag_section`).
@@ -144,10 +192,15 @@ impl<'a> Record<'a> {
 
 /// The event JSON of a record written by this or any earlier schema version (for `export`,
 /// which must read stores this build refuses to open); `None` for anything else.
-pub fn json_of_any_version(bytes: &[u8]) -> Option<&[u8]> {
+pub fn json_of_any_version(bytes: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
     match *bytes.first()? {
-        RECORD_VERSION_1 => bytes.get(HEADER_BYTES_VERSION_1..),
-        RECORD_VERSION => Some(Record::decode(0, bytes)?.json()),
+        RECORD_VERSION_1 => bytes.get(HEADER_BYTES_VERSION_1..).map(Into::into),
+        RECORD_VERSION_2 => {
+            let length = bytes.get(HEADER_BYTES_VERSION_1..HEADER_BYTES_VERSION_2)?;
+            let tags_bytes = u32::from_be_bytes(length.try_into().ok()?) as usize;
+            bytes.get(HEADER_BYTES_VERSION_2.checked_add(tags_bytes)?..).map(Into::into)
+        }
+        RECORD_VERSION => Some(Record::decode(0, bytes)?.json_string()?.into_bytes().into()),
         _ => None,
     }
 }
@@ -202,7 +255,7 @@ impl RecordFilter {
         match &self.filter.search {
             None => Some(true),
             Some(query) => {
-                let event = Event::parse_trusted(record.json_str()?)?;
+                let event = Event::parse_trusted(&record.json_string()?)?;
                 Some(parrhesia_engine::filter::search_matches(query, event.content()))
             }
         }
@@ -214,10 +267,6 @@ mod tests {
     use parrhesia_engine::{Keys, Limits};
 
     use super::*;
-
-    fn header() -> Header {
-        Header { id: [1; 32], pubkey: [2; 32], created_at: 3, kind: 4, expiration: 5, origin: [6; 32], origin_seq: 7 }
-    }
 
     fn signed(kind: u16, tags: &[&[&str]], content: &str) -> Event {
         let keys = Keys::from_secret_bytes([7; 32]).expect("valid secret");
@@ -232,30 +281,52 @@ mod tests {
             created_at: event.created_at(),
             kind: event.kind(),
             expiration: 0,
-            origin: [0; 32],
+            origin: [6; 32],
             origin_seq: 1,
+            sig: *event.sig(),
         };
         encode(&header, &tag_section(event), event.json())
     }
 
+    fn json_of(record: &Record) -> String {
+        record.json_string().expect("UTF-8")
+    }
+
     #[test]
     fn record_round_trips() {
-        let tags = [&b"e"[..], &[0], &[b'x'; 32]].concat();
-        let bytes = encode(&header(), &tags, "{}");
+        let event = signed(1, &[&["t", "x"]], "Hello \"world\"\n ü");
+        let bytes = record_of(&event);
         let record = Record::decode(9, &bytes).expect("decodes");
-        assert_eq!(
-            (record.seq, record.header, record.tag_section(), record.json()),
-            (9, header(), &tags[..], &b"{}"[..])
-        );
+        assert_eq!((record.seq, record.header.id, record.header.sig), (9, *event.id(), *event.sig()));
+        assert_eq!(record.tag_section(), tag_section(&event));
+        assert_eq!(record.json_len(), event.json().len());
+        assert_eq!(json_of(&record), &**event.json(), "the JSON is rebuilt byte for byte");
+        let middle_bytes = event.json().len() - JSON_HEAD_BYTES - JSON_TAIL_BYTES;
+        assert_eq!(bytes.len(), HEADER_BYTES + record.tag_section().len() + middle_bytes, "id, pubkey, sig once");
         assert_eq!(Record::decode(9, &bytes[..10]), None, "truncated header");
-        assert_eq!(Record::decode(9, &bytes[..HEADER_BYTES + 3]), None, "truncated tag section");
+        assert_eq!(Record::decode(9, &bytes[..HEADER_BYTES + 1]), None, "truncated tag section");
         let mut other_version = bytes.clone();
-        other_version[0] = 1;
+        other_version[0] = RECORD_VERSION_2;
         assert_eq!(Record::decode(9, &other_version), None);
-        assert_eq!(json_of_any_version(&bytes), Some(&b"{}"[..]));
-        let version_1 = [&[1u8][..], &[0; HEADER_BYTES_VERSION_1 - 1], b"{\"a\":1}"].concat();
-        assert_eq!(json_of_any_version(&version_1), Some(&b"{\"a\":1}"[..]), "a version 1 record");
-        assert_eq!(json_of_any_version(&[3, 0, 0]), None, "an unknown version");
+    }
+
+    #[test]
+    fn every_record_version_gives_its_json() {
+        let event = signed(1, &[&["t", "x"]], "note");
+        let json = event.json().as_bytes();
+        let current = record_of(&event);
+        assert_eq!(json_of_any_version(&current).as_deref(), Some(json), "version 3");
+        let tags = tag_section(&event);
+        let mut version_2 = vec![RECORD_VERSION_2];
+        version_2.extend_from_slice(&[0; HEADER_BYTES_VERSION_1 - 1]);
+        version_2.extend_from_slice(&(tags.len() as u32).to_be_bytes());
+        version_2.extend_from_slice(&tags);
+        version_2.extend_from_slice(json);
+        assert_eq!(json_of_any_version(&version_2).as_deref(), Some(json), "version 2");
+        let version_1 = [&[RECORD_VERSION_1][..], &[0; HEADER_BYTES_VERSION_1 - 1], json].concat();
+        assert_eq!(json_of_any_version(&version_1).as_deref(), Some(json), "version 1");
+        assert_eq!(json_of_any_version(&[9, 0, 0]), None, "an unknown version");
+        assert_eq!(json_of_any_version(&version_2[..HEADER_BYTES_VERSION_2 - 1]), None, "a truncated record");
     }
 
     #[test]
@@ -285,7 +356,7 @@ mod tests {
             schema::tag_prefix(b'r', &long),
         ];
         assert_eq!(entries, expected.iter().map(Vec::as_slice).collect::<Vec<_>>());
-        assert_eq!(record.json(), event.json().as_bytes());
+        assert_eq!(json_of(&record), &**event.json());
     }
 
     /// Each case: the event's tags, a filter, and whether the filter matches. The packed check

@@ -7,8 +7,9 @@ use crate::record::Record;
 use sha2::{Digest, Sha256};
 
 /// Bumped whenever a key or record layout changes; a store of another version is refused.
-/// Version 2: records carry their indexed tags (`record.rs`).
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version 2: records carry their indexed tags. Version 3: records keep id, pubkey and sig
+/// once, as bytes, and only the rest of the JSON (`record.rs`).
+pub const SCHEMA_VERSION: u32 = 3;
 
 pub const TABLE_EVENTS: &str = "events";
 pub const TABLE_IDS: &str = "ids";

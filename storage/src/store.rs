@@ -142,8 +142,8 @@ impl StoredEvent {
     /// Copies a record out of its page.
     pub fn from_record(record: &Record) -> Result<StoredEvent, StorageError> {
         let json =
-            record.json_str().ok_or_else(|| StorageError::Corrupt(format!("event {} is not UTF-8", record.seq)))?;
-        Ok(StoredEvent { seq: record.seq, header: record.header, json: json.to_string() })
+            record.json_string().ok_or_else(|| StorageError::Corrupt(format!("event {} is not UTF-8", record.seq)))?;
+        Ok(StoredEvent { seq: record.seq, header: record.header, json })
     }
 }
 
@@ -285,7 +285,7 @@ impl Store {
             }
             let (key, bytes_stored) = entry?;
             let record = decode_record(decode_seq(key)?, bytes_stored)?;
-            bytes += record.json().len();
+            bytes += record.json_len();
             events += 1;
             last = record.seq;
             visit(record);
@@ -320,7 +320,7 @@ pub fn export_any_version(
         let (key, bytes) = entry.map_err(StorageError::from)?;
         let json = crate::record::json_of_any_version(bytes)
             .ok_or_else(|| StorageError::Corrupt(format!("record {key:?} of an unknown version")))?;
-        visit(json).map_err(ExportError::Output)?;
+        visit(&json).map_err(ExportError::Output)?;
         count += 1;
     }
     Ok(count)

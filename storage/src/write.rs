@@ -158,6 +158,7 @@ impl Writer<'_, '_> {
             expiration: event.expiration().unwrap_or(0),
             origin: self.store.node_id,
             origin_seq: seq,
+            sig: *event.sig(),
         };
         let tags = record::tag_section(event);
         let bytes = record::encode(&header, &tags, event.json());
@@ -165,7 +166,9 @@ impl Writer<'_, '_> {
         // coordinate; readers then trust the record (the JSON is not re-validated on reads).
         let written = Record::decode(seq, &bytes).expect("a record this build encoded decodes");
         assert!(
-            written.header == header && written.tag_section() == tags && written.json() == event.json().as_bytes(),
+            written.header == header
+                && written.tag_section() == tags
+                && written.json_string().as_deref() == Some(&**event.json()),
             "record encoding"
         );
         let coordinate = schema::event_coordinate(event);

@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use parrhesia_engine::{Event, Limits};
-use parrhesia_storage::{Outcome, Store, StoreOptions};
+use parrhesia_storage::{Durability, Outcome, Store, StoreOptions};
 
 #[derive(Parser)]
 #[command(
@@ -41,15 +41,19 @@ enum Command {
     },
     /// Verify events from a JSON-lines file (id, signature, limits) and store them in batches,
     /// with every storage rule (duplicates, replaceable, deletions, expiration). Creates the
-    /// store if it does not exist. Stop the relay on that directory first.
+    /// store if it does not exist. Stop the relay on that directory first. Batches are not
+    /// fsynced one by one (the store is flushed at the end): if an import is interrupted, run
+    /// it again; events already stored count as duplicates.
     Import {
         /// The store's data directory.
         #[arg(long)]
         data_dir: PathBuf,
         /// The JSON-lines file (one event per line; blank lines are skipped).
         file: PathBuf,
-        /// Events per write transaction.
-        #[arg(long, default_value_t = 1000)]
+        /// Events per write transaction. Large batches write each touched index page once
+        /// per batch (LMDB copies pages on write): 20,000 imported 1M events about twice as
+        /// fast as 1,000 here.
+        #[arg(long, default_value_t = 10_000)]
         batch_events_max: usize,
     },
     /// Each table's entries and bytes, and the bytes per stored event (read-only).
@@ -116,34 +120,36 @@ struct Tally {
     invalid: u64,
 }
 
+/// Batches in flight between the verifying thread and the writer.
+const IMPORT_BATCHES_QUEUED_MAX: usize = 2;
+
+/// Verified events of one batch, with the number of invalid lines met while reading them.
+struct VerifiedBatch {
+    events: Vec<Event>,
+    invalid: u64,
+    lines_read: usize,
+}
+
 fn import(data_dir: &Path, file: &Path, batch_events_max: usize) -> Result<()> {
-    let store = Store::open(data_dir, &StoreOptions::default())
-        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    // No fsync per batch: an import that stops half-way is simply run again (it is idempotent);
+    // the store is flushed once at the end.
+    let options = StoreOptions { durability: Durability::NoSync, ..StoreOptions::default() };
+    let store =
+        Store::open(data_dir, &options).with_context(|| format!("opening the store in {}", data_dir.display()))?;
     let input = BufReader::new(File::open(file).with_context(|| format!("opening {}", file.display()))?);
-    // Events this node's relay accepted under any configuration: the size bounds are the
-    // frame's, not a client's defaults. Timestamps are not checked against the clock.
-    let limits = Limits { event_bytes_max: Limits::default().frame_bytes_max, ..Limits::default() };
     let started = Instant::now();
     let mut tally = Tally::default();
-    let mut batch = Vec::with_capacity(batch_events_max);
-    for (number, line) in input.lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", file.display()))?;
-        if line.trim().is_empty() {
-            continue;
+    // One thread parses and verifies (the CPU-heavy part) while this one writes the batch before.
+    std::thread::scope(|scope| -> Result<()> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(IMPORT_BATCHES_QUEUED_MAX);
+        let reader = scope.spawn(move || verify_lines(input, file, batch_events_max, &sender));
+        for mut batch in receiver {
+            tally.invalid += batch.invalid;
+            store_batch(&store, &mut batch.events, &mut tally)?;
+            eprint!("\rimported {} events ({} lines read)", tally.stored, batch.lines_read);
         }
-        match Event::parse(&line, &limits).and_then(|event| event.verify_signature().map(|()| event)) {
-            Ok(event) => batch.push(event),
-            Err(reason) => {
-                tally.invalid += 1;
-                eprintln!("line {}: {reason}", number + 1);
-            }
-        }
-        if batch.len() >= batch_events_max {
-            store_batch(&store, &mut batch, &mut tally)?;
-            eprint!("\rimported {} events ({} lines read)", tally.stored, number + 1);
-        }
-    }
-    store_batch(&store, &mut batch, &mut tally)?;
+        reader.join().expect("the verifying thread does not panic")
+    })?;
     store.flush().context("flushing the store")?;
     eprintln!(
         "\rimported into {}: {} stored, {} duplicates, {} refused by storage rules, {} invalid; {:.1} s",
@@ -154,6 +160,44 @@ fn import(data_dir: &Path, file: &Path, batch_events_max: usize) -> Result<()> {
         tally.invalid,
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Reads, parses and verifies every line, sending batches of `batch_events_max` events.
+fn verify_lines(
+    input: impl BufRead,
+    file: &Path,
+    batch_events_max: usize,
+    sender: &std::sync::mpsc::SyncSender<VerifiedBatch>,
+) -> Result<()> {
+    // Events this node's relay accepted under any configuration: the size bounds are the
+    // frame's, not a client's defaults. Timestamps are not checked against the clock.
+    let limits = Limits { event_bytes_max: Limits::default().frame_bytes_max, ..Limits::default() };
+    let new_batch = || VerifiedBatch { events: Vec::with_capacity(batch_events_max), invalid: 0, lines_read: 0 };
+    let mut batch = new_batch();
+    for (number, line) in input.lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", file.display()))?;
+        batch.lines_read = number + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match Event::parse(&line, &limits).and_then(|event| event.verify_signature().map(|()| event)) {
+            Ok(event) => batch.events.push(event),
+            Err(reason) => {
+                batch.invalid += 1;
+                eprintln!("line {}: {reason}", number + 1);
+            }
+        }
+        if batch.events.len() >= batch_events_max {
+            let lines_read = batch.lines_read;
+            // The writer stopped (it failed and says why): stop reading.
+            if sender.send(std::mem::replace(&mut batch, new_batch())).is_err() {
+                return Ok(());
+            }
+            batch.lines_read = lines_read;
+        }
+    }
+    let _ = sender.send(batch);
     Ok(())
 }
 

@@ -104,7 +104,13 @@ fn a_version_1_store_is_refused_with_the_way_out_and_moved() {
     write_version_1_store(old.path(), &events());
     let data_before = std::fs::read(old.path().join("data.mdb")).unwrap();
     let refusal = Store::open(old.path(), &StoreOptions::default()).expect_err("an old store is refused");
-    assert!(matches!(refusal, StorageError::SchemaVersion { found: 1, expected: 2 }), "{refusal}");
+    assert!(
+        matches!(
+            refusal,
+            StorageError::SchemaVersion { found: 1, expected: parrhesia_storage::schema::SCHEMA_VERSION }
+        ),
+        "{refusal}"
+    );
     let message = refusal.to_string();
     let data_after = std::fs::read(old.path().join("data.mdb")).unwrap();
     assert!(data_before == data_after, "refusing the old store wrote nothing to it");
