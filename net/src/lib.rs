@@ -1,11 +1,14 @@
 //! Bytes on wires for Parrhesia: the first HTTP request on a socket (parsed with httparse and
 //! routed), the WebSocket handshake (tungstenite), and the NIP-11 relay information document.
-//! Generic over futures-io streams; the runtime that owns the sockets lives in `shard`.
+//! Generic over futures-io streams; the runtime that owns the sockets lives in `shard`. Also
+//! the node's identity (its ed25519 key), which the cluster's wire formats are signed with.
 
 pub mod http;
+pub mod identity;
 pub mod relay_info;
 pub mod websocket;
 
 pub use http::{HttpError, Request, Route, read_request, response, route};
+pub use identity::{IdentityError, NodeKey};
 pub use relay_info::{Limitation, RelayInfo};
 pub use websocket::{WebSocket, accept_websocket};

@@ -1,7 +1,8 @@
 //! `parrhesia-tools`: operator commands on a node's store. `export` writes every stored event
 //! as JSON lines, from a store of any schema version (it is how a store is moved across a
 //! format change); `import` verifies events from JSON lines and stores them in batches;
-//! `stats` shows each table's entries and bytes.
+//! `stats` shows each table's entries and bytes; `keygen` and `pubkey` make and show a node's
+//! ed25519 identity.
 //!
 //! Exit codes: 0 done; 1 an error (named on stderr); 2 a wrong command line.
 
@@ -13,6 +14,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use parrhesia_engine::{Event, Limits};
+use parrhesia_net::NodeKey;
 use parrhesia_storage::{Durability, Outcome, Store, StoreOptions};
 
 #[derive(Parser)]
@@ -56,6 +58,14 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         batch_events_max: usize,
     },
+    /// Write a new node key (ed25519) to FILE with mode 0600 and print its public key (64
+    /// lowercase hex). Refuses to overwrite an existing file.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the public key of the node key in FILE.
+    Pubkey { file: PathBuf },
     /// Each table's entries and bytes, and the bytes per stored event (read-only).
     Stats {
         /// The store's data directory.
@@ -70,6 +80,10 @@ fn main() {
         Command::Export { data_dir, out } => export(&data_dir, out.as_deref()),
         Command::Import { data_dir, file, batch_events_max } => import(&data_dir, &file, batch_events_max.max(1)),
         Command::Stats { data_dir } => stats(&data_dir),
+        Command::Keygen { out } => keygen(&out),
+        Command::Pubkey { file } => {
+            NodeKey::load(&file).map(|key| println!("{}", key.public_hex())).map_err(Into::into)
+        }
     };
     if let Err(error) = result {
         eprintln!("parrhesia-tools: {error:#}");
@@ -90,6 +104,13 @@ fn export(data_dir: &Path, out: Option<&Path>) -> Result<()> {
     .with_context(|| format!("exporting {}", data_dir.display()))?;
     writer.flush().context("writing the export")?;
     eprintln!("exported {count} events from {}", data_dir.display());
+    Ok(())
+}
+
+fn keygen(out: &Path) -> Result<()> {
+    let key = NodeKey::generate()?;
+    key.write_new(out)?;
+    println!("{}", key.public_hex());
     Ok(())
 }
 
