@@ -9,6 +9,7 @@ mod outbound;
 mod req;
 mod runtime;
 mod shard;
+mod startup;
 mod writer;
 
 use std::path::PathBuf;

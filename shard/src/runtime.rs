@@ -14,6 +14,7 @@ use parrhesia_storage::{Durability, Store, StoreOptions};
 
 use crate::config::{Config, DurabilitySetting};
 use crate::shard::ShardSetup;
+use crate::startup::StartupSteps;
 use crate::writer::WriterSetup;
 
 /// Memory each executor registers with io_uring. The relay does no file I/O through glommio
@@ -21,6 +22,10 @@ use crate::writer::WriterSetup;
 const IO_MEMORY_BYTES: usize = 256 * 1024;
 /// glommio's default preempt timer (100 ms) lets a busy task starve socket I/O.
 const PREEMPT_TIMER: Duration = Duration::from_millis(2);
+
+/// How long startup may take, from starting the executors to every shard listening. It
+/// takes milliseconds; past this the relay names the channel ends still unconnected and exits.
+const STARTUP_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The NIPs this relay serves, as NIP-11 lists them (ascending).
 pub const SUPPORTED_NIPS: [u16; 8] = [1, 9, 11, 40, 45, 50, 62, 70];
@@ -116,7 +121,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         }
     }
 
+    let startup = Arc::new(StartupSteps::new(shards));
     let writer_setup = WriterSetup {
+        startup: startup.clone(),
         store: store.clone(),
         requests: writer_requests,
         commits: writer_commits,
@@ -149,6 +156,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             connections_max: connections_per_shard_max,
             shutdown: shutdown.clone(),
             bound: bound_sender.clone(),
+            startup: startup.clone(),
         };
         // One shard per core, pinned, when they fit; otherwise let the kernel place them.
         let placement = if shards <= cpus.len() { Placement::Fixed(cpus[index]) } else { Placement::Unbound };
@@ -161,11 +169,20 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         handles.push(handle);
     }
     drop(bound_sender);
+    let deadline = std::time::Instant::now() + STARTUP_STALL_TIMEOUT;
     for _ in 0..shards {
-        match bound_receiver.recv() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match bound_receiver.recv_timeout(left) {
             Ok(Ok(())) => {}
             Ok(Err(message)) => bail!(message),
-            Err(_) => bail!("a shard exited before binding its listener"),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => bail!(
+                "startup stalled: after {} s not every shard listens; channel ends not connected: {:?}",
+                STARTUP_STALL_TIMEOUT.as_secs(),
+                startup.pending()
+            ),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                bail!("a shard exited before binding its listener")
+            }
         }
     }
     eprintln!(

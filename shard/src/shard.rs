@@ -19,6 +19,7 @@ use crate::connection::Connection;
 use crate::messages::{Commit, Ephemeral, StoreRequest};
 use crate::notify::Notify;
 use crate::outbound::LiveOutcome;
+use crate::startup::{StartupSteps, Step};
 
 /// Everything a shard is started with.
 pub struct ShardSetup {
@@ -35,6 +36,7 @@ pub struct ShardSetup {
     pub shutdown: Arc<AtomicBool>,
     /// Told once the listener is bound (or failed to bind).
     pub bound: std::sync::mpsc::Sender<Result<(), String>>,
+    pub startup: Arc<StartupSteps>,
 }
 
 /// Counters of one shard (exported as metrics later).
@@ -175,13 +177,36 @@ impl Shard {
 pub async fn run(setup: ShardSetup) {
     // A shared channel's `connect` waits for the other end: connect every receiving end in its
     // own task first, so shards connecting to each other cannot wait on each other in a cycle.
-    let from_writer = glommio::spawn_local(with_pulse(setup.from_writer.connect()));
-    let from_peers: Vec<_> =
-        setup.from_peers.into_iter().map(|receiver| glommio::spawn_local(with_pulse(receiver.connect()))).collect();
+    let (index, startup) = (setup.index, setup.startup.clone());
+    let from_writer = glommio::spawn_local({
+        let startup = startup.clone();
+        async move {
+            let receiver = with_pulse(setup.from_writer.connect()).await;
+            startup.mark(Step::ShardFromWriter(index));
+            receiver
+        }
+    });
+    // Peer channels are listed in shard order, skipping this shard.
+    let peers = (0..setup.to_peers.len() + 1).filter(|&other| other != index);
+    let from_peers: Vec<_> = setup
+        .from_peers
+        .into_iter()
+        .zip(peers.clone())
+        .map(|(receiver, from)| {
+            let startup = startup.clone();
+            glommio::spawn_local(async move {
+                let receiver = with_pulse(receiver.connect()).await;
+                startup.mark(Step::ShardFromPeer { from, to: index });
+                receiver
+            })
+        })
+        .collect();
     let to_writer = Rc::new(with_pulse(setup.to_writer.connect()).await);
+    startup.mark(Step::ShardToWriter(index));
     let mut to_peers = Vec::new();
-    for peer in setup.to_peers {
+    for (peer, to) in setup.to_peers.into_iter().zip(peers) {
         to_peers.push(Rc::new(with_pulse(peer.connect()).await));
+        startup.mark(Step::ShardToPeer { from: index, to });
     }
     let from_writer = from_writer.await;
     let listener = match TcpListener::bind(setup.config.listen.as_str()) {

@@ -14,6 +14,7 @@ use parrhesia_engine::{Prefix, Reason};
 use parrhesia_storage::{Outcome, Store};
 
 use crate::messages::{Commit, StoreRequest};
+use crate::startup::{StartupSteps, Step};
 use crate::unix_now;
 
 /// What the writer needs; built by the runtime.
@@ -25,6 +26,7 @@ pub struct WriterSetup {
     /// `Some` with `nosync` durability: flush this often.
     pub flush_interval: Option<Duration>,
     pub sweep_interval: Duration,
+    pub startup: Arc<StartupSteps>,
 }
 
 /// What the writer did, reported at exit.
@@ -43,8 +45,10 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
     let mut forwarders = Vec::new();
     for (shard, receiver) in setup.requests.into_iter().enumerate() {
         let (queue, open_channels, wake) = (queue.clone(), open_channels.clone(), wake_sender.clone());
+        let startup = setup.startup.clone();
         forwarders.push(glommio::spawn_local(async move {
             let receiver = crate::shard::with_pulse(receiver.connect()).await;
+            startup.mark(Step::WriterRequests(shard));
             while let Some(request) = receiver.recv().await {
                 queue.borrow_mut().push_back((shard, request));
                 let _ = wake.try_send(());
@@ -54,8 +58,9 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         }));
     }
     let mut commits = Vec::with_capacity(setup.commits.len());
-    for sender in setup.commits {
+    for (shard, sender) in setup.commits.into_iter().enumerate() {
         commits.push(crate::shard::with_pulse(sender.connect()).await);
+        setup.startup.mark(Step::WriterCommits(shard));
     }
     let mut report = WriterReport::default();
     let mut last_flush = Instant::now();
