@@ -22,6 +22,8 @@ pub struct Relay {
     pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     pub log: Arc<Mutex<Vec<String>>>,
+    /// The thread collecting stderr into `log`; it ends at EOF, after the process exits.
+    log_reader: Option<std::thread::JoinHandle<()>>,
     args: Vec<String>,
 }
 
@@ -61,7 +63,7 @@ impl Relay {
         let stderr = child.stderr.take().expect("stderr");
         let (ready_sender, ready) = std::sync::mpsc::channel();
         let lines = log.clone();
-        std::thread::spawn(move || {
+        let log_reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if line.contains("listening on") {
                     let _ = ready_sender.send(());
@@ -69,7 +71,7 @@ impl Relay {
                 lines.lock().unwrap().push(line);
             }
         });
-        let relay = Relay { child, port, data_dir, _temp: None, log, args };
+        let relay = Relay { child, port, data_dir, _temp: None, log, log_reader: Some(log_reader), args };
         if ready.recv_timeout(WAIT).is_err() {
             panic!("relay did not start: {:?}", relay.log.lock().unwrap());
         }
@@ -94,6 +96,7 @@ impl Relay {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
+                self.finish_log();
                 return status.code();
             }
             assert!(Instant::now() < deadline, "relay did not stop: {:?}", self.log.lock().unwrap());
@@ -105,6 +108,15 @@ impl Relay {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.finish_log();
+    }
+
+    /// Waits until `log` holds everything the exited process wrote (its last lines may still
+    /// be in the pipe when `wait` returns).
+    fn finish_log(&mut self) {
+        if let Some(reader) = self.log_reader.take() {
+            let _ = reader.join();
+        }
     }
 
     /// Starts the same relay again (same port, data directory and arguments).
@@ -145,6 +157,11 @@ impl Drop for Relay {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            // A failing test shows what the relay said.
+            self.finish_log();
+            eprintln!("relay log:\n{}", self.log_text());
+        }
     }
 }
 
