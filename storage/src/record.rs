@@ -1,5 +1,5 @@
 //! The packed record each stored event is kept in, read in place: a fixed header (id, pubkey,
-//! created_at, kind, expiration, origin, sig), the event's indexed tags (single-letter name and
+//! created_at, kind, expiration, origin log and position, sig), the event's indexed tags (single-letter name and
 //! encoded value), then the middle of its canonical JSON. A filter is checked against the
 //! header and the tag section without touching the JSON; only NIP-50 search reads the content.
 //!
@@ -21,13 +21,18 @@ pub struct Header {
     pub kind: u16,
     /// NIP-40 expiration; 0 when the event does not expire.
     pub expiration: u64,
-    /// The node that first accepted the event, and its sequence number there.
+    /// The node that first accepted the event, the epoch of that node's store when it did
+    /// (together: the origin log), and the event's sequence number in that log.
     pub origin: [u8; 32],
+    pub origin_epoch: u64,
     pub origin_seq: u64,
     pub sig: [u8; 64],
 }
 
-const RECORD_VERSION: u8 = 3;
+const RECORD_VERSION: u8 = 4;
+/// Schema version 3 records: the version 4 header without the origin epoch.
+const RECORD_VERSION_3: u8 = 3;
+const HEADER_BYTES_VERSION_3: usize = HEADER_BYTES - 8;
 /// Schema version 2 records: the version 1 header, the tag section length and section, then the
 /// whole JSON.
 const RECORD_VERSION_2: u8 = 2;
@@ -35,9 +40,9 @@ const HEADER_BYTES_VERSION_2: usize = HEADER_BYTES_VERSION_1 + 4;
 /// Schema version 1 records: the header above without the tag section length, then the JSON.
 const RECORD_VERSION_1: u8 = 1;
 const HEADER_BYTES_VERSION_1: usize = 1 + 32 + 32 + 8 + 2 + 8 + 32 + 8;
-/// version, id, pubkey, created_at, kind, expiration, origin, origin seq, sig, tag section
-/// length.
-pub const HEADER_BYTES: usize = 1 + 32 + 32 + 8 + 2 + 8 + 32 + 8 + 64 + 4;
+/// version, id, pubkey, created_at, kind, expiration, origin, origin epoch, origin seq, sig,
+/// tag section length.
+pub const HEADER_BYTES: usize = 1 + 32 + 32 + 8 + 2 + 8 + 32 + 8 + 8 + 64 + 4;
 
 /// `{"id":"` + 64 hex + `","pubkey":"` + 64 hex + `",`
 const JSON_HEAD_BYTES: usize = 7 + 64 + 12 + 64 + 2;
@@ -47,17 +52,29 @@ const JSON_TAIL_BYTES: usize = 8 + 128 + 2;
 /// The canonical JSON of an event with this header and middle, into `out` (which must be
 /// exactly `JSON_HEAD_BYTES + middle.len() + JSON_TAIL_BYTES` long).
 fn write_json(header: &Header, middle: &[u8], out: &mut [u8]) {
+    write_json_parts(&header.id, &header.pubkey, &header.sig, middle, out);
+}
+
+fn write_json_parts(id: &Id, pubkey: &Pubkey, sig: &[u8; 64], middle: &[u8], out: &mut [u8]) {
     let (head, rest) = out.split_at_mut(JSON_HEAD_BYTES);
     let (body, tail) = rest.split_at_mut(middle.len());
     head[..7].copy_from_slice(b"{\"id\":\"");
-    parrhesia_engine::hex::encode_to_slice(&header.id, &mut head[7..71]);
+    parrhesia_engine::hex::encode_to_slice(id, &mut head[7..71]);
     head[71..83].copy_from_slice(b"\",\"pubkey\":\"");
-    parrhesia_engine::hex::encode_to_slice(&header.pubkey, &mut head[83..147]);
+    parrhesia_engine::hex::encode_to_slice(pubkey, &mut head[83..147]);
     head[147..].copy_from_slice(b"\",");
     body.copy_from_slice(middle);
     tail[..8].copy_from_slice(b",\"sig\":\"");
-    parrhesia_engine::hex::encode_to_slice(&header.sig, &mut tail[8..136]);
+    parrhesia_engine::hex::encode_to_slice(sig, &mut tail[8..136]);
     tail[136..].copy_from_slice(b"\"}");
+}
+
+/// The canonical JSON rebuilt from id, pubkey and sig as bytes and the JSON's middle (the form
+/// replication carries events in). Not validated: the caller parses it.
+pub fn json_from_parts(id: &Id, pubkey: &Pubkey, sig: &[u8; 64], middle: &[u8]) -> Vec<u8> {
+    let mut json = vec![0; JSON_HEAD_BYTES + middle.len() + JSON_TAIL_BYTES];
+    write_json_parts(id, pubkey, sig, middle, &mut json);
+    json
 }
 
 impl Header {
@@ -101,6 +118,7 @@ pub fn encode(header: &Header, tags: &[u8], json: &str) -> Vec<u8> {
     out.extend_from_slice(&header.kind.to_be_bytes());
     out.extend_from_slice(&header.expiration.to_be_bytes());
     out.extend_from_slice(&header.origin);
+    out.extend_from_slice(&header.origin_epoch.to_be_bytes());
     out.extend_from_slice(&header.origin_seq.to_be_bytes());
     out.extend_from_slice(&header.sig);
     let tags_bytes = u32::try_from(tags.len()).expect("a tag section fits the event size limit");
@@ -125,10 +143,20 @@ impl<'a> Record<'a> {
     /// JSON is not re-validated: the writer checked every record (the JSON rebuilt from it
     /// against the event's) before storing it.
     pub fn decode(seq: u64, bytes: &'a [u8]) -> Option<Record<'a>> {
-        if bytes.len() < HEADER_BYTES || bytes[0] != RECORD_VERSION {
+        if bytes.first() != Some(&RECORD_VERSION) {
+            return None;
+        }
+        Record::decode_header(seq, bytes, true)
+    }
+
+    /// Decodes a version 4 record, or with `has_epoch == false` a version 3 one (epoch 0).
+    fn decode_header(seq: u64, bytes: &'a [u8], has_epoch: bool) -> Option<Record<'a>> {
+        let header_bytes = if has_epoch { HEADER_BYTES } else { HEADER_BYTES_VERSION_3 };
+        if bytes.len() < header_bytes {
             return None;
         }
         let field = |start: usize, len: usize| &bytes[start..start + len];
+        let after_epoch = if has_epoch { 123 } else { 115 };
         let header = Header {
             id: field(1, 32).try_into().ok()?,
             pubkey: field(33, 32).try_into().ok()?,
@@ -136,12 +164,19 @@ impl<'a> Record<'a> {
             kind: u16::from_be_bytes(field(73, 2).try_into().ok()?),
             expiration: u64::from_be_bytes(field(75, 8).try_into().ok()?),
             origin: field(83, 32).try_into().ok()?,
-            origin_seq: u64::from_be_bytes(field(115, 8).try_into().ok()?),
-            sig: field(123, 64).try_into().ok()?,
+            origin_epoch: if has_epoch { u64::from_be_bytes(field(115, 8).try_into().ok()?) } else { 0 },
+            origin_seq: u64::from_be_bytes(field(after_epoch, 8).try_into().ok()?),
+            sig: field(after_epoch + 8, 64).try_into().ok()?,
         };
-        let tags_bytes = u32::from_be_bytes(field(187, 4).try_into().ok()?) as usize;
-        let tags = bytes.get(HEADER_BYTES..HEADER_BYTES.checked_add(tags_bytes)?)?;
-        Some(Record { seq, header, tags, middle: &bytes[HEADER_BYTES + tags_bytes..] })
+        let tags_bytes = u32::from_be_bytes(field(after_epoch + 72, 4).try_into().ok()?) as usize;
+        let tags = bytes.get(header_bytes..header_bytes.checked_add(tags_bytes)?)?;
+        Some(Record { seq, header, tags, middle: &bytes[header_bytes + tags_bytes..] })
+    }
+
+    /// The JSON between `"pubkey":"...",` and `,"sig":"..."` (what replication sends with the
+    /// id, pubkey and sig as bytes).
+    pub fn json_middle(&self) -> &'a [u8] {
+        self.middle
     }
 
     /// The length of the event's canonical JSON.
@@ -200,6 +235,7 @@ pub fn json_of_any_version(bytes: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
             let tags_bytes = u32::from_be_bytes(length.try_into().ok()?) as usize;
             bytes.get(HEADER_BYTES_VERSION_2.checked_add(tags_bytes)?..).map(Into::into)
         }
+        RECORD_VERSION_3 => Some(Record::decode_header(0, bytes, false)?.json_string()?.into_bytes().into()),
         RECORD_VERSION => Some(Record::decode(0, bytes)?.json_string()?.into_bytes().into()),
         _ => None,
     }
@@ -282,6 +318,7 @@ mod tests {
             kind: event.kind(),
             expiration: 0,
             origin: [6; 32],
+            origin_epoch: 5,
             origin_seq: 1,
             sig: *event.sig(),
         };
@@ -298,6 +335,10 @@ mod tests {
         let bytes = record_of(&event);
         let record = Record::decode(9, &bytes).expect("decodes");
         assert_eq!((record.seq, record.header.id, record.header.sig), (9, *event.id(), *event.sig()));
+        assert_eq!((record.header.origin, record.header.origin_epoch, record.header.origin_seq), ([6; 32], 5, 1));
+        let middle = record.json_middle();
+        let rebuilt = json_from_parts(event.id(), event.pubkey(), event.sig(), middle);
+        assert_eq!(rebuilt, event.json().as_bytes(), "id, pubkey and sig as bytes plus the middle give the JSON");
         assert_eq!(record.tag_section(), tag_section(&event));
         assert_eq!(record.json_len(), event.json().len());
         assert_eq!(json_of(&record), &**event.json(), "the JSON is rebuilt byte for byte");
@@ -315,7 +356,12 @@ mod tests {
         let event = signed(1, &[&["t", "x"]], "note");
         let json = event.json().as_bytes();
         let current = record_of(&event);
-        assert_eq!(json_of_any_version(&current).as_deref(), Some(json), "version 3");
+        assert_eq!(json_of_any_version(&current).as_deref(), Some(json), "version 4");
+        let mut version_3 = current.clone();
+        version_3[0] = RECORD_VERSION_3;
+        version_3.drain(115..123);
+        assert_eq!(json_of_any_version(&version_3).as_deref(), Some(json), "version 3 (no origin epoch)");
+        assert_eq!(Record::decode(0, &version_3), None, "version 3 is not read on hot paths");
         let tags = tag_section(&event);
         let mut version_2 = vec![RECORD_VERSION_2];
         version_2.extend_from_slice(&[0; HEADER_BYTES_VERSION_1 - 1]);

@@ -8,8 +8,9 @@ use sha2::{Digest, Sha256};
 
 /// Bumped whenever a key or record layout changes; a store of another version is refused.
 /// Version 2: records carry their indexed tags. Version 3: records keep id, pubkey and sig
-/// once, as bytes, and only the rest of the JSON (`record.rs`).
-pub const SCHEMA_VERSION: u32 = 3;
+/// once, as bytes, and only the rest of the JSON (`record.rs`). Version 4: records carry their
+/// origin's store epoch; the `origin_log` and `cursors` tables (replication).
+pub const SCHEMA_VERSION: u32 = 4;
 
 pub const TABLE_EVENTS: &str = "events";
 pub const TABLE_IDS: &str = "ids";
@@ -17,7 +18,11 @@ pub const TABLE_REPLACEABLE: &str = "replaceable";
 pub const TABLE_DELETED: &str = "deleted";
 pub const TABLE_EXPIRATION: &str = "expiration";
 pub const TABLE_META: &str = "meta";
-pub const TABLE_COUNT: u32 = 11;
+/// `origin ++ origin epoch ++ origin seq` -> local seq: every origin log this node holds.
+pub const TABLE_ORIGIN_LOG: &str = "origin_log";
+/// `origin ++ origin epoch` -> the next origin seq this node has not pulled (replication cursor).
+pub const TABLE_CURSORS: &str = "cursors";
+pub const TABLE_COUNT: u32 = 13;
 
 pub const META_SCHEMA_VERSION: &[u8] = b"schema_version";
 pub const META_NODE_ID: &[u8] = b"node_id";
@@ -121,6 +126,23 @@ pub fn event_coordinate(event: &Event) -> Option<Vec<u8>> {
 }
 
 /// Appends `created_at ++ seq`, the suffix of every time-ordered index key.
+/// The `origin_log` key of a position in a log.
+pub fn origin_log_key(origin: &[u8; 32], epoch: u64, seq: u64) -> [u8; 48] {
+    let mut key = [0; 48];
+    key[..32].copy_from_slice(origin);
+    key[32..40].copy_from_slice(&epoch.to_be_bytes());
+    key[40..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// The `cursors` key of a log.
+pub fn cursor_key(origin: &[u8; 32], epoch: u64) -> [u8; 40] {
+    let mut key = [0; 40];
+    key[..32].copy_from_slice(origin);
+    key[32..].copy_from_slice(&epoch.to_be_bytes());
+    key
+}
+
 pub fn time_suffix(key: &mut Vec<u8>, created_at: u64, seq: u64) {
     key.extend_from_slice(&created_at.to_be_bytes());
     key.extend_from_slice(&seq.to_be_bytes());

@@ -33,6 +33,7 @@ pub struct StoreOptions {
     pub readers_max: u32,
     pub durability: Durability,
     /// This node's identity (its ed25519 public key); recorded as the origin of local events.
+    /// A store created under another node id is refused.
     pub node_id: [u8; 32],
     /// This relay's own URL, for NIP-62 requests that name it (`ALL_RELAYS` always applies).
     pub relay_url: Option<String>,
@@ -62,6 +63,8 @@ pub(crate) struct Tables {
     pub deleted: Table,
     pub expiration: Table,
     pub meta: Table,
+    pub origin_log: Table,
+    pub cursors: Table,
 }
 
 /// Every table, in the order `Tables::in_order` lists the handles.
@@ -77,6 +80,8 @@ const TABLE_NAMES: [&str; schema::TABLE_COUNT as usize] = [
     schema::TABLE_DELETED,
     schema::TABLE_EXPIRATION,
     schema::TABLE_META,
+    schema::TABLE_ORIGIN_LOG,
+    schema::TABLE_CURSORS,
 ];
 
 impl Tables {
@@ -95,6 +100,8 @@ impl Tables {
             self.deleted,
             self.expiration,
             self.meta,
+            self.origin_log,
+            self.cursors,
         ]
     }
 
@@ -173,11 +180,27 @@ impl Store {
             for name in TABLE_NAMES {
                 tables.push(opener.create_database::<Bytes, Bytes>(txn, Some(name))?);
             }
-            let Ok(tables) = <[_; 11]>::try_from(tables) else { unreachable!("one handle per name") };
+            let Ok(tables) = <[_; schema::TABLE_COUNT as usize]>::try_from(tables) else {
+                unreachable!("one handle per name")
+            };
             Ok(CommitOrAbort::<_, ()>::Commit(tables))
         })?;
         let CommitOrAbort::Commit(
-            [events, ids, time, pubkey, kind, pubkey_kind, tag, replaceable, deleted, expiration, meta],
+            [
+                events,
+                ids,
+                time,
+                pubkey,
+                kind,
+                pubkey_kind,
+                tag,
+                replaceable,
+                deleted,
+                expiration,
+                meta,
+                origin_log,
+                cursors,
+            ],
         ) = created
         else {
             unreachable!("the closure never aborts")
@@ -190,6 +213,8 @@ impl Store {
             deleted,
             expiration,
             meta,
+            origin_log,
+            cursors,
         };
         let mut txn = env.write_txn()?;
         let epoch = init_meta(&mut txn, &tables, options)?;
@@ -288,6 +313,77 @@ impl Store {
             bytes += record.json_len();
             events += 1;
             last = record.seq;
+            visit(record);
+        }
+        Ok(last)
+    }
+}
+
+/// How much of one origin log a node holds: every event of the log below `next_seq` that
+/// has not since been removed (replaced, deleted, expired).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LogHead {
+    pub origin: [u8; 32],
+    pub epoch: u64,
+    pub next_seq: u64,
+}
+
+impl Store {
+    /// Every origin log this node holds, with how far: its own (origin = this node, its epoch,
+    /// next = last seq + 1) and one per replication cursor.
+    pub fn log_heads(&self) -> Result<Vec<LogHead>, StorageError> {
+        let txn = self.env.read_txn()?;
+        let own = LogHead { origin: self.node_id, epoch: self.epoch, next_seq: read_last_seq(&txn, &self.tables)? + 1 };
+        let mut heads = vec![own];
+        for entry in self.tables.cursors.iter(&txn)? {
+            let (key, value) = entry?;
+            let corrupt = || StorageError::Corrupt("replication cursor".into());
+            let (origin, epoch) = key.split_at_checked(32).ok_or_else(corrupt)?;
+            heads.push(LogHead {
+                origin: origin.try_into().map_err(|_| corrupt())?,
+                epoch: decode_seq(epoch)?,
+                next_seq: decode_seq(value)?,
+            });
+        }
+        Ok(heads)
+    }
+
+    /// The replication cursor of one log: the next origin seq not yet pulled (1 if none).
+    pub fn cursor(&self, origin: &[u8; 32], epoch: u64) -> Result<u64, StorageError> {
+        let txn = self.env.read_txn()?;
+        let value = self.tables.cursors.get(&txn, &schema::cursor_key(origin, epoch))?;
+        Ok(value.map(decode_seq).transpose()?.unwrap_or(1))
+    }
+
+    /// Hands each event this node holds of the log (`origin`, `epoch`) from `from_seq` on (in
+    /// origin seq order, in place, one read transaction) to `visit`, up to `events_max` events
+    /// or once `bytes_max` bytes of JSON are visited (at least one if any exists). Returns the
+    /// last origin seq visited, or `from_seq - 1` when there was none.
+    pub fn origin_log_since(
+        &self,
+        origin: &[u8; 32],
+        epoch: u64,
+        from_seq: u64,
+        events_max: usize,
+        bytes_max: usize,
+        mut visit: impl FnMut(Record),
+    ) -> Result<u64, StorageError> {
+        let txn = self.env.read_txn()?;
+        let start = schema::origin_log_key(origin, epoch, from_seq.max(1));
+        let end = schema::origin_log_key(origin, epoch, u64::MAX);
+        let range = (std::ops::Bound::Included(&start[..]), std::ops::Bound::Included(&end[..]));
+        let (mut events, mut bytes, mut last) = (0, 0, from_seq.saturating_sub(1));
+        for entry in self.tables.origin_log.range(&txn, &range)? {
+            if events >= events_max || (bytes >= bytes_max && events > 0) {
+                break;
+            }
+            let (key, seq) = entry?;
+            let seq = decode_seq(seq)?;
+            let record = read_record(&txn, &self.tables, seq)?
+                .ok_or_else(|| StorageError::Corrupt(format!("origin log names missing event {seq}")))?;
+            bytes += record.json_len();
+            events += 1;
+            last = decode_seq(&key[40..])?;
             visit(record);
         }
         Ok(last)

@@ -27,13 +27,49 @@ pub const KIND_VANISH: u16 = 62;
 impl Store {
     /// Applies a batch of verified events in one transaction (group commit) and returns one
     /// outcome per event, in order. Events are applied in order: a later event sees the effects
-    /// of earlier ones. On `Err` nothing of the batch is stored.
+    /// of earlier ones. Each stored event's origin is this node (its log position = its seq).
+    /// On `Err` nothing of the batch is stored.
     pub fn apply(&self, events: &[Event], now: u64) -> Result<Vec<Outcome>, StorageError> {
         let mut txn = self.env.write_txn()?;
-        let mut last_seq = read_last_seq(&txn, &self.tables)?;
-        let mut outcomes = Vec::with_capacity(events.len());
-        for event in events {
-            let mut writer = Writer { txn: &mut txn, tables: &self.tables, store: self };
+        let outcomes = self.apply_in(&mut txn, events.iter().map(|event| (event, None)), now)?;
+        txn.commit()?;
+        Ok(outcomes)
+    }
+
+    /// Applies a batch pulled from the log (`origin`, `epoch`): `events` are (origin seq,
+    /// event), and the log's cursor becomes `next_seq` in the same transaction, so a crash
+    /// keeps both or neither. Inserts are idempotent by id (`Outcome::Duplicate`); every
+    /// storage rule applies as to local events. On `Err` nothing changed, cursor included.
+    pub fn apply_replicated(
+        &self,
+        origin: &[u8; 32],
+        epoch: u64,
+        events: &[(u64, Event)],
+        next_seq: u64,
+        now: u64,
+    ) -> Result<Vec<Outcome>, StorageError> {
+        assert!(*origin != self.node_id || epoch != self.epoch, "a node never pulls its own current log");
+        let mut txn = self.env.write_txn()?;
+        let positions = events.iter().map(|(origin_seq, event)| (event, Some((*origin, epoch, *origin_seq))));
+        let outcomes = self.apply_in(&mut txn, positions, now)?;
+        let key = schema::cursor_key(origin, epoch);
+        let current = self.tables.cursors.get(&txn, &key)?.map(decode_seq).transpose()?.unwrap_or(1);
+        self.tables.cursors.put(&mut txn, &key, &current.max(next_seq).to_be_bytes())?;
+        txn.commit()?;
+        Ok(outcomes)
+    }
+
+    /// The body of a group commit: each event with its origin log position (`None`: this node).
+    fn apply_in<'e>(
+        &self,
+        txn: &mut RwTxn,
+        events: impl Iterator<Item = (&'e Event, Option<([u8; 32], u64, u64)>)>,
+        now: u64,
+    ) -> Result<Vec<Outcome>, StorageError> {
+        let mut last_seq = read_last_seq(txn, &self.tables)?;
+        let mut outcomes = Vec::with_capacity(events.size_hint().0);
+        for (event, position) in events {
+            let mut writer = Writer { txn: &mut *txn, tables: &self.tables, store: self };
             let outcome = match writer.admit(event, now)? {
                 Admission::Refuse(refusal) => refusal,
                 Admission::Store { replaces } => {
@@ -41,15 +77,15 @@ impl Store {
                         writer.remove(superseded)?;
                     }
                     last_seq += 1;
-                    writer.insert(event, last_seq)?;
+                    let position = position.unwrap_or((self.node_id, self.epoch, last_seq));
+                    writer.insert(event, last_seq, position)?;
                     writer.apply_effects(event)?;
                     Outcome::Stored { seq: last_seq }
                 }
             };
             outcomes.push(outcome);
         }
-        self.tables.meta.put(&mut txn, schema::META_LAST_SEQ, &last_seq.to_be_bytes())?;
-        txn.commit()?;
+        self.tables.meta.put(txn, schema::META_LAST_SEQ, &last_seq.to_be_bytes())?;
         Ok(outcomes)
     }
 
@@ -147,17 +183,20 @@ impl Writer<'_, '_> {
         self.tables.deleted.get(self.read(), &full)?.map(decode_seq).transpose()
     }
 
-    fn insert(&mut self, event: &Event, seq: u64) -> Result<(), StorageError> {
+    /// Stores `event` under `seq`, at `(origin, origin epoch, origin seq)` of its origin log.
+    fn insert(&mut self, event: &Event, seq: u64, position: ([u8; 32], u64, u64)) -> Result<(), StorageError> {
         let tables = self.tables;
         let seq_bytes = seq.to_be_bytes();
+        let (origin, origin_epoch, origin_seq) = position;
         let header = Header {
             id: *event.id(),
             pubkey: *event.pubkey(),
             created_at: event.created_at(),
             kind: event.kind(),
             expiration: event.expiration().unwrap_or(0),
-            origin: self.store.node_id,
-            origin_seq: seq,
+            origin,
+            origin_epoch,
+            origin_seq,
             sig: *event.sig(),
         };
         let tags = record::tag_section(event);
@@ -176,6 +215,7 @@ impl Writer<'_, '_> {
         let keys = schema::index_keys(&written);
         tables.events.put(self.txn, &seq_bytes, &bytes)?;
         tables.ids.put(self.txn, event.id(), &seq_bytes)?;
+        tables.origin_log.put(self.txn, &schema::origin_log_key(&origin, origin_epoch, origin_seq), &seq_bytes)?;
         for (index, key) in keys {
             tables.time_index(index).put(self.txn, &key, &[])?;
         }
@@ -197,6 +237,11 @@ impl Writer<'_, '_> {
         let (header, keys, coordinate) = (stored.header, schema::index_keys(&stored), stored.coordinate());
         tables.events.delete(self.txn, &seq.to_be_bytes())?;
         tables.ids.delete(self.txn, &header.id)?;
+        // A restored origin may have reused a position for another event: remove only our own.
+        let position = schema::origin_log_key(&header.origin, header.origin_epoch, header.origin_seq);
+        if tables.origin_log.get(self.read(), &position)?.map(decode_seq).transpose()? == Some(seq) {
+            tables.origin_log.delete(self.txn, &position)?;
+        }
         for (index, key) in keys {
             tables.time_index(index).delete(self.txn, &key)?;
         }

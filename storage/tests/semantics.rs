@@ -341,3 +341,57 @@ fn no_sync_durability_stores_and_flushes() {
     }
     assert!(by_id(&open(&dir), &note));
 }
+
+/// The events (origin seq, id) this store holds of one origin log.
+fn origin_log(store: &Store, origin: &[u8; 32], epoch: u64, from: u64) -> Vec<(u64, [u8; 32])> {
+    let mut out = Vec::new();
+    store
+        .origin_log_since(origin, epoch, from, 100, usize::MAX, |record| {
+            out.push((record.header.origin_seq, record.header.id))
+        })
+        .unwrap();
+    out
+}
+
+#[test]
+fn origin_logs_and_cursors() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions { node_id: [1; 32], ..StoreOptions::default() };
+    let store = Store::open(dir.path(), &options).unwrap();
+    let own = event(&keys(30), NOW, 1, &[], "local");
+    assert_eq!(apply_one(&store, &own), Outcome::Stored { seq: 1 });
+    let epoch = store.epoch();
+    assert_eq!(origin_log(&store, &[1; 32], epoch, 1), vec![(1, *own.id())], "a local event is in its own log");
+
+    // A batch pulled from node 2's log keeps its positions, and the cursor moves with it.
+    let remote: Vec<(u64, Event)> =
+        (0..3).map(|n| (10 + 2 * n, event(&keys(31), NOW - n, 1, &[], &format!("remote {n}")))).collect();
+    let outcomes = store.apply_replicated(&[2; 32], 77, &remote, 15, NOW).unwrap();
+    assert_eq!(outcomes, vec![Outcome::Stored { seq: 2 }, Outcome::Stored { seq: 3 }, Outcome::Stored { seq: 4 }]);
+    assert_eq!(store.cursor(&[2; 32], 77).unwrap(), 15);
+    assert_eq!(store.cursor(&[2; 32], 78).unwrap(), 1, "another epoch is another log");
+    let held = origin_log(&store, &[2; 32], 77, 11);
+    assert_eq!(held.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), vec![12, 14]);
+    let stored = store.get_by_id(remote[0].1.id()).unwrap().unwrap();
+    assert_eq!((stored.header.origin, stored.header.origin_epoch, stored.header.origin_seq), ([2; 32], 77, 10));
+    assert!(origin_log(&store, &[1; 32], epoch, 2).is_empty(), "replicated events are not in the own log");
+
+    // Idempotent, and the cursor never moves back.
+    let again = store.apply_replicated(&[2; 32], 77, &remote[..1], 11, NOW).unwrap();
+    assert_eq!(again, vec![Outcome::Duplicate]);
+    assert_eq!(store.cursor(&[2; 32], 77).unwrap(), 15);
+    let mut heads = store.log_heads().unwrap();
+    heads.sort_by_key(|head| head.origin);
+    let expected = [([1; 32], epoch, 5), ([2; 32], 77, 15)];
+    assert_eq!(heads.iter().map(|head| (head.origin, head.epoch, head.next_seq)).collect::<Vec<_>>(), expected);
+
+    // A NIP-09 deletion removes the event from its origin log too.
+    let deletion = event(&keys(31), NOW, 5, &[("e", &hex(remote[1].1.id()))], "");
+    assert!(matches!(apply_one(&store, &deletion), Outcome::Stored { .. }));
+    assert_eq!(origin_log(&store, &[2; 32], 77, 1).iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), vec![10, 14]);
+
+    drop(store);
+    let other = StoreOptions { node_id: [9; 32], ..StoreOptions::default() };
+    let error = Store::open(dir.path(), &other).unwrap_err().to_string();
+    assert!(error.contains(&"01".repeat(32)), "a store of another node is refused: {error}");
+}
