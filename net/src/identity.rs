@@ -56,6 +56,12 @@ impl NodeKey {
         self.signing.verifying_key().to_bytes()
     }
 
+    /// An ed25519 signature over `message`.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        self.signing.sign(message).to_bytes()
+    }
+
     pub fn public_hex(&self) -> String {
         parrhesia_engine::hex::encode(&self.public())
     }
@@ -90,6 +96,13 @@ impl NodeKey {
             .ok_or_else(|| IdentityError::Malformed(path.into()))?;
         Ok(NodeKey::from_secret(secret))
     }
+}
+
+/// Whether `signature` is `public`'s ed25519 signature over `message` (strict: no malleable
+/// or small-order forms).
+pub fn verify(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(public) else { return false };
+    key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature)).is_ok()
 }
 
 #[cfg(test)]

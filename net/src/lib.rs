@@ -3,6 +3,7 @@
 //! Generic over futures-io streams; the runtime that owns the sockets lives in `shard`. Also
 //! the node's identity (its ed25519 key), which the cluster's wire formats are signed with.
 
+pub mod cluster;
 pub mod http;
 pub mod identity;
 pub mod relay_info;
@@ -12,3 +13,8 @@ pub use http::{HttpError, Request, Route, read_request, response, route};
 pub use identity::{IdentityError, NodeKey};
 pub use relay_info::{Limitation, RelayInfo};
 pub use websocket::{WebSocket, accept_websocket};
+
+/// A node key as 64 lowercase hex (for logs and errors).
+pub fn identity_hex(key: &[u8; 32]) -> String {
+    parrhesia_engine::hex::encode(key)
+}

@@ -71,6 +71,10 @@ impl Store {
         for (event, position) in events {
             let mut writer = Writer { txn: &mut *txn, tables: &self.tables, store: self };
             let outcome = match writer.admit(event, now)? {
+                Admission::Refuse(Outcome::Duplicate) if let Some(position) = position => {
+                    writer.add_position(event.id(), position)?;
+                    Outcome::Duplicate
+                }
                 Admission::Refuse(refusal) => refusal,
                 Admission::Store { replaces } => {
                     if let Some(superseded) = replaces {
@@ -227,6 +231,18 @@ impl Writer<'_, '_> {
             schema::time_suffix(&mut key, header.expiration, seq);
             tables.expiration.put(self.txn, &key, &[])?;
         }
+        Ok(())
+    }
+
+    /// Records another log position of an event already stored (it reached this node through
+    /// another log first), so that serving that log includes it. When the event is removed,
+    /// such extra positions are left behind and skipped by readers (sequence numbers are
+    /// never reused, so they never name another event).
+    fn add_position(&mut self, id: &parrhesia_engine::Id, position: ([u8; 32], u64, u64)) -> Result<(), StorageError> {
+        let Some(seq) = self.tables.ids.get(self.read(), id)? else { return Ok(()) };
+        let seq = seq.to_vec();
+        let (origin, epoch, origin_seq) = position;
+        self.tables.origin_log.put(self.txn, &schema::origin_log_key(&origin, epoch, origin_seq), &seq)?;
         Ok(())
     }
 

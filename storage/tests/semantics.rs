@@ -346,8 +346,8 @@ fn no_sync_durability_stores_and_flushes() {
 fn origin_log(store: &Store, origin: &[u8; 32], epoch: u64, from: u64) -> Vec<(u64, [u8; 32])> {
     let mut out = Vec::new();
     store
-        .origin_log_since(origin, epoch, from, 100, usize::MAX, |record| {
-            out.push((record.header.origin_seq, record.header.id))
+        .origin_log_since(origin, epoch, from, 100, usize::MAX, |position, record| {
+            out.push((position, record.header.id))
         })
         .unwrap();
     out
@@ -380,9 +380,14 @@ fn origin_logs_and_cursors() {
     let again = store.apply_replicated(&[2; 32], 77, &remote[..1], 11, NOW).unwrap();
     assert_eq!(again, vec![Outcome::Duplicate]);
     assert_eq!(store.cursor(&[2; 32], 77).unwrap(), 15);
+
+    // An event held already that arrives through another log is served in that log too.
+    let through_other_log = store.apply_replicated(&[3; 32], 5, &[(2, own.clone())], 3, NOW).unwrap();
+    assert_eq!(through_other_log, vec![Outcome::Duplicate]);
+    assert_eq!(origin_log(&store, &[3; 32], 5, 1), vec![(2, *own.id())]);
     let mut heads = store.log_heads().unwrap();
     heads.sort_by_key(|head| head.origin);
-    let expected = [([1; 32], epoch, 5), ([2; 32], 77, 15)];
+    let expected = [([1; 32], epoch, 5), ([2; 32], 77, 15), ([3; 32], 5, 3)];
     assert_eq!(heads.iter().map(|head| (head.origin, head.epoch, head.next_seq)).collect::<Vec<_>>(), expected);
 
     // A NIP-09 deletion removes the event from its origin log too.

@@ -1,0 +1,300 @@
+//! Link frames between cluster nodes: `[length u32 BE][type u8][rkyv payload]`, where length
+//! counts the type byte and the payload. Every payload is validated (rkyv's checked access)
+//! before it is used: frames come from the network. Limits are checked before anything is
+//! allocated.
+
+use rkyv::rancor::Error as RkyvError;
+use rkyv::util::AlignedVec;
+use rkyv::{Archive, Deserialize, Serialize};
+
+/// Bytes before the payload: length (4) and type (1).
+pub const FRAME_HEADER_BYTES: usize = 5;
+
+/// The link protocol version a hello carries; a peer of another version is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// How much of one origin log a node holds (see `parrhesia_storage::LogHead`).
+#[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LogHead {
+    pub origin: [u8; 32],
+    pub epoch: u64,
+    pub next_seq: u64,
+}
+
+/// The first frame each side sends.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Hello {
+    pub version: u32,
+    pub cluster_id: String,
+    pub public_key: [u8; 32],
+    /// Fresh per connection: the transcript each side signs covers both nonces.
+    pub nonce: [u8; 32],
+    /// The sender's store epoch (its own log is `(public_key, epoch)`).
+    pub epoch: u64,
+    /// The sender's logs and how far it holds each.
+    pub heads: Vec<LogHead>,
+}
+
+/// An event as replication carries it: id, pubkey and sig as bytes and the middle of its
+/// canonical JSON (see `parrhesia_storage::record`), with its position in its origin log.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct WireEvent {
+    pub origin_seq: u64,
+    pub id: [u8; 32],
+    pub pubkey: [u8; 32],
+    pub sig: [u8; 64],
+    pub middle: Vec<u8>,
+}
+
+impl WireEvent {
+    /// Bytes this event takes in a batch (payload estimate used for byte bounds).
+    pub fn wire_bytes(&self) -> usize {
+        8 + 32 + 32 + 64 + 8 + self.middle.len()
+    }
+}
+
+/// A long-poll request for a log: answered by a `Batch` as soon as the log holds events from
+/// `from_seq` on, or an empty `Batch` after `wait_ms`.
+#[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pull {
+    pub origin: [u8; 32],
+    pub epoch: u64,
+    pub from_seq: u64,
+    pub events_max: u32,
+    pub bytes_max: u32,
+    pub wait_ms: u32,
+}
+
+/// Events of a log from `from_seq` on; the sender holds nothing of the log between the last
+/// event and `next_seq` (positions of removed events are skipped).
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    pub origin: [u8; 32],
+    pub epoch: u64,
+    pub from_seq: u64,
+    pub next_seq: u64,
+    pub events: Vec<WireEvent>,
+}
+
+/// The answer to a pull of a log the peer cannot serve from there: another epoch of its own
+/// log (it was wiped or restored), or a position past what it holds. `head` is the peer's
+/// current own log.
+#[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reset {
+    pub origin: [u8; 32],
+    pub epoch: u64,
+    pub head: LogHead,
+}
+
+/// Every frame a link carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    Hello(Hello),
+    /// The sender's ed25519 signature over the handshake transcript.
+    Auth([u8; 64]),
+    Ping(u64),
+    Pong(u64),
+    /// The sender's logs and how far it holds each (sent on change, at most every second).
+    Heads(Vec<LogHead>),
+    Pull(Pull),
+    Batch(Batch),
+    Reset(Reset),
+    /// An ephemeral event (never stored); best effort.
+    Ephemeral(WireEvent),
+}
+
+/// Why a frame was refused. Nothing was allocated from the frame's claims.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FrameError {
+    #[error("frame of {length} bytes exceeds the limit of {limit}")]
+    TooLarge { length: usize, limit: usize },
+    #[error("empty frame")]
+    Empty,
+    #[error("unknown frame type {0}")]
+    UnknownType(u8),
+    #[error("malformed {kind} frame: {reason}")]
+    Malformed { kind: &'static str, reason: String },
+}
+
+const TYPE_HELLO: u8 = 1;
+const TYPE_AUTH: u8 = 2;
+const TYPE_PING: u8 = 3;
+const TYPE_PONG: u8 = 4;
+const TYPE_HEADS: u8 = 5;
+const TYPE_PULL: u8 = 6;
+const TYPE_BATCH: u8 = 7;
+const TYPE_RESET: u8 = 8;
+const TYPE_EPHEMERAL: u8 = 9;
+
+impl Message {
+    /// A short name for logs and counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Hello(_) => "hello",
+            Message::Auth(_) => "auth",
+            Message::Ping(_) => "ping",
+            Message::Pong(_) => "pong",
+            Message::Heads(_) => "heads",
+            Message::Pull(_) => "pull",
+            Message::Batch(_) => "batch",
+            Message::Reset(_) => "reset",
+            Message::Ephemeral(_) => "ephemeral",
+        }
+    }
+
+    /// The whole frame: header and payload.
+    pub fn encode(&self) -> Vec<u8> {
+        let (kind, payload) = self.payload();
+        let length = u32::try_from(payload.len() + 1).expect("a frame fits u32");
+        let mut frame = Vec::with_capacity(FRAME_HEADER_BYTES + payload.len());
+        frame.extend_from_slice(&length.to_be_bytes());
+        frame.push(kind);
+        frame.extend_from_slice(&payload);
+        frame
+    }
+
+    fn payload(&self) -> (u8, AlignedVec) {
+        let archived = match self {
+            Message::Hello(hello) => (TYPE_HELLO, rkyv::to_bytes::<RkyvError>(hello)),
+            Message::Auth(signature) => (TYPE_AUTH, rkyv::to_bytes::<RkyvError>(signature)),
+            Message::Ping(nonce) => (TYPE_PING, rkyv::to_bytes::<RkyvError>(nonce)),
+            Message::Pong(nonce) => (TYPE_PONG, rkyv::to_bytes::<RkyvError>(nonce)),
+            Message::Heads(heads) => (TYPE_HEADS, rkyv::to_bytes::<RkyvError>(heads)),
+            Message::Pull(pull) => (TYPE_PULL, rkyv::to_bytes::<RkyvError>(pull)),
+            Message::Batch(batch) => (TYPE_BATCH, rkyv::to_bytes::<RkyvError>(batch)),
+            Message::Reset(reset) => (TYPE_RESET, rkyv::to_bytes::<RkyvError>(reset)),
+            Message::Ephemeral(event) => (TYPE_EPHEMERAL, rkyv::to_bytes::<RkyvError>(event)),
+        };
+        let (kind, bytes) = archived;
+        (kind, bytes.expect("serializing into memory cannot fail"))
+    }
+
+    /// Decodes the part of a frame after its length: type byte and payload (validated).
+    pub fn decode(body: &[u8]) -> Result<Message, FrameError> {
+        let (&kind, payload) = body.split_first().ok_or(FrameError::Empty)?;
+        // rkyv reads archives in place and needs them aligned; a copy into aligned memory
+        // costs less than the validation that follows.
+        let mut aligned = AlignedVec::<16>::with_capacity(payload.len());
+        aligned.extend_from_slice(payload);
+        let bytes = &aligned[..];
+        Ok(match kind {
+            TYPE_HELLO => Message::Hello(checked(bytes, "hello")?),
+            TYPE_AUTH => Message::Auth(checked(bytes, "auth")?),
+            TYPE_PING => Message::Ping(checked(bytes, "ping")?),
+            TYPE_PONG => Message::Pong(checked(bytes, "pong")?),
+            TYPE_HEADS => Message::Heads(checked(bytes, "heads")?),
+            TYPE_PULL => Message::Pull(checked(bytes, "pull")?),
+            TYPE_BATCH => Message::Batch(checked(bytes, "batch")?),
+            TYPE_RESET => Message::Reset(checked(bytes, "reset")?),
+            TYPE_EPHEMERAL => Message::Ephemeral(checked(bytes, "ephemeral")?),
+            other => return Err(FrameError::UnknownType(other)),
+        })
+    }
+}
+
+/// Validates an archive and deserializes it.
+fn checked<T>(bytes: &[u8], kind: &'static str) -> Result<T, FrameError>
+where
+    T: Archive,
+    T::Archived: for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, RkyvError>>
+        + Deserialize<T, rkyv::api::high::HighDeserializer<RkyvError>>,
+{
+    rkyv::from_bytes::<T, RkyvError>(bytes).map_err(|error| FrameError::Malformed { kind, reason: error.to_string() })
+}
+
+/// The body length a frame header announces, checked against `limit` before anything is
+/// read or allocated.
+pub fn body_length(header: [u8; 4], limit: usize) -> Result<usize, FrameError> {
+    let length = u32::from_be_bytes(header) as usize;
+    if length == 0 {
+        return Err(FrameError::Empty);
+    }
+    if length > limit {
+        return Err(FrameError::TooLarge { length, limit });
+    }
+    Ok(length)
+}
+
+/// Splits whole frames off the front of a receive buffer. Returns the bodies' ranges and how
+/// many bytes were consumed; an error means the stream is unusable (close the link).
+pub fn split_frames(buffer: &[u8], limit: usize) -> Result<(Vec<std::ops::Range<usize>>, usize), FrameError> {
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while let Some(header) = buffer.get(at..at + 4) {
+        let length = body_length(header.try_into().expect("four bytes"), limit)?;
+        let start = at + 4;
+        if buffer.len() < start + length {
+            break;
+        }
+        frames.push(start..start + length);
+        at = start + length;
+    }
+    Ok((frames, at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> Vec<Message> {
+        let head = LogHead { origin: [3; 32], epoch: 9, next_seq: 12 };
+        let event =
+            WireEvent { origin_seq: 4, id: [1; 32], pubkey: [2; 32], sig: [5; 64], middle: b"\"x\":1".to_vec() };
+        vec![
+            Message::Hello(Hello {
+                version: PROTOCOL_VERSION,
+                cluster_id: "c".into(),
+                public_key: [7; 32],
+                nonce: [8; 32],
+                epoch: 3,
+                heads: vec![head],
+            }),
+            Message::Auth([4; 64]),
+            Message::Ping(5),
+            Message::Pong(6),
+            Message::Heads(vec![head, head]),
+            Message::Pull(Pull { origin: [1; 32], epoch: 2, from_seq: 3, events_max: 4, bytes_max: 5, wait_ms: 6 }),
+            Message::Batch(Batch { origin: [1; 32], epoch: 2, from_seq: 3, next_seq: 9, events: vec![event.clone()] }),
+            Message::Reset(Reset { origin: [1; 32], epoch: 2, head }),
+            Message::Ephemeral(event),
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        for message in samples() {
+            let frame = message.encode();
+            let (ranges, consumed) = split_frames(&frame, 1 << 20).unwrap();
+            assert_eq!((ranges.len(), consumed), (1, frame.len()));
+            assert_eq!(Message::decode(&frame[ranges[0].clone()]).unwrap(), message, "{}", message.kind());
+        }
+    }
+
+    #[test]
+    fn bad_frames_are_refused() {
+        assert_eq!(
+            body_length(5_000_000u32.to_be_bytes(), 1 << 20).unwrap_err(),
+            FrameError::TooLarge { length: 5_000_000, limit: 1 << 20 }
+        );
+        assert_eq!(body_length([0; 4], 10).unwrap_err(), FrameError::Empty);
+        assert_eq!(Message::decode(&[42]).unwrap_err(), FrameError::UnknownType(42));
+        for message in samples() {
+            let frame = message.encode();
+            let body = &frame[4..];
+            // Every truncation and a flipped length inside the payload must fail cleanly.
+            for cut in 1..body.len() {
+                let _ = Message::decode(&body[..cut]);
+            }
+            let mut garbage = body.to_vec();
+            for byte in garbage.iter_mut().skip(1) {
+                *byte = 0xff;
+            }
+            // Fixed-size payloads (numbers, keys) have no invalid bit patterns; every payload
+            // with a length or an offset inside must refuse pointers out of its bounds.
+            let fixed = ["auth", "ping", "pong", "pull", "reset"].contains(&message.kind());
+            assert!(fixed || Message::decode(&garbage).is_err(), "{}", message.kind());
+        }
+        let (ranges, consumed) = split_frames(&[0, 0, 0, 3, 1], 100).unwrap();
+        assert!(ranges.is_empty() && consumed == 0, "a partial frame waits for more bytes");
+    }
+}

@@ -1,0 +1,11 @@
+//! The cluster's wire formats and protocol logic, free of I/O: link frames (`frame`), the
+//! link handshake (`handshake`) and the replication state machine (`replication`), which
+//! takes frames, ticks and store reads in and returns actions, so that a simulator can drive
+//! it through thousands of fault schedules. The glommio tasks that own sockets live in `shard`.
+
+pub mod frame;
+pub mod handshake;
+pub mod replication;
+
+/// A node's name in the cluster: its ed25519 public key.
+pub type NodeId = [u8; 32];

@@ -1,0 +1,552 @@
+//! Phase B, the durable data plane, as a state machine without I/O: link changes, frames and
+//! ticks go in (with read access to the node's store), actions come out (frames to send,
+//! batches to apply through the node's writer, ephemeral events to deliver, links to close).
+//!
+//! The model: every node's events form logs, one per (origin node, origin epoch); a node
+//! mints a new epoch each time it starts, so a log never has two events at one position even
+//! if its store was restored from a backup. A node serves its own current log to everyone
+//! (one hop: it never forwards what it pulled), and pulls every other log it knows of with
+//! long-poll requests, one in flight per log. A log whose origin is gone, or an old epoch of a
+//! live origin, is pulled from whichever linked peer holds more of it (peers advertise how far
+//! they hold each log). Cursors move only when the writer has stored a batch, in the same
+//! transaction, so a crash keeps both or neither; inserts are idempotent by event id.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+use super::NodeId;
+use super::frame::{Batch, LogHead, Message, Pull, Reset, WireEvent};
+
+/// A log: (origin node, origin epoch).
+pub type LogId = (NodeId, u64);
+
+/// Bounds and timings of replication; every value is a named setting of the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicationConfig {
+    /// Events and bytes a pull asks for, and at most serves (peer requests are capped to these).
+    pub pull_events_max: u32,
+    pub pull_bytes_max: u32,
+    /// How long a pull of an origin's current log waits for new events before an empty answer.
+    pub pull_wait_ms: u32,
+    /// How long past its wait an unanswered pull is given up (and sent again).
+    pub pull_timeout_ms: u64,
+    /// How long an origin may be unreachable before its log is pulled from other peers.
+    pub origin_timeout_ms: u64,
+    /// How often, at most, a node tells its peers how far it holds each log.
+    pub heads_interval_ms: u64,
+    /// Ephemeral event ids remembered to drop duplicates.
+    pub ephemeral_ids_max: usize,
+}
+
+impl Default for ReplicationConfig {
+    fn default() -> ReplicationConfig {
+        ReplicationConfig {
+            pull_events_max: 1024,
+            pull_bytes_max: 1 << 20,
+            pull_wait_ms: 5_000,
+            pull_timeout_ms: 5_000,
+            origin_timeout_ms: 30_000,
+            heads_interval_ms: 1_000,
+            ephemeral_ids_max: 4096,
+        }
+    }
+}
+
+/// What the state machine reads from the node's store.
+pub trait LogStore {
+    /// This node's current log and how far it goes.
+    fn own_log(&self) -> LogHead;
+    /// Every log this node holds and how far (its own current log included).
+    fn heads(&self) -> Vec<LogHead>;
+    /// Events of a log from `from_seq` on, bounded, with the next position the store holds
+    /// nothing before (read together, so no event is skipped). `None` if the store failed.
+    fn read(&self, origin: &NodeId, epoch: u64, from_seq: u64, events_max: usize, bytes_max: usize) -> Option<ReadLog>;
+}
+
+/// A bounded read of one log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadLog {
+    pub events: Vec<WireEvent>,
+    pub next_seq: u64,
+}
+
+/// A batch for the node's writer: store `events` of log (`origin`, `epoch`) and move the
+/// log's cursor to `next_seq`, in one transaction; then call `Replicator::applied`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplyBatch {
+    pub origin: NodeId,
+    pub epoch: u64,
+    pub next_seq: u64,
+    pub events: Vec<WireEvent>,
+}
+
+/// What the caller must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Send {
+        peer: NodeId,
+        message: Message,
+    },
+    Apply(ApplyBatch),
+    /// An ephemeral event from a peer, seen for the first time: deliver to local subscribers.
+    Deliver(WireEvent),
+    /// The peer broke the protocol; close its link (it may reconnect).
+    Close {
+        peer: NodeId,
+        reason: String,
+    },
+}
+
+/// Counters (they become metrics).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplicationStats {
+    pub pulls_sent: u64,
+    pub pulls_served: u64,
+    pub pulls_parked: u64,
+    pub pull_timeouts: u64,
+    pub fallback_pulls: u64,
+    pub batches_applied: u64,
+    pub events_received: u64,
+    pub events_served: u64,
+    pub resets_sent: u64,
+    pub resets_received: u64,
+    pub ephemeral_sent: u64,
+    pub ephemeral_delivered: u64,
+    pub ephemeral_duplicates: u64,
+    pub protocol_errors: u64,
+}
+
+struct Peer {
+    /// The peer's current epoch (its own log is `(peer, epoch)`).
+    epoch: u64,
+    /// How far the peer holds each log, as it last said.
+    heads: BTreeMap<LogId, u64>,
+}
+
+#[derive(Default)]
+struct PullState {
+    /// This node holds every event of the log before this position.
+    next_seq: u64,
+    in_flight: Option<InFlight>,
+    /// A batch is with the writer; no new pull until it is applied.
+    applying: bool,
+}
+
+#[derive(Clone, Copy)]
+struct InFlight {
+    peer: NodeId,
+    from_seq: u64,
+    deadline_ms: u64,
+}
+
+struct Parked {
+    peer: NodeId,
+    pull: Pull,
+    deadline_ms: u64,
+}
+
+/// The replication state of one node. Deterministic: the same inputs give the same actions.
+pub struct Replicator {
+    me: NodeId,
+    config: ReplicationConfig,
+    started_ms: u64,
+    peers: BTreeMap<NodeId, Peer>,
+    logs: BTreeMap<LogId, PullState>,
+    parked: Vec<Parked>,
+    down_since_ms: BTreeMap<NodeId, u64>,
+    heads_sent_ms: Option<u64>,
+    heads_sent: Vec<LogHead>,
+    ephemeral_seen: HashSet<[u8; 32]>,
+    ephemeral_order: VecDeque<[u8; 32]>,
+    pub stats: ReplicationStats,
+}
+
+impl Replicator {
+    /// Starts from the store's cursors (every log it holds, and how far).
+    pub fn new(me: NodeId, config: ReplicationConfig, now_ms: u64, store: &impl LogStore) -> Replicator {
+        let own = store.own_log();
+        let logs = store
+            .heads()
+            .into_iter()
+            .filter(|head| (head.origin, head.epoch) != (own.origin, own.epoch))
+            .map(|head| ((head.origin, head.epoch), PullState { next_seq: head.next_seq, ..PullState::default() }))
+            .collect();
+        Replicator {
+            me,
+            config,
+            started_ms: now_ms,
+            peers: BTreeMap::new(),
+            logs,
+            parked: Vec::new(),
+            down_since_ms: BTreeMap::new(),
+            heads_sent_ms: None,
+            heads_sent: Vec::new(),
+            ephemeral_seen: HashSet::new(),
+            ephemeral_order: VecDeque::new(),
+            stats: ReplicationStats::default(),
+        }
+    }
+
+    /// The peers with a link up.
+    pub fn linked(&self) -> impl Iterator<Item = &NodeId> {
+        self.peers.keys()
+    }
+
+    /// How far this node holds each log it pulls (for metrics and tests).
+    pub fn cursors(&self) -> impl Iterator<Item = (LogId, u64)> + '_ {
+        self.logs.iter().map(|(log, state)| (*log, state.next_seq))
+    }
+
+    /// A link to `peer` passed its handshake; `epoch` and `heads` are from its hello.
+    pub fn link_up(
+        &mut self,
+        now_ms: u64,
+        peer: NodeId,
+        epoch: u64,
+        heads: &[LogHead],
+        store: &impl LogStore,
+    ) -> Vec<Action> {
+        assert_ne!(peer, self.me, "the handshake refuses a node's own key");
+        self.down_since_ms.remove(&peer);
+        self.peers.insert(peer, Peer { epoch, heads: BTreeMap::new() });
+        self.learn(peer, &[LogHead { origin: peer, epoch, next_seq: 1 }], store);
+        self.learn(peer, heads, store);
+        let mut actions = vec![Action::Send { peer, message: Message::Heads(store.heads()) }];
+        self.plan(now_ms, store, &mut actions);
+        actions
+    }
+
+    /// The link to `peer` is gone. Its pulls in flight will be sent again (to it or others).
+    pub fn link_down(&mut self, now_ms: u64, peer: NodeId, store: &impl LogStore) -> Vec<Action> {
+        if self.peers.remove(&peer).is_none() {
+            return Vec::new();
+        }
+        self.down_since_ms.insert(peer, now_ms);
+        self.parked.retain(|parked| parked.peer != peer);
+        for state in self.logs.values_mut() {
+            if state.in_flight.is_some_and(|flight| flight.peer == peer) {
+                state.in_flight = None;
+            }
+        }
+        let mut actions = Vec::new();
+        self.plan(now_ms, store, &mut actions);
+        actions
+    }
+
+    /// A frame from an authenticated peer.
+    pub fn on_message(&mut self, now_ms: u64, peer: NodeId, message: Message, store: &impl LogStore) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if !self.peers.contains_key(&peer) {
+            return actions;
+        }
+        match message {
+            Message::Pull(pull) => self.serve(now_ms, peer, pull, store, &mut actions),
+            Message::Batch(batch) => self.on_batch(peer, batch, store, &mut actions),
+            Message::Reset(reset) => self.on_reset(peer, reset, store),
+            Message::Heads(heads) => self.learn(peer, &heads, store),
+            Message::Ephemeral(event) => self.on_ephemeral(event, &mut actions),
+            other => {
+                self.stats.protocol_errors += 1;
+                let reason = format!("unexpected {} frame on an established link", other.kind());
+                actions.push(Action::Close { peer, reason });
+            }
+        }
+        self.plan(now_ms, store, &mut actions);
+        actions
+    }
+
+    /// The writer stored a batch `Apply` asked for (or failed to: `stored == false`, and the
+    /// batch will be pulled again).
+    pub fn applied(
+        &mut self,
+        now_ms: u64,
+        origin: NodeId,
+        epoch: u64,
+        next_seq: u64,
+        stored: bool,
+        store: &impl LogStore,
+    ) -> Vec<Action> {
+        if let Some(state) = self.logs.get_mut(&(origin, epoch)) {
+            state.applying = false;
+            if stored {
+                assert!(next_seq >= state.next_seq, "a cursor never moves back within a log");
+                state.next_seq = next_seq;
+                self.stats.batches_applied += 1;
+            }
+        }
+        let mut actions = Vec::new();
+        self.answer_parked(now_ms, store, false, &mut actions);
+        self.plan(now_ms, store, &mut actions);
+        actions
+    }
+
+    /// This node stored events of its own: answer pulls waiting for them.
+    pub fn local_commit(&mut self, now_ms: u64, store: &impl LogStore) -> Vec<Action> {
+        let mut actions = Vec::new();
+        self.answer_parked(now_ms, store, false, &mut actions);
+        actions
+    }
+
+    /// An ephemeral event accepted here: to every linked peer, once.
+    pub fn local_ephemeral(&mut self, event: WireEvent) -> Vec<Action> {
+        self.remember_ephemeral(event.id);
+        self.stats.ephemeral_sent += self.peers.len() as u64;
+        self.peers.keys().map(|&peer| Action::Send { peer, message: Message::Ephemeral(event.clone()) }).collect()
+    }
+
+    /// Time passes: answer pulls whose wait is over, give up pulls that got no answer, tell
+    /// peers how far this node holds each log, and pull what can be pulled.
+    pub fn tick(&mut self, now_ms: u64, store: &impl LogStore) -> Vec<Action> {
+        let mut actions = Vec::new();
+        self.answer_parked(now_ms, store, true, &mut actions);
+        for state in self.logs.values_mut() {
+            if state.in_flight.is_some_and(|flight| now_ms >= flight.deadline_ms) {
+                state.in_flight = None;
+                self.stats.pull_timeouts += 1;
+            }
+        }
+        let due = self.heads_sent_ms.is_none_or(|sent| now_ms >= sent + self.config.heads_interval_ms);
+        if due && !self.peers.is_empty() {
+            let heads = store.heads();
+            if heads != self.heads_sent {
+                for &peer in self.peers.keys() {
+                    actions.push(Action::Send { peer, message: Message::Heads(heads.clone()) });
+                }
+                self.heads_sent = heads;
+            }
+            self.heads_sent_ms = Some(now_ms);
+        }
+        self.plan(now_ms, store, &mut actions);
+        actions
+    }
+
+    /// Records how far `peer` holds each log, and starts pulling logs this node did not know.
+    fn learn(&mut self, peer: NodeId, heads: &[LogHead], store: &impl LogStore) {
+        let own = store.own_log();
+        for head in heads {
+            let log = (head.origin, head.epoch);
+            if log == (own.origin, own.epoch) {
+                continue;
+            }
+            if let Some(known) = self.peers.get_mut(&peer) {
+                let held = known.heads.entry(log).or_insert(0);
+                *held = (*held).max(head.next_seq);
+            }
+            self.logs.entry(log).or_insert_with(|| PullState { next_seq: 1, ..PullState::default() });
+        }
+    }
+
+    /// Where to pull `log` from now, and how long the pull may wait: its origin while the origin
+    /// serves it; otherwise, once the origin has moved on or been gone long enough, whichever
+    /// linked peer holds the most of it beyond `next_seq`.
+    fn source(&self, now_ms: u64, log: LogId, next_seq: u64) -> Option<(NodeId, u32)> {
+        let (origin, epoch) = log;
+        let origin_link = self.peers.get(&origin);
+        if origin_link.is_some_and(|peer| peer.epoch == epoch) {
+            return Some((origin, self.config.pull_wait_ms));
+        }
+        let origin_moved_on = origin == self.me || origin_link.is_some();
+        let down_since = self.down_since_ms.get(&origin).copied().unwrap_or(self.started_ms);
+        if !origin_moved_on && now_ms < down_since + self.config.origin_timeout_ms {
+            return None;
+        }
+        self.peers
+            .iter()
+            .filter_map(|(id, peer)| peer.heads.get(&log).filter(|&&held| held > next_seq).map(|&held| (held, *id)))
+            .max()
+            .map(|(_, id)| (id, 0))
+    }
+
+    /// Sends a pull for every log that has none in flight and a source.
+    fn plan(&mut self, now_ms: u64, store: &impl LogStore, actions: &mut Vec<Action>) {
+        let own = store.own_log();
+        let logs: Vec<(LogId, u64)> = self
+            .logs
+            .iter()
+            .filter(|(log, state)| state.in_flight.is_none() && !state.applying && **log != (own.origin, own.epoch))
+            .map(|(log, state)| (*log, state.next_seq))
+            .collect();
+        for (log, next_seq) in logs {
+            let Some((peer, wait_ms)) = self.source(now_ms, log, next_seq) else { continue };
+            let pull = Pull {
+                origin: log.0,
+                epoch: log.1,
+                from_seq: next_seq,
+                events_max: self.config.pull_events_max,
+                bytes_max: self.config.pull_bytes_max,
+                wait_ms,
+            };
+            let deadline_ms = now_ms + u64::from(wait_ms) + self.config.pull_timeout_ms;
+            let state = self.logs.get_mut(&log).expect("listed above");
+            state.in_flight = Some(InFlight { peer, from_seq: next_seq, deadline_ms });
+            self.stats.pulls_sent += 1;
+            if peer != log.0 {
+                self.stats.fallback_pulls += 1;
+            }
+            actions.push(Action::Send { peer, message: Message::Pull(pull) });
+        }
+    }
+
+    /// Answers a peer's pull now, or parks it until the log grows or its wait is over.
+    fn serve(&mut self, now_ms: u64, peer: NodeId, pull: Pull, store: &impl LogStore, actions: &mut Vec<Action>) {
+        self.parked
+            .retain(|parked| (parked.peer, parked.pull.origin, parked.pull.epoch) != (peer, pull.origin, pull.epoch));
+        let held = store.heads().into_iter().find(|head| (head.origin, head.epoch) == (pull.origin, pull.epoch));
+        match held {
+            Some(head) if pull.from_seq < head.next_seq => self.answer(peer, &pull, store, actions),
+            Some(head) if pull.from_seq == head.next_seq => {
+                if pull.wait_ms == 0 {
+                    actions.push(empty_batch(peer, &pull));
+                } else {
+                    let wait_ms = u64::from(pull.wait_ms.min(self.config.pull_wait_ms));
+                    self.parked.push(Parked { peer, pull, deadline_ms: now_ms + wait_ms });
+                    self.stats.pulls_parked += 1;
+                }
+            }
+            _ => {
+                self.stats.resets_sent += 1;
+                let reset = Reset { origin: pull.origin, epoch: pull.epoch, head: store.own_log() };
+                actions.push(Action::Send { peer, message: Message::Reset(reset) });
+            }
+        }
+    }
+
+    /// Reads and sends a batch, bounded by this node's limits whatever the peer asked.
+    fn answer(&mut self, peer: NodeId, pull: &Pull, store: &impl LogStore, actions: &mut Vec<Action>) {
+        let events_max = pull.events_max.clamp(1, self.config.pull_events_max) as usize;
+        let bytes_max = pull.bytes_max.clamp(1, self.config.pull_bytes_max) as usize;
+        // A failed read is not answered: the puller's timeout sends the pull again.
+        let Some(read) = store.read(&pull.origin, pull.epoch, pull.from_seq, events_max, bytes_max) else { return };
+        self.stats.pulls_served += 1;
+        self.stats.events_served += read.events.len() as u64;
+        let batch = Batch {
+            origin: pull.origin,
+            epoch: pull.epoch,
+            from_seq: pull.from_seq,
+            next_seq: read.next_seq,
+            events: read.events,
+        };
+        actions.push(Action::Send { peer, message: Message::Batch(batch) });
+    }
+
+    /// Answers parked pulls whose log has grown, and (with `expire`) those whose wait is over.
+    fn answer_parked(&mut self, now_ms: u64, store: &impl LogStore, expire: bool, actions: &mut Vec<Action>) {
+        if self.parked.is_empty() {
+            return;
+        }
+        let heads = store.heads();
+        let held = |pull: &Pull| {
+            heads
+                .iter()
+                .find(|head| (head.origin, head.epoch) == (pull.origin, pull.epoch))
+                .map_or(0, |head| head.next_seq)
+        };
+        let parked = std::mem::take(&mut self.parked);
+        for entry in parked {
+            if held(&entry.pull) > entry.pull.from_seq {
+                self.answer(entry.peer, &entry.pull, store, actions);
+            } else if expire && now_ms >= entry.deadline_ms {
+                actions.push(empty_batch(entry.peer, &entry.pull));
+            } else {
+                self.parked.push(entry);
+            }
+        }
+    }
+
+    fn on_batch(&mut self, peer: NodeId, batch: Batch, store: &impl LogStore, actions: &mut Vec<Action>) {
+        let log = (batch.origin, batch.epoch);
+        if let Err(reason) = check_batch(&batch, self.config.pull_events_max) {
+            self.stats.protocol_errors += 1;
+            actions.push(Action::Close { peer, reason });
+            return;
+        }
+        if let Some(known) = self.peers.get_mut(&peer) {
+            let held = known.heads.entry(log).or_insert(0);
+            *held = (*held).max(batch.next_seq);
+        }
+        let _ = store;
+        let Some(state) = self.logs.get_mut(&log) else { return };
+        let expected = state.in_flight.is_some_and(|flight| flight.peer == peer && flight.from_seq == batch.from_seq);
+        if !expected || state.next_seq != batch.from_seq {
+            return; // a late answer to a pull already given up
+        }
+        state.in_flight = None;
+        if batch.next_seq > state.next_seq {
+            state.applying = true;
+            self.stats.events_received += batch.events.len() as u64;
+            actions.push(Action::Apply(ApplyBatch {
+                origin: batch.origin,
+                epoch: batch.epoch,
+                next_seq: batch.next_seq,
+                events: batch.events,
+            }));
+        }
+    }
+
+    fn on_reset(&mut self, peer: NodeId, reset: Reset, store: &impl LogStore) {
+        self.stats.resets_received += 1;
+        let log = (reset.origin, reset.epoch);
+        if let Some(state) = self.logs.get_mut(&log)
+            && state.in_flight.is_some_and(|flight| flight.peer == peer)
+        {
+            state.in_flight = None;
+        }
+        if let Some(known) = self.peers.get_mut(&peer) {
+            known.heads.remove(&log);
+            if reset.head.origin == peer {
+                known.epoch = reset.head.epoch;
+            }
+        }
+        self.learn(peer, &[reset.head], store);
+    }
+
+    fn on_ephemeral(&mut self, event: WireEvent, actions: &mut Vec<Action>) {
+        if self.ephemeral_seen.contains(&event.id) {
+            self.stats.ephemeral_duplicates += 1;
+            return;
+        }
+        self.remember_ephemeral(event.id);
+        self.stats.ephemeral_delivered += 1;
+        actions.push(Action::Deliver(event));
+    }
+
+    fn remember_ephemeral(&mut self, id: [u8; 32]) {
+        if self.ephemeral_seen.insert(id) {
+            self.ephemeral_order.push_back(id);
+        }
+        while self.ephemeral_order.len() > self.config.ephemeral_ids_max {
+            let oldest = self.ephemeral_order.pop_front().expect("longer than the bound");
+            self.ephemeral_seen.remove(&oldest);
+        }
+    }
+}
+
+fn empty_batch(peer: NodeId, pull: &Pull) -> Action {
+    let batch = Batch {
+        origin: pull.origin,
+        epoch: pull.epoch,
+        from_seq: pull.from_seq,
+        next_seq: pull.from_seq,
+        events: Vec::new(),
+    };
+    Action::Send { peer, message: Message::Batch(batch) }
+}
+
+/// A batch must stay inside `[from_seq, next_seq)` in increasing positions, within the
+/// pull's bound.
+fn check_batch(batch: &Batch, events_max: u32) -> Result<(), String> {
+    if batch.next_seq < batch.from_seq {
+        return Err(format!("batch ends at {} before it starts at {}", batch.next_seq, batch.from_seq));
+    }
+    if batch.events.len() > events_max as usize {
+        return Err(format!("batch of {} events exceeds the pull's {events_max}", batch.events.len()));
+    }
+    let mut previous = None;
+    for event in &batch.events {
+        let inside = event.origin_seq >= batch.from_seq && event.origin_seq < batch.next_seq;
+        if !inside || previous.is_some_and(|seq| event.origin_seq <= seq) {
+            return Err(format!("batch position {} out of order or range", event.origin_seq));
+        }
+        previous = Some(event.origin_seq);
+    }
+    Ok(())
+}
