@@ -99,6 +99,90 @@ pub struct Config {
     pub scan_budget_us: u64,
     /// Expired events are swept this often, in seconds. Default 60.
     pub expiration_sweep_interval_seconds: u64,
+
+    /// The `[cluster]` table; absent: the relay runs single-node.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `[cluster]`: this node's identity, where it meets its peers, and who they may be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// The node's ed25519 secret key (`parrhesia-tools keygen --out FILE`); its public key
+    /// names the node and is the origin of the events it accepts. Required.
+    pub node_key_file: PathBuf,
+    /// host:port for links (TCP) and membership (UDP, same port). Required.
+    pub listen: String,
+    /// host:port other nodes should use to reach this one; default `listen`.
+    pub advertise: Option<String>,
+    /// host:port (or dnsname:port) of nodes to join through.
+    pub seeds: Vec<String>,
+    /// Public keys (64 hex) of the nodes allowed in; anyone else is refused.
+    pub allowed_peers: Vec<String>,
+    /// Name of the cluster; another cluster's links are refused. Required.
+    pub cluster_id: String,
+    /// Check the signature of every replicated event again (the origin checked it already).
+    pub verify_replicated: bool,
+    /// Largest link frame accepted, in bytes.
+    pub link_frame_bytes_max: usize,
+    /// Bytes queued to one peer before its link is closed as too slow.
+    pub link_queue_bytes_max: usize,
+    /// Events and bytes one replication pull asks for (and one served batch holds at most).
+    pub pull_events_max: u32,
+    pub pull_bytes_max: u32,
+    /// How long an origin may be unreachable before its log is pulled from other peers.
+    pub origin_timeout_seconds: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> ClusterConfig {
+        ClusterConfig {
+            node_key_file: PathBuf::new(),
+            listen: String::new(),
+            advertise: None,
+            seeds: Vec::new(),
+            allowed_peers: Vec::new(),
+            cluster_id: String::new(),
+            verify_replicated: false,
+            link_frame_bytes_max: 8 * 1024 * 1024,
+            link_queue_bytes_max: 32 * 1024 * 1024,
+            pull_events_max: 4096,
+            pull_bytes_max: 2 * 1024 * 1024,
+            origin_timeout_seconds: 30,
+        }
+    }
+}
+
+impl ClusterConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        let required = [
+            ("node_key_file", self.node_key_file.as_os_str().is_empty()),
+            ("listen", self.listen.is_empty()),
+            ("cluster_id", self.cluster_id.is_empty()),
+        ];
+        for (key, missing) in required {
+            if missing {
+                bail!("configuration key `cluster.{key}` is required when [cluster] is set");
+            }
+        }
+        for peer in &self.allowed_peers {
+            if parrhesia_engine::hex::decode_array::<32>(peer).is_none() {
+                bail!("configuration key `cluster.allowed_peers`: {peer:?} is not 64 lowercase hex characters");
+            }
+        }
+        if self.pull_events_max == 0 || self.pull_bytes_max == 0 {
+            bail!("configuration keys `cluster.pull_events_max` and `cluster.pull_bytes_max` must be greater than 0");
+        }
+        if (self.pull_bytes_max as usize) * 2 > self.link_frame_bytes_max {
+            bail!("configuration key `cluster.link_frame_bytes_max` must be at least twice `cluster.pull_bytes_max`");
+        }
+        Ok(())
+    }
+
+    /// The allowed peers as keys (validated at load).
+    pub fn allowed_peer_keys(&self) -> Vec<[u8; 32]> {
+        self.allowed_peers.iter().filter_map(|peer| parrhesia_engine::hex::decode_array::<32>(peer)).collect()
+    }
 }
 
 impl Default for Config {
@@ -141,6 +225,7 @@ impl Default for Config {
             scan_budget_candidates_max: 2048,
             scan_budget_us: 2000,
             expiration_sweep_interval_seconds: 60,
+            cluster: None,
         }
     }
 }
@@ -153,25 +238,39 @@ impl Config {
         environment: impl IntoIterator<Item = (String, String)>,
         flags: &[(String, String)],
     ) -> anyhow::Result<Config> {
-        let mut table = toml::Table::try_from(Config::default()).context("default configuration")?;
+        let mut layers =
+            Layers { table: toml::Table::try_from(Config::default()).context("default configuration")?, cluster: None };
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             let file_table: toml::Table =
                 toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            let source = format!("{}", path.display());
             for (key, value) in file_table {
-                set(&mut table, &key, value, &format!("{}", path.display()))?;
+                match (key.as_str(), value) {
+                    ("cluster", toml::Value::Table(cluster)) => {
+                        for (key, value) in cluster {
+                            layers.set(&format!("cluster.{key}"), Given::Typed(value), &source)?;
+                        }
+                    }
+                    (_, value) => layers.set(&key, Given::Typed(value), &source)?,
+                }
             }
         }
         for (name, text) in environment {
             if let Some(key) = name.strip_prefix("PARRHESIA_") {
-                let key = key.to_ascii_lowercase();
-                let value = typed_like(&table, &key, &text);
-                set(&mut table, &key, value, &format!("environment variable {name}"))?;
+                let mut key = key.to_ascii_lowercase();
+                if let Some(cluster_key) = key.strip_prefix("cluster_") {
+                    key = format!("cluster.{cluster_key}");
+                }
+                layers.set(&key, Given::Text(&text), &format!("environment variable {name}"))?;
             }
         }
         for (key, text) in flags {
-            let value = typed_like(&table, key, text);
-            set(&mut table, key, value, &format!("flag for {key}"))?;
+            layers.set(key, Given::Text(text), &format!("flag for {key}"))?;
+        }
+        let Layers { mut table, cluster } = layers;
+        if let Some(cluster) = cluster {
+            table.insert("cluster".into(), toml::Value::Table(cluster));
         }
         let config: Config = table.try_into().context("invalid configuration")?;
         config.validate()?;
@@ -205,6 +304,9 @@ impl Config {
         {
             bail!("configuration key `relay_pubkey` must be 64 lowercase hex characters");
         }
+        if let Some(cluster) = &self.cluster {
+            cluster.validate()?;
+        }
         Ok(())
     }
 
@@ -224,19 +326,47 @@ impl Config {
     }
 }
 
-/// Sets `key` in the merged table, refusing keys the schema does not have.
-fn set(table: &mut toml::Table, key: &str, value: toml::Value, source: &str) -> anyhow::Result<()> {
-    const OPTIONAL: [&str; 3] = ["relay_contact", "relay_pubkey", "relay_url"];
-    if !table.contains_key(key) && !OPTIONAL.contains(&key) {
-        bail!("unknown configuration key `{key}` (from {source})");
+/// A value from one layer: typed (TOML) or text (environment, flags).
+enum Given<'a> {
+    Typed(toml::Value),
+    Text(&'a str),
+}
+
+/// The merged layers: the top-level table, and the `[cluster]` table once any layer sets a
+/// cluster key (its presence is what turns clustering on).
+struct Layers {
+    table: toml::Table,
+    cluster: Option<toml::Table>,
+}
+
+impl Layers {
+    /// Sets `key` (`name` or `cluster.name`), refusing keys the schema does not have.
+    fn set(&mut self, key: &str, value: Given, source: &str) -> anyhow::Result<()> {
+        const OPTIONAL: [&str; 3] = ["relay_contact", "relay_pubkey", "relay_url"];
+        const CLUSTER_OPTIONAL: [&str; 1] = ["advertise"];
+        let (table, name, optional) = match key.strip_prefix("cluster.") {
+            Some(name) => {
+                let defaults = || toml::Table::try_from(ClusterConfig::default()).expect("the defaults serialize");
+                (self.cluster.get_or_insert_with(defaults), name, &CLUSTER_OPTIONAL[..])
+            }
+            None => (&mut self.table, key, &OPTIONAL[..]),
+        };
+        if (!table.contains_key(name) && !optional.contains(&name)) || name == "cluster" {
+            bail!("unknown configuration key `{key}` (from {source})");
+        }
+        let value = match value {
+            Given::Typed(value) => value,
+            Given::Text(text) => typed_like(table, name, text),
+        };
+        table.insert(name.to_string(), value);
+        Ok(())
     }
-    table.insert(key.to_string(), value);
-    Ok(())
 }
 
 /// A value given as text (environment, flags), typed like the key's default: integers and
 /// booleans are parsed when the default is one (text that does not parse stays text, and the
-/// schema then refuses it naming the key); everything else stays a string.
+/// schema then refuses it naming the key), lists split on commas; everything else stays a
+/// string.
 fn typed_like(table: &toml::Table, key: &str, text: &str) -> toml::Value {
     match table.get(key) {
         Some(toml::Value::Integer(_)) => {
@@ -245,6 +375,13 @@ fn typed_like(table: &toml::Table, key: &str, text: &str) -> toml::Value {
         Some(toml::Value::Boolean(_)) => {
             text.parse().map_or_else(|_| toml::Value::String(text.into()), toml::Value::Boolean)
         }
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| toml::Value::String(item.into()))
+                .collect(),
+        ),
         _ => toml::Value::String(text.to_string()),
     }
 }
@@ -292,6 +429,42 @@ mod tests {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "listen = 5\n").unwrap();
         assert!(format!("{:#}", Config::load(Some(&path), vec![], &[]).unwrap_err()).contains("listen"));
+    }
+
+    #[test]
+    fn the_cluster_table_layers_like_every_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.toml");
+        let peer = "ab".repeat(32);
+        let text = format!(
+            "[cluster]\nnode_key_file = \"node.key\"\nlisten = \"127.0.0.1:7001\"\ncluster_id = \"file\"\n\
+             seeds = [\"127.0.0.1:7002\"]\nallowed_peers = [\"{peer}\"]\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        let environment = pairs(&[("PARRHESIA_CLUSTER_CLUSTER_ID", "env"), ("PARRHESIA_CLUSTER_SEEDS", "a:1, b:2")]);
+        let flags = pairs(&[("cluster.verify_replicated", "true")]);
+        let config = Config::load(Some(&path), environment, &flags).unwrap();
+        let cluster = config.cluster.expect("[cluster] is set");
+        assert_eq!(cluster.node_key_file, PathBuf::from("node.key"));
+        assert_eq!(cluster.cluster_id, "env", "environment over file");
+        assert_eq!(cluster.seeds, vec!["a:1".to_string(), "b:2".to_string()], "a list from text");
+        assert_eq!(cluster.allowed_peer_keys(), vec![[0xab; 32]]);
+        assert!(cluster.verify_replicated, "flag");
+        assert_eq!(cluster.advertise, None);
+        assert_eq!(cluster.origin_timeout_seconds, 30, "default kept");
+        assert_eq!(Config::load(None, vec![], &[]).unwrap().cluster, None, "no [cluster]: single node");
+
+        let complete = [("cluster.node_key_file", "k"), ("cluster.listen", "x:1"), ("cluster.cluster_id", "c")];
+        let cases = [
+            (pairs(&[("cluster.nope", "1")]), "unknown configuration key `cluster.nope`"),
+            (pairs(&[("cluster.listen", "127.0.0.1:1")]), "`cluster.node_key_file` is required"),
+            (pairs(&[complete.as_slice(), &[("cluster.allowed_peers", "zz")]].concat()), "cluster.allowed_peers"),
+            (pairs(&[("cluster", "x")]), "unknown configuration key `cluster`"),
+        ];
+        for (flags, expected) in cases {
+            let error = format!("{:#}", Config::load(None, vec![], &flags).unwrap_err());
+            assert!(error.contains(expected), "{error} should mention {expected}");
+        }
     }
 
     #[test]

@@ -356,12 +356,14 @@ impl Store {
     }
 
     /// Hands each event this node holds of the log (`origin`, `epoch`) from `from_seq` on (in
-    /// origin seq order, in place, one read transaction) to `visit` with its position in that
+    /// position order, in place, one read transaction) to `visit` with its position in that
     /// log (an event that reached this node through several logs is stored once, with the
     /// position it came with first in its header), up to `events_max` events or once
-    /// `bytes_max` bytes of JSON are visited (at least one if any exists). Returns the last
-    /// position visited, or `from_seq - 1` when there was none.
-    pub fn origin_log_since(
+    /// `bytes_max` bytes of JSON are visited (at least one if any exists). Returns the
+    /// position before which this node holds nothing more that was not visited (read in the
+    /// same transaction, so a concurrent commit is never skipped), or `None` if it holds
+    /// nothing of this log.
+    pub fn read_log(
         &self,
         origin: &[u8; 32],
         epoch: u64,
@@ -369,27 +371,56 @@ impl Store {
         events_max: usize,
         bytes_max: usize,
         mut visit: impl FnMut(u64, Record),
-    ) -> Result<u64, StorageError> {
+    ) -> Result<Option<u64>, StorageError> {
         let txn = self.env.read_txn()?;
+        let held = if (*origin, epoch) == (self.node_id, self.epoch) {
+            read_last_seq(&txn, &self.tables)? + 1
+        } else {
+            match self.tables.cursors.get(&txn, &schema::cursor_key(origin, epoch))? {
+                Some(next) => decode_seq(next)?,
+                None => return Ok(None),
+            }
+        };
         let start = schema::origin_log_key(origin, epoch, from_seq.max(1));
         let end = schema::origin_log_key(origin, epoch, u64::MAX);
         let range = (std::ops::Bound::Included(&start[..]), std::ops::Bound::Included(&end[..]));
-        let (mut events, mut bytes, mut last) = (0, 0, from_seq.saturating_sub(1));
+        let (mut events, mut bytes, mut last) = (0, 0, None);
         for entry in self.tables.origin_log.range(&txn, &range)? {
-            if events >= events_max || (bytes >= bytes_max && events > 0) {
-                break;
-            }
             let (key, seq) = entry?;
             let position = decode_seq(&key[40..])?;
+            if events >= events_max || (bytes >= bytes_max && events > 0) {
+                return Ok(Some(position));
+            }
             // An extra position of a since removed event (see `add_position`): skipped.
             let Some(record) = read_record(&txn, &self.tables, decode_seq(seq)?)? else { continue };
             bytes += record.json_len();
             events += 1;
-            last = position;
+            last = Some(position);
             visit(position, record);
         }
-        Ok(last)
+        Ok(Some(held.max(last.map_or(from_seq, |last| last + 1))))
     }
+
+    /// Starts this process's stretch of the node's own log under a new epoch; the previous
+    /// epoch's log stays a log this node holds and serves. A store restored from a backup
+    /// therefore never numbers two events the same in one log. Call once, before the store
+    /// is cloned.
+    pub fn begin_epoch(&mut self) -> Result<(), StorageError> {
+        let mut txn = self.env.write_txn()?;
+        let next = read_last_seq(&txn, &self.tables)? + 1;
+        let old = schema::cursor_key(&self.node_id, self.epoch);
+        self.tables.cursors.put(&mut txn, &old, &next.to_be_bytes())?;
+        let epoch = new_epoch();
+        self.tables.meta.put(&mut txn, schema::META_EPOCH, &epoch.to_be_bytes())?;
+        txn.commit()?;
+        self.epoch = epoch;
+        Ok(())
+    }
+}
+
+/// A random epoch (a store's or a run's).
+fn new_epoch() -> u64 {
+    RandomState::new().hash_one(std::time::SystemTime::now())
 }
 
 /// Hands every stored event's JSON to `visit`, in sequence order, from the store in `path`
@@ -463,7 +494,7 @@ fn init_meta(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Result
             meta.put(txn, schema::META_SCHEMA_VERSION, &schema::SCHEMA_VERSION.to_be_bytes())?;
             meta.put(txn, schema::META_NODE_ID, &options.node_id)?;
             meta.put(txn, schema::META_LAST_SEQ, &0u64.to_be_bytes())?;
-            let epoch = RandomState::new().hash_one(std::time::SystemTime::now());
+            let epoch = new_epoch();
             meta.put(txn, schema::META_EPOCH, &epoch.to_be_bytes())?;
             Ok(epoch)
         }
@@ -473,13 +504,26 @@ fn init_meta(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Result
             if found != schema::SCHEMA_VERSION {
                 return Err(StorageError::SchemaVersion { found, expected: schema::SCHEMA_VERSION });
             }
-            let node_id =
-                meta.get(txn, schema::META_NODE_ID)?.ok_or_else(|| StorageError::Corrupt("node id".into()))?;
-            if node_id != options.node_id {
-                return Err(StorageError::NodeId { found: parrhesia_engine::hex::encode(node_id) });
-            }
+            let node_id: [u8; 32] = meta
+                .get(txn, schema::META_NODE_ID)?
+                .and_then(|id| id.try_into().ok())
+                .ok_or_else(|| StorageError::Corrupt("node id".into()))?;
             let epoch = meta.get(txn, schema::META_EPOCH)?.ok_or_else(|| StorageError::Corrupt("epoch".into()))?;
-            Ok(u64::from_be_bytes(epoch.try_into().map_err(|_| StorageError::Corrupt("epoch".into()))?))
+            let epoch = u64::from_be_bytes(epoch.try_into().map_err(|_| StorageError::Corrupt("epoch".into()))?);
+            if node_id == options.node_id {
+                return Ok(epoch);
+            }
+            if node_id != [0; 32] {
+                return Err(StorageError::NodeId { found: parrhesia_engine::hex::encode(&node_id) });
+            }
+            // A single-node store joins a cluster under this node's key: what it holds stays
+            // the log of the anonymous origin it was, served to peers like any held log.
+            let held = (read_last_seq(txn, tables)? + 1).to_be_bytes();
+            tables.cursors.put(txn, &schema::cursor_key(&node_id, epoch), &held)?;
+            meta.put(txn, schema::META_NODE_ID, &options.node_id)?;
+            let epoch = new_epoch();
+            meta.put(txn, schema::META_EPOCH, &epoch.to_be_bytes())?;
+            Ok(epoch)
         }
     }
 }

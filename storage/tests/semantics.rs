@@ -324,8 +324,10 @@ fn reopen_reads_the_same_answers() {
     assert_eq!(store.epoch(), epoch);
     assert_eq!(store.last_seq().unwrap(), 50);
     drop(store);
-    // The store belongs to its node identity.
-    let other = StoreOptions { node_id: [9; 32], ..StoreOptions::default() };
+    // A store belongs to its node identity once it has one.
+    let keyed = StoreOptions { node_id: [9; 32], ..StoreOptions::default() };
+    drop(Store::open(dir.path(), &keyed).unwrap());
+    let other = StoreOptions { node_id: [8; 32], ..StoreOptions::default() };
     assert!(Store::open(dir.path(), &other).unwrap_err().to_string().contains("belongs to node"));
 }
 
@@ -342,15 +344,18 @@ fn no_sync_durability_stores_and_flushes() {
     assert!(by_id(&open(&dir), &note));
 }
 
-/// The events (origin seq, id) this store holds of one origin log.
+/// The events (position, id) this store holds of one origin log.
 fn origin_log(store: &Store, origin: &[u8; 32], epoch: u64, from: u64) -> Vec<(u64, [u8; 32])> {
     let mut out = Vec::new();
     store
-        .origin_log_since(origin, epoch, from, 100, usize::MAX, |position, record| {
-            out.push((position, record.header.id))
-        })
+        .read_log(origin, epoch, from, 100, usize::MAX, |position, record| out.push((position, record.header.id)))
         .unwrap();
     out
+}
+
+/// The next position `read_log` reports after reading at most `events_max` events.
+fn next_after(store: &Store, origin: &[u8; 32], epoch: u64, from: u64, events_max: usize) -> Option<u64> {
+    store.read_log(origin, epoch, from, events_max, usize::MAX, |_, _| {}).unwrap()
 }
 
 #[test]
@@ -390,6 +395,13 @@ fn origin_logs_and_cursors() {
     let expected = [([1; 32], epoch, 5), ([2; 32], 77, 15), ([3; 32], 5, 3)];
     assert_eq!(heads.iter().map(|head| (head.origin, head.epoch, head.next_seq)).collect::<Vec<_>>(), expected);
 
+    // Where a read stops: past the last position read if cut, else as far as the store holds.
+    assert_eq!(next_after(&store, &[2; 32], 77, 1, 1), Some(12), "cut after position 10");
+    assert_eq!(next_after(&store, &[2; 32], 77, 1, 100), Some(15), "the cursor, past the gaps");
+    assert_eq!(next_after(&store, &[2; 32], 77, 15, 100), Some(15), "nothing new");
+    assert_eq!(next_after(&store, &[8; 32], 77, 1, 100), None, "a log this node does not hold");
+    assert_eq!(next_after(&store, &[1; 32], epoch, 1, 100), Some(5), "the own log: last seq + 1");
+
     // A NIP-09 deletion removes the event from its origin log too.
     let deletion = event(&keys(31), NOW, 5, &[("e", &hex(remote[1].1.id()))], "");
     assert!(matches!(apply_one(&store, &deletion), Outcome::Stored { .. }));
@@ -399,4 +411,33 @@ fn origin_logs_and_cursors() {
     let other = StoreOptions { node_id: [9; 32], ..StoreOptions::default() };
     let error = Store::open(dir.path(), &other).unwrap_err().to_string();
     assert!(error.contains(&"01".repeat(32)), "a store of another node is refused: {error}");
+
+    // A new run starts a new epoch; the last run's log stays held and served.
+    let mut store = Store::open(dir.path(), &options).unwrap();
+    assert_eq!(store.epoch(), epoch, "reopening alone keeps the epoch");
+    store.begin_epoch().unwrap();
+    assert_ne!(store.epoch(), epoch);
+    assert_eq!(origin_log(&store, &[1; 32], epoch, 1), vec![(1, *own.id()), (5, *deletion.id())]);
+    assert_eq!(next_after(&store, &[1; 32], epoch, 1, 100), Some(6));
+    let later = event(&keys(30), NOW, 1, &[], "next run");
+    assert_eq!(apply_one(&store, &later), Outcome::Stored { seq: 6 });
+    assert_eq!(origin_log(&store, &[1; 32], store.epoch(), 1), vec![(6, *later.id())]);
+}
+
+#[test]
+fn a_single_node_store_joins_a_cluster_under_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let note = event(&keys(32), NOW, 1, &[], "before the cluster");
+    assert_eq!(apply_one(&store, &note), Outcome::Stored { seq: 1 });
+    let anonymous_epoch = store.epoch();
+    drop(store);
+    let keyed = StoreOptions { node_id: [4; 32], ..StoreOptions::default() };
+    let store = Store::open(dir.path(), &keyed).unwrap();
+    assert_eq!(store.node_id(), &[4; 32]);
+    assert_eq!(origin_log(&store, &[0; 32], anonymous_epoch, 1), vec![(1, *note.id())], "served as a held log");
+    assert_eq!(next_after(&store, &[0; 32], anonymous_epoch, 1, 100), Some(2));
+    drop(store);
+    let error = Store::open(dir.path(), &StoreOptions::default()).unwrap_err().to_string();
+    assert!(error.contains(&"04".repeat(32)), "once keyed, the store is that node's: {error}");
 }
