@@ -1,5 +1,6 @@
 //! The `parrhesia` relay binary: command line, configuration, logging, then the runtime.
 
+mod cluster;
 mod config;
 mod connection;
 mod front;

@@ -1,4 +1,5 @@
-//! Every message that crosses a thread: shard -> writer, writer -> shard, shard -> shard.
+//! Every message that crosses a thread: shard -> writer, writer -> shard, shard -> shard, and
+//! between the cluster executor and the writer and shards.
 //! Channels are glommio shared channels (single producer, single consumer) with named,
 //! bounded capacities (`Config::writer_queue_events_max`, `Config::shard_channel_messages_max`).
 
@@ -28,4 +29,25 @@ pub struct Commit {
 #[derive(Debug)]
 pub struct Ephemeral {
     pub event: Event,
+}
+
+/// Cluster -> writer: a batch pulled from a peer, to store with the log's new cursor in one
+/// transaction (`parrhesia_storage::Store::apply_replicated`).
+#[derive(Debug)]
+pub struct ReplicatedBatch {
+    pub origin: [u8; 32],
+    pub epoch: u64,
+    pub next_seq: u64,
+    /// (position in the log, event)
+    pub events: Vec<(u64, Event)>,
+}
+
+/// Writer -> cluster.
+#[derive(Debug)]
+pub enum WriterNotice {
+    /// Events accepted on this node were committed: its own log grew.
+    Committed,
+    /// A `ReplicatedBatch` was stored (`stored`) or failed and nothing of it was (it will be
+    /// pulled again).
+    Applied { origin: [u8; 32], epoch: u64, next_seq: u64, stored: bool },
 }

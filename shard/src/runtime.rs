@@ -27,6 +27,9 @@ const PREEMPT_TIMER: Duration = Duration::from_millis(2);
 /// takes milliseconds; past this the relay names the channel ends still unconnected and exits.
 const STARTUP_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Pulled batches waiting for the writer (one per log in flight at most, so few).
+const CLUSTER_APPLY_QUEUE_BATCHES: usize = 64;
+
 /// The NIPs this relay serves, as NIP-11 lists them (ascending).
 pub const SUPPORTED_NIPS: [u16; 8] = [1, 9, 11, 40, 45, 50, 62, 70];
 
@@ -85,14 +88,27 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         DurabilitySetting::Fsync => Durability::Fsync,
         DurabilitySetting::Nosync => Durability::NoSync,
     };
+    let node_key = match &config.cluster {
+        Some(cluster) => Some(
+            parrhesia_net::NodeKey::load(&cluster.node_key_file)
+                .with_context(|| format!("loading the node key {}", cluster.node_key_file.display()))?,
+        ),
+        None => None,
+    };
     let options = StoreOptions {
         map_bytes_max: config.map_bytes_max,
         durability,
         relay_url: config.relay_url.clone(),
+        node_id: node_key.as_ref().map_or([0; 32], |key| key.public()),
         ..StoreOptions::default()
     };
-    let store = Store::open(&config.data_dir, &options)
+    let mut store = Store::open(&config.data_dir, &options)
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    if node_key.is_some() {
+        // Each run of a cluster node numbers its own events in a log of its own (see
+        // `Store::begin_epoch`): a restored store never reuses a position.
+        store.begin_epoch().context("starting this run's epoch")?;
+    }
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, shutdown.clone()).context("installing signal handlers")?;
@@ -121,6 +137,27 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         }
     }
 
+    // The cluster executor's channels: replicated batches to the writer and its notices back,
+    // and ephemeral events both ways with every shard.
+    let mut cluster_writer = None;
+    let mut writer_cluster = None;
+    let mut cluster_shards = Vec::new();
+    let mut shard_clusters: Vec<Option<_>> = Vec::new();
+    if config.cluster.is_some() {
+        let (batches_sender, batches_receiver) = shared_channel::new_bounded(CLUSTER_APPLY_QUEUE_BATCHES);
+        let (notices_sender, notices_receiver) = shared_channel::new_bounded(config.shard_channel_messages_max);
+        cluster_writer = Some((batches_sender, notices_receiver));
+        writer_cluster = Some((batches_receiver, notices_sender));
+        for _ in 0..shards {
+            let (to_cluster, from_shard) = shared_channel::new_bounded(config.shard_channel_messages_max);
+            let (to_shard, from_cluster) = shared_channel::new_bounded(config.shard_channel_messages_max);
+            cluster_shards.push((to_shard, from_shard));
+            shard_clusters.push(Some((to_cluster, from_cluster)));
+        }
+    } else {
+        shard_clusters.resize_with(shards, || None);
+    }
+
     let startup = Arc::new(StartupSteps::new(shards));
     let writer_setup = WriterSetup {
         startup: startup.clone(),
@@ -130,6 +167,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         batch_events_max: config.writer_batch_events_max,
         flush_interval: (durability == Durability::NoSync).then(|| Duration::from_millis(config.flush_interval_ms)),
         sweep_interval: Duration::from_secs(config.expiration_sweep_interval_seconds.max(1)),
+        cluster: writer_cluster,
     };
     let writer = LocalExecutorBuilder::new(Placement::Unbound)
         .name("writer")
@@ -157,6 +195,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             shutdown: shutdown.clone(),
             bound: bound_sender.clone(),
             startup: startup.clone(),
+            cluster: shard_clusters[index].take(),
         };
         // One shard per core, pinned, when they fit; otherwise let the kernel place them.
         let placement = if shards <= cpus.len() { Placement::Fixed(cpus[index]) } else { Placement::Unbound };
@@ -168,9 +207,36 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             .map_err(|error| anyhow::anyhow!("starting shard {index}: {error}"))?;
         handles.push(handle);
     }
+    let mut listeners = shards;
+    let cluster = match (cluster_writer, node_key, &config.cluster) {
+        (Some((to_writer, from_writer)), Some(key), Some(cluster_config)) => {
+            let (to_shards, from_shards) = cluster_shards.into_iter().unzip();
+            let setup = crate::cluster::ClusterSetup {
+                config: cluster_config.clone(),
+                key,
+                store: store.clone(),
+                limits: config.limits(),
+                to_writer,
+                from_writer,
+                to_shards,
+                from_shards,
+                shutdown: shutdown.clone(),
+                bound: bound_sender.clone(),
+            };
+            listeners += 1;
+            let handle = LocalExecutorBuilder::new(Placement::Unbound)
+                .name("cluster")
+                .io_memory(IO_MEMORY_BYTES)
+                .preempt_timer(PREEMPT_TIMER)
+                .spawn(move || crate::cluster::run(setup))
+                .map_err(|error| anyhow::anyhow!("starting the cluster executor: {error}"))?;
+            Some(handle)
+        }
+        _ => None,
+    };
     drop(bound_sender);
     let deadline = std::time::Instant::now() + STARTUP_STALL_TIMEOUT;
-    for _ in 0..shards {
+    for _ in 0..listeners {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match bound_receiver.recv_timeout(left) {
             Ok(Ok(())) => {}
@@ -186,18 +252,27 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     eprintln!(
-        "parrhesia {} listening on {} shards={} connections_max={} data_dir={} durability={:?}",
+        "parrhesia {} listening on {} shards={} connections_max={} data_dir={} durability={:?}{}",
         env!("CARGO_PKG_VERSION"),
         config.listen,
         shards,
         connections_max,
         config.data_dir.display(),
-        config.durability
+        config.durability,
+        config.cluster.as_ref().map_or(String::new(), |cluster| format!(
+            " cluster={} node={} links={}",
+            cluster.cluster_id,
+            parrhesia_net::identity_hex(store.node_id()),
+            cluster.listen
+        ))
     );
     for handle in handles {
         handle.join().map_err(|error| anyhow::anyhow!("a shard failed: {error}"))?;
     }
     let report = writer.join().map_err(|error| anyhow::anyhow!("the writer failed: {error}"))?;
+    if let Some(cluster) = cluster {
+        cluster.join().map_err(|error| anyhow::anyhow!("the cluster executor failed: {error}"))?;
+    }
     eprintln!(
         "parrhesia stopped: {} events stored in {} group commits this run; store flushed",
         report.events_stored, report.commits

@@ -37,6 +37,8 @@ pub struct ShardSetup {
     /// Told once the listener is bound (or failed to bind).
     pub bound: std::sync::mpsc::Sender<Result<(), String>>,
     pub startup: Arc<StartupSteps>,
+    /// With a cluster: ephemeral events to the cluster executor (for peers) and from it.
+    pub cluster: Option<(SharedSender<Ephemeral>, SharedReceiver<Ephemeral>)>,
 }
 
 /// Counters of one shard (exported as metrics later).
@@ -47,6 +49,7 @@ pub struct Counters {
     pub accept_failures: Cell<u64>,
     pub live_events_dropped: Cell<u64>,
     pub connections_closed_overflow: Cell<u64>,
+    pub cluster_ephemeral_dropped: Cell<u64>,
 }
 
 pub struct Shard {
@@ -73,6 +76,8 @@ pub struct Shard {
     pub last_seq_seen: Cell<u64>,
     to_writer: RefCell<Option<Rc<ConnectedSender<StoreRequest>>>>,
     to_peers: RefCell<Vec<Rc<ConnectedSender<Ephemeral>>>>,
+    /// Connected once the cluster executor has connected its end.
+    to_cluster: RefCell<Option<Rc<ConnectedSender<Ephemeral>>>>,
     pub stopping: Cell<bool>,
     pub stop: Notify,
     pub counters: Counters,
@@ -114,6 +119,13 @@ impl Shard {
         for peer in peers {
             // A full peer queue slows this publisher down rather than dropping the event.
             let _ = peer.send(Ephemeral { event: event.clone() }).await;
+        }
+        let cluster = self.to_cluster.borrow().clone();
+        if let Some(cluster) = cluster {
+            // Best effort across nodes: a full queue to the cluster drops the event, counted.
+            if cluster.try_send(Ephemeral { event: event.clone() }).is_err() {
+                self.counters.cluster_ephemeral_dropped.set(self.counters.cluster_ephemeral_dropped.get() + 1);
+            }
         }
     }
 
@@ -238,6 +250,7 @@ pub async fn run(setup: ShardSetup) {
         last_seq_seen: Cell::new(0),
         to_writer: RefCell::new(Some(to_writer)),
         to_peers: RefCell::new(to_peers),
+        to_cluster: RefCell::new(None),
         stopping: Cell::new(false),
         stop: Notify::default(),
         counters: Counters::default(),
@@ -253,10 +266,27 @@ pub async fn run(setup: ShardSetup) {
         }
     });
     let mut peer_tasks = Vec::new();
+    let setup_has_cluster = setup.cluster.is_some();
     for receiver in from_peers {
         let shard = shard.clone();
         peer_tasks.push(glommio::spawn_local(async move {
             let receiver = receiver.await;
+            while let Some(message) = receiver.recv().await {
+                shard.fan_out(&message.event, None);
+            }
+        }));
+    }
+    if let Some((to_cluster, from_cluster)) = setup.cluster {
+        // Connected in the background: the cluster executor may start after this shard.
+        let shard_for_sender = shard.clone();
+        glommio::spawn_local(async move {
+            let sender = with_pulse(to_cluster.connect()).await;
+            shard_for_sender.to_cluster.replace(Some(Rc::new(sender)));
+        })
+        .detach();
+        let shard = shard.clone();
+        peer_tasks.push(glommio::spawn_local(async move {
+            let receiver = with_pulse(from_cluster.connect()).await;
             while let Some(message) = receiver.recv().await {
                 shard.fan_out(&message.event, None);
             }
@@ -269,10 +299,15 @@ pub async fn run(setup: ShardSetup) {
     // Stop taking events; the writer commits what it holds and answers before it closes.
     shard.to_writer.borrow_mut().take();
     shard.to_peers.borrow_mut().clear();
+    shard.to_cluster.borrow_mut().take();
     commits.await;
+    let cluster_task = setup_has_cluster.then(|| peer_tasks.pop()).flatten();
     for task in peer_tasks {
         task.await;
     }
+    // The cluster's channel closes when the cluster executor stops, which waits for nothing
+    // of this shard: drop its task instead of waiting.
+    drop(cluster_task);
     let connections: Vec<Rc<Connection>> = shard.connections.borrow().values().cloned().collect();
     for connection in &connections {
         connection.close(1001, "relay shutting down");

@@ -13,7 +13,7 @@ use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
 use parrhesia_engine::{Prefix, Reason};
 use parrhesia_storage::{Outcome, Store};
 
-use crate::messages::{Commit, StoreRequest};
+use crate::messages::{Commit, ReplicatedBatch, StoreRequest, WriterNotice};
 use crate::startup::{StartupSteps, Step};
 use crate::unix_now;
 
@@ -27,6 +27,8 @@ pub struct WriterSetup {
     pub flush_interval: Option<Duration>,
     pub sweep_interval: Duration,
     pub startup: Arc<StartupSteps>,
+    /// With a cluster: batches pulled from peers, and where to say what became of them.
+    pub cluster: Option<(SharedReceiver<ReplicatedBatch>, SharedSender<WriterNotice>)>,
 }
 
 /// What the writer did, reported at exit.
@@ -34,6 +36,7 @@ pub struct WriterSetup {
 pub struct WriterReport {
     pub commits: u64,
     pub events_stored: u64,
+    pub replicated_stored: u64,
 }
 
 /// Runs until every shard has closed its request channel and all requests are answered.
@@ -43,6 +46,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
     let (wake_sender, wake_receiver) = local_channel::new_bounded::<()>(1);
     let wake_sender = Rc::new(wake_sender);
     let mut forwarders = Vec::new();
+    let open_shards = setup.requests.len();
     for (shard, receiver) in setup.requests.into_iter().enumerate() {
         let (queue, open_channels, wake) = (queue.clone(), open_channels.clone(), wake_sender.clone());
         let startup = setup.startup.clone();
@@ -55,6 +59,20 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
             }
             open_channels.set(open_channels.get() - 1);
             let _ = wake.try_send(());
+        }));
+    }
+    let replicated: Rc<RefCell<VecDeque<ReplicatedBatch>>> = Rc::default();
+    let notices = Rc::new(RefCell::new(None));
+    if let Some((receiver, sender)) = setup.cluster {
+        let (replicated, wake, notices) = (replicated.clone(), wake_sender.clone(), notices.clone());
+        // The cluster executor may start after the writer: connect without holding the loop.
+        forwarders.push(glommio::spawn_local(async move {
+            notices.replace(Some(crate::shard::with_pulse(sender.connect()).await));
+            let receiver = crate::shard::with_pulse(receiver.connect()).await;
+            while let Some(batch) = receiver.recv().await {
+                replicated.borrow_mut().push_back(batch);
+                let _ = wake.try_send(());
+            }
         }));
     }
     let mut commits = Vec::with_capacity(setup.commits.len());
@@ -71,15 +89,24 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
             let take = queue.len().min(setup.batch_events_max);
             queue.drain(..take).collect()
         };
-        if batch.is_empty() {
+        let pulled = replicated.borrow_mut().pop_front();
+        if batch.is_empty() && pulled.is_none() {
             if open_channels.get() == 0 {
                 break;
             }
             let tick = glommio::timer::sleep(Duration::from_millis(200));
             futures_lite::future::or(async { wake_receiver.recv().await.unwrap_or(()) }, tick).await;
-        } else {
+        }
+        if !batch.is_empty() {
             report.commits += 1;
-            report.events_stored += commit(&setup.store, batch, &commits).await;
+            let stored = commit(&setup.store, batch, &commits).await;
+            report.events_stored += stored;
+            if stored > 0 {
+                notify_cluster(&notices, WriterNotice::Committed).await;
+            }
+        }
+        if let Some(pulled) = pulled {
+            report.replicated_stored += commit_replicated(&setup.store, pulled, &commits, &notices).await;
         }
         if setup.flush_interval.is_some_and(|interval| last_flush.elapsed() >= interval) {
             flush(&setup.store);
@@ -91,11 +118,63 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         }
         glommio::yield_if_needed().await;
     }
+    drop(notices.take());
     flush(&setup.store);
-    for forwarder in forwarders {
+    // The cluster's forwarder ends when the cluster executor stops; do not wait for it.
+    for forwarder in forwarders.into_iter().take(open_shards) {
         forwarder.await;
     }
     report
+}
+
+type Notices = Rc<RefCell<Option<glommio::channels::shared_channel::ConnectedSender<WriterNotice>>>>;
+
+/// Tells the cluster executor (if any, and if still there).
+async fn notify_cluster(notices: &Notices, notice: WriterNotice) {
+    let sender = notices.borrow_mut().take();
+    if let Some(sender) = sender {
+        // The cluster drains its notices at once; a send fails only once it has stopped.
+        if sender.send(notice).await.is_ok() {
+            notices.replace(Some(sender));
+        }
+    }
+}
+
+/// Stores one pulled batch with its cursor, fans its new events out on every shard, and
+/// tells the cluster. Returns how many events were stored.
+async fn commit_replicated(
+    store: &Store,
+    batch: ReplicatedBatch,
+    shards: &[glommio::channels::shared_channel::ConnectedSender<Commit>],
+    notices: &Notices,
+) -> u64 {
+    let ReplicatedBatch { origin, epoch, next_seq, events } = batch;
+    let (positions, events): (Vec<u64>, Vec<parrhesia_engine::Event>) = events.into_iter().unzip();
+    let pairs: Vec<(u64, parrhesia_engine::Event)> = positions.into_iter().zip(events.iter().cloned()).collect();
+    // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
+    let outcomes = match store.apply_replicated(&origin, epoch, &pairs, next_seq, unix_now()) {
+        Ok(outcomes) => outcomes,
+        Err(error) => {
+            tracing::warn!(%error, events = pairs.len(), "storing a replicated batch failed; it will be pulled again");
+            notify_cluster(notices, WriterNotice::Applied { origin, epoch, next_seq, stored: false }).await;
+            return 0;
+        }
+    };
+    let stored: Arc<[(u64, parrhesia_engine::Event)]> = outcomes
+        .iter()
+        .zip(events)
+        .filter_map(|(outcome, event)| match outcome {
+            Outcome::Stored { seq } => Some((*seq, event)),
+            _ => None,
+        })
+        .collect();
+    if !stored.is_empty() {
+        for sender in shards {
+            let _ = sender.send(Commit { outcomes: Vec::new(), events: stored.clone() }).await;
+        }
+    }
+    notify_cluster(notices, WriterNotice::Applied { origin, epoch, next_seq, stored: true }).await;
+    stored.len() as u64
 }
 
 /// Applies one batch and answers every shard. Returns how many events were stored.

@@ -69,6 +69,14 @@ fn write_json_parts(id: &Id, pubkey: &Pubkey, sig: &[u8; 64], middle: &[u8], out
     tail[136..].copy_from_slice(b"\"}");
 }
 
+/// The middle of an event's canonical JSON (`Event::json`): what replication carries besides
+/// id, pubkey and sig.
+pub fn json_middle(json: &str) -> &[u8] {
+    json.as_bytes()
+        .get(JSON_HEAD_BYTES..json.len().saturating_sub(JSON_TAIL_BYTES))
+        .expect("canonical JSON has its id, pubkey and sig around the rest")
+}
+
 /// The canonical JSON rebuilt from id, pubkey and sig as bytes and the JSON's middle (the form
 /// replication carries events in). Not validated: the caller parses it.
 pub fn json_from_parts(id: &Id, pubkey: &Pubkey, sig: &[u8; 64], middle: &[u8]) -> Vec<u8> {
@@ -106,10 +114,7 @@ pub fn tag_section(event: &Event) -> Vec<u8> {
 /// Encodes a whole record. `json` is the event's canonical JSON (`Event::json`), whose id,
 /// pubkey and sig are those of `header`.
 pub fn encode(header: &Header, tags: &[u8], json: &str) -> Vec<u8> {
-    let middle = json
-        .as_bytes()
-        .get(JSON_HEAD_BYTES..json.len().saturating_sub(JSON_TAIL_BYTES))
-        .expect("canonical JSON has its id, pubkey and sig around the rest");
+    let middle = json_middle(json);
     let mut out = Vec::with_capacity(HEADER_BYTES + tags.len() + middle.len());
     out.push(RECORD_VERSION);
     out.extend_from_slice(&header.id);

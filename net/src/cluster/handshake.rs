@@ -64,6 +64,13 @@ impl Admission {
     }
 }
 
+/// A fresh random nonce for a hello.
+pub fn fresh_nonce() -> Result<[u8; 32], getrandom::Error> {
+    let mut nonce = [0; 32];
+    getrandom::fill(&mut nonce)?;
+    Ok(nonce)
+}
+
 /// The bytes a side signs: a domain tag, the signer's role, and the digests of both hellos'
 /// frames (the dialer's first).
 pub fn transcript(signer: Role, dialer_hello: &[u8], acceptor_hello: &[u8]) -> Vec<u8> {

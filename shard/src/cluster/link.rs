@@ -1,0 +1,379 @@
+//! One TCP link to a peer: the mutual handshake, then a reader (frames to the replicator), a
+//! writer (its bounded queue to the socket) and a pinger (a link silent for 5 s is dead).
+//! Also the accept loop and the dial loop with exponential backoff and jitter.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::{AsyncRead, AsyncWrite};
+use glommio::net::{TcpListener, TcpStream};
+use parrhesia_net::cluster::NodeId;
+use parrhesia_net::cluster::frame::{FrameError, Hello, Message, PROTOCOL_VERSION, body_length};
+use parrhesia_net::cluster::handshake::{self, HandshakeError, Role};
+use parrhesia_net::identity_hex;
+
+use super::{ClusterCounters, Node};
+use crate::notify::Notify;
+
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+/// A link that has carried nothing (pongs included) for this long is dead.
+const SILENCE_TIMEOUT: Duration = Duration::from_secs(5);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// The largest hello or auth frame (a hello lists the node's logs).
+const HANDSHAKE_FRAME_BYTES_MAX: usize = 1 << 20;
+
+/// A live, authenticated link.
+pub struct Link {
+    pub id: u64,
+    pub peer: NodeId,
+    /// Which node dialled it (of two links between a pair, the smaller dialer's is kept).
+    pub dialer: NodeId,
+    queue: RefCell<VecDeque<Vec<u8>>>,
+    queued_bytes: Cell<usize>,
+    wake: Notify,
+    closed: Cell<bool>,
+    last_heard: Cell<Instant>,
+}
+
+impl Link {
+    /// Queues a frame; a peer that lets `limit` bytes pile up is too slow and is cut off (it
+    /// reconnects and resumes from its cursors).
+    pub fn send(&self, frame: Vec<u8>, limit: usize, counters: &ClusterCounters) {
+        if self.closed.get() {
+            return;
+        }
+        let bytes = self.queued_bytes.get() + frame.len();
+        if bytes > limit {
+            tracing::warn!(peer = %identity_hex(&self.peer), bytes, limit, "closing link: its send queue is full");
+            counters.failure("queue_full");
+            self.close();
+            return;
+        }
+        self.queued_bytes.set(bytes);
+        self.queue.borrow_mut().push_back(frame);
+        self.wake.notify_all();
+    }
+
+    pub fn close(&self) {
+        self.closed.set(true);
+        self.wake.notify_all();
+    }
+
+    async fn closed(&self) {
+        while !self.closed.get() {
+            self.wake.notified().await;
+        }
+    }
+}
+
+/// Why a link ended.
+#[derive(Debug)]
+enum LinkEnd {
+    Handshake(HandshakeError),
+    /// A duplicate of a link that is kept.
+    Duplicate,
+    Io(std::io::Error),
+    Frame(FrameError),
+    Timeout(&'static str),
+    Closed,
+}
+
+impl LinkEnd {
+    fn reason(&self) -> &'static str {
+        match self {
+            LinkEnd::Handshake(HandshakeError::BadSignature) => "bad_signature",
+            LinkEnd::Handshake(HandshakeError::NotAllowed(_)) => "not_allowed",
+            LinkEnd::Handshake(HandshakeError::OtherCluster(_)) => "other_cluster",
+            LinkEnd::Handshake(_) => "handshake",
+            LinkEnd::Duplicate => "duplicate",
+            LinkEnd::Io(_) => "io",
+            LinkEnd::Frame(_) => "bad_frame",
+            LinkEnd::Timeout(_) => "timeout",
+            LinkEnd::Closed => "closed",
+        }
+    }
+}
+
+impl std::fmt::Display for LinkEnd {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkEnd::Handshake(error) => write!(formatter, "handshake refused: {error}"),
+            LinkEnd::Duplicate => write!(formatter, "another link to this peer is kept"),
+            LinkEnd::Io(error) => write!(formatter, "{error}"),
+            LinkEnd::Frame(error) => write!(formatter, "{error}"),
+            LinkEnd::Timeout(what) => write!(formatter, "{what}"),
+            LinkEnd::Closed => write!(formatter, "closed"),
+        }
+    }
+}
+
+pub async fn accept_loop(node: Rc<Node>, listener: TcpListener) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            node.stop.notified().await;
+            None
+        })
+        .await;
+        match accepted {
+            None => return,
+            Some(Ok(stream)) => {
+                let node = node.clone();
+                glommio::spawn_local(async move {
+                    let address = stream.peer_addr().map(|address| address.to_string()).unwrap_or_default();
+                    if let Err(end) = run_link(&node, stream, Role::Acceptor).await {
+                        tracing::info!(%address, reason = %end, "incoming link ended");
+                    }
+                })
+                .detach();
+            }
+            Some(Err(error)) => {
+                tracing::warn!(%error, "accepting a cluster link failed");
+                glommio::timer::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Keeps a link to the node at `seed` (re-resolving the name on every attempt), backing off
+/// from 100 ms to 10 s with jitter. Stops for a seed that turns out to be this node.
+pub async fn dial_loop(node: Rc<Node>, seed: String) {
+    let mut backoff = BACKOFF_MIN;
+    let mut known_peer: Option<NodeId> = None;
+    while !node.stopping.get() {
+        if known_peer.is_some_and(|peer| node.links.borrow().contains_key(&peer)) {
+            // Linked already (perhaps dialled by the peer): look again later.
+            sleep_or_stop(&node, Duration::from_secs(1)).await;
+            continue;
+        }
+        // Name resolution may block (getaddrinfo); seeds are few and dials rare.
+        let connected = futures_lite::future::or(async { Some(TcpStream::connect(seed.as_str()).await) }, async {
+            glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
+            None
+        })
+        .await;
+        match connected {
+            Some(Ok(stream)) => match run_link(&node, stream, Role::Dialer).await {
+                Ok(peer) => {
+                    known_peer = Some(peer);
+                    backoff = BACKOFF_MIN;
+                }
+                Err(LinkEnd::Handshake(HandshakeError::OwnKey)) => {
+                    tracing::info!(%seed, "seed is this node; not dialling it");
+                    return;
+                }
+                Err(end) => {
+                    tracing::info!(%seed, reason = %end, "link to seed failed");
+                }
+            },
+            Some(Err(error)) => tracing::debug!(%seed, %error, "dialling seed failed"),
+            None => tracing::debug!(%seed, "dialling seed timed out"),
+        }
+        let jitter = Duration::from_millis(node.now_ms() % (backoff.as_millis() as u64 / 2 + 1));
+        sleep_or_stop(&node, backoff + jitter).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+async fn sleep_or_stop(node: &Node, duration: Duration) {
+    futures_lite::future::or(glommio::timer::sleep(duration), node.stop.notified()).await;
+}
+
+/// Reads one frame body (type and payload), refusing a length over `limit` before reading it.
+async fn read_body(reader: &mut (impl AsyncRead + Unpin), limit: usize) -> Result<Vec<u8>, LinkEnd> {
+    let mut header = [0; 4];
+    reader.read_exact(&mut header).await.map_err(LinkEnd::Io)?;
+    let length = body_length(header, limit).map_err(LinkEnd::Frame)?;
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await.map_err(LinkEnd::Io)?;
+    Ok(body)
+}
+
+async fn with_timeout<T>(what: &'static str, future: impl Future<Output = Result<T, LinkEnd>>) -> Result<T, LinkEnd> {
+    futures_lite::future::or(future, async {
+        glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
+        Err(LinkEnd::Timeout(what))
+    })
+    .await
+}
+
+/// The handshake: both sides send a hello, check the other's, then sign the transcript and
+/// check the other's signature. Returns the peer's hello.
+async fn handshake(
+    node: &Node,
+    reader: &mut (impl AsyncRead + Unpin),
+    writer: &mut (impl AsyncWrite + Unpin),
+    role: Role,
+) -> Result<Hello, LinkEnd> {
+    use parrhesia_net::cluster::replication::LogStore;
+    let nonce = handshake::fresh_nonce().map_err(|error| LinkEnd::Io(std::io::Error::other(error.to_string())))?;
+    let own = node.store.own_log();
+    let hello = Hello {
+        version: PROTOCOL_VERSION,
+        cluster_id: node.config.cluster_id.clone(),
+        public_key: node.me,
+        nonce,
+        epoch: own.epoch,
+        heads: node.store.heads(),
+    };
+    let own_frame = Message::Hello(hello.clone()).encode();
+    writer.write_all(&own_frame).await.map_err(LinkEnd::Io)?;
+    writer.flush().await.map_err(LinkEnd::Io)?;
+    let peer_body = with_timeout("no hello within 5 s", read_body(reader, HANDSHAKE_FRAME_BYTES_MAX)).await?;
+    let Message::Hello(peer) = Message::decode(&peer_body).map_err(LinkEnd::Frame)? else {
+        return Err(LinkEnd::Handshake(HandshakeError::Unexpected("another frame")));
+    };
+    node.admission.check_hello(&hello, &peer).map_err(LinkEnd::Handshake)?;
+    let own_body = &own_frame[4..];
+    let (dialer_hello, acceptor_hello) = match role {
+        Role::Dialer => (own_body, &peer_body[..]),
+        Role::Acceptor => (&peer_body[..], own_body),
+    };
+    let signature = handshake::sign(&node.key, role, dialer_hello, acceptor_hello);
+    writer.write_all(&Message::Auth(signature).encode()).await.map_err(LinkEnd::Io)?;
+    writer.flush().await.map_err(LinkEnd::Io)?;
+    let auth_body = with_timeout("no signature within 5 s", read_body(reader, HANDSHAKE_FRAME_BYTES_MAX)).await?;
+    let Message::Auth(peer_signature) = Message::decode(&auth_body).map_err(LinkEnd::Frame)? else {
+        return Err(LinkEnd::Handshake(HandshakeError::Unexpected("another frame")));
+    };
+    handshake::verify_peer(&peer.public_key, role, dialer_hello, acceptor_hello, &peer_signature)
+        .map_err(LinkEnd::Handshake)?;
+    Ok(peer)
+}
+
+/// Runs a link from handshake to close. Returns the peer once an authenticated link ends.
+async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<NodeId, LinkEnd> {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = futures_lite::io::split(stream);
+    let hello = match handshake(node, &mut reader, &mut writer, role).await {
+        Ok(hello) => hello,
+        Err(end) => {
+            node.counters.failure(end.reason());
+            if !matches!(end, LinkEnd::Handshake(HandshakeError::OwnKey)) {
+                tracing::warn!(reason = %end, ?role, "link handshake failed");
+            }
+            return Err(end);
+        }
+    };
+    let peer = hello.public_key;
+    let link = Rc::new(Link {
+        id: node.next_link_id(),
+        peer,
+        dialer: if role == Role::Dialer { node.me } else { peer },
+        queue: RefCell::default(),
+        queued_bytes: Cell::new(0),
+        wake: Notify::default(),
+        closed: Cell::new(false),
+        last_heard: Cell::new(Instant::now()),
+    });
+    if !register(node, &link) {
+        return Err(LinkEnd::Duplicate);
+    }
+    node.counters.links_opened.set(node.counters.links_opened.get() + 1);
+    tracing::info!(peer = %identity_hex(&peer), ?role, "link up");
+    node.drive(|replicator, now, store| replicator.link_up(now, peer, hello.epoch, &hello.heads, store));
+    let sender = glommio::spawn_local(write_loop(link.clone(), writer));
+    let pinger = glommio::spawn_local(ping_loop(node.clone(), link.clone()));
+    let end = read_loop(node, &link, &mut reader).await;
+    link.close();
+    let _ = sender.await;
+    let _ = pinger.await;
+    let registered = node.links.borrow().get(&peer).is_some_and(|current| current.id == link.id);
+    if registered {
+        node.links.borrow_mut().remove(&peer);
+        node.drive(|replicator, now, store| replicator.link_down(now, peer, store));
+    }
+    node.counters.links_closed.set(node.counters.links_closed.get() + 1);
+    if !node.stopping.get() {
+        node.counters.failure(end.reason());
+    }
+    tracing::info!(peer = %identity_hex(&peer), reason = %end, "link down");
+    Ok(peer)
+}
+
+/// Registers a new link; of two links between the same pair the one dialled by the smaller
+/// key is kept (a new link from the same dialer replaces the old, which may be half-open).
+fn register(node: &Node, link: &Rc<Link>) -> bool {
+    let existing = node.links.borrow().get(&link.peer).cloned();
+    if let Some(existing) = existing {
+        if link.dialer > existing.dialer {
+            return false;
+        }
+        node.links.borrow_mut().remove(&link.peer);
+        existing.close();
+        node.drive(|replicator, now, store| replicator.link_down(now, link.peer, store));
+    }
+    node.links.borrow_mut().insert(link.peer, link.clone());
+    true
+}
+
+async fn read_loop(node: &Rc<Node>, link: &Rc<Link>, reader: &mut (impl AsyncRead + Unpin)) -> LinkEnd {
+    loop {
+        let body = futures_lite::future::or(read_body(reader, node.config.link_frame_bytes_max), async {
+            link.closed().await;
+            Err(LinkEnd::Closed)
+        })
+        .await;
+        let body = match body {
+            Ok(body) => body,
+            Err(end) => return end,
+        };
+        link.last_heard.set(Instant::now());
+        let message = match Message::decode(&body) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(peer = %identity_hex(&link.peer), %error, "closing link: bad frame");
+                return LinkEnd::Frame(error);
+            }
+        };
+        match message {
+            Message::Ping(nonce) => link.send(Message::Pong(nonce).encode(), usize::MAX, &node.counters),
+            Message::Pong(_) => {}
+            message => node.drive(|replicator, now, store| replicator.on_message(now, link.peer, message, store)),
+        }
+        glommio::yield_if_needed().await;
+    }
+}
+
+async fn write_loop(link: Rc<Link>, mut writer: impl AsyncWrite + Unpin) -> std::io::Result<()> {
+    loop {
+        let frames: Vec<Vec<u8>> = link.queue.borrow_mut().drain(..).collect();
+        if frames.is_empty() {
+            if link.closed.get() {
+                return writer.close().await;
+            }
+            link.wake.notified().await;
+            continue;
+        }
+        link.queued_bytes.set(0);
+        for frame in frames {
+            if let Err(error) = writer.write_all(&frame).await {
+                link.close();
+                return Err(error);
+            }
+        }
+        if let Err(error) = writer.flush().await {
+            link.close();
+            return Err(error);
+        }
+    }
+}
+
+async fn ping_loop(node: Rc<Node>, link: Rc<Link>) {
+    let mut nonce = 0;
+    while !link.closed.get() {
+        futures_lite::future::or(glommio::timer::sleep(PING_INTERVAL), link.closed()).await;
+        if link.last_heard.get().elapsed() >= SILENCE_TIMEOUT {
+            tracing::warn!(peer = %identity_hex(&link.peer), "closing link: silent for 5 s");
+            node.counters.failure("silent");
+            link.close();
+            return;
+        }
+        nonce += 1;
+        link.send(Message::Ping(nonce).encode(), usize::MAX, &node.counters);
+    }
+}

@@ -1,0 +1,321 @@
+//! The cluster executor: one glommio executor that owns the node's links to its peers (TCP,
+//! mutually authenticated), drives the sans-I/O `Replicator` with their frames, a 100 ms
+//! tick and the writer's notices, hands pulled batches to the writer and ephemeral events
+//! between the shards and the peers. The protocol itself is in `parrhesia_net::cluster`.
+
+mod link;
+mod store_log;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
+use glommio::net::TcpListener;
+use parrhesia_engine::{Event, Limits};
+use parrhesia_net::NodeKey;
+use parrhesia_net::cluster::NodeId;
+use parrhesia_net::cluster::frame::WireEvent;
+use parrhesia_net::cluster::handshake::Admission;
+use parrhesia_net::cluster::replication::{Action, ApplyBatch, ReplicationConfig, Replicator};
+use parrhesia_storage::Store;
+
+use crate::config::ClusterConfig;
+use crate::messages::{Ephemeral, ReplicatedBatch, WriterNotice};
+use crate::notify::Notify;
+use crate::shard::with_pulse;
+use link::Link;
+use store_log::StoreLog;
+
+/// How often the replicator's timers are looked at.
+const TICK: Duration = Duration::from_millis(100);
+
+/// What the cluster executor is started with.
+pub struct ClusterSetup {
+    pub config: ClusterConfig,
+    pub key: NodeKey,
+    pub store: Store,
+    pub limits: Limits,
+    pub to_writer: SharedSender<ReplicatedBatch>,
+    pub from_writer: SharedReceiver<WriterNotice>,
+    pub to_shards: Vec<SharedSender<Ephemeral>>,
+    pub from_shards: Vec<SharedReceiver<Ephemeral>>,
+    pub shutdown: Arc<AtomicBool>,
+    /// Told once the link listener is bound (or failed to bind).
+    pub bound: std::sync::mpsc::Sender<Result<(), String>>,
+}
+
+/// Counters of the cluster executor (they become metrics with the operator surface).
+#[derive(Default)]
+pub struct ClusterCounters {
+    pub links_opened: Cell<u64>,
+    pub links_closed: Cell<u64>,
+    /// Links refused or closed, by reason.
+    pub link_failures: RefCell<BTreeMap<&'static str, u64>>,
+    pub replicated_events_invalid: Cell<u64>,
+}
+
+impl ClusterCounters {
+    pub fn failure(&self, reason: &'static str) {
+        *self.link_failures.borrow_mut().entry(reason).or_default() += 1;
+    }
+}
+
+/// The node as its tasks share it (one executor: `Rc`/`RefCell`).
+pub struct Node {
+    pub me: NodeId,
+    pub key: NodeKey,
+    pub config: ClusterConfig,
+    pub admission: Admission,
+    store: StoreLog,
+    limits: Limits,
+    replicator: RefCell<Replicator>,
+    pub links: RefCell<HashMap<NodeId, Rc<Link>>>,
+    next_link: Cell<u64>,
+    applies: RefCell<VecDeque<ApplyBatch>>,
+    apply_wake: Notify,
+    deliveries: RefCell<VecDeque<Event>>,
+    deliver_wake: Notify,
+    started: Instant,
+    pub stopping: Cell<bool>,
+    pub stop: Notify,
+    pub counters: ClusterCounters,
+}
+
+impl Node {
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    pub fn next_link_id(&self) -> u64 {
+        self.next_link.set(self.next_link.get() + 1);
+        self.next_link.get()
+    }
+
+    /// Carries out the replicator's actions. Never touches the replicator itself.
+    pub fn execute(&self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Send { peer, message } => {
+                    let link = self.links.borrow().get(&peer).cloned();
+                    if let Some(link) = link {
+                        link.send(message.encode(), self.config.link_queue_bytes_max, &self.counters);
+                    }
+                }
+                Action::Apply(batch) => {
+                    self.applies.borrow_mut().push_back(batch);
+                    self.apply_wake.notify_all();
+                }
+                Action::Deliver(wire) => match self.event_of(&wire) {
+                    Some(event) => {
+                        self.deliveries.borrow_mut().push_back(event);
+                        self.deliver_wake.notify_all();
+                    }
+                    None => {
+                        self.counters.replicated_events_invalid.set(self.counters.replicated_events_invalid.get() + 1)
+                    }
+                },
+                Action::Close { peer, reason } => {
+                    let link = self.links.borrow().get(&peer).cloned();
+                    if let Some(link) = link {
+                        tracing::warn!(peer = %parrhesia_net::identity_hex(&peer), %reason, "closing link: protocol error");
+                        self.counters.failure("protocol");
+                        link.close();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `change` on the replicator and carries out what it asks.
+    pub fn drive(&self, change: impl FnOnce(&mut Replicator, u64, &StoreLog) -> Vec<Action>) {
+        let actions = change(&mut self.replicator.borrow_mut(), self.now_ms(), &self.store);
+        self.execute(actions);
+    }
+
+    /// An event from a peer, checked as a client's would be (id, limits) and, with
+    /// `verify_replicated`, its signature. `None` (logged) if it does not hold.
+    fn event_of(&self, wire: &WireEvent) -> Option<Event> {
+        let json = parrhesia_storage::record::json_from_parts(&wire.id, &wire.pubkey, &wire.sig, &wire.middle);
+        let parsed = String::from_utf8(json).map_err(|_| "not UTF-8".to_string()).and_then(|json| {
+            let event = Event::parse(&json, &self.limits).map_err(|reason| reason.to_string())?;
+            if self.config.verify_replicated {
+                event.verify_signature().map_err(|reason| reason.to_string())?;
+            }
+            Ok(event)
+        });
+        match parsed {
+            Ok(event) => Some(event),
+            Err(reason) => {
+                tracing::warn!(id = %parrhesia_engine::hex::encode(&wire.id), %reason, "dropping an invalid event from a peer");
+                None
+            }
+        }
+    }
+}
+
+/// An event as replication and ephemeral forwarding carry it.
+fn wire_of(event: &Event) -> WireEvent {
+    WireEvent {
+        origin_seq: 0,
+        id: *event.id(),
+        pubkey: *event.pubkey(),
+        sig: *event.sig(),
+        middle: parrhesia_storage::record::json_middle(event.json()).to_vec(),
+    }
+}
+
+/// Runs the cluster executor until shutdown.
+pub async fn run(setup: ClusterSetup) {
+    let me = setup.key.public();
+    let replication = ReplicationConfig {
+        pull_events_max: setup.config.pull_events_max,
+        pull_bytes_max: setup.config.pull_bytes_max,
+        origin_timeout_ms: setup.config.origin_timeout_seconds * 1000,
+        ..ReplicationConfig::default()
+    };
+    let store = StoreLog(setup.store);
+    let admission = Admission {
+        cluster_id: setup.config.cluster_id.clone(),
+        own_key: me,
+        allowed_peers: setup.config.allowed_peer_keys(),
+    };
+    let listener = match TcpListener::bind(setup.config.listen.as_str()) {
+        Ok(listener) => {
+            let _ = setup.bound.send(Ok(()));
+            listener
+        }
+        Err(error) => {
+            let _ = setup.bound.send(Err(format!("the cluster cannot bind {}: {error}", setup.config.listen)));
+            return;
+        }
+    };
+    let node = Rc::new(Node {
+        me,
+        replicator: RefCell::new(Replicator::new(me, replication, 0, &store)),
+        key: setup.key,
+        admission,
+        store,
+        limits: setup.limits,
+        links: RefCell::default(),
+        next_link: Cell::new(0),
+        applies: RefCell::default(),
+        apply_wake: Notify::default(),
+        deliveries: RefCell::default(),
+        deliver_wake: Notify::default(),
+        started: Instant::now(),
+        stopping: Cell::new(false),
+        stop: Notify::default(),
+        counters: ClusterCounters::default(),
+        config: setup.config,
+    });
+    tracing::info!(node = %parrhesia_net::identity_hex(&me), listen = %node.config.listen, "cluster links listening");
+    let mut tasks = vec![
+        glommio::spawn_local(apply_loop(node.clone(), setup.to_writer)),
+        glommio::spawn_local(notice_loop(node.clone(), setup.from_writer)),
+        glommio::spawn_local(deliver_loop(node.clone(), setup.to_shards)),
+        glommio::spawn_local(link::accept_loop(node.clone(), listener)),
+    ];
+    for receiver in setup.from_shards {
+        tasks.push(glommio::spawn_local(ephemeral_loop(node.clone(), receiver)));
+    }
+    let own = [node.config.listen.as_str(), node.config.advertise.as_deref().unwrap_or("")];
+    for seed in node.config.seeds.iter().filter(|seed| !own.contains(&seed.as_str())) {
+        tasks.push(glommio::spawn_local(link::dial_loop(node.clone(), seed.clone())));
+    }
+    while !setup.shutdown.load(Ordering::Relaxed) {
+        glommio::timer::sleep(TICK).await;
+        node.drive(|replicator, now, store| replicator.tick(now, store));
+    }
+    node.stopping.set(true);
+    node.stop.notify_all();
+    let links: Vec<Rc<Link>> = node.links.borrow().values().cloned().collect();
+    for link in links {
+        link.close();
+    }
+    node.apply_wake.notify_all();
+    node.deliver_wake.notify_all();
+    // Tasks blocked on channels from the shards and the writer end when those close; the
+    // rest end on `stop`. Give them a moment, then drop what is left.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !node.links.borrow().is_empty() && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+    drop(tasks);
+}
+
+/// Hands batches the replicator pulled to the writer, as events checked like a client's.
+async fn apply_loop(node: Rc<Node>, to_writer: SharedSender<ReplicatedBatch>) {
+    let to_writer = with_pulse(to_writer.connect()).await;
+    loop {
+        let next = node.applies.borrow_mut().pop_front();
+        let Some(batch) = next else {
+            if node.stopping.get() {
+                return;
+            }
+            node.apply_wake.notified().await;
+            continue;
+        };
+        let events: Vec<(u64, Event)> = batch
+            .events
+            .iter()
+            .filter_map(|wire| {
+                let event = node.event_of(wire);
+                if event.is_none() {
+                    node.counters.replicated_events_invalid.set(node.counters.replicated_events_invalid.get() + 1);
+                }
+                event.map(|event| (wire.origin_seq, event))
+            })
+            .collect();
+        let request = ReplicatedBatch { origin: batch.origin, epoch: batch.epoch, next_seq: batch.next_seq, events };
+        if to_writer.send(request).await.is_err() {
+            return; // the writer has stopped: shutdown
+        }
+    }
+}
+
+/// What the writer says: the own log grew, or a batch was applied.
+async fn notice_loop(node: Rc<Node>, from_writer: SharedReceiver<WriterNotice>) {
+    let from_writer = with_pulse(from_writer.connect()).await;
+    while let Some(notice) = from_writer.recv().await {
+        match notice {
+            WriterNotice::Committed => node.drive(|replicator, now, store| replicator.local_commit(now, store)),
+            WriterNotice::Applied { origin, epoch, next_seq, stored } => {
+                node.drive(|replicator, now, store| replicator.applied(now, origin, epoch, next_seq, stored, store))
+            }
+        }
+    }
+}
+
+/// Ephemeral events from a peer, to every shard's subscribers (best effort).
+async fn deliver_loop(node: Rc<Node>, to_shards: Vec<SharedSender<Ephemeral>>) {
+    let mut shards: Vec<ConnectedSender<Ephemeral>> = Vec::new();
+    for sender in to_shards {
+        shards.push(with_pulse(sender.connect()).await);
+    }
+    loop {
+        let next = node.deliveries.borrow_mut().pop_front();
+        match next {
+            Some(event) => {
+                for shard in &shards {
+                    let _ = shard.try_send(Ephemeral { event: event.clone() });
+                }
+            }
+            None if node.stopping.get() => return,
+            None => node.deliver_wake.notified().await,
+        }
+    }
+}
+
+/// Ephemeral events accepted on one shard, to every peer.
+async fn ephemeral_loop(node: Rc<Node>, from_shard: SharedReceiver<Ephemeral>) {
+    let from_shard = with_pulse(from_shard.connect()).await;
+    while let Some(message) = from_shard.recv().await {
+        let wire = wire_of(&message.event);
+        let actions = node.replicator.borrow_mut().local_ephemeral(wire);
+        node.execute(actions);
+    }
+}

@@ -1,0 +1,50 @@
+//! The node's LMDB store as the replicator reads it.
+
+use parrhesia_net::cluster::NodeId;
+use parrhesia_net::cluster::frame::{LogHead, WireEvent};
+use parrhesia_net::cluster::replication::{LogStore, ReadLog};
+use parrhesia_storage::Store;
+
+pub struct StoreLog(pub Store);
+
+impl LogStore for StoreLog {
+    fn own_log(&self) -> LogHead {
+        let next_seq = self.0.last_seq().map_or(1, |last| last + 1);
+        LogHead { origin: *self.0.node_id(), epoch: self.0.epoch(), next_seq }
+    }
+
+    fn heads(&self) -> Vec<LogHead> {
+        match self.0.log_heads() {
+            Ok(heads) => heads
+                .into_iter()
+                .map(|head| LogHead { origin: head.origin, epoch: head.epoch, next_seq: head.next_seq })
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "reading the log heads failed");
+                vec![self.own_log()]
+            }
+        }
+    }
+
+    fn read(&self, origin: &NodeId, epoch: u64, from: u64, events_max: usize, bytes_max: usize) -> Option<ReadLog> {
+        let mut events = Vec::new();
+        let read = self.0.read_log(origin, epoch, from, events_max, bytes_max, |position, record| {
+            let header = &record.header;
+            events.push(WireEvent {
+                origin_seq: position,
+                id: header.id,
+                pubkey: header.pubkey,
+                sig: header.sig,
+                middle: record.json_middle().to_vec(),
+            });
+        });
+        match read {
+            Ok(Some(next_seq)) => Some(ReadLog { events, next_seq }),
+            Ok(None) => Some(ReadLog { events, next_seq: from }),
+            Err(error) => {
+                tracing::warn!(%error, "reading a log for a peer failed");
+                None
+            }
+        }
+    }
+}
