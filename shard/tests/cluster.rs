@@ -132,3 +132,206 @@ fn an_event_published_on_one_node_reaches_the_others_live_and_stored() {
     // Exactly once: nothing more arrives for the subscription.
     assert!(on_b.quiet_for(Duration::from_millis(300)) && on_c.quiet_for(Duration::from_millis(300)));
 }
+
+/// Publishes `count` notes by `author`, alternating between the clients, and returns them.
+fn publish_stream(clients: &mut [Client], author: &parrhesia_engine::Keys, count: usize, label: &str) -> Vec<Event> {
+    let mut events = Vec::with_capacity(count);
+    for number in 0..count {
+        let event = note(author, &format!("{label} {number}"));
+        let client = &mut clients[number % clients.len()];
+        assert!(client.publish(&event).0, "accepted");
+        events.push(event);
+    }
+    events
+}
+
+fn ids(events: &[Event]) -> std::collections::BTreeSet<[u8; 32]> {
+    events.iter().map(|event| *event.id()).collect()
+}
+
+#[test]
+fn a_node_killed_during_a_publish_stream_converges_after_restart() {
+    let mesh = Mesh::new(3);
+    let (a, b, c) = (mesh.start(0), mesh.start(1), mesh.start(2));
+    for node in [&a, &b, &c] {
+        wait_for_log(node, "link up", 2);
+    }
+    let author = keys(42);
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    let (a_url, c_url) = (a.url(), c.url());
+    let stream_author = author.clone();
+    let stream = std::thread::spawn(move || {
+        let mut clients = [Client::connect(&a_url), Client::connect(&c_url)];
+        publish_stream(&mut clients, &stream_author, 450, "stream")
+    });
+    // Kill B once part of the stream has reached it.
+    wait_for_events(&b, &filter, 50);
+    let mut b = b;
+    b.kill();
+    let published = stream.join().expect("publisher");
+    let b = b.restart();
+    let on_b = wait_for_events(&b, &filter, published.len());
+    assert_eq!(ids(&on_b), ids(&published), "B holds exactly what A and C accepted");
+    assert_eq!(ids(&wait_for_events(&a, &filter, published.len())), ids(&published));
+
+    // A subscriber on the restarted B gets what is published after it subscribed, once.
+    let since = format!(r#"{{"authors":["{}"],"kinds":[7]}}"#, hex(author.public_key()));
+    let mut subscriber = subscribe(&b, "after", &since);
+    let reaction = author.sign(common::now(), 7, vec![], "+".into());
+    assert!(c.connect().publish(&reaction).0);
+    assert_eq!(subscriber.next_event("after").id(), reaction.id());
+    assert!(subscriber.quiet_for(Duration::from_millis(300)), "delivered once");
+}
+
+#[test]
+fn strangers_and_other_clusters_never_join() {
+    let mesh = Mesh::new(2);
+    let (a, b) = (mesh.start(0), mesh.start(1));
+    wait_for_log(&a, "link up", 1);
+    // A node A does not allow (it allows A), and a node A allows but of another cluster.
+    let stranger = NodeSpec::new();
+    let stranger_node =
+        stranger.start(&[mesh.specs[0].cluster_address()], &[&mesh.specs[0].public_key], "test-cluster");
+    let foreign = NodeSpec::new();
+    let foreign_node = foreign.start(&[mesh.specs[0].cluster_address()], &[&mesh.specs[0].public_key], "other-cluster");
+    wait_for_log(&a, "is not in allowed_peers", 1);
+    wait_for_log(&a, "peer belongs to cluster \"other-cluster\"", 1);
+    let author = keys(43);
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    let event = note(&author, "members only");
+    assert!(a.connect().publish(&event).0);
+    wait_for_events(&b, &filter, 1);
+    // Time for a pull to have happened had either been linked.
+    std::thread::sleep(Duration::from_millis(500));
+    for outsider in [&stranger_node, &foreign_node] {
+        assert!(outsider.connect().req("outside", &[&filter]).is_empty(), "{}", outsider.log_text());
+        assert!(!outsider.log_text().contains("link up"), "{}", outsider.log_text());
+    }
+}
+
+/// A peer played by the test: handshakes with `address` as the node whose key is in `key_file`.
+fn handshake_as(key_file: &Path, address: &str, cluster_id: &str) -> std::net::TcpStream {
+    use parrhesia_net::cluster::frame::{Hello, Message, PROTOCOL_VERSION};
+    use parrhesia_net::cluster::handshake::{self, Role};
+    use std::io::{Read, Write};
+    let key = parrhesia_net::NodeKey::load(key_file).expect("key");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let hello = Hello {
+        version: PROTOCOL_VERSION,
+        cluster_id: cluster_id.into(),
+        public_key: key.public(),
+        nonce: handshake::fresh_nonce().unwrap(),
+        epoch: 1,
+        heads: Vec::new(),
+    };
+    let own = Message::Hello(hello).encode();
+    stream.write_all(&own).unwrap();
+    let read_body = |stream: &mut std::net::TcpStream| {
+        let mut header = [0; 4];
+        stream.read_exact(&mut header).unwrap();
+        let mut body = vec![0; u32::from_be_bytes(header) as usize];
+        stream.read_exact(&mut body).unwrap();
+        body
+    };
+    let peer_hello = read_body(&mut stream);
+    let signature = handshake::sign(&key, Role::Dialer, &own[4..], &peer_hello);
+    stream.write_all(&Message::Auth(signature).encode()).unwrap();
+    let Message::Auth(_) = Message::decode(&read_body(&mut stream)).unwrap() else { panic!("no auth") };
+    stream
+}
+
+/// Whether the node closed `stream` (EOF or reset), reading and discarding what it sends.
+fn closed_by_node(stream: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    let mut buffer = [0; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn garbage_from_an_authenticated_peer_closes_that_link_only() {
+    use std::io::Write;
+    let mut mesh = Mesh::new(2);
+    // A third, test-played peer that A allows.
+    let intruder = NodeSpec::new();
+    mesh.specs.push(intruder);
+    let (a, b) = (mesh.start(0), mesh.start(1));
+    wait_for_log(&a, "link up", 1);
+    let key_file = mesh.specs[2].dir.path().join("node.key");
+    let address = mesh.specs[0].cluster_address();
+    let bodies: [&[u8]; 4] = [
+        &[0, 0, 0, 3, 7, 0xff, 0xff],       // a batch that is not an archive
+        &[0, 0, 0, 1, 200],                 // an unknown frame type
+        &[0xff, 0xff, 0xff, 0xff],          // a length over the limit
+        &[0, 0, 0, 2, 3, 0, 0, 0, 9, 9, 9], // a ping that claims more than it is (truncated next)
+    ];
+    for (round, garbage) in bodies.iter().enumerate() {
+        let mut stream = handshake_as(&key_file, &address, "test-cluster");
+        wait_for_log(&a, "link up", 2 + round);
+        stream.write_all(garbage).unwrap();
+        if round == 3 {
+            stream.write_all(&[0, 0, 0, 100, 6]).unwrap(); // then a frame cut short
+            stream.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+        assert!(closed_by_node(&mut stream), "round {round}");
+    }
+    // A still serves its clients and its other link.
+    let author = keys(44);
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    let event = note(&author, "still here");
+    assert!(a.connect().publish(&event).0);
+    assert_eq!(wait_for_events(&b, &filter, 1)[0].id(), event.id());
+    let log = a.log_text();
+    assert!(log.contains("bad frame") || log.contains("malformed"), "{log}");
+}
+
+#[test]
+fn partitions_through_a_faulty_network_heal_and_converge() {
+    use common::proxy::{Fault, Proxy};
+    // A and C are linked directly; B reaches them, and they reach B, only through proxies.
+    let specs = [NodeSpec::new(), NodeSpec::new(), NodeSpec::new()];
+    let to_a = Proxy::start(specs[0].cluster_address());
+    let to_b = Proxy::start(specs[1].cluster_address());
+    let to_c = Proxy::start(specs[2].cluster_address());
+    let proxies = [&to_a, &to_b, &to_c];
+    let keys_of =
+        |indexes: [usize; 2]| -> Vec<&str> { indexes.iter().map(|&i| specs[i].public_key.as_str()).collect() };
+    let a = specs[0].start(&[to_b.address(), specs[2].cluster_address()], &keys_of([1, 2]), "test-cluster");
+    let b = specs[1].start(&[to_a.address(), to_c.address()], &keys_of([0, 2]), "test-cluster");
+    let c = specs[2].start(&[specs[0].cluster_address(), to_b.address()], &keys_of([0, 1]), "test-cluster");
+    for node in [&a, &b, &c] {
+        wait_for_log(node, "link up", 2);
+    }
+    let author = keys(45);
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    let mut published = Vec::new();
+    let faults = [Fault::Cut, Fault::Blackhole, Fault::Delay(30)];
+    for (round, fault) in faults.into_iter().enumerate() {
+        // Links to and from B go through the proxies towards A and C, and B's own.
+        for proxy in proxies {
+            proxy.set(fault);
+        }
+        for (node, name) in [(&a, "A"), (&b, "B"), (&c, "C")] {
+            published.extend(publish_stream(&mut [node.connect()], &author, 10, &format!("{fault:?} {name}")));
+        }
+        if fault == Fault::Blackhole {
+            // Long enough for the silent links to be declared dead (5 s without a frame).
+            std::thread::sleep(Duration::from_secs(6));
+        }
+        for proxy in proxies {
+            proxy.set(Fault::Pass);
+        }
+        for node in [&a, &b, &c] {
+            let held = wait_for_events(node, &filter, published.len());
+            assert_eq!(ids(&held), ids(&published), "round {round} ({fault:?}) on {}", node.url());
+        }
+    }
+    assert!(b.log_text().contains("link down"), "the faults cut B's links:\n{}", b.log_text());
+}
