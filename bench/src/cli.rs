@@ -49,6 +49,29 @@ pub enum Command {
     Fanout(FanoutArgs),
     /// Ingest, query and fanout at the same time.
     Mixed(MixedArgs),
+    /// Wait until a relay holds N events matching a filter (NIP-45 COUNT); report how long it
+    /// took and how fast the count grew (a cluster node's replication or catch-up).
+    Converge(ConvergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConvergeArgs {
+    #[arg(long, default_value = "ws://127.0.0.1:7777")]
+    pub url: String,
+    /// The filter to count, as JSON.
+    #[arg(long, default_value = "{}")]
+    pub filter: String,
+    /// The count to wait for.
+    #[arg(long)]
+    pub count: u64,
+    #[arg(long = "timeout", value_name = "SECONDS", default_value = "120", value_parser = seconds)]
+    pub timeout: Duration,
+    /// Time between two COUNTs.
+    #[arg(long = "interval-ms", value_name = "MILLISECONDS", default_value_t = 20)]
+    pub interval_milliseconds: u64,
+    /// Write the JSON metrics here instead of stdout.
+    #[arg(long = "json-out", value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
 }
 
 /// Options every relay workload has.

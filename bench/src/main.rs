@@ -4,6 +4,7 @@
 mod cli;
 mod client;
 mod connect;
+mod converge;
 mod event_file;
 mod failure;
 mod fanout;
@@ -60,6 +61,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let outcome =
                 fanout::run(&args.publish_url, args.subscribe_url(), &args.options(), args.common.server_pid)?;
             (outcome, args.common.json_out.as_deref())
+        }
+        Command::Converge(args) => {
+            let options = converge::ConvergeOptions {
+                filter: args.filter.clone(),
+                count: args.count,
+                timeout: args.timeout,
+                interval: std::time::Duration::from_millis(args.interval_milliseconds.max(1)),
+            };
+            (converge::run(&args.url, &options)?, args.json_out.as_deref())
         }
         Command::Mixed(args) => {
             (mixed::run(&args.url, &args.options(), args.common.server_pid)?, args.common.json_out.as_deref())

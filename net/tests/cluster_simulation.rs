@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use parrhesia_engine::random::SeededRandom;
 use parrhesia_net::cluster::NodeId;
 use parrhesia_net::cluster::frame::{LogHead, Message, WireEvent};
-use parrhesia_net::cluster::replication::{Action, LogStore, ReadLog, ReplicationConfig, Replicator};
+use parrhesia_net::cluster::replication::{Action, AppliedBatch, LogStore, ReadLog, ReplicationConfig, Replicator};
 
 const PULL_EVENTS_MAX: u32 = 4;
 const PULL_BYTES_MAX: u32 = 600;
@@ -152,6 +152,7 @@ struct Summary {
     fallback_pulls: u64,
     resets: u64,
     batches_applied: u64,
+    batches_retried: u64,
 }
 
 impl Summary {
@@ -164,6 +165,7 @@ impl Summary {
         self.fallback_pulls += other.fallback_pulls;
         self.resets += other.resets;
         self.batches_applied += other.batches_applied;
+        self.batches_retried += other.batches_retried;
     }
 }
 
@@ -228,6 +230,7 @@ impl Sim {
             self.summary.fallback_pulls += stats.fallback_pulls;
             self.summary.resets += stats.resets_received;
             self.summary.batches_applied += stats.batches_applied;
+            self.summary.batches_retried += stats.batches_retried;
         }
     }
 
@@ -363,21 +366,32 @@ impl Sim {
                         batch.next_seq
                     );
                 }
-                for event in &batch.events {
-                    if node.store.insert(event.id, Some((batch.origin, batch.epoch, event.origin_seq))) {
-                        let process = node.process.as_mut().expect("up");
-                        assert!(process.delivered.insert(event.id), "node {index} delivered an event twice");
-                    }
-                }
                 let log = (batch.origin, batch.epoch);
-                let cursor = node.store.cursors.entry(log).or_insert(1);
-                *cursor = (*cursor).max(batch.next_seq);
-                let floor = node.cursor_floor.entry(log).or_insert(0);
-                assert!(*cursor >= *floor, "cursor moved back");
-                *floor = *cursor;
+                let held = node.store.cursors.get(&log).copied().unwrap_or(1);
+                // The writer refuses a batch that would leave a gap, and sometimes fails.
+                let stored = batch.from_seq <= held && !self.random.chance(2);
+                if stored {
+                    for event in &batch.events {
+                        if node.store.insert(event.id, Some((batch.origin, batch.epoch, event.origin_seq))) {
+                            let process = node.process.as_mut().expect("up");
+                            assert!(process.delivered.insert(event.id), "node {index} delivered an event twice");
+                        }
+                    }
+                    let cursor = node.store.cursors.entry(log).or_insert(1);
+                    *cursor = (*cursor).max(batch.next_seq);
+                    let floor = node.cursor_floor.entry(log).or_insert(0);
+                    assert!(*cursor >= *floor, "cursor moved back");
+                    *floor = *cursor;
+                }
                 let process = node.process.as_mut().expect("up");
-                let actions =
-                    process.replicator.applied(self.now, batch.origin, batch.epoch, batch.next_seq, true, &node.store);
+                let applied = AppliedBatch {
+                    origin: batch.origin,
+                    epoch: batch.epoch,
+                    from_seq: batch.from_seq,
+                    next_seq: batch.next_seq,
+                    stored,
+                };
+                let actions = process.replicator.applied(self.now, applied, &node.store);
                 self.run(index, actions);
             }
         }
@@ -561,5 +575,6 @@ fn replication_converges_under_faults() {
         }
     }
     eprintln!("{seeds} seeds: {total:?}");
-    assert!(total.wipes > 0 && total.fallback_pulls > 0 && total.partitions > 0, "the faults were exercised");
+    let exercised = total.wipes > 0 && total.fallback_pulls > 0 && total.partitions > 0 && total.batches_retried > 0;
+    assert!(exercised, "the faults were exercised");
 }

@@ -37,6 +37,7 @@ pub struct Ephemeral {
 pub struct ReplicatedBatch {
     pub origin: [u8; 32],
     pub epoch: u64,
+    pub from_seq: u64,
     pub next_seq: u64,
     /// (position in the log, event)
     pub events: Vec<(u64, Event)>,
@@ -47,7 +48,7 @@ pub struct ReplicatedBatch {
 pub enum WriterNotice {
     /// Events accepted on this node were committed: its own log grew.
     Committed,
-    /// A `ReplicatedBatch` was stored (`stored`) or failed and nothing of it was (it will be
-    /// pulled again).
-    Applied { origin: [u8; 32], epoch: u64, next_seq: u64, stored: bool },
+    /// A `ReplicatedBatch` was stored, or not (it failed, or it would have left a gap) and
+    /// nothing of it was: it will be pulled again.
+    Applied(parrhesia_net::cluster::replication::AppliedBatch),
 }

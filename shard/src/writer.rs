@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use glommio::channels::local_channel;
 use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
 use parrhesia_engine::{Prefix, Reason};
+use parrhesia_net::cluster::replication::AppliedBatch;
 use parrhesia_storage::{Outcome, Store};
 
 use crate::messages::{Commit, ReplicatedBatch, StoreRequest, WriterNotice};
@@ -148,15 +149,21 @@ async fn commit_replicated(
     shards: &[glommio::channels::shared_channel::ConnectedSender<Commit>],
     notices: &Notices,
 ) -> u64 {
-    let ReplicatedBatch { origin, epoch, next_seq, events } = batch;
+    let ReplicatedBatch { origin, epoch, from_seq, next_seq, events } = batch;
     let (positions, events): (Vec<u64>, Vec<parrhesia_engine::Event>) = events.into_iter().unzip();
     let pairs: Vec<(u64, parrhesia_engine::Event)> = positions.into_iter().zip(events.iter().cloned()).collect();
+    let applied = |stored| AppliedBatch { origin, epoch, from_seq, next_seq, stored };
     // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
-    let outcomes = match store.apply_replicated(&origin, epoch, &pairs, next_seq, unix_now()) {
-        Ok(outcomes) => outcomes,
+    let outcomes = match store.apply_replicated(&origin, epoch, from_seq, &pairs, next_seq, unix_now()) {
+        Ok(Some(outcomes)) => outcomes,
+        Ok(None) => {
+            // An earlier batch of this log failed: this one would leave a gap.
+            notify_cluster(notices, WriterNotice::Applied(applied(false))).await;
+            return 0;
+        }
         Err(error) => {
             tracing::warn!(%error, events = pairs.len(), "storing a replicated batch failed; it will be pulled again");
-            notify_cluster(notices, WriterNotice::Applied { origin, epoch, next_seq, stored: false }).await;
+            notify_cluster(notices, WriterNotice::Applied(applied(false))).await;
             return 0;
         }
     };
@@ -173,7 +180,7 @@ async fn commit_replicated(
             let _ = sender.send(Commit { outcomes: Vec::new(), events: stored.clone() }).await;
         }
     }
-    notify_cluster(notices, WriterNotice::Applied { origin, epoch, next_seq, stored: true }).await;
+    notify_cluster(notices, WriterNotice::Applied(applied(true))).await;
     stored.len() as u64
 }
 

@@ -35,6 +35,9 @@ pub struct StoreOptions {
     /// This node's identity (its ed25519 public key); recorded as the origin of local events.
     /// A store created under another node id is refused.
     pub node_id: [u8; 32],
+    /// Open the store as whichever node it belongs to (`node_id` unused): for operator tools
+    /// working on a node's store while the node is stopped.
+    pub as_stored_node: bool,
     /// This relay's own URL, for NIP-62 requests that name it (`ALL_RELAYS` always applies).
     pub relay_url: Option<String>,
 }
@@ -46,6 +49,7 @@ impl Default for StoreOptions {
             readers_max: 1024,
             durability: Durability::Fsync,
             node_id: [0; 32],
+            as_stored_node: false,
             relay_url: None,
         }
     }
@@ -217,9 +221,9 @@ impl Store {
             cursors,
         };
         let mut txn = env.write_txn()?;
-        let epoch = init_meta(&mut txn, &tables, options)?;
+        let (node_id, epoch) = init_meta(&mut txn, &tables, options)?;
         txn.commit()?;
-        Ok(Store { env, tables, node_id: options.node_id, epoch, relay_url: options.relay_url.clone() })
+        Ok(Store { env, tables, node_id, epoch, relay_url: options.relay_url.clone() })
     }
 
     /// The node id this store was created with.
@@ -487,7 +491,8 @@ fn existing_schema_version(env: &Env<WithoutTls>) -> Result<Option<u32>, Storage
     Ok(Some(u32::from_be_bytes(version)))
 }
 
-fn init_meta(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Result<u64, StorageError> {
+/// Creates or checks the meta records; returns the store's node id and epoch.
+fn init_meta(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Result<([u8; 32], u64), StorageError> {
     let meta = tables.meta;
     match meta.get(txn, schema::META_SCHEMA_VERSION)? {
         None => {
@@ -496,7 +501,7 @@ fn init_meta(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Result
             meta.put(txn, schema::META_LAST_SEQ, &0u64.to_be_bytes())?;
             let epoch = new_epoch();
             meta.put(txn, schema::META_EPOCH, &epoch.to_be_bytes())?;
-            Ok(epoch)
+            Ok((options.node_id, epoch))
         }
         Some(version) => {
             let found =
@@ -510,8 +515,8 @@ fn init_meta(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Result
                 .ok_or_else(|| StorageError::Corrupt("node id".into()))?;
             let epoch = meta.get(txn, schema::META_EPOCH)?.ok_or_else(|| StorageError::Corrupt("epoch".into()))?;
             let epoch = u64::from_be_bytes(epoch.try_into().map_err(|_| StorageError::Corrupt("epoch".into()))?);
-            if node_id == options.node_id {
-                return Ok(epoch);
+            if node_id == options.node_id || options.as_stored_node {
+                return Ok((node_id, epoch));
             }
             if node_id != [0; 32] {
                 return Err(StorageError::NodeId { found: parrhesia_engine::hex::encode(&node_id) });
@@ -523,7 +528,7 @@ fn init_meta(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Result
             meta.put(txn, schema::META_NODE_ID, &options.node_id)?;
             let epoch = new_epoch();
             meta.put(txn, schema::META_EPOCH, &epoch.to_be_bytes())?;
-            Ok(epoch)
+            Ok((options.node_id, epoch))
         }
     }
 }

@@ -37,26 +37,32 @@ impl Store {
     }
 
     /// Applies a batch pulled from the log (`origin`, `epoch`): `events` are (origin seq,
-    /// event), and the log's cursor becomes `next_seq` in the same transaction, so a crash
-    /// keeps both or neither. Inserts are idempotent by id (`Outcome::Duplicate`); every
-    /// storage rule applies as to local events. On `Err` nothing changed, cursor included.
+    /// event), from position `from_seq` on, and the log's cursor becomes `next_seq` in the
+    /// same transaction, so a crash keeps both or neither. Inserts are idempotent by id
+    /// (`Outcome::Duplicate`); every storage rule applies as to local events. Returns `None`,
+    /// changing nothing, if the store does not hold the log up to `from_seq` (applying would
+    /// leave a gap). On `Err` nothing changed, cursor included.
     pub fn apply_replicated(
         &self,
         origin: &[u8; 32],
         epoch: u64,
+        from_seq: u64,
         events: &[(u64, Event)],
         next_seq: u64,
         now: u64,
-    ) -> Result<Vec<Outcome>, StorageError> {
+    ) -> Result<Option<Vec<Outcome>>, StorageError> {
         assert!(*origin != self.node_id || epoch != self.epoch, "a node never pulls its own current log");
         let mut txn = self.env.write_txn()?;
-        let positions = events.iter().map(|(origin_seq, event)| (event, Some((*origin, epoch, *origin_seq))));
-        let outcomes = self.apply_in(&mut txn, positions, now)?;
         let key = schema::cursor_key(origin, epoch);
         let current = self.tables.cursors.get(&txn, &key)?.map(decode_seq).transpose()?.unwrap_or(1);
+        if from_seq > current {
+            return Ok(None);
+        }
+        let positions = events.iter().map(|(origin_seq, event)| (event, Some((*origin, epoch, *origin_seq))));
+        let outcomes = self.apply_in(&mut txn, positions, now)?;
         self.tables.cursors.put(&mut txn, &key, &current.max(next_seq).to_be_bytes())?;
         txn.commit()?;
-        Ok(outcomes)
+        Ok(Some(outcomes))
     }
 
     /// The body of a group commit: each event with its origin log position (`None`: this node).

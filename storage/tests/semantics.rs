@@ -371,7 +371,7 @@ fn origin_logs_and_cursors() {
     // A batch pulled from node 2's log keeps its positions, and the cursor moves with it.
     let remote: Vec<(u64, Event)> =
         (0..3).map(|n| (10 + 2 * n, event(&keys(31), NOW - n, 1, &[], &format!("remote {n}")))).collect();
-    let outcomes = store.apply_replicated(&[2; 32], 77, &remote, 15, NOW).unwrap();
+    let outcomes = store.apply_replicated(&[2; 32], 77, 1, &remote, 15, NOW).unwrap().unwrap();
     assert_eq!(outcomes, vec![Outcome::Stored { seq: 2 }, Outcome::Stored { seq: 3 }, Outcome::Stored { seq: 4 }]);
     assert_eq!(store.cursor(&[2; 32], 77).unwrap(), 15);
     assert_eq!(store.cursor(&[2; 32], 78).unwrap(), 1, "another epoch is another log");
@@ -382,12 +382,14 @@ fn origin_logs_and_cursors() {
     assert!(origin_log(&store, &[1; 32], epoch, 2).is_empty(), "replicated events are not in the own log");
 
     // Idempotent, and the cursor never moves back.
-    let again = store.apply_replicated(&[2; 32], 77, &remote[..1], 11, NOW).unwrap();
+    let gap = store.apply_replicated(&[2; 32], 77, 16, &remote[..1], 20, NOW).unwrap();
+    assert_eq!(gap, None, "a batch past the cursor would leave a gap: refused");
+    let again = store.apply_replicated(&[2; 32], 77, 10, &remote[..1], 11, NOW).unwrap().unwrap();
     assert_eq!(again, vec![Outcome::Duplicate]);
     assert_eq!(store.cursor(&[2; 32], 77).unwrap(), 15);
 
     // An event held already that arrives through another log is served in that log too.
-    let through_other_log = store.apply_replicated(&[3; 32], 5, &[(2, own.clone())], 3, NOW).unwrap();
+    let through_other_log = store.apply_replicated(&[3; 32], 5, 1, &[(2, own.clone())], 3, NOW).unwrap().unwrap();
     assert_eq!(through_other_log, vec![Outcome::Duplicate]);
     assert_eq!(origin_log(&store, &[3; 32], 5, 1), vec![(2, *own.id())]);
     let mut heads = store.log_heads().unwrap();
@@ -440,4 +442,6 @@ fn a_single_node_store_joins_a_cluster_under_a_key() {
     drop(store);
     let error = Store::open(dir.path(), &StoreOptions::default()).unwrap_err().to_string();
     assert!(error.contains(&"04".repeat(32)), "once keyed, the store is that node's: {error}");
+    let tools = StoreOptions { as_stored_node: true, ..StoreOptions::default() };
+    assert_eq!(Store::open(dir.path(), &tools).unwrap().node_id(), &[4; 32], "tools open it as its node");
 }

@@ -118,7 +118,7 @@ fn stats(data_dir: &Path) -> Result<()> {
     if !data_dir.join("data.mdb").is_file() {
         anyhow::bail!("{} holds no Parrhesia store (no data.mdb)", data_dir.display());
     }
-    let store = Store::open(data_dir, &StoreOptions::default())
+    let store = Store::open(data_dir, &StoreOptions { as_stored_node: true, ..StoreOptions::default() })
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
     let tables = store.table_stats().context("reading table statistics")?;
     let events = tables.iter().find(|table| table.name == "events").map_or(0, |table| table.entries);
@@ -154,7 +154,8 @@ struct VerifiedBatch {
 fn import(data_dir: &Path, file: &Path, batch_events_max: usize) -> Result<()> {
     // No fsync per batch: an import that stops half-way is simply run again (it is idempotent);
     // the store is flushed once at the end.
-    let options = StoreOptions { durability: Durability::NoSync, ..StoreOptions::default() };
+    // Imported events become the store's own node's (a cluster node serves them to its peers).
+    let options = StoreOptions { durability: Durability::NoSync, as_stored_node: true, ..StoreOptions::default() };
     let store =
         Store::open(data_dir, &options).with_context(|| format!("opening the store in {}", data_dir.display()))?;
     let input = BufReader::new(File::open(file).with_context(|| format!("opening {}", file.display()))?);

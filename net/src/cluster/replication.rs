@@ -70,13 +70,26 @@ pub struct ReadLog {
 }
 
 /// A batch for the node's writer: store `events` of log (`origin`, `epoch`) and move the
-/// log's cursor to `next_seq`, in one transaction; then call `Replicator::applied`.
+/// log's cursor from `from_seq` to `next_seq`, in one transaction; then call
+/// `Replicator::applied`. Batches of a log must be applied in the order they are given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApplyBatch {
     pub origin: NodeId,
     pub epoch: u64,
+    /// The store must hold the log up to here already, or refuse the batch (no gaps).
+    pub from_seq: u64,
     pub next_seq: u64,
     pub events: Vec<WireEvent>,
+}
+
+/// What the writer did with an `ApplyBatch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppliedBatch {
+    pub origin: NodeId,
+    pub epoch: u64,
+    pub from_seq: u64,
+    pub next_seq: u64,
+    pub stored: bool,
 }
 
 /// What the caller must do.
@@ -105,6 +118,7 @@ pub struct ReplicationStats {
     pub pull_timeouts: u64,
     pub fallback_pulls: u64,
     pub batches_applied: u64,
+    pub batches_retried: u64,
     pub events_received: u64,
     pub events_served: u64,
     pub resets_sent: u64,
@@ -122,13 +136,25 @@ struct Peer {
     heads: BTreeMap<LogId, u64>,
 }
 
+/// Batches of one log that may wait for the writer at once: the next pull goes out while the
+/// previous batch is being stored, so the network and the disk overlap.
+const APPLYING_MAX: u8 = 2;
+
 #[derive(Default)]
 struct PullState {
-    /// This node holds every event of the log before this position.
+    /// This node holds every event of the log before this position (durably).
     next_seq: u64,
+    /// Where the next pull starts: past every batch received, stored or not yet.
+    requested_seq: u64,
     in_flight: Option<InFlight>,
-    /// A batch is with the writer; no new pull until it is applied.
-    applying: bool,
+    /// Batches with the writer, in order.
+    applying: u8,
+}
+
+impl PullState {
+    fn at(next_seq: u64) -> PullState {
+        PullState { next_seq, requested_seq: next_seq, ..PullState::default() }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -168,7 +194,7 @@ impl Replicator {
             .heads()
             .into_iter()
             .filter(|head| (head.origin, head.epoch) != (own.origin, own.epoch))
-            .map(|head| ((head.origin, head.epoch), PullState { next_seq: head.next_seq, ..PullState::default() }))
+            .map(|head| ((head.origin, head.epoch), PullState::at(head.next_seq)))
             .collect();
         Replicator {
             me,
@@ -191,7 +217,7 @@ impl Replicator {
         self.peers.keys()
     }
 
-    /// How far this node holds each log it pulls (for metrics and tests).
+    /// How far this node durably holds each log it pulls (for metrics and tests).
     pub fn cursors(&self) -> impl Iterator<Item = (LogId, u64)> + '_ {
         self.logs.iter().map(|(log, state)| (*log, state.next_seq))
     }
@@ -254,23 +280,20 @@ impl Replicator {
         actions
     }
 
-    /// The writer stored a batch `Apply` asked for (or failed to: `stored == false`, and the
-    /// batch will be pulled again).
-    pub fn applied(
-        &mut self,
-        now_ms: u64,
-        origin: NodeId,
-        epoch: u64,
-        next_seq: u64,
-        stored: bool,
-        store: &impl LogStore,
-    ) -> Vec<Action> {
-        if let Some(state) = self.logs.get_mut(&(origin, epoch)) {
-            state.applying = false;
-            if stored {
-                assert!(next_seq >= state.next_seq, "a cursor never moves back within a log");
-                state.next_seq = next_seq;
+    /// The writer stored the batch `Apply` asked for, from `from_seq` to `next_seq`, or did not
+    /// (`stored == false`: it failed, or it would have left a gap after an earlier failure);
+    /// then the log is pulled again from where this node durably holds it.
+    pub fn applied(&mut self, now_ms: u64, batch: AppliedBatch, store: &impl LogStore) -> Vec<Action> {
+        if let Some(state) = self.logs.get_mut(&(batch.origin, batch.epoch)) {
+            state.applying = state.applying.saturating_sub(1);
+            if batch.stored && batch.from_seq <= state.next_seq {
+                state.next_seq = state.next_seq.max(batch.next_seq);
                 self.stats.batches_applied += 1;
+            } else if state.requested_seq > state.next_seq {
+                // Everything received past the durable cursor is void: pull it again.
+                state.requested_seq = state.next_seq;
+                state.in_flight = None;
+                self.stats.batches_retried += 1;
             }
         }
         let mut actions = Vec::new();
@@ -331,7 +354,7 @@ impl Replicator {
                 let held = known.heads.entry(log).or_insert(0);
                 *held = (*held).max(head.next_seq);
             }
-            self.logs.entry(log).or_insert_with(|| PullState { next_seq: 1, ..PullState::default() });
+            self.logs.entry(log).or_insert_with(|| PullState::at(1));
         }
     }
 
@@ -362,8 +385,10 @@ impl Replicator {
         let logs: Vec<(LogId, u64)> = self
             .logs
             .iter()
-            .filter(|(log, state)| state.in_flight.is_none() && !state.applying && **log != (own.origin, own.epoch))
-            .map(|(log, state)| (*log, state.next_seq))
+            .filter(|(log, state)| {
+                state.in_flight.is_none() && state.applying < APPLYING_MAX && **log != (own.origin, own.epoch)
+            })
+            .map(|(log, state)| (*log, state.requested_seq))
             .collect();
         for (log, next_seq) in logs {
             let Some((peer, wait_ms)) = self.source(now_ms, log, next_seq) else { continue };
@@ -466,16 +491,18 @@ impl Replicator {
         let _ = store;
         let Some(state) = self.logs.get_mut(&log) else { return };
         let expected = state.in_flight.is_some_and(|flight| flight.peer == peer && flight.from_seq == batch.from_seq);
-        if !expected || state.next_seq != batch.from_seq {
+        if !expected || state.requested_seq != batch.from_seq {
             return; // a late answer to a pull already given up
         }
         state.in_flight = None;
-        if batch.next_seq > state.next_seq {
-            state.applying = true;
+        if batch.next_seq > state.requested_seq {
+            state.applying += 1;
+            state.requested_seq = batch.next_seq;
             self.stats.events_received += batch.events.len() as u64;
             actions.push(Action::Apply(ApplyBatch {
                 origin: batch.origin,
                 epoch: batch.epoch,
+                from_seq: batch.from_seq,
                 next_seq: batch.next_seq,
                 events: batch.events,
             }));

@@ -55,6 +55,7 @@ impl Link {
             return;
         }
         self.queued_bytes.set(bytes);
+        counters.link_bytes_sent.set(counters.link_bytes_sent.get() + frame.len() as u64);
         self.queue.borrow_mut().push_back(frame);
         self.wake.notify_all();
     }
@@ -323,6 +324,7 @@ async fn read_loop(node: &Rc<Node>, link: &Rc<Link>, reader: &mut (impl AsyncRea
             Err(end) => return end,
         };
         link.last_heard.set(Instant::now());
+        node.counters.link_bytes_received.set(node.counters.link_bytes_received.get() + 4 + body.len() as u64);
         let message = match Message::decode(&body) {
             Ok(message) => message,
             Err(error) => {

@@ -56,6 +56,9 @@ pub struct ClusterCounters {
     /// Links refused or closed, by reason.
     pub link_failures: RefCell<BTreeMap<&'static str, u64>>,
     pub replicated_events_invalid: Cell<u64>,
+    /// Frame bytes queued to peers and read from them (headers included).
+    pub link_bytes_sent: Cell<u64>,
+    pub link_bytes_received: Cell<u64>,
 }
 
 impl ClusterCounters {
@@ -245,6 +248,19 @@ pub async fn run(setup: ClusterSetup) {
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
     drop(tasks);
+    let stats = &node.replicator.borrow().stats;
+    let counters = &node.counters;
+    eprintln!(
+        "parrhesia cluster stopped: links opened {}, link bytes sent {} received {}, events received {} served {}, \
+         batches applied {}, fallback pulls {}",
+        counters.links_opened.get(),
+        counters.link_bytes_sent.get(),
+        counters.link_bytes_received.get(),
+        stats.events_received,
+        stats.events_served,
+        stats.batches_applied,
+        stats.fallback_pulls
+    );
 }
 
 /// Hands batches the replicator pulled to the writer, as events checked like a client's.
@@ -270,7 +286,13 @@ async fn apply_loop(node: Rc<Node>, to_writer: SharedSender<ReplicatedBatch>) {
                 event.map(|event| (wire.origin_seq, event))
             })
             .collect();
-        let request = ReplicatedBatch { origin: batch.origin, epoch: batch.epoch, next_seq: batch.next_seq, events };
+        let request = ReplicatedBatch {
+            origin: batch.origin,
+            epoch: batch.epoch,
+            from_seq: batch.from_seq,
+            next_seq: batch.next_seq,
+            events,
+        };
         if to_writer.send(request).await.is_err() {
             return; // the writer has stopped: shutdown
         }
@@ -283,9 +305,7 @@ async fn notice_loop(node: Rc<Node>, from_writer: SharedReceiver<WriterNotice>) 
     while let Some(notice) = from_writer.recv().await {
         match notice {
             WriterNotice::Committed => node.drive(|replicator, now, store| replicator.local_commit(now, store)),
-            WriterNotice::Applied { origin, epoch, next_seq, stored } => {
-                node.drive(|replicator, now, store| replicator.applied(now, origin, epoch, next_seq, stored, store))
-            }
+            WriterNotice::Applied(batch) => node.drive(|replicator, now, store| replicator.applied(now, batch, store)),
         }
     }
 }
