@@ -29,6 +29,7 @@ pub enum IdentityError {
 }
 
 /// A node's ed25519 key pair.
+#[derive(Clone)]
 pub struct NodeKey {
     signing: SigningKey,
 }

@@ -223,6 +223,7 @@ fn handshake_as(key_file: &Path, address: &str, cluster_id: &str) -> std::net::T
         public_key: key.public(),
         nonce: handshake::fresh_nonce().unwrap(),
         epoch: 1,
+        advertise: "127.0.0.1:9".into(),
         heads: Vec::new(),
     };
     let own = Message::Hello(hello).encode();
@@ -334,4 +335,30 @@ fn partitions_through_a_faulty_network_heal_and_converge() {
         }
     }
     assert!(b.log_text().contains("link down"), "the faults cut B's links:\n{}", b.log_text());
+}
+
+#[test]
+fn members_found_through_one_seed_link_to_each_other() {
+    // B and C know only A; the membership introduces them and they link directly.
+    let specs = [NodeSpec::new(), NodeSpec::new(), NodeSpec::new()];
+    let all: Vec<&str> = specs.iter().map(|spec| spec.public_key.as_str()).collect();
+    let others = |index: usize| -> Vec<&str> {
+        all.iter().enumerate().filter(|(other, _)| *other != index).map(|(_, key)| *key).collect()
+    };
+    let a = specs[0].start(&[], &others(0), "test-cluster");
+    let b = specs[1].start(&[specs[0].cluster_address()], &others(1), "test-cluster");
+    let c = specs[2].start(&[specs[0].cluster_address()], &others(2), "test-cluster");
+    for node in [&a, &b, &c] {
+        wait_for_log(node, "member up", 2);
+        wait_for_log(node, "link up", 2);
+    }
+    assert!(
+        c.log_text().contains(&format!("peer={} ", specs[1].public_key)) || c.log_text().contains(&specs[1].public_key)
+    );
+    let author = keys(46);
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    let mut on_c = subscribe(&c, "live", &filter);
+    let event = note(&author, "from B");
+    assert!(b.connect().publish(&event).0);
+    assert_eq!(on_c.next_event("live").id(), event.id(), "B's log reaches C over their own link");
 }

@@ -31,6 +31,8 @@ pub struct Hello {
     pub nonce: [u8; 32],
     /// The sender's store epoch (its own log is `(public_key, epoch)`).
     pub epoch: u64,
+    /// host:port where the sender takes links and membership datagrams.
+    pub advertise: String,
     /// The sender's logs and how far it holds each.
     pub heads: Vec<LogHead>,
 }
@@ -247,6 +249,7 @@ mod tests {
                 public_key: [7; 32],
                 nonce: [8; 32],
                 epoch: 3,
+                advertise: "127.0.0.1:1".into(),
                 heads: vec![head],
             }),
             Message::Auth([4; 64]),

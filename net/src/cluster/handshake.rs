@@ -120,6 +120,7 @@ mod tests {
             public_key: key.public(),
             nonce: [nonce; 32],
             epoch: 1,
+            advertise: String::new(),
             heads: Vec::new(),
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod frame;
 pub mod handshake;
+pub mod membership;
 pub mod replication;
 
 /// A node's name in the cluster: its ed25519 public key.

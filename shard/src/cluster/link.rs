@@ -143,9 +143,24 @@ pub async fn accept_loop(node: Rc<Node>, listener: TcpListener) {
 /// Keeps a link to the node at `seed` (re-resolving the name on every attempt), backing off
 /// from 100 ms to 10 s with jitter. Stops for a seed that turns out to be this node.
 pub async fn dial_loop(node: Rc<Node>, seed: String) {
+    dial(node, seed, None).await;
+}
+
+/// Keeps a link to a member this node must dial (its key is the smaller), while it is a member.
+pub async fn dial_member(node: Rc<Node>, member: NodeId, address: String) {
+    dial(node.clone(), address, Some(member)).await;
+    node.member_dials.borrow_mut().remove(&member);
+}
+
+/// Dials `address` until stopped: for a seed (`member == None`) forever, for a member while
+/// the membership lists it.
+async fn dial(node: Rc<Node>, seed: String, member: Option<NodeId>) {
     let mut backoff = BACKOFF_MIN;
-    let mut known_peer: Option<NodeId> = None;
+    let mut known_peer: Option<NodeId> = member;
     while !node.stopping.get() {
+        if member.is_some_and(|member| !node.members.borrow().contains_key(&member)) {
+            return;
+        }
         if known_peer.is_some_and(|peer| node.links.borrow().contains_key(&peer)) {
             // Linked already (perhaps dialled by the peer): look again later.
             sleep_or_stop(&node, Duration::from_secs(1)).await;
@@ -219,6 +234,7 @@ async fn handshake(
         public_key: node.me,
         nonce,
         epoch: own.epoch,
+        advertise: node.advertise().to_string(),
         heads: node.store.heads(),
     };
     let own_frame = Message::Hello(hello.clone()).encode();
@@ -277,6 +293,7 @@ async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<Node
     node.counters.links_opened.set(node.counters.links_opened.get() + 1);
     tracing::info!(peer = %identity_hex(&peer), ?role, "link up");
     node.drive(|replicator, now, store| replicator.link_up(now, peer, hello.epoch, &hello.heads, store));
+    super::membership::link_up(node, peer, &hello.advertise).await;
     let sender = glommio::spawn_local(write_loop(link.clone(), writer));
     let pinger = glommio::spawn_local(ping_loop(node.clone(), link.clone()));
     let end = read_loop(node, &link, &mut reader).await;
@@ -287,6 +304,9 @@ async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<Node
     if registered {
         node.links.borrow_mut().remove(&peer);
         node.drive(|replicator, now, store| replicator.link_down(now, peer, store));
+        // If the membership still sees the peer up once it had time to notice a dead process,
+        // this node cannot reach a live member: a partition (see `membership::check_partitions`).
+        node.links_lost.borrow_mut().insert(peer, node.now_ms());
     }
     node.counters.links_closed.set(node.counters.links_closed.get() + 1);
     if !node.stopping.get() {

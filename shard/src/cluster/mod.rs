@@ -4,22 +4,24 @@
 //! between the shards and the peers. The protocol itself is in `parrhesia_net::cluster`.
 
 mod link;
+mod membership;
 mod store_log;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
-use glommio::net::TcpListener;
+use glommio::net::{TcpListener, UdpSocket};
 use parrhesia_engine::{Event, Limits};
 use parrhesia_net::NodeKey;
 use parrhesia_net::cluster::NodeId;
 use parrhesia_net::cluster::frame::WireEvent;
 use parrhesia_net::cluster::handshake::Admission;
+use parrhesia_net::cluster::membership::{Member, Membership};
 use parrhesia_net::cluster::replication::{Action, ApplyBatch, ReplicationConfig, Replicator};
 use parrhesia_storage::Store;
 
@@ -56,6 +58,8 @@ pub struct ClusterCounters {
     /// Links refused or closed, by reason.
     pub link_failures: RefCell<BTreeMap<&'static str, u64>>,
     pub replicated_events_invalid: Cell<u64>,
+    /// A link down to a member that is up, or a member down while linked.
+    pub partitions_detected: Cell<u64>,
     /// Frame bytes queued to peers and read from them (headers included).
     pub link_bytes_sent: Cell<u64>,
     pub link_bytes_received: Cell<u64>,
@@ -78,6 +82,16 @@ pub struct Node {
     replicator: RefCell<Replicator>,
     pub links: RefCell<HashMap<NodeId, Rc<Link>>>,
     next_link: Cell<u64>,
+    pub membership: RefCell<Membership>,
+    membership_socket: RefCell<Option<Rc<UdpSocket>>>,
+    /// Live members, by key.
+    pub members: RefCell<HashMap<NodeId, Member>>,
+    /// Members this node is dialling (it has the smaller key).
+    pub member_dials: RefCell<HashSet<NodeId>>,
+    /// Where each linked peer said it listens.
+    link_addresses: RefCell<HashMap<NodeId, String>>,
+    /// Peers whose link went down, and when (partition detection).
+    links_lost: RefCell<HashMap<NodeId, u64>>,
     applies: RefCell<VecDeque<ApplyBatch>>,
     apply_wake: Notify,
     deliveries: RefCell<VecDeque<Event>>,
@@ -89,6 +103,11 @@ pub struct Node {
 }
 
 impl Node {
+    /// host:port others should use to reach this node.
+    pub fn advertise(&self) -> &str {
+        self.config.advertise.as_deref().unwrap_or(&self.config.listen)
+    }
+
     pub fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
@@ -186,16 +205,33 @@ pub async fn run(setup: ClusterSetup) {
         own_key: me,
         allowed_peers: setup.config.allowed_peer_keys(),
     };
-    let listener = match TcpListener::bind(setup.config.listen.as_str()) {
-        Ok(listener) => {
+    let bound = TcpListener::bind(setup.config.listen.as_str())
+        .and_then(|listener| Ok((listener, UdpSocket::bind(setup.config.listen.as_str())?)));
+    let (listener, socket) = match bound {
+        Ok(bound) => {
             let _ = setup.bound.send(Ok(()));
-            listener
+            bound
         }
         Err(error) => {
-            let _ = setup.bound.send(Err(format!("the cluster cannot bind {}: {error}", setup.config.listen)));
+            let _ = setup
+                .bound
+                .send(Err(format!("the cluster cannot bind {} (TCP and UDP): {error}", setup.config.listen)));
             return;
         }
     };
+    let started_unix_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64);
+    let advertise = setup.config.advertise.clone().unwrap_or_else(|| setup.config.listen.clone());
+    // A restarted node's bump is larger than its last run's, so its new self wins everywhere.
+    let member = Member { key: me, address: advertise, bump: started_unix_ms };
+    let membership = Membership::new(
+        member,
+        setup.key.clone(),
+        setup.config.cluster_id.clone(),
+        setup.config.allowed_peer_keys(),
+        started_unix_ms ^ u64::from_be_bytes(me[..8].try_into().expect("eight bytes")),
+    );
+    let socket = Rc::new(socket);
     let node = Rc::new(Node {
         me,
         replicator: RefCell::new(Replicator::new(me, replication, 0, &store)),
@@ -205,6 +241,12 @@ pub async fn run(setup: ClusterSetup) {
         limits: setup.limits,
         links: RefCell::default(),
         next_link: Cell::new(0),
+        membership: RefCell::new(membership),
+        membership_socket: RefCell::new(Some(socket.clone())),
+        members: RefCell::default(),
+        member_dials: RefCell::default(),
+        link_addresses: RefCell::default(),
+        links_lost: RefCell::default(),
         applies: RefCell::default(),
         apply_wake: Notify::default(),
         deliveries: RefCell::default(),
@@ -221,6 +263,8 @@ pub async fn run(setup: ClusterSetup) {
         glommio::spawn_local(notice_loop(node.clone(), setup.from_writer)),
         glommio::spawn_local(deliver_loop(node.clone(), setup.to_shards)),
         glommio::spawn_local(link::accept_loop(node.clone(), listener)),
+        glommio::spawn_local(membership::receive_loop(node.clone(), socket.clone())),
+        glommio::spawn_local(membership::timer_loop(node.clone(), socket)),
     ];
     for receiver in setup.from_shards {
         tasks.push(glommio::spawn_local(ephemeral_loop(node.clone(), receiver)));
@@ -250,9 +294,14 @@ pub async fn run(setup: ClusterSetup) {
     drop(tasks);
     let stats = &node.replicator.borrow().stats;
     let counters = &node.counters;
+    let members = &node.membership.borrow().stats;
     eprintln!(
-        "parrhesia cluster stopped: links opened {}, link bytes sent {} received {}, events received {} served {}, \
-         batches applied {}, fallback pulls {}",
+        "parrhesia cluster stopped: joins {} downs {} rejoins {} partitions {}, links opened {}, link bytes sent {} \
+         received {}, events received {} served {}, batches applied {}, fallback pulls {}",
+        members.joins,
+        members.downs,
+        members.rejoins,
+        counters.partitions_detected.get(),
         counters.links_opened.get(),
         counters.link_bytes_sent.get(),
         counters.link_bytes_received.get(),
