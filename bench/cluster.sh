@@ -76,7 +76,7 @@ held=$(cat "$work/probe.count")
 "$bin/parrhesia-bench" ingest --url "$(url 0)" --file "$work/first.jsonl" --connections 8 --window 200 \
     --server-pid "${pids[0]}" --json-out "$work/ingest-first.json" > /dev/null &
 ingest=$!
-"$bin/parrhesia-bench" converge --url "$(url 1)" --count "$held" --interval-ms 100 --json-out "$work/replication.json"
+"$bin/parrhesia-bench" converge --url "$(url 1)" --count "$held" --interval-ms 20 --json-out "$work/replication.json"
 wait $ingest
 echo "replication: A ingested $(metric "$work/ingest-first.json" ingest.accepted_per_second) events/s; B reached A's $held events with growth $(metric "$work/replication.json" converge.growth) events/s" >&2
 
@@ -94,7 +94,7 @@ if [[ -n ${PERF_CATCH_UP:-} ]]; then
     perf record -F 999 -g -o "$PERF_CATCH_UP" -p "${pids[1]}" 2>/dev/null &
     perf=$!
 fi
-"$bin/parrhesia-bench" converge --url "$(url 1)" --count "$held" --interval-ms 250 --json-out "$work/catch-up.json"
+"$bin/parrhesia-bench" converge --url "$(url 1)" --count "$held" --interval-ms 20 --json-out "$work/catch-up.json"
 end=$(date +%s.%N)
 [[ -n ${PERF_CATCH_UP:-} ]] && kill -INT "$perf" && wait "$perf" 2>/dev/null || true
 echo "catch-up: B restarted and reached $held events in $(python3 -c "print(round($end - $start, 2))") s (start included)" >&2

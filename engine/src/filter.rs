@@ -38,6 +38,18 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Whether the filter has no condition at all (`{}`, perhaps with a limit): it matches
+    /// every event.
+    pub fn matches_everything(&self) -> bool {
+        self.ids.is_none()
+            && self.authors.is_none()
+            && self.kinds.is_none()
+            && self.tags.is_empty()
+            && self.since.is_none()
+            && self.until.is_none()
+            && self.search.is_none()
+    }
+
     /// Decodes a filter object, applying `limits` while decoding.
     pub fn parse(text: &str, limits: &Limits) -> Result<Filter, Reason> {
         let mut deserializer = serde_json::Deserializer::from_str(text);

@@ -142,6 +142,9 @@ pub fn count(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: St
     let (shard, connection) = (shard.clone(), connection.clone());
     glommio::spawn_local(async move {
         let result = async {
+            if filters.iter().any(Filter::matches_everything) {
+                return shard.store.count_everything(crate::unix_now());
+            }
             let mut scan = shard.store.count_scan(&filters, crate::unix_now())?;
             let mut count = 0u64;
             while !scan.is_done() && !connection.is_closed() {

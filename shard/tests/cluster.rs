@@ -131,6 +131,15 @@ fn an_event_published_on_one_node_reaches_the_others_live_and_stored() {
     assert_eq!(stored[0].id(), event.id(), "REQ on C returns it");
     // Exactly once: nothing more arrives for the subscription.
     assert!(on_b.quiet_for(Duration::from_millis(300)) && on_c.quiet_for(Duration::from_millis(300)));
+
+    // An ephemeral event reaches live subscribers on the other nodes and is stored nowhere.
+    let ephemeral = author.sign(common::now(), 20001, vec![], "typing".into());
+    assert_eq!(nodes[0].connect().publish(&ephemeral), (true, String::new()));
+    assert_eq!(on_b.next_event("live").id(), ephemeral.id(), "ephemeral on B");
+    assert_eq!(on_c.next_event("live").id(), ephemeral.id(), "ephemeral on C");
+    assert!(on_b.quiet_for(Duration::from_millis(300)), "once");
+    let kinds = format!(r#"{{"authors":["{}"],"kinds":[20001]}}"#, hex(author.public_key()));
+    assert!(nodes[1].connect().req("stored", &[&kinds]).is_empty(), "never stored");
 }
 
 /// Publishes `count` notes by `author`, alternating between the clients, and returns them.

@@ -107,8 +107,23 @@ impl Store {
         self.scan(&unlimited, u64::MAX, now)
     }
 
+    /// How many events a filter without conditions counts: every stored event but those expired
+    /// and not swept yet. Reads LMDB's entry count and the due part of the expiration index
+    /// instead of walking every event.
+    pub fn count_everything(&self, now: u64) -> Result<u64, StorageError> {
+        let txn = self.env.read_txn()?;
+        let stored = self.tables.events.len(&txn)?;
+        let upper = now.saturating_add(1).to_be_bytes();
+        let range = (std::ops::Bound::Unbounded, std::ops::Bound::Excluded(&upper[..]));
+        let expired = self.tables.expiration.range(&txn, &range)?.count() as u64;
+        Ok(stored - expired.min(stored))
+    }
+
     /// How many distinct stored events match any of the filters (limits ignored, NIP-45).
     pub fn count(&self, filters: &[Filter], now: u64) -> Result<u64, StorageError> {
+        if filters.iter().any(Filter::matches_everything) {
+            return self.count_everything(now);
+        }
         let mut scan = self.count_scan(filters, now)?;
         let mut count = 0;
         let budget = ScanBudget { candidates_max: 4096, time_max: None };

@@ -8,13 +8,14 @@
 //! cluster, from a key not allowed, older or newer than `ENVELOPE_AGE_MS_MAX`, badly signed, or
 //! whose foca header names another sender, never reaches foca.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use bytes::Buf;
 use foca::{
-    AccumulatingRuntime, Codec, Config, Foca, Identity, NoCustomBroadcast, OwnedNotification, PostcardCodec, Timer,
+    AccumulatingRuntime, Codec, Config, Foca, Identity, NoCustomBroadcast, OwnedNotification, PostcardCodec, State,
+    Timer,
 };
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -59,6 +60,8 @@ impl Identity for Member {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MemberEvent {
     Up(Member),
+    /// Some member suspects this one is down (it is still treated as up).
+    Suspected(Member),
     Down(Member),
     /// This node was declared down and rejoined with a renewed identity.
     Rejoined,
@@ -98,6 +101,7 @@ pub enum Refusal {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MembershipStats {
     pub joins: u64,
+    pub suspicions: u64,
     pub downs: u64,
     pub rejoins: u64,
     /// Calls foca refused (an announce to itself, a timer for a member gone).
@@ -113,6 +117,8 @@ pub struct Membership {
     key: NodeKey,
     cluster_id: String,
     allowed: Vec<NodeId>,
+    /// Members suspect at the last look (a suspicion is counted once, when it starts).
+    suspects: BTreeSet<NodeId>,
     pub stats: MembershipStats,
 }
 
@@ -132,6 +138,7 @@ impl Membership {
             key,
             cluster_id,
             allowed,
+            suspects: BTreeSet::new(),
             stats: MembershipStats::default(),
         }
     }
@@ -261,6 +268,20 @@ impl Membership {
             };
             output.events.push(event);
         }
+        let suspects: BTreeSet<NodeId> = self
+            .foca
+            .iter_membership_state()
+            .filter(|member| member.state() == State::Suspect)
+            .map(|member| member.id().key)
+            .collect();
+        for member in self.foca.iter_membership_state() {
+            let key = member.id().key;
+            if suspects.contains(&key) && !self.suspects.contains(&key) {
+                self.stats.suspicions += 1;
+                output.events.push(MemberEvent::Suspected(member.id().clone()));
+            }
+        }
+        self.suspects = suspects;
         output
     }
 }
@@ -354,6 +375,7 @@ mod tests {
         net.run(30_000, Some(2));
         assert!(net.nodes[0].members().all(|member| member.key != member_key(2)), "2 is down for 0");
         assert!(net.nodes[0].stats.downs >= 1);
+        assert!(net.nodes[0].stats.suspicions >= 1, "suspected before declared down");
     }
 
     fn member_key(index: usize) -> NodeId {

@@ -110,6 +110,7 @@ async fn carry_out(node: &Rc<Node>, socket: &UdpSocket, output: Output) {
     for event in output.events {
         match event {
             MemberEvent::Up(member) => member_up(node, member),
+            MemberEvent::Suspected(member) => tracing::info!(peer = %identity_hex(&member.key), "member suspected"),
             MemberEvent::Down(member) => {
                 tracing::info!(peer = %identity_hex(&member.key), "member down");
                 node.members.borrow_mut().remove(&member.key);

@@ -296,9 +296,10 @@ pub async fn run(setup: ClusterSetup) {
     let counters = &node.counters;
     let members = &node.membership.borrow().stats;
     eprintln!(
-        "parrhesia cluster stopped: joins {} downs {} rejoins {} partitions {}, links opened {}, link bytes sent {} \
-         received {}, events received {} served {}, batches applied {}, fallback pulls {}",
+        "parrhesia cluster stopped: joins {} suspicions {} downs {} rejoins {} partitions {}, links opened {}, link \
+         bytes sent {} received {}, events received {} served {}, batches applied {}, fallback pulls {}",
         members.joins,
+        members.suspicions,
         members.downs,
         members.rejoins,
         counters.partitions_detected.get(),
