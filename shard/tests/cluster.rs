@@ -45,7 +45,13 @@ impl NodeSpec {
 
     /// Starts this node with `seeds` and `allowed` peers in cluster `cluster_id`.
     fn start(&self, seeds: &[String], allowed: &[&str], cluster_id: &str) -> Relay {
+        self.start_advertising(seeds, allowed, cluster_id, &self.cluster_address())
+    }
+
+    /// As `start`, telling the others to reach it at `advertise` (a proxy in front of it).
+    fn start_advertising(&self, seeds: &[String], allowed: &[&str], cluster_id: &str, advertise: &str) -> Relay {
         let args = [
+            format!("cluster.advertise={advertise}"),
             format!("cluster.node_key_file={}", self.dir.path().join("node.key").display()),
             format!("cluster.listen={}", self.cluster_address()),
             format!("cluster.seeds={}", seeds.join(",")),
@@ -305,42 +311,64 @@ fn garbage_from_an_authenticated_peer_closes_that_link_only() {
 #[test]
 fn partitions_through_a_faulty_network_heal_and_converge() {
     use common::proxy::{Fault, Proxy};
-    // A and C are linked directly; B reaches them, and they reach B, only through proxies.
+    // Each node is reached only through its proxy (links and membership datagrams): it
+    // advertises the proxy, and the others' seeds are proxies.
     let specs = [NodeSpec::new(), NodeSpec::new(), NodeSpec::new()];
-    let to_a = Proxy::start(specs[0].cluster_address());
-    let to_b = Proxy::start(specs[1].cluster_address());
-    let to_c = Proxy::start(specs[2].cluster_address());
-    let proxies = [&to_a, &to_b, &to_c];
-    let keys_of =
-        |indexes: [usize; 2]| -> Vec<&str> { indexes.iter().map(|&i| specs[i].public_key.as_str()).collect() };
-    let a = specs[0].start(&[to_b.address(), specs[2].cluster_address()], &keys_of([1, 2]), "test-cluster");
-    let b = specs[1].start(&[to_a.address(), to_c.address()], &keys_of([0, 2]), "test-cluster");
-    let c = specs[2].start(&[specs[0].cluster_address(), to_b.address()], &keys_of([0, 1]), "test-cluster");
-    for node in [&a, &b, &c] {
+    let proxies: Vec<Proxy> = specs.iter().map(|spec| Proxy::start(spec.cluster_address())).collect();
+    let key = |index: usize| -> [u8; 32] { parrhesia_engine::hex::decode_array(&specs[index].public_key).unwrap() };
+    let nodes: Vec<Relay> = (0..3)
+        .map(|index| {
+            let others: Vec<usize> = (0..3).filter(|other| *other != index).collect();
+            let seeds: Vec<String> = others.iter().map(|&other| proxies[other].address()).collect();
+            let allowed: Vec<&str> = others.iter().map(|&other| specs[other].public_key.as_str()).collect();
+            specs[index].start_advertising(&seeds, &allowed, "test-cluster", &proxies[index].address())
+        })
+        .collect();
+    for node in &nodes {
         wait_for_log(node, "link up", 2);
+        wait_for_log(node, "member up", 2);
     }
+    let (a, b) = (&nodes[0], &nodes[1]);
     let author = keys(45);
     let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
     let mut published = Vec::new();
-    let faults = [Fault::Cut, Fault::Blackhole, Fault::Delay(30)];
-    for (round, fault) in faults.into_iter().enumerate() {
-        // Links to and from B go through the proxies towards A and C, and B's own.
-        for proxy in proxies {
+
+    // B alone is cut off, links and datagrams, both ways.
+    proxies[1].set(Fault::Cut);
+    proxies[0].block(key(1));
+    proxies[2].block(key(1));
+    wait_for_log(a, "member down", 1);
+    wait_for_log(b, "member down", 2);
+    for (index, node) in nodes.iter().enumerate() {
+        published.extend(publish_stream(&mut [node.connect()], &author, 10, &format!("cut {index}")));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let on_b = b.connect().req("partitioned", &[&filter]);
+    assert_eq!(on_b.len(), 10, "B holds only its own events while cut off");
+    proxies[1].set(Fault::Pass);
+    proxies[0].unblock_all();
+    proxies[2].unblock_all();
+    for node in &nodes {
+        assert_eq!(ids(&wait_for_events(node, &filter, published.len())), ids(&published), "after the cut");
+    }
+
+    // Everything goes silent (sockets stay open), long enough for links to be declared dead.
+    for fault in [Fault::Blackhole, Fault::Delay(30)] {
+        for proxy in &proxies {
             proxy.set(fault);
         }
-        for (node, name) in [(&a, "A"), (&b, "B"), (&c, "C")] {
-            published.extend(publish_stream(&mut [node.connect()], &author, 10, &format!("{fault:?} {name}")));
+        for (index, node) in nodes.iter().enumerate() {
+            published.extend(publish_stream(&mut [node.connect()], &author, 10, &format!("{fault:?} {index}")));
         }
         if fault == Fault::Blackhole {
-            // Long enough for the silent links to be declared dead (5 s without a frame).
             std::thread::sleep(Duration::from_secs(6));
         }
-        for proxy in proxies {
+        for proxy in &proxies {
             proxy.set(Fault::Pass);
         }
-        for node in [&a, &b, &c] {
+        for node in &nodes {
             let held = wait_for_events(node, &filter, published.len());
-            assert_eq!(ids(&held), ids(&published), "round {round} ({fault:?}) on {}", node.url());
+            assert_eq!(ids(&held), ids(&published), "after {fault:?} on {}", node.url());
         }
     }
     assert!(b.log_text().contains("link down"), "the faults cut B's links:\n{}", b.log_text());

@@ -1,23 +1,29 @@
-//! A fault-injection TCP proxy for cluster tests: forwards a listening port to a target, and
-//! on command cuts every connection (and refuses new ones), blackholes them (bytes are read
-//! and dropped both ways, sockets stay open: a silent peer), or delays every chunk.
-//! Threads and blocking sockets; for tests only.
+//! A fault-injection proxy for cluster tests. It stands in front of one node's cluster port,
+//! TCP (links) and UDP (membership) on the same port number, and forwards to the node. On
+//! command it cuts every connection and drops every datagram (and refuses new connections),
+//! blackholes them (bytes are read and dropped, sockets stay open: a silent peer), delays
+//! every chunk and datagram, or blocks one node's traffic only: links whose first frame is that
+//! node's hello, and datagrams whose envelope names it as sender. Threads and blocking sockets;
+//! for tests only.
 
+use std::collections::HashSet;
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use parrhesia_net::cluster::frame::Message;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Forward everything.
     Pass,
-    /// Close every connection; accept new ones and close them at once.
+    /// Close every connection and drop every datagram; new connections are closed at once.
     Cut,
     /// Keep connections open but forward nothing.
     Blackhole,
-    /// Forward every chunk after this many milliseconds.
+    /// Forward every chunk and datagram after this many milliseconds.
     Delay(u64),
 }
 
@@ -41,38 +47,48 @@ impl Fault {
     }
 }
 
+#[derive(Default)]
+struct Shared {
+    fault: AtomicU64,
+    /// Node keys whose links and datagrams are dropped.
+    blocked: Mutex<HashSet<[u8; 32]>>,
+    /// (socket, its dialer's key once known) for every proxied connection.
+    sockets: Mutex<Vec<(TcpStream, Option<[u8; 32]>)>>,
+}
+
+impl Shared {
+    fn fault(&self) -> Fault {
+        Fault::decode(self.fault.load(Ordering::SeqCst))
+    }
+
+    fn is_blocked(&self, key: &[u8; 32]) -> bool {
+        self.blocked.lock().unwrap().contains(key)
+    }
+}
+
 pub struct Proxy {
     pub port: u16,
-    fault: Arc<AtomicU64>,
-    sockets: Arc<Mutex<Vec<TcpStream>>>,
+    shared: Arc<Shared>,
 }
 
 impl Proxy {
-    /// Listens on a free loopback port and forwards to `target`.
+    /// Listens on a free loopback port (TCP and UDP) and forwards to `target` (host:port).
     pub fn start(target: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let (listener, datagrams) = bind_both();
         let port = listener.local_addr().expect("address").port();
-        let fault = Arc::new(AtomicU64::new(Fault::Pass.encode()));
-        let sockets: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let (accept_fault, accept_sockets) = (fault.clone(), sockets.clone());
+        let shared = Arc::new(Shared::default());
+        let accept_shared = shared.clone();
+        let tcp_target = target.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().map_while(Result::ok) {
-                if Fault::decode(accept_fault.load(Ordering::SeqCst)) == Fault::Cut {
-                    let _ = client.shutdown(Shutdown::Both);
-                    continue;
-                }
-                let Ok(server) = TcpStream::connect(&target) else {
-                    let _ = client.shutdown(Shutdown::Both);
-                    continue;
-                };
-                for socket in [&client, &server] {
-                    accept_sockets.lock().unwrap().push(socket.try_clone().expect("clone socket"));
-                }
-                pump(client.try_clone().expect("clone"), server.try_clone().expect("clone"), accept_fault.clone());
-                pump(server, client, accept_fault.clone());
+                let shared = accept_shared.clone();
+                let target = tcp_target.clone();
+                std::thread::spawn(move || proxy_connection(client, &target, shared));
             }
         });
-        Proxy { port, fault, sockets }
+        let udp_shared = shared.clone();
+        std::thread::spawn(move || forward_datagrams(datagrams, &target, &udp_shared));
+        Proxy { port, shared }
     }
 
     pub fn address(&self) -> String {
@@ -80,17 +96,115 @@ impl Proxy {
     }
 
     pub fn set(&self, fault: Fault) {
-        self.fault.store(fault.encode(), Ordering::SeqCst);
+        self.shared.fault.store(fault.encode(), Ordering::SeqCst);
         if fault == Fault::Cut {
-            for socket in self.sockets.lock().unwrap().drain(..) {
+            for (socket, _) in self.shared.sockets.lock().unwrap().drain(..) {
                 let _ = socket.shutdown(Shutdown::Both);
             }
         }
     }
+
+    /// Drops the links and datagrams of the node with this key (and closes its open links).
+    pub fn block(&self, key: [u8; 32]) {
+        self.shared.blocked.lock().unwrap().insert(key);
+        self.shared.sockets.lock().unwrap().retain(|(socket, dialer)| {
+            let blocked = *dialer == Some(key);
+            if blocked {
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+            !blocked
+        });
+    }
+
+    pub fn unblock_all(&self) {
+        self.shared.blocked.lock().unwrap().clear();
+    }
+}
+
+/// A TCP listener and a UDP socket on the same free loopback port.
+fn bind_both() -> (TcpListener, UdpSocket) {
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("address").port();
+        if let Ok(datagrams) = UdpSocket::bind(("127.0.0.1", port)) {
+            return (listener, datagrams);
+        }
+    }
+}
+
+fn forward_datagrams(socket: UdpSocket, target: &str, shared: &Shared) {
+    let mut buffer = vec![0; 64 * 1024];
+    while let Ok((length, _)) = socket.recv_from(&mut buffer) {
+        let datagram = &buffer[..length];
+        // The envelope: "PRM1", cluster id length, cluster id, sender key.
+        let sender = datagram.get(4).and_then(|&id_length| {
+            let start = 5 + id_length as usize;
+            datagram.get(start..start + 32).and_then(|key| <[u8; 32]>::try_from(key).ok())
+        });
+        if sender.is_some_and(|key| shared.is_blocked(&key)) {
+            continue;
+        }
+        match shared.fault() {
+            Fault::Pass => {}
+            Fault::Cut | Fault::Blackhole => continue,
+            Fault::Delay(milliseconds) => std::thread::sleep(Duration::from_millis(milliseconds)),
+        }
+        let _ = socket.send_to(datagram, target);
+    }
+}
+
+/// Reads the dialer's first frame (its hello) to learn its key, then forwards both ways.
+fn proxy_connection(mut client: TcpStream, target: &str, shared: Arc<Shared>) {
+    if shared.fault() == Fault::Cut {
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    }
+    let Some((hello, dialer)) = read_hello(&mut client) else {
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    };
+    if dialer.is_some_and(|key| shared.is_blocked(&key)) || shared.fault() == Fault::Cut {
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    }
+    let Ok(mut server) = TcpStream::connect(target) else {
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    };
+    if server.write_all(&hello).is_err() {
+        return;
+    }
+    {
+        let mut sockets = shared.sockets.lock().unwrap();
+        sockets.push((client.try_clone().expect("clone socket"), dialer));
+        sockets.push((server.try_clone().expect("clone socket"), dialer));
+    }
+    pump(client.try_clone().expect("clone"), server.try_clone().expect("clone"), shared.clone());
+    pump(server, client, shared);
+}
+
+/// The first frame of a link and the key its hello names (None if it is not a hello).
+fn read_hello(client: &mut TcpStream) -> Option<(Vec<u8>, Option<[u8; 32]>)> {
+    client.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut header = [0; 4];
+    client.read_exact(&mut header).ok()?;
+    let length = u32::from_be_bytes(header) as usize;
+    if length > 1 << 20 {
+        return None;
+    }
+    let mut frame = header.to_vec();
+    frame.resize(4 + length, 0);
+    client.read_exact(&mut frame[4..]).ok()?;
+    client.set_read_timeout(None).ok()?;
+    let dialer = match Message::decode(&frame[4..]) {
+        Ok(Message::Hello(hello)) => Some(hello.public_key),
+        _ => None,
+    };
+    Some((frame, dialer))
 }
 
 /// Copies `from` to `to` under the current fault, on its own thread.
-fn pump(mut from: TcpStream, mut to: TcpStream, fault: Arc<AtomicU64>) {
+fn pump(mut from: TcpStream, mut to: TcpStream, shared: Arc<Shared>) {
     std::thread::spawn(move || {
         let mut buffer = vec![0; 64 * 1024];
         loop {
@@ -98,7 +212,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, fault: Arc<AtomicU64>) {
                 Ok(0) | Err(_) => break,
                 Ok(read) => read,
             };
-            match Fault::decode(fault.load(Ordering::SeqCst)) {
+            match shared.fault() {
                 Fault::Pass => {}
                 Fault::Cut => break,
                 Fault::Blackhole => continue,
