@@ -399,3 +399,72 @@ fn members_found_through_one_seed_link_to_each_other() {
     assert!(b.connect().publish(&event).0);
     assert_eq!(on_c.next_event("live").id(), event.id(), "B's log reaches C over their own link");
 }
+
+#[test]
+fn a_wiped_node_gets_everything_back_and_an_unreachable_origin_is_served_by_others() {
+    use common::proxy::Proxy;
+    let specs = [NodeSpec::new(), NodeSpec::new(), NodeSpec::new()];
+    let proxies: Vec<Proxy> = specs.iter().map(|spec| Proxy::start(spec.cluster_address())).collect();
+    let key = |index: usize| -> [u8; 32] { parrhesia_engine::hex::decode_array(&specs[index].public_key).unwrap() };
+    let start = |index: usize| {
+        let others: Vec<usize> = (0..3).filter(|other| *other != index).collect();
+        let seeds: Vec<String> = others.iter().map(|&other| proxies[other].address()).collect();
+        let allowed: Vec<&str> = others.iter().map(|&other| specs[other].public_key.as_str()).collect();
+        let mut args = vec!["--set".to_string(), "cluster.origin_timeout_seconds=1".to_string()];
+        args.extend(["--set".to_string(), format!("cluster.advertise={}", proxies[index].address())]);
+        let spec = &specs[index];
+        let mut relay_args: Vec<String> = Vec::new();
+        for arg in [
+            format!("cluster.node_key_file={}", spec.dir.path().join("node.key").display()),
+            format!("cluster.listen={}", spec.cluster_address()),
+            format!("cluster.seeds={}", seeds.join(",")),
+            format!("cluster.allowed_peers={}", allowed.join(",")),
+            "cluster.cluster_id=test-cluster".to_string(),
+        ] {
+            relay_args.extend(["--set".to_string(), arg]);
+        }
+        relay_args.extend(args);
+        let relay_args: Vec<&str> = relay_args.iter().map(String::as_str).collect();
+        Relay::start_in(&spec.dir.path().join("data"), &relay_args)
+    };
+    let (a, b, c) = (start(0), start(1), start(2));
+    for node in [&a, &b, &c] {
+        wait_for_log(node, "link up", 2);
+    }
+    let author = keys(47);
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    let mut published = Vec::new();
+    for (index, node) in [&a, &b, &c].into_iter().enumerate() {
+        published.extend(publish_stream(&mut [node.connect()], &author, 20, &format!("before {index}")));
+    }
+    for node in [&a, &b, &c] {
+        wait_for_events(node, &filter, published.len());
+    }
+
+    // C's store is wiped: it comes back with a new store and pulls every log back, its own
+    // old one included, from the nodes that hold it.
+    let mut c = c;
+    c.stop();
+    std::fs::remove_dir_all(specs[2].dir.path().join("data")).unwrap();
+    let c = c.restart();
+    assert_eq!(ids(&wait_for_events(&c, &filter, published.len())), ids(&published), "the wiped node converges");
+
+    // A and C cannot reach each other; A's new events reach C through B once A has been
+    // unreachable for the origin timeout (1 s here).
+    proxies[0].block(key(2));
+    proxies[2].block(key(0));
+    wait_for_log(&c, "link down", 1);
+    published.extend(publish_stream(&mut [a.connect()], &author, 20, "while A and C are apart"));
+    assert_eq!(ids(&wait_for_events(&c, &filter, published.len())), ids(&published), "served by B");
+    assert_eq!(ids(&wait_for_events(&b, &filter, published.len())), ids(&published));
+    let mut c = c;
+    c.stop();
+    let log = c.log_text();
+    let fallback_pulls: u64 = log
+        .split("fallback pulls ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|number| number.parse().ok())
+        .expect("the cluster's shutdown line");
+    assert!(fallback_pulls > 0, "C pulled logs from nodes other than their origin:\n{log}");
+}
