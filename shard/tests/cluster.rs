@@ -100,10 +100,10 @@ fn wait_for_log(relay: &Relay, text: &str, count: usize) {
 /// Waits until a REQ on `relay` for `filter` returns `count` events; returns them.
 fn wait_for_events(relay: &Relay, filter: &str, count: usize) -> Vec<Event> {
     let deadline = Instant::now() + WAIT;
-    let mut client = relay.connect();
     loop {
-        let events = client.req("converge", &[filter]);
-        client.send_text(r#"["CLOSE","converge"]"#);
+        // A fresh connection each time: a live event for the last subscription may still
+        // arrive after its CLOSE, and must not be counted as part of this scan.
+        let events = relay.connect().req("converge", &[filter]);
         if events.len() >= count {
             return events;
         }
@@ -291,10 +291,11 @@ fn garbage_from_an_authenticated_peer_closes_that_link_only() {
     for (round, garbage) in bodies.iter().enumerate() {
         let mut stream = handshake_as(&key_file, &address, "test-cluster");
         wait_for_log(&a, "link up", 2 + round);
-        stream.write_all(garbage).unwrap();
+        // The node may close as soon as it has read enough to refuse: later writes may fail.
+        let _ = stream.write_all(garbage);
         if round == 3 {
-            stream.write_all(&[0, 0, 0, 100, 6]).unwrap(); // then a frame cut short
-            stream.shutdown(std::net::Shutdown::Write).unwrap();
+            let _ = stream.write_all(&[0, 0, 0, 100, 6]); // then a frame cut short
+            let _ = stream.shutdown(std::net::Shutdown::Write);
         }
         assert!(closed_by_node(&mut stream), "round {round}");
     }
