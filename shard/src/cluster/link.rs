@@ -26,6 +26,8 @@ const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// The largest hello or auth frame (a hello lists the node's logs).
 const HANDSHAKE_FRAME_BYTES_MAX: usize = 1 << 20;
+/// How often seed names are resolved again.
+const SEED_RESOLVE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// A live, authenticated link.
 pub struct Link {
@@ -142,8 +144,35 @@ pub async fn accept_loop(node: Rc<Node>, listener: TcpListener) {
 
 /// Keeps a link to the node at `seed` (re-resolving the name on every attempt), backing off
 /// from 100 ms to 10 s with jitter. Stops for a seed that turns out to be this node.
-pub async fn dial_loop(node: Rc<Node>, seed: String) {
-    dial(node, seed, None).await;
+/// Resolves the seeds now and every `SEED_RESOLVE_INTERVAL`, and keeps one dial loop per
+/// address they resolve to; a loop whose address no longer resolves ends (after its link, if
+/// it has one, ends).
+pub async fn seed_loop(node: Rc<Node>, seeds: Vec<String>) {
+    let own = [node.config.listen.clone(), node.advertise().to_string()];
+    while !node.stopping.get() {
+        let mut resolved = std::collections::HashSet::new();
+        for seed in seeds.iter().filter(|seed| !own.contains(seed)) {
+            // getaddrinfo blocks this executor briefly; seeds are few and this runs every 30 s.
+            match std::net::ToSocketAddrs::to_socket_addrs(seed.as_str()) {
+                Ok(addresses) => resolved.extend(addresses),
+                Err(error) => tracing::warn!(%seed, %error, "cannot resolve seed"),
+            }
+        }
+        // Recorded before any loop starts: a loop checks that its address still resolves.
+        node.seeds_resolved.replace(resolved.clone());
+        for address in resolved {
+            if node.seed_addresses.borrow_mut().insert(address) {
+                glommio::spawn_local(dial_seed(node.clone(), address)).detach();
+            }
+        }
+        sleep_or_stop(&node, SEED_RESOLVE_INTERVAL).await;
+    }
+}
+
+/// One seed address, dialled while it still resolves.
+async fn dial_seed(node: Rc<Node>, address: std::net::SocketAddr) {
+    dial(node.clone(), address.to_string(), None).await;
+    node.seed_addresses.borrow_mut().remove(&address);
 }
 
 /// Keeps a link to a member this node must dial (its key is the smaller), while it is a member.
@@ -159,6 +188,12 @@ async fn dial(node: Rc<Node>, seed: String, member: Option<NodeId>) {
     let mut known_peer: Option<NodeId> = member;
     while !node.stopping.get() {
         if member.is_some_and(|member| !node.members.borrow().contains_key(&member)) {
+            return;
+        }
+        let address_gone =
+            member.is_none() && seed.parse().is_ok_and(|address| !node.seeds_resolved.borrow().contains(&address));
+        if address_gone {
+            tracing::info!(%seed, "seed no longer resolves to this address; not dialling it");
             return;
         }
         if known_peer.is_some_and(|peer| node.links.borrow().contains_key(&peer)) {

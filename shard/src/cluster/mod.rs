@@ -90,6 +90,9 @@ pub struct Node {
     pub member_dials: RefCell<HashSet<NodeId>>,
     /// Where each linked peer said it listens.
     link_addresses: RefCell<HashMap<NodeId, String>>,
+    /// Addresses the seeds resolved to at the last look, and those with a dial loop.
+    seeds_resolved: RefCell<HashSet<std::net::SocketAddr>>,
+    seed_addresses: RefCell<HashSet<std::net::SocketAddr>>,
     /// Peers whose link went down, and when (partition detection).
     links_lost: RefCell<HashMap<NodeId, u64>>,
     applies: RefCell<VecDeque<ApplyBatch>>,
@@ -247,6 +250,8 @@ pub async fn run(setup: ClusterSetup) {
         member_dials: RefCell::default(),
         link_addresses: RefCell::default(),
         links_lost: RefCell::default(),
+        seeds_resolved: RefCell::default(),
+        seed_addresses: RefCell::default(),
         applies: RefCell::default(),
         apply_wake: Notify::default(),
         deliveries: RefCell::default(),
@@ -269,10 +274,7 @@ pub async fn run(setup: ClusterSetup) {
     for receiver in setup.from_shards {
         tasks.push(glommio::spawn_local(ephemeral_loop(node.clone(), receiver)));
     }
-    let own = [node.config.listen.as_str(), node.config.advertise.as_deref().unwrap_or("")];
-    for seed in node.config.seeds.iter().filter(|seed| !own.contains(&seed.as_str())) {
-        tasks.push(glommio::spawn_local(link::dial_loop(node.clone(), seed.clone())));
-    }
+    tasks.push(glommio::spawn_local(link::seed_loop(node.clone(), node.config.seeds.clone())));
     while !setup.shutdown.load(Ordering::Relaxed) {
         glommio::timer::sleep(TICK).await;
         node.drive(|replicator, now, store| replicator.tick(now, store));
