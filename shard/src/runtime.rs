@@ -46,6 +46,11 @@ fn relay_info(config: &Config) -> RelayInfo {
     }
 }
 
+/// An executor as every one of the node's is built: named, small io_uring memory, 2 ms preempt.
+fn executor(placement: Placement, name: &str) -> LocalExecutorBuilder {
+    LocalExecutorBuilder::new(placement).name(name).io_memory(IO_MEMORY_BYTES).preempt_timer(PREEMPT_TIMER)
+}
+
 /// Raises the soft open-file limit to the hard limit (every connection is a file) and returns
 /// both, as (soft before, soft now, hard).
 fn raise_open_file_limit() -> std::io::Result<(u64, u64, u64)> {
@@ -169,10 +174,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         sweep_interval: Duration::from_secs(config.expiration_sweep_interval_seconds.max(1)),
         cluster: writer_cluster,
     };
-    let writer = LocalExecutorBuilder::new(Placement::Unbound)
-        .name("writer")
-        .io_memory(IO_MEMORY_BYTES)
-        .preempt_timer(PREEMPT_TIMER)
+    let writer = executor(Placement::Unbound, "writer")
         .spawn(move || crate::writer::run(writer_setup))
         .map_err(|error| anyhow::anyhow!("starting the writer executor: {error}"))?;
 
@@ -199,10 +201,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         };
         // One shard per core, pinned, when they fit; otherwise let the kernel place them.
         let placement = if shards <= cpus.len() { Placement::Fixed(cpus[index]) } else { Placement::Unbound };
-        let handle = LocalExecutorBuilder::new(placement)
-            .name(&format!("shard-{index}"))
-            .io_memory(IO_MEMORY_BYTES)
-            .preempt_timer(PREEMPT_TIMER)
+        let handle = executor(placement, &format!("shard-{index}"))
             .spawn(move || crate::shard::run(setup))
             .map_err(|error| anyhow::anyhow!("starting shard {index}: {error}"))?;
         handles.push(handle);
@@ -224,10 +223,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 bound: bound_sender.clone(),
             };
             listeners += 1;
-            let handle = LocalExecutorBuilder::new(Placement::Unbound)
-                .name("cluster")
-                .io_memory(IO_MEMORY_BYTES)
-                .preempt_timer(PREEMPT_TIMER)
+            let handle = executor(Placement::Unbound, "cluster")
                 .spawn(move || crate::cluster::run(setup))
                 .map_err(|error| anyhow::anyhow!("starting the cluster executor: {error}"))?;
             Some(handle)
