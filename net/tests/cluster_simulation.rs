@@ -29,6 +29,7 @@ fn config() -> ReplicationConfig {
         origin_timeout_ms: 3_000,
         heads_interval_ms: 500,
         ephemeral_ids_max: 64,
+        origins: (0..5).map(node_id).collect(),
     }
 }
 
@@ -49,9 +50,9 @@ impl SimStore {
         SimStore { me, epoch, ..SimStore::default() }
     }
 
-    /// A process start: a new epoch; the previous one stays a log this store holds.
+    /// A process start: a new epoch; the previous one, if it has events, stays a log this
+    /// store holds (its cursor is kept with every local insert, as in LMDB).
     fn start_epoch(&mut self, epoch: u64) {
-        self.cursors.insert((self.me, self.epoch), self.last_seq + 1);
         self.epoch = epoch;
     }
 
@@ -65,6 +66,9 @@ impl SimStore {
             return false;
         }
         self.last_seq += 1;
+        if position.is_none() {
+            self.cursors.insert((self.me, self.epoch), self.last_seq + 1);
+        }
         let (origin, epoch, origin_seq) = position.unwrap_or((self.me, self.epoch, self.last_seq));
         self.events.insert(id, (self.last_seq, origin, epoch, origin_seq));
         self.origin_log.insert((origin, epoch, origin_seq), id);
@@ -74,12 +78,15 @@ impl SimStore {
 
 impl LogStore for SimStore {
     fn own_log(&self) -> LogHead {
-        LogHead { origin: self.me, epoch: self.epoch, next_seq: self.last_seq + 1 }
+        let next_seq = self.cursors.get(&(self.me, self.epoch)).copied().unwrap_or(1);
+        LogHead { origin: self.me, epoch: self.epoch, next_seq }
     }
 
     fn heads(&self) -> Vec<LogHead> {
-        let mut heads = vec![self.own_log()];
-        heads.extend(self.cursors.iter().map(|(&(origin, epoch), &next_seq)| LogHead { origin, epoch, next_seq }));
+        let own = self.own_log();
+        let mut heads = vec![own];
+        let others = self.cursors.iter().filter(|(log, _)| **log != (own.origin, own.epoch));
+        heads.extend(others.map(|(&(origin, epoch), &next_seq)| LogHead { origin, epoch, next_seq }));
         heads
     }
 

@@ -165,6 +165,9 @@ impl ClusterConfig {
                 bail!("configuration key `cluster.{key}` is required when [cluster] is set");
             }
         }
+        if self.cluster_id.len() > 255 {
+            bail!("configuration key `cluster.cluster_id` must be at most 255 bytes");
+        }
         for peer in &self.allowed_peers {
             if parrhesia_engine::hex::decode_array::<32>(peer).is_none() {
                 bail!("configuration key `cluster.allowed_peers`: {peer:?} is not 64 lowercase hex characters");

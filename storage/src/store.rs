@@ -333,14 +333,19 @@ pub struct LogHead {
 }
 
 impl Store {
-    /// Every origin log this node holds, with how far: its own (origin = this node, its epoch,
-    /// next = last seq + 1) and one per replication cursor.
+    /// Every origin log this node holds, with how far: its own current one first (its cursor
+    /// is written with each local commit: the position after its last own event; deletions
+    /// never move it back) and one per other log.
     pub fn log_heads(&self) -> Result<Vec<LogHead>, StorageError> {
         let txn = self.env.read_txn()?;
-        let own = LogHead { origin: self.node_id, epoch: self.epoch, next_seq: read_last_seq(&txn, &self.tables)? + 1 };
-        let mut heads = vec![own];
+        let own_key = schema::cursor_key(&self.node_id, self.epoch);
+        let own_next = self.tables.cursors.get(&txn, &own_key)?.map(decode_seq).transpose()?.unwrap_or(1);
+        let mut heads = vec![LogHead { origin: self.node_id, epoch: self.epoch, next_seq: own_next }];
         for entry in self.tables.cursors.iter(&txn)? {
             let (key, value) = entry?;
+            if key == own_key {
+                continue;
+            }
             let corrupt = || StorageError::Corrupt("replication cursor".into());
             let (origin, epoch) = key.split_at_checked(32).ok_or_else(corrupt)?;
             heads.push(LogHead {
@@ -377,13 +382,11 @@ impl Store {
         mut visit: impl FnMut(u64, Record),
     ) -> Result<Option<u64>, StorageError> {
         let txn = self.env.read_txn()?;
-        let held = if (*origin, epoch) == (self.node_id, self.epoch) {
-            read_last_seq(&txn, &self.tables)? + 1
-        } else {
-            match self.tables.cursors.get(&txn, &schema::cursor_key(origin, epoch))? {
-                Some(next) => decode_seq(next)?,
-                None => return Ok(None),
-            }
+        let held = match self.tables.cursors.get(&txn, &schema::cursor_key(origin, epoch))? {
+            Some(next) => decode_seq(next)?,
+            // This node's current log, before its first event.
+            None if (*origin, epoch) == (self.node_id, self.epoch) => 1,
+            None => return Ok(None),
         };
         let start = schema::origin_log_key(origin, epoch, from_seq.max(1));
         let end = schema::origin_log_key(origin, epoch, u64::MAX);
@@ -410,10 +413,9 @@ impl Store {
     /// therefore never numbers two events the same in one log. Call once, before the store
     /// is cloned.
     pub fn begin_epoch(&mut self) -> Result<(), StorageError> {
+        // The run's own log already has its cursor (written with each local commit) if it
+        // accepted anything; a run that accepted nothing leaves no log behind.
         let mut txn = self.env.write_txn()?;
-        let next = read_last_seq(&txn, &self.tables)? + 1;
-        let old = schema::cursor_key(&self.node_id, self.epoch);
-        self.tables.cursors.put(&mut txn, &old, &next.to_be_bytes())?;
         let epoch = new_epoch();
         self.tables.meta.put(&mut txn, schema::META_EPOCH, &epoch.to_be_bytes())?;
         txn.commit()?;

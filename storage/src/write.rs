@@ -74,6 +74,7 @@ impl Store {
     ) -> Result<Vec<Outcome>, StorageError> {
         let mut last_seq = read_last_seq(txn, &self.tables)?;
         let mut outcomes = Vec::with_capacity(events.size_hint().0);
+        let mut own_stored = false;
         for (event, position) in events {
             let mut writer = Writer { txn: &mut *txn, tables: &self.tables, store: self };
             let outcome = match writer.admit(event, now)? {
@@ -87,6 +88,7 @@ impl Store {
                         writer.remove(superseded)?;
                     }
                     last_seq += 1;
+                    own_stored |= position.is_none();
                     let position = position.unwrap_or((self.node_id, self.epoch, last_seq));
                     writer.insert(event, last_seq, position)?;
                     writer.apply_effects(event)?;
@@ -96,6 +98,11 @@ impl Store {
             outcomes.push(outcome);
         }
         self.tables.meta.put(txn, schema::META_LAST_SEQ, &last_seq.to_be_bytes())?;
+        if own_stored {
+            // The own log's cursor: this node holds its own log up to its last own event.
+            let own = schema::cursor_key(&self.node_id, self.epoch);
+            self.tables.cursors.put(txn, &own, &(last_seq + 1).to_be_bytes())?;
+        }
         Ok(outcomes)
     }
 

@@ -399,7 +399,8 @@ fn origin_logs_and_cursors() {
     assert_eq!(origin_log(&store, &[3; 32], 5, 1), vec![(2, *own.id())]);
     let mut heads = store.log_heads().unwrap();
     heads.sort_by_key(|head| head.origin);
-    let expected = [([1; 32], epoch, 5), ([2; 32], 77, 15), ([3; 32], 5, 3)];
+    // The own log goes up to its last own event (seq 1), not to the last seq (4).
+    let expected = [([1; 32], epoch, 2), ([2; 32], 77, 15), ([3; 32], 5, 3)];
     assert_eq!(heads.iter().map(|head| (head.origin, head.epoch, head.next_seq)).collect::<Vec<_>>(), expected);
 
     // Where a read stops: past the last position read if cut, else as far as the store holds.
@@ -407,7 +408,7 @@ fn origin_logs_and_cursors() {
     assert_eq!(next_after(&store, &[2; 32], 77, 1, 100), Some(15), "the cursor, past the gaps");
     assert_eq!(next_after(&store, &[2; 32], 77, 15, 100), Some(15), "nothing new");
     assert_eq!(next_after(&store, &[8; 32], 77, 1, 100), None, "a log this node does not hold");
-    assert_eq!(next_after(&store, &[1; 32], epoch, 1, 100), Some(5), "the own log: last seq + 1");
+    assert_eq!(next_after(&store, &[1; 32], epoch, 1, 100), Some(2), "the own log: after its last own event");
 
     // A NIP-09 deletion removes the event from its origin log too.
     let deletion = event(&keys(31), NOW, 5, &[("e", &hex(remote[1].1.id()))], "");
@@ -424,6 +425,9 @@ fn origin_logs_and_cursors() {
     assert_eq!(store.epoch(), epoch, "reopening alone keeps the epoch");
     store.begin_epoch().unwrap();
     assert_ne!(store.epoch(), epoch);
+    let logs = store.log_heads().unwrap().len();
+    store.begin_epoch().unwrap();
+    assert_eq!(store.log_heads().unwrap().len(), logs, "a run that accepted nothing leaves no log");
     assert_eq!(origin_log(&store, &[1; 32], epoch, 1), vec![(1, *own.id()), (5, *deletion.id())]);
     assert_eq!(next_after(&store, &[1; 32], epoch, 1, 100), Some(6));
     let later = event(&keys(30), NOW, 1, &[], "next run");

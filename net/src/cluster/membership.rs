@@ -254,6 +254,9 @@ impl Membership {
                     self.stats.joins += 1;
                     MemberEvent::Up(member)
                 }
+                // A member came back under a newer identity (a restart, perhaps at another
+                // address): for the caller, the same as coming up.
+                OwnedNotification::Rename(_, member) => MemberEvent::Up(member),
                 OwnedNotification::MemberDown(member) => {
                     self.stats.downs += 1;
                     MemberEvent::Down(member)

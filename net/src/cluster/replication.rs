@@ -35,6 +35,10 @@ pub struct ReplicationConfig {
     pub heads_interval_ms: u64,
     /// Ephemeral event ids remembered to drop duplicates.
     pub ephemeral_ids_max: usize,
+    /// The origins whose logs this node pulls (the allowed peers, itself and the anonymous
+    /// origin of a store that had no node key); a log of any other origin that a peer names is
+    /// ignored, so no peer can make this node keep state for logs it invents. Empty: any.
+    pub origins: Vec<NodeId>,
 }
 
 impl Default for ReplicationConfig {
@@ -47,6 +51,7 @@ impl Default for ReplicationConfig {
             origin_timeout_ms: 30_000,
             heads_interval_ms: 1_000,
             ephemeral_ids_max: 4096,
+            origins: Vec::new(),
         }
     }
 }
@@ -347,7 +352,8 @@ impl Replicator {
         let own = store.own_log();
         for head in heads {
             let log = (head.origin, head.epoch);
-            if log == (own.origin, own.epoch) {
+            let known_origin = self.config.origins.is_empty() || self.config.origins.contains(&head.origin);
+            if log == (own.origin, own.epoch) || !known_origin {
                 continue;
             }
             if let Some(known) = self.peers.get_mut(&peer) {
@@ -484,10 +490,6 @@ impl Replicator {
             actions.push(Action::Close { peer, reason });
             return;
         }
-        if let Some(known) = self.peers.get_mut(&peer) {
-            let held = known.heads.entry(log).or_insert(0);
-            *held = (*held).max(batch.next_seq);
-        }
         let _ = store;
         let Some(state) = self.logs.get_mut(&log) else { return };
         let expected = state.in_flight.is_some_and(|flight| flight.peer == peer && flight.from_seq == batch.from_seq);
@@ -495,6 +497,10 @@ impl Replicator {
             return; // a late answer to a pull already given up
         }
         state.in_flight = None;
+        if let Some(known) = self.peers.get_mut(&peer) {
+            let held = known.heads.entry(log).or_insert(0);
+            *held = (*held).max(batch.next_seq);
+        }
         if batch.next_seq > state.requested_seq {
             state.applying += 1;
             state.requested_seq = batch.next_seq;

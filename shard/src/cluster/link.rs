@@ -24,8 +24,11 @@ const SILENCE_TIMEOUT: Duration = Duration::from_secs(5);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
-/// The largest hello or auth frame (a hello lists the node's logs).
-const HANDSHAKE_FRAME_BYTES_MAX: usize = 1 << 20;
+/// The largest hello or auth frame read before the peer is authenticated.
+const HANDSHAKE_FRAME_BYTES_MAX: usize = 16 * 1024;
+/// Connections in their handshake at once; more are closed at once (unauthenticated peers
+/// must not hold more than this many sockets and buffers).
+const HANDSHAKES_MAX: usize = 64;
 /// How often seed names are resolved again.
 const SEED_RESOLVE_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -78,8 +81,8 @@ impl Link {
 #[derive(Debug)]
 enum LinkEnd {
     Handshake(HandshakeError),
-    /// A duplicate of a link that is kept.
-    Duplicate,
+    /// A duplicate of a link to this peer that is kept.
+    Duplicate(NodeId),
     Io(std::io::Error),
     Frame(FrameError),
     Timeout(&'static str),
@@ -93,7 +96,7 @@ impl LinkEnd {
             LinkEnd::Handshake(HandshakeError::NotAllowed(_)) => "not_allowed",
             LinkEnd::Handshake(HandshakeError::OtherCluster(_)) => "other_cluster",
             LinkEnd::Handshake(_) => "handshake",
-            LinkEnd::Duplicate => "duplicate",
+            LinkEnd::Duplicate(_) => "duplicate",
             LinkEnd::Io(_) => "io",
             LinkEnd::Frame(_) => "bad_frame",
             LinkEnd::Timeout(_) => "timeout",
@@ -106,7 +109,7 @@ impl std::fmt::Display for LinkEnd {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LinkEnd::Handshake(error) => write!(formatter, "handshake refused: {error}"),
-            LinkEnd::Duplicate => write!(formatter, "another link to this peer is kept"),
+            LinkEnd::Duplicate(_) => write!(formatter, "another link to this peer is kept"),
             LinkEnd::Io(error) => write!(formatter, "{error}"),
             LinkEnd::Frame(error) => write!(formatter, "{error}"),
             LinkEnd::Timeout(what) => write!(formatter, "{what}"),
@@ -201,8 +204,13 @@ async fn dial(node: Rc<Node>, seed: String, member: Option<NodeId>) {
             sleep_or_stop(&node, Duration::from_secs(1)).await;
             continue;
         }
+        // A member's address is the one it advertises now (it may have moved).
+        let address = match member.and_then(|member| node.members.borrow().get(&member).map(|m| m.address.clone())) {
+            Some(address) => address,
+            None => seed.clone(),
+        };
         // Name resolution may block (getaddrinfo); seeds are few and dials rare.
-        let connected = futures_lite::future::or(async { Some(TcpStream::connect(seed.as_str()).await) }, async {
+        let connected = futures_lite::future::or(async { Some(TcpStream::connect(address.as_str()).await) }, async {
             glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
             None
         })
@@ -210,6 +218,11 @@ async fn dial(node: Rc<Node>, seed: String, member: Option<NodeId>) {
         match connected {
             Some(Ok(stream)) => match run_link(&node, stream, Role::Dialer).await {
                 Ok(peer) => {
+                    known_peer = Some(peer);
+                    backoff = BACKOFF_MIN;
+                }
+                Err(LinkEnd::Duplicate(peer)) => {
+                    // The peer is linked through the link it dialled: look again later.
                     known_peer = Some(peer);
                     backoff = BACKOFF_MIN;
                 }
@@ -236,11 +249,25 @@ async fn sleep_or_stop(node: &Node, duration: Duration) {
 
 /// Reads one frame body (type and payload), refusing a length over `limit` before reading it.
 async fn read_body(reader: &mut (impl AsyncRead + Unpin), limit: usize) -> Result<Vec<u8>, LinkEnd> {
+    read_body_with_progress(reader, limit, || {}).await
+}
+
+/// As `read_body`, calling `progress` as each piece of a large frame arrives (a link busy
+/// with one big batch is not silent).
+async fn read_body_with_progress(
+    reader: &mut (impl AsyncRead + Unpin),
+    limit: usize,
+    mut progress: impl FnMut(),
+) -> Result<Vec<u8>, LinkEnd> {
+    const PIECE_BYTES: usize = 64 * 1024;
     let mut header = [0; 4];
     reader.read_exact(&mut header).await.map_err(LinkEnd::Io)?;
     let length = body_length(header, limit).map_err(LinkEnd::Frame)?;
     let mut body = vec![0; length];
-    reader.read_exact(&mut body).await.map_err(LinkEnd::Io)?;
+    for piece in body.chunks_mut(PIECE_BYTES) {
+        reader.read_exact(piece).await.map_err(LinkEnd::Io)?;
+        progress();
+    }
     Ok(body)
 }
 
@@ -270,12 +297,13 @@ async fn handshake(
         nonce,
         epoch: own.epoch,
         advertise: node.advertise().to_string(),
-        heads: node.store.heads(),
+        // Sent after authentication (the replicator's first frame), not to strangers.
+        heads: Vec::new(),
     };
     let own_frame = Message::Hello(hello.clone()).encode();
     writer.write_all(&own_frame).await.map_err(LinkEnd::Io)?;
     writer.flush().await.map_err(LinkEnd::Io)?;
-    let peer_body = with_timeout("no hello within 5 s", read_body(reader, HANDSHAKE_FRAME_BYTES_MAX)).await?;
+    let peer_body = read_body(reader, HANDSHAKE_FRAME_BYTES_MAX).await?;
     let Message::Hello(peer) = Message::decode(&peer_body).map_err(LinkEnd::Frame)? else {
         return Err(LinkEnd::Handshake(HandshakeError::Unexpected("another frame")));
     };
@@ -288,7 +316,7 @@ async fn handshake(
     let signature = handshake::sign(&node.key, role, dialer_hello, acceptor_hello);
     writer.write_all(&Message::Auth(signature).encode()).await.map_err(LinkEnd::Io)?;
     writer.flush().await.map_err(LinkEnd::Io)?;
-    let auth_body = with_timeout("no signature within 5 s", read_body(reader, HANDSHAKE_FRAME_BYTES_MAX)).await?;
+    let auth_body = read_body(reader, HANDSHAKE_FRAME_BYTES_MAX).await?;
     let Message::Auth(peer_signature) = Message::decode(&auth_body).map_err(LinkEnd::Frame)? else {
         return Err(LinkEnd::Handshake(HandshakeError::Unexpected("another frame")));
     };
@@ -300,8 +328,15 @@ async fn handshake(
 /// Runs a link from handshake to close. Returns the peer once an authenticated link ends.
 async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<NodeId, LinkEnd> {
     let _ = stream.set_nodelay(true);
+    if node.handshakes.get() >= HANDSHAKES_MAX {
+        node.counters.failure("too_many_handshakes");
+        return Err(LinkEnd::Timeout("too many handshakes at once"));
+    }
     let (mut reader, mut writer) = futures_lite::io::split(stream);
-    let hello = match handshake(node, &mut reader, &mut writer, role).await {
+    node.handshakes.set(node.handshakes.get() + 1);
+    let shaken = with_timeout("no handshake within 5 s", handshake(node, &mut reader, &mut writer, role)).await;
+    node.handshakes.set(node.handshakes.get() - 1);
+    let hello = match shaken {
         Ok(hello) => hello,
         Err(end) => {
             node.counters.failure(end.reason());
@@ -323,7 +358,7 @@ async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<Node
         last_heard: Cell::new(Instant::now()),
     });
     if !register(node, &link) {
-        return Err(LinkEnd::Duplicate);
+        return Err(LinkEnd::Duplicate(peer));
     }
     node.counters.links_opened.set(node.counters.links_opened.get() + 1);
     tracing::info!(peer = %identity_hex(&peer), ?role, "link up");
@@ -333,8 +368,8 @@ async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<Node
     let pinger = glommio::spawn_local(ping_loop(node.clone(), link.clone()));
     let end = read_loop(node, &link, &mut reader).await;
     link.close();
-    let _ = sender.await;
-    let _ = pinger.await;
+    // Unregister before waiting for the writer: a write to a peer that stopped reading may
+    // only end when its socket is dropped, and the replicator must not wait on that link.
     let registered = node.links.borrow().get(&peer).is_some_and(|current| current.id == link.id);
     if registered {
         node.links.borrow_mut().remove(&peer);
@@ -343,6 +378,8 @@ async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<Node
         // this node cannot reach a live member: a partition (see `membership::check_partitions`).
         node.links_lost.borrow_mut().insert(peer, node.now_ms());
     }
+    let _ = sender.await;
+    let _ = pinger.await;
     node.counters.links_closed.set(node.counters.links_closed.get() + 1);
     if !node.stopping.get() {
         node.counters.failure(end.reason());
@@ -369,7 +406,9 @@ fn register(node: &Node, link: &Rc<Link>) -> bool {
 
 async fn read_loop(node: &Rc<Node>, link: &Rc<Link>, reader: &mut (impl AsyncRead + Unpin)) -> LinkEnd {
     loop {
-        let body = futures_lite::future::or(read_body(reader, node.config.link_frame_bytes_max), async {
+        let heard = || link.last_heard.set(Instant::now());
+        let read = read_body_with_progress(reader, node.config.link_frame_bytes_max, heard);
+        let body = futures_lite::future::or(read, async {
             link.closed().await;
             Err(LinkEnd::Closed)
         })
@@ -378,6 +417,9 @@ async fn read_loop(node: &Rc<Node>, link: &Rc<Link>, reader: &mut (impl AsyncRea
             Ok(body) => body,
             Err(end) => return end,
         };
+        if link.closed.get() {
+            return LinkEnd::Closed; // replaced or cut off while this frame was read
+        }
         link.last_heard.set(Instant::now());
         node.counters.link_bytes_received.set(node.counters.link_bytes_received.get() + 4 + body.len() as u64);
         let message = match Message::decode(&body) {
@@ -388,7 +430,9 @@ async fn read_loop(node: &Rc<Node>, link: &Rc<Link>, reader: &mut (impl AsyncRea
             }
         };
         match message {
-            Message::Ping(nonce) => link.send(Message::Pong(nonce).encode(), usize::MAX, &node.counters),
+            Message::Ping(nonce) => {
+                link.send(Message::Pong(nonce).encode(), node.config.link_queue_bytes_max, &node.counters)
+            }
             Message::Pong(_) => {}
             message => node.drive(|replicator, now, store| replicator.on_message(now, link.peer, message, store)),
         }
@@ -406,11 +450,20 @@ async fn write_loop(link: Rc<Link>, mut writer: impl AsyncWrite + Unpin) -> std:
             link.wake.notified().await;
             continue;
         }
-        link.queued_bytes.set(0);
         for frame in frames {
-            if let Err(error) = writer.write_all(&frame).await {
-                link.close();
-                return Err(error);
+            // A closed link stops writing at once, even to a peer that stopped reading.
+            let written = futures_lite::future::or(async { Some(writer.write_all(&frame).await) }, async {
+                link.closed().await;
+                None
+            })
+            .await;
+            match written {
+                Some(Ok(())) => link.queued_bytes.set(link.queued_bytes.get().saturating_sub(frame.len())),
+                Some(Err(error)) => {
+                    link.close();
+                    return Err(error);
+                }
+                None => return Ok(()),
             }
         }
         if let Err(error) = writer.flush().await {
@@ -431,6 +484,6 @@ async fn ping_loop(node: Rc<Node>, link: Rc<Link>) {
             return;
         }
         nonce += 1;
-        link.send(Message::Ping(nonce).encode(), usize::MAX, &node.counters);
+        link.send(Message::Ping(nonce).encode(), node.config.link_queue_bytes_max, &node.counters);
     }
 }

@@ -17,6 +17,8 @@ use super::Node;
 const REANNOUNCE_INTERVAL: Duration = Duration::from_secs(2);
 /// The longest the timer loop sleeps (foca's timers are rarely sooner).
 const TICK_MAX: Duration = Duration::from_millis(50);
+/// How long a member's resolved address is used before it is resolved again.
+const RESOLVE_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a link may stay down to a member the membership still sees up before that counts
 /// as a partition (a killed process is declared down well within this).
 const PARTITION_AFTER: Duration = Duration::from_secs(10);
@@ -102,8 +104,9 @@ async fn announce(node: &Rc<Node>, socket: &UdpSocket, key: NodeId, address: Str
 
 async fn carry_out(node: &Rc<Node>, socket: &UdpSocket, output: Output) {
     for (address, datagram) in output.datagrams {
+        let Some(target) = resolve(node, &address) else { continue };
         // Best effort, as SWIM expects: a lost datagram is a missed probe.
-        if let Err(error) = socket.send_to(&datagram, address.as_str()).await {
+        if let Err(error) = socket.send_to(&datagram, target).await {
             tracing::debug!(%address, %error, "membership datagram not sent");
         }
     }
@@ -124,6 +127,26 @@ async fn carry_out(node: &Rc<Node>, socket: &UdpSocket, output: Output) {
             MemberEvent::Active => tracing::info!("members in sight"),
         }
     }
+}
+
+/// A member's address as a socket address: parsed, or resolved once per `RESOLVE_INTERVAL`
+/// (getaddrinfo blocks; a datagram is sent on every probe).
+fn resolve(node: &Node, address: &str) -> Option<std::net::SocketAddr> {
+    if let Ok(parsed) = address.parse() {
+        return Some(parsed);
+    }
+    let now = node.now_ms();
+    if let Some((resolved, at)) = node.resolved.borrow().get(address)
+        && now < at + RESOLVE_INTERVAL.as_millis() as u64
+    {
+        return *resolved;
+    }
+    let resolved = std::net::ToSocketAddrs::to_socket_addrs(address).ok().and_then(|mut addresses| addresses.next());
+    if resolved.is_none() {
+        tracing::warn!(%address, "cannot resolve a member's address");
+    }
+    node.resolved.borrow_mut().insert(address.to_string(), (resolved, now));
+    resolved
 }
 
 fn member_up(node: &Rc<Node>, member: Member) {

@@ -82,6 +82,10 @@ pub struct Node {
     replicator: RefCell<Replicator>,
     pub links: RefCell<HashMap<NodeId, Rc<Link>>>,
     next_link: Cell<u64>,
+    /// Connections in their handshake now.
+    handshakes: Cell<usize>,
+    /// Member addresses that are names: what they resolved to, and when (milliseconds).
+    resolved: RefCell<HashMap<String, (Option<std::net::SocketAddr>, u64)>>,
     pub membership: RefCell<Membership>,
     membership_socket: RefCell<Option<Rc<UdpSocket>>>,
     /// Live members, by key.
@@ -196,10 +200,13 @@ fn wire_of(event: &Event) -> WireEvent {
 /// Runs the cluster executor until shutdown.
 pub async fn run(setup: ClusterSetup) {
     let me = setup.key.public();
+    let mut origins = setup.config.allowed_peer_keys();
+    origins.extend([me, [0; 32]]);
     let replication = ReplicationConfig {
         pull_events_max: setup.config.pull_events_max,
         pull_bytes_max: setup.config.pull_bytes_max,
         origin_timeout_ms: setup.config.origin_timeout_seconds * 1000,
+        origins,
         ..ReplicationConfig::default()
     };
     let store = StoreLog(setup.store);
@@ -244,6 +251,8 @@ pub async fn run(setup: ClusterSetup) {
         limits: setup.limits,
         links: RefCell::default(),
         next_link: Cell::new(0),
+        handshakes: Cell::new(0),
+        resolved: RefCell::default(),
         membership: RefCell::new(membership),
         membership_socket: RefCell::new(Some(socket.clone())),
         members: RefCell::default(),
