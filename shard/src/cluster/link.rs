@@ -36,8 +36,9 @@ const SEED_RESOLVE_INTERVAL: Duration = Duration::from_secs(30);
 pub struct Link {
     pub id: u64,
     pub peer: NodeId,
-    /// Which node dialled it (of two links between a pair, the smaller dialer's is kept).
-    pub dialer: NodeId,
+    /// Which node dialled it and the nonce of its hello (of two links between a pair, both
+    /// ends keep the one with the smaller (dialer, nonce)).
+    pub dialer: (NodeId, [u8; 32]),
     queue: RefCell<VecDeque<Vec<u8>>>,
     queued_bytes: Cell<usize>,
     wake: Notify,
@@ -286,7 +287,7 @@ async fn handshake(
     reader: &mut (impl AsyncRead + Unpin),
     writer: &mut (impl AsyncWrite + Unpin),
     role: Role,
-) -> Result<Hello, LinkEnd> {
+) -> Result<(Hello, [u8; 32]), LinkEnd> {
     use parrhesia_net::cluster::replication::LogStore;
     let nonce = handshake::fresh_nonce().map_err(|error| LinkEnd::Io(std::io::Error::other(error.to_string())))?;
     let own = node.store.own_log();
@@ -322,7 +323,7 @@ async fn handshake(
     };
     handshake::verify_peer(&peer.public_key, role, dialer_hello, acceptor_hello, &peer_signature)
         .map_err(LinkEnd::Handshake)?;
-    Ok(peer)
+    Ok((peer, nonce))
 }
 
 /// Runs a link from handshake to close. Returns the peer once an authenticated link ends.
@@ -336,8 +337,8 @@ async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<Node
     node.handshakes.set(node.handshakes.get() + 1);
     let shaken = with_timeout("no handshake within 5 s", handshake(node, &mut reader, &mut writer, role)).await;
     node.handshakes.set(node.handshakes.get() - 1);
-    let hello = match shaken {
-        Ok(hello) => hello,
+    let (hello, own_nonce) = match shaken {
+        Ok(shaken) => shaken,
         Err(end) => {
             node.counters.failure(end.reason());
             if !matches!(end, LinkEnd::Handshake(HandshakeError::OwnKey)) {
@@ -350,7 +351,7 @@ async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<Node
     let link = Rc::new(Link {
         id: node.next_link_id(),
         peer,
-        dialer: if role == Role::Dialer { node.me } else { peer },
+        dialer: if role == Role::Dialer { (node.me, own_nonce) } else { (peer, hello.nonce) },
         queue: RefCell::default(),
         queued_bytes: Cell::new(0),
         wake: Notify::default(),
@@ -388,8 +389,11 @@ async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<Node
     Ok(peer)
 }
 
-/// Registers a new link; of two links between the same pair the one dialled by the smaller
-/// key is kept (a new link from the same dialer replaces the old, which may be half-open).
+/// Registers a new link; of two links between the same pair, both ends keep the one dialled
+/// by the smaller key, and of two dialled by the same node the one with the smaller hello
+/// nonce: the same choice at both ends, whatever order their handshakes finished in. (A
+/// half-open link that wins is declared dead within 5 s of silence; the dialler then links
+/// again.)
 fn register(node: &Node, link: &Rc<Link>) -> bool {
     let existing = node.links.borrow().get(&link.peer).cloned();
     if let Some(existing) = existing {
