@@ -2,7 +2,7 @@
 //! the next sequence number, with NIP-01 replaceable/addressable rules, NIP-09 deletion,
 //! NIP-40 expiration and NIP-62 vanish. Also the expiration sweep.
 
-use heed::{RoTxn, RwTxn, WithoutTls};
+use heed::{EnvFlags, FlagSetMode, RoTxn, RwTxn, WithoutTls};
 use parrhesia_engine::{Event, KindClass, Prefix, Reason};
 
 use crate::error::StorageError;
@@ -61,7 +61,17 @@ impl Store {
         let positions = events.iter().map(|(origin_seq, event)| (event, Some((*origin, epoch, *origin_seq))));
         let outcomes = self.apply_in(&mut txn, positions, now)?;
         self.tables.cursors.put(&mut txn, &key, &current.max(next_seq).to_be_bytes())?;
-        txn.commit()?;
+        // One flush instead of two: the data pages are synced, the meta page waits for the next
+        // commit or flush. LMDB stays consistent; a system crash may undo this transaction,
+        // events and cursor together, and the batch is then pulled again. Nothing was
+        // acknowledged to a client for it. Only the writer's thread commits, so the flag is
+        // never seen by another transaction's commit.
+        // SAFETY: NO_META_SYNC keeps ACI (see above); it is set and unset on this thread.
+        unsafe { self.env.set_flags(EnvFlags::NO_META_SYNC, FlagSetMode::Enable)? };
+        let committed = txn.commit();
+        // SAFETY: as above.
+        unsafe { self.env.set_flags(EnvFlags::NO_META_SYNC, FlagSetMode::Disable)? };
+        committed?;
         Ok(Some(outcomes))
     }
 
