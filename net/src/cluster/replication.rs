@@ -583,3 +583,91 @@ fn check_batch(batch: &Batch, events_max: u32) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store holding its own log (node 1, epoch 7) up to position 4, events at 2 and 3.
+    struct OneLog;
+
+    impl LogStore for OneLog {
+        fn own_log(&self) -> LogHead {
+            LogHead { origin: [1; 32], epoch: 7, next_seq: 4 }
+        }
+
+        fn heads(&self) -> Vec<LogHead> {
+            vec![self.own_log()]
+        }
+
+        fn read(&self, _: &NodeId, _: u64, from_seq: u64, events_max: usize, _: usize) -> Option<ReadLog> {
+            let event = |origin_seq| WireEvent {
+                origin_seq,
+                id: [origin_seq as u8; 32],
+                pubkey: [0; 32],
+                sig: [0; 64],
+                middle: Vec::new(),
+            };
+            let events: Vec<WireEvent> =
+                [2, 3].into_iter().filter(|&seq| seq >= from_seq).take(events_max).map(event).collect();
+            Some(ReadLog {
+                next_seq: if events.len() == events_max { events[events.len() - 1].origin_seq + 1 } else { 4 },
+                events,
+            })
+        }
+    }
+
+    fn pull(epoch: u64, from_seq: u64, wait_ms: u32) -> Message {
+        Message::Pull(Pull { origin: [1; 32], epoch, from_seq, events_max: 10, bytes_max: 1 << 20, wait_ms })
+    }
+
+    fn sent(actions: &[Action]) -> Vec<&Message> {
+        actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Send { message, .. } => Some(message),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pulls_are_answered_parked_or_reset() {
+        let peer = [2; 32];
+        let mut replicator = Replicator::new([1; 32], ReplicationConfig::default(), 0, &OneLog);
+        replicator.link_up(0, peer, 9, &[], &OneLog);
+        // From the start: both events, and where to go on from.
+        let actions = replicator.on_message(0, peer, pull(7, 1, 1000), &OneLog);
+        let Message::Batch(batch) =
+            sent(&actions).into_iter().find(|m| matches!(m, Message::Batch(_))).unwrap().clone()
+        else {
+            unreachable!()
+        };
+        assert_eq!((batch.from_seq, batch.next_seq, batch.events.len()), (1, 4, 2));
+        // At the head: parked, answered empty when its wait is over.
+        let actions = replicator.on_message(0, peer, pull(7, 4, 1000), &OneLog);
+        assert!(!sent(&actions).iter().any(|m| matches!(m, Message::Batch(_))), "parked");
+        let actions = replicator.tick(999, &OneLog);
+        assert!(!sent(&actions).iter().any(|m| matches!(m, Message::Batch(_))), "still waiting");
+        let actions = replicator.tick(1000, &OneLog);
+        let empty = sent(&actions).into_iter().find_map(|m| match m {
+            Message::Batch(batch) => Some(batch.clone()),
+            _ => None,
+        });
+        assert_eq!(empty.map(|batch| (batch.from_seq, batch.next_seq, batch.events.len())), Some((4, 4, 0)));
+        // Past the head, or another epoch: a reset naming the current log.
+        for message in [pull(7, 9, 0), pull(6, 1, 0)] {
+            let actions = replicator.on_message(0, peer, message, &OneLog);
+            let reset = sent(&actions).into_iter().find_map(|m| match m {
+                Message::Reset(reset) => Some(*reset),
+                _ => None,
+            });
+            assert_eq!(reset.map(|reset| reset.head), Some(OneLog.own_log()));
+        }
+        assert_eq!(replicator.stats.resets_sent, 2);
+        // A batch outside its range closes the link.
+        let bad = Batch { origin: [2; 32], epoch: 9, from_seq: 5, next_seq: 3, events: Vec::new() };
+        let actions = replicator.on_message(0, peer, Message::Batch(bad), &OneLog);
+        assert!(actions.iter().any(|action| matches!(action, Action::Close { .. })));
+    }
+}
