@@ -132,6 +132,8 @@ pub struct ReplicationStats {
     pub ephemeral_delivered: u64,
     pub ephemeral_duplicates: u64,
     pub protocol_errors: u64,
+    /// Logs a peer named past `LOGS_PER_ORIGIN_MAX` for their origin (ignored).
+    pub logs_refused: u64,
 }
 
 struct Peer {
@@ -140,6 +142,11 @@ struct Peer {
     /// How far the peer holds each log, as it last said.
     heads: BTreeMap<LogId, u64>,
 }
+
+/// Logs (epochs) of one origin this node keeps state for; an origin gets a new epoch each
+/// time it starts, so this is restarts, not load. Past it, a peer naming yet another epoch
+/// of that origin is ignored (counted): no peer can make this node keep unbounded state.
+pub const LOGS_PER_ORIGIN_MAX: usize = 4096;
 
 /// Batches of one log that may wait for the writer at once: the next pull goes out while the
 /// previous batch is being stored, so the network and the disk overlap.
@@ -356,11 +363,18 @@ impl Replicator {
             if log == (own.origin, own.epoch) || !known_origin {
                 continue;
             }
+            if !self.logs.contains_key(&log) {
+                let of_origin = self.logs.range((head.origin, 0)..=(head.origin, u64::MAX)).count();
+                if of_origin >= LOGS_PER_ORIGIN_MAX {
+                    self.stats.logs_refused += 1;
+                    continue;
+                }
+                self.logs.insert(log, PullState::at(1));
+            }
             if let Some(known) = self.peers.get_mut(&peer) {
                 let held = known.heads.entry(log).or_insert(0);
                 *held = (*held).max(head.next_seq);
             }
-            self.logs.entry(log).or_insert_with(|| PullState::at(1));
         }
     }
 
@@ -665,6 +679,13 @@ mod tests {
             assert_eq!(reset.map(|reset| reset.head), Some(OneLog.own_log()));
         }
         assert_eq!(replicator.stats.resets_sent, 2);
+        // A peer naming endless epochs of an origin gets no more state than the bound.
+        let many: Vec<LogHead> = (0..LOGS_PER_ORIGIN_MAX as u64 + 10)
+            .map(|epoch| LogHead { origin: peer, epoch: 100 + epoch, next_seq: 2 })
+            .collect();
+        replicator.on_message(0, peer, Message::Heads(many), &OneLog);
+        assert_eq!(replicator.cursors().filter(|((origin, _), _)| *origin == peer).count(), LOGS_PER_ORIGIN_MAX);
+        assert!(replicator.stats.logs_refused >= 10);
         // A batch outside its range closes the link.
         let bad = Batch { origin: [2; 32], epoch: 9, from_seq: 5, next_seq: 3, events: Vec::new() };
         let actions = replicator.on_message(0, peer, Message::Batch(bad), &OneLog);
