@@ -266,7 +266,6 @@ pub async fn run(setup: ShardSetup) {
         }
     });
     let mut peer_tasks = Vec::new();
-    let setup_has_cluster = setup.cluster.is_some();
     for receiver in from_peers {
         let shard = shard.clone();
         peer_tasks.push(glommio::spawn_local(async move {
@@ -276,8 +275,10 @@ pub async fn run(setup: ShardSetup) {
             }
         }));
     }
-    if let Some((to_cluster, from_cluster)) = setup.cluster {
-        // Connected in the background: the cluster executor may start after this shard.
+    // The cluster's ends connect in the background (the cluster executor may start after this
+    // shard). Its receiving task is dropped at shutdown, not awaited: the cluster executor
+    // stops after the shards.
+    let cluster_task = setup.cluster.map(|(to_cluster, from_cluster)| {
         let shard_for_sender = shard.clone();
         glommio::spawn_local(async move {
             let sender = with_pulse(to_cluster.connect()).await;
@@ -285,13 +286,13 @@ pub async fn run(setup: ShardSetup) {
         })
         .detach();
         let shard = shard.clone();
-        peer_tasks.push(glommio::spawn_local(async move {
+        glommio::spawn_local(async move {
             let receiver = with_pulse(from_cluster.connect()).await;
             while let Some(message) = receiver.recv().await {
                 shard.fan_out(&message.event, None);
             }
-        }));
-    }
+        })
+    });
     let ticker = glommio::spawn_local(tick(shard.clone(), setup.shutdown));
     accept_loop(&shard, &listener).await;
     drop(listener);
@@ -301,12 +302,9 @@ pub async fn run(setup: ShardSetup) {
     shard.to_peers.borrow_mut().clear();
     shard.to_cluster.borrow_mut().take();
     commits.await;
-    let cluster_task = setup_has_cluster.then(|| peer_tasks.pop()).flatten();
     for task in peer_tasks {
         task.await;
     }
-    // The cluster's channel closes when the cluster executor stops, which waits for nothing
-    // of this shard: drop its task instead of waiting.
     drop(cluster_task);
     let connections: Vec<Rc<Connection>> = shard.connections.borrow().values().cloned().collect();
     for connection in &connections {

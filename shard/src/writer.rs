@@ -150,11 +150,9 @@ async fn commit_replicated(
     notices: &Notices,
 ) -> u64 {
     let ReplicatedBatch { origin, epoch, from_seq, next_seq, events } = batch;
-    let (positions, events): (Vec<u64>, Vec<parrhesia_engine::Event>) = events.into_iter().unzip();
-    let pairs: Vec<(u64, parrhesia_engine::Event)> = positions.into_iter().zip(events.iter().cloned()).collect();
     let applied = |stored| AppliedBatch { origin, epoch, from_seq, next_seq, stored };
     // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
-    let outcomes = match store.apply_replicated(&origin, epoch, from_seq, &pairs, next_seq, unix_now()) {
+    let outcomes = match store.apply_replicated(&origin, epoch, from_seq, &events, next_seq, unix_now()) {
         Ok(Some(outcomes)) => outcomes,
         Ok(None) => {
             // An earlier batch of this log failed: this one would leave a gap.
@@ -162,19 +160,12 @@ async fn commit_replicated(
             return 0;
         }
         Err(error) => {
-            tracing::warn!(%error, events = pairs.len(), "storing a replicated batch failed; it will be pulled again");
+            tracing::warn!(%error, events = events.len(), "storing a replicated batch failed; it will be pulled again");
             notify_cluster(notices, WriterNotice::Applied(applied(false))).await;
             return 0;
         }
     };
-    let stored: Arc<[(u64, parrhesia_engine::Event)]> = outcomes
-        .iter()
-        .zip(events)
-        .filter_map(|(outcome, event)| match outcome {
-            Outcome::Stored { seq } => Some((*seq, event)),
-            _ => None,
-        })
-        .collect();
+    let stored = stored_events(&outcomes, events.into_iter().map(|(_, event)| event));
     if !stored.is_empty() {
         for sender in shards {
             let _ = sender.send(Commit { outcomes: Vec::new(), events: stored.clone() }).await;
@@ -200,14 +191,7 @@ async fn commit(
             vec![Outcome::Rejected(Reason::new(Prefix::Error, "the relay could not store this event")); events.len()]
         }
     };
-    let stored: Arc<[(u64, parrhesia_engine::Event)]> = outcomes
-        .iter()
-        .zip(&events)
-        .filter_map(|(outcome, event)| match outcome {
-            Outcome::Stored { seq } => Some((*seq, event.clone())),
-            _ => None,
-        })
-        .collect();
+    let stored = stored_events(&outcomes, events);
     let mut per_shard: Vec<Vec<(u64, Outcome)>> = vec![Vec::new(); shards.len()];
     for ((shard, ticket), outcome) in routes.into_iter().zip(outcomes) {
         per_shard[shard].push((ticket, outcome));
@@ -217,6 +201,22 @@ async fn commit(
         let _ = sender.send(Commit { outcomes, events: stored.clone() }).await;
     }
     stored.len() as u64
+}
+
+/// The events a commit stored, with their sequence numbers, in order: what every shard fans
+/// out.
+fn stored_events(
+    outcomes: &[Outcome],
+    events: impl IntoIterator<Item = parrhesia_engine::Event>,
+) -> Arc<[(u64, parrhesia_engine::Event)]> {
+    outcomes
+        .iter()
+        .zip(events)
+        .filter_map(|(outcome, event)| match outcome {
+            Outcome::Stored { seq } => Some((*seq, event)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn flush(store: &Store) {
