@@ -9,8 +9,14 @@ pub struct StoreLog(pub Store);
 
 impl LogStore for StoreLog {
     fn own_log(&self) -> LogHead {
-        let next_seq = self.0.last_seq().map_or(1, |last| last + 1);
-        LogHead { origin: *self.0.node_id(), epoch: self.0.epoch(), next_seq }
+        let (origin, epoch) = (*self.0.node_id(), self.0.epoch());
+        // Its cursor: the position after this node's last own event (as `heads` says), not
+        // `last_seq + 1`, which replicated events move too.
+        let next_seq = self.0.cursor(&origin, epoch).unwrap_or_else(|error| {
+            tracing::warn!(%error, "reading the own log's cursor failed");
+            1
+        });
+        LogHead { origin, epoch, next_seq }
     }
 
     fn heads(&self) -> Vec<LogHead> {
