@@ -76,6 +76,9 @@ pub struct Config {
     pub outbound_overflow: OverflowPolicy,
     /// Largest request head, in bytes. Default 8 KiB.
     pub http_head_bytes_max: usize,
+    /// host:port of a separate listener for `GET /metrics`; when set, the relay's port no
+    /// longer serves metrics (so they need not be public). Default: unset, metrics on `listen`.
+    pub metrics_listen: Option<String>,
     /// Time a new socket has to send its request head, in milliseconds. Default 10 s.
     pub handshake_timeout_ms: u64,
     /// WebSocket ping interval, in seconds. Default 30.
@@ -217,6 +220,7 @@ impl Default for Config {
             outbound_bytes_max: 4 * 1024 * 1024,
             outbound_overflow: OverflowPolicy::Close,
             http_head_bytes_max: 8 * 1024,
+            metrics_listen: None,
             handshake_timeout_ms: 10_000,
             ping_interval_seconds: 30,
             pong_timeout_seconds: 10,
@@ -345,7 +349,7 @@ struct Layers {
 impl Layers {
     /// Sets `key` (`name` or `cluster.name`), refusing keys the schema does not have.
     fn set(&mut self, key: &str, value: Given, source: &str) -> anyhow::Result<()> {
-        const OPTIONAL: [&str; 3] = ["relay_contact", "relay_pubkey", "relay_url"];
+        const OPTIONAL: [&str; 4] = ["relay_contact", "relay_pubkey", "relay_url", "metrics_listen"];
         const CLUSTER_OPTIONAL: [&str; 1] = ["advertise"];
         let (table, name, optional) = match key.strip_prefix("cluster.") {
             Some(name) => {

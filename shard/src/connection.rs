@@ -8,9 +8,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use glommio::net::TcpStream;
-use parrhesia_engine::{ClientMessage, Event, KindClass, RelayMessage};
+use parrhesia_engine::{ClientMessage, Event, KindClass, Prefix, Reason, RelayMessage, ReplyTo};
 use tungstenite::Message;
 
+use crate::metrics::{
+    CLIENT_VERB_INVALID, CloseReason, KIND_UNKNOWN, OUTCOME_DUPLICATE, OUTCOME_EPHEMERAL, kind_class_index,
+    refusal_outcome,
+};
 use crate::notify::Notify;
 use crate::outbound::Outbound;
 use crate::shard::Shard;
@@ -40,6 +44,8 @@ pub struct Connection {
     last_ping: Cell<Instant>,
     awaiting_pong_since: Cell<Option<Instant>>,
     closed: Cell<bool>,
+    /// Why it closed, once it has (counted in metrics when the connection ends).
+    close_reason: Cell<Option<CloseReason>>,
     closed_notify: Notify,
 }
 
@@ -54,6 +60,7 @@ impl Connection {
             last_ping: Cell::new(now),
             awaiting_pong_since: Cell::new(None),
             closed: Cell::new(false),
+            close_reason: Cell::new(None),
             closed_notify: Notify::default(),
         }
     }
@@ -63,7 +70,10 @@ impl Connection {
     }
 
     /// Queues a Close frame and stops reading.
-    pub fn close(&self, code: u16, reason: &'static str) {
+    pub fn close(&self, code: u16, reason: &'static str, why: CloseReason) {
+        if self.close_reason.get().is_none() {
+            self.close_reason.set(Some(why));
+        }
         self.outbound.close(code, reason);
         self.closed.set(true);
         self.closed_notify.notify_all();
@@ -75,7 +85,7 @@ impl Connection {
         self.outbound.discard_events();
         let notice = RelayMessage::Notice { message: "error: too slow reading; the outbound queue is full".into() };
         self.outbound.push_reply(notice.encode());
-        self.close(1008, "outbound queue full");
+        self.close(1008, "outbound queue full", CloseReason::OutboundOverflow);
     }
 
     /// The subscription's EVENT prefix if a live event (with `seq`, or ephemeral) goes to it
@@ -106,10 +116,10 @@ impl Connection {
             return;
         }
         if self.awaiting_pong_since.get().is_some_and(|since| now.duration_since(since) >= pong_timeout) {
-            self.close(1001, "no pong");
+            self.close(1001, "no pong", CloseReason::NoPong);
         } else if now.duration_since(self.last_activity.get()) >= idle_timeout && self.subscriptions.borrow().is_empty()
         {
-            self.close(1000, "idle");
+            self.close(1000, "idle", CloseReason::Idle);
         } else if now.duration_since(self.last_ping.get()) >= ping_interval {
             self.last_ping.set(now);
             if self.awaiting_pong_since.get().is_none() {
@@ -143,13 +153,15 @@ pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u
     let (sink, mut source) = socket.split();
     let connection = Rc::new(Connection::new(id, shard.config.outbound_bytes_max));
     shard.connections.borrow_mut().insert(id, connection.clone());
-    shard.counters.connections_opened.set(shard.counters.connections_opened.get() + 1);
+    shard.metrics.connections_opened.inc();
+    shard.metrics.connections_open.add(1);
     tracing::debug!(connection = id, shard = shard.index, %peer, "connection opened");
     let writer = glommio::spawn_local({
         let connection = connection.clone();
         let shard = shard.clone();
-        async move { crate::outbound::write_loop(&connection.outbound, sink, &shard.event_scratch).await }
+        async move { crate::outbound::write_loop(&connection.outbound, sink, &shard.event_scratch, &shard.metrics).await }
     });
+    let mut ended = CloseReason::Client;
     while !connection.is_closed() && !shard.stopping.get() {
         // Flow control: a client that does not read its answers is not read either.
         connection.outbound.wait_below_high_water().await;
@@ -170,16 +182,23 @@ pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u
             Ok(Message::Close(_)) => break,
             Err(tungstenite::Error::Capacity(error)) => {
                 connection.reply(RelayMessage::Notice { message: format!("invalid: {error}").into() });
-                connection.close(1009, "message too big");
+                connection.close(1009, "message too big", CloseReason::MessageTooBig);
             }
-            Err(_) => break,
+            Err(error) => {
+                ended = close_reason_of(&error);
+                break;
+            }
         }
     }
     // Closing: forget its subscriptions at once, let the writer task send what is queued.
     shard.subscriptions.borrow_mut().remove_connection(id);
+    shard.subscriptions_changed();
     connection.subscriptions.borrow_mut().clear();
     if !connection.is_closed() {
-        connection.close(if shard.stopping.get() { 1001 } else { 1000 }, "");
+        match shard.stopping.get() {
+            true => connection.close(1001, "", CloseReason::Shutdown),
+            false => connection.close(1000, "", ended),
+        }
     }
     // A client that is not reading receives its NOTICE and Close only once it reads what the
     // socket already holds: give it that long, with nothing but a few frames still queued.
@@ -190,13 +209,29 @@ pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u
     })
     .await;
     shard.connections.borrow_mut().remove(&id);
+    shard.metrics.connections_open.add(-1);
+    shard.metrics.closed(connection.close_reason.get().unwrap_or(ended));
     tracing::debug!(connection = id, shard = shard.index, "connection closed");
 }
 
 async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str) {
-    match ClientMessage::decode(text, &shard.limits) {
-        Err(rejection) => connection.reply(rejection.to_message()),
-        Ok(ClientMessage::Event(event)) => handle_event(shard, connection, event).await,
+    let started = Instant::now();
+    let message = ClientMessage::decode(text, &shard.limits);
+    shard.metrics.client_messages[client_verb(&message)].inc();
+    match message {
+        Err(rejection) => {
+            if let ReplyTo::Ok(_) = rejection.reply_to {
+                shard.metrics.event(refusal_outcome(rejection.reason.prefix), KIND_UNKNOWN);
+            }
+            connection.reply(rejection.to_message())
+        }
+        Ok(ClientMessage::Event(event)) => {
+            let kind_class = kind_class_index(event.kind_class());
+            let outcome = handle_event(shard, connection, event, started).await;
+            if let Some(outcome) = outcome {
+                shard.metrics.event(outcome, kind_class);
+            }
+        }
         Ok(ClientMessage::Req { subscription_id, filters }) => {
             crate::req::open(shard, connection, subscription_id, filters)
         }
@@ -206,6 +241,7 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
         Ok(ClientMessage::Close { subscription_id }) => {
             connection.subscriptions.borrow_mut().remove(&subscription_id);
             shard.subscriptions.borrow_mut().remove(connection.id, &subscription_id);
+            shard.subscriptions_changed();
         }
         Ok(ClientMessage::Auth(event)) => {
             connection.ok(&event, false, "restricted: this relay does not support AUTH (NIP-42) yet".into())
@@ -220,35 +256,87 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
     }
 }
 
+/// Why a read error ended a connection: a client that went away without the closing
+/// handshake (the common case) is a client close, not an error.
+fn close_reason_of(error: &tungstenite::Error) -> CloseReason {
+    use std::io::ErrorKind;
+    use tungstenite::error::ProtocolError;
+    match error {
+        tungstenite::Error::ConnectionClosed
+        | tungstenite::Error::AlreadyClosed
+        | tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => CloseReason::Client,
+        tungstenite::Error::Io(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof
+            ) =>
+        {
+            CloseReason::Client
+        }
+        tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8(_) => CloseReason::ProtocolError,
+        _ => CloseReason::SocketError,
+    }
+}
+
+/// The metrics verb of a client message (`invalid` if it did not decode).
+fn client_verb(message: &Result<ClientMessage, parrhesia_engine::Rejection>) -> usize {
+    match message {
+        Ok(ClientMessage::Event(_)) => 0,
+        Ok(ClientMessage::Req { .. }) => 1,
+        Ok(ClientMessage::Close { .. }) => 2,
+        Ok(ClientMessage::Count { .. }) => 3,
+        Ok(ClientMessage::Auth(_)) => 4,
+        Ok(ClientMessage::NegOpen { .. }) => 5,
+        Ok(ClientMessage::NegMsg { .. }) => 6,
+        Ok(ClientMessage::NegClose { .. }) => 7,
+        Err(_) => CLIENT_VERB_INVALID,
+    }
+}
+
 /// The EVENT pipeline after parsing (limits, structure and id were checked by the decoder):
-/// duplicate check -> signature -> policy -> ephemeral fanout or the writer.
-async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Event) {
+/// duplicate check -> signature -> policy -> ephemeral fanout or the writer. Returns the
+/// event's outcome for metrics when it is decided here (`None`: the writer decides it).
+/// `started` is when its message arrived: the checks' time is observed up to the hand-over.
+async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Event, started: Instant) -> Option<usize> {
+    let checked = || shard.metrics.ingest_check.observe_duration(started.elapsed());
+    let refuse = |reason: parrhesia_engine::Reason| {
+        checked();
+        connection.ok(&event, false, reason.to_string());
+        Some(refusal_outcome(reason.prefix))
+    };
     let ephemeral = event.kind_class() == KindClass::Ephemeral;
     if !ephemeral {
         match shard.store.contains_id(event.id()) {
-            Ok(true) => return connection.ok(&event, true, "duplicate: already have this event".into()),
+            Ok(true) => {
+                checked();
+                connection.ok(&event, true, "duplicate: already have this event".into());
+                return Some(OUTCOME_DUPLICATE);
+            }
             Ok(false) => {}
             Err(error) => {
                 tracing::warn!(%error, "duplicate check failed");
-                return connection.ok(&event, false, "error: the relay could not read its store".into());
+                return refuse(Reason::new(Prefix::Error, "the relay could not read its store"));
             }
         }
     }
     if let Err(reason) = event.verify_signature() {
-        return connection.ok(&event, false, reason.to_string());
+        return refuse(reason);
     }
     if let Err(reason) = event.check_created_at(crate::unix_now(), &shard.limits) {
-        return connection.ok(&event, false, reason.to_string());
+        return refuse(reason);
     }
     if event.tags().iter().any(|tag| tag.len() == 1 && tag[0] == "-") {
-        let message = "auth-required: this event may only be published by its author (NIP-70)";
-        return connection.ok(&event, false, message.into());
+        return refuse(Reason::new(Prefix::AuthRequired, "this event may only be published by its author (NIP-70)"));
     }
+    checked();
     if ephemeral {
         shard.publish_ephemeral(&event).await;
-        return connection.ok(&event, true, String::new());
+        connection.ok(&event, true, String::new());
+        return Some(OUTCOME_EPHEMERAL);
     }
     if shard.submit(connection.id, event.clone()).await.is_err() {
         connection.ok(&event, false, "error: the relay is shutting down".into());
+        return Some(refusal_outcome(Prefix::Error));
     }
+    None
 }

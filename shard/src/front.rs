@@ -39,9 +39,38 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         Route::Health => plain(200, &format!("ok shard={}\n", shard.index)),
         Route::Ready if shard.stopping.get() => plain(503, "shutting down\n"),
         Route::Ready => plain(200, "ready\n"),
-        Route::Metrics => plain(404, "metrics are not served yet\n"),
+        Route::Metrics if shard.config.metrics_listen.is_some() => {
+            plain(404, "metrics are served on the metrics listener (metrics_listen) only\n")
+        }
+        Route::Metrics => metrics_page(&shard),
         Route::BadUpgrade(reason) => plain(400, &format!("{reason}\n")),
         Route::NotFound => plain(404, "not found; this is a Nostr relay, connect with a WebSocket\n"),
+    };
+    let _ = write_all(&mut stream, &reply).await;
+    let _ = stream.close().await;
+}
+
+fn metrics_page(shard: &Shard) -> Vec<u8> {
+    parrhesia_net::response(200, crate::metrics::CONTENT_TYPE, shard.metrics_page.render().as_bytes(), &[])
+}
+
+/// Serves `GET /metrics` (and health) on the separate metrics listener: no WebSocket, no
+/// NIP-11, one request per connection.
+pub async fn serve_metrics(shard: Rc<Shard>, mut stream: TcpStream) {
+    let deadline = Duration::from_millis(shard.config.handshake_timeout_ms);
+    let head_bytes_max = shard.config.http_head_bytes_max;
+    let read =
+        glommio::timer::timeout(deadline, async { Ok(parrhesia_net::read_request(&mut stream, head_bytes_max).await) })
+            .await;
+    let request = match read {
+        Ok(Ok(request)) => request,
+        Ok(Err(error)) => return answer_error(&mut stream, &error).await,
+        Err(_) => return,
+    };
+    let reply = match parrhesia_net::route(&request) {
+        Route::Metrics => metrics_page(&shard),
+        Route::Health => parrhesia_net::response(200, "text/plain", b"ok\n", &[]),
+        _ => parrhesia_net::response(404, "text/plain", b"this listener serves /metrics only\n", &[]),
     };
     let _ = write_all(&mut stream, &reply).await;
     let _ = stream.close().await;

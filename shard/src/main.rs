@@ -5,6 +5,7 @@ mod config;
 mod connection;
 mod front;
 mod messages;
+mod metrics;
 mod notify;
 mod outbound;
 mod req;

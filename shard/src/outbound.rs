@@ -13,6 +13,7 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
 use crate::config::OverflowPolicy;
+use crate::metrics::{RELAY_VERB_EVENT, ShardMetrics, relay_verb};
 use crate::notify::Notify;
 
 /// Stored events are copied out of LMDB into chunks of at least this many bytes, shared by the
@@ -235,8 +236,7 @@ impl Outbound {
     }
 
     /// Bytes queued now.
-    #[cfg(test)]
-    fn bytes(&self) -> usize {
+    pub fn queued_bytes(&self) -> usize {
         self.bytes.get()
     }
 }
@@ -244,8 +244,8 @@ impl Outbound {
 /// Drains `outbound` into `sink` until a Close frame is sent or the socket fails.
 /// Frames are fed to the socket layer, which batches them in its write buffer, and flushed
 /// once the queue is empty (a cork per turn, not a write per frame). `scratch` is the
-/// shard's buffer for joining live events.
-pub async fn write_loop<S>(outbound: &Outbound, mut sink: S, scratch: &RefCell<BytesMut>)
+/// shard's buffer for joining live events; `metrics` counts what is sent, by verb.
+pub async fn write_loop<S>(outbound: &Outbound, mut sink: S, scratch: &RefCell<BytesMut>, metrics: &ShardMetrics)
 where
     S: futures_util::Sink<Message> + Unpin,
 {
@@ -264,6 +264,11 @@ where
             continue;
         };
         let is_close = matches!(frame, Frame::Close { .. });
+        match &frame {
+            Frame::Text(text) => metrics.relay_messages[relay_verb(text)].inc(),
+            Frame::Event { .. } => metrics.relay_messages[RELAY_VERB_EVENT].inc(),
+            Frame::Ping | Frame::Close { .. } => {}
+        }
         let message = frame.into_message(&mut scratch.borrow_mut());
         let sent = if is_close { sink.send(message).await } else { sink.feed(message).await };
         if !outbound.above_high_water() {
@@ -307,9 +312,9 @@ mod tests {
             let outbound = Outbound::new(frame_bytes * 2);
             assert_eq!(outbound.push_live(prefix.clone(), json.clone(), policy), LiveOutcome::Queued);
             assert_eq!(outbound.push_live(prefix.clone(), json.clone(), policy), LiveOutcome::Queued);
-            assert_eq!(outbound.bytes(), frame_bytes * 2, "{policy:?} counts what it queued");
+            assert_eq!(outbound.queued_bytes(), frame_bytes * 2, "{policy:?} counts what it queued");
             assert_eq!(outbound.push_live(prefix.clone(), json.clone(), policy), expected, "{policy:?}");
-            assert!(outbound.bytes() <= frame_bytes * 2, "{policy:?} keeps the bound");
+            assert!(outbound.queued_bytes() <= frame_bytes * 2, "{policy:?} keeps the bound");
         }
     }
 
@@ -351,7 +356,7 @@ mod tests {
             assert_eq!(text_of(stored), expected);
             assert_eq!(text_of(live), expected);
         }
-        assert_eq!(outbound.bytes(), 0, "popping returns every byte");
+        assert_eq!(outbound.queued_bytes(), 0, "popping returns every byte");
     }
 
     #[test]

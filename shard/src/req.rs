@@ -40,6 +40,7 @@ pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: Str
     subscriptions.insert(subscription_id.clone(), state);
     drop(subscriptions);
     shard.subscriptions.borrow_mut().insert(connection.id, &subscription_id, filters.to_vec());
+    shard.subscriptions_changed();
     let (shard, connection) = (shard.clone(), connection.clone());
     glommio::spawn_local(async move {
         if let Err(message) = serve(&shard, &connection, &subscription_id, generation, &filters, &prefix).await
@@ -47,6 +48,7 @@ pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: Str
         {
             connection.subscriptions.borrow_mut().remove(&subscription_id);
             shard.subscriptions.borrow_mut().remove(connection.id, &subscription_id);
+            shard.subscriptions_changed();
             connection.outbound.push_reply(closed(&subscription_id, message));
         }
     })
@@ -70,6 +72,7 @@ async fn serve(
         tracing::warn!(%error, "subscription scan failed");
         "error: the relay could not read its store".to_string()
     };
+    let started = std::time::Instant::now();
     let now = crate::unix_now();
     let mut scan = shard.store.scan(filters, shard.limits.filter_limit_max, now).map_err(storage_error)?;
     while !scan.is_done() {
@@ -83,11 +86,13 @@ async fn serve(
             connection.outbound.push_stored(prefix, record.json_len(), |out| record.write_json(out))
         })
         .map_err(storage_error)?;
+        shard.metrics.scan_slices.inc();
         glommio::yield_if_needed().await;
     }
     if !connection.is_current(id, generation) {
         return Ok(());
     }
+    shard.metrics.req_to_eose.observe_duration(started.elapsed());
     connection.outbound.push_reply(RelayMessage::Eose { subscription_id: id.into() }.encode());
     catch_up(shard, connection, id, generation, filters, scan.snapshot_seq(), prefix).await.map_err(storage_error)
 }
@@ -149,6 +154,7 @@ pub fn count(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: St
             let mut count = 0u64;
             while !scan.is_done() && !connection.is_closed() {
                 count += scan.step(&shard.store, budget(&shard), |_| {})? as u64;
+                shard.metrics.scan_slices.inc();
                 glommio::yield_if_needed().await;
             }
             Ok::<u64, parrhesia_storage::StorageError>(count)

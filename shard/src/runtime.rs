@@ -12,7 +12,9 @@ use glommio::{CpuSet, LocalExecutorBuilder, Placement};
 use parrhesia_net::{Limitation, RelayInfo};
 use parrhesia_storage::{Durability, Store, StoreOptions};
 
+use crate::cluster::ClusterMetrics;
 use crate::config::{Config, DurabilitySetting};
+use crate::metrics::{Metrics, ShardMetrics, WriterMetrics};
 use crate::shard::ShardSetup;
 use crate::startup::StartupSteps;
 use crate::writer::WriterSetup;
@@ -163,6 +165,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         shard_clusters.resize_with(shards, || None);
     }
 
+    let shard_metrics: Vec<Arc<ShardMetrics>> = (0..shards).map(|_| Arc::default()).collect();
+    let writer_metrics = Arc::new(WriterMetrics::default());
+    let cluster_metrics = config.cluster.as_ref().map(|_| Arc::new(ClusterMetrics::default()));
+    let metrics_page =
+        Arc::new(Metrics::new(shard_metrics.clone(), writer_metrics.clone(), cluster_metrics.clone(), store.clone()));
+
     let startup = Arc::new(StartupSteps::new(shards));
     let writer_setup = WriterSetup {
         startup: startup.clone(),
@@ -173,6 +181,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         flush_interval: (durability == Durability::NoSync).then(|| Duration::from_millis(config.flush_interval_ms)),
         sweep_interval: Duration::from_secs(config.expiration_sweep_interval_seconds.max(1)),
         cluster: writer_cluster,
+        metrics: writer_metrics,
     };
     let writer = executor(Placement::Unbound, "writer")
         .spawn(move || crate::writer::run(writer_setup))
@@ -198,6 +207,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             bound: bound_sender.clone(),
             startup: startup.clone(),
             cluster: shard_clusters[index].take(),
+            metrics: shard_metrics[index].clone(),
+            metrics_page: metrics_page.clone(),
         };
         // One shard per core, pinned, when they fit; otherwise let the kernel place them.
         let placement = if shards <= cpus.len() { Placement::Fixed(cpus[index]) } else { Placement::Unbound };
@@ -207,8 +218,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         handles.push(handle);
     }
     let mut listeners = shards;
-    let cluster = match (cluster_writer, node_key, &config.cluster) {
-        (Some((to_writer, from_writer)), Some(key), Some(cluster_config)) => {
+    let cluster = match (cluster_writer, node_key, &config.cluster, cluster_metrics) {
+        (Some((to_writer, from_writer)), Some(key), Some(cluster_config), Some(metrics)) => {
             let (to_shards, from_shards) = cluster_shards.into_iter().unzip();
             let setup = crate::cluster::ClusterSetup {
                 config: cluster_config.clone(),
@@ -221,6 +232,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 from_shards,
                 shutdown: shutdown.clone(),
                 bound: bound_sender.clone(),
+                metrics,
             };
             listeners += 1;
             let handle = executor(Placement::Unbound, "cluster")

@@ -17,6 +17,7 @@ use parrhesia_storage::{Outcome, Store};
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::messages::{Commit, Ephemeral, StoreRequest};
+use crate::metrics::{Metrics, OUTCOME_DUPLICATE, OUTCOME_STORED, ShardMetrics, refusal_outcome};
 use crate::notify::Notify;
 use crate::outbound::LiveOutcome;
 use crate::startup::{StartupSteps, Step};
@@ -39,17 +40,9 @@ pub struct ShardSetup {
     pub startup: Arc<StartupSteps>,
     /// With a cluster: ephemeral events to the cluster executor (for peers) and from it.
     pub cluster: Option<(SharedSender<Ephemeral>, SharedReceiver<Ephemeral>)>,
-}
-
-/// Counters of one shard (exported as metrics later).
-#[derive(Default)]
-pub struct Counters {
-    pub connections_opened: Cell<u64>,
-    pub connections_refused: Cell<u64>,
-    pub accept_failures: Cell<u64>,
-    pub live_events_dropped: Cell<u64>,
-    pub connections_closed_overflow: Cell<u64>,
-    pub cluster_ephemeral_dropped: Cell<u64>,
+    /// This shard's metrics, and the node's for rendering `/metrics`.
+    pub metrics: Arc<ShardMetrics>,
+    pub metrics_page: Arc<Metrics>,
 }
 
 pub struct Shard {
@@ -67,8 +60,8 @@ pub struct Shard {
     /// into its socket's write buffer at once, so one chunk serves the whole shard.
     pub event_scratch: RefCell<bytes::BytesMut>,
     pub connections: RefCell<HashMap<u64, Rc<Connection>>>,
-    /// Store requests awaiting their commit: ticket -> (connection, event id).
-    pending: RefCell<HashMap<u64, (u64, Id)>>,
+    /// Store requests awaiting their commit: ticket -> (connection, event id, kind class index).
+    pending: RefCell<HashMap<u64, (u64, Id, usize)>>,
     next_ticket: Cell<u64>,
     next_connection: Cell<u64>,
     next_generation: Cell<u64>,
@@ -80,7 +73,8 @@ pub struct Shard {
     to_cluster: RefCell<Option<Rc<ConnectedSender<Ephemeral>>>>,
     pub stopping: Cell<bool>,
     pub stop: Notify,
-    pub counters: Counters,
+    pub metrics: Arc<ShardMetrics>,
+    pub metrics_page: Arc<Metrics>,
 }
 
 impl Shard {
@@ -104,7 +98,8 @@ impl Shard {
         let Some(sender) = self.to_writer.borrow().clone() else { return Err(()) };
         let ticket = self.next_ticket.get() + 1;
         self.next_ticket.set(ticket);
-        self.pending.borrow_mut().insert(ticket, (connection, *event.id()));
+        let kind_class = crate::metrics::kind_class_index(event.kind_class());
+        self.pending.borrow_mut().insert(ticket, (connection, *event.id(), kind_class));
         if sender.send(StoreRequest { ticket, event }).await.is_err() {
             self.pending.borrow_mut().remove(&ticket);
             return Err(());
@@ -124,7 +119,7 @@ impl Shard {
         if let Some(cluster) = cluster {
             // Best effort across nodes: a full queue to the cluster drops the event, counted.
             if cluster.try_send(Ephemeral { event: event.clone() }).is_err() {
-                self.counters.cluster_ephemeral_dropped.set(self.counters.cluster_ephemeral_dropped.get() + 1);
+                self.metrics.cluster_ephemeral_dropped.inc();
             }
         }
     }
@@ -132,13 +127,14 @@ impl Shard {
     /// Handles one commit from the writer: answer the OKs, then fan out in sequence order.
     fn on_commit(&self, commit: Commit) {
         for (ticket, outcome) in commit.outcomes {
-            let Some((connection, id)) = self.pending.borrow_mut().remove(&ticket) else { continue };
-            let Some(connection) = self.connection(connection) else { continue };
-            let (accepted, message) = match outcome {
-                Outcome::Stored { .. } => (true, String::new()),
-                Outcome::Duplicate => (true, "duplicate: already have this event".to_string()),
-                Outcome::Rejected(reason) => (false, reason.to_string()),
+            let Some((connection, id, kind_class)) = self.pending.borrow_mut().remove(&ticket) else { continue };
+            let (accepted, message, counted) = match outcome {
+                Outcome::Stored { .. } => (true, String::new(), OUTCOME_STORED),
+                Outcome::Duplicate => (true, "duplicate: already have this event".to_string(), OUTCOME_DUPLICATE),
+                Outcome::Rejected(reason) => (false, reason.to_string(), refusal_outcome(reason.prefix)),
             };
+            self.metrics.event(counted, kind_class);
+            let Some(connection) = self.connection(connection) else { continue };
             let reply = RelayMessage::Ok { event_id: id, accepted, message: message.into() };
             connection.outbound.push_reply(reply.encode());
         }
@@ -151,25 +147,32 @@ impl Shard {
     /// Delivers `event` to every live subscription here that matches it. `seq` is `None` for
     /// ephemeral events; a stored event goes only to subscriptions whose scan did not cover it.
     fn fan_out(&self, event: &Event, seq: Option<u64>) {
+        let started = Instant::now();
         let mut matches = self.fanout_matches.borrow_mut();
         matches.clear();
         self.subscriptions.borrow_mut().matches_into(event, &mut matches);
         let connections = self.connections.borrow();
+        let mut queued = 0;
         for (connection_id, subscription_id) in matches.drain(..) {
             let Some(connection) = connections.get(&connection_id) else { continue };
             let Some(prefix) = connection.live_prefix(&subscription_id, seq) else { continue };
             let policy = self.config.outbound_overflow;
             match connection.outbound.push_live(prefix, event.json().clone(), policy) {
-                LiveOutcome::Queued => {}
-                LiveOutcome::Dropped => {
-                    self.counters.live_events_dropped.set(self.counters.live_events_dropped.get() + 1)
-                }
+                LiveOutcome::Queued => queued += 1,
+                LiveOutcome::Dropped => self.metrics.live_dropped.inc(),
                 LiveOutcome::Overflow => {
-                    self.counters.connections_closed_overflow.set(self.counters.connections_closed_overflow.get() + 1);
+                    self.metrics.overflow_closes.inc();
                     connection.close_for_overflow();
                 }
             }
         }
+        self.metrics.deliveries.add(queued);
+        self.metrics.fanout.observe_duration(started.elapsed());
+    }
+
+    /// Keeps the open-subscriptions gauge equal to the index's size; called after every change.
+    pub fn subscriptions_changed(&self) {
+        self.metrics.subscriptions_open.set(self.subscriptions.borrow().len() as i64);
     }
 
     /// Pings, pong deadlines and idle connections, once a second.
@@ -179,9 +182,17 @@ impl Shard {
         let pong_timeout = Duration::from_secs(self.config.pong_timeout_seconds);
         let idle_timeout = Duration::from_secs(self.config.idle_timeout_seconds);
         let connections: Vec<Rc<Connection>> = self.connections.borrow().values().cloned().collect();
+        let (mut queued_bytes, mut fullest) = (0, 0);
         for connection in connections {
             connection.check_liveness(now, ping_interval, pong_timeout, idle_timeout);
+            let bytes = connection.outbound.queued_bytes();
+            queued_bytes += bytes;
+            fullest = fullest.max(bytes);
+            self.metrics.outbound_depth.observe(bytes as u64);
         }
+        self.metrics.outbound_queued_bytes.set(queued_bytes as i64);
+        let per_mille = fullest.saturating_mul(1000) / self.config.outbound_bytes_max.max(1);
+        self.metrics.outbound_pressure_per_mille.set(per_mille as i64);
     }
 }
 
@@ -222,16 +233,25 @@ pub async fn run(setup: ShardSetup) {
     }
     let from_writer = from_writer.await;
     let listener = match TcpListener::bind(setup.config.listen.as_str()) {
-        Ok(listener) => {
-            let _ = setup.bound.send(Ok(()));
-            listener
-        }
+        Ok(listener) => listener,
         Err(error) => {
             let _ =
                 setup.bound.send(Err(format!("shard {} cannot bind {}: {error}", setup.index, setup.config.listen)));
             return;
         }
     };
+    // The metrics listener, if any, is shard 0's (a scrape is rare and cheap).
+    let metrics_listener = match setup.config.metrics_listen.as_deref().filter(|_| setup.index == 0) {
+        Some(address) => match TcpListener::bind(address) {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                let _ = setup.bound.send(Err(format!("cannot bind the metrics listener {address}: {error}")));
+                return;
+            }
+        },
+        None => None,
+    };
+    let _ = setup.bound.send(Ok(()));
     let shard = Rc::new(Shard {
         index: setup.index,
         connections_max: setup.connections_max,
@@ -253,7 +273,8 @@ pub async fn run(setup: ShardSetup) {
         to_cluster: RefCell::new(None),
         stopping: Cell::new(false),
         stop: Notify::default(),
-        counters: Counters::default(),
+        metrics: setup.metrics,
+        metrics_page: setup.metrics_page,
     });
     // Events committed before this shard started are in the store: scans find them.
     shard.last_seq_seen.set(shard.store.last_seq().unwrap_or(0));
@@ -294,7 +315,11 @@ pub async fn run(setup: ShardSetup) {
         })
     });
     let ticker = glommio::spawn_local(tick(shard.clone(), setup.shutdown));
+    let metrics_task = metrics_listener.map(|listener| glommio::spawn_local(metrics_loop(shard.clone(), listener)));
     accept_loop(&shard, &listener).await;
+    if let Some(task) = metrics_task {
+        task.await;
+    }
     drop(listener);
     ticker.await;
     // Stop taking events; the writer commits what it holds and answers before it closes.
@@ -308,7 +333,7 @@ pub async fn run(setup: ShardSetup) {
     drop(cluster_task);
     let connections: Vec<Rc<Connection>> = shard.connections.borrow().values().cloned().collect();
     for connection in &connections {
-        connection.close(1001, "relay shutting down");
+        connection.close(1001, "relay shutting down", crate::metrics::CloseReason::Shutdown);
     }
     let deadline = Instant::now() + Duration::from_secs(2);
     while !shard.connections.borrow().is_empty() && Instant::now() < deadline {
@@ -340,7 +365,7 @@ async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {
         match accepted {
             Ok(stream) if shard.connections.borrow().len() >= shard.connections_max => {
                 // At this shard's share of the connection limit: a clean, counted refusal.
-                shard.counters.connections_refused.set(shard.counters.connections_refused.get() + 1);
+                shard.metrics.connections_refused.inc();
                 glommio::spawn_local(crate::front::refuse(stream)).detach();
             }
             Ok(stream) => {
@@ -350,8 +375,8 @@ async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {
             Err(error) => {
                 // Out of file descriptors, mostly. Count it, say so at most once a second, and
                 // back off so a storm of waiting clients does not spin this shard.
-                let failures = shard.counters.accept_failures.get() + 1;
-                shard.counters.accept_failures.set(failures);
+                shard.metrics.accept_failures.inc();
+                let failures = shard.metrics.accept_failures.get();
                 if last_warning.is_none_or(|at: Instant| at.elapsed() >= Duration::from_secs(1)) {
                     tracing::warn!(shard = shard.index, %error, failures, "accept failed");
                     last_warning = Some(Instant::now());
@@ -361,6 +386,28 @@ async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {
         }
         if shard.stopping.get() {
             break;
+        }
+    }
+}
+
+/// Accepts scrapes on the metrics listener until the shard stops.
+async fn metrics_loop(shard: Rc<Shard>, listener: TcpListener) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            shard.stop.notified().await;
+            None
+        })
+        .await;
+        match accepted {
+            None => return,
+            Some(Ok(stream)) => {
+                glommio::spawn_local(crate::front::serve_metrics(shard.clone(), stream)).detach();
+            }
+            // Out of descriptors: the relay's own accept loop reports it; wait and go on.
+            Some(Err(_)) => glommio::timer::sleep(Duration::from_millis(50)).await,
+        }
+        if shard.stopping.get() {
+            return;
         }
     }
 }

@@ -15,6 +15,7 @@ use parrhesia_net::cluster::replication::AppliedBatch;
 use parrhesia_storage::{Outcome, Store};
 
 use crate::messages::{Commit, ReplicatedBatch, StoreRequest, WriterNotice};
+use crate::metrics::WriterMetrics;
 use crate::startup::{StartupSteps, Step};
 use crate::unix_now;
 
@@ -30,6 +31,7 @@ pub struct WriterSetup {
     pub startup: Arc<StartupSteps>,
     /// With a cluster: batches pulled from peers, and where to say what became of them.
     pub cluster: Option<(SharedReceiver<ReplicatedBatch>, SharedSender<WriterNotice>)>,
+    pub metrics: Arc<WriterMetrics>,
 }
 
 /// What the writer did, reported at exit.
@@ -39,6 +41,10 @@ pub struct WriterReport {
     pub events_stored: u64,
     pub replicated_stored: u64,
 }
+
+/// `WriterMetrics` indices of the two sources of commits.
+const SOURCE_CLIENTS: usize = 0;
+const SOURCE_REPLICATION: usize = 1;
 
 /// Runs until every shard has closed its request channel and all requests are answered.
 pub async fn run(setup: WriterSetup) -> WriterReport {
@@ -88,7 +94,9 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         let batch: Vec<(usize, StoreRequest)> = {
             let mut queue = queue.borrow_mut();
             let take = queue.len().min(setup.batch_events_max);
-            queue.drain(..take).collect()
+            let batch = queue.drain(..take).collect();
+            setup.metrics.queue_events.set(queue.len() as i64);
+            batch
         };
         let pulled = replicated.borrow_mut().pop_front();
         if batch.is_empty() && pulled.is_none() {
@@ -100,14 +108,15 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         }
         if !batch.is_empty() {
             report.commits += 1;
-            let stored = commit(&setup.store, batch, &commits).await;
+            let stored = commit(&setup.store, batch, &commits, &setup.metrics).await;
             report.events_stored += stored;
             if stored > 0 {
                 notify_cluster(&notices, WriterNotice::Committed).await;
             }
         }
         if let Some(pulled) = pulled {
-            report.replicated_stored += commit_replicated(&setup.store, pulled, &commits, &notices).await;
+            report.replicated_stored +=
+                commit_replicated(&setup.store, pulled, &commits, &notices, &setup.metrics).await;
         }
         if setup.flush_interval.is_some_and(|interval| last_flush.elapsed() >= interval) {
             flush(&setup.store);
@@ -148,11 +157,16 @@ async fn commit_replicated(
     batch: ReplicatedBatch,
     shards: &[glommio::channels::shared_channel::ConnectedSender<Commit>],
     notices: &Notices,
+    metrics: &WriterMetrics,
 ) -> u64 {
     let ReplicatedBatch { origin, epoch, from_seq, next_seq, events } = batch;
     let applied = |stored| AppliedBatch { origin, epoch, from_seq, next_seq, stored };
+    let started = Instant::now();
     // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
-    let outcomes = match store.apply_replicated(&origin, epoch, from_seq, &events, next_seq, unix_now()) {
+    let result = store.apply_replicated(&origin, epoch, from_seq, &events, next_seq, unix_now());
+    metrics.commit_duration[SOURCE_REPLICATION].observe_duration(started.elapsed());
+    metrics.batch_events[SOURCE_REPLICATION].observe(events.len() as u64);
+    let outcomes = match result {
         Ok(Some(outcomes)) => outcomes,
         Ok(None) => {
             // An earlier batch of this log failed: this one would leave a gap.
@@ -166,6 +180,7 @@ async fn commit_replicated(
         }
     };
     let stored = stored_events(&outcomes, events.into_iter().map(|(_, event)| event));
+    metrics.events_stored[SOURCE_REPLICATION].add(stored.len() as u64);
     if !stored.is_empty() {
         for sender in shards {
             let _ = sender.send(Commit { outcomes: Vec::new(), events: stored.clone() }).await;
@@ -180,11 +195,16 @@ async fn commit(
     store: &Store,
     batch: Vec<(usize, StoreRequest)>,
     shards: &[glommio::channels::shared_channel::ConnectedSender<Commit>],
+    metrics: &WriterMetrics,
 ) -> u64 {
     let (routes, events): (Vec<(usize, u64)>, Vec<_>) =
         batch.into_iter().map(|(shard, request)| ((shard, request.ticket), request.event)).unzip();
+    let started = Instant::now();
     // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
-    let outcomes = match store.apply(&events, unix_now()) {
+    let result = store.apply(&events, unix_now());
+    metrics.commit_duration[SOURCE_CLIENTS].observe_duration(started.elapsed());
+    metrics.batch_events[SOURCE_CLIENTS].observe(events.len() as u64);
+    let outcomes = match result {
         Ok(outcomes) => outcomes,
         Err(error) => {
             tracing::warn!(%error, events = events.len(), "group commit failed; nothing of the batch was stored");
@@ -192,6 +212,7 @@ async fn commit(
         }
     };
     let stored = stored_events(&outcomes, events);
+    metrics.events_stored[SOURCE_CLIENTS].add(stored.len() as u64);
     let mut per_shard: Vec<Vec<(u64, Outcome)>> = vec![Vec::new(); shards.len()];
     for ((shard, ticket), outcome) in routes.into_iter().zip(outcomes) {
         per_shard[shard].push((ticket, outcome));

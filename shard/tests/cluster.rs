@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::metrics::{scrape, scrape_until, total};
 use common::{Client, Relay, WAIT, free_port, hex, keys, note};
 use parrhesia_engine::Event;
 
@@ -135,6 +136,14 @@ fn an_event_published_on_one_node_reaches_the_others_live_and_stored() {
     assert_eq!(on_c.next_event("live").id(), event.id(), "live on C");
     let stored = wait_for_events(&nodes[2], &filter, 1);
     assert_eq!(stored[0].id(), event.id(), "REQ on C returns it");
+    // Membership (SWIM over UDP) converges on its own time, after the links.
+    let on_c_metrics = scrape_until(&nodes[2], "C counts what it replicated and both members", |scrape| {
+        total(scrape, "parrhesia_writer_events_stored_total", &[("source", "replication")]) == 1.0
+            && total(scrape, "parrhesia_cluster_members_up", &[]) == 2.0
+    });
+    assert_eq!(total(&on_c_metrics, "parrhesia_cluster_links_open", &[]), 2.0);
+    assert!(total(&on_c_metrics, "parrhesia_cluster_replication_events_received_total", &[]) >= 1.0);
+    assert!(total(&on_c_metrics, "parrhesia_cluster_link_received_bytes_total", &[]) > 0.0);
     // Exactly once: nothing more arrives for the subscription.
     assert!(on_b.quiet_for(Duration::from_millis(300)) && on_c.quiet_for(Duration::from_millis(300)));
 
@@ -222,6 +231,10 @@ fn strangers_and_other_clusters_never_join() {
         assert!(outsider.connect().req("outside", &[&filter]).is_empty(), "{}", outsider.log_text());
         assert!(!outsider.log_text().contains("link up"), "{}", outsider.log_text());
     }
+    let refused = scrape(&a);
+    assert!(total(&refused, "parrhesia_cluster_link_failures_total", &[("reason", "not_allowed")]) >= 1.0);
+    assert!(total(&refused, "parrhesia_cluster_link_failures_total", &[("reason", "other_cluster")]) >= 1.0);
+    assert_eq!(total(&refused, "parrhesia_cluster_links_open", &[]), 1.0);
 }
 
 /// A peer played by the test: handshakes with `address` as the node whose key is in `key_file`.

@@ -12,5 +12,7 @@ mod write;
 pub use error::StorageError;
 pub use query::{QueryScan, ScanBudget};
 pub use record::{Header, Record, RecordFilter};
-pub use store::{Durability, ExportError, LogHead, Store, StoreOptions, StoredEvent, TableStats, export_any_version};
+pub use store::{
+    Durability, ExportError, LogHead, Store, StoreGauges, StoreOptions, StoredEvent, TableStats, export_any_version,
+};
 pub use write::{KIND_DELETION, KIND_VANISH, Outcome};

@@ -140,6 +140,17 @@ pub struct TableStats {
     pub bytes: u64,
 }
 
+/// The store's size as `/metrics` reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreGauges {
+    /// Events stored (expired ones not yet swept included).
+    pub events: u64,
+    /// The sequence number of the last stored event.
+    pub last_seq: u64,
+    /// Size of the data file on disk.
+    pub disk_bytes: u64,
+}
+
 /// An event as read back from the store, owned (for tools and tests; the relay's hot paths
 /// read `Record`s in place instead).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -240,6 +251,16 @@ impl Store {
     pub fn last_seq(&self) -> Result<u64, StorageError> {
         let txn = self.env.read_txn()?;
         read_last_seq(&txn, &self.tables)
+    }
+
+    /// What `/metrics` reports of the store, read in one transaction.
+    pub fn gauges(&self) -> Result<StoreGauges, StorageError> {
+        let txn = self.env.read_txn()?;
+        Ok(StoreGauges {
+            events: self.tables.events.len(&txn)?,
+            last_seq: read_last_seq(&txn, &self.tables)?,
+            disk_bytes: self.env.real_disk_size()?,
+        })
     }
 
     /// Whether an event with this id is stored (the relay's duplicate check before verifying).

@@ -15,7 +15,7 @@ use parrhesia_net::cluster::frame::{FrameError, Hello, Message, PROTOCOL_VERSION
 use parrhesia_net::cluster::handshake::{self, HandshakeError, Role};
 use parrhesia_net::identity_hex;
 
-use super::{ClusterCounters, Node};
+use super::{ClusterMetrics, Node};
 use crate::notify::Notify;
 
 const PING_INTERVAL: Duration = Duration::from_secs(1);
@@ -49,7 +49,7 @@ pub struct Link {
 impl Link {
     /// Queues a frame; a peer that lets `limit` bytes pile up is too slow and is cut off (it
     /// reconnects and resumes from its cursors).
-    pub fn send(&self, frame: Vec<u8>, limit: usize, counters: &ClusterCounters) {
+    pub fn send(&self, frame: Vec<u8>, limit: usize, counters: &ClusterMetrics) {
         if self.closed.get() {
             return;
         }
@@ -61,7 +61,7 @@ impl Link {
             return;
         }
         self.queued_bytes.set(bytes);
-        counters.link_bytes_sent.set(counters.link_bytes_sent.get() + frame.len() as u64);
+        counters.link_bytes_sent.add(frame.len() as u64);
         self.queue.borrow_mut().push_back(frame);
         self.wake.notify_all();
     }
@@ -361,7 +361,7 @@ async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<Node
     if !register(node, &link) {
         return Err(LinkEnd::Duplicate(peer));
     }
-    node.counters.links_opened.set(node.counters.links_opened.get() + 1);
+    node.counters.links_opened.inc();
     tracing::info!(peer = %identity_hex(&peer), ?role, "link up");
     node.drive(|replicator, now, store| replicator.link_up(now, peer, hello.epoch, &hello.heads, store));
     super::membership::link_up(node, peer, &hello.advertise).await;
@@ -381,7 +381,7 @@ async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<Node
     }
     let _ = sender.await;
     let _ = pinger.await;
-    node.counters.links_closed.set(node.counters.links_closed.get() + 1);
+    node.counters.links_closed.inc();
     if !node.stopping.get() {
         node.counters.failure(end.reason());
     }
@@ -425,7 +425,7 @@ async fn read_loop(node: &Rc<Node>, link: &Rc<Link>, reader: &mut (impl AsyncRea
             return LinkEnd::Closed; // replaced or cut off while this frame was read
         }
         link.last_heard.set(Instant::now());
-        node.counters.link_bytes_received.set(node.counters.link_bytes_received.get() + 4 + body.len() as u64);
+        node.counters.link_bytes_received.add(4 + body.len() as u64);
         let message = match Message::decode(&body) {
             Ok(message) => message,
             Err(error) => {

@@ -82,7 +82,7 @@ fn check_partitions(node: &Node) {
         if now < *since + PARTITION_AFTER.as_millis() as u64 {
             return true;
         }
-        node.counters.partitions_detected.set(node.counters.partitions_detected.get() + 1);
+        node.counters.partitions_detected.inc();
         tracing::warn!(peer = %identity_hex(peer), "partition: no link to a member that is up");
         false
     });
@@ -118,7 +118,7 @@ async fn carry_out(node: &Rc<Node>, socket: &UdpSocket, output: Output) {
                 tracing::info!(peer = %identity_hex(&member.key), "member down");
                 node.members.borrow_mut().remove(&member.key);
                 if node.links.borrow().contains_key(&member.key) {
-                    node.counters.partitions_detected.set(node.counters.partitions_detected.get() + 1);
+                    node.counters.partitions_detected.inc();
                     tracing::warn!(peer = %identity_hex(&member.key), "partition: member declared down while linked");
                 }
             }

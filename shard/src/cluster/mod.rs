@@ -8,7 +8,7 @@ mod membership;
 mod store_log;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +27,7 @@ use parrhesia_storage::Store;
 
 use crate::config::ClusterConfig;
 use crate::messages::{Ephemeral, ReplicatedBatch, WriterNotice};
+pub use crate::metrics::ClusterMetrics;
 use crate::notify::Notify;
 use crate::shard::with_pulse;
 use link::Link;
@@ -48,27 +49,7 @@ pub struct ClusterSetup {
     pub shutdown: Arc<AtomicBool>,
     /// Told once the link listener is bound (or failed to bind).
     pub bound: std::sync::mpsc::Sender<Result<(), String>>,
-}
-
-/// Counters of the cluster executor (they become metrics with the operator surface).
-#[derive(Default)]
-pub struct ClusterCounters {
-    pub links_opened: Cell<u64>,
-    pub links_closed: Cell<u64>,
-    /// Links refused or closed, by reason.
-    pub link_failures: RefCell<BTreeMap<&'static str, u64>>,
-    pub replicated_events_invalid: Cell<u64>,
-    /// A link down to a member that is up, or a member down while linked.
-    pub partitions_detected: Cell<u64>,
-    /// Frame bytes queued to peers and read from them (headers included).
-    pub link_bytes_sent: Cell<u64>,
-    pub link_bytes_received: Cell<u64>,
-}
-
-impl ClusterCounters {
-    pub fn failure(&self, reason: &'static str) {
-        *self.link_failures.borrow_mut().entry(reason).or_default() += 1;
-    }
+    pub metrics: Arc<ClusterMetrics>,
 }
 
 /// The node as its tasks share it (one executor: `Rc`/`RefCell`).
@@ -106,7 +87,7 @@ pub struct Node {
     started: Instant,
     pub stopping: Cell<bool>,
     pub stop: Notify,
-    pub counters: ClusterCounters,
+    pub counters: Arc<ClusterMetrics>,
 }
 
 impl Node {
@@ -122,6 +103,33 @@ impl Node {
     pub fn next_link_id(&self) -> u64 {
         self.next_link.set(self.next_link.get() + 1);
         self.next_link.get()
+    }
+
+    /// Copies what the sans-I/O parts count, and the link and member gauges, into the metrics.
+    fn publish_metrics(&self) {
+        let stats = &self.replicator.borrow().stats;
+        let replication = [
+            stats.pulls_sent,
+            stats.pulls_served,
+            stats.pulls_parked,
+            stats.pull_timeouts,
+            stats.fallback_pulls,
+            stats.batches_applied,
+            stats.batches_retried,
+            stats.events_received,
+            stats.events_served,
+            stats.resets_sent,
+            stats.resets_received,
+            stats.ephemeral_sent,
+            stats.ephemeral_delivered,
+            stats.ephemeral_duplicates,
+        ];
+        ClusterMetrics::copy(&self.counters.replication, &replication);
+        let members = &self.membership.borrow().stats;
+        let membership = [members.joins, members.suspicions, members.downs, members.rejoins, members.foca_errors];
+        ClusterMetrics::copy(&self.counters.membership, &membership);
+        self.counters.links_open.set(self.links.borrow().len() as i64);
+        self.counters.members_up.set(self.members.borrow().len() as i64);
     }
 
     /// Carries out the replicator's actions. Never touches the replicator itself.
@@ -143,9 +151,7 @@ impl Node {
                         self.deliveries.borrow_mut().push_back(event);
                         self.deliver_wake.notify_all();
                     }
-                    None => {
-                        self.counters.replicated_events_invalid.set(self.counters.replicated_events_invalid.get() + 1)
-                    }
+                    None => self.counters.replicated_events_invalid.inc(),
                 },
                 Action::Close { peer, reason } => {
                     let link = self.links.borrow().get(&peer).cloned();
@@ -268,7 +274,7 @@ pub async fn run(setup: ClusterSetup) {
         started: Instant::now(),
         stopping: Cell::new(false),
         stop: Notify::default(),
-        counters: ClusterCounters::default(),
+        counters: setup.metrics,
         config: setup.config,
     });
     tracing::info!(node = %parrhesia_net::identity_hex(&me), listen = %node.config.listen, "cluster links listening");
@@ -287,6 +293,7 @@ pub async fn run(setup: ClusterSetup) {
     while !setup.shutdown.load(Ordering::Relaxed) {
         glommio::timer::sleep(TICK).await;
         node.drive(|replicator, now, store| replicator.tick(now, store));
+        node.publish_metrics();
     }
     node.stopping.set(true);
     node.stop.notify_all();
@@ -342,7 +349,7 @@ async fn apply_loop(node: Rc<Node>, to_writer: SharedSender<ReplicatedBatch>) {
             .filter_map(|wire| {
                 let event = node.event_of(wire);
                 if event.is_none() {
-                    node.counters.replicated_events_invalid.set(node.counters.replicated_events_invalid.get() + 1);
+                    node.counters.replicated_events_invalid.inc();
                 }
                 event.map(|event| (wire.origin_seq, event))
             })
