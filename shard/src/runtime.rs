@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use glommio::channels::shared_channel;
 use glommio::{CpuSet, LocalExecutorBuilder, Placement};
 use parrhesia_net::{Limitation, RelayInfo};
-use parrhesia_storage::{Durability, Store, StoreOptions};
+use parrhesia_storage::{DirectoryLock, Durability, Store, StoreOptions};
 
 use crate::cluster::ClusterMetrics;
 use crate::config::{Config, DurabilitySetting};
@@ -109,6 +109,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         node_id: node_key.as_ref().map_or([0; 32], |key| key.public()),
         ..StoreOptions::default()
     };
+    // Held until this function returns: no tool writes under this relay, no second relay shares
+    // the directory.
+    let holder = format!("parrhesia relay, pid {}, listening on {}", std::process::id(), config.listen);
+    let _lock = DirectoryLock::acquire(&config.data_dir, &holder)?;
     let mut store = Store::open(&config.data_dir, &options)
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     if node_key.is_some() {

@@ -3,21 +3,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::metrics::{scrape, scrape_until, total};
-use common::{Client, Relay, WAIT, free_port, hex, keys, note};
+use common::{Client, Relay, WAIT, free_port, hex, keys, note, tools_binary};
 use parrhesia_engine::Event;
-
-/// The `parrhesia-tools` binary beside `parrhesia` (the workspace's test run builds both).
-fn tools_binary() -> PathBuf {
-    let relay = PathBuf::from(env!("CARGO_BIN_EXE_parrhesia"));
-    let tools = relay.with_file_name("parrhesia-tools");
-    assert!(tools.is_file(), "{} is missing: run the workspace's tests (cargo test --workspace)", tools.display());
-    tools
-}
 
 /// `parrhesia-tools keygen --out FILE`; returns the public key it prints.
 fn keygen(path: &Path) -> String {

@@ -21,6 +21,9 @@ pub enum StorageError {
     /// The store belongs to another node identity. Nothing was changed.
     #[error("store belongs to node {found}, not to this node's identity")]
     NodeId { found: String },
+    /// The directory holds no store (no `data.mdb`). Nothing was created.
+    #[error("{0} holds no Parrhesia store (no data.mdb)")]
+    NotAStore(PathBuf),
     /// A record is not what this code writes: the store is damaged. Nothing was changed.
     #[error("store is corrupt: {0}")]
     Corrupt(String),

@@ -3,6 +3,8 @@
 //! indexes and resumable query scans. Only this crate knows LMDB.
 
 mod error;
+mod lock;
+mod maintenance;
 mod query;
 pub mod record;
 pub mod schema;
@@ -10,6 +12,8 @@ mod store;
 mod write;
 
 pub use error::StorageError;
+pub use lock::{DirectoryLock, LOCK_FILE, LockError};
+pub use maintenance::{Space, VERIFY_PROBLEMS_SHOWN, VerifyReport};
 pub use query::{QueryScan, ScanBudget};
 pub use record::{Header, Record, RecordFilter};
 pub use store::{

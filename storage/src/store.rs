@@ -170,6 +170,15 @@ impl StoredEvent {
 }
 
 impl Store {
+    /// Opens the store in directory `path`, refusing a directory that holds none (a tool
+    /// pointed at the wrong place must not create an empty store there).
+    pub fn open_existing(path: &Path, options: &StoreOptions) -> Result<Store, StorageError> {
+        if !path.join("data.mdb").is_file() {
+            return Err(StorageError::NotAStore(path.into()));
+        }
+        Store::open(path, options)
+    }
+
     /// Opens (creating if needed) the store in directory `path`.
     pub fn open(path: &Path, options: &StoreOptions) -> Result<Store, StorageError> {
         std::fs::create_dir_all(path).map_err(|source| StorageError::Directory { path: path.into(), source })?;

@@ -138,6 +138,23 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Removes the events with these sequence numbers (those still stored) in one transaction.
+    pub(crate) fn remove_batch(&self, seqs: &[u64]) -> Result<u64, StorageError> {
+        let mut txn = self.env.write_txn()?;
+        let mut writer = Writer { txn: &mut txn, tables: &self.tables, store: self };
+        let mut removed = 0;
+        for &seq in seqs {
+            if read_record(writer.read(), writer.tables, seq)?.is_some() {
+                writer.remove(seq)?;
+                removed += 1;
+            }
+        }
+        txn.commit()?;
+        Ok(removed)
+    }
+}
+
 /// The verdict on one incoming event, before anything is written.
 enum Admission {
     Refuse(Outcome),

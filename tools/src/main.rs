@@ -1,240 +1,222 @@
-//! `parrhesia-tools`: operator commands on a node's store. `export` writes every stored event
-//! as JSON lines, from a store of any schema version (it is how a store is moved across a
-//! format change); `import` verifies events from JSON lines and stores them in batches;
-//! `stats` shows each table's entries and bytes; `keygen` and `pubkey` make and show a node's
-//! ed25519 identity.
-//!
-//! Exit codes: 0 done; 1 an error (named on stderr); 2 a wrong command line.
+//! `parrhesia-tools`: operator commands on a node's store and identity. Commands that write to
+//! a store (import, delete, compact --replace) take the data directory's lock, which the relay
+//! holds while it runs; commands that only read (export, stats, verify, compact --out) work
+//! beside a running relay.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+mod export;
+mod import;
+mod progress;
+mod store_commands;
+
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use parrhesia_engine::{Event, Limits};
+use parrhesia_engine::{Filter, Limits};
 use parrhesia_net::NodeKey;
-use parrhesia_storage::{Durability, Outcome, Store, StoreOptions};
+
+const EXIT_CODES: &str = "Exit codes: 0 done; 1 an error (named on stderr), or `verify` found problems; \
+                          2 a wrong command line.";
 
 #[derive(Parser)]
-#[command(
-    name = "parrhesia-tools",
-    version,
-    about = "Operator commands for a Parrhesia store",
-    after_help = "Exit codes: 0 done; 1 an error (named on stderr); 2 a wrong command line."
-)]
+#[command(name = "parrhesia-tools", version, about = "Operator commands for a Parrhesia node", after_help = EXIT_CODES)]
 struct Cli {
+    /// The store's data directory [default: the relay's: --config's `data_dir`, else
+    /// PARRHESIA_DATA_DIR, else ./parrhesia-data].
+    #[arg(long, global = true, value_name = "DIRECTORY")]
+    data_dir: Option<PathBuf>,
+    /// The relay's TOML configuration file, for its `data_dir`.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Write every stored event as one JSON line, in the store's sequence order. Reads stores of
-    /// any schema version, read-only (the relay may keep running on a current one).
+    /// Write stored events as JSON lines (one event per line, the stored canonical JSON, as
+    /// `strfry export` writes), oldest first. Read-only: the relay may keep running. A store of
+    /// an older schema version (which the relay refuses) is exported in its sequence order;
+    /// that is how a store is moved across a format change.
     Export {
-        /// The store's data directory.
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// Where to write (default: standard output).
-        #[arg(long)]
+        /// Where to write [default: standard output].
+        #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-    },
-    /// Verify events from a JSON-lines file (id, signature, limits) and store them in batches,
-    /// with every storage rule (duplicates, replaceable, deletions, expiration). Creates the
-    /// store if it does not exist. Stop the relay on that directory first. Batches are not
-    /// fsynced one by one (the store is flushed at the end): if an import is interrupted, run
-    /// it again; events already stored count as duplicates.
-    Import {
-        /// The store's data directory.
+        /// Only events matching this NIP-01 filter (a JSON object, or an array of them).
+        #[arg(long, value_name = "JSON")]
+        filter: Option<String>,
+        /// Only events with created_at at or after this (Unix seconds).
         #[arg(long)]
-        data_dir: PathBuf,
-        /// The JSON-lines file (one event per line; blank lines are skipped).
-        file: PathBuf,
-        /// Events per write transaction. Large batches write each touched index page once
-        /// per batch (LMDB copies pages on write): 20,000 imported 1M events about twice as
-        /// fast as 1,000 here.
-        #[arg(long, default_value_t = 10_000)]
+        since: Option<u64>,
+        /// Only events with created_at at or before this (Unix seconds).
+        #[arg(long)]
+        until: Option<u64>,
+    },
+    /// Store events from JSON lines: signatures checked on every core (unless --no-verify),
+    /// written in large batches with every storage rule (duplicates, replaceable, deletions,
+    /// expiration). Creates the store if needed and refuses while a relay holds it, unless
+    /// --url publishes through that relay instead. Reports stored, duplicates, and each
+    /// refusal by reason; bad lines by line number.
+    Import {
+        /// The JSON-lines file; `-` or nothing reads standard input.
+        #[arg(value_name = "FILE|-")]
+        file: Option<PathBuf>,
+        /// Skip signature checks (only for files this relay exported itself).
+        #[arg(long)]
+        no_verify: bool,
+        /// Publish through a running relay (ws://host:port) instead of writing the store.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Events in flight at once with --url.
+        #[arg(long, default_value_t = 256, value_name = "N")]
+        window: usize,
+        /// Events per write transaction. Large batches write each touched index page once per
+        /// batch (LMDB copies pages on write): 20,000 imported 1M events about twice as fast
+        /// as 1,000 here. Batches are not fsynced one by one (the store is flushed at the end):
+        /// an interrupted import is simply run again.
+        #[arg(long, default_value_t = 10_000, value_name = "N")]
         batch_events_max: usize,
+    },
+    /// Events by kind class and the most common kinds, each table's entries and bytes, the
+    /// file's size and its free pages (read-only).
+    Stats,
+    /// Write a compacted copy of the store (free pages left out) to --out; with --replace,
+    /// swap it in for the store itself (the relay must be stopped).
+    Compact {
+        /// A directory for the copy (it must not hold a store).
+        #[arg(long, value_name = "DIRECTORY", required_unless_present = "replace")]
+        out: Option<PathBuf>,
+        /// Replace the store with its compacted copy.
+        #[arg(long, conflicts_with = "out")]
+        replace: bool,
+    },
+    /// Check that every table agrees with every other (each event's JSON, index entries,
+    /// `ids`, expirations, replaceable winners, log positions); prints each problem found and
+    /// exits 1 if there is any. Read-only.
+    Verify,
+    /// Remove the events matching --filter, or older than --age; --dry-run only counts them.
+    /// The relay must be stopped. Nothing remembers them: a client may publish them again.
+    Delete {
+        /// A NIP-01 filter (JSON object or array of them); its limit is ignored.
+        #[arg(long, value_name = "JSON", required_unless_present = "age")]
+        filter: Option<String>,
+        /// Events with created_at more than this many seconds ago.
+        #[arg(long, value_name = "SECONDS", conflicts_with = "filter")]
+        age: Option<u64>,
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Write a new node key (ed25519) to FILE with mode 0600 and print its public key (64
     /// lowercase hex). Refuses to overwrite an existing file.
     Keygen {
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
     /// Print the public key of the node key in FILE.
     Pubkey { file: PathBuf },
-    /// Each table's entries and bytes, and the bytes per stored event (read-only).
-    Stats {
-        /// The store's data directory.
-        #[arg(long)]
-        data_dir: PathBuf,
-    },
 }
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let data_dir = || data_dir(cli.data_dir.as_deref(), cli.config.as_deref());
     let result = match cli.command {
-        Command::Export { data_dir, out } => export(&data_dir, out.as_deref()),
-        Command::Import { data_dir, file, batch_events_max } => import(&data_dir, &file, batch_events_max.max(1)),
-        Command::Stats { data_dir } => stats(&data_dir),
-        Command::Keygen { out } => keygen(&out),
-        Command::Pubkey { file } => {
-            NodeKey::load(&file).map(|key| println!("{}", key.public_hex())).map_err(Into::into)
+        Command::Export { out, filter, since, until } => {
+            data_dir().and_then(|dir| export::run(&dir, out.as_deref(), filter.as_deref(), since, until))
         }
+        Command::Import { file, no_verify, url, window, batch_events_max } => {
+            let file = file.filter(|path| path.as_os_str() != "-");
+            let options = import::Options { verify: !no_verify, batch_events_max: batch_events_max.max(1) };
+            match url {
+                Some(url) => import::publish(&url, file.as_deref(), &options, window.max(1)),
+                None => data_dir().and_then(|dir| import::run(&dir, file.as_deref(), &options)),
+            }
+        }
+        Command::Stats => data_dir().and_then(|dir| store_commands::stats(&dir)),
+        Command::Compact { out, replace } => {
+            data_dir().and_then(|dir| store_commands::compact(&dir, out.as_deref(), replace))
+        }
+        Command::Verify => data_dir().and_then(|dir| store_commands::verify(&dir)),
+        Command::Delete { filter, age, dry_run } => data_dir().and_then(|dir| {
+            let filters = match (filter, age) {
+                (Some(filter), _) => parse_filters(&filter)?,
+                (None, Some(age)) => {
+                    vec![Filter { until: Some(unix_now().saturating_sub(age + 1)), ..Filter::default() }]
+                }
+                (None, None) => unreachable!("clap requires one"),
+            };
+            store_commands::delete(&dir, &filters, dry_run)
+        }),
+        Command::Keygen { out } => keygen(&out),
+        Command::Pubkey { file } => NodeKey::load(&file)
+            .map(|key| {
+                println!("{}", key.public_hex());
+                Done::Ok
+            })
+            .map_err(Into::into),
     };
-    if let Err(error) = result {
-        eprintln!("parrhesia-tools: {error:#}");
-        std::process::exit(1);
+    match result {
+        Ok(Done::Ok) => ExitCode::SUCCESS,
+        Ok(Done::ProblemsFound) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("parrhesia-tools: {error:#}");
+            ExitCode::from(1)
+        }
     }
 }
 
-fn export(data_dir: &Path, out: Option<&Path>) -> Result<()> {
-    let mut writer: Box<dyn Write> = match out {
-        Some(path) => Box::new(File::create(path).with_context(|| format!("creating {}", path.display()))?),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut writer = BufWriter::new(&mut writer);
-    let count = parrhesia_storage::export_any_version(data_dir, |json| {
-        writer.write_all(json)?;
-        writer.write_all(b"\n")
-    })
-    .with_context(|| format!("exporting {}", data_dir.display()))?;
-    writer.flush().context("writing the export")?;
-    eprintln!("exported {count} events from {}", data_dir.display());
-    Ok(())
+/// How a command that ran to its end went.
+pub enum Done {
+    Ok,
+    /// `verify` found problems (exit code 1).
+    ProblemsFound,
 }
 
-fn keygen(out: &Path) -> Result<()> {
+/// The data directory: the flag, else the environment, else the relay's configuration file,
+/// else the relay's default. (The relay's own order is file < environment < flags.)
+fn data_dir(flag: Option<&Path>, config: Option<&Path>) -> Result<PathBuf> {
+    if let Some(directory) = flag {
+        return Ok(directory.to_path_buf());
+    }
+    if let Some(directory) = std::env::var_os("PARRHESIA_DATA_DIR") {
+        return Ok(directory.into());
+    }
+    if let Some(path) = config {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let table: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        if let Some(directory) = table.get("data_dir") {
+            let directory =
+                directory.as_str().with_context(|| format!("`data_dir` in {} is not a string", path.display()))?;
+            return Ok(directory.into());
+        }
+    }
+    Ok(PathBuf::from("./parrhesia-data"))
+}
+
+/// One filter object or an array of them; limits are those of the relay's defaults, except
+/// that the tools accept any number of values.
+fn parse_filters(text: &str) -> Result<Vec<Filter>> {
+    let limits = Limits { values_per_filter_field_max: usize::MAX, ..Limits::default() };
+    let value: serde_json::Value = serde_json::from_str(text).context("--filter is not JSON")?;
+    let objects = match value {
+        serde_json::Value::Array(items) => items,
+        object => vec![object],
+    };
+    objects
+        .iter()
+        .map(|object| {
+            Filter::parse(&object.to_string(), &limits).map_err(|reason| anyhow::anyhow!("--filter: {reason}"))
+        })
+        .collect()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+}
+
+fn keygen(out: &Path) -> Result<Done> {
     let key = NodeKey::generate()?;
     key.write_new(out)?;
     println!("{}", key.public_hex());
-    Ok(())
-}
-
-fn stats(data_dir: &Path) -> Result<()> {
-    if !data_dir.join("data.mdb").is_file() {
-        anyhow::bail!("{} holds no Parrhesia store (no data.mdb)", data_dir.display());
-    }
-    let store = Store::open(data_dir, &StoreOptions { as_stored_node: true, ..StoreOptions::default() })
-        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-    let tables = store.table_stats().context("reading table statistics")?;
-    let events = tables.iter().find(|table| table.name == "events").map_or(0, |table| table.entries);
-    let total: u64 = tables.iter().map(|table| table.bytes).sum();
-    let per_event = |bytes: u64| if events == 0 { 0.0 } else { bytes as f64 / events as f64 };
-    println!("{:<18} {:>12} {:>14} {:>12}", "table", "entries", "bytes", "bytes/event");
-    for table in &tables {
-        println!("{:<18} {:>12} {:>14} {:>12.1}", table.name, table.entries, table.bytes, per_event(table.bytes));
-    }
-    println!("{:<18} {:>12} {:>14} {:>12.1}", "total", events, total, per_event(total));
-    Ok(())
-}
-
-/// What an import did, by outcome.
-#[derive(Default)]
-struct Tally {
-    stored: u64,
-    duplicate: u64,
-    rejected: u64,
-    invalid: u64,
-}
-
-/// Batches in flight between the verifying thread and the writer.
-const IMPORT_BATCHES_QUEUED_MAX: usize = 2;
-
-/// Verified events of one batch, with the number of invalid lines met while reading them.
-struct VerifiedBatch {
-    events: Vec<Event>,
-    invalid: u64,
-    lines_read: usize,
-}
-
-fn import(data_dir: &Path, file: &Path, batch_events_max: usize) -> Result<()> {
-    // No fsync per batch: an import that stops half-way is simply run again (it is idempotent);
-    // the store is flushed once at the end.
-    // Imported events become the store's own node's (a cluster node serves them to its peers).
-    let options = StoreOptions { durability: Durability::NoSync, as_stored_node: true, ..StoreOptions::default() };
-    let store =
-        Store::open(data_dir, &options).with_context(|| format!("opening the store in {}", data_dir.display()))?;
-    let input = BufReader::new(File::open(file).with_context(|| format!("opening {}", file.display()))?);
-    let started = Instant::now();
-    let mut tally = Tally::default();
-    // One thread parses and verifies (the CPU-heavy part) while this one writes the batch before.
-    std::thread::scope(|scope| -> Result<()> {
-        let (sender, receiver) = std::sync::mpsc::sync_channel(IMPORT_BATCHES_QUEUED_MAX);
-        let reader = scope.spawn(move || verify_lines(input, file, batch_events_max, &sender));
-        for mut batch in receiver {
-            tally.invalid += batch.invalid;
-            store_batch(&store, &mut batch.events, &mut tally)?;
-            eprint!("\rimported {} events ({} lines read)", tally.stored, batch.lines_read);
-        }
-        reader.join().expect("the verifying thread does not panic")
-    })?;
-    store.flush().context("flushing the store")?;
-    eprintln!(
-        "\rimported into {}: {} stored, {} duplicates, {} refused by storage rules, {} invalid; {:.1} s",
-        data_dir.display(),
-        tally.stored,
-        tally.duplicate,
-        tally.rejected,
-        tally.invalid,
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
-}
-
-/// Reads, parses and verifies every line, sending batches of `batch_events_max` events.
-fn verify_lines(
-    input: impl BufRead,
-    file: &Path,
-    batch_events_max: usize,
-    sender: &std::sync::mpsc::SyncSender<VerifiedBatch>,
-) -> Result<()> {
-    // Events this node's relay accepted under any configuration: the size bounds are the
-    // frame's, not a client's defaults. Timestamps are not checked against the clock.
-    let limits = Limits { event_bytes_max: Limits::default().frame_bytes_max, ..Limits::default() };
-    let new_batch = || VerifiedBatch { events: Vec::with_capacity(batch_events_max), invalid: 0, lines_read: 0 };
-    let mut batch = new_batch();
-    for (number, line) in input.lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", file.display()))?;
-        batch.lines_read = number + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match Event::parse(&line, &limits).and_then(|event| event.verify_signature().map(|()| event)) {
-            Ok(event) => batch.events.push(event),
-            Err(reason) => {
-                batch.invalid += 1;
-                eprintln!("line {}: {reason}", number + 1);
-            }
-        }
-        if batch.events.len() >= batch_events_max {
-            let lines_read = batch.lines_read;
-            // The writer stopped (it failed and says why): stop reading.
-            if sender.send(std::mem::replace(&mut batch, new_batch())).is_err() {
-                return Ok(());
-            }
-            batch.lines_read = lines_read;
-        }
-    }
-    let _ = sender.send(batch);
-    Ok(())
-}
-
-fn store_batch(store: &Store, batch: &mut Vec<Event>, tally: &mut Tally) -> Result<()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0);
-    for outcome in store.apply(batch, now).context("storing a batch")? {
-        match outcome {
-            Outcome::Stored { .. } => tally.stored += 1,
-            Outcome::Duplicate => tally.duplicate += 1,
-            Outcome::Rejected(_) => tally.rejected += 1,
-        }
-    }
-    batch.clear();
-    Ok(())
+    Ok(Done::Ok)
 }

@@ -169,8 +169,30 @@ impl Drop for Relay {
             // A failing test shows what the relay said.
             self.finish_log();
             eprintln!("relay log:\n{}", self.log_text());
+        } else if self.data_dir.join("data.mdb").is_file() {
+            // Whatever the test did, even killed mid-write, the store's tables agree.
+            let output = Command::new(tools_binary())
+                .arg("verify")
+                .arg("--data-dir")
+                .arg(&self.data_dir)
+                .output()
+                .expect("run parrhesia-tools verify");
+            assert!(
+                output.status.success(),
+                "the store the relay left does not verify:\n{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
     }
+}
+
+/// The `parrhesia-tools` binary beside `parrhesia` (the workspace's test run builds both).
+pub fn tools_binary() -> PathBuf {
+    let relay = PathBuf::from(env!("CARGO_BIN_EXE_parrhesia"));
+    let tools = relay.with_file_name("parrhesia-tools");
+    assert!(tools.is_file(), "{} is missing: run the workspace's tests (cargo test --workspace)", tools.display());
+    tools
 }
 
 pub struct Client {

@@ -18,8 +18,32 @@ pub fn event(keys: &Keys, created_at: u64, kind: u16, pairs: &[(&str, &str)], co
     keys.sign(created_at, kind, tags(pairs), content.to_string())
 }
 
-pub fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(dir.path(), &StoreOptions::default()).expect("store opens")
+/// A store that checks itself when the test is done with it: whatever a test wrote, the
+/// tables must agree (`Store::verify`).
+pub struct Checked(pub Store);
+
+impl std::ops::Deref for Checked {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.0
+    }
+}
+
+impl Drop for Checked {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert_verified(&self.0);
+        }
+    }
+}
+
+pub fn assert_verified(store: &Store) {
+    let report = store.verify(|_| {}).expect("the store reads");
+    assert_eq!(report.problems, 0, "the store does not verify: {:#?}", report.shown);
+}
+
+pub fn open(dir: &tempfile::TempDir) -> Checked {
+    Checked(Store::open(dir.path(), &StoreOptions::default()).expect("store opens"))
 }
 
 pub fn filter(text: &str) -> Filter {

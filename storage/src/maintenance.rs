@@ -1,0 +1,513 @@
+//! Whole-store operations for `parrhesia-tools`: `verify` (pair assertions over every table),
+//! `compact_to` (an LMDB copy with compaction) and `delete_matching` (strfry's `delete`).
+//! None of them runs inside the relay.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use heed::CompactionOption;
+use parrhesia_engine::{Event, Filter, Limits};
+
+use crate::error::StorageError;
+use crate::query::ScanBudget;
+use crate::record::{self, Record, RecordFilter};
+use crate::schema::{self, TimeIndex};
+use crate::store::{Store, decode_record, decode_seq, read_last_seq, read_record};
+
+/// What `verify` found: the number of problems by check, and the first few in words.
+#[derive(Debug, Default)]
+pub struct VerifyReport {
+    pub events: u64,
+    pub index_entries: u64,
+    pub problems: u64,
+    /// The first `VERIFY_PROBLEMS_SHOWN` problems, described.
+    pub shown: Vec<String>,
+}
+
+/// How many problems `verify` describes (all are counted).
+pub const VERIFY_PROBLEMS_SHOWN: usize = 100;
+
+impl VerifyReport {
+    fn problem(&mut self, text: impl FnOnce() -> String) {
+        self.problems += 1;
+        if self.shown.len() < VERIFY_PROBLEMS_SHOWN {
+            self.shown.push(text());
+        }
+    }
+}
+
+/// The best version of one replaceable coordinate seen so far: (created_at, id, seq).
+type Winner = (u64, [u8; 32], u64);
+
+impl Store {
+    /// Checks, in one read transaction, that the tables agree: every stored event's JSON is the
+    /// event its header describes; every event has all its index entries, its `ids` entry, its
+    /// expiration entry and its log position; every index, `ids` and expiration entry points to
+    /// an event that has it; each replaceable coordinate names its newest version; no log holds
+    /// an event twice; the last sequence number is not behind any event. `progress` is called
+    /// with the number of events checked so far, every 10,000.
+    pub fn verify(&self, mut progress: impl FnMut(u64)) -> Result<VerifyReport, StorageError> {
+        let txn = self.env.read_txn()?;
+        let tables = &self.tables;
+        let mut report = VerifyReport::default();
+        let limits = Limits { event_bytes_max: usize::MAX, tags_per_event_max: usize::MAX, ..Limits::default() };
+        let mut expected_entries = [0u64; 5];
+        let mut expirations = 0u64;
+        let mut winners: HashMap<Vec<u8>, Winner> = HashMap::new();
+        let last_seq = read_last_seq(&txn, tables)?;
+        for entry in tables.events.iter(&txn)? {
+            let (key, bytes) = entry?;
+            let seq = decode_seq(key)?;
+            report.events += 1;
+            if report.events % 10_000 == 0 {
+                progress(report.events);
+            }
+            let Ok(record) = decode_record(seq, bytes) else {
+                report.problem(|| format!("event {seq}: the record does not decode"));
+                continue;
+            };
+            if seq > last_seq {
+                report.problem(|| format!("event {seq}: above the last sequence number {last_seq}"));
+            }
+            check_json(&record, &limits, &mut report);
+            match tables.ids.get(&txn, &record.header.id)?.map(decode_seq).transpose()? {
+                Some(found) if found == seq => {}
+                found => report.problem(|| format!("event {seq}: ids entry names {found:?}")),
+            }
+            for (index, key) in schema::index_keys(&record) {
+                expected_entries[index_position(index)] += 1;
+                if tables.time_index(index).get(&txn, &key)?.is_none() {
+                    report.problem(|| format!("event {seq}: missing its {} entry", index.table_name()));
+                }
+            }
+            let header = &record.header;
+            if header.expiration != 0 {
+                expirations += 1;
+                let mut key = Vec::with_capacity(16);
+                schema::time_suffix(&mut key, header.expiration, seq);
+                if tables.expiration.get(&txn, &key)?.is_none() {
+                    report.problem(|| format!("event {seq}: missing its expiration entry"));
+                }
+            }
+            let position = schema::origin_log_key(&header.origin, header.origin_epoch, header.origin_seq);
+            if tables.origin_log.get(&txn, &position)?.is_none() {
+                report.problem(|| format!("event {seq}: missing its log position {}", header.origin_seq));
+            }
+            if let Some(coordinate) = record.coordinate() {
+                let candidate = (header.created_at, header.id, seq);
+                let best = winners.entry(coordinate).or_insert(candidate);
+                // Newest wins; on a tie, the lowest id (NIP-01).
+                if (candidate.0, std::cmp::Reverse(candidate.1)) > (best.0, std::cmp::Reverse(best.1)) {
+                    *best = candidate;
+                }
+            }
+        }
+        progress(report.events);
+        self.verify_indexes(&txn, &expected_entries, &mut report)?;
+        self.verify_pointers(&txn, expirations, &mut report)?;
+        self.verify_replaceable(&txn, &winners, &mut report)?;
+        self.verify_logs(&txn, &mut report)?;
+        Ok(report)
+    }
+
+    /// Every index entry points to a stored event with that time; with the per-event check
+    /// (each event's entries exist) equal counts mean no entry is left over.
+    fn verify_indexes(
+        &self,
+        txn: &heed::RoTxn<heed::WithoutTls>,
+        expected: &[u64; 5],
+        report: &mut VerifyReport,
+    ) -> Result<(), StorageError> {
+        for index in TimeIndex::ALL {
+            let mut entries = 0u64;
+            for entry in self.tables.time_index(index).iter(txn)? {
+                let (key, _) = entry?;
+                entries += 1;
+                if key.len() < 16 {
+                    report.problem(|| format!("{}: a key of {} bytes", index.table_name(), key.len()));
+                    continue;
+                }
+                let (created_at, seq) = schema::split_time_suffix(key);
+                match read_record(txn, &self.tables, seq) {
+                    Ok(Some(record)) if record.header.created_at == created_at => {}
+                    Ok(Some(_)) => {
+                        report.problem(|| format!("{}: entry for {seq} has another time", index.table_name()))
+                    }
+                    Ok(None) => report.problem(|| format!("{}: entry for missing event {seq}", index.table_name())),
+                    Err(_) => {} // reported with the event
+                }
+            }
+            report.index_entries += entries;
+            let wanted = expected[index_position(index)];
+            if entries != wanted {
+                report.problem(|| format!("{}: {entries} entries, the events need {wanted}", index.table_name()));
+            }
+        }
+        Ok(())
+    }
+
+    /// `ids` and `expiration` entries point to events that have them.
+    fn verify_pointers(
+        &self,
+        txn: &heed::RoTxn<heed::WithoutTls>,
+        expirations: u64,
+        report: &mut VerifyReport,
+    ) -> Result<(), StorageError> {
+        let mut ids = 0u64;
+        for entry in self.tables.ids.iter(txn)? {
+            let (id, seq) = entry?;
+            ids += 1;
+            let seq = decode_seq(seq)?;
+            match read_record(txn, &self.tables, seq) {
+                Ok(Some(record)) if record.header.id[..] == *id => {}
+                Ok(_) => report.problem(|| format!("ids: {} names {seq}, which is not that event", hex(id))),
+                Err(_) => {}
+            }
+        }
+        if ids != report.events {
+            let events = report.events;
+            report.problem(|| format!("ids: {ids} entries for {events} events"));
+        }
+        let mut entries = 0u64;
+        for entry in self.tables.expiration.iter(txn)? {
+            let (key, _) = entry?;
+            entries += 1;
+            let (expiration, seq) = schema::split_time_suffix(key);
+            match read_record(txn, &self.tables, seq) {
+                Ok(Some(record)) if record.header.expiration == expiration => {}
+                Ok(_) => report.problem(|| format!("expiration: entry for {seq} is not that event's")),
+                Err(_) => {}
+            }
+        }
+        if entries != expirations {
+            report.problem(|| format!("expiration: {entries} entries, the events need {expirations}"));
+        }
+        Ok(())
+    }
+
+    /// Each coordinate names the newest stored version, and no entry names anything else.
+    fn verify_replaceable(
+        &self,
+        txn: &heed::RoTxn<heed::WithoutTls>,
+        winners: &HashMap<Vec<u8>, Winner>,
+        report: &mut VerifyReport,
+    ) -> Result<(), StorageError> {
+        let mut entries = 0usize;
+        for entry in self.tables.replaceable.iter(txn)? {
+            let (coordinate, seq) = entry?;
+            entries += 1;
+            let seq = decode_seq(seq)?;
+            match winners.get(coordinate) {
+                Some(&(_, _, winner)) if winner == seq => {}
+                Some(&(_, _, winner)) => {
+                    report.problem(|| format!("replaceable: a coordinate names {seq}, its newest version is {winner}"))
+                }
+                None => report.problem(|| format!("replaceable: a coordinate names {seq}, no stored event has it")),
+            }
+        }
+        if entries != winners.len() {
+            let coordinates = winners.len();
+            report.problem(|| format!("replaceable: {entries} entries for {coordinates} coordinates"));
+        }
+        Ok(())
+    }
+
+    /// No log holds one event at two positions. Positions naming removed events are allowed:
+    /// an event that reached this node through a second log keeps that position when removed
+    /// (sequence numbers are never reused, so readers skip it).
+    fn verify_logs(&self, txn: &heed::RoTxn<heed::WithoutTls>, report: &mut VerifyReport) -> Result<(), StorageError> {
+        let mut current_log: Option<[u8; 40]> = None;
+        let mut seen: HashMap<u64, u64> = HashMap::new();
+        for entry in self.tables.origin_log.iter(txn)? {
+            let (key, seq) = entry?;
+            if key.len() != 48 {
+                report.problem(|| format!("origin_log: a key of {} bytes", key.len()));
+                continue;
+            }
+            let log: [u8; 40] = key[..40].try_into().expect("40 bytes");
+            if current_log != Some(log) {
+                current_log = Some(log);
+                seen.clear();
+            }
+            let position = u64::from_be_bytes(key[40..].try_into().expect("8 bytes"));
+            let seq = decode_seq(seq)?;
+            if let Some(earlier) = seen.insert(seq, position) {
+                report.problem(|| format!("origin_log: event {seq} at positions {earlier} and {position} of one log"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a compacted copy of the store (free pages left out) to `directory/data.mdb`;
+    /// `directory` must not hold a store. Readers and the writer may go on meanwhile.
+    pub fn compact_to(&self, directory: &Path) -> Result<u64, StorageError> {
+        std::fs::create_dir_all(directory)
+            .map_err(|source| StorageError::Directory { path: directory.into(), source })?;
+        let path = directory.join("data.mdb");
+        if path.exists() {
+            return Err(StorageError::Directory {
+                path: path.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "a store is already there"),
+            });
+        }
+        let file = self.env.copy_to_path(&path, CompactionOption::Enabled)?;
+        file.sync_all().map_err(|source| StorageError::Directory { path: path.clone(), source })?;
+        Ok(file.metadata().map_err(|source| StorageError::Directory { path, source })?.len())
+    }
+
+    /// Closes this store (every clone must be dropped first) and waits until LMDB let go of its
+    /// files, so they may be replaced.
+    pub fn close(self) {
+        self.env.prepare_for_closing().wait();
+    }
+
+    /// The sequence numbers of the stored events matching any of `filters` (limits ignored),
+    /// each once, in ascending order.
+    pub fn matching(&self, filters: &[Filter], now: u64) -> Result<Vec<u64>, StorageError> {
+        let mut scan = self.count_scan(filters, now)?;
+        let mut found = Vec::new();
+        let budget = ScanBudget { candidates_max: 65_536, time_max: None };
+        while !scan.is_done() {
+            scan.step(self, budget, |record| found.push(record.seq))?;
+        }
+        found.sort_unstable();
+        found.dedup();
+        Ok(found)
+    }
+
+    /// Removes the events with these sequence numbers and all their index entries, in
+    /// transactions of at most `batch_events_max`. No tombstone is kept: the same event sent
+    /// again is stored again. Returns how many were removed.
+    pub fn remove_events(&self, seqs: &[u64], batch_events_max: usize) -> Result<u64, StorageError> {
+        let mut removed = 0;
+        for batch in seqs.chunks(batch_events_max.max(1)) {
+            removed += self.remove_batch(batch)?;
+        }
+        Ok(removed)
+    }
+}
+
+/// How the data file's pages are used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Space {
+    pub page_bytes: u64,
+    /// Pages up to the last one used (the file may be longer: LMDB grows it ahead).
+    pub pages: u64,
+    /// Pages holding tables (every named table and the main one).
+    pub used_pages: u64,
+    /// The rest: free pages and the free list (what `compact` gives back).
+    pub free_pages: u64,
+}
+
+impl Store {
+    /// Page usage, from LMDB's own counts.
+    pub fn space(&self) -> Result<Space, StorageError> {
+        let txn = self.env.read_txn()?;
+        let info = self.env.info();
+        let main = self.env.unnamed_database_stat();
+        let mut used = (main.branch_pages + main.leaf_pages + main.overflow_pages) as u64 + 2; // + meta pages
+        for stats in self.table_stats()? {
+            used += stats.bytes / u64::from(main.page_size);
+        }
+        drop(txn);
+        let pages = info.last_page_number as u64 + 1;
+        Ok(Space { page_bytes: main.page_size.into(), pages, used_pages: used, free_pages: pages.saturating_sub(used) })
+    }
+
+    /// Stored events per kind, ascending by kind (from the kind index: no event is read).
+    pub fn kind_counts(&self) -> Result<Vec<(u16, u64)>, StorageError> {
+        let txn = self.env.read_txn()?;
+        let mut counts: Vec<(u16, u64)> = Vec::new();
+        for entry in self.tables.time_index(TimeIndex::Kind).iter(&txn)? {
+            let (key, _) = entry?;
+            let kind = u16::from_be_bytes([key[0], key[1]]);
+            match counts.last_mut() {
+                Some((last, count)) if *last == kind => *count += 1,
+                _ => counts.push((kind, 1)),
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Hands the JSON of every stored event with `since <= created_at <= until` that matches
+    /// any of `filters` (all events if empty; limits ignored) to `visit`, oldest first (ties in
+    /// sequence order), from one read transaction. Returns how many were visited.
+    pub fn export_ordered(
+        &self,
+        filters: &[Filter],
+        since: u64,
+        until: u64,
+        mut visit: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<u64, crate::store::ExportError> {
+        let filters: Vec<RecordFilter> = filters.iter().cloned().map(RecordFilter::new).collect();
+        let txn = self.env.read_txn().map_err(StorageError::from)?;
+        let lower = [since.to_be_bytes(), [0; 8]].concat();
+        let upper = [until.to_be_bytes(), [0xff; 8]].concat();
+        let range = (std::ops::Bound::Included(&lower[..]), std::ops::Bound::Included(&upper[..]));
+        let mut json = Vec::new();
+        let mut count = 0;
+        for entry in self.tables.time_index(TimeIndex::Time).range(&txn, &range).map_err(StorageError::from)? {
+            let (key, _) = entry.map_err(StorageError::from)?;
+            let (_, seq) = schema::split_time_suffix(key);
+            let Some(record) = read_record(&txn, &self.tables, seq)? else {
+                return Err(StorageError::Corrupt(format!("time index names missing event {seq}")).into());
+            };
+            if !filters.is_empty() && !filters.iter().any(|filter| filter.matches(&record) == Some(true)) {
+                continue;
+            }
+            json.resize(record.json_len(), 0);
+            record.write_json(&mut json);
+            visit(&json).map_err(crate::store::ExportError::Output)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+}
+
+/// The record's JSON is an event whose id, pubkey, kind, created_at, expiration and indexed
+/// tags are those of the header and tag section (what readers trust without parsing).
+fn check_json(record: &Record, limits: &Limits, report: &mut VerifyReport) {
+    let seq = record.seq;
+    let Some(json) = record.json_string() else {
+        return report.problem(|| format!("event {seq}: its JSON is not UTF-8"));
+    };
+    let event = match Event::parse(&json, limits) {
+        Ok(event) => event,
+        Err(reason) => return report.problem(|| format!("event {seq}: its JSON is not a valid event ({reason})")),
+    };
+    let header = &record.header;
+    let agrees = *event.id() == header.id
+        && *event.pubkey() == header.pubkey
+        && *event.sig() == header.sig
+        && event.kind() == header.kind
+        && event.created_at() == header.created_at
+        && event.expiration().unwrap_or(0) == header.expiration
+        && record::tag_section(&event) == record.tag_section();
+    if !agrees {
+        report.problem(|| format!("event {seq}: its header or tags disagree with its JSON"));
+    }
+}
+
+fn index_position(index: TimeIndex) -> usize {
+    TimeIndex::ALL.iter().position(|&candidate| candidate == index).expect("listed")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    parrhesia_engine::hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use parrhesia_engine::Keys;
+
+    use super::*;
+    use crate::store::StoreOptions;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn sign(keys: &Keys, created_at: u64, kind: u16, tags: &[(&str, &str)], content: &str) -> Event {
+        let tags = tags.iter().map(|(name, value)| vec![name.to_string(), value.to_string()]).collect();
+        keys.sign(created_at, kind, tags, content.into())
+    }
+
+    /// A store with regular, tagged, replaced, addressable and expiring events.
+    fn populated(directory: &Path) -> (Store, Vec<Event>) {
+        let store = Store::open(directory, &StoreOptions::default()).unwrap();
+        let alice = Keys::from_secret_bytes([3; 32]).unwrap();
+        let bob = Keys::from_secret_bytes([4; 32]).unwrap();
+        let mut events = Vec::new();
+        for number in 0..20u64 {
+            let keys = if number % 2 == 0 { &alice } else { &bob };
+            let target = "ab".repeat(32);
+            events.push(sign(keys, NOW - 100 + number, 1, &[("t", "nostr"), ("p", &target)], &format!("n{number}")));
+        }
+        events.push(sign(&alice, NOW - 50, 0, &[], "old profile"));
+        events.push(sign(&alice, NOW - 40, 0, &[], "new profile"));
+        events.push(sign(&bob, NOW - 30, 30023, &[("d", "post")], "article"));
+        events.push(sign(&bob, NOW - 20, 1, &[("expiration", &(NOW + 3600).to_string())], "expires"));
+        for outcome in store.apply(&events, NOW).unwrap() {
+            assert!(matches!(outcome, crate::Outcome::Stored { .. }), "{outcome:?}");
+        }
+        (store, events)
+    }
+
+    fn problems(store: &Store) -> Vec<String> {
+        let report = store.verify(|_| {}).unwrap();
+        assert_eq!(report.problems as usize, report.shown.len(), "few enough to show all");
+        report.shown
+    }
+
+    #[test]
+    fn a_store_written_by_the_rules_verifies() {
+        let directory = tempfile::tempdir().unwrap();
+        let (store, events) = populated(directory.path());
+        let report = store.verify(|_| {}).unwrap();
+        assert_eq!(report.shown, Vec::<String>::new());
+        assert_eq!(report.events, events.len() as u64 - 1, "the old profile was replaced");
+        assert!(report.index_entries > report.events * 4);
+    }
+
+    #[test]
+    fn each_kind_of_damage_is_found() {
+        let directory = tempfile::tempdir().unwrap();
+        let (store, _) = populated(directory.path());
+        let tables = store.tables;
+        let mut txn = store.env.write_txn().unwrap();
+        // An event loses one tag entry; a dangling author entry names no event.
+        let record_bytes = tables.events.get(&txn, &1u64.to_be_bytes()).unwrap().unwrap().to_vec();
+        let record = Record::decode(1, &record_bytes).unwrap();
+        let tag_key = schema::index_keys(&record).into_iter().find(|(index, _)| *index == TimeIndex::Tag).unwrap().1;
+        assert!(tables.time_index(TimeIndex::Tag).delete(&mut txn, &tag_key).unwrap());
+        let mut dangling = vec![9; 32];
+        schema::time_suffix(&mut dangling, NOW, 999);
+        tables.time_index(TimeIndex::Pubkey).put(&mut txn, &dangling, &[]).unwrap();
+        // The profile coordinate names a regular event; event 2's ids entry is gone.
+        let (coordinate, _) = tables.replaceable.iter(&txn).unwrap().next().unwrap().unwrap();
+        let coordinate = coordinate.to_vec();
+        tables.replaceable.put(&mut txn, &coordinate, &3u64.to_be_bytes()).unwrap();
+        let id2 = Record::decode(2, tables.events.get(&txn, &2u64.to_be_bytes()).unwrap().unwrap()).unwrap().header.id;
+        tables.ids.delete(&mut txn, &id2).unwrap();
+        // Event 4's JSON says something else than its header (same length, other content).
+        let mut bytes = tables.events.get(&txn, &4u64.to_be_bytes()).unwrap().unwrap().to_vec();
+        let at = bytes.windows(4).rposition(|window| window == b"\"n3\"").expect("the content n3");
+        bytes[at + 2] = b'9';
+        tables.events.put(&mut txn, &4u64.to_be_bytes(), &bytes).unwrap();
+        txn.commit().unwrap();
+
+        let found = problems(&store);
+        let expected = [
+            "event 1: missing its tag_time entry",
+            "tag_time: ",
+            "pubkey_time: entry for missing event 999",
+            "pubkey_time: ",
+            "replaceable: a coordinate names 3",
+            "event 2: ids entry names None",
+            "ids: ",
+            "event 4: its JSON is not a valid event",
+        ];
+        for text in expected {
+            assert!(found.iter().any(|problem| problem.contains(text)), "{text:?} not in {found:#?}");
+        }
+        assert_eq!(found.len(), expected.len(), "{found:#?}");
+    }
+
+    #[test]
+    fn delete_matching_and_compact_leave_a_store_that_verifies() {
+        let directory = tempfile::tempdir().unwrap();
+        let (store, events) = populated(directory.path());
+        let filter = Filter::parse(r##"{"#t":["nostr"],"until":1699999909}"##, &Limits::default()).unwrap();
+        let seqs = store.matching(&[filter], NOW).unwrap();
+        assert_eq!(seqs.len(), 10, "the first ten tagged notes");
+        assert_eq!(store.remove_events(&seqs, 3).unwrap(), 10);
+        assert_eq!(store.remove_events(&seqs, 3).unwrap(), 0, "already gone");
+        assert_eq!(problems(&store), Vec::<String>::new());
+        let copy = tempfile::tempdir().unwrap();
+        let bytes = store.compact_to(copy.path()).unwrap();
+        assert!(bytes > 0);
+        assert!(store.compact_to(copy.path()).is_err(), "never over an existing store");
+        drop(store);
+        let compacted = Store::open(copy.path(), &StoreOptions::default()).unwrap();
+        let report = compacted.verify(|_| {}).unwrap();
+        assert_eq!((report.problems, report.events), (0, events.len() as u64 - 1 - 10));
+    }
+}

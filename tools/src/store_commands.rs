@@ -1,0 +1,157 @@
+//! `stats`, `compact`, `verify` and `delete`: whole-store commands.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use parrhesia_engine::{Filter, KindClass};
+use parrhesia_storage::{DirectoryLock, Store, StoreOptions};
+
+use crate::Done;
+
+/// How many kinds `stats` lists by count.
+const TOP_KINDS: usize = 10;
+/// Events removed per write transaction by `delete`.
+const DELETE_BATCH_EVENTS_MAX: usize = 10_000;
+
+fn open(data_dir: &Path) -> Result<Store> {
+    Store::open_existing(data_dir, &StoreOptions { as_stored_node: true, ..StoreOptions::default() })
+        .with_context(|| format!("opening the store in {}", data_dir.display()))
+}
+
+fn lock(data_dir: &Path, command: &str) -> Result<DirectoryLock> {
+    DirectoryLock::acquire(data_dir, &format!("parrhesia-tools {command}, pid {}", std::process::id()))
+        .with_context(|| format!("{command} writes the store"))
+}
+
+fn mebibytes(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+pub fn stats(data_dir: &Path) -> Result<Done> {
+    let store = open(data_dir)?;
+    let kinds = store.kind_counts().context("counting kinds")?;
+    let events: u64 = kinds.iter().map(|(_, count)| count).sum();
+    let mut classes = [0u64; 4];
+    for (kind, count) in &kinds {
+        let class = match KindClass::of(*kind) {
+            KindClass::Regular => 0,
+            KindClass::Replaceable => 1,
+            KindClass::Ephemeral => 2,
+            KindClass::Addressable => 3,
+        };
+        classes[class] += count;
+    }
+    println!("stored events {events}: regular {}, replaceable {}, addressable {}", classes[0], classes[1], classes[3]);
+    let mut top = kinds.clone();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let listed: Vec<String> = top.iter().take(TOP_KINDS).map(|(kind, count)| format!("{kind}: {count}")).collect();
+    println!("top kinds: {}", listed.join(", "));
+    println!();
+    let tables = store.table_stats().context("reading table statistics")?;
+    let total: u64 = tables.iter().map(|table| table.bytes).sum();
+    let per_event = |bytes: u64| if events == 0 { 0.0 } else { bytes as f64 / events as f64 };
+    println!("{:<18} {:>12} {:>14} {:>12}", "table", "entries", "bytes", "bytes/event");
+    for table in &tables {
+        println!("{:<18} {:>12} {:>14} {:>12.1}", table.name, table.entries, table.bytes, per_event(table.bytes));
+    }
+    println!("{:<18} {:>12} {:>14} {:>12.1}", "total", events, total, per_event(total));
+    let space = store.space().context("reading page counts")?;
+    let file_bytes = std::fs::metadata(data_dir.join("data.mdb")).map(|metadata| metadata.len()).unwrap_or(0);
+    println!();
+    println!(
+        "file {:.1} MiB; {} pages of {} bytes in use up to the last, {} free ({:.1} MiB; `compact` gives them back)",
+        mebibytes(file_bytes),
+        space.pages,
+        space.page_bytes,
+        space.free_pages,
+        mebibytes(space.free_pages * space.page_bytes)
+    );
+    Ok(Done::Ok)
+}
+
+pub fn compact(data_dir: &Path, out: Option<&Path>, replace: bool) -> Result<Done> {
+    let before = std::fs::metadata(data_dir.join("data.mdb")).map(|metadata| metadata.len()).unwrap_or(0);
+    let started = Instant::now();
+    if let Some(out) = out {
+        let store = open(data_dir)?;
+        let after = store.compact_to(out).with_context(|| format!("writing the copy in {}", out.display()))?;
+        eprintln!(
+            "compacted {} into {}: {:.1} MiB -> {:.1} MiB in {:.1} s",
+            data_dir.display(),
+            out.display(),
+            mebibytes(before),
+            mebibytes(after),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(Done::Ok);
+    }
+    assert!(replace, "clap requires --out or --replace");
+    let _lock = lock(data_dir, "compact --replace")?;
+    let store = open(data_dir)?;
+    let staging = data_dir.join("compact.partial");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()))?;
+    }
+    let after = store.compact_to(&staging).context("writing the compacted copy")?;
+    store.close();
+    // The rename is atomic: the store is either the old file or the whole compacted copy.
+    std::fs::rename(staging.join("data.mdb"), data_dir.join("data.mdb")).context("swapping in the compacted copy")?;
+    let _ = std::fs::remove_dir_all(&staging);
+    // Check the swapped-in store opens before saying it worked.
+    drop(open(data_dir)?);
+    eprintln!(
+        "compacted {} in place: {:.1} MiB -> {:.1} MiB in {:.1} s",
+        data_dir.display(),
+        mebibytes(before),
+        mebibytes(after),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Done::Ok)
+}
+
+pub fn verify(data_dir: &Path) -> Result<Done> {
+    let store = open(data_dir)?;
+    let bar = crate::progress::counter("events checked");
+    let started = Instant::now();
+    let report = store.verify(|checked| bar.set_position(checked)).context("reading the store")?;
+    bar.finish_and_clear();
+    for problem in &report.shown {
+        println!("{problem}");
+    }
+    if report.problems as usize > report.shown.len() {
+        println!("... and {} more", report.problems as usize - report.shown.len());
+    }
+    eprintln!(
+        "verified {}: {} events, {} index entries, {} problems; {:.1} s",
+        data_dir.display(),
+        report.events,
+        report.index_entries,
+        report.problems,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if report.problems == 0 { Done::Ok } else { Done::ProblemsFound })
+}
+
+pub fn delete(data_dir: &Path, filters: &[Filter], dry_run: bool) -> Result<Done> {
+    if filters.iter().any(Filter::matches_everything) {
+        bail!("the filter matches every event; to empty the store, remove its directory");
+    }
+    let _lock = if dry_run { None } else { Some(lock(data_dir, "delete")?) };
+    let store = open(data_dir)?;
+    let seqs = store.matching(filters, crate::unix_now()).context("finding the matching events")?;
+    if dry_run {
+        eprintln!("would delete {} events from {} (dry run)", seqs.len(), data_dir.display());
+        return Ok(Done::Ok);
+    }
+    let bar = crate::progress::counter("events deleted");
+    let mut removed = 0;
+    for batch in seqs.chunks(DELETE_BATCH_EVENTS_MAX) {
+        removed += store.remove_events(batch, DELETE_BATCH_EVENTS_MAX).context("deleting")?;
+        bar.set_position(removed);
+    }
+    store.flush().context("flushing the store")?;
+    bar.finish_and_clear();
+    eprintln!("deleted {removed} events from {}", data_dir.display());
+    Ok(Done::Ok)
+}
