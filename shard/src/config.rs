@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use documented::DocumentedFields;
 use parrhesia_engine::Limits;
 use serde::{Deserialize, Serialize};
 
@@ -29,86 +30,108 @@ pub enum DurabilitySetting {
     Nosync,
 }
 
-/// The relay's configuration. Flat, so every key maps to one `PARRHESIA_<KEY>` variable.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The relay's configuration. Flat, so every key maps to one `PARRHESIA_<KEY>` variable. Each
+/// field's doc comment is what `parrhesia --print-config` prints above it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, DocumentedFields)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Address every shard binds (SO_REUSEPORT). Default `127.0.0.1:7777`.
+    /// Address every shard binds (SO_REUSEPORT).
     pub listen: String,
-    /// Directory of the LMDB store. Default `./parrhesia-data`.
+    /// Directory of the LMDB store (created if missing; the relay locks it while it runs).
     pub data_dir: PathBuf,
     /// Shards (executors); 0 means one per available core. More than the cores is allowed.
     pub shards: usize,
-    /// `fsync` (default) or `nosync`.
+    /// `fsync` (every group commit is durable) or `nosync` (flushed every flush_interval_ms).
     pub durability: DurabilitySetting,
-    /// With `nosync`, how often the store is flushed, in milliseconds. Default 1000.
+    /// With `nosync`, how often the store is flushed, in milliseconds.
     pub flush_interval_ms: u64,
-    /// LMDB map size (the most the data file may grow to), in bytes. Default 1 TiB.
+    /// LMDB map size: the most the data file may grow to (address space), in bytes.
     pub map_bytes_max: usize,
-    /// Tracing filter, e.g. `info` or `parrhesia_shard=debug`. Default `info`.
+    /// Tracing filter, e.g. `info` or `parrhesia=debug`.
     pub log: String,
+    /// `text` (human-readable lines) or `json` (one JSON object per line) on standard error.
+    pub log_format: LogFormat,
 
-    /// NIP-11 name, description, contact, operator pubkey (hex) and this relay's public URL.
+    /// NIP-11 `name`.
     pub relay_name: String,
+    /// NIP-11 `description`.
     pub relay_description: String,
+    /// NIP-11 `contact`, e.g. "mailto:admin@example.com".
     pub relay_contact: Option<String>,
+    /// NIP-11 `pubkey`: the operator's public key, 64 hex.
     pub relay_pubkey: Option<String>,
-    /// The relay's own `wss://` URL; NIP-62 requests naming it apply here.
+    /// The relay's own URL, e.g. "wss://relay.example.com"; NIP-62 requests naming it apply here.
     pub relay_url: Option<String>,
 
-    /// Client input limits (see `parrhesia_engine::Limits`).
+    /// Largest WebSocket message accepted, in bytes (NIP-11 `max_message_length`).
     pub frame_bytes_max: usize,
+    /// Largest event accepted, in bytes of its JSON.
     pub event_bytes_max: usize,
+    /// Longest subscription id, in bytes (NIP-11 `max_subid_length`).
     pub subscription_id_bytes_max: usize,
+    /// Most filters in one REQ or COUNT (NIP-11 `max_filters`).
     pub filters_per_req_max: usize,
+    /// Most open subscriptions per connection (NIP-11 `max_subscriptions`).
     pub subscriptions_per_connection_max: usize,
+    /// Most tags on one event (NIP-11 `max_event_tags`).
     pub tags_per_event_max: usize,
+    /// Most values in one filter field (ids, authors, kinds, one tag).
     pub values_per_filter_field_max: usize,
+    /// How far in the future created_at may be, in seconds (NIP-11 `created_at_upper_limit`).
     pub created_at_future_seconds_max: u64,
+    /// Largest `limit` honoured (larger ones are clamped); also the limit of a filter without one.
     pub filter_limit_max: u64,
 
     /// Most WebSocket connections held at once (split evenly across shards); 0 derives it from
     /// the open-file limit, keeping 1024 files in reserve. Over it, sockets get 503 and close.
     pub connections_max: usize,
-    /// Per-connection outbound queue bound, in bytes. Default 4 MiB.
+    /// Per-connection outbound queue bound, in bytes.
     pub outbound_bytes_max: usize,
-    /// What happens to live events beyond the bound: `close`, `drop_oldest`, `drop_newest`.
+    /// What happens to live events beyond the bound: `close`, `drop_oldest` or `drop_newest`.
     pub outbound_overflow: OverflowPolicy,
-    /// Largest request head, in bytes. Default 8 KiB.
+    /// Largest HTTP request head, in bytes.
     pub http_head_bytes_max: usize,
     /// host:port of a separate listener for `GET /metrics`; when set, the relay's port no
-    /// longer serves metrics (so they need not be public). Default: unset, metrics on `listen`.
+    /// longer serves metrics (so they need not be public). Unset: metrics on `listen`.
     pub metrics_listen: Option<String>,
-    /// Time a new socket has to send its request head, in milliseconds. Default 10 s.
+    /// Time a new socket has to send its request head, in milliseconds.
     pub handshake_timeout_ms: u64,
-    /// WebSocket ping interval, in seconds. Default 30.
+    /// WebSocket ping interval, in seconds.
     pub ping_interval_seconds: u64,
-    /// A connection that has not answered a ping for this long is closed, in seconds. Default 10.
+    /// A connection that has not answered a ping for this long is closed, in seconds.
     pub pong_timeout_seconds: u64,
     /// A connection with no subscription that sends nothing for this long is closed, in seconds.
     pub idle_timeout_seconds: u64,
-    /// How long a closing connection may take to deliver its last frames, in seconds. Default 30.
+    /// How long a closing connection may take to deliver its last frames, in seconds.
     pub close_drain_timeout_seconds: u64,
 
-    /// Most events one group commit holds. Default 1000.
+    /// Most events one group commit holds.
     pub writer_batch_events_max: usize,
-    /// Capacity of each shard's queue to the writer, in events. Default 4096.
+    /// Capacity of each shard's queue to the writer, in events.
     pub writer_queue_events_max: usize,
-    /// Capacity of each cross-shard channel, in messages. Default 1024.
+    /// Capacity of each cross-shard channel, in messages.
     pub shard_channel_messages_max: usize,
-    /// One scan slice examines at most this many entries... Default 2048.
+    /// One scan slice examines at most this many index entries...
     pub scan_budget_candidates_max: usize,
-    /// ...and runs at most this long, in microseconds. Default 2000.
+    /// ...and runs at most this long, in microseconds; then the shard serves others.
     pub scan_budget_us: u64,
-    /// Expired events are swept this often, in seconds. Default 60.
+    /// Expired events (NIP-40) are swept this often, in seconds.
     pub expiration_sweep_interval_seconds: u64,
 
-    /// The `[cluster]` table; absent: the relay runs single-node.
+    /// The `[cluster]` table; absent, the relay runs single-node.
     pub cluster: Option<ClusterConfig>,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 /// `[cluster]`: this node's identity, where it meets its peers, and who they may be.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, DocumentedFields)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
     /// The node's ed25519 secret key (`parrhesia-tools keygen --out FILE`); its public key
@@ -130,8 +153,9 @@ pub struct ClusterConfig {
     pub link_frame_bytes_max: usize,
     /// Bytes queued to one peer before its link is closed as too slow.
     pub link_queue_bytes_max: usize,
-    /// Events and bytes one replication pull asks for (and one served batch holds at most).
+    /// Events one replication pull asks for (and one served batch holds at most).
     pub pull_events_max: u32,
+    /// Bytes one replication pull asks for (and one served batch holds at most).
     pub pull_bytes_max: u32,
     /// How long an origin may be unreachable before its log is pulled from other peers.
     pub origin_timeout_seconds: u64,
@@ -202,6 +226,7 @@ impl Default for Config {
             flush_interval_ms: 1000,
             map_bytes_max: 1 << 40,
             log: "info".into(),
+            log_format: LogFormat::Text,
             relay_name: "parrhesia".into(),
             relay_description: "A Parrhesia relay".into(),
             relay_contact: None,
@@ -234,6 +259,39 @@ impl Default for Config {
             expiration_sweep_interval_seconds: 60,
             cluster: None,
         }
+    }
+}
+
+/// Every key with its default and its doc comment, as TOML: what `parrhesia --print-config`
+/// prints and the README's sample shows (a test keeps the two equal). Optional keys without a
+/// default, and the whole `[cluster]` table, are commented out.
+pub fn print_config() -> String {
+    let mut out = String::from(
+        "# parrhesia.toml: every key with its default. Later layers win: this file (--config),\n\
+         # PARRHESIA_<KEY> environment variables, flags (--set KEY=VALUE).\n",
+    );
+    let defaults = toml::Table::try_from(Config::default()).expect("the defaults serialize");
+    for (name, docs) in Config::FIELD_NAMES.iter().zip(Config::FIELD_DOCS) {
+        if *name != "cluster" {
+            write_key(&mut out, name, docs, defaults.get(*name), "");
+        }
+    }
+    out.push_str("\n# [cluster]: set node_key_file, listen and cluster_id to run as a cluster node.\n# [cluster]\n");
+    let cluster = toml::Table::try_from(ClusterConfig::default()).expect("the defaults serialize");
+    for (name, docs) in ClusterConfig::FIELD_NAMES.iter().zip(ClusterConfig::FIELD_DOCS) {
+        write_key(&mut out, name, docs, cluster.get(*name), "# ");
+    }
+    out
+}
+
+fn write_key(out: &mut String, name: &str, docs: &str, value: Option<&toml::Value>, prefix: &str) {
+    out.push('\n');
+    for line in docs.lines() {
+        out.push_str(&format!("# {}\n", line.trim()).replace("# \n", "#\n"));
+    }
+    match value {
+        Some(value) => out.push_str(&format!("{prefix}{name} = {value}\n")),
+        None => out.push_str(&format!("# {name} =\n")),
     }
 }
 
@@ -395,6 +453,37 @@ fn typed_like(table: &toml::Table, key: &str, text: &str) -> toml::Value {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_printed_configuration_loads_as_the_defaults_and_documents_every_key() {
+        let printed = print_config();
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("printed.toml");
+        std::fs::write(&path, &printed).unwrap();
+        assert_eq!(Config::load(Some(&path), vec![], &[]).unwrap(), Config::default());
+        for name in Config::FIELD_NAMES.iter().chain(ClusterConfig::FIELD_NAMES).filter(|name| **name != "cluster") {
+            assert!(printed.contains(&format!("\n{name} =")) || printed.contains(&format!("\n# {name} =")), "{name}");
+        }
+        // Uncommenting the cluster table (and giving it its required keys) turns it on.
+        let uncommented: String = printed
+            .split("# [cluster]\n")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .filter(|line| line.starts_with("# ") && line.contains(" = "))
+            .map(|line| format!("{}\n", &line[2..]))
+            .collect();
+        let cluster = format!(
+            "[cluster]\n{}",
+            uncommented
+                .replace("node_key_file = \"\"", "node_key_file = \"k\"")
+                .replace("listen = \"\"", "listen = \"127.0.0.1:1\"")
+                .replace("cluster_id = \"\"", "cluster_id = \"c\"")
+        );
+        std::fs::write(&path, cluster).unwrap();
+        let config = Config::load(Some(&path), vec![], &[]).unwrap();
+        assert_eq!(config.cluster.unwrap().pull_events_max, ClusterConfig::default().pull_events_max);
+    }
     use super::*;
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -48,6 +48,14 @@ struct Cli {
     /// Log filter, e.g. `info`, `debug`, `parrhesia=debug` [default: info].
     #[arg(long, value_name = "FILTER")]
     log: Option<String>,
+    /// Print every configuration key with its default and meaning (a complete sample
+    /// parrhesia.toml), then exit.
+    #[arg(long)]
+    print_config: bool,
+    /// Load and check the configuration (every layer), print the result as TOML, and exit:
+    /// 0 if it is valid, 1 naming the key that is not.
+    #[arg(long)]
+    check_config: bool,
     /// Any configuration key, e.g. --set outbound_bytes_max=1048576 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_assignment)]
     assignments: Vec<(String, String)>,
@@ -65,6 +73,10 @@ pub fn unix_now() -> u64 {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.print_config {
+        print!("{}", config::print_config());
+        return ExitCode::SUCCESS;
+    }
     let mut flags = cli.assignments.clone();
     let named = [
         ("listen", cli.listen.clone()),
@@ -81,9 +93,20 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if cli.check_config {
+        match toml::to_string(&config) {
+            Ok(text) => print!("{text}"),
+            Err(error) => eprintln!("parrhesia: the configuration is valid but does not print: {error}"),
+        }
+        return ExitCode::SUCCESS;
+    }
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        config::LogFormat::Text => logs.init(),
+        config::LogFormat::Json => logs.json().init(),
+    }
     match runtime::run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
