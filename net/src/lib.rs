@@ -1,9 +1,11 @@
 //! Bytes on wires for Parrhesia: the first HTTP request on a socket (parsed with httparse and
 //! routed), the WebSocket handshake (tungstenite), and the NIP-11 relay information document.
 //! Generic over futures-io streams; the runtime that owns the sockets lives in `shard`. Also
-//! the node's identity (its ed25519 key), which the cluster's wire formats are signed with.
+//! the node's identity (its ed25519 key), which the cluster's wire formats are signed with, and
+//! permessage-deflate beneath tungstenite (`deflate`).
 
 pub mod cluster;
+pub mod deflate;
 pub mod http;
 pub mod identity;
 pub mod relay_info;

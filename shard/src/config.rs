@@ -91,6 +91,15 @@ pub struct Config {
     pub outbound_overflow: OverflowPolicy,
     /// Largest HTTP request head, in bytes.
     pub http_head_bytes_max: usize,
+    /// Accept permessage-deflate (RFC 7692) when a client offers it: messages of at least
+    /// deflate_threshold_bytes are sent compressed, compressed client messages are inflated
+    /// (bounded by twice frame_bytes_max). Every message on its own (no context takeover), so
+    /// a connection costs no compression memory.
+    pub deflate: bool,
+    /// Smaller messages go out uncompressed (they would barely shrink), in bytes.
+    pub deflate_threshold_bytes: usize,
+    /// zlib level, 1 (fastest) to 9 (smallest).
+    pub deflate_level: u32,
     /// host:port of a separate listener for `GET /metrics`; when set, the relay's port no
     /// longer serves metrics (so they need not be public). Unset: metrics on `listen`.
     pub metrics_listen: Option<String>,
@@ -246,6 +255,9 @@ impl Default for Config {
             outbound_overflow: OverflowPolicy::Close,
             http_head_bytes_max: 8 * 1024,
             metrics_listen: None,
+            deflate: true,
+            deflate_threshold_bytes: 256,
+            deflate_level: 1,
             handshake_timeout_ms: 10_000,
             ping_interval_seconds: 30,
             pong_timeout_seconds: 10,

@@ -18,6 +18,7 @@ use crate::metrics::{
 use crate::notify::Notify;
 use crate::outbound::Outbound;
 use crate::shard::Shard;
+use parrhesia_net::deflate::InflatingStream;
 
 /// Where a subscription is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,10 +35,14 @@ pub struct SubscriptionState {
     pub phase: Phase,
     /// `["EVENT","<id>",`, built once for every event this subscription is sent.
     pub prefix: bytes::Bytes,
+    /// The prefix compressed (a permessage-deflate part), on deflate connections.
+    pub prefix_deflated: Option<bytes::Bytes>,
 }
 
 pub struct Connection {
     pub id: u64,
+    /// permessage-deflate was negotiated.
+    pub deflate: bool,
     pub outbound: Outbound,
     pub subscriptions: RefCell<HashMap<String, SubscriptionState>>,
     last_activity: Cell<Instant>,
@@ -50,10 +55,11 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn new(id: u64, outbound_bytes_max: usize) -> Connection {
+    fn new(id: u64, outbound_bytes_max: usize, deflate: bool) -> Connection {
         let now = Instant::now();
         Connection {
             id,
+            deflate,
             outbound: Outbound::new(outbound_bytes_max),
             subscriptions: RefCell::default(),
             last_activity: Cell::new(now),
@@ -88,13 +94,15 @@ impl Connection {
         self.close(1008, "outbound queue full", CloseReason::OutboundOverflow);
     }
 
-    /// The subscription's EVENT prefix if a live event (with `seq`, or ephemeral) goes to it
-    /// now; `None` if it does not.
-    pub fn live_prefix(&self, subscription_id: &str, seq: Option<u64>) -> Option<bytes::Bytes> {
+    /// The subscription's EVENT prefix (and its compressed form on a deflate connection) if a
+    /// live event (with `seq`, or ephemeral) goes to it now; `None` if it does not.
+    pub fn live_prefix(&self, subscription_id: &str, seq: Option<u64>) -> Option<(bytes::Bytes, Option<bytes::Bytes>)> {
         let subscriptions = self.subscriptions.borrow();
         let state = subscriptions.get(subscription_id)?;
         match state.phase {
-            Phase::Live { after_seq } if seq.is_none_or(|seq| seq > after_seq) => Some(state.prefix.clone()),
+            Phase::Live { after_seq } if seq.is_none_or(|seq| seq > after_seq) => {
+                Some((state.prefix.clone(), state.prefix_deflated.clone()))
+            }
             _ => None,
         }
     }
@@ -138,20 +146,30 @@ impl Connection {
     }
 }
 
-/// Serves an upgraded connection until it closes.
-pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u8>) {
+/// Serves an upgraded connection until it closes. `deflate`: the client offered
+/// permessage-deflate and the relay accepts it.
+pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u8>, deflate: bool) {
     let id = shard.next_connection_id();
     let peer = stream.peer_addr().map(|address| address.to_string()).unwrap_or_default();
     let shard_header = shard.index.to_string();
     // tungstenite refuses messages above twice the frame limit outright (closing with 1009);
     // between the limit and that, the engine answers with a NOTICE and the connection goes on.
     let message_bytes_max = shard.config.frame_bytes_max.saturating_mul(2);
-    let extra = [("X-Parrhesia-Shard", shard_header.as_str())];
+    let mut extra = vec![("X-Parrhesia-Shard", shard_header.as_str())];
+    // Compressed client frames are inflated beneath tungstenite, the bytes read past the
+    // request head included.
+    let inflating = deflate.then(|| (shard.inflater.clone(), message_bytes_max));
+    let Ok(stream) = InflatingStream::new(stream, inflating, if deflate { &leftover } else { &[] }) else { return };
+    let leftover = if deflate { Vec::new() } else { leftover };
+    if deflate {
+        extra.push(("Sec-WebSocket-Extensions", parrhesia_net::deflate::EXTENSION_RESPONSE));
+        shard.metrics.deflate_connections.inc();
+    }
     let Ok(socket) = parrhesia_net::accept_websocket(stream, key, leftover, message_bytes_max, &extra).await else {
         return;
     };
     let (sink, mut source) = socket.split();
-    let connection = Rc::new(Connection::new(id, shard.config.outbound_bytes_max));
+    let connection = Rc::new(Connection::new(id, shard.config.outbound_bytes_max, deflate));
     shard.connections.borrow_mut().insert(id, connection.clone());
     shard.metrics.connections_opened.inc();
     shard.metrics.connections_open.add(1);
@@ -159,7 +177,13 @@ pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u
     let writer = glommio::spawn_local({
         let connection = connection.clone();
         let shard = shard.clone();
-        async move { crate::outbound::write_loop(&connection.outbound, sink, &shard.event_scratch, &shard.metrics).await }
+        async move {
+            let deflate = connection.deflate.then(|| crate::outbound::Deflate {
+                deflater: &shard.deflater,
+                threshold_bytes: shard.config.deflate_threshold_bytes,
+            });
+            crate::outbound::write_loop(&connection.outbound, sink, &shard.event_scratch, &shard.metrics, deflate).await
+        }
     });
     let mut ended = CloseReason::Client;
     while !connection.is_closed() && !shard.stopping.get() {
@@ -183,6 +207,9 @@ pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u
             Err(tungstenite::Error::Capacity(error)) => {
                 connection.reply(RelayMessage::Notice { message: format!("invalid: {error}").into() });
                 connection.close(1009, "message too big", CloseReason::MessageTooBig);
+            }
+            Err(tungstenite::Error::Io(error)) if parrhesia_net::deflate::inflate_error_of(&error).is_some() => {
+                refuse_compressed(&connection, parrhesia_net::deflate::inflate_error_of(&error).expect("checked"));
             }
             Err(error) => {
                 ended = close_reason_of(&error);
@@ -253,6 +280,20 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
             })
         }
         Ok(ClientMessage::NegClose { .. }) => {}
+    }
+}
+
+/// A compressed message the relay will not inflate: say why, and close (1009 for a message
+/// too big, 1007 for data that is not deflate).
+fn refuse_compressed(connection: &Connection, error: &parrhesia_net::deflate::InflateError) {
+    connection.reply(RelayMessage::Notice { message: format!("invalid: {error}").into() });
+    match error {
+        parrhesia_net::deflate::InflateError::TooBig { .. } => {
+            connection.close(1009, "message too big", CloseReason::MessageTooBig)
+        }
+        parrhesia_net::deflate::InflateError::Corrupt => {
+            connection.close(1007, "invalid compressed data", CloseReason::ProtocolError)
+        }
     }
 }
 

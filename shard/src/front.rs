@@ -31,7 +31,12 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
     };
     let plain = |status: u16, body: &str| parrhesia_net::response(status, "text/plain", body.as_bytes(), &CORS);
     let reply = match parrhesia_net::route(&request) {
-        Route::WebSocket { key } => return crate::connection::run(shard, stream, &key, request.leftover).await,
+        Route::WebSocket { key } => {
+            let offers = request.headers.iter().filter(|(name, _)| name == "sec-websocket-extensions");
+            let deflate =
+                shard.config.deflate && parrhesia_net::deflate::accepts_offer(offers.map(|(_, value)| value.as_str()));
+            return crate::connection::run(shard, stream, &key, request.leftover, deflate).await;
+        }
         Route::RelayInfo => {
             parrhesia_net::response(200, "application/nostr+json", shard.relay_info_json.as_bytes(), &CORS)
         }

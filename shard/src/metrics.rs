@@ -30,6 +30,11 @@ impl Count {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// Sets a counter that mirrors one kept elsewhere (by the same executor).
+    pub fn mirror(&self, value: u64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
 }
 
 /// A gauge: a value that goes up and down.
@@ -231,7 +236,21 @@ pub struct ShardMetrics {
     pub outbound_queued_bytes: Gauge,
     pub outbound_pressure_per_mille: Gauge,
     pub outbound_depth: Histogram,
+    /// permessage-deflate: bytes by `DEFLATE_FORMS` (outbound before and after compression,
+    /// inbound before and after inflating), and connections that negotiated it.
+    pub deflate_bytes: [Count; DEFLATE_FORMS.len()],
+    pub deflate_connections: Count,
+    /// Compressed client messages refused (too big once inflated, or not deflate data).
+    pub inflate_refused: Count,
 }
+
+/// (direction, form) of the permessage-deflate byte counts.
+pub const DEFLATE_FORMS: [(&str, &str); 4] =
+    [("out", "plain"), ("out", "compressed"), ("in", "compressed"), ("in", "inflated")];
+pub const DEFLATE_OUT_PLAIN: usize = 0;
+pub const DEFLATE_OUT_COMPRESSED: usize = 1;
+pub const DEFLATE_IN_COMPRESSED: usize = 2;
+pub const DEFLATE_IN_INFLATED: usize = 3;
 
 impl Default for ShardMetrics {
     fn default() -> ShardMetrics {
@@ -256,6 +275,9 @@ impl Default for ShardMetrics {
             outbound_queued_bytes: Gauge::default(),
             outbound_pressure_per_mille: Gauge::default(),
             outbound_depth: Histogram::of(QUEUE_BYTES),
+            deflate_bytes: Default::default(),
+            deflate_connections: Count::default(),
+            inflate_refused: Count::default(),
         }
     }
 }
@@ -367,7 +389,7 @@ impl ClusterMetrics {
     pub fn copy(into: &[Count], values: &[u64]) {
         assert_eq!(into.len(), values.len(), "one value per statistic");
         for (count, value) in into.iter().zip(values) {
-            count.0.store(*value, Ordering::Relaxed);
+            count.mirror(*value);
         }
     }
 }
@@ -608,6 +630,34 @@ impl Sources {
         self.per_shard(encoder, "parrhesia_scan_slices", "Budgeted slices of REQ and COUNT scans", |shard| {
             count(&shard.scan_slices)
         })?;
+        let samples = self.shards.iter().enumerate().flat_map(|(index, shard)| {
+            DEFLATE_FORMS.iter().zip(&shard.deflate_bytes).map(move |((direction, form), count)| {
+                let labels = [
+                    ("shard", index.to_string()),
+                    ("direction", (*direction).to_string()),
+                    ("form", (*form).to_string()),
+                ];
+                (labels, Counter(count.get()))
+            })
+        });
+        family(
+            encoder,
+            "parrhesia_deflate_bytes",
+            "permessage-deflate message bytes: out before/after compressing, in before/after inflating",
+            samples,
+        )?;
+        self.per_shard(
+            encoder,
+            "parrhesia_deflate_connections",
+            "Connections that negotiated permessage-deflate",
+            |shard| count(&shard.deflate_connections),
+        )?;
+        self.per_shard(
+            encoder,
+            "parrhesia_inflate_refused",
+            "Compressed client messages refused (too big once inflated, or not deflate data)",
+            |shard| count(&shard.inflate_refused),
+        )?;
         self.per_shard(
             encoder,
             "parrhesia_cluster_ephemeral_dropped",

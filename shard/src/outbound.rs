@@ -13,8 +13,9 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
 use crate::config::OverflowPolicy;
-use crate::metrics::{RELAY_VERB_EVENT, ShardMetrics, relay_verb};
+use crate::metrics::{DEFLATE_OUT_COMPRESSED, DEFLATE_OUT_PLAIN, RELAY_VERB_EVENT, ShardMetrics, relay_verb};
 use crate::notify::Notify;
+use parrhesia_net::deflate::Deflater;
 
 /// Stored events are copied out of LMDB into chunks of at least this many bytes, shared by the
 /// frames cut from them (one allocation per chunk, not per event).
@@ -33,6 +34,14 @@ pub enum Frame {
         prefix: Bytes,
         json: Arc<str>,
     },
+    /// A live event for a permessage-deflate connection: the subscription's prefix and the
+    /// event's JSON (with its closing `]`), each compressed once and ending in a sync flush;
+    /// `plain_bytes` is the message's size uncompressed.
+    DeflatedEvent {
+        prefix: Bytes,
+        json: Bytes,
+        plain_bytes: usize,
+    },
     Ping,
     Close {
         code: u16,
@@ -41,22 +50,44 @@ pub enum Frame {
 }
 
 impl Frame {
+    fn is_live_event(&self) -> bool {
+        matches!(self, Frame::Event { .. } | Frame::DeflatedEvent { .. })
+    }
+
     fn bytes(&self) -> usize {
         match self {
             Frame::Text(text) => text.len(),
             Frame::Event { prefix, json } => prefix.len() + json.len() + 1,
+            Frame::DeflatedEvent { prefix, json, .. } => prefix.len() + json.len() - 4,
             Frame::Ping | Frame::Close { .. } => 16,
         }
     }
 
     /// The message for the socket; a live event is joined in `scratch`, whose chunk is free
-    /// again as soon as the socket layer has copied the frame into its write buffer.
-    fn into_message(self, scratch: &mut BytesMut) -> Message {
+    /// again as soon as the socket layer has copied the frame into its write buffer. With
+    /// `deflate`, text of at least its threshold is compressed here.
+    fn into_message(self, scratch: &mut BytesMut, deflate: Option<&Deflate>, metrics: &ShardMetrics) -> Message {
         match self {
-            Frame::Text(text) => text_message(text),
+            Frame::Text(text) => match deflate {
+                Some(deflate) if text.len() >= deflate.threshold_bytes => {
+                    let mut payload = Vec::new();
+                    deflate.deflater.borrow_mut().compress_message(&text, &mut payload);
+                    metrics.deflate_bytes[DEFLATE_OUT_PLAIN].add(text.len() as u64);
+                    metrics.deflate_bytes[DEFLATE_OUT_COMPRESSED].add(payload.len() as u64);
+                    deflated_message(Bytes::from(payload))
+                }
+                _ => text_message(text),
+            },
             Frame::Event { prefix, json } => {
                 let json = json.as_bytes();
                 text_message(join_event(scratch, &prefix, json.len(), |out| out.copy_from_slice(json)))
+            }
+            Frame::DeflatedEvent { prefix, json, plain_bytes } => {
+                // The two parts, without the final sync trailer (RFC 7692 section 7.2.1).
+                let payload = join_parts(scratch, &prefix, &json[..json.len() - 4]);
+                metrics.deflate_bytes[DEFLATE_OUT_PLAIN].add(plain_bytes as u64);
+                metrics.deflate_bytes[DEFLATE_OUT_COMPRESSED].add(payload.len() as u64);
+                deflated_message(payload)
             }
             Frame::Ping => Message::Ping(Bytes::new()),
             Frame::Close { code, reason } => {
@@ -72,6 +103,20 @@ fn text_message(text: Bytes) -> Message {
     Message::Frame(tungstenite::protocol::frame::Frame::message(text, OpCode::Data(Data::Text), true))
 }
 
+/// A final text frame whose payload is compressed (RSV1 set, RFC 7692).
+fn deflated_message(payload: Bytes) -> Message {
+    let mut frame = tungstenite::protocol::frame::Frame::message(payload, OpCode::Data(Data::Text), true);
+    frame.header_mut().rsv1 = true;
+    Message::Frame(frame)
+}
+
+/// A connection's permessage-deflate: the shard's compressor and the size from which
+/// messages are compressed.
+pub struct Deflate<'a> {
+    pub deflater: &'a RefCell<Deflater>,
+    pub threshold_bytes: usize,
+}
+
 /// Writes `prefix ++ json ++ "]"` into `buffer` (`write_json` fills exactly `json_bytes`) and
 /// cuts it off as one `Bytes`.
 fn join_event(buffer: &mut BytesMut, prefix: &[u8], json_bytes: usize, write_json: impl FnOnce(&mut [u8])) -> Bytes {
@@ -84,6 +129,17 @@ fn join_event(buffer: &mut BytesMut, prefix: &[u8], json_bytes: usize, write_jso
     buffer.resize(json_start + json_bytes, 0);
     write_json(&mut buffer[json_start..]);
     buffer.put_u8(b']');
+    buffer.split().freeze()
+}
+
+/// `first ++ second` cut from `buffer` as one `Bytes`.
+fn join_parts(buffer: &mut BytesMut, first: &[u8], second: &[u8]) -> Bytes {
+    let length = first.len() + second.len();
+    if buffer.capacity() < length {
+        buffer.reserve(length.max(STAGING_CHUNK_BYTES));
+    }
+    buffer.extend_from_slice(first);
+    buffer.extend_from_slice(second);
     buffer.split().freeze()
 }
 
@@ -168,9 +224,9 @@ impl Outbound {
         self.push(Frame::Text(message));
     }
 
-    /// A live event: queued if it fits, else the overflow policy decides.
-    pub fn push_live(&self, prefix: Bytes, json: Arc<str>, policy: OverflowPolicy) -> LiveOutcome {
-        let frame = Frame::Event { prefix, json };
+    /// A live event (`Frame::Event` or `Frame::DeflatedEvent`): queued if it fits, else the
+    /// overflow policy decides.
+    pub fn push_live(&self, frame: Frame, policy: OverflowPolicy) -> LiveOutcome {
         if self.bytes.get() + frame.bytes() <= self.bytes_max {
             self.push(frame);
             return LiveOutcome::Queued;
@@ -181,7 +237,7 @@ impl Outbound {
             OverflowPolicy::DropOldest => {
                 let mut queue = self.queue.borrow_mut();
                 while self.bytes.get() + frame.bytes() > self.bytes_max {
-                    let Some(position) = queue.iter().position(|queued| matches!(queued, Frame::Event { .. })) else {
+                    let Some(position) = queue.iter().position(Frame::is_live_event) else {
                         return LiveOutcome::Dropped; // only replies queued: drop the new event
                     };
                     let removed = queue.remove(position).expect("position is in range");
@@ -198,7 +254,7 @@ impl Outbound {
     /// never read them; frees their memory at once.
     pub fn discard_events(&self) {
         let mut queue = self.queue.borrow_mut();
-        queue.retain(|frame| !matches!(frame, Frame::Event { .. }));
+        queue.retain(|frame| !frame.is_live_event());
         self.bytes.set(queue.iter().map(Frame::bytes).sum());
     }
 
@@ -244,9 +300,15 @@ impl Outbound {
 /// Drains `outbound` into `sink` until a Close frame is sent or the socket fails.
 /// Frames are fed to the socket layer, which batches them in its write buffer, and flushed
 /// once the queue is empty (a cork per turn, not a write per frame). `scratch` is the
-/// shard's buffer for joining live events; `metrics` counts what is sent, by verb.
-pub async fn write_loop<S>(outbound: &Outbound, mut sink: S, scratch: &RefCell<BytesMut>, metrics: &ShardMetrics)
-where
+/// shard's buffer for joining live events; `metrics` counts what is sent, by verb; `deflate`
+/// is set when the connection negotiated permessage-deflate.
+pub async fn write_loop<S>(
+    outbound: &Outbound,
+    mut sink: S,
+    scratch: &RefCell<BytesMut>,
+    metrics: &ShardMetrics,
+    deflate: Option<Deflate<'_>>,
+) where
     S: futures_util::Sink<Message> + Unpin,
 {
     loop {
@@ -266,10 +328,10 @@ where
         let is_close = matches!(frame, Frame::Close { .. });
         match &frame {
             Frame::Text(text) => metrics.relay_messages[relay_verb(text)].inc(),
-            Frame::Event { .. } => metrics.relay_messages[RELAY_VERB_EVENT].inc(),
+            Frame::Event { .. } | Frame::DeflatedEvent { .. } => metrics.relay_messages[RELAY_VERB_EVENT].inc(),
             Frame::Ping | Frame::Close { .. } => {}
         }
-        let message = frame.into_message(&mut scratch.borrow_mut());
+        let message = frame.into_message(&mut scratch.borrow_mut(), deflate.as_ref(), metrics);
         let sent = if is_close { sink.send(message).await } else { sink.feed(message).await };
         if !outbound.above_high_water() {
             outbound.drained.notify_all();
@@ -294,7 +356,7 @@ mod tests {
 
     fn text_of(frame: Frame) -> String {
         let mut scratch = BytesMut::new();
-        match frame.into_message(&mut scratch) {
+        match frame.into_message(&mut scratch, None, &ShardMetrics::default()) {
             Message::Frame(frame) => String::from_utf8(frame.into_payload().to_vec()).unwrap(),
             other => panic!("not a text frame: {other:?}"),
         }
@@ -310,10 +372,20 @@ mod tests {
             (OverflowPolicy::DropOldest, LiveOutcome::Dropped),
         ] {
             let outbound = Outbound::new(frame_bytes * 2);
-            assert_eq!(outbound.push_live(prefix.clone(), json.clone(), policy), LiveOutcome::Queued);
-            assert_eq!(outbound.push_live(prefix.clone(), json.clone(), policy), LiveOutcome::Queued);
+            assert_eq!(
+                outbound.push_live(Frame::Event { prefix: prefix.clone(), json: json.clone() }, policy),
+                LiveOutcome::Queued
+            );
+            assert_eq!(
+                outbound.push_live(Frame::Event { prefix: prefix.clone(), json: json.clone() }, policy),
+                LiveOutcome::Queued
+            );
             assert_eq!(outbound.queued_bytes(), frame_bytes * 2, "{policy:?} counts what it queued");
-            assert_eq!(outbound.push_live(prefix.clone(), json.clone(), policy), expected, "{policy:?}");
+            assert_eq!(
+                outbound.push_live(Frame::Event { prefix: prefix.clone(), json: json.clone() }, policy),
+                expected,
+                "{policy:?}"
+            );
             assert!(outbound.queued_bytes() <= frame_bytes * 2, "{policy:?} keeps the bound");
         }
     }
@@ -323,7 +395,7 @@ mod tests {
         let (prefix, json) = event(100);
         let outbound = Outbound::new(300);
         outbound.push_reply("r".repeat(250));
-        assert_eq!(outbound.push_live(prefix, json, OverflowPolicy::DropOldest), LiveOutcome::Dropped);
+        assert_eq!(outbound.push_live(Frame::Event { prefix, json }, OverflowPolicy::DropOldest), LiveOutcome::Dropped);
         assert_eq!(outbound.queue.borrow().len(), 1, "the reply stays, the event that cannot fit is dropped");
     }
 
@@ -348,7 +420,10 @@ mod tests {
             let expected =
                 format!("[\"EVENT\",{},{json}]", serde_json::to_string(subscription).expect("a string serializes"));
             outbound.push_stored(&prefix, json.len(), |out| out.copy_from_slice(json.as_bytes()));
-            assert_eq!(outbound.push_live(prefix, Arc::from(json), OverflowPolicy::Close), LiveOutcome::Queued);
+            assert_eq!(
+                outbound.push_live(Frame::Event { prefix, json: Arc::from(json) }, OverflowPolicy::Close),
+                LiveOutcome::Queued
+            );
             let stored = outbound.pop().expect("stored frame queued");
             let live = outbound.pop().expect("live frame queued");
             assert_eq!(stored.bytes(), expected.len(), "accounted size of {subscription:?}");

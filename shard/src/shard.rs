@@ -17,10 +17,13 @@ use parrhesia_storage::{Outcome, Store};
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::messages::{Commit, Ephemeral, StoreRequest};
+use crate::metrics::{DEFLATE_IN_COMPRESSED, DEFLATE_IN_INFLATED};
 use crate::metrics::{Metrics, OUTCOME_DUPLICATE, OUTCOME_STORED, ShardMetrics, refusal_outcome};
 use crate::notify::Notify;
-use crate::outbound::LiveOutcome;
+use crate::outbound::{Frame, LiveOutcome};
 use crate::startup::{StartupSteps, Step};
+use bytes::Bytes;
+use parrhesia_net::deflate::{Deflater, Inflater};
 
 /// Everything a shard is started with.
 pub struct ShardSetup {
@@ -75,6 +78,10 @@ pub struct Shard {
     pub stop: Notify,
     pub metrics: Arc<ShardMetrics>,
     pub metrics_page: Arc<Metrics>,
+    /// permessage-deflate: one compressor and one decompressor for all the shard's
+    /// connections (every message is compressed on its own).
+    pub deflater: RefCell<Deflater>,
+    pub inflater: Rc<RefCell<Inflater>>,
 }
 
 impl Shard {
@@ -153,11 +160,25 @@ impl Shard {
         self.subscriptions.borrow_mut().matches_into(event, &mut matches);
         let connections = self.connections.borrow();
         let mut queued = 0;
+        // The event's JSON compressed once for every permessage-deflate delivery here.
+        let mut json_deflated: Option<Bytes> = None;
         for (connection_id, subscription_id) in matches.drain(..) {
             let Some(connection) = connections.get(&connection_id) else { continue };
-            let Some(prefix) = connection.live_prefix(&subscription_id, seq) else { continue };
+            let Some((prefix, prefix_deflated)) = connection.live_prefix(&subscription_id, seq) else { continue };
+            let plain_bytes = prefix.len() + event.json().len() + 1;
+            let frame = match prefix_deflated {
+                Some(prefix_deflated) if plain_bytes >= self.config.deflate_threshold_bytes => {
+                    let json = json_deflated.get_or_insert_with(|| {
+                        let mut out = Vec::new();
+                        self.deflater.borrow_mut().compress_pieces(&[event.json().as_bytes(), b"]"], &mut out);
+                        Bytes::from(out)
+                    });
+                    Frame::DeflatedEvent { prefix: prefix_deflated, json: json.clone(), plain_bytes }
+                }
+                _ => Frame::Event { prefix, json: event.json().clone() },
+            };
             let policy = self.config.outbound_overflow;
-            match connection.outbound.push_live(prefix, event.json().clone(), policy) {
+            match connection.outbound.push_live(frame, policy) {
                 LiveOutcome::Queued => queued += 1,
                 LiveOutcome::Dropped => self.metrics.live_dropped.inc(),
                 LiveOutcome::Overflow => {
@@ -191,6 +212,10 @@ impl Shard {
             self.metrics.outbound_depth.observe(bytes as u64);
         }
         self.metrics.outbound_queued_bytes.set(queued_bytes as i64);
+        let inflated = self.inflater.borrow().stats;
+        self.metrics.deflate_bytes[DEFLATE_IN_COMPRESSED].mirror(inflated.compressed_bytes);
+        self.metrics.deflate_bytes[DEFLATE_IN_INFLATED].mirror(inflated.inflated_bytes);
+        self.metrics.inflate_refused.mirror(inflated.refused);
         let per_mille = fullest.saturating_mul(1000) / self.config.outbound_bytes_max.max(1);
         self.metrics.outbound_pressure_per_mille.set(per_mille as i64);
     }
@@ -252,6 +277,7 @@ pub async fn run(setup: ShardSetup) {
         None => None,
     };
     let _ = setup.bound.send(Ok(()));
+    let deflater = RefCell::new(Deflater::new(setup.config.deflate_level));
     let shard = Rc::new(Shard {
         index: setup.index,
         connections_max: setup.connections_max,
@@ -273,6 +299,8 @@ pub async fn run(setup: ShardSetup) {
         to_cluster: RefCell::new(None),
         stopping: Cell::new(false),
         stop: Notify::default(),
+        deflater,
+        inflater: Rc::default(),
         metrics: setup.metrics,
         metrics_page: setup.metrics_page,
     });
