@@ -84,6 +84,10 @@ pub struct Common {
     /// Also write the JSON metric lines to this file.
     #[arg(long = "json-out", value_name = "FILE")]
     pub json_out: Option<PathBuf>,
+    /// Offer permessage-deflate on every connection (the relay then compresses what it
+    /// sends); `client.wire_bytes_received` shows the bytes read off the sockets either way.
+    #[arg(long)]
+    pub deflate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +115,10 @@ pub struct GenArgs {
     /// Also write the JSON metric lines to this file.
     #[arg(long = "json-out", value_name = "FILE")]
     pub json_out: Option<PathBuf>,
+    /// Offer permessage-deflate on every connection (the relay then compresses what it
+    /// sends); `client.wire_bytes_received` shows the bytes read off the sockets either way.
+    #[arg(long)]
+    pub deflate: bool,
 }
 
 #[derive(Debug, Args)]

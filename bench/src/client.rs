@@ -2,13 +2,16 @@
 //! source address) with a deadline, the WebSocket handshake, sending text frames and reading
 //! relay messages, and short labels for every way a connection can fail or end.
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use parrhesia_engine::RelayMessage;
+use parrhesia_net::deflate::{FrameInflater, Inflater};
 use socket2::{Domain, Socket, Type};
+use tungstenite::client::IntoClientRequest;
 use tungstenite::{Message, WebSocket};
 
 use crate::failure::Failure;
@@ -186,9 +189,67 @@ impl LinkEnded {
     }
 }
 
+/// Whether connections offer permessage-deflate (`--deflate`), for the whole run.
+static DEFLATE: AtomicBool = AtomicBool::new(false);
+/// Bytes read off every connection's socket this run (before inflating).
+static WIRE_BYTES_READ: AtomicU64 = AtomicU64::new(0);
+
+pub fn offer_deflate(on: bool) {
+    DEFLATE.store(on, Ordering::Relaxed);
+}
+
+pub fn wire_bytes_read() -> u64 {
+    WIRE_BYTES_READ.load(Ordering::Relaxed)
+}
+
+/// The socket under a connection's WebSocket: counts the bytes read and, once the relay has
+/// accepted permessage-deflate, inflates its compressed messages (the relay's own frame
+/// inflater in the client role: frames from a server are not masked).
+pub struct Wire {
+    stream: TcpStream,
+    deflate: Option<(FrameInflater, Inflater)>,
+}
+
+impl Read for Wire {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let Some((frames, inflater)) = &mut self.deflate else {
+            let read = self.stream.read(buffer)?;
+            WIRE_BYTES_READ.fetch_add(read as u64, Ordering::Relaxed);
+            return Ok(read);
+        };
+        loop {
+            let ready = frames.output();
+            if !ready.is_empty() {
+                let count = ready.len().min(buffer.len());
+                buffer[..count].copy_from_slice(&ready[..count]);
+                frames.consume_output(count);
+                return Ok(count);
+            }
+            let read = self.stream.read(buffer)?;
+            if read == 0 {
+                return Ok(0);
+            }
+            WIRE_BYTES_READ.fetch_add(read as u64, Ordering::Relaxed);
+            frames
+                .feed(&buffer[..read], inflater)
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+        }
+    }
+}
+
+impl Write for Wire {
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        self.stream.write(buffer)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
 /// An open WebSocket connection to a relay (blocking socket, timeouts set by the caller).
 pub struct Connection {
-    socket: WebSocket<TcpStream>,
+    socket: WebSocket<Wire>,
 }
 
 impl Connection {
@@ -200,12 +261,23 @@ impl Connection {
         stream.set_nodelay(true).map_err(io)?;
         stream.set_read_timeout(Some(timeout)).map_err(io)?;
         stream.set_write_timeout(Some(timeout)).map_err(io)?;
-        let socket = match tungstenite::client(target.url.as_str(), stream) {
-            Ok((socket, _response)) => socket,
+        let mut request = target.url.as_str().into_client_request().map_err(ConnectFailure::from_websocket)?;
+        if DEFLATE.load(Ordering::Relaxed) {
+            let offer = tungstenite::http::HeaderValue::from_static("permessage-deflate; client_max_window_bits");
+            request.headers_mut().insert("Sec-WebSocket-Extensions", offer);
+        }
+        let (mut socket, response) = match tungstenite::client(request, Wire { stream, deflate: None }) {
+            Ok(opened) => opened,
             Err(tungstenite::HandshakeError::Failure(error)) => return Err(ConnectFailure::from_websocket(error)),
             Err(tungstenite::HandshakeError::Interrupted(_)) => return Err(ConnectFailure::TimedOut),
         };
-        socket.get_ref().set_write_timeout(None).map_err(io)?;
+        let accepted = response.headers().get("sec-websocket-extensions").and_then(|value| value.to_str().ok());
+        if accepted.is_some_and(|value| value.starts_with("permessage-deflate")) {
+            // The relay sends nothing before the client does, so no compressed frame can
+            // already sit in tungstenite's buffer when the inflater goes in.
+            socket.get_mut().deflate = Some((FrameInflater::new(false, usize::MAX), Inflater::default()));
+        }
+        socket.get_ref().stream.set_write_timeout(None).map_err(io)?;
         Ok(Connection { socket })
     }
 
@@ -213,11 +285,11 @@ impl Connection {
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), LinkEnded> {
         // A zero timeout means "forever" to the kernel; the shortest real wait is 1 us.
         let timeout = timeout.map(|timeout| timeout.max(Duration::from_micros(1)));
-        self.socket.get_ref().set_read_timeout(timeout).map_err(|error| LinkEnded::from_websocket(error.into()))
+        self.socket.get_ref().stream.set_read_timeout(timeout).map_err(|error| LinkEnded::from_websocket(error.into()))
     }
 
     pub fn set_nonblocking(&mut self) -> Result<(), LinkEnded> {
-        self.socket.get_ref().set_nonblocking(true).map_err(|error| LinkEnded::from_websocket(error.into()))
+        self.socket.get_ref().stream.set_nonblocking(true).map_err(|error| LinkEnded::from_websocket(error.into()))
     }
 
     /// Hands every message already received to `handle`, without waiting for more (the socket
@@ -227,6 +299,7 @@ impl Connection {
             connection
                 .socket
                 .get_ref()
+                .stream
                 .set_nonblocking(!blocking)
                 .map_err(|error| LinkEnded::from_websocket(error.into()))
         };

@@ -38,7 +38,17 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let (outcome, json_out) = match &cli.command {
+    let common = match &cli.command {
+        Command::Connect(args) => Some(&args.common),
+        Command::Ingest(args) => Some(&args.common),
+        Command::Query(args) => Some(&args.common),
+        Command::Fanout(args) => Some(&args.common),
+        Command::Mixed(args) => Some(&args.common),
+        Command::Gen(_) | Command::Converge(_) => None,
+    };
+    let deflate = common.is_some_and(|common| common.deflate);
+    client::offer_deflate(deflate);
+    let (mut outcome, json_out) = match &cli.command {
         Command::Gen(args) => {
             let report = generate::run(&args.options())?;
             (Outcome { report, failure: None }, args.json_out.as_deref())
@@ -75,6 +85,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             (mixed::run(&args.url, &args.options(), args.common.server_pid)?, args.common.json_out.as_deref())
         }
     };
+    if common.is_some() {
+        outcome.report.parameter("deflate", deflate);
+        outcome.report.count("client.wire_bytes_received", client::wire_bytes_read(), "bytes");
+    }
     outcome.report.emit(json_out)?;
     match outcome.failure {
         Some(failure) => {

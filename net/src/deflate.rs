@@ -71,7 +71,9 @@ impl std::fmt::Debug for Deflater {
 }
 
 impl Deflater {
-    /// `level` 0-9 (1 is fast and, on Nostr JSON, nearly as small as 6).
+    /// `level` 0-9. With the zlib-rs backend level 1 uses fixed Huffman codes only; on the
+    /// bench's event mix, one message at a time: level 1 0.82 of the size at ~10 us per
+    /// message, level 2 0.56 at ~25 us, level 6 0.55 at ~35 us.
     pub fn new(level: u32) -> Deflater {
         Deflater { compress: Compress::new(Compression::new(level.min(9)), false) }
     }

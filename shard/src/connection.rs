@@ -181,6 +181,7 @@ pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u
             let deflate = connection.deflate.then(|| crate::outbound::Deflate {
                 deflater: &shard.deflater,
                 threshold_bytes: shard.config.deflate_threshold_bytes,
+                stored_events: shard.config.deflate_stored_events,
             });
             crate::outbound::write_loop(&connection.outbound, sink, &shard.event_scratch, &shard.metrics, deflate).await
         }

@@ -24,10 +24,12 @@ const STAGING_CHUNK_BYTES: usize = 64 * 1024;
 /// One queued WebSocket message.
 #[derive(Debug)]
 pub enum Frame {
-    /// A complete text message: a reply (OK, EOSE, NOTICE, CLOSED, COUNT, ...) or a stored
-    /// event already written as `["EVENT","<sub>",<json>]`. Never re-validated as UTF-8: it is
-    /// our own JSON or JSON the store checked when it wrote it.
+    /// A complete text message: a reply (OK, EOSE, NOTICE, CLOSED, COUNT, ...). Never
+    /// re-validated as UTF-8: it is our own JSON.
     Text(Bytes),
+    /// A stored event (scan or catch-up) already written as `["EVENT","<sub>",<json>]`, JSON the
+    /// store checked when it wrote it.
+    Stored(Bytes),
     /// A live event: the subscription's `["EVENT","<sub>",` and the event's shared JSON,
     /// joined only when the frame is written.
     Event {
@@ -56,7 +58,7 @@ impl Frame {
 
     fn bytes(&self) -> usize {
         match self {
-            Frame::Text(text) => text.len(),
+            Frame::Text(text) | Frame::Stored(text) => text.len(),
             Frame::Event { prefix, json } => prefix.len() + json.len() + 1,
             Frame::DeflatedEvent { prefix, json, .. } => prefix.len() + json.len() - 4,
             Frame::Ping | Frame::Close { .. } => 16,
@@ -67,9 +69,10 @@ impl Frame {
     /// again as soon as the socket layer has copied the frame into its write buffer. With
     /// `deflate`, text of at least its threshold is compressed here.
     fn into_message(self, scratch: &mut BytesMut, deflate: Option<&Deflate>, metrics: &ShardMetrics) -> Message {
+        let is_reply = matches!(self, Frame::Text(_));
         match self {
-            Frame::Text(text) => match deflate {
-                Some(deflate) if text.len() >= deflate.threshold_bytes => {
+            Frame::Text(text) | Frame::Stored(text) => match deflate {
+                Some(deflate) if text.len() >= deflate.threshold_bytes && (is_reply || deflate.stored_events) => {
                     let mut payload = Vec::new();
                     deflate.deflater.borrow_mut().compress_message(&text, &mut payload);
                     metrics.deflate_bytes[DEFLATE_OUT_PLAIN].add(text.len() as u64);
@@ -110,11 +113,12 @@ fn deflated_message(payload: Bytes) -> Message {
     Message::Frame(frame)
 }
 
-/// A connection's permessage-deflate: the shard's compressor and the size from which
-/// messages are compressed.
+/// A connection's permessage-deflate: the shard's compressor, the size from which messages are
+/// compressed, and whether stored events (each compressed on its own as it is written) are.
 pub struct Deflate<'a> {
     pub deflater: &'a RefCell<Deflater>,
     pub threshold_bytes: usize,
+    pub stored_events: bool,
 }
 
 /// Writes `prefix ++ json ++ "]"` into `buffer` (`write_json` fills exactly `json_bytes`) and
@@ -221,7 +225,7 @@ impl Outbound {
             return;
         }
         let message = join_event(&mut self.staging.borrow_mut(), prefix, json_bytes, write_json);
-        self.push(Frame::Text(message));
+        self.push(Frame::Stored(message));
     }
 
     /// A live event (`Frame::Event` or `Frame::DeflatedEvent`): queued if it fits, else the
@@ -328,6 +332,7 @@ pub async fn write_loop<S>(
         let is_close = matches!(frame, Frame::Close { .. });
         match &frame {
             Frame::Text(text) => metrics.relay_messages[relay_verb(text)].inc(),
+            Frame::Stored(_) => metrics.relay_messages[RELAY_VERB_EVENT].inc(),
             Frame::Event { .. } | Frame::DeflatedEvent { .. } => metrics.relay_messages[RELAY_VERB_EVENT].inc(),
             Frame::Ping | Frame::Close { .. } => {}
         }
@@ -443,7 +448,7 @@ mod tests {
         }
         let first = outbound.pop().expect("queued");
         let second = outbound.pop().expect("queued");
-        let (Frame::Text(first), Frame::Text(second)) = (first, second) else { panic!("stored events are text") };
+        let (Frame::Stored(first), Frame::Stored(second)) = (first, second) else { panic!("stored events are text") };
         let gap = second.as_ptr() as usize - first.as_ptr() as usize;
         assert_eq!(gap, first.len(), "consecutive stored events are cut from one chunk");
         assert!(outbound.staging.borrow().capacity() > 0);

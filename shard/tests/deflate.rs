@@ -52,7 +52,14 @@ fn receive(receiver: &mut Receiver<Socket>) -> RelayMessage<'static> {
 
 #[test]
 fn a_compressing_client_publishes_queries_and_receives_live_events() {
-    let relay = Relay::start(&["--shards", "2"]);
+    compressing_client(false);
+    compressing_client(true);
+}
+
+/// `stored_events`: the relay compresses stored events too (`deflate_stored_events`).
+fn compressing_client(stored_events: bool) {
+    let setting = format!("deflate_stored_events={stored_events}");
+    let relay = Relay::start(&["--shards", "2", "--set", &setting]);
     let (mut sender, mut receiver) = deflate_client(&relay);
     let author = keys(71);
     // Long enough to be compressed both ways (the threshold is 256 bytes).
@@ -84,6 +91,11 @@ fn a_compressing_client_publishes_queries_and_receives_live_events() {
     let bytes =
         |direction, form| total(&metrics, "parrhesia_deflate_bytes_total", &[("direction", direction), ("form", form)]);
     assert!(bytes("out", "compressed") > 0.0 && bytes("out", "compressed") < bytes("out", "plain"));
+    // The live event is compressed either way; the stored one only when asked.
+    let live_plain = (r#"["EVENT","s",]"#.len() + live.json().len()) as f64;
+    let stored_plain = (r#"["EVENT","s",]"#.len() + event.json().len()) as f64;
+    let expected = if stored_events { live_plain + stored_plain } else { live_plain };
+    assert_eq!(bytes("out", "plain"), expected, "stored events compressed: {stored_events}");
     // Inbound counters are copied in once a second; the published EVENT was inflated.
     let inbound = common::metrics::scrape_until(&relay, "the inflated EVENT is counted", |scrape| {
         total(scrape, "parrhesia_deflate_bytes_total", &[("direction", "in"), ("form", "inflated")]) > 0.0
