@@ -52,6 +52,84 @@ pub enum Command {
     /// Wait until a relay holds N events matching a filter (NIP-45 COUNT); report how long it
     /// took and how fast the count grew (a cluster node's replication or catch-up).
     Converge(ConvergeArgs),
+    /// Run a workload across --shards settings, starting the relay from a command template for
+    /// each run; print the JSON lines of every run, a table of medians per setting and where
+    /// adding shards stopped paying; --plot draws it. The workload's options follow `--` (its
+    /// URL and --server-pid are set by the sweep).
+    Sweep(SweepArgs),
+    /// Draw the medians of metrics against a parameter from saved JSON lines, as SVG.
+    Plot(PlotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The relay's command line; {listen}, {data} and {shards} are filled in for each run
+    /// (run with `sh -c`), e.g. "parrhesia --listen {listen} --data-dir {data} --shards {shards}".
+    #[arg(long = "relay-cmd", value_name = "TEMPLATE")]
+    pub relay_command: String,
+    /// The settings, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true, value_parser = positive_usize)]
+    pub shards: Vec<usize>,
+    /// Runs per setting (the table shows medians).
+    #[arg(long, default_value_t = 3, value_parser = positive_usize)]
+    pub runs: usize,
+    /// A store directory copied afresh for every run (query and mixed need a preloaded one);
+    /// without it every run starts on an empty store.
+    #[arg(long, value_name = "DIRECTORY")]
+    pub prepared: Option<PathBuf>,
+    /// Draw throughput and p99 latency against the setting into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// A setting whose throughput gain over the previous one is below this fraction stopped
+    /// paying.
+    #[arg(long = "gain-threshold", default_value_t = 0.1, value_parser = fraction)]
+    pub gain_threshold: f64,
+    /// How long a relay may take to answer after it was started.
+    #[arg(long = "startup-timeout", value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    pub startup_timeout: Duration,
+    /// Also write every run's JSON lines to this file.
+    #[arg(long = "json-out", value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
+    /// The workload to run at each setting.
+    #[arg(long, value_parser = ["ingest", "query", "fanout", "mixed"])]
+    pub workload: String,
+    /// The workload's own options, after `--`: `-- --file events.jsonl --connections 8`.
+    #[arg(last = true, value_name = "WORKLOAD OPTIONS")]
+    pub workload_options: Vec<String>,
+}
+
+impl SweepArgs {
+    pub fn options(&self) -> anyhow::Result<crate::sweep::SweepOptions> {
+        let mut workload = vec![self.workload.clone()];
+        workload.extend(self.workload_options.iter().cloned());
+        Ok(crate::sweep::SweepOptions {
+            relay_command: self.relay_command.clone(),
+            shards: self.shards.clone(),
+            runs: self.runs,
+            prepared: self.prepared.clone(),
+            workload,
+            plot: self.plot.clone(),
+            gain_threshold: self.gain_threshold,
+            startup_timeout: self.startup_timeout,
+            json_out: self.json_out.clone(),
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// JSON-lines files written by any workload or sweep.
+    #[arg(required = true, value_name = "FILE.jsonl")]
+    pub files: Vec<PathBuf>,
+    /// The numeric parameter on the x axis.
+    #[arg(long, default_value = "shards")]
+    pub x: String,
+    /// A metric to draw (its median per x value); repeat for more panels.
+    #[arg(long, required = true)]
+    pub y: Vec<String>,
+    /// The SVG file to write.
+    #[arg(long, value_name = "FILE.svg")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

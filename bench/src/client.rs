@@ -198,6 +198,10 @@ pub fn offer_deflate(on: bool) {
     DEFLATE.store(on, Ordering::Relaxed);
 }
 
+pub fn reset_wire_bytes() {
+    WIRE_BYTES_READ.store(0, Ordering::Relaxed);
+}
+
 pub fn wire_bytes_read() -> u64 {
     WIRE_BYTES_READ.load(Ordering::Relaxed)
 }
@@ -218,11 +222,8 @@ impl Read for Wire {
             return Ok(read);
         };
         loop {
-            let ready = frames.output();
-            if !ready.is_empty() {
-                let count = ready.len().min(buffer.len());
-                buffer[..count].copy_from_slice(&ready[..count]);
-                frames.consume_output(count);
+            let count = frames.take_output(buffer);
+            if count > 0 {
                 return Ok(count);
             }
             let read = self.stream.read(buffer)?;

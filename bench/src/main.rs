@@ -12,15 +12,19 @@ mod generate;
 mod ingest;
 mod latency;
 mod mixed;
+mod plot;
 mod progress;
 mod query;
 mod random;
 mod report;
 mod server_stats;
+mod sweep;
 mod worker;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
@@ -38,39 +42,81 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let common = match &cli.command {
+    let failure = match &cli.command {
+        Command::Sweep(args) => {
+            let options = args.options()?;
+            sweep::run(&options, |arguments| {
+                let mut line = vec!["parrhesia-bench".to_string()];
+                line.extend(arguments.iter().cloned());
+                let inner = Cli::try_parse_from(&line).with_context(|| format!("the workload {arguments:?}"))?;
+                if matches!(
+                    inner.command,
+                    Command::Sweep(_) | Command::Plot(_) | Command::Gen(_) | Command::Converge(_)
+                ) {
+                    anyhow::bail!("sweep runs ingest, query, fanout or mixed");
+                }
+                Ok(execute(&inner.command)?.0)
+            })?
+        }
+        Command::Plot(args) => {
+            let lines = plot::read_lines(&args.files)?;
+            plot::draw(&lines, &args.x, &args.y, &args.out)?;
+            eprintln!("plot: {}", args.out.display());
+            None
+        }
+        Command::Connect(args) if args.child_report.is_some() => {
+            connect::run(&args.url, &args.options(), args.common.server_pid, args.child_report.as_deref())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        command => {
+            let (outcome, json_out) = execute(command)?;
+            outcome.report.emit(json_out.as_deref())?;
+            outcome.failure
+        }
+    };
+    match failure {
+        Some(failure) => {
+            eprintln!("error: {failure}");
+            Ok(ExitCode::from(failure.exit_code() as u8))
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Runs one workload (not `sweep` or `plot`) and returns its outcome and where its JSON lines
+/// go besides standard output.
+fn execute(command: &Command) -> anyhow::Result<(Outcome, Option<PathBuf>)> {
+    let common = match command {
         Command::Connect(args) => Some(&args.common),
         Command::Ingest(args) => Some(&args.common),
         Command::Query(args) => Some(&args.common),
         Command::Fanout(args) => Some(&args.common),
         Command::Mixed(args) => Some(&args.common),
-        Command::Gen(_) | Command::Converge(_) => None,
+        Command::Gen(_) | Command::Converge(_) | Command::Sweep(_) | Command::Plot(_) => None,
     };
     let deflate = common.is_some_and(|common| common.deflate);
     client::offer_deflate(deflate);
-    let (mut outcome, json_out) = match &cli.command {
+    client::reset_wire_bytes();
+    let (mut outcome, json_out) = match command {
         Command::Gen(args) => {
             let report = generate::run(&args.options())?;
-            (Outcome { report, failure: None }, args.json_out.as_deref())
+            (Outcome { report, failure: None }, args.json_out.clone())
         }
         Command::Connect(args) => {
             let outcome =
                 connect::run(&args.url, &args.options(), args.common.server_pid, args.child_report.as_deref())?;
-            if args.child_report.is_some() {
-                return Ok(ExitCode::SUCCESS);
-            }
-            (outcome, args.common.json_out.as_deref())
+            (outcome, args.common.json_out.clone())
         }
         Command::Ingest(args) => {
-            (ingest::run(&args.url, &args.options(), args.common.server_pid)?, args.common.json_out.as_deref())
+            (ingest::run(&args.url, &args.options(), args.common.server_pid)?, args.common.json_out.clone())
         }
         Command::Query(args) => {
-            (query::run(&args.url, &args.options(), args.common.server_pid)?, args.common.json_out.as_deref())
+            (query::run(&args.url, &args.options(), args.common.server_pid)?, args.common.json_out.clone())
         }
         Command::Fanout(args) => {
             let outcome =
                 fanout::run(&args.publish_url, args.subscribe_url(), &args.options(), args.common.server_pid)?;
-            (outcome, args.common.json_out.as_deref())
+            (outcome, args.common.json_out.clone())
         }
         Command::Converge(args) => {
             let options = converge::ConvergeOptions {
@@ -79,22 +125,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 timeout: args.timeout,
                 interval: std::time::Duration::from_millis(args.interval_milliseconds.max(1)),
             };
-            (converge::run(&args.url, &options)?, args.json_out.as_deref())
+            (converge::run(&args.url, &options)?, args.json_out.clone())
         }
         Command::Mixed(args) => {
-            (mixed::run(&args.url, &args.options(), args.common.server_pid)?, args.common.json_out.as_deref())
+            (mixed::run(&args.url, &args.options(), args.common.server_pid)?, args.common.json_out.clone())
         }
+        Command::Sweep(_) | Command::Plot(_) => unreachable!("handled by run"),
     };
     if common.is_some() {
         outcome.report.parameter("deflate", deflate);
         outcome.report.count("client.wire_bytes_received", client::wire_bytes_read(), "bytes");
     }
-    outcome.report.emit(json_out)?;
-    match outcome.failure {
-        Some(failure) => {
-            eprintln!("error: {failure}");
-            Ok(ExitCode::from(failure.exit_code() as u8))
-        }
-        None => Ok(ExitCode::SUCCESS),
-    }
+    Ok((outcome, json_out))
 }

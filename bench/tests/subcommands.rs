@@ -320,3 +320,89 @@ fn usage_errors_exit_2_and_help_lists_exit_codes() {
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes:"));
 }
+
+/// `sweep` over two settings against the real relay: every run's JSON lines carry their
+/// `shards`, the table names each setting, the SVG is well-formed with one line per metric;
+/// `plot` redraws it from the saved lines; a relay command that fails is reported with its
+/// output and exit code 2.
+#[test]
+fn sweep_runs_each_setting_and_plots_the_curve() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let events = temp.path().join("events.jsonl");
+    bench(&["gen", "--events", "300", "--out", path_text(&events)]).succeeded();
+    let template = format!("{} --listen {{listen}} --data-dir {{data}} --shards {{shards}}", relay_binary().display());
+    let (svg, lines) = (temp.path().join("sweep.svg"), temp.path().join("runs.jsonl"));
+    let run = bench(&[
+        "sweep",
+        "--relay-cmd",
+        &template,
+        "--shards",
+        "1,2",
+        "--runs",
+        "1",
+        "--workload",
+        "ingest",
+        "--plot",
+        path_text(&svg),
+        "--json-out",
+        path_text(&lines),
+        "--",
+        "--file",
+        path_text(&events),
+        "--connections",
+        "2",
+    ])
+    .succeeded();
+    assert!(run.stderr.contains("medians per setting (ingest"), "{}", run.stderr);
+    let saved = std::fs::read_to_string(&lines).expect("the JSON lines");
+    let mut settings: Vec<u64> = saved
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON"))
+        .filter(|line| line["name"] == "ingest.accepted_per_second")
+        .map(|line| {
+            assert!(line["value"].as_f64().expect("a rate") > 0.0);
+            line["parameters"]["shards"].as_u64().expect("a shards parameter")
+        })
+        .collect();
+    settings.sort_unstable();
+    assert_eq!(settings, [1, 2], "one run per setting");
+    assert!(saved.contains("server.cpu_seconds"), "the sweep passed --server-pid");
+    let polylines = |path: &Path| {
+        let text = std::fs::read_to_string(path).expect("an SVG");
+        let document = roxmltree::Document::parse(&text).expect("well-formed XML");
+        assert_eq!(document.root_element().tag_name().name(), "svg");
+        assert!(text.contains("ingest.accepted_per_second") && text.contains("ingest.ok_latency.p99"));
+        // Grid lines are polylines too; the series are the blue ones.
+        let series = |node: &roxmltree::Node| {
+            node.attribute("stroke").is_some_and(|color| color.eq_ignore_ascii_case("#0000FF"))
+        };
+        document.descendants().filter(|node| node.tag_name().name() == "polyline" && series(node)).count()
+    };
+    assert_eq!(polylines(&svg), 2, "throughput and p99, one series each");
+    let redrawn = temp.path().join("redrawn.svg");
+    let plot = Command::new(env!("CARGO_BIN_EXE_parrhesia-bench"))
+        .args(["plot", path_text(&lines), "--x", "shards", "--y", "ingest.accepted_per_second"])
+        .args(["--y", "ingest.ok_latency.p99", "--out", path_text(&redrawn)])
+        .output()
+        .expect("run plot");
+    assert!(plot.status.success(), "{}", String::from_utf8_lossy(&plot.stderr));
+    assert_eq!(polylines(&redrawn), 2);
+
+    let broken = format!("{} --listen {{listen}} --data-dir {{data}} --set no_such_key=1", relay_binary().display());
+    let run = bench(&[
+        "sweep",
+        "--relay-cmd",
+        &broken,
+        "--shards",
+        "1",
+        "--runs",
+        "1",
+        "--workload",
+        "ingest",
+        "--",
+        "--file",
+        path_text(&events),
+    ]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("exited with") && run.stderr.contains("no_such_key"), "{}", run.stderr);
+}

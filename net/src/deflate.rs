@@ -288,6 +288,15 @@ impl FrameInflater {
         &self.output[self.output_start..]
     }
 
+    /// Copies as much ready output as fits into `buffer`; returns how much (0: none ready).
+    pub fn take_output(&mut self, buffer: &mut [u8]) -> usize {
+        let ready = self.output();
+        let count = ready.len().min(buffer.len());
+        buffer[..count].copy_from_slice(&ready[..count]);
+        self.consume_output(count);
+        count
+    }
+
     /// Marks `count` output bytes as read; frees the buffer once it is drained, so an idle
     /// connection holds none.
     pub fn consume_output(&mut self, count: usize) {
@@ -467,11 +476,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
         let this = &mut *self;
         let Some(frames) = this.frames.as_mut() else { return Pin::new(&mut this.inner).poll_read(context, buffer) };
         loop {
-            let ready = frames.output();
-            if !ready.is_empty() {
-                let count = ready.len().min(buffer.len());
-                buffer[..count].copy_from_slice(&ready[..count]);
-                frames.consume_output(count);
+            let count = frames.take_output(buffer);
+            if count > 0 {
                 return Poll::Ready(Ok(count));
             }
             // Read into the caller's buffer, then parse from it: no buffer of our own while idle.

@@ -17,18 +17,28 @@ const CORS: [(&str, &str); 3] = [
     ("Access-Control-Allow-Methods", "GET, OPTIONS"),
 ];
 
-pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+/// The socket's request head, read within the handshake deadline; `None` once a bad request
+/// has been answered, or when the peer sent no complete request in time.
+async fn read_request(shard: &Shard, stream: &mut TcpStream) -> Option<parrhesia_net::Request> {
     let deadline = Duration::from_millis(shard.config.handshake_timeout_ms);
     let head_bytes_max = shard.config.http_head_bytes_max;
-    let read =
-        glommio::timer::timeout(deadline, async { Ok(parrhesia_net::read_request(&mut stream, head_bytes_max).await) })
-            .await;
-    let request = match read {
-        Ok(Ok(request)) => request,
-        Ok(Err(error)) => return answer_error(&mut stream, &error).await,
-        Err(_) => return, // the peer sent no complete request in time
-    };
+    let read = glommio::timer::timeout(deadline, async {
+        Ok(parrhesia_net::read_request(&mut *stream, head_bytes_max).await)
+    })
+    .await;
+    match read {
+        Ok(Ok(request)) => Some(request),
+        Ok(Err(error)) => {
+            answer_error(stream, &error).await;
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let Some(request) = read_request(&shard, &mut stream).await else { return };
     let plain = |status: u16, body: &str| parrhesia_net::response(status, "text/plain", body.as_bytes(), &CORS);
     let reply = match parrhesia_net::route(&request) {
         Route::WebSocket { key } => {
@@ -62,16 +72,7 @@ fn metrics_page(shard: &Shard) -> Vec<u8> {
 /// Serves `GET /metrics` (and health) on the separate metrics listener: no WebSocket, no
 /// NIP-11, one request per connection.
 pub async fn serve_metrics(shard: Rc<Shard>, mut stream: TcpStream) {
-    let deadline = Duration::from_millis(shard.config.handshake_timeout_ms);
-    let head_bytes_max = shard.config.http_head_bytes_max;
-    let read =
-        glommio::timer::timeout(deadline, async { Ok(parrhesia_net::read_request(&mut stream, head_bytes_max).await) })
-            .await;
-    let request = match read {
-        Ok(Ok(request)) => request,
-        Ok(Err(error)) => return answer_error(&mut stream, &error).await,
-        Err(_) => return,
-    };
+    let Some(request) = read_request(&shard, &mut stream).await else { return };
     let reply = match parrhesia_net::route(&request) {
         Route::Metrics => metrics_page(&shard),
         Route::Health => parrhesia_net::response(200, "text/plain", b"ok\n", &[]),

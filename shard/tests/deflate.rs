@@ -104,8 +104,9 @@ fn compressing_client(stored_events: bool) {
     assert!(inflated >= event.json().len() as f64, "{inflated}");
 }
 
-/// A tungstenite client that offers permessage-deflate and sends frames it compressed itself.
-fn raw_deflate_client(relay: &Relay) -> tungstenite::WebSocket<TcpStream> {
+/// A tungstenite client whose handshake carries `offer` as its extensions; returns the socket
+/// and the relay's extensions answer, if any.
+fn offering_client(relay: &Relay, offer: &str) -> (tungstenite::WebSocket<TcpStream>, Option<String>) {
     let stream = TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
     stream.set_read_timeout(Some(WAIT)).unwrap();
     let request = tungstenite::http::Request::builder()
@@ -115,12 +116,19 @@ fn raw_deflate_client(relay: &Relay) -> tungstenite::WebSocket<TcpStream> {
         .header("Upgrade", "websocket")
         .header("Sec-WebSocket-Version", "13")
         .header("Sec-WebSocket-Key", tungstenite::handshake::client::generate_key())
-        .header("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")
+        .header("Sec-WebSocket-Extensions", offer)
         .body(())
         .unwrap();
     let (socket, response) = tungstenite::client(request, stream).unwrap();
-    let extensions = response.headers().get("sec-websocket-extensions").unwrap().to_str().unwrap();
-    assert_eq!(extensions, "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+    let answer = response.headers().get("sec-websocket-extensions").map(|value| value.to_str().unwrap().to_string());
+    (socket, answer)
+}
+
+/// A tungstenite client that offers permessage-deflate and sends frames it compressed itself.
+fn raw_deflate_client(relay: &Relay) -> tungstenite::WebSocket<TcpStream> {
+    let (socket, answer) = offering_client(relay, "permessage-deflate; client_max_window_bits");
+    let expected = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+    assert_eq!(answer.as_deref(), Some(expected));
     socket
 }
 
@@ -187,19 +195,8 @@ fn compressed_input_is_bounded_by_the_message_limit() {
 #[test]
 fn deflate_off_declines_every_offer() {
     let relay = Relay::start(&["--shards", "1", "--set", "deflate=false"]);
-    let stream = TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
-    let request = tungstenite::http::Request::builder()
-        .uri(relay.url())
-        .header("Host", "127.0.0.1")
-        .header("Connection", "Upgrade")
-        .header("Upgrade", "websocket")
-        .header("Sec-WebSocket-Version", "13")
-        .header("Sec-WebSocket-Key", tungstenite::handshake::client::generate_key())
-        .header("Sec-WebSocket-Extensions", "permessage-deflate")
-        .body(())
-        .unwrap();
-    let (mut socket, response) = tungstenite::client(request, stream).unwrap();
-    assert!(response.headers().get("sec-websocket-extensions").is_none());
+    let (mut socket, answer) = offering_client(&relay, "permessage-deflate");
+    assert_eq!(answer, None);
     let event = note(&keys(73), &"uncompressed ".repeat(50));
     socket.send(Message::text(format!("[\"EVENT\",{}]", event.json()))).unwrap();
     assert!(matches!(socket.read().unwrap(), Message::Text(_)), "an OK in a plain frame");
