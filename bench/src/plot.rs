@@ -98,7 +98,23 @@ fn draw_panel<DB: DrawingBackend>(
         .x_label_area_size(36)
         .y_label_area_size(70)
         .build_cartesian_2d((x_min - x_pad)..(x_max + x_pad), 0.0..(y_max * 1.15).max(1e-9))?;
-    chart.configure_mesh().x_desc(x).y_desc(unit).x_labels(points.len().max(2) + 1).draw()?;
+    let whole = points.iter().all(|(x, _)| x.fract() == 0.0);
+    // Settings like --shards are whole numbers: label those only.
+    let x_label = |value: &f64| match (whole, value.fract() == 0.0) {
+        (true, true) => format!("{value:.0}"),
+        (true, false) => String::new(),
+        (false, _) => format!("{value}"),
+    };
+    let decimals = if y_max >= 100.0 { 0 } else { 2 };
+    let y_label = |value: &f64| format!("{value:.decimals$}");
+    chart
+        .configure_mesh()
+        .x_desc(x)
+        .y_desc(unit)
+        .x_labels(points.len().max(2) + 1)
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&y_label)
+        .draw()?;
     chart.draw_series(LineSeries::new(points.iter().copied(), BLUE.stroke_width(2)))?.label(metric);
     chart.draw_series(points.iter().map(|point| Circle::new(*point, 4, BLUE.filled())))?;
     Ok(())
