@@ -163,11 +163,13 @@ pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u
     let leftover = if deflate { Vec::new() } else { leftover };
     if deflate {
         extra.push(("Sec-WebSocket-Extensions", parrhesia_net::deflate::EXTENSION_RESPONSE));
-        shard.metrics.deflate_connections.inc();
     }
     let Ok(socket) = parrhesia_net::accept_websocket(stream, key, leftover, message_bytes_max, &extra).await else {
         return;
     };
+    if deflate {
+        shard.metrics.deflate_connections.inc();
+    }
     let (sink, mut source) = socket.split();
     let connection = Rc::new(Connection::new(id, shard.config.outbound_bytes_max, deflate));
     shard.connections.borrow_mut().insert(id, connection.clone());
