@@ -351,6 +351,38 @@ pub struct ClusterMetrics {
     /// and `MEMBERSHIP_STATS`.
     pub replication: [Count; REPLICATION_STATS.len()],
     pub membership: [Count; MEMBERSHIP_STATS.len()],
+    /// Members foca knows, by `MEMBER_STATES`.
+    pub members_by_state: [Gauge; MEMBER_STATES.len()],
+    /// Per-peer and per-origin figures (their label sets change with the cluster), replaced
+    /// whole on every cluster tick. The lock is between that tick (100 ms) and scrapes only,
+    /// never on a hot path.
+    links_and_origins: std::sync::Mutex<LinksAndOrigins>,
+}
+
+pub const MEMBER_STATES: [&str; 3] = ["alive", "suspect", "down"];
+
+/// One linked peer, by its key (hex).
+#[derive(Clone, Debug, Default)]
+pub struct PeerFigures {
+    /// The round trip of the last answered ping.
+    pub rtt_seconds: Option<f64>,
+    /// Links authenticated with it this run (a reconnect adds one).
+    pub links_up: u64,
+}
+
+/// One origin this node pulls, by its key (hex): see `Replicator::backlog`.
+#[derive(Clone, Debug, Default)]
+pub struct OriginFigures {
+    pub held_positions: u64,
+    pub behind_positions: u64,
+    /// How long this node has been behind the origin (0 when caught up).
+    pub behind_seconds: f64,
+}
+
+#[derive(Debug, Default)]
+struct LinksAndOrigins {
+    peers: std::collections::BTreeMap<String, PeerFigures>,
+    origins: std::collections::BTreeMap<String, OriginFigures>,
 }
 
 pub const REPLICATION_STATS: [(&str, &str); 14] = [
@@ -379,6 +411,16 @@ pub const MEMBERSHIP_STATS: [(&str, &str); 5] = [
 ];
 
 impl ClusterMetrics {
+    /// Replaces the per-peer and per-origin figures (the cluster executor, each tick).
+    pub fn publish_links_and_origins(
+        &self,
+        peers: std::collections::BTreeMap<String, PeerFigures>,
+        origins: std::collections::BTreeMap<String, OriginFigures>,
+    ) {
+        let mut figures = self.links_and_origins.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *figures = LinksAndOrigins { peers, origins };
+    }
+
     pub fn failure(&self, reason: &'static str) {
         let other = LINK_FAILURES.len() - 1;
         let index = LINK_FAILURES.iter().position(|known| *known == reason).unwrap_or(other);
@@ -769,6 +811,10 @@ impl Sources {
             "Members this node sees up",
             one(Sample::Gauge(cluster.members_up.get())),
         )?;
+        let states = MEMBER_STATES.iter().zip(&cluster.members_by_state);
+        let states = states.map(|(state, gauge)| ([("state", *state)], Sample::Gauge(gauge.get())));
+        family(encoder, "parrhesia_cluster_members", "Members the SWIM layer knows, by state", states)?;
+        self.encode_links_and_origins(encoder, cluster)?;
         for (prefix, names, counts) in [
             ("parrhesia_cluster_replication_", &REPLICATION_STATS[..], &cluster.replication[..]),
             ("parrhesia_cluster_membership_", &MEMBERSHIP_STATS[..], &cluster.membership[..]),
@@ -778,6 +824,51 @@ impl Sources {
             }
         }
         Ok(())
+    }
+
+    fn encode_links_and_origins(&self, encoder: &mut DescriptorEncoder, cluster: &ClusterMetrics) -> fmt::Result {
+        let figures = cluster.links_and_origins.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let peer = |key: &String| [("peer", key.clone())];
+        let rtt = figures
+            .peers
+            .iter()
+            .filter_map(|(key, peer_figures)| peer_figures.rtt_seconds.map(|rtt| (peer(key), Sample::GaugeF64(rtt))));
+        family(
+            encoder,
+            "parrhesia_cluster_peer_rtt_seconds",
+            "Round trip of the last answered link ping, per peer",
+            rtt,
+        )?;
+        let links_up = figures.peers.iter().map(|(key, figures)| (peer(key), Sample::Counter(figures.links_up)));
+        family(
+            encoder,
+            "parrhesia_cluster_peer_links_up",
+            "Links authenticated with the peer this run (reconnects are this minus one)",
+            links_up,
+        )?;
+        let origin = |key: &String| [("origin", key.clone())];
+        let gauge = |value: u64| Sample::Gauge(i64::try_from(value).unwrap_or(i64::MAX));
+        let held = figures.origins.iter().map(|(key, figures)| (origin(key), gauge(figures.held_positions)));
+        family(
+            encoder,
+            "parrhesia_cluster_origin_held_positions",
+            "Positions of the origin's logs this node holds",
+            held,
+        )?;
+        let behind = figures.origins.iter().map(|(key, figures)| (origin(key), gauge(figures.behind_positions)));
+        family(
+            encoder,
+            "parrhesia_cluster_replication_backlog_positions",
+            "Positions of the origin's logs a linked peer holds and this node has not pulled yet (an upper bound on events: removed events leave holes)",
+            behind,
+        )?;
+        let lag = figures.origins.iter().map(|(key, figures)| (origin(key), Sample::GaugeF64(figures.behind_seconds)));
+        family(
+            encoder,
+            "parrhesia_cluster_replication_lag_seconds",
+            "How long this node has been behind the origin (0 when caught up)",
+            lag,
+        )
     }
 
     fn encode_process(&self, encoder: &mut DescriptorEncoder) -> fmt::Result {

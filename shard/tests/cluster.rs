@@ -128,12 +128,25 @@ fn an_event_published_on_one_node_reaches_the_others_live_and_stored() {
     assert_eq!(on_c.next_event("live").id(), event.id(), "live on C");
     let stored = wait_for_events(&nodes[2], &filter, 1);
     assert_eq!(stored[0].id(), event.id(), "REQ on C returns it");
-    // Membership (SWIM over UDP) converges on its own time, after the links.
-    let on_c_metrics = scrape_until(&nodes[2], "C counts what it replicated and both members", |scrape| {
+    // Membership (SWIM over UDP) converges on its own time, after the links; a link's round trip
+    // is measured by its first answered ping (one a second).
+    let on_c_metrics = scrape_until(&nodes[2], "C counts what it replicated, both members and both RTTs", |scrape| {
+        let rtts = scrape.samples.iter().filter(|sample| sample.metric == "parrhesia_cluster_peer_rtt_seconds").count();
         total(scrape, "parrhesia_writer_events_stored_total", &[("source", "replication")]) == 1.0
             && total(scrape, "parrhesia_cluster_members_up", &[]) == 2.0
+            && total(scrape, "parrhesia_cluster_members", &[("state", "alive")]) == 2.0
+            && rtts == 2
     });
     assert_eq!(total(&on_c_metrics, "parrhesia_cluster_links_open", &[]), 2.0);
+    assert!(total(&on_c_metrics, "parrhesia_cluster_peer_rtt_seconds", &[]) > 0.0);
+    // At least one link each (two nodes dialling each other at start may make a second).
+    assert!(total(&on_c_metrics, "parrhesia_cluster_peer_links_up_total", &[]) >= 2.0);
+    // Caught up with A: nothing behind, and A's log held up to its event.
+    let a_key = mesh.specs[0].public_key.as_str();
+    let origin = [("origin", a_key)];
+    assert_eq!(total(&on_c_metrics, "parrhesia_cluster_replication_backlog_positions", &origin), 0.0);
+    assert_eq!(total(&on_c_metrics, "parrhesia_cluster_replication_lag_seconds", &origin), 0.0);
+    assert!(total(&on_c_metrics, "parrhesia_cluster_origin_held_positions", &origin) >= 1.0);
     assert!(total(&on_c_metrics, "parrhesia_cluster_replication_events_received_total", &[]) >= 1.0);
     assert!(total(&on_c_metrics, "parrhesia_cluster_link_received_bytes_total", &[]) > 0.0);
     // Exactly once: nothing more arrives for the subscription.

@@ -148,6 +148,19 @@ impl Membership {
         self.foca.iter_members().map(|member| member.id())
     }
 
+    /// Members foca knows (this node excluded), by state: (alive, suspect, down).
+    pub fn counts_by_state(&self) -> (u64, u64, u64) {
+        let mut counts = (0, 0, 0);
+        for member in self.foca.iter_membership_state() {
+            match member.state() {
+                State::Alive => counts.0 += 1,
+                State::Suspect => counts.1 += 1,
+                State::Down => counts.2 += 1,
+            }
+        }
+        counts
+    }
+
     pub fn is_isolated(&self) -> bool {
         self.foca.num_members() == 0
     }

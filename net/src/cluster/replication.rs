@@ -136,6 +136,13 @@ pub struct ReplicationStats {
     pub logs_refused: u64,
 }
 
+/// How far this node is behind one origin (see `Replicator::backlog`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OriginBacklog {
+    pub held_positions: u64,
+    pub behind_positions: u64,
+}
+
 struct Peer {
     /// The peer's current epoch (its own log is `(peer, epoch)`).
     epoch: u64,
@@ -251,6 +258,20 @@ impl Replicator {
         let mut actions = vec![Action::Send { peer, message: Message::Heads(store.heads()) }];
         self.plan(now_ms, store, &mut actions);
         actions
+    }
+
+    /// Per origin (its epochs together): the positions this node holds, and the positions a
+    /// linked peer says it holds beyond them (the backlog still to pull; removed events leave
+    /// holes, so it is an upper bound on events). Origins this node pulls from, not itself.
+    pub fn backlog(&self) -> BTreeMap<NodeId, OriginBacklog> {
+        let mut origins: BTreeMap<NodeId, OriginBacklog> = BTreeMap::new();
+        for ((origin, epoch), state) in &self.logs {
+            let best = self.peers.values().filter_map(|peer| peer.heads.get(&(*origin, *epoch))).max().copied();
+            let entry = origins.entry(*origin).or_default();
+            entry.held_positions += state.next_seq.saturating_sub(1);
+            entry.behind_positions += best.map_or(0, |head| head.saturating_sub(state.next_seq));
+        }
+        origins
     }
 
     /// The link to `peer` is gone. Its pulls in flight will be sent again (to it or others).
@@ -690,5 +711,24 @@ mod tests {
         let bad = Batch { origin: [2; 32], epoch: 9, from_seq: 5, next_seq: 3, events: Vec::new() };
         let actions = replicator.on_message(0, peer, Message::Batch(bad), &OneLog);
         assert!(actions.iter().any(|action| matches!(action, Action::Close { .. })));
+    }
+
+    #[test]
+    fn the_backlog_is_what_linked_peers_hold_beyond_the_cursors() {
+        let (peer, other) = ([2; 32], [3; 32]);
+        let mut replicator = Replicator::new([1; 32], ReplicationConfig::default(), 0, &OneLog);
+        replicator.link_up(0, peer, 9, &[], &OneLog);
+        assert_eq!(replicator.backlog()[&peer], OriginBacklog { held_positions: 0, behind_positions: 0 });
+        // The peer holds its own log up to 6 and another origin's up to 3: five and two behind.
+        let heads =
+            vec![LogHead { origin: peer, epoch: 9, next_seq: 6 }, LogHead { origin: other, epoch: 1, next_seq: 3 }];
+        replicator.on_message(0, peer, Message::Heads(heads), &OneLog);
+        let backlog = replicator.backlog();
+        assert_eq!(backlog[&peer].behind_positions, 5);
+        assert_eq!(backlog[&other].behind_positions, 2);
+        assert!(!backlog.contains_key(&[1; 32]), "not its own log");
+        // The peer gone, nobody claims more: nothing is counted behind.
+        replicator.link_down(0, peer, &OneLog);
+        assert_eq!(replicator.backlog()[&peer].behind_positions, 0);
     }
 }

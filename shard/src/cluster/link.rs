@@ -44,6 +44,9 @@ pub struct Link {
     wake: Notify,
     closed: Cell<bool>,
     last_heard: Cell<Instant>,
+    /// The last ping sent (nonce, when) and the round trip its pong measured.
+    ping_sent: Cell<Option<(u64, Instant)>>,
+    pub round_trip: Cell<Option<Duration>>,
 }
 
 impl Link {
@@ -357,11 +360,14 @@ async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<Node
         wake: Notify::default(),
         closed: Cell::new(false),
         last_heard: Cell::new(Instant::now()),
+        ping_sent: Cell::new(None),
+        round_trip: Cell::new(None),
     });
     if !register(node, &link) {
         return Err(LinkEnd::Duplicate(peer));
     }
     node.counters.links_opened.inc();
+    *node.links_up_by_peer.borrow_mut().entry(peer).or_default() += 1;
     tracing::info!(peer = %identity_hex(&peer), ?role, "link up");
     node.drive(|replicator, now, store| replicator.link_up(now, peer, hello.epoch, &hello.heads, store));
     super::membership::link_up(node, peer, &hello.advertise).await;
@@ -437,7 +443,13 @@ async fn read_loop(node: &Rc<Node>, link: &Rc<Link>, reader: &mut (impl AsyncRea
             Message::Ping(nonce) => {
                 link.send(Message::Pong(nonce).encode(), node.config.link_queue_bytes_max, &node.counters)
             }
-            Message::Pong(_) => {}
+            Message::Pong(nonce) => {
+                if let Some((sent_nonce, sent_at)) = link.ping_sent.get()
+                    && sent_nonce == nonce
+                {
+                    link.round_trip.set(Some(sent_at.elapsed()));
+                }
+            }
             message => node.drive(|replicator, now, store| replicator.on_message(now, link.peer, message, store)),
         }
         glommio::yield_if_needed().await;
@@ -488,6 +500,7 @@ async fn ping_loop(node: Rc<Node>, link: Rc<Link>) {
             return;
         }
         nonce += 1;
+        link.ping_sent.set(Some((nonce, Instant::now())));
         link.send(Message::Ping(nonce).encode(), node.config.link_queue_bytes_max, &node.counters);
     }
 }

@@ -28,6 +28,7 @@ use parrhesia_storage::Store;
 use crate::config::ClusterConfig;
 use crate::messages::{Ephemeral, ReplicatedBatch, WriterNotice};
 pub use crate::metrics::ClusterMetrics;
+use crate::metrics::{OriginFigures, PeerFigures};
 use crate::notify::Notify;
 use crate::shard::with_pulse;
 use link::Link;
@@ -88,6 +89,10 @@ pub struct Node {
     pub stopping: Cell<bool>,
     pub stop: Notify,
     pub counters: Arc<ClusterMetrics>,
+    /// Links authenticated per peer over this run (a reconnect adds one).
+    pub links_up_by_peer: RefCell<HashMap<NodeId, u64>>,
+    /// Origins this node is behind, and since when (milliseconds of `now_ms`).
+    behind_since: RefCell<HashMap<NodeId, u64>>,
 }
 
 impl Node {
@@ -130,6 +135,43 @@ impl Node {
         ClusterMetrics::copy(&self.counters.membership, &membership);
         self.counters.links_open.set(self.links.borrow().len() as i64);
         self.counters.members_up.set(self.members.borrow().len() as i64);
+        let (alive, suspect, down) = self.membership.borrow().counts_by_state();
+        for (gauge, count) in self.counters.members_by_state.iter().zip([alive, suspect, down]) {
+            gauge.set(count as i64);
+        }
+        let peers = self
+            .links
+            .borrow()
+            .values()
+            .map(|link| {
+                let links_up = self.links_up_by_peer.borrow().get(&link.peer).copied().unwrap_or(0);
+                let rtt_seconds = link.round_trip.get().map(|rtt| rtt.as_secs_f64());
+                (parrhesia_net::identity_hex(&link.peer), PeerFigures { rtt_seconds, links_up })
+            })
+            .collect();
+        let now = self.now_ms();
+        let mut behind_since = self.behind_since.borrow_mut();
+        let origins = self
+            .replicator
+            .borrow()
+            .backlog()
+            .into_iter()
+            .map(|(origin, backlog)| {
+                let behind_seconds = if backlog.behind_positions == 0 {
+                    behind_since.remove(&origin);
+                    0.0
+                } else {
+                    (now - *behind_since.entry(origin).or_insert(now)) as f64 / 1000.0
+                };
+                let figures = OriginFigures {
+                    held_positions: backlog.held_positions,
+                    behind_positions: backlog.behind_positions,
+                    behind_seconds,
+                };
+                (parrhesia_net::identity_hex(&origin), figures)
+            })
+            .collect();
+        self.counters.publish_links_and_origins(peers, origins);
     }
 
     /// Carries out the replicator's actions. Never touches the replicator itself.
@@ -275,6 +317,8 @@ pub async fn run(setup: ClusterSetup) {
         stopping: Cell::new(false),
         stop: Notify::default(),
         counters: setup.metrics,
+        links_up_by_peer: RefCell::default(),
+        behind_since: RefCell::default(),
         config: setup.config,
     });
     tracing::info!(node = %parrhesia_net::identity_hex(&me), listen = %node.config.listen, "cluster links listening");
