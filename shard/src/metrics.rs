@@ -301,6 +301,10 @@ pub struct WriterMetrics {
     /// Client events waiting for the writer after it took a batch.
     pub queue_events: Gauge,
     pub events_stored: [Count; 2],
+    /// Replicated events stored, and their JSON bytes, per origin. The writer takes the lock
+    /// once per replicated batch, scrapes to read; bounded by the origins replication pulls
+    /// (allowed peers).
+    pub applied_by_origin: std::sync::Mutex<std::collections::BTreeMap<[u8; 32], (u64, u64)>>,
 }
 
 pub const WRITE_SOURCES: [&str; 2] = ["clients", "replication"];
@@ -312,6 +316,7 @@ impl Default for WriterMetrics {
             commit_duration: [Histogram::seconds(), Histogram::seconds()],
             queue_events: Gauge::default(),
             events_stored: Default::default(),
+            applied_by_origin: Default::default(),
         }
     }
 }
@@ -375,6 +380,7 @@ pub struct PeerFigures {
 pub struct OriginFigures {
     pub held_positions: u64,
     pub behind_positions: u64,
+    pub resets_received: u64,
     /// How long this node has been behind the origin (0 when caught up).
     pub behind_seconds: f64,
 }
@@ -736,7 +742,13 @@ impl Sources {
             "parrhesia_writer_queue_events",
             "Client events waiting for the writer",
             [(NO_LABELS, Sample::Gauge(writer.queue_events.get()))],
-        )
+        )?;
+        let applied = writer.applied_by_origin.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let origin = |key: &[u8; 32]| [("origin", parrhesia_net::identity_hex(key))];
+        let events = applied.iter().map(|(key, (events, _))| (origin(key), Sample::Counter(*events)));
+        family(encoder, "parrhesia_cluster_applied_events", "Replicated events stored, per origin", events)?;
+        let bytes = applied.iter().map(|(key, (_, bytes))| (origin(key), Sample::Counter(*bytes)));
+        family(encoder, "parrhesia_cluster_applied_bytes", "JSON bytes of replicated events stored, per origin", bytes)
     }
 
     fn encode_store(&self, encoder: &mut DescriptorEncoder) -> fmt::Result {
@@ -862,6 +874,9 @@ impl Sources {
             "Positions of the origin's logs a linked peer holds and this node has not pulled yet (an upper bound on events: removed events leave holes)",
             behind,
         )?;
+        let resets =
+            figures.origins.iter().map(|(key, figures)| (origin(key), Sample::Counter(figures.resets_received)));
+        family(encoder, "parrhesia_cluster_resets_received", "Resets received for the origin's logs", resets)?;
         let lag = figures.origins.iter().map(|(key, figures)| (origin(key), Sample::GaugeF64(figures.behind_seconds)));
         family(
             encoder,

@@ -182,6 +182,13 @@ async fn commit_replicated(
     let stored = stored_events(&outcomes, events.into_iter().map(|(_, event)| event));
     metrics.events_stored[SOURCE_REPLICATION].add(stored.len() as u64);
     if !stored.is_empty() {
+        let bytes: usize = stored.iter().map(|(_, event)| event.json().len()).sum();
+        let mut applied = metrics.applied_by_origin.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = applied.entry(origin).or_default();
+        entry.0 += stored.len() as u64;
+        entry.1 += bytes as u64;
+    }
+    if !stored.is_empty() {
         for sender in shards {
             let _ = sender.send(Commit { outcomes: Vec::new(), events: stored.clone() }).await;
         }

@@ -147,6 +147,9 @@ fn an_event_published_on_one_node_reaches_the_others_live_and_stored() {
     assert_eq!(total(&on_c_metrics, "parrhesia_cluster_replication_backlog_positions", &origin), 0.0);
     assert_eq!(total(&on_c_metrics, "parrhesia_cluster_replication_lag_seconds", &origin), 0.0);
     assert!(total(&on_c_metrics, "parrhesia_cluster_origin_held_positions", &origin) >= 1.0);
+    assert_eq!(total(&on_c_metrics, "parrhesia_cluster_applied_events_total", &origin), 1.0);
+    let bytes = total(&on_c_metrics, "parrhesia_cluster_applied_bytes_total", &origin);
+    assert_eq!(bytes, event.json().len() as f64);
     assert!(total(&on_c_metrics, "parrhesia_cluster_replication_events_received_total", &[]) >= 1.0);
     assert!(total(&on_c_metrics, "parrhesia_cluster_link_received_bytes_total", &[]) > 0.0);
     // Exactly once: nothing more arrives for the subscription.

@@ -141,6 +141,8 @@ pub struct ReplicationStats {
 pub struct OriginBacklog {
     pub held_positions: u64,
     pub behind_positions: u64,
+    /// Resets received for the origin's logs (a peer no longer serves a log as this node asked).
+    pub resets_received: u64,
 }
 
 struct Peer {
@@ -202,6 +204,8 @@ pub struct Replicator {
     heads_sent: Vec<LogHead>,
     ephemeral_seen: HashSet<[u8; 32]>,
     ephemeral_order: VecDeque<[u8; 32]>,
+    /// Resets received per origin (only origins with a log here: bounded like `logs`).
+    resets_by_origin: BTreeMap<NodeId, u64>,
     pub stats: ReplicationStats,
 }
 
@@ -227,6 +231,7 @@ impl Replicator {
             heads_sent: Vec::new(),
             ephemeral_seen: HashSet::new(),
             ephemeral_order: VecDeque::new(),
+            resets_by_origin: BTreeMap::new(),
             stats: ReplicationStats::default(),
         }
     }
@@ -270,6 +275,9 @@ impl Replicator {
             let entry = origins.entry(*origin).or_default();
             entry.held_positions += state.next_seq.saturating_sub(1);
             entry.behind_positions += best.map_or(0, |head| head.saturating_sub(state.next_seq));
+        }
+        for (origin, resets) in &self.resets_by_origin {
+            origins.entry(*origin).or_default().resets_received = *resets;
         }
         origins
     }
@@ -552,6 +560,9 @@ impl Replicator {
 
     fn on_reset(&mut self, peer: NodeId, reset: Reset, store: &impl LogStore) {
         self.stats.resets_received += 1;
+        if self.logs.keys().any(|(origin, _)| *origin == reset.origin) {
+            *self.resets_by_origin.entry(reset.origin).or_default() += 1;
+        }
         let log = (reset.origin, reset.epoch);
         if let Some(state) = self.logs.get_mut(&log)
             && state.in_flight.is_some_and(|flight| flight.peer == peer)
@@ -718,7 +729,7 @@ mod tests {
         let (peer, other) = ([2; 32], [3; 32]);
         let mut replicator = Replicator::new([1; 32], ReplicationConfig::default(), 0, &OneLog);
         replicator.link_up(0, peer, 9, &[], &OneLog);
-        assert_eq!(replicator.backlog()[&peer], OriginBacklog { held_positions: 0, behind_positions: 0 });
+        assert_eq!(replicator.backlog()[&peer], OriginBacklog::default());
         // The peer holds its own log up to 6 and another origin's up to 3: five and two behind.
         let heads =
             vec![LogHead { origin: peer, epoch: 9, next_seq: 6 }, LogHead { origin: other, epoch: 1, next_seq: 3 }];
@@ -727,6 +738,15 @@ mod tests {
         assert_eq!(backlog[&peer].behind_positions, 5);
         assert_eq!(backlog[&other].behind_positions, 2);
         assert!(!backlog.contains_key(&[1; 32]), "not its own log");
+        // Resets are counted per origin, only for origins with a log here.
+        let head = LogHead { origin: peer, epoch: 10, next_seq: 1 };
+        replicator.on_message(0, peer, Message::Reset(Reset { origin: peer, epoch: 9, head }), &OneLog);
+        let stranger = LogHead { origin: [9; 32], epoch: 1, next_seq: 1 };
+        replicator.on_message(0, peer, Message::Reset(Reset { origin: [9; 32], epoch: 1, head: stranger }), &OneLog);
+        let backlog = replicator.backlog();
+        assert_eq!(backlog[&peer].resets_received, 1);
+        // (The reset's head is learned as any head is; its reset is not counted: no log then.)
+        assert_eq!(backlog.get(&[9; 32]).map_or(0, |origin| origin.resets_received), 0);
         // The peer gone, nobody claims more: nothing is counted behind.
         replicator.link_down(0, peer, &OneLog);
         assert_eq!(replicator.backlog()[&peer].behind_positions, 0);

@@ -166,6 +166,7 @@ impl Node {
                 let figures = OriginFigures {
                     held_positions: backlog.held_positions,
                     behind_positions: backlog.behind_positions,
+                    resets_received: backlog.resets_received,
                     behind_seconds,
                 };
                 (parrhesia_net::identity_hex(&origin), figures)
