@@ -428,13 +428,14 @@ fn write_frame_header(out: &mut Vec<u8>, opcode: u8, length: usize, masked: bool
 /// writes pass through. Without deflate negotiated (`frames` is `None`) it only forwards.
 pub struct InflatingStream<S> {
     inner: S,
-    frames: Option<FrameInflater>,
-    inflater: Rc<RefCell<Inflater>>,
+    /// The frame parser and the shard's inflater, with deflate negotiated; without, nothing
+    /// (a plain connection holds no deflate state at all).
+    deflate: Option<(FrameInflater, Rc<RefCell<Inflater>>)>,
 }
 
 impl<S> std::fmt::Debug for InflatingStream<S> {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(formatter, "InflatingStream(deflate: {})", self.frames.is_some())
+        write!(formatter, "InflatingStream(deflate: {})", self.deflate.is_some())
     }
 }
 
@@ -445,20 +446,20 @@ impl<S> InflatingStream<S> {
         deflate: Option<(Rc<RefCell<Inflater>>, usize)>,
         leftover: &[u8],
     ) -> Result<InflatingStream<S>, InflateError> {
-        let (frames, inflater) = match deflate {
+        let deflate = match deflate {
             Some((inflater, message_bytes_max)) => {
                 let mut frames = FrameInflater::new(true, message_bytes_max);
                 frames.feed(leftover, &mut inflater.borrow_mut())?;
-                (Some(frames), inflater)
+                Some((frames, inflater))
             }
-            None => (None, Rc::default()),
+            None => None,
         };
-        Ok(InflatingStream { inner, frames, inflater })
+        Ok(InflatingStream { inner, deflate })
     }
 
     /// Whether permessage-deflate is on for this socket.
     pub fn is_deflate(&self) -> bool {
-        self.frames.is_some()
+        self.deflate.is_some()
     }
 }
 
@@ -474,7 +475,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
         buffer: &mut [u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
-        let Some(frames) = this.frames.as_mut() else { return Pin::new(&mut this.inner).poll_read(context, buffer) };
+        let Some((frames, inflater)) = this.deflate.as_mut() else {
+            return Pin::new(&mut this.inner).poll_read(context, buffer);
+        };
         loop {
             let count = frames.take_output(buffer);
             if count > 0 {
@@ -486,7 +489,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
                 Poll::Ready(Ok(read)) => read,
                 other => return other,
             };
-            if let Err(error) = frames.feed(&buffer[..read], &mut this.inflater.borrow_mut()) {
+            if let Err(error) = frames.feed(&buffer[..read], &mut inflater.borrow_mut()) {
                 return Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::InvalidData, error)));
             }
         }
