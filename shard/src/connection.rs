@@ -18,7 +18,7 @@ use crate::metrics::{
 use crate::notify::Notify;
 use crate::outbound::Outbound;
 use crate::shard::Shard;
-use parrhesia_net::deflate::InflatingStream;
+use parrhesia_net::deflate::{Deflater, InflatingStream};
 
 /// Where a subscription is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,8 +35,9 @@ pub struct SubscriptionState {
     pub phase: Phase,
     /// `["EVENT","<id>",`, built once for every event this subscription is sent.
     pub prefix: bytes::Bytes,
-    /// The prefix compressed (a permessage-deflate part), on deflate connections.
-    pub prefix_deflated: Option<bytes::Bytes>,
+    /// The prefix compressed (a permessage-deflate part), made for the first live event a
+    /// deflate connection is sent on this subscription.
+    pub prefix_deflated: std::cell::OnceCell<bytes::Bytes>,
 }
 
 pub struct Connection {
@@ -94,17 +95,27 @@ impl Connection {
         self.close(1008, "outbound queue full", CloseReason::OutboundOverflow);
     }
 
-    /// The subscription's EVENT prefix (and its compressed form on a deflate connection) if a
-    /// live event (with `seq`, or ephemeral) goes to it now; `None` if it does not.
-    pub fn live_prefix(&self, subscription_id: &str, seq: Option<u64>) -> Option<(bytes::Bytes, Option<bytes::Bytes>)> {
+    /// The subscription's EVENT prefix if a live event (with `seq`, or ephemeral) goes to it
+    /// now; `None` if it does not.
+    pub fn live_prefix(&self, subscription_id: &str, seq: Option<u64>) -> Option<bytes::Bytes> {
         let subscriptions = self.subscriptions.borrow();
         let state = subscriptions.get(subscription_id)?;
         match state.phase {
-            Phase::Live { after_seq } if seq.is_none_or(|seq| seq > after_seq) => {
-                Some((state.prefix.clone(), state.prefix_deflated.clone()))
-            }
+            Phase::Live { after_seq } if seq.is_none_or(|seq| seq > after_seq) => Some(state.prefix.clone()),
             _ => None,
         }
+    }
+
+    /// The subscription's prefix as a compressed part, compressed on first use.
+    pub fn deflated_prefix(&self, subscription_id: &str, deflater: &RefCell<Deflater>) -> Option<bytes::Bytes> {
+        let subscriptions = self.subscriptions.borrow();
+        let state = subscriptions.get(subscription_id)?;
+        let part = state.prefix_deflated.get_or_init(|| {
+            let mut out = Vec::new();
+            deflater.borrow_mut().compress_part(&state.prefix, &mut out);
+            bytes::Bytes::from(out)
+        });
+        Some(part.clone())
     }
 
     /// Whether `generation` is still the current REQ for `subscription_id`.

@@ -36,12 +36,12 @@ pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: Str
     let generation = shard.next_generation();
     let filters = Rc::new(filters);
     let prefix = crate::outbound::event_prefix(&subscription_id);
-    let prefix_deflated = connection.deflate.then(|| {
-        let mut out = Vec::new();
-        shard.deflater.borrow_mut().compress_part(&prefix, &mut out);
-        bytes::Bytes::from(out)
-    });
-    let state = SubscriptionState { generation, phase: Phase::Scanning, prefix: prefix.clone(), prefix_deflated };
+    let state = SubscriptionState {
+        generation,
+        phase: Phase::Scanning,
+        prefix: prefix.clone(),
+        prefix_deflated: Default::default(),
+    };
     subscriptions.insert(subscription_id.clone(), state);
     drop(subscriptions);
     shard.subscriptions.borrow_mut().insert(connection.id, &subscription_id, filters.to_vec());

@@ -164,10 +164,11 @@ impl Shard {
         let mut json_deflated: Option<Bytes> = None;
         for (connection_id, subscription_id) in matches.drain(..) {
             let Some(connection) = connections.get(&connection_id) else { continue };
-            let Some((prefix, prefix_deflated)) = connection.live_prefix(&subscription_id, seq) else { continue };
+            let Some(prefix) = connection.live_prefix(&subscription_id, seq) else { continue };
             let plain_bytes = prefix.len() + event.json().len() + 1;
-            let frame = match prefix_deflated {
-                Some(prefix_deflated) if plain_bytes >= self.config.deflate_threshold_bytes => {
+            let deflated = connection.deflate && plain_bytes >= self.config.deflate_threshold_bytes;
+            let frame = match deflated.then(|| connection.deflated_prefix(&subscription_id, &self.deflater)).flatten() {
+                Some(prefix_deflated) => {
                     let json = json_deflated.get_or_insert_with(|| {
                         let mut out = Vec::new();
                         self.deflater.borrow_mut().compress_pieces(&[event.json().as_bytes(), b"]"], &mut out);
@@ -175,7 +176,7 @@ impl Shard {
                     });
                     Frame::DeflatedEvent { prefix: prefix_deflated, json: json.clone(), plain_bytes }
                 }
-                _ => Frame::Event { prefix, json: event.json().clone() },
+                None => Frame::Event { prefix, json: event.json().clone() },
             };
             let policy = self.config.outbound_overflow;
             match connection.outbound.push_live(frame, policy) {
