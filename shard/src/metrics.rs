@@ -891,8 +891,8 @@ impl Sources {
         family(encoder, "parrhesia_shards", "Shards (executors serving connections)", one(self.shards.len() as u64))?;
         let info = [([("version", env!("CARGO_PKG_VERSION"))], Sample::Gauge(1))];
         family(encoder, "parrhesia_build_info", "The running build", info)?;
-        if let Some(limit) = open_file_limit() {
-            family(encoder, "process_max_fds", "The open-file limit (soft)", one(limit))?;
+        if let Ok(limit) = crate::runtime::open_file_limit() {
+            family(encoder, "process_max_fds", "The open-file limit (soft)", one(limit.rlim_cur))?;
         }
         if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
             family(encoder, "process_open_fds", "File descriptors open", one(entries.count() as u64))?;
@@ -916,12 +916,6 @@ impl prometheus_client::collector::Collector for Sources {
         self.encode_cluster(&mut encoder)?;
         self.encode_process(&mut encoder)
     }
-}
-
-fn open_file_limit() -> Option<u64> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit only writes the struct we pass.
-    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0).then_some(limit.rlim_cur)
 }
 
 /// (CPU seconds, resident bytes) from /proc/self/stat.

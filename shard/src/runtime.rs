@@ -55,15 +55,21 @@ fn executor(placement: Placement, name: &str) -> LocalExecutorBuilder {
 
 /// Raises the soft open-file limit to the hard limit (every connection is a file) and returns
 /// both, as (soft before, soft now, hard).
-fn raise_open_file_limit() -> std::io::Result<(u64, u64, u64)> {
+/// The open-file limit (soft, hard).
+pub fn open_file_limit() -> std::io::Result<libc::rlimit> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
+    // SAFETY: getrlimit only writes the struct we pass.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
+    Ok(limit)
+}
+
+fn raise_open_file_limit() -> std::io::Result<(u64, u64, u64)> {
+    let mut limit = open_file_limit()?;
     let before = limit.rlim_cur;
     limit.rlim_cur = limit.rlim_max;
-    // SAFETY: as above.
+    // SAFETY: setrlimit only reads the struct we pass.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
         return Err(std::io::Error::last_os_error());
     }

@@ -112,6 +112,15 @@ fn import_limits() -> Limits {
     Limits { event_bytes_max: Limits::default().frame_bytes_max, ..Limits::default() }
 }
 
+/// One line as an event: parsed (id and limits checked) and, if asked, its signature verified.
+fn check_line(line: &str, limits: &Limits, verify: bool) -> Result<Event, parrhesia_engine::Reason> {
+    let event = Event::parse(line.trim_end(), limits)?;
+    if verify {
+        event.verify_signature()?;
+    }
+    Ok(event)
+}
+
 /// Reads lines into batches of `batch_events_max`, checks each batch on every core, and sends
 /// it on. Stops early if the receiver has gone (the writer failed and says why).
 fn read_batches(
@@ -157,10 +166,7 @@ fn check(lines: Vec<(u64, String)>, bytes: u64, count: u64, verify: bool) -> Che
                     part.iter()
                         .filter(|(_, line)| !line.trim().is_empty())
                         .map(|(number, line)| {
-                            let event = Event::parse(line.trim_end(), limits).and_then(|event| {
-                                if verify { event.verify_signature().map(|()| event) } else { Ok(event) }
-                            });
-                            (*number, event.map_err(|reason| reason.to_string()))
+                            (*number, check_line(line, limits, verify).map_err(|reason| reason.to_string()))
                         })
                         .collect()
                 })
@@ -218,9 +224,7 @@ pub fn publish(url: &str, file: Option<&Path>, options: &Options, window: usize)
         }
         // Checked here too, so a bad line is reported by its number (the relay's OK names only
         // an id); the relay checks the signature again.
-        let checked = Event::parse(line.trim_end(), &limits)
-            .and_then(|event| if options.verify { event.verify_signature().map(|()| event) } else { Ok(event) });
-        let event = match checked {
+        let event = match check_line(&line, &limits, options.verify) {
             Ok(event) => event,
             Err(reason) => {
                 tally.bad_lines += 1;
