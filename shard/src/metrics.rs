@@ -309,6 +309,14 @@ pub struct WriterMetrics {
 
 pub const WRITE_SOURCES: [&str; 2] = ["clients", "replication"];
 
+impl WriterMetrics {
+    /// A group commit of `events` from `source` (index into `WRITE_SOURCES`) took `duration`.
+    pub fn committed(&self, source: usize, duration: Duration, events: usize) {
+        self.commit_duration[source].observe_duration(duration);
+        self.batch_events[source].observe(events as u64);
+    }
+}
+
 impl Default for WriterMetrics {
     fn default() -> WriterMetrics {
         WriterMetrics {

@@ -164,8 +164,7 @@ async fn commit_replicated(
     let started = Instant::now();
     // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
     let result = store.apply_replicated(&origin, epoch, from_seq, &events, next_seq, unix_now());
-    metrics.commit_duration[SOURCE_REPLICATION].observe_duration(started.elapsed());
-    metrics.batch_events[SOURCE_REPLICATION].observe(events.len() as u64);
+    metrics.committed(SOURCE_REPLICATION, started.elapsed(), events.len());
     let outcomes = match result {
         Ok(Some(outcomes)) => outcomes,
         Ok(None) => {
@@ -209,8 +208,7 @@ async fn commit(
     let started = Instant::now();
     // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
     let result = store.apply(&events, unix_now());
-    metrics.commit_duration[SOURCE_CLIENTS].observe_duration(started.elapsed());
-    metrics.batch_events[SOURCE_CLIENTS].observe(events.len() as u64);
+    metrics.committed(SOURCE_CLIENTS, started.elapsed(), events.len());
     let outcomes = match result {
         Ok(outcomes) => outcomes,
         Err(error) => {
