@@ -10,6 +10,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::event::Event;
 use crate::filter::Filter;
+use crate::summary::{InterestKey, interest_keys};
 
 /// One key an event can be found by, or a filter indexed under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,8 +123,8 @@ struct Subscription<C> {
 struct Slot {
     subscription: u32,
     filter: Filter,
-    /// The key hashes this filter is listed under; empty means the match-all list.
-    keys: Vec<u64>,
+    /// The keys this filter is listed under (`InterestKey::MatchAll`: the match-all list).
+    keys: Vec<InterestKey>,
     /// The `generation` of the last lookup that examined this filter.
     seen: u64,
 }
@@ -139,6 +140,9 @@ pub struct SubscriptionIndex<C> {
     by_key: KeyMap<Vec<u32>>,
     match_all: Vec<u32>,
     generation: u64,
+    /// With `track_interest`: keys that became held (`true`) or no longer held (`false`) by
+    /// any filter here, in order, until taken.
+    interest: Option<Vec<(InterestKey, bool)>>,
 }
 
 impl<C: Copy + Eq + Hash> Default for SubscriptionIndex<C> {
@@ -152,6 +156,7 @@ impl<C: Copy + Eq + Hash> Default for SubscriptionIndex<C> {
             by_key: KeyMap::default(),
             match_all: Vec::new(),
             generation: 0,
+            interest: None,
         }
     }
 }
@@ -185,22 +190,20 @@ impl<C: Copy + Eq + Hash> SubscriptionIndex<C> {
             Subscription { connection, id: id.clone(), slots: Vec::with_capacity(filters.len()), seen: 0 },
         );
         for filter in filters {
-            let keys: Vec<u64> = match filter_keys(&filter) {
-                FilterKeys::MatchAll => Vec::new(),
-                FilterKeys::Keys(_, keys) => {
-                    let mut hashes: Vec<u64> = keys.iter().map(IndexKey::hash).collect();
-                    hashes.sort_unstable();
-                    hashes.dedup();
-                    hashes
-                }
-            };
+            let keys = interest_keys(&filter);
             let slot = allocate(&mut self.slots, &mut self.free_slots, Slot { subscription, filter, keys, seen: 0 });
             let keys = &self.slots[slot as usize].as_ref().expect("just allocated").keys;
-            if keys.is_empty() {
-                self.match_all.push(slot);
-            }
             for key in keys {
-                self.by_key.entry(*key).or_default().push(slot);
+                let list = match key.index_hash() {
+                    Some(hash) => self.by_key.entry(hash).or_default(),
+                    None => &mut self.match_all,
+                };
+                list.push(slot);
+                if list.len() == 1
+                    && let Some(interest) = &mut self.interest
+                {
+                    interest.push((*key, true));
+                }
             }
             self.subscriptions[subscription as usize].as_mut().expect("just allocated").slots.push(slot);
         }
@@ -234,14 +237,19 @@ impl<C: Copy + Eq + Hash> SubscriptionIndex<C> {
         for slot_index in entry.slots {
             let slot = self.slots[slot_index as usize].take().expect("indexed filter exists");
             self.free_slots.push(slot_index);
-            if slot.keys.is_empty() {
-                remove_value(&mut self.match_all, slot_index);
-            }
             for key in slot.keys {
-                let list = self.by_key.get_mut(&key).expect("indexed key exists");
+                let list = match key.index_hash() {
+                    Some(hash) => self.by_key.get_mut(&hash).expect("indexed key exists"),
+                    None => &mut self.match_all,
+                };
                 remove_value(list, slot_index);
                 if list.is_empty() {
-                    self.by_key.remove(&key);
+                    if let Some(hash) = key.index_hash() {
+                        self.by_key.remove(&hash);
+                    }
+                    if let Some(interest) = &mut self.interest {
+                        interest.push((key, false));
+                    }
                 }
             }
         }
@@ -285,9 +293,27 @@ impl<C: Copy + Eq + Hash> SubscriptionIndex<C> {
         out
     }
 
-    /// Every filter held, for building summaries of what this shard wants.
+    /// Every filter held.
     pub fn filters(&self) -> impl Iterator<Item = &Filter> {
         self.slots.iter().flatten().map(|slot| &slot.filter)
+    }
+
+    /// Starts recording interest changes (for a cluster's summaries); the keys already held
+    /// are recorded as added.
+    pub fn track_interest(&mut self) {
+        let mut held: Vec<(InterestKey, bool)> = Vec::new();
+        for slot in self.slots.iter().flatten() {
+            held.extend(slot.keys.iter().map(|key| (*key, true)));
+        }
+        held.sort_unstable();
+        held.dedup();
+        self.interest = Some(held);
+    }
+
+    /// The interest changes since the last call (empty unless tracking): each key at most
+    /// once per transition, in the order they happened.
+    pub fn take_interest_changes(&mut self) -> Vec<(InterestKey, bool)> {
+        self.interest.as_mut().map(std::mem::take).unwrap_or_default()
     }
 }
 
@@ -374,6 +400,29 @@ mod tests {
         assert_eq!(index.remove_connection(3), 1);
         assert!(index.is_empty());
         assert!(index.by_key.is_empty() && index.match_all.is_empty());
+    }
+
+    #[test]
+    fn interest_changes_report_each_key_held_and_released_once() {
+        let mut index = SubscriptionIndex::new();
+        index.insert(1u32, "before", vec![filter(r#"{"kinds":[1]}"#)]);
+        index.track_interest();
+        assert_eq!(index.take_interest_changes(), vec![(InterestKey::Kind(1), true)], "held before tracking");
+        index.insert(2, "a", vec![filter(r#"{"kinds":[1,3]}"#), filter(r#"{"since":1}"#), filter("{}")]);
+        assert_eq!(
+            index.take_interest_changes(),
+            vec![(InterestKey::Kind(3), true), (InterestKey::MatchAll, true)],
+            "kind 1 was held already; match-all once for two filters"
+        );
+        assert!(index.remove(1, "before"));
+        assert!(index.take_interest_changes().is_empty(), "kind 1 is still held by 2/a");
+        index.remove_connection(2);
+        let mut released = index.take_interest_changes();
+        released.sort();
+        assert_eq!(
+            released,
+            vec![(InterestKey::Kind(1), false), (InterestKey::Kind(3), false), (InterestKey::MatchAll, false)]
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod message;
 pub mod random;
 pub mod reason;
+pub mod summary;
 
 pub use event::{Event, Id, Keys, KindClass, Pubkey, canonical_bytes, compute_id};
 pub use filter::{Filter, TagFilter};
@@ -19,3 +20,4 @@ pub use limits::Limits;
 pub use message::{ClientMessage, Rejection, RelayMessage, ReplyTo, event_message_prefix};
 pub use random::SeededRandom;
 pub use reason::{Prefix, Reason};
+pub use summary::{EventProbe, InterestKey, Summary};

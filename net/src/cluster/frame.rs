@@ -88,6 +88,40 @@ pub struct Reset {
     pub head: LogHead,
 }
 
+/// One bloom of an interest summary (see `parrhesia_engine::summary`).
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct BloomWords {
+    pub log2_bits: u8,
+    pub words: Vec<u64>,
+}
+
+/// The sender's whole interest summary, as of `(generation, sequence)`: sent when a link
+/// comes up, periodically, and when the peer asks for it (it saw a gap in the deltas).
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SummaryFull {
+    /// Changes whenever bloom sizes change (and at each start): deltas of another generation
+    /// do not apply.
+    pub generation: u64,
+    pub sequence: u64,
+    pub match_all: bool,
+    /// The kinds set (an exact set).
+    pub kinds: Vec<u16>,
+    /// Ids, authors, tags.
+    pub blooms: Vec<BloomWords>,
+}
+
+/// What changed since `sequence - 1` of the same generation: bits to toggle, per bloom, and
+/// kinds to toggle. Sent every 200 ms (empty ones confirm the summary is current) and at once
+/// when a subscription adds interest.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SummaryDelta {
+    pub generation: u64,
+    pub sequence: u64,
+    pub match_all: bool,
+    pub kinds: Vec<u16>,
+    pub flips: Vec<Vec<u32>>,
+}
+
 /// Every frame a link carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -103,6 +137,10 @@ pub enum Message {
     Reset(Reset),
     /// An ephemeral event (never stored); best effort.
     Ephemeral(WireEvent),
+    SummaryFull(SummaryFull),
+    SummaryDelta(SummaryDelta),
+    /// "Send me your whole summary": the deltas had a gap.
+    SummaryRequest,
 }
 
 /// Why a frame was refused. Nothing was allocated from the frame's claims.
@@ -127,6 +165,9 @@ const TYPE_PULL: u8 = 6;
 const TYPE_BATCH: u8 = 7;
 const TYPE_RESET: u8 = 8;
 const TYPE_EPHEMERAL: u8 = 9;
+const TYPE_SUMMARY_FULL: u8 = 10;
+const TYPE_SUMMARY_DELTA: u8 = 11;
+const TYPE_SUMMARY_REQUEST: u8 = 12;
 
 impl Message {
     /// A short name for logs and counters.
@@ -141,6 +182,9 @@ impl Message {
             Message::Batch(_) => "batch",
             Message::Reset(_) => "reset",
             Message::Ephemeral(_) => "ephemeral",
+            Message::SummaryFull(_) => "summary_full",
+            Message::SummaryDelta(_) => "summary_delta",
+            Message::SummaryRequest => "summary_request",
         }
     }
 
@@ -166,6 +210,9 @@ impl Message {
             Message::Batch(batch) => (TYPE_BATCH, rkyv::to_bytes::<RkyvError>(batch)),
             Message::Reset(reset) => (TYPE_RESET, rkyv::to_bytes::<RkyvError>(reset)),
             Message::Ephemeral(event) => (TYPE_EPHEMERAL, rkyv::to_bytes::<RkyvError>(event)),
+            Message::SummaryFull(full) => (TYPE_SUMMARY_FULL, rkyv::to_bytes::<RkyvError>(full)),
+            Message::SummaryDelta(delta) => (TYPE_SUMMARY_DELTA, rkyv::to_bytes::<RkyvError>(delta)),
+            Message::SummaryRequest => (TYPE_SUMMARY_REQUEST, rkyv::to_bytes::<RkyvError>(&())),
         };
         let (kind, bytes) = archived;
         (kind, bytes.expect("serializing into memory cannot fail"))
@@ -189,6 +236,12 @@ impl Message {
             TYPE_BATCH => Message::Batch(checked(bytes, "batch")?),
             TYPE_RESET => Message::Reset(checked(bytes, "reset")?),
             TYPE_EPHEMERAL => Message::Ephemeral(checked(bytes, "ephemeral")?),
+            TYPE_SUMMARY_FULL => Message::SummaryFull(checked(bytes, "summary_full")?),
+            TYPE_SUMMARY_DELTA => Message::SummaryDelta(checked(bytes, "summary_delta")?),
+            TYPE_SUMMARY_REQUEST => {
+                checked::<()>(bytes, "summary_request")?;
+                Message::SummaryRequest
+            }
             other => return Err(FrameError::UnknownType(other)),
         })
     }
@@ -260,6 +313,21 @@ mod tests {
             Message::Batch(Batch { origin: [1; 32], epoch: 2, from_seq: 3, next_seq: 9, events: vec![event.clone()] }),
             Message::Reset(Reset { origin: [1; 32], epoch: 2, head }),
             Message::Ephemeral(event),
+            Message::SummaryFull(SummaryFull {
+                generation: 1,
+                sequence: 2,
+                match_all: false,
+                kinds: vec![1, 7],
+                blooms: vec![BloomWords { log2_bits: 12, words: vec![3; 64] }],
+            }),
+            Message::SummaryDelta(SummaryDelta {
+                generation: 1,
+                sequence: 3,
+                match_all: true,
+                kinds: vec![7],
+                flips: vec![vec![1, 2], vec![], vec![9]],
+            }),
+            Message::SummaryRequest,
         ]
     }
 
@@ -294,7 +362,7 @@ mod tests {
             }
             // Fixed-size payloads (numbers, keys) have no invalid bit patterns; every payload
             // with a length or an offset inside must refuse pointers out of its bounds.
-            let fixed = ["auth", "ping", "pong", "pull", "reset"].contains(&message.kind());
+            let fixed = ["auth", "ping", "pong", "pull", "reset", "summary_request"].contains(&message.kind());
             assert!(fixed || Message::decode(&garbage).is_err(), "{}", message.kind());
         }
         let (ranges, consumed) = split_frames(&[0, 0, 0, 3, 1], 100).unwrap();

@@ -5,6 +5,7 @@
 
 pub mod frame;
 pub mod handshake;
+pub mod interest;
 pub mod membership;
 pub mod replication;
 
