@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use bitvec::prelude::{BitVec, Lsb0};
+use bitvec::prelude::{BitSlice, Lsb0};
 
 use crate::event::Event;
 use crate::filter::Filter;
@@ -102,13 +102,14 @@ fn positions(hash: u64, log2_bits: u8) -> impl Iterator<Item = usize> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bloom {
     log2_bits: u8,
-    bits: BitVec<u64, Lsb0>,
+    /// The bits as words (sent as they are); single bits through bitvec's view.
+    words: Vec<u64>,
 }
 
 impl Bloom {
     pub fn new(log2_bits: u8) -> Bloom {
         assert!((LOG2_BITS_MIN..=LOG2_BITS_MAX).contains(&log2_bits), "bloom size out of bounds");
-        Bloom { log2_bits, bits: BitVec::repeat(false, 1 << log2_bits) }
+        Bloom { log2_bits, words: vec![0; (1 << log2_bits) / 64] }
     }
 
     /// A bloom from its words as a peer sent them; refused unless the size is in bounds and
@@ -120,7 +121,7 @@ impl Bloom {
         if words.len() != (1 << log2_bits) / 64 {
             return Err(format!("bloom of 2^{log2_bits} bits sent with {} words", words.len()));
         }
-        Ok(Bloom { log2_bits, bits: BitVec::from_slice(words) })
+        Ok(Bloom { log2_bits, words: words.to_vec() })
     }
 
     pub fn log2_bits(&self) -> u8 {
@@ -128,54 +129,78 @@ impl Bloom {
     }
 
     pub fn words(&self) -> &[u64] {
-        self.bits.as_raw_slice()
+        &self.words
+    }
+
+    fn bits(&self) -> &BitSlice<u64, Lsb0> {
+        BitSlice::from_slice(&self.words)
+    }
+
+    fn bits_mut(&mut self) -> &mut BitSlice<u64, Lsb0> {
+        BitSlice::from_slice_mut(&mut self.words)
     }
 
     pub fn insert(&mut self, hash: u64) {
         for position in positions(hash, self.log2_bits) {
-            self.bits.set(position, true);
+            self.bits_mut().set(position, true);
         }
     }
 
     pub fn contains(&self, hash: u64) -> bool {
-        positions(hash, self.log2_bits).all(|position| self.bits[position])
+        positions(hash, self.log2_bits).all(|position| self.bits()[position])
     }
 
     /// Bits set (for fill and false-positive estimates).
     pub fn ones(&self) -> usize {
-        self.bits.count_ones()
+        self.words().iter().map(|word| word.count_ones() as usize).sum()
     }
 
     /// Positions where `self` and `other` (same size) differ.
     pub fn flips_from(&self, other: &Bloom) -> Vec<u32> {
         assert_eq!(self.log2_bits, other.log2_bits, "flips between blooms of one size");
-        let mut flips = Vec::new();
-        for (index, (mine, theirs)) in self.words().iter().zip(other.words()).enumerate() {
-            let mut differ = mine ^ theirs;
-            while differ != 0 {
-                flips.push((index * 64) as u32 + differ.trailing_zeros());
-                differ &= differ - 1;
-            }
-        }
-        flips
+        differing(self.words(), other.words())
     }
 
     /// Toggles each position; refused (nothing changed) if one is outside the bloom.
     pub fn flip(&mut self, positions: &[u32]) -> Result<(), String> {
-        if let Some(bad) = positions.iter().find(|&&position| position as usize >= self.bits.len()) {
-            return Err(format!("bit {bad} outside a bloom of {} bits", self.bits.len()));
+        let len = self.words.len() * 64;
+        if let Some(bad) = positions.iter().find(|&&position| position as usize >= len) {
+            return Err(format!("bit {bad} outside a bloom of {len} bits"));
         }
+        let bits = self.bits_mut();
         for &position in positions {
-            let value = self.bits[position as usize];
-            self.bits.set(position as usize, !value);
+            let value = bits[position as usize];
+            bits.set(position as usize, !value);
         }
         Ok(())
     }
 
     fn union_with(&mut self, other: &Bloom) {
         assert_eq!(self.log2_bits, other.log2_bits, "union of blooms of one size");
-        self.bits |= other.bits.as_bitslice();
+        or_into(&mut self.words, &other.words);
     }
+}
+
+// Whole-set operations work on the words: bitvec's generic bit iterators cost ~100x more
+// unoptimised (debug tests run thousands of simulated summaries).
+
+fn or_into(target: &mut [u64], other: &[u64]) {
+    for (mine, theirs) in target.iter_mut().zip(other) {
+        *mine |= theirs;
+    }
+}
+
+/// Positions of the bits set in one word list and not the other.
+fn differing(one: &[u64], other: &[u64]) -> Vec<u32> {
+    let mut positions = Vec::new();
+    for (index, (mine, theirs)) in one.iter().zip(other).enumerate() {
+        let mut differ = mine ^ theirs;
+        while differ != 0 {
+            positions.push((index * 64) as u32 + differ.trailing_zeros());
+            differ &= differ - 1;
+        }
+    }
+    positions
 }
 
 /// The keys of an event a summary is tested with, hashed once per event (and per peer tested
@@ -217,18 +242,15 @@ impl EventProbe {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
     pub blooms: [Bloom; BLOOM_CLASSES],
-    kinds: BitVec<u64, Lsb0>,
+    /// One bit per kind, as words.
+    kinds: Vec<u64>,
     pub match_all: bool,
 }
 
 impl Summary {
     /// An empty summary with blooms of these sizes.
     pub fn empty(log2_bits: [u8; BLOOM_CLASSES]) -> Summary {
-        Summary {
-            blooms: log2_bits.map(Bloom::new),
-            kinds: BitVec::repeat(false, KINDS),
-            match_all: false,
-        }
+        Summary { blooms: log2_bits.map(Bloom::new), kinds: vec![0; KINDS / 64], match_all: false }
     }
 
     /// The summary of exactly these keys, with blooms of these sizes.
@@ -243,7 +265,7 @@ impl Summary {
     pub fn insert(&mut self, key: &InterestKey) {
         match *key {
             InterestKey::Hashed(class, hash) => self.blooms[usize::from(class)].insert(hash),
-            InterestKey::Kind(kind) => self.kinds.set(usize::from(kind), true),
+            InterestKey::Kind(kind) => self.set_kind(kind, true),
             InterestKey::MatchAll => self.match_all = true,
         }
     }
@@ -253,23 +275,21 @@ impl Summary {
     }
 
     pub fn has_kind(&self, kind: u16) -> bool {
-        self.kinds[usize::from(kind)]
+        BitSlice::<u64, Lsb0>::from_slice(&self.kinds)[usize::from(kind)]
     }
 
     /// The kinds set, in order.
     pub fn kinds(&self) -> Vec<u16> {
-        self.kinds.iter_ones().map(|kind| kind as u16).collect()
+        differing(&self.kinds, &[0; KINDS / 64]).into_iter().map(|kind| kind as u16).collect()
     }
 
     pub fn set_kind(&mut self, kind: u16, on: bool) {
-        self.kinds.set(usize::from(kind), on);
+        BitSlice::<u64, Lsb0>::from_slice_mut(&mut self.kinds).set(usize::from(kind), on);
     }
 
     /// Kinds set in one of `self` and `other` but not both.
     pub fn kind_flips_from(&self, other: &Summary) -> Vec<u16> {
-        let mut differ = self.kinds.clone();
-        differ ^= other.kinds.as_bitslice();
-        differ.iter_ones().map(|kind| kind as u16).collect()
+        differing(&self.kinds, &other.kinds).into_iter().map(|kind| kind as u16).collect()
     }
 
     /// Could a subscription summarised here match the probed event? Never `false` for one
@@ -277,7 +297,7 @@ impl Summary {
     pub fn matches(&self, probe: &EventProbe) -> bool {
         self.match_all
             || probe.tags_truncated
-            || self.kinds[usize::from(probe.kind)]
+            || self.has_kind(probe.kind)
             || self.blooms[0].contains(probe.id)
             || self.blooms[1].contains(probe.author)
             || probe.tags.iter().any(|&tag| self.blooms[2].contains(tag))
@@ -288,7 +308,7 @@ impl Summary {
         for (mine, theirs) in self.blooms.iter_mut().zip(&other.blooms) {
             mine.union_with(theirs);
         }
-        self.kinds |= other.kinds.as_bitslice();
+        or_into(&mut self.kinds, &other.kinds);
         self.match_all |= other.match_all;
     }
 }
@@ -346,7 +366,7 @@ impl CountingSummary {
                 }
                 for position in positions(hash, log2) {
                     self.counters[class][position] += 1;
-                    self.summary.blooms[class].bits.set(position, true);
+                    self.summary.blooms[class].bits_mut().set(position, true);
                 }
             }
             InterestKey::Kind(kind) => {
@@ -377,7 +397,7 @@ impl CountingSummary {
                     let counter = &mut self.counters[class][position];
                     *counter -= 1;
                     if *counter == 0 {
-                        self.summary.blooms[class].bits.set(position, false);
+                        self.summary.blooms[class].bits_mut().set(position, false);
                     }
                 }
             }
@@ -416,7 +436,7 @@ impl CountingSummary {
         for &hash in self.keys[class].keys() {
             for position in positions(hash, log2_bits) {
                 counters[position] += 1;
-                bloom.bits.set(position, true);
+                bloom.bits_mut().set(position, true);
             }
         }
         self.summary.blooms[class] = bloom;

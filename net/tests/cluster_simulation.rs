@@ -7,11 +7,18 @@
 //! was wiped before anyone pulled it (then it is nowhere); cursors never move back within a
 //! log; no node delivers an event twice; the bytes queued on a link stay within their bound.
 //!
+//! Phase C rides along: each process subscribes to and drops random authors (interest
+//! summaries, with summary frames lost at random), and own-log pulls linger. Checked after
+//! every step: no pull lingers while one of its waiting events matches the puller's summary
+//! as the server holds it, if that summary is current (such an event goes out at once).
+//!
 //! `PARRHESIA_SIM_SEEDS` sets how many seeds run (default 1000); `PARRHESIA_SEED` replays one.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use parrhesia_engine::IndexKey;
 use parrhesia_engine::random::SeededRandom;
+use parrhesia_engine::summary::{EventProbe, InterestKey};
 use parrhesia_net::cluster::NodeId;
 use parrhesia_net::cluster::frame::{LogHead, Message, WireEvent};
 use parrhesia_net::cluster::replication::{Action, AppliedBatch, LogStore, ReadLog, ReplicationConfig, Replicator};
@@ -30,7 +37,33 @@ fn config() -> ReplicationConfig {
         heads_interval_ms: 500,
         ephemeral_ids_max: 64,
         origins: (0..5).map(node_id).collect(),
+        linger_ms: 40,
+        summary_delta_ms: 200,
+        summary_full_ms: 5_000,
+        summary_stale_ms: 2_000,
+        ..ReplicationConfig::default()
     }
+}
+
+/// Authors events are published under; subscriptions follow some of them.
+const AUTHORS: u8 = 8;
+
+fn author_of(id: &[u8; 32]) -> [u8; 32] {
+    [id[7] % AUTHORS + 1; 32]
+}
+
+fn probe(id: &[u8; 32]) -> EventProbe {
+    EventProbe {
+        id: IndexKey::Id(id).hash(),
+        author: IndexKey::Author(&author_of(id)).hash(),
+        kind: 1,
+        tags: Vec::new(),
+        tags_truncated: false,
+    }
+}
+
+fn author_key(author: u8) -> InterestKey {
+    InterestKey::of(&IndexKey::Author(&[author; 32]))
 }
 
 /// One node's durable store: what survives a crash.
@@ -110,7 +143,7 @@ impl LogStore for SimStore {
 }
 
 fn wire_event(id: [u8; 32], origin_seq: u64) -> WireEvent {
-    WireEvent { origin_seq, id, pubkey: [0; 32], sig: [0; 64], middle: vec![b'x'; EVENT_MIDDLE_BYTES] }
+    WireEvent { origin_seq, id, pubkey: author_of(&id), sig: [0; 64], middle: vec![b'x'; EVENT_MIDDLE_BYTES] }
 }
 
 /// A process: present while the node is up.
@@ -120,6 +153,8 @@ struct Process {
     applying: Vec<(u64, parrhesia_net::cluster::replication::ApplyBatch)>,
     /// Event ids delivered to this process's subscriber.
     delivered: BTreeSet<[u8; 32]>,
+    /// Authors this process's subscriptions follow.
+    following: BTreeSet<u8>,
 }
 
 struct Node {
@@ -160,6 +195,10 @@ struct Summary {
     resets: u64,
     batches_applied: u64,
     batches_retried: u64,
+    summary_frames_lost: u64,
+    summary_requests: u64,
+    pushed: u64,
+    avoided: u64,
 }
 
 impl Summary {
@@ -173,6 +212,10 @@ impl Summary {
         self.resets += other.resets;
         self.batches_applied += other.batches_applied;
         self.batches_retried += other.batches_retried;
+        self.summary_frames_lost += other.summary_frames_lost;
+        self.summary_requests += other.summary_requests;
+        self.pushed += other.pushed;
+        self.avoided += other.avoided;
     }
 }
 
@@ -216,7 +259,8 @@ impl Sim {
         let node = &mut self.nodes[index];
         node.store.start_epoch(epoch);
         let replicator = Replicator::new(node_id(index), config(), self.now, &node.store);
-        node.process = Some(Process { replicator, applying: Vec::new(), delivered: BTreeSet::new() });
+        node.process =
+            Some(Process { replicator, applying: Vec::new(), delivered: BTreeSet::new(), following: BTreeSet::new() });
     }
 
     fn crash(&mut self, index: usize) {
@@ -238,6 +282,11 @@ impl Sim {
             self.summary.resets += stats.resets_received;
             self.summary.batches_applied += stats.batches_applied;
             self.summary.batches_retried += stats.batches_retried;
+            for live in process.replicator.live_stats().values() {
+                self.summary.summary_requests += live.summary_requests;
+                self.summary.pushed += live.pushed;
+                self.summary.avoided += live.avoided;
+            }
         }
     }
 
@@ -294,6 +343,12 @@ impl Sim {
             match action {
                 Action::Send { peer, message } => {
                     let peer = peer[0] as usize - 1;
+                    let summary_frame =
+                        matches!(message, Message::SummaryFull(_) | Message::SummaryDelta(_) | Message::SummaryRequest);
+                    if summary_frame && self.random.chance(5) {
+                        self.summary.summary_frames_lost += 1;
+                        continue;
+                    }
                     let delay = 1 + self.random.below(self.latency_max_ms);
                     let key = (me.min(peer), me.max(peer));
                     let Some((low_to_high, high_to_low)) = self.links.get_mut(&key) else { continue };
@@ -409,6 +464,41 @@ impl Sim {
             self.run(index, actions);
         }
         self.check_link_bounds();
+        self.check_lingering();
+    }
+
+    /// No pull lingers while an event it waits for matches the puller's current summary.
+    fn check_lingering(&self) {
+        for (index, node) in self.nodes.iter().enumerate() {
+            let Some(process) = &node.process else { continue };
+            let own = node.store.own_log();
+            for (peer, from_seq) in process.replicator.lingering() {
+                let Some(summary) = process.replicator.peer_summary(&peer, self.now) else { continue };
+                let waiting =
+                    node.store.origin_log.range((own.origin, own.epoch, from_seq)..(own.origin, own.epoch, u64::MAX));
+                for (_, id) in waiting {
+                    assert!(
+                        !summary.matches(&probe(id)),
+                        "node {index} lingers on a pull by node {} though event {:?} matches its summary",
+                        peer[0] - 1,
+                        &id[..8]
+                    );
+                }
+            }
+        }
+    }
+
+    /// A process subscribes to an author, or drops one.
+    fn follow(&mut self) {
+        let index = self.random.below(self.nodes.len() as u64) as usize;
+        let author = 1 + self.random.below(u64::from(AUTHORS)) as u8;
+        let Some(process) = &mut self.nodes[index].process else { return };
+        let added = process.following.insert(author);
+        if !added {
+            process.following.remove(&author);
+        }
+        let actions = process.replicator.interest_changed(self.now, &[(author_key(author), added)]);
+        self.run(index, actions);
     }
 
     fn publish(&mut self) {
@@ -430,7 +520,8 @@ impl Sim {
         let process = node.process.as_mut().expect("up");
         if node.store.insert(id, None) {
             assert!(process.delivered.insert(id), "delivered twice");
-            let actions = process.replicator.local_commit(self.now, &node.store);
+            let position = node.store.own_log().next_seq - 1;
+            let actions = process.replicator.local_commit(self.now, &node.store, vec![(position, probe(&id))]);
             self.acknowledged.entry(id).or_insert(index);
             self.run(index, actions);
         }
@@ -540,6 +631,9 @@ fn run_seed(seed: u64) -> Summary {
         if sim.random.chance(30) {
             sim.publish();
         }
+        if sim.random.chance(5) {
+            sim.follow();
+        }
         if sim.random.chance(3) {
             sim.fault();
         }
@@ -582,6 +676,12 @@ fn replication_converges_under_faults() {
         }
     }
     eprintln!("{seeds} seeds: {total:?}");
-    let exercised = total.wipes > 0 && total.fallback_pulls > 0 && total.partitions > 0 && total.batches_retried > 0;
+    let exercised = total.wipes > 0
+        && total.fallback_pulls > 0
+        && total.partitions > 0
+        && total.batches_retried > 0
+        && total.summary_requests > 0
+        && total.pushed > 0
+        && total.avoided > 0;
     assert!(exercised, "the faults were exercised");
 }

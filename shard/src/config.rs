@@ -173,6 +173,13 @@ pub struct ClusterConfig {
     pub pull_bytes_max: u32,
     /// How long an origin may be unreachable before its log is pulled from other peers.
     pub origin_timeout_seconds: u64,
+    /// How long this node's new events may wait for more before a peer's pull is answered,
+    /// when none of them matches the peer's interest summary (fewer, larger follower commits);
+    /// 0 answers every pull at once. Events a peer's subscriptions may want never wait.
+    pub replication_linger_ms: u64,
+    /// Tag keys of one event tested against a peer's summary; an event with more single-letter
+    /// tags is sent as if it matched.
+    pub summary_tag_probes_max: usize,
 }
 
 impl Default for ClusterConfig {
@@ -190,6 +197,8 @@ impl Default for ClusterConfig {
             pull_events_max: 4096,
             pull_bytes_max: 2 * 1024 * 1024,
             origin_timeout_seconds: 30,
+            replication_linger_ms: 50,
+            summary_tag_probes_max: 32,
         }
     }
 }

@@ -68,7 +68,12 @@ fn parse_assignment(text: &str) -> Result<(String, String), String> {
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0)
+    unix_now_ms() / 1000
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 fn main() -> ExitCode {

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use parrhesia_engine::Event;
+use parrhesia_engine::{Event, InterestKey};
 use parrhesia_storage::Outcome;
 
 /// Shard -> writer: a verified, non-ephemeral event to store. `ticket` is the shard's handle
@@ -31,6 +31,16 @@ pub struct Ephemeral {
     pub event: Event,
 }
 
+/// Shard -> cluster executor.
+#[derive(Debug)]
+pub enum ToCluster {
+    /// An ephemeral event accepted here, for the peers whose interest summaries want it.
+    Ephemeral(Event),
+    /// Keys this shard's subscriptions now hold (`true`) or no longer hold, in order (never
+    /// dropped: a lost addition would hide this node's interest until the next restart).
+    Interest(Vec<(InterestKey, bool)>),
+}
+
 /// Cluster -> writer: a batch pulled from a peer, to store with the log's new cursor in one
 /// transaction (`parrhesia_storage::Store::apply_replicated`).
 #[derive(Debug)]
@@ -41,13 +51,16 @@ pub struct ReplicatedBatch {
     pub next_seq: u64,
     /// (position in the log, event)
     pub events: Vec<(u64, Event)>,
+    /// When the origin committed the newest event (Unix ms by its clock; 0 unknown).
+    pub origin_commit_unix_ms: u64,
 }
 
 /// Writer -> cluster.
 #[derive(Debug)]
 pub enum WriterNotice {
-    /// Events accepted on this node were committed: its own log grew.
-    Committed,
+    /// Events accepted on this node were committed: its own log grew by these (position =
+    /// sequence, in order).
+    Committed(Arc<[(u64, Event)]>),
     /// A `ReplicatedBatch` was stored, or not (it failed, or it would have left a gap) and
     /// nothing of it was: it will be pulled again.
     Applied(parrhesia_net::cluster::replication::AppliedBatch),

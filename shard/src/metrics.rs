@@ -305,6 +305,9 @@ pub struct WriterMetrics {
     /// once per replicated batch, scrapes to read; bounded by the origins replication pulls
     /// (allowed peers).
     pub applied_by_origin: std::sync::Mutex<std::collections::BTreeMap<[u8; 32], (u64, u64)>>,
+    /// Origin commit to this node's fanout enqueue, for replicated batches whose origin knew
+    /// the commit time (batches answered from recent commits, not backlog reads).
+    pub delivery_lag: Histogram,
 }
 
 pub const WRITE_SOURCES: [&str; 2] = ["clients", "replication"];
@@ -325,6 +328,7 @@ impl Default for WriterMetrics {
             queue_events: Gauge::default(),
             events_stored: Default::default(),
             applied_by_origin: Default::default(),
+            delivery_lag: Histogram::seconds(),
         }
     }
 }
@@ -366,6 +370,8 @@ pub struct ClusterMetrics {
     pub membership: [Count; MEMBERSHIP_STATS.len()],
     /// Members foca knows, by `MEMBER_STATES`.
     pub members_by_state: [Gauge; MEMBER_STATES.len()],
+    /// Distinct keys in this node's interest summary, by `SUMMARY_CLASSES`.
+    pub summary_keys: [Gauge; SUMMARY_CLASSES.len()],
     /// Per-peer and per-origin figures (their label sets change with the cluster), replaced
     /// whole on every cluster tick. The lock is between that tick (100 ms) and scrapes only,
     /// never on a hot path.
@@ -374,6 +380,8 @@ pub struct ClusterMetrics {
 
 pub const MEMBER_STATES: [&str; 3] = ["alive", "suspect", "down"];
 
+pub const SUMMARY_CLASSES: [&str; 3] = ["ids", "authors", "tags"];
+
 /// One linked peer, by its key (hex).
 #[derive(Clone, Debug, Default)]
 pub struct PeerFigures {
@@ -381,6 +389,12 @@ pub struct PeerFigures {
     pub rtt_seconds: Option<f64>,
     /// Links authenticated with it this run (a reconnect adds one).
     pub links_up: u64,
+    /// What its interest summary decided (see `LiveStats`).
+    pub live: parrhesia_net::cluster::replication::LiveStats,
+    /// How long ago its summary was last confirmed (`None`: none held, it is sent everything).
+    pub summary_age_seconds: Option<f64>,
+    /// Bytes of this node's summaries (full and deltas) sent to it.
+    pub summary_bytes_sent: u64,
 }
 
 /// One origin this node pulls, by its key (hex): see `Replicator::backlog`.
@@ -756,7 +770,18 @@ impl Sources {
         let events = applied.iter().map(|(key, (events, _))| (origin(key), Sample::Counter(*events)));
         family(encoder, "parrhesia_cluster_applied_events", "Replicated events stored, per origin", events)?;
         let bytes = applied.iter().map(|(key, (_, bytes))| (origin(key), Sample::Counter(*bytes)));
-        family(encoder, "parrhesia_cluster_applied_bytes", "JSON bytes of replicated events stored, per origin", bytes)
+        family(
+            encoder,
+            "parrhesia_cluster_applied_bytes",
+            "JSON bytes of replicated events stored, per origin",
+            bytes,
+        )?;
+        family(
+            encoder,
+            "parrhesia_cluster_delivery_lag_seconds",
+            "Cross-node delivery lag: the origin's commit to this node's fanout enqueue, for batches sent from recent commits. The origin's clock against this node's: skew between them adds to it (a negative difference counts as 0)",
+            [(NO_LABELS, Sample::Histogram(&writer.delivery_lag))],
+        )
     }
 
     fn encode_store(&self, encoder: &mut DescriptorEncoder) -> fmt::Result {
@@ -866,6 +891,65 @@ impl Sources {
             "Links authenticated with the peer this run (reconnects are this minus one)",
             links_up,
         )?;
+        let per_peer: [PeerCounter; 7] = [
+            (
+                "parrhesia_cluster_live_pushed_events",
+                "Own events sent to the peer without lingering: they matched its interest summary, or its summary was not current",
+                |figures| figures.live.pushed,
+            ),
+            (
+                "parrhesia_cluster_live_avoided_events",
+                "Own events the peer's current summary did not match: they reach it through the lingering pull",
+                |figures| figures.live.avoided,
+            ),
+            (
+                "parrhesia_cluster_summary_fallbacks",
+                "Own and ephemeral events sent as if the peer wanted everything: its summary was missing or not confirmed within 2 s",
+                |figures| figures.live.fallbacks,
+            ),
+            (
+                "parrhesia_cluster_ephemeral_sent_events",
+                "Ephemeral events sent to the peer (its summary matched or was not current)",
+                |figures| figures.live.ephemeral_sent,
+            ),
+            (
+                "parrhesia_cluster_ephemeral_avoided_events",
+                "Ephemeral events not sent to the peer: its current summary did not match",
+                |figures| figures.live.ephemeral_avoided,
+            ),
+            (
+                "parrhesia_cluster_summary_requests",
+                "Full summaries asked of the peer after a gap in its deltas",
+                |figures| figures.live.summary_requests,
+            ),
+            (
+                "parrhesia_cluster_summary_sent_bytes",
+                "Bytes of this node's interest summaries (full and deltas) sent to the peer",
+                |figures| figures.summary_bytes_sent,
+            ),
+        ];
+        for (name, help, pick) in per_peer {
+            let samples = figures.peers.iter().map(|(key, figures)| (peer(key), Sample::Counter(pick(figures))));
+            family(encoder, name, help, samples)?;
+        }
+        let age = figures
+            .peers
+            .iter()
+            .filter_map(|(key, figures)| figures.summary_age_seconds.map(|age| (peer(key), Sample::GaugeF64(age))));
+        family(
+            encoder,
+            "parrhesia_cluster_summary_age_seconds",
+            "How long ago the linked peer last confirmed its interest summary",
+            age,
+        )?;
+        let keys = SUMMARY_CLASSES.iter().zip(&cluster.summary_keys);
+        let keys = keys.map(|(class, gauge)| ([("class", *class)], Sample::Gauge(gauge.get())));
+        family(
+            encoder,
+            "parrhesia_cluster_summary_keys",
+            "Distinct keys in this node's interest summary, per bloom",
+            keys,
+        )?;
         let origin = |key: &String| [("origin", key.clone())];
         let gauge = |value: u64| Sample::Gauge(i64::try_from(value).unwrap_or(i64::MAX));
         let held = figures.origins.iter().map(|(key, figures)| (origin(key), gauge(figures.held_positions)));
@@ -915,6 +999,9 @@ impl Sources {
 }
 
 const NO_LABELS: [(&str, &str); 0] = [];
+
+/// A per-peer counter family: name, help, and where its value is.
+type PeerCounter = (&'static str, &'static str, fn(&PeerFigures) -> u64);
 
 impl prometheus_client::collector::Collector for Sources {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {

@@ -16,7 +16,7 @@ use parrhesia_storage::{Outcome, Store};
 
 use crate::config::Config;
 use crate::connection::Connection;
-use crate::messages::{Commit, Ephemeral, StoreRequest};
+use crate::messages::{Commit, Ephemeral, StoreRequest, ToCluster};
 use crate::metrics::{DEFLATE_IN_COMPRESSED, DEFLATE_IN_INFLATED};
 use crate::metrics::{Metrics, OUTCOME_DUPLICATE, OUTCOME_STORED, ShardMetrics, refusal_outcome};
 use crate::notify::Notify;
@@ -41,8 +41,9 @@ pub struct ShardSetup {
     /// Told once the listener is bound (or failed to bind).
     pub bound: std::sync::mpsc::Sender<Result<(), String>>,
     pub startup: Arc<StartupSteps>,
-    /// With a cluster: ephemeral events to the cluster executor (for peers) and from it.
-    pub cluster: Option<(SharedSender<Ephemeral>, SharedReceiver<Ephemeral>)>,
+    /// With a cluster: ephemeral events to the cluster executor (for peers) and from it,
+    /// and this shard's subscription interest changes (the node's summary).
+    pub cluster: Option<(SharedSender<ToCluster>, SharedReceiver<Ephemeral>)>,
     /// This shard's metrics, and the node's for rendering `/metrics`.
     pub metrics: Arc<ShardMetrics>,
     pub metrics_page: Arc<Metrics>,
@@ -73,7 +74,11 @@ pub struct Shard {
     to_writer: RefCell<Option<Rc<ConnectedSender<StoreRequest>>>>,
     to_peers: RefCell<Vec<Rc<ConnectedSender<Ephemeral>>>>,
     /// Connected once the cluster executor has connected its end.
-    to_cluster: RefCell<Option<Rc<ConnectedSender<Ephemeral>>>>,
+    to_cluster: RefCell<Option<Rc<ConnectedSender<ToCluster>>>>,
+    /// Interest changes not yet sent to the cluster executor, and the wake of the task that
+    /// sends them (in a cluster only).
+    interest_pending: RefCell<Vec<(parrhesia_engine::InterestKey, bool)>>,
+    interest_wake: Notify,
     pub stopping: Cell<bool>,
     pub stop: Notify,
     pub metrics: Arc<ShardMetrics>,
@@ -125,7 +130,7 @@ impl Shard {
         let cluster = self.to_cluster.borrow().clone();
         if let Some(cluster) = cluster {
             // Best effort across nodes: a full queue to the cluster drops the event, counted.
-            if cluster.try_send(Ephemeral { event: event.clone() }).is_err() {
+            if cluster.try_send(ToCluster::Ephemeral(event.clone())).is_err() {
                 self.metrics.cluster_ephemeral_dropped.inc();
             }
         }
@@ -194,7 +199,13 @@ impl Shard {
 
     /// Keeps the open-subscriptions gauge equal to the index's size; called after every change.
     pub fn subscriptions_changed(&self) {
-        self.metrics.subscriptions_open.set(self.subscriptions.borrow().len() as i64);
+        let mut subscriptions = self.subscriptions.borrow_mut();
+        self.metrics.subscriptions_open.set(subscriptions.len() as i64);
+        let changes = subscriptions.take_interest_changes();
+        if !changes.is_empty() {
+            self.interest_pending.borrow_mut().extend(changes);
+            self.interest_wake.notify_all();
+        }
     }
 
     /// Pings, pong deadlines and idle connections, once a second.
@@ -298,6 +309,8 @@ pub async fn run(setup: ShardSetup) {
         to_writer: RefCell::new(Some(to_writer)),
         to_peers: RefCell::new(to_peers),
         to_cluster: RefCell::new(None),
+        interest_pending: RefCell::default(),
+        interest_wake: Notify::default(),
         stopping: Cell::new(false),
         stop: Notify::default(),
         deflater,
@@ -329,10 +342,12 @@ pub async fn run(setup: ShardSetup) {
     // shard). Its receiving task is dropped at shutdown, not awaited: the cluster executor
     // stops after the shards.
     let cluster_task = setup.cluster.map(|(to_cluster, from_cluster)| {
+        shard.subscriptions.borrow_mut().track_interest();
         let shard_for_sender = shard.clone();
         glommio::spawn_local(async move {
-            let sender = with_pulse(to_cluster.connect()).await;
-            shard_for_sender.to_cluster.replace(Some(Rc::new(sender)));
+            let sender = Rc::new(with_pulse(to_cluster.connect()).await);
+            shard_for_sender.to_cluster.replace(Some(sender.clone()));
+            forward_interest(&shard_for_sender, &sender).await;
         })
         .detach();
         let shard = shard.clone();
@@ -355,6 +370,8 @@ pub async fn run(setup: ShardSetup) {
     shard.to_writer.borrow_mut().take();
     shard.to_peers.borrow_mut().clear();
     shard.to_cluster.borrow_mut().take();
+    // The interest forwarder holds the other clone of the cluster sender: end it too.
+    shard.interest_wake.notify_all();
     commits.await;
     for task in peer_tasks {
         task.await;
@@ -454,6 +471,24 @@ async fn tick(shard: Rc<Shard>, shutdown: Arc<AtomicBool>) {
         if last_check.elapsed() >= Duration::from_secs(1) {
             shard.check_connections();
             last_check = Instant::now();
+        }
+    }
+}
+
+/// Sends this shard's interest changes to the cluster executor as they happen, waiting when
+/// its queue is full (they are never dropped), until shutdown.
+async fn forward_interest(shard: &Shard, sender: &ConnectedSender<ToCluster>) {
+    loop {
+        let changes = std::mem::take(&mut *shard.interest_pending.borrow_mut());
+        if changes.is_empty() {
+            if shard.stopping.get() {
+                return;
+            }
+            shard.interest_wake.notified().await;
+            continue;
+        }
+        if sender.send(ToCluster::Interest(changes)).await.is_err() {
+            return; // the cluster executor has stopped
         }
     }
 }

@@ -17,7 +17,7 @@ use parrhesia_storage::{Outcome, Store};
 use crate::messages::{Commit, ReplicatedBatch, StoreRequest, WriterNotice};
 use crate::metrics::WriterMetrics;
 use crate::startup::{StartupSteps, Step};
-use crate::unix_now;
+use crate::{unix_now, unix_now_ms};
 
 /// What the writer needs; built by the runtime.
 pub struct WriterSetup {
@@ -109,9 +109,9 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         if !batch.is_empty() {
             report.commits += 1;
             let stored = commit(&setup.store, batch, &commits, &setup.metrics).await;
-            report.events_stored += stored;
-            if stored > 0 {
-                notify_cluster(&notices, WriterNotice::Committed).await;
+            report.events_stored += stored.len() as u64;
+            if !stored.is_empty() {
+                notify_cluster(&notices, WriterNotice::Committed(stored)).await;
             }
         }
         if let Some(pulled) = pulled {
@@ -159,7 +159,7 @@ async fn commit_replicated(
     notices: &Notices,
     metrics: &WriterMetrics,
 ) -> u64 {
-    let ReplicatedBatch { origin, epoch, from_seq, next_seq, events } = batch;
+    let ReplicatedBatch { origin, epoch, from_seq, next_seq, events, origin_commit_unix_ms } = batch;
     let applied = |stored| AppliedBatch { origin, epoch, from_seq, next_seq, stored };
     let started = Instant::now();
     // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
@@ -191,18 +191,25 @@ async fn commit_replicated(
         for sender in shards {
             let _ = sender.send(Commit { outcomes: Vec::new(), events: stored.clone() }).await;
         }
+        if origin_commit_unix_ms > 0 {
+            // Clocks differ between nodes: a receiver behind the origin would see a negative
+            // lag; it counts as zero.
+            let lag_ms = unix_now_ms().saturating_sub(origin_commit_unix_ms);
+            metrics.delivery_lag.observe_duration(Duration::from_millis(lag_ms));
+        }
     }
     notify_cluster(notices, WriterNotice::Applied(applied(true))).await;
     stored.len() as u64
 }
 
-/// Applies one batch and answers every shard. Returns how many events were stored.
+/// Applies one batch and answers every shard. Returns the events stored, with their
+/// sequence numbers.
 async fn commit(
     store: &Store,
     batch: Vec<(usize, StoreRequest)>,
     shards: &[glommio::channels::shared_channel::ConnectedSender<Commit>],
     metrics: &WriterMetrics,
-) -> u64 {
+) -> Arc<[(u64, parrhesia_engine::Event)]> {
     let (routes, events): (Vec<(usize, u64)>, Vec<_>) =
         batch.into_iter().map(|(shard, request)| ((shard, request.ticket), request.event)).unzip();
     let started = Instant::now();
@@ -226,7 +233,7 @@ async fn commit(
         // A shard that has gone away (shutdown) no longer needs its answers.
         let _ = sender.send(Commit { outcomes, events: stored.clone() }).await;
     }
-    stored.len() as u64
+    stored
 }
 
 /// The events a commit stored, with their sequence numbers, in order: what every shard fans

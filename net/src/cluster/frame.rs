@@ -76,6 +76,9 @@ pub struct Batch {
     pub from_seq: u64,
     pub next_seq: u64,
     pub events: Vec<WireEvent>,
+    /// When the sender committed the newest event, in Unix milliseconds by the sender's clock
+    /// (0: not known, e.g. a backlog read). Receivers measure cross-node delivery lag with it.
+    pub origin_commit_unix_ms: u64,
 }
 
 /// The answer to a pull of a log the peer cannot serve from there: another epoch of its own
@@ -310,7 +313,14 @@ mod tests {
             Message::Pong(6),
             Message::Heads(vec![head, head]),
             Message::Pull(Pull { origin: [1; 32], epoch: 2, from_seq: 3, events_max: 4, bytes_max: 5, wait_ms: 6 }),
-            Message::Batch(Batch { origin: [1; 32], epoch: 2, from_seq: 3, next_seq: 9, events: vec![event.clone()] }),
+            Message::Batch(Batch {
+                origin: [1; 32],
+                epoch: 2,
+                from_seq: 3,
+                next_seq: 9,
+                events: vec![event.clone()],
+                origin_commit_unix_ms: 4,
+            }),
             Message::Reset(Reset { origin: [1; 32], epoch: 2, head }),
             Message::Ephemeral(event),
             Message::SummaryFull(SummaryFull {

@@ -26,13 +26,16 @@ pub struct InterestPublisher {
     sent: Summary,
     generation: u64,
     sequence: u64,
+    /// A kind was added or removed since the last delta (most deltas carry no kinds: the
+    /// 65,536-bit comparison is skipped).
+    kinds_changed: bool,
 }
 
 impl Default for InterestPublisher {
     fn default() -> Self {
         let counting = CountingSummary::new();
         let sent = counting.summary().clone();
-        InterestPublisher { counting, sent, generation: 1, sequence: 0 }
+        InterestPublisher { counting, sent, generation: 1, sequence: 0, kinds_changed: false }
     }
 }
 
@@ -42,6 +45,7 @@ impl InterestPublisher {
     pub fn apply(&mut self, changes: &[(InterestKey, bool)]) -> Publish {
         let mut publish = Publish::Later;
         for &(key, held) in changes {
+            self.kinds_changed |= matches!(key, InterestKey::Kind(_));
             if held {
                 if self.counting.add(key) {
                     publish = Publish::FullNow;
@@ -73,6 +77,11 @@ impl InterestPublisher {
         self.sent = self.counting.summary().clone();
     }
 
+    /// Distinct keys per bloom (ids, authors, tags).
+    pub fn distinct_keys(&self) -> [usize; BLOOM_CLASSES] {
+        self.counting.distinct_keys()
+    }
+
     /// The current summary (what the shards hold now).
     pub fn summary(&self) -> &Summary {
         self.counting.summary()
@@ -98,11 +107,19 @@ impl InterestPublisher {
     /// confirms the summary to peers).
     pub fn delta(&mut self) -> SummaryDelta {
         let current = self.counting.summary();
-        let flips = (0..BLOOM_CLASSES).map(|class| current.blooms[class].flips_from(&self.sent.blooms[class])).collect();
-        let kinds = current.kind_flips_from(&self.sent);
-        self.sent = current.clone();
+        let flips =
+            (0..BLOOM_CLASSES).map(|class| current.blooms[class].flips_from(&self.sent.blooms[class])).collect();
+        let kinds = if self.kinds_changed { current.kind_flips_from(&self.sent) } else { Vec::new() };
+        self.kinds_changed = false;
+        self.sent.clone_from(current);
         self.sequence += 1;
-        SummaryDelta { generation: self.generation, sequence: self.sequence, match_all: current.match_all, kinds, flips }
+        SummaryDelta {
+            generation: self.generation,
+            sequence: self.sequence,
+            match_all: current.match_all,
+            kinds,
+            flips,
+        }
     }
 }
 

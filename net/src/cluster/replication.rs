@@ -13,8 +13,11 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
+use parrhesia_engine::summary::{EventProbe, InterestKey, Summary};
+
 use super::NodeId;
 use super::frame::{Batch, LogHead, Message, Pull, Reset, WireEvent};
+use super::interest::{DeltaOutcome, InterestPublisher, PeerInterest, Publish};
 
 /// A log: (origin node, origin epoch).
 pub type LogId = (NodeId, u64);
@@ -39,6 +42,18 @@ pub struct ReplicationConfig {
     /// origin of a store that had no node key); a log of any other origin that a peer names is
     /// ignored, so no peer can make this node keep state for logs it invents. Empty: any.
     pub origins: Vec<NodeId>,
+    /// How long new events of this node's own log may wait for more before a pull is answered,
+    /// when none of them matches the puller's interest summary (0: answer at once).
+    pub linger_ms: u64,
+    /// Interest summaries: a delta to every peer this often (an empty one confirms), a full
+    /// summary this often, and a peer summary not confirmed for this long is not trusted.
+    pub summary_delta_ms: u64,
+    pub summary_full_ms: u64,
+    pub summary_stale_ms: u64,
+    /// Own events remembered with their probes for the linger decision.
+    pub recent_events_max: usize,
+    /// Added to `now_ms` to give Unix milliseconds (commit times travel in batches).
+    pub unix_offset_ms: u64,
 }
 
 impl Default for ReplicationConfig {
@@ -52,6 +67,12 @@ impl Default for ReplicationConfig {
             heads_interval_ms: 1_000,
             ephemeral_ids_max: 4096,
             origins: Vec::new(),
+            linger_ms: 50,
+            summary_delta_ms: 200,
+            summary_full_ms: 60_000,
+            summary_stale_ms: 2_000,
+            recent_events_max: 8192,
+            unix_offset_ms: 0,
         }
     }
 }
@@ -85,6 +106,8 @@ pub struct ApplyBatch {
     pub from_seq: u64,
     pub next_seq: u64,
     pub events: Vec<WireEvent>,
+    /// When the origin committed the newest event (Unix ms, origin's clock; 0 unknown).
+    pub origin_commit_unix_ms: u64,
 }
 
 /// What the writer did with an `ApplyBatch`.
@@ -134,6 +157,24 @@ pub struct ReplicationStats {
     pub protocol_errors: u64,
     /// Logs a peer named past `LOGS_PER_ORIGIN_MAX` for their origin (ignored).
     pub logs_refused: u64,
+    pub summaries_sent: u64,
+    pub summary_deltas_sent: u64,
+}
+
+/// Per peer, what the interest summaries decided (kept across reconnects: counters).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Own events sent to the peer without lingering: they matched its summary, or its summary
+    /// was not current (then also counted in `fallbacks`).
+    pub pushed: u64,
+    /// Own events its current summary did not match: they wait for the lingering pull.
+    pub avoided: u64,
+    /// Own and ephemeral events sent because the peer's summary was missing or not current.
+    pub fallbacks: u64,
+    pub ephemeral_sent: u64,
+    pub ephemeral_avoided: u64,
+    /// Full summaries asked of the peer (a gap in its deltas).
+    pub summary_requests: u64,
 }
 
 /// How far this node is behind one origin (see `Replicator::backlog`).
@@ -150,6 +191,15 @@ struct Peer {
     epoch: u64,
     /// How far the peer holds each log, as it last said.
     heads: BTreeMap<LogId, u64>,
+    /// What the peer's subscriptions can match, as it said.
+    interest: PeerInterest,
+}
+
+/// An event of this node's own log, recently committed.
+struct Recent {
+    position: u64,
+    committed_ms: u64,
+    probe: EventProbe,
 }
 
 /// Logs (epochs) of one origin this node keeps state for; an origin gets a new epoch each
@@ -189,6 +239,8 @@ struct Parked {
     peer: NodeId,
     pull: Pull,
     deadline_ms: u64,
+    /// Events are waiting for the pull but lingering: answer by then.
+    ready_ms: Option<u64>,
 }
 
 /// The replication state of one node. Deterministic: the same inputs give the same actions.
@@ -206,6 +258,13 @@ pub struct Replicator {
     ephemeral_order: VecDeque<[u8; 32]>,
     /// Resets received per origin (only origins with a log here: bounded like `logs`).
     resets_by_origin: BTreeMap<NodeId, u64>,
+    interest: InterestPublisher,
+    delta_sent_ms: u64,
+    full_sent_ms: u64,
+    /// Own events of the last moments, in position order, complete from `recent_from` on.
+    recent: VecDeque<Recent>,
+    recent_from: u64,
+    live: BTreeMap<NodeId, LiveStats>,
     pub stats: ReplicationStats,
 }
 
@@ -232,7 +291,80 @@ impl Replicator {
             ephemeral_seen: HashSet::new(),
             ephemeral_order: VecDeque::new(),
             resets_by_origin: BTreeMap::new(),
+            interest: InterestPublisher::default(),
+            delta_sent_ms: now_ms,
+            full_sent_ms: now_ms,
+            recent: VecDeque::new(),
+            recent_from: own.next_seq,
+            live: BTreeMap::new(),
             stats: ReplicationStats::default(),
+        }
+    }
+
+    /// Per peer: what the interest summaries decided.
+    pub fn live_stats(&self) -> &BTreeMap<NodeId, LiveStats> {
+        &self.live
+    }
+
+    /// Per linked peer: how long ago its summary was last confirmed (`None`: none held).
+    pub fn summary_ages(&self, now_ms: u64) -> Vec<(NodeId, Option<u64>)> {
+        self.peers.iter().map(|(id, peer)| (*id, peer.interest.age_ms(now_ms))).collect()
+    }
+
+    /// Pulls parked with events waiting (lingering): the puller and where its pull starts.
+    pub fn lingering(&self) -> impl Iterator<Item = (NodeId, u64)> + '_ {
+        self.parked.iter().filter(|parked| parked.ready_ms.is_some()).map(|parked| (parked.peer, parked.pull.from_seq))
+    }
+
+    /// A linked peer's summary as this node holds it, if it is current.
+    pub fn peer_summary(&self, peer: &NodeId, now_ms: u64) -> Option<&Summary> {
+        self.peers.get(peer)?.interest.current(now_ms, self.config.summary_stale_ms)
+    }
+
+    /// Distinct keys in this node's summary, per bloom (ids, authors, tags).
+    pub fn summary_keys(&self) -> [usize; 3] {
+        self.interest.distinct_keys()
+    }
+
+    /// This node's summary as its shards' subscriptions make it.
+    pub fn own_summary(&self) -> &Summary {
+        self.interest.summary()
+    }
+
+    /// The next moment `tick` has something to do (a lingering pull, a summary delta).
+    pub fn next_deadline_ms(&self) -> u64 {
+        let lingering = self.parked.iter().filter_map(|parked| parked.ready_ms).min();
+        let delta = self.delta_sent_ms + self.config.summary_delta_ms;
+        lingering.map_or(delta, |ready| ready.min(delta))
+    }
+
+    /// The shards' subscriptions now hold (`true`) or no longer hold keys: update this node's
+    /// summary; interest added goes to every peer at once.
+    pub fn interest_changed(&mut self, now_ms: u64, changes: &[(InterestKey, bool)]) -> Vec<Action> {
+        let mut actions = Vec::new();
+        match self.interest.apply(changes) {
+            Publish::Later => {}
+            Publish::DeltaNow => self.send_delta(now_ms, &mut actions),
+            Publish::FullNow => self.send_full(now_ms, &mut actions),
+        }
+        actions
+    }
+
+    fn send_delta(&mut self, now_ms: u64, actions: &mut Vec<Action>) {
+        let delta = self.interest.delta();
+        self.delta_sent_ms = now_ms;
+        self.stats.summary_deltas_sent += self.peers.len() as u64;
+        for &peer in self.peers.keys() {
+            actions.push(Action::Send { peer, message: Message::SummaryDelta(delta.clone()) });
+        }
+    }
+
+    fn send_full(&mut self, now_ms: u64, actions: &mut Vec<Action>) {
+        let full = self.interest.full();
+        self.full_sent_ms = now_ms;
+        self.stats.summaries_sent += self.peers.len() as u64;
+        for &peer in self.peers.keys() {
+            actions.push(Action::Send { peer, message: Message::SummaryFull(full.clone()) });
         }
     }
 
@@ -257,10 +389,15 @@ impl Replicator {
     ) -> Vec<Action> {
         assert_ne!(peer, self.me, "the handshake refuses a node's own key");
         self.down_since_ms.remove(&peer);
-        self.peers.insert(peer, Peer { epoch, heads: BTreeMap::new() });
+        self.peers.insert(peer, Peer { epoch, heads: BTreeMap::new(), interest: PeerInterest::default() });
+        self.live.entry(peer).or_default();
         self.learn(peer, &[LogHead { origin: peer, epoch, next_seq: 1 }], store);
         self.learn(peer, heads, store);
-        let mut actions = vec![Action::Send { peer, message: Message::Heads(store.heads()) }];
+        self.stats.summaries_sent += 1;
+        let mut actions = vec![
+            Action::Send { peer, message: Message::Heads(store.heads()) },
+            Action::Send { peer, message: Message::SummaryFull(self.interest.full()) },
+        ];
         self.plan(now_ms, store, &mut actions);
         actions
     }
@@ -311,6 +448,34 @@ impl Replicator {
             Message::Reset(reset) => self.on_reset(peer, reset, store),
             Message::Heads(heads) => self.learn(peer, &heads, store),
             Message::Ephemeral(event) => self.on_ephemeral(event, &mut actions),
+            Message::SummaryFull(full) => {
+                let peer_state = self.peers.get_mut(&peer).expect("checked above");
+                if let Err(reason) = peer_state.interest.on_full(now_ms, &full) {
+                    self.stats.protocol_errors += 1;
+                    actions.push(Action::Close { peer, reason });
+                }
+                // Pulls lingering for this peer may now match: look again.
+                self.answer_parked(now_ms, store, false, &mut actions);
+            }
+            Message::SummaryDelta(delta) => {
+                let peer_state = self.peers.get_mut(&peer).expect("checked above");
+                match peer_state.interest.on_delta(now_ms, &delta, self.config.summary_stale_ms) {
+                    Ok(DeltaOutcome::Applied) => self.answer_parked(now_ms, store, false, &mut actions),
+                    Ok(DeltaOutcome::Waiting) => {}
+                    Ok(DeltaOutcome::RequestFull) => {
+                        self.live.entry(peer).or_default().summary_requests += 1;
+                        actions.push(Action::Send { peer, message: Message::SummaryRequest });
+                    }
+                    Err(reason) => {
+                        self.stats.protocol_errors += 1;
+                        actions.push(Action::Close { peer, reason });
+                    }
+                }
+            }
+            Message::SummaryRequest => {
+                self.stats.summaries_sent += 1;
+                actions.push(Action::Send { peer, message: Message::SummaryFull(self.interest.full()) });
+            }
             other => {
                 self.stats.protocol_errors += 1;
                 let reason = format!("unexpected {} frame on an established link", other.kind());
@@ -343,25 +508,116 @@ impl Replicator {
         actions
     }
 
-    /// This node stored events of its own: answer pulls waiting for them.
-    pub fn local_commit(&mut self, now_ms: u64, store: &impl LogStore) -> Vec<Action> {
+    /// This node stored events of its own (their positions in its own log, in order, and
+    /// their probes): answer pulls waiting for them, at once for a peer whose summary matches
+    /// one (or is not current), after the linger for the others.
+    pub fn local_commit(
+        &mut self,
+        now_ms: u64,
+        store: &impl LogStore,
+        committed: Vec<(u64, EventProbe)>,
+    ) -> Vec<Action> {
+        for (&peer, state) in &self.peers {
+            let live = self.live.entry(peer).or_default();
+            let summary = state.interest.current(now_ms, self.config.summary_stale_ms);
+            for (_, probe) in &committed {
+                match summary {
+                    None => {
+                        live.pushed += 1;
+                        live.fallbacks += 1;
+                    }
+                    Some(summary) if summary.matches(probe) => live.pushed += 1,
+                    Some(_) => live.avoided += 1,
+                }
+            }
+        }
+        for (position, probe) in committed {
+            if self.recent.back().is_some_and(|last| last.position >= position) {
+                continue; // told twice: keep positions increasing
+            }
+            self.recent.push_back(Recent { position, committed_ms: now_ms, probe });
+        }
+        self.trim_recent(now_ms);
         let mut actions = Vec::new();
         self.answer_parked(now_ms, store, false, &mut actions);
         actions
     }
 
-    /// An ephemeral event accepted here: to every linked peer, once.
-    pub fn local_ephemeral(&mut self, event: WireEvent) -> Vec<Action> {
+    /// Forgets own events too old to matter for the linger (or past the bound).
+    fn trim_recent(&mut self, now_ms: u64) {
+        let keep_ms = self.config.linger_ms + 1000;
+        while let Some(oldest) = self.recent.front() {
+            if self.recent.len() <= self.config.recent_events_max && oldest.committed_ms + keep_ms >= now_ms {
+                break;
+            }
+            self.recent_from = oldest.position + 1;
+            self.recent.pop_front();
+        }
+    }
+
+    /// When a pull of this node's own log from `from_seq` by `peer` may be answered: `None`
+    /// now, `Some(ms)` once the events waiting have lingered enough. Now whenever an event
+    /// waiting matches the peer's summary, the summary is not current, what waits is not all
+    /// known here, or a whole batch waits.
+    fn linger_until(&self, now_ms: u64, peer: &NodeId, from_seq: u64) -> Option<u64> {
+        if self.config.linger_ms == 0 || from_seq < self.recent_from {
+            return None;
+        }
+        let summary = self.peers.get(peer)?.interest.current(now_ms, self.config.summary_stale_ms)?;
+        let start = self.recent.partition_point(|recent| recent.position < from_seq);
+        let first = self.recent.get(start)?;
+        let waiting = self.recent.len() - start;
+        if waiting >= self.config.pull_events_max as usize
+            || self.recent.range(start..).any(|recent| summary.matches(&recent.probe))
+        {
+            return None;
+        }
+        let ready_ms = first.committed_ms + self.config.linger_ms;
+        (now_ms < ready_ms).then_some(ready_ms)
+    }
+
+    /// An ephemeral event accepted here: to every linked peer whose summary may match it (or
+    /// is not current), once.
+    pub fn local_ephemeral(&mut self, now_ms: u64, event: WireEvent, probe: &EventProbe) -> Vec<Action> {
         self.remember_ephemeral(event.id);
-        self.stats.ephemeral_sent += self.peers.len() as u64;
-        self.peers.keys().map(|&peer| Action::Send { peer, message: Message::Ephemeral(event.clone()) }).collect()
+        let mut actions = Vec::new();
+        for (&peer, state) in &self.peers {
+            let live = self.live.entry(peer).or_default();
+            let summary = state.interest.current(now_ms, self.config.summary_stale_ms);
+            match summary {
+                Some(summary) if !summary.matches(probe) => {
+                    live.ephemeral_avoided += 1;
+                    continue;
+                }
+                Some(_) => {}
+                None => live.fallbacks += 1,
+            }
+            live.ephemeral_sent += 1;
+            self.stats.ephemeral_sent += 1;
+            actions.push(Action::Send { peer, message: Message::Ephemeral(event.clone()) });
+        }
+        actions
     }
 
     /// Time passes: answer pulls whose wait is over, give up pulls that got no answer, tell
     /// peers how far this node holds each log, and pull what can be pulled.
     pub fn tick(&mut self, now_ms: u64, store: &impl LogStore) -> Vec<Action> {
         let mut actions = Vec::new();
+        self.trim_recent(now_ms);
         self.answer_parked(now_ms, store, true, &mut actions);
+        if now_ms >= self.full_sent_ms + self.config.summary_full_ms {
+            self.interest.shrink();
+            self.send_full(now_ms, &mut actions);
+        }
+        if now_ms >= self.delta_sent_ms + self.config.summary_delta_ms {
+            self.send_delta(now_ms, &mut actions);
+        }
+        for (&peer, state) in &mut self.peers {
+            if state.interest.request_overdue(now_ms, self.config.summary_stale_ms) {
+                self.live.entry(peer).or_default().summary_requests += 1;
+                actions.push(Action::Send { peer, message: Message::SummaryRequest });
+            }
+        }
         for state in self.logs.values_mut() {
             if state.in_flight.is_some_and(|flight| now_ms >= flight.deadline_ms) {
                 state.in_flight = None;
@@ -465,14 +721,26 @@ impl Replicator {
         self.parked
             .retain(|parked| (parked.peer, parked.pull.origin, parked.pull.epoch) != (peer, pull.origin, pull.epoch));
         let held = store.heads().into_iter().find(|head| (head.origin, head.epoch) == (pull.origin, pull.epoch));
+        let own = store.own_log();
+        let lingering = |replicator: &Replicator| {
+            let own_log = (pull.origin, pull.epoch) == (own.origin, own.epoch);
+            own_log.then(|| replicator.linger_until(now_ms, &peer, pull.from_seq)).flatten()
+        };
         match held {
-            Some(head) if pull.from_seq < head.next_seq => self.answer(peer, &pull, store, actions),
+            Some(head) if pull.from_seq < head.next_seq => match lingering(self) {
+                None => self.answer(peer, &pull, store, actions),
+                Some(ready_ms) => {
+                    let wait_ms = u64::from(pull.wait_ms.min(self.config.pull_wait_ms));
+                    self.parked.push(Parked { peer, pull, deadline_ms: now_ms + wait_ms, ready_ms: Some(ready_ms) });
+                    self.stats.pulls_parked += 1;
+                }
+            },
             Some(head) if pull.from_seq == head.next_seq => {
                 if pull.wait_ms == 0 {
                     actions.push(empty_batch(peer, &pull));
                 } else {
                     let wait_ms = u64::from(pull.wait_ms.min(self.config.pull_wait_ms));
-                    self.parked.push(Parked { peer, pull, deadline_ms: now_ms + wait_ms });
+                    self.parked.push(Parked { peer, pull, deadline_ms: now_ms + wait_ms, ready_ms: None });
                     self.stats.pulls_parked += 1;
                 }
             }
@@ -492,12 +760,22 @@ impl Replicator {
         let Some(read) = store.read(&pull.origin, pull.epoch, pull.from_seq, events_max, bytes_max) else { return };
         self.stats.pulls_served += 1;
         self.stats.events_served += read.events.len() as u64;
+        // The commit time of the newest event, when it is recent enough to be known here.
+        let newest = read.events.last().map(|event| event.origin_seq);
+        let origin_commit_unix_ms = newest
+            .filter(|_| pull.origin == self.me)
+            .and_then(|position| {
+                let at = self.recent.partition_point(|recent| recent.position < position);
+                self.recent.get(at).filter(|recent| recent.position == position)
+            })
+            .map_or(0, |recent| recent.committed_ms + self.config.unix_offset_ms);
         let batch = Batch {
             origin: pull.origin,
             epoch: pull.epoch,
             from_seq: pull.from_seq,
             next_seq: read.next_seq,
             events: read.events,
+            origin_commit_unix_ms,
         };
         actions.push(Action::Send { peer, message: Message::Batch(batch) });
     }
@@ -508,6 +786,7 @@ impl Replicator {
             return;
         }
         let heads = store.heads();
+        let own = store.own_log();
         let held = |pull: &Pull| {
             heads
                 .iter()
@@ -515,9 +794,14 @@ impl Replicator {
                 .map_or(0, |head| head.next_seq)
         };
         let parked = std::mem::take(&mut self.parked);
-        for entry in parked {
+        for mut entry in parked {
             if held(&entry.pull) > entry.pull.from_seq {
-                self.answer(entry.peer, &entry.pull, store, actions);
+                let own_log = (entry.pull.origin, entry.pull.epoch) == (own.origin, own.epoch);
+                entry.ready_ms = own_log.then(|| self.linger_until(now_ms, &entry.peer, entry.pull.from_seq)).flatten();
+                match entry.ready_ms {
+                    None => self.answer(entry.peer, &entry.pull, store, actions),
+                    Some(_) => self.parked.push(entry),
+                }
             } else if expire && now_ms >= entry.deadline_ms {
                 actions.push(empty_batch(entry.peer, &entry.pull));
             } else {
@@ -554,6 +838,7 @@ impl Replicator {
                 from_seq: batch.from_seq,
                 next_seq: batch.next_seq,
                 events: batch.events,
+                origin_commit_unix_ms: batch.origin_commit_unix_ms,
             }));
         }
     }
@@ -606,6 +891,7 @@ fn empty_batch(peer: NodeId, pull: &Pull) -> Action {
         from_seq: pull.from_seq,
         next_seq: pull.from_seq,
         events: Vec::new(),
+        origin_commit_unix_ms: 0,
     };
     Action::Send { peer, message: Message::Batch(batch) }
 }
@@ -719,7 +1005,8 @@ mod tests {
         assert_eq!(replicator.cursors().filter(|((origin, _), _)| *origin == peer).count(), LOGS_PER_ORIGIN_MAX);
         assert!(replicator.stats.logs_refused >= 10);
         // A batch outside its range closes the link.
-        let bad = Batch { origin: [2; 32], epoch: 9, from_seq: 5, next_seq: 3, events: Vec::new() };
+        let bad =
+            Batch { origin: [2; 32], epoch: 9, from_seq: 5, next_seq: 3, events: Vec::new(), origin_commit_unix_ms: 0 };
         let actions = replicator.on_message(0, peer, Message::Batch(bad), &OneLog);
         assert!(actions.iter().any(|action| matches!(action, Action::Close { .. })));
     }

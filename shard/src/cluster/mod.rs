@@ -16,17 +16,17 @@ use std::time::{Duration, Instant};
 
 use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
 use glommio::net::{TcpListener, UdpSocket};
-use parrhesia_engine::{Event, Limits};
+use parrhesia_engine::{Event, EventProbe, Limits};
 use parrhesia_net::NodeKey;
 use parrhesia_net::cluster::NodeId;
-use parrhesia_net::cluster::frame::WireEvent;
+use parrhesia_net::cluster::frame::{Message, WireEvent};
 use parrhesia_net::cluster::handshake::Admission;
 use parrhesia_net::cluster::membership::{Member, Membership};
 use parrhesia_net::cluster::replication::{Action, ApplyBatch, ReplicationConfig, Replicator};
 use parrhesia_storage::Store;
 
 use crate::config::ClusterConfig;
-use crate::messages::{Ephemeral, ReplicatedBatch, WriterNotice};
+use crate::messages::{Ephemeral, ReplicatedBatch, ToCluster, WriterNotice};
 pub use crate::metrics::ClusterMetrics;
 use crate::metrics::{OriginFigures, PeerFigures};
 use crate::notify::Notify;
@@ -46,7 +46,7 @@ pub struct ClusterSetup {
     pub to_writer: SharedSender<ReplicatedBatch>,
     pub from_writer: SharedReceiver<WriterNotice>,
     pub to_shards: Vec<SharedSender<Ephemeral>>,
-    pub from_shards: Vec<SharedReceiver<Ephemeral>>,
+    pub from_shards: Vec<SharedReceiver<ToCluster>>,
     pub shutdown: Arc<AtomicBool>,
     /// Told once the link listener is bound (or failed to bind).
     pub bound: std::sync::mpsc::Sender<Result<(), String>>,
@@ -93,6 +93,8 @@ pub struct Node {
     pub links_up_by_peer: RefCell<HashMap<NodeId, u64>>,
     /// Origins this node is behind, and since when (milliseconds of `now_ms`).
     behind_since: RefCell<HashMap<NodeId, u64>>,
+    /// Bytes of interest summaries sent per peer (this run).
+    summary_bytes_sent: RefCell<HashMap<NodeId, u64>>,
 }
 
 impl Node {
@@ -139,17 +141,30 @@ impl Node {
         for (gauge, count) in self.counters.members_by_state.iter().zip([alive, suspect, down]) {
             gauge.set(count as i64);
         }
-        let peers = self
-            .links
-            .borrow()
-            .values()
-            .map(|link| {
-                let links_up = self.links_up_by_peer.borrow().get(&link.peer).copied().unwrap_or(0);
-                let rtt_seconds = link.round_trip.get().map(|rtt| rtt.as_secs_f64());
-                (parrhesia_net::identity_hex(&link.peer), PeerFigures { rtt_seconds, links_up })
+        let now = self.now_ms();
+        let replicator = self.replicator.borrow();
+        for (gauge, keys) in self.counters.summary_keys.iter().zip(replicator.summary_keys()) {
+            gauge.set(keys as i64);
+        }
+        let ages: HashMap<NodeId, Option<u64>> = replicator.summary_ages(now).into_iter().collect();
+        // Every peer linked now or with interest counters from earlier links (counters stay).
+        let mut keys: HashSet<NodeId> = self.links.borrow().keys().copied().collect();
+        keys.extend(replicator.live_stats().keys());
+        let peers = keys
+            .into_iter()
+            .map(|peer| {
+                let link = self.links.borrow().get(&peer).cloned();
+                let figures = PeerFigures {
+                    rtt_seconds: link.and_then(|link| link.round_trip.get()).map(|rtt| rtt.as_secs_f64()),
+                    links_up: self.links_up_by_peer.borrow().get(&peer).copied().unwrap_or(0),
+                    live: replicator.live_stats().get(&peer).copied().unwrap_or_default(),
+                    summary_age_seconds: ages.get(&peer).copied().flatten().map(|age| age as f64 / 1000.0),
+                    summary_bytes_sent: self.summary_bytes_sent.borrow().get(&peer).copied().unwrap_or(0),
+                };
+                (parrhesia_net::identity_hex(&peer), figures)
             })
             .collect();
-        let now = self.now_ms();
+        drop(replicator);
         let mut behind_since = self.behind_since.borrow_mut();
         let origins = self
             .replicator
@@ -182,7 +197,11 @@ impl Node {
                 Action::Send { peer, message } => {
                     let link = self.links.borrow().get(&peer).cloned();
                     if let Some(link) = link {
-                        link.send(message.encode(), self.config.link_queue_bytes_max, &self.counters);
+                        let frame = message.encode();
+                        if matches!(message, Message::SummaryFull(_) | Message::SummaryDelta(_)) {
+                            *self.summary_bytes_sent.borrow_mut().entry(peer).or_default() += frame.len() as u64;
+                        }
+                        link.send(frame, self.config.link_queue_bytes_max, &self.counters);
                     }
                 }
                 Action::Apply(batch) => {
@@ -256,6 +275,8 @@ pub async fn run(setup: ClusterSetup) {
         pull_bytes_max: setup.config.pull_bytes_max,
         origin_timeout_ms: setup.config.origin_timeout_seconds * 1000,
         origins,
+        linger_ms: setup.config.replication_linger_ms,
+        unix_offset_ms: crate::unix_now_ms(),
         ..ReplicationConfig::default()
     };
     let store = StoreLog(setup.store);
@@ -320,6 +341,7 @@ pub async fn run(setup: ClusterSetup) {
         counters: setup.metrics,
         links_up_by_peer: RefCell::default(),
         behind_since: RefCell::default(),
+        summary_bytes_sent: RefCell::default(),
         config: setup.config,
     });
     tracing::info!(node = %parrhesia_net::identity_hex(&me), listen = %node.config.listen, "cluster links listening");
@@ -332,13 +354,21 @@ pub async fn run(setup: ClusterSetup) {
         glommio::spawn_local(membership::timer_loop(node.clone(), socket)),
     ];
     for receiver in setup.from_shards {
-        tasks.push(glommio::spawn_local(ephemeral_loop(node.clone(), receiver)));
+        tasks.push(glommio::spawn_local(shard_loop(node.clone(), receiver)));
     }
     tasks.push(glommio::spawn_local(link::seed_loop(node.clone(), node.config.seeds.clone())));
+    let mut metrics_published = Instant::now();
     while !setup.shutdown.load(Ordering::Relaxed) {
-        glommio::timer::sleep(TICK).await;
+        // Wake for the replicator's next deadline (a lingering pull, a summary delta), at
+        // least every tick.
+        let deadline = node.replicator.borrow().next_deadline_ms();
+        let wait = Duration::from_millis(deadline.saturating_sub(node.now_ms()).max(1)).min(TICK);
+        glommio::timer::sleep(wait).await;
         node.drive(|replicator, now, store| replicator.tick(now, store));
-        node.publish_metrics();
+        if metrics_published.elapsed() >= TICK {
+            node.publish_metrics();
+            metrics_published = Instant::now();
+        }
     }
     node.stopping.set(true);
     node.stop.notify_all();
@@ -405,6 +435,7 @@ async fn apply_loop(node: Rc<Node>, to_writer: SharedSender<ReplicatedBatch>) {
             from_seq: batch.from_seq,
             next_seq: batch.next_seq,
             events,
+            origin_commit_unix_ms: batch.origin_commit_unix_ms,
         };
         if to_writer.send(request).await.is_err() {
             return; // the writer has stopped: shutdown
@@ -417,7 +448,11 @@ async fn notice_loop(node: Rc<Node>, from_writer: SharedReceiver<WriterNotice>) 
     let from_writer = with_pulse(from_writer.connect()).await;
     while let Some(notice) = from_writer.recv().await {
         match notice {
-            WriterNotice::Committed => node.drive(|replicator, now, store| replicator.local_commit(now, store)),
+            WriterNotice::Committed(events) => {
+                let tags_max = node.config.summary_tag_probes_max;
+                let committed = events.iter().map(|(seq, event)| (*seq, EventProbe::of(event, tags_max))).collect();
+                node.drive(|replicator, now, store| replicator.local_commit(now, store, committed));
+            }
             WriterNotice::Applied(batch) => node.drive(|replicator, now, store| replicator.applied(now, batch, store)),
         }
     }
@@ -443,12 +478,20 @@ async fn deliver_loop(node: Rc<Node>, to_shards: Vec<SharedSender<Ephemeral>>) {
     }
 }
 
-/// Ephemeral events accepted on one shard, to every peer.
-async fn ephemeral_loop(node: Rc<Node>, from_shard: SharedReceiver<Ephemeral>) {
+/// What one shard sends: ephemeral events for the peers whose summaries may want them, and
+/// its subscriptions' interest changes for this node's summary.
+async fn shard_loop(node: Rc<Node>, from_shard: SharedReceiver<ToCluster>) {
     let from_shard = with_pulse(from_shard.connect()).await;
     while let Some(message) = from_shard.recv().await {
-        let wire = wire_of(&message.event);
-        let actions = node.replicator.borrow_mut().local_ephemeral(wire);
-        node.execute(actions);
+        match message {
+            ToCluster::Ephemeral(event) => {
+                let probe = EventProbe::of(&event, node.config.summary_tag_probes_max);
+                let wire = wire_of(&event);
+                node.drive(|replicator, now, _| replicator.local_ephemeral(now, wire, &probe));
+            }
+            ToCluster::Interest(changes) => {
+                node.drive(|replicator, now, _| replicator.interest_changed(now, &changes));
+            }
+        }
     }
 }
