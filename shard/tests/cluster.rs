@@ -490,3 +490,141 @@ fn a_wiped_node_gets_everything_back_and_an_unreachable_origin_is_served_by_othe
         .expect("the cluster's shutdown line");
     assert!(fallback_pulls > 0, "C pulled logs from nodes other than their origin:\n{log}");
 }
+
+/// A per-peer figure from a scrape (counters carry `_total`).
+fn of_peer(scrape: &prometheus_parse::Scrape, metric: &str, peer: &str) -> f64 {
+    total(scrape, metric, &[("peer", peer)])
+}
+
+/// Own events a node sent to `peer` at once because its current summary matched them (not
+/// because its summary was missing or stale).
+fn matched(scrape: &prometheus_parse::Scrape, peer: &str) -> f64 {
+    of_peer(scrape, "parrhesia_cluster_live_pushed_events_total", peer)
+        - of_peer(scrape, "parrhesia_cluster_summary_fallbacks_total", peer)
+}
+
+/// Publishes notes by `author` on `client` until `done` holds on `node`'s scrape (the summary
+/// change that makes it hold travels in the background); returns the notes.
+fn publish_until(
+    client: &mut Client,
+    node: &Relay,
+    author: &parrhesia_engine::Keys,
+    what: &str,
+    done: impl Fn(&prometheus_parse::Scrape) -> bool,
+) -> Vec<Event> {
+    let deadline = Instant::now() + WAIT;
+    let mut published = Vec::new();
+    loop {
+        let event = note(author, &format!("{what} {}", published.len()));
+        assert_eq!(client.publish(&event), (true, String::new()));
+        published.push(event);
+        std::thread::sleep(Duration::from_millis(100));
+        if done(&scrape(node)) {
+            return published;
+        }
+        assert!(Instant::now() < deadline, "{what}: never held");
+    }
+}
+
+#[test]
+fn interest_summaries_send_live_events_only_to_nodes_that_want_them() {
+    let mesh = Mesh::new(3);
+    let nodes: Vec<Relay> = (0..3).map(|index| mesh.start(index)).collect();
+    for node in &nodes {
+        wait_for_log(node, "link up", 2);
+    }
+    let (b, c) = (mesh.specs[1].public_key.as_str(), mesh.specs[2].public_key.as_str());
+    let (followed, unfollowed) = (keys(51), keys(52));
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(followed.public_key()));
+    let mut on_b = subscribe(&nodes[1], "follow", &filter);
+    let mut on_a = nodes[0].connect();
+    // Once B's summary with the subscription has reached A, A pushes B's events at once.
+    let warmup = publish_until(&mut on_a, &nodes[0], &followed, "warm-up", |scrape| matched(scrape, b) >= 1.0);
+    for _ in &warmup {
+        on_b.next_event("follow");
+    }
+    let before = scrape(&nodes[0]);
+    let count = 20;
+    let wanted: Vec<Event> = (0..count).map(|n| note(&followed, &format!("wanted {n}"))).collect();
+    let unwanted: Vec<Event> = (0..count).map(|n| note(&unfollowed, &format!("unwanted {n}"))).collect();
+    for (one, other) in wanted.iter().zip(&unwanted) {
+        assert_eq!(on_a.publish(one), (true, String::new()));
+        assert_eq!(on_a.publish(other), (true, String::new()));
+    }
+    for event in &wanted {
+        assert_eq!(on_b.next_event("follow").id(), event.id(), "live on B, in order");
+    }
+    let decided = |scrape: &prometheus_parse::Scrape, peer: &str| {
+        ["parrhesia_cluster_live_pushed_events_total", "parrhesia_cluster_live_avoided_events_total"]
+            .iter()
+            .map(|metric| of_peer(scrape, metric, peer) - of_peer(&before, metric, peer))
+            .sum::<f64>()
+    };
+    let after = scrape_until(&nodes[0], "A decided every event for B and C", |scrape| {
+        decided(scrape, b) >= 2.0 * count as f64 && decided(scrape, c) >= 2.0 * count as f64
+    });
+    assert_eq!(matched(&after, b) - matched(&before, b), count as f64, "exactly B's events go to B at once");
+    assert_eq!(matched(&after, c) - matched(&before, c), 0.0, "nothing goes to C at once");
+    // Everything still reaches every node, through the lingering pull.
+    let unfollowed_filter = format!(r#"{{"authors":["{}"]}}"#, hex(unfollowed.public_key()));
+    wait_for_events(&nodes[2], &unfollowed_filter, count);
+    wait_for_events(&nodes[2], &filter, count + warmup.len());
+    wait_for_events(&nodes[1], &unfollowed_filter, count);
+    let on_b_metrics = scrape_until(&nodes[1], "B measured the delivery lag", |scrape| {
+        total(scrape, "parrhesia_cluster_delivery_lag_seconds", &[]) >= 1.0
+    });
+    assert!(total(&on_b_metrics, "parrhesia_cluster_summary_keys", &[("class", "authors")]) >= 1.0);
+    assert!(of_peer(&after, "parrhesia_cluster_summary_sent_bytes_total", b) > 0.0);
+    assert!(of_peer(&after, "parrhesia_cluster_summary_age_seconds", c) < 2.0);
+
+    // The subscription closed, A stops pushing to B (the removal rides the next delta).
+    on_b.send_text(r#"["CLOSE","follow"]"#);
+    let avoided_b = of_peer(&scrape(&nodes[0]), "parrhesia_cluster_live_avoided_events_total", b);
+    publish_until(&mut on_a, &nodes[0], &followed, "after close", |scrape| {
+        of_peer(scrape, "parrhesia_cluster_live_avoided_events_total", b) > avoided_b
+    });
+    let before = scrape(&nodes[0]);
+    for n in 0..count {
+        assert_eq!(on_a.publish(&note(&followed, &format!("closed {n}"))), (true, String::new()));
+    }
+    let after =
+        scrape_until(&nodes[0], "A decided the events after the close", |scrape| decided(scrape, b) >= count as f64);
+    assert_eq!(matched(&after, b) - matched(&before, b), 0.0, "no subscription on B: nothing pushed");
+
+    // Ephemeral events go only to nodes with a subscription that may match.
+    let kind_filter = r#"{"kinds":[20001]}"#;
+    let mut typing_on_b = subscribe(&nodes[1], "typing", kind_filter);
+    let ephemeral = |n: usize| followed.sign(common::now(), 20001, vec![], format!("typing {n}"));
+    let mut sent = 0;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert_eq!(on_a.publish(&ephemeral(sent)), (true, String::new()));
+        sent += 1;
+        if typing_on_b.recv_within(Duration::from_millis(200)).is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no ephemeral event reached B");
+    }
+    assert!(typing_on_b.quiet_for(Duration::from_millis(300)));
+    let before = scrape(&nodes[0]);
+    for n in 0..count {
+        assert_eq!(on_a.publish(&ephemeral(sent + n)), (true, String::new()));
+    }
+    for n in 0..count {
+        let event = typing_on_b.next_event("typing");
+        assert_eq!(event.content(), format!("typing {}", sent + n));
+    }
+    let ephemeral_figures = |scrape: &prometheus_parse::Scrape, peer: &str| {
+        ["sent", "avoided"].map(|what| {
+            let metric = format!("parrhesia_cluster_ephemeral_{what}_events_total");
+            of_peer(scrape, &metric, peer) - of_peer(&before, &metric, peer)
+        })
+    };
+    let after = scrape_until(&nodes[0], "A decided the ephemeral events", |scrape| {
+        ephemeral_figures(scrape, c).iter().sum::<f64>() >= count as f64
+    });
+    assert_eq!(ephemeral_figures(&after, b)[0], count as f64, "to B, which wants them");
+    let fallbacks_c = of_peer(&after, "parrhesia_cluster_summary_fallbacks_total", c)
+        - of_peer(&before, "parrhesia_cluster_summary_fallbacks_total", c);
+    assert!(ephemeral_figures(&after, c)[0] <= fallbacks_c, "to C only if its summary was not current");
+}
