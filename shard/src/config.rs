@@ -180,6 +180,20 @@ pub struct ClusterConfig {
     /// Tag keys of one event tested against a peer's summary; an event with more single-letter
     /// tags is sent as if it matched.
     pub summary_tag_probes_max: usize,
+    /// Bytes of best-effort live frames (ephemeral events) queued to one peer, per class; past
+    /// it the oldest are dropped (counted). Replication is never dropped: a peer that lets
+    /// `link_queue_bytes_max` pile up is cut off and resumes from its cursors.
+    pub link_live_queue_bytes_max: usize,
+    /// A link's bandwidth is shared by weight between pulled batches, live frames and each
+    /// class of `traffic_classes` (control frames always go first): this is the weight of
+    /// pulled batches.
+    pub link_replication_weight: u32,
+    /// The weight of live frames (ephemeral events of kinds in no `traffic_classes` entry).
+    pub link_live_weight: u32,
+    /// Extra live classes, each with its own queue and weight, as "name:weight:kind,kind,...",
+    /// e.g. "mls:1:443,444,445,1059": ephemeral events of those kinds cannot starve other
+    /// live traffic. (Stored events of every kind share the replication class: one log.)
+    pub traffic_classes: Vec<String>,
 }
 
 impl Default for ClusterConfig {
@@ -199,6 +213,10 @@ impl Default for ClusterConfig {
             origin_timeout_seconds: 30,
             replication_linger_ms: 50,
             summary_tag_probes_max: 32,
+            link_live_queue_bytes_max: 4 * 1024 * 1024,
+            link_replication_weight: 1,
+            link_live_weight: 1,
+            traffic_classes: Vec::new(),
         }
     }
 }
@@ -229,7 +247,32 @@ impl ClusterConfig {
         if (self.pull_bytes_max as usize) * 2 > self.link_frame_bytes_max {
             bail!("configuration key `cluster.link_frame_bytes_max` must be at least twice `cluster.pull_bytes_max`");
         }
+        self.kind_classes()?;
         Ok(())
+    }
+
+    /// `traffic_classes` parsed: (name, weight, kinds).
+    pub fn kind_classes(&self) -> anyhow::Result<Vec<(String, u32, Vec<u16>)>> {
+        let mut classes = Vec::new();
+        for entry in &self.traffic_classes {
+            let bad =
+                || format!("configuration key `cluster.traffic_classes`: {entry:?} is not name:weight:kind,kind,...");
+            let mut parts = entry.splitn(3, ':');
+            let (Some(name), Some(weight), Some(kinds)) = (parts.next(), parts.next(), parts.next()) else {
+                bail!(bad());
+            };
+            let weight: u32 = weight.trim().parse().ok().filter(|weight| *weight > 0).with_context(bad)?;
+            let kinds: Vec<u16> =
+                kinds.split(',').map(|kind| kind.trim().parse()).collect::<Result<_, _>>().ok().with_context(bad)?;
+            let reserved = ["control", "replication", "live"].contains(&name);
+            if name.is_empty() || reserved || classes.iter().any(|(known, _, _)| known == name) {
+                bail!(
+                    "configuration key `cluster.traffic_classes`: the class name {name:?} is empty, reserved or repeated"
+                );
+            }
+            classes.push((name.to_string(), weight, kinds));
+        }
+        Ok(classes)
     }
 
     /// The allowed peers as keys (validated at load).

@@ -407,10 +407,22 @@ pub struct OriginFigures {
     pub behind_seconds: f64,
 }
 
+/// One traffic class of the links to one peer.
+#[derive(Clone, Debug, Default)]
+pub struct QueueFigures {
+    pub queued_frames: u64,
+    pub queued_bytes: u64,
+    /// Over every link to the peer this run (best-effort classes only).
+    pub dropped_frames: u64,
+    pub dropped_bytes: u64,
+}
+
 #[derive(Debug, Default)]
 struct LinksAndOrigins {
     peers: std::collections::BTreeMap<String, PeerFigures>,
     origins: std::collections::BTreeMap<String, OriginFigures>,
+    /// By (peer, class).
+    queues: std::collections::BTreeMap<(String, String), QueueFigures>,
 }
 
 pub const REPLICATION_STATS: [(&str, &str); 14] = [
@@ -444,9 +456,10 @@ impl ClusterMetrics {
         &self,
         peers: std::collections::BTreeMap<String, PeerFigures>,
         origins: std::collections::BTreeMap<String, OriginFigures>,
+        queues: std::collections::BTreeMap<(String, String), QueueFigures>,
     ) {
         let mut figures = self.links_and_origins.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *figures = LinksAndOrigins { peers, origins };
+        *figures = LinksAndOrigins { peers, origins, queues };
     }
 
     pub fn failure(&self, reason: &'static str) {
@@ -942,6 +955,21 @@ impl Sources {
             "How long ago the linked peer last confirmed its interest summary",
             age,
         )?;
+        let queue = |(peer, class): &(String, String)| [("peer", peer.clone()), ("class", class.clone())];
+        let gauge_of = |value: u64| Sample::Gauge(i64::try_from(value).unwrap_or(i64::MAX));
+        let queued = figures.queues.iter().map(|(key, figures)| (queue(key), gauge_of(figures.queued_bytes)));
+        family(encoder, "parrhesia_cluster_link_queue_bytes", "Bytes queued to the peer, per traffic class", queued)?;
+        let queued = figures.queues.iter().map(|(key, figures)| (queue(key), gauge_of(figures.queued_frames)));
+        family(encoder, "parrhesia_cluster_link_queue_frames", "Frames queued to the peer, per traffic class", queued)?;
+        let dropped = figures.queues.iter().map(|(key, figures)| (queue(key), Sample::Counter(figures.dropped_frames)));
+        family(
+            encoder,
+            "parrhesia_cluster_link_dropped_frames",
+            "Best-effort frames dropped (oldest first) because the peer's class queue was full",
+            dropped,
+        )?;
+        let dropped = figures.queues.iter().map(|(key, figures)| (queue(key), Sample::Counter(figures.dropped_bytes)));
+        family(encoder, "parrhesia_cluster_link_dropped_bytes", "Bytes of the dropped frames", dropped)?;
         let keys = SUMMARY_CLASSES.iter().zip(&cluster.summary_keys);
         let keys = keys.map(|(class, gauge)| ([("class", *class)], Sample::Gauge(gauge.get())));
         family(

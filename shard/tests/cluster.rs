@@ -43,6 +43,18 @@ impl NodeSpec {
 
     /// As `start`, telling the others to reach it at `advertise` (a proxy in front of it).
     fn start_advertising(&self, seeds: &[String], allowed: &[&str], cluster_id: &str, advertise: &str) -> Relay {
+        self.start_with(seeds, allowed, cluster_id, advertise, &[])
+    }
+
+    /// As `start_advertising`, with more `--set` assignments.
+    fn start_with(
+        &self,
+        seeds: &[String],
+        allowed: &[&str],
+        cluster_id: &str,
+        advertise: &str,
+        sets: &[&str],
+    ) -> Relay {
         let args = [
             format!("cluster.advertise={advertise}"),
             format!("cluster.node_key_file={}", self.dir.path().join("node.key").display()),
@@ -52,7 +64,7 @@ impl NodeSpec {
             format!("cluster.cluster_id={cluster_id}"),
         ];
         let mut flags: Vec<String> = Vec::new();
-        for arg in args {
+        for arg in args.into_iter().chain(sets.iter().map(|set| set.to_string())) {
             flags.push("--set".into());
             flags.push(arg);
         }
@@ -627,4 +639,81 @@ fn interest_summaries_send_live_events_only_to_nodes_that_want_them() {
     let fallbacks_c = of_peer(&after, "parrhesia_cluster_summary_fallbacks_total", c)
         - of_peer(&before, "parrhesia_cluster_summary_fallbacks_total", c);
     assert!(ephemeral_figures(&after, c)[0] <= fallbacks_c, "to C only if its summary was not current");
+}
+
+#[test]
+fn a_stalled_peer_loses_live_frames_only_and_converges_through_the_pull() {
+    use common::proxy::{Fault, Proxy};
+    let specs = [NodeSpec::new(), NodeSpec::new(), NodeSpec::new()];
+    let proxies: Vec<Proxy> = specs.iter().map(|spec| Proxy::start(spec.cluster_address())).collect();
+    let key = |index: usize| -> [u8; 32] { parrhesia_engine::hex::decode_array(&specs[index].public_key).unwrap() };
+    let nodes: Vec<Relay> = (0..3)
+        .map(|index| {
+            let others: Vec<usize> = (0..3).filter(|other| *other != index).collect();
+            let seeds: Vec<String> = others.iter().map(|&other| proxies[other].address()).collect();
+            let allowed: Vec<&str> = others.iter().map(|&other| specs[other].public_key.as_str()).collect();
+            let sets = ["cluster.link_live_queue_bytes_max=262144"];
+            specs[index].start_with(&seeds, &allowed, "test-cluster", &proxies[index].address(), &sets)
+        })
+        .collect();
+    for node in &nodes {
+        wait_for_log(node, "link up", 2);
+    }
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let author = keys(46);
+    let typing = r#"{"kinds":[20001]}"#;
+    let (mut typing_on_b, mut typing_on_c) = (subscribe(b, "typing", typing), subscribe(c, "typing", typing));
+    let mut on_a = a.connect();
+    // Both summaries (with kind 20001) have reached A once an ephemeral event reaches both.
+    let deadline = Instant::now() + WAIT;
+    let mut warm = 0;
+    loop {
+        let event = author.sign(common::now(), 20001, vec![], format!("warm-up {warm}"));
+        warm += 1;
+        assert_eq!(on_a.publish(&event), (true, String::new()));
+        let on_b = typing_on_b.recv_within(Duration::from_millis(200)).is_some();
+        let on_c = typing_on_c.recv_within(Duration::from_millis(200)).is_some();
+        if on_b && on_c {
+            break;
+        }
+        assert!(Instant::now() < deadline, "ephemeral events never reached B and C");
+    }
+    assert!(typing_on_b.quiet_for(Duration::from_millis(300)) && typing_on_c.quiet_for(Duration::from_millis(300)));
+
+    // B stops reading its links: A's socket buffers fill, then its live queue for B.
+    proxies[1].set(Fault::Stall);
+    proxies[0].stall(key(1));
+    proxies[2].stall(key(1));
+    let filler = "x".repeat(100_000);
+    let count = 200; // ~20 MB: more than loopback socket buffers hold
+    // C reads as they come (a client that falls behind by 20 MB would be cut off itself).
+    let reader = std::thread::spawn(move || {
+        (0..count).map(|_| typing_on_c.next_event("typing").content().split(' ').next().unwrap().to_string()).collect()
+    });
+    for n in 0..count {
+        let event = author.sign(common::now(), 20001, vec![], format!("{n} {filler}"));
+        assert_eq!(on_a.publish(&event), (true, String::new()));
+    }
+    let stored: Vec<Event> = (0..10).map(|n| note(&author, &format!("stored while B stalls {n}"))).collect();
+    for event in &stored {
+        assert_eq!(on_a.publish(event), (true, String::new()));
+    }
+    let b_key = specs[1].public_key.as_str();
+    let c_key = specs[2].public_key.as_str();
+    let dropped = |scrape: &prometheus_parse::Scrape, peer: &str, class: &str| {
+        total(scrape, "parrhesia_cluster_link_dropped_frames_total", &[("peer", peer), ("class", class)])
+    };
+    let on_a_metrics = scrape_until(a, "A drops live frames for B", |scrape| dropped(scrape, b_key, "live") > 0.0);
+    // C is not held up: it gets every one of them, in order.
+    let on_c: Vec<String> = reader.join().expect("C's reader");
+    assert_eq!(on_c, (0..count).map(|n| n.to_string()).collect::<Vec<_>>());
+    assert_eq!(dropped(&on_a_metrics, c_key, "live"), 0.0);
+    assert_eq!(dropped(&on_a_metrics, b_key, "replication"), 0.0, "replication is never dropped");
+
+    // Healed, B gets every stored event through the pull.
+    proxies[1].set(Fault::Pass);
+    proxies[0].unblock_all();
+    proxies[2].unblock_all();
+    let filter = format!(r#"{{"authors":["{}"],"kinds":[1]}}"#, hex(author.public_key()));
+    assert_eq!(ids(&wait_for_events(b, &filter, stored.len())), ids(&stored));
 }

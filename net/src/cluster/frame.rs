@@ -53,6 +53,16 @@ impl WireEvent {
     pub fn wire_bytes(&self) -> usize {
         8 + 32 + 32 + 64 + 8 + self.middle.len()
     }
+
+    /// The event's kind, read from the middle of its canonical JSON
+    /// (`"created_at":N,"kind":K,...`); `None` if it does not read so.
+    pub fn kind(&self) -> Option<u16> {
+        let text = self.middle.strip_prefix(b"\"created_at\":")?;
+        let after = text.iter().position(|byte| !byte.is_ascii_digit())?;
+        let rest = text[after..].strip_prefix(b",\"kind\":")?;
+        let digits = rest.iter().position(|byte| !byte.is_ascii_digit()).unwrap_or(rest.len());
+        std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+    }
 }
 
 /// A long-poll request for a log: answered by a `Batch` as soon as the log holds events from
@@ -349,6 +359,21 @@ mod tests {
             assert_eq!((ranges.len(), consumed), (1, frame.len()));
             assert_eq!(Message::decode(&frame[ranges[0].clone()]).unwrap(), message, "{}", message.kind());
         }
+    }
+
+    #[test]
+    fn a_wire_event_reads_its_kind_from_the_canonical_middle() {
+        let event = |middle: &str| WireEvent {
+            origin_seq: 0,
+            id: [0; 32],
+            pubkey: [0; 32],
+            sig: [0; 64],
+            middle: middle.into(),
+        };
+        assert_eq!(event(r#""created_at":17,"kind":20001,"tags":[],"content":"""#).kind(), Some(20001));
+        assert_eq!(event(r#""created_at":17,"kind":1"#).kind(), Some(1));
+        assert_eq!(event(r#""kind":1,"created_at":17"#).kind(), None);
+        assert_eq!(event(r#""created_at":17,"kind":70000,"tags":[]"#).kind(), None);
     }
 
     #[test]

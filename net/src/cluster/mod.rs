@@ -7,6 +7,7 @@ pub mod frame;
 pub mod handshake;
 pub mod interest;
 pub mod membership;
+pub mod queues;
 pub mod replication;
 
 /// A node's name in the cluster: its ed25519 public key.

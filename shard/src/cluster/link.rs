@@ -3,7 +3,6 @@
 //! Also the accept loop and the dial loop with exponential backoff and jitter.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use glommio::net::{TcpListener, TcpStream};
 use parrhesia_net::cluster::NodeId;
 use parrhesia_net::cluster::frame::{FrameError, Hello, Message, PROTOCOL_VERSION, body_length};
 use parrhesia_net::cluster::handshake::{self, HandshakeError, Role};
+use parrhesia_net::cluster::queues::{CONTROL, LinkQueues, Pushed};
 use parrhesia_net::identity_hex;
 
 use super::{ClusterMetrics, Node};
@@ -39,8 +39,8 @@ pub struct Link {
     /// Which node dialled it and the nonce of its hello (of two links between a pair, both
     /// ends keep the one with the smaller (dialer, nonce)).
     pub dialer: (NodeId, [u8; 32]),
-    queue: RefCell<VecDeque<Vec<u8>>>,
-    queued_bytes: Cell<usize>,
+    /// Frames to send, by traffic class.
+    pub queues: RefCell<LinkQueues>,
     wake: Notify,
     closed: Cell<bool>,
     last_heard: Cell<Instant>,
@@ -50,23 +50,29 @@ pub struct Link {
 }
 
 impl Link {
-    /// Queues a frame; a peer that lets `limit` bytes pile up is too slow and is cut off (it
-    /// reconnects and resumes from its cursors).
-    pub fn send(&self, frame: Vec<u8>, limit: usize, counters: &ClusterMetrics) {
+    /// Queues a frame in its class. A best-effort class drops its oldest frames when full
+    /// (returned, for counting); a peer that lets control or replication frames pile up past
+    /// their bound is too slow and is cut off (it reconnects and resumes from its cursors).
+    pub fn send(&self, class: usize, frame: Vec<u8>, counters: &ClusterMetrics) -> Option<(usize, usize)> {
         if self.closed.get() {
-            return;
+            return None;
         }
-        let bytes = self.queued_bytes.get() + frame.len();
-        if bytes > limit {
-            tracing::warn!(peer = %identity_hex(&self.peer), bytes, limit, "closing link: its send queue is full");
-            counters.failure("queue_full");
-            self.close();
-            return;
-        }
-        self.queued_bytes.set(bytes);
-        counters.link_bytes_sent.add(frame.len() as u64);
-        self.queue.borrow_mut().push_back(frame);
+        let bytes = frame.len();
+        let pushed = self.queues.borrow_mut().push(class, frame);
+        let dropped = match pushed {
+            Pushed::Queued => None,
+            Pushed::Dropped { frames, bytes } => Some((frames, bytes)),
+            Pushed::Overflow => {
+                let queued = self.queues.borrow().bytes();
+                tracing::warn!(peer = %identity_hex(&self.peer), queued, "closing link: its send queue is full");
+                counters.failure("queue_full");
+                self.close();
+                return None;
+            }
+        };
+        counters.link_bytes_sent.add(bytes as u64);
         self.wake.notify_all();
+        dropped
     }
 
     pub fn close(&self) {
@@ -355,8 +361,7 @@ async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<Node
         id: node.next_link_id(),
         peer,
         dialer: if role == Role::Dialer { (node.me, own_nonce) } else { (peer, hello.nonce) },
-        queue: RefCell::default(),
-        queued_bytes: Cell::new(0),
+        queues: RefCell::new(node.link_queues()),
         wake: Notify::default(),
         closed: Cell::new(false),
         last_heard: Cell::new(Instant::now()),
@@ -441,7 +446,7 @@ async fn read_loop(node: &Rc<Node>, link: &Rc<Link>, reader: &mut (impl AsyncRea
         };
         match message {
             Message::Ping(nonce) => {
-                link.send(Message::Pong(nonce).encode(), node.config.link_queue_bytes_max, &node.counters)
+                link.send(CONTROL, Message::Pong(nonce).encode(), &node.counters);
             }
             Message::Pong(nonce) => {
                 if let Some((sent_nonce, sent_at)) = link.ping_sent.get()
@@ -458,15 +463,17 @@ async fn read_loop(node: &Rc<Node>, link: &Rc<Link>, reader: &mut (impl AsyncRea
 
 async fn write_loop(link: Rc<Link>, mut writer: impl AsyncWrite + Unpin) -> std::io::Result<()> {
     loop {
-        let frames: Vec<Vec<u8>> = link.queue.borrow_mut().drain(..).collect();
-        if frames.is_empty() {
+        if link.queues.borrow().is_empty() {
             if link.closed.get() {
                 return writer.close().await;
             }
             link.wake.notified().await;
             continue;
         }
-        for frame in frames {
+        // Control first, the other classes by weight; flushed once the queues are empty.
+        loop {
+            let next = link.queues.borrow_mut().pop();
+            let Some(frame) = next else { break };
             // A closed link stops writing at once, even to a peer that stopped reading.
             let written = futures_lite::future::or(async { Some(writer.write_all(&frame).await) }, async {
                 link.closed().await;
@@ -474,7 +481,7 @@ async fn write_loop(link: Rc<Link>, mut writer: impl AsyncWrite + Unpin) -> std:
             })
             .await;
             match written {
-                Some(Ok(())) => link.queued_bytes.set(link.queued_bytes.get().saturating_sub(frame.len())),
+                Some(Ok(())) => {}
                 Some(Err(error)) => {
                     link.close();
                     return Err(error);
@@ -501,6 +508,6 @@ async fn ping_loop(node: Rc<Node>, link: Rc<Link>) {
         }
         nonce += 1;
         link.ping_sent.set(Some((nonce, Instant::now())));
-        link.send(Message::Ping(nonce).encode(), node.config.link_queue_bytes_max, &node.counters);
+        link.send(CONTROL, Message::Ping(nonce).encode(), &node.counters);
     }
 }

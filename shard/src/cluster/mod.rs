@@ -22,13 +22,14 @@ use parrhesia_net::cluster::NodeId;
 use parrhesia_net::cluster::frame::{Message, WireEvent};
 use parrhesia_net::cluster::handshake::Admission;
 use parrhesia_net::cluster::membership::{Member, Membership};
+use parrhesia_net::cluster::queues::{CONTROL, ClassConfig, LinkQueues};
 use parrhesia_net::cluster::replication::{Action, ApplyBatch, ReplicationConfig, Replicator};
 use parrhesia_storage::Store;
 
 use crate::config::ClusterConfig;
 use crate::messages::{Ephemeral, ReplicatedBatch, ToCluster, WriterNotice};
 pub use crate::metrics::ClusterMetrics;
-use crate::metrics::{OriginFigures, PeerFigures};
+use crate::metrics::{OriginFigures, PeerFigures, QueueFigures};
 use crate::notify::Notify;
 use crate::shard::with_pulse;
 use link::Link;
@@ -95,9 +96,35 @@ pub struct Node {
     behind_since: RefCell<HashMap<NodeId, u64>>,
     /// Bytes of interest summaries sent per peer (this run).
     summary_bytes_sent: RefCell<HashMap<NodeId, u64>>,
+    /// A link's traffic classes besides control: replication, live, then `traffic_classes`.
+    classes: Vec<ClassConfig>,
+    /// Ephemeral kinds with a class of their own.
+    kind_class: HashMap<u16, usize>,
+    /// Frames and bytes dropped per peer and class (over every link to it this run).
+    class_drops: RefCell<HashMap<(NodeId, usize), (u64, u64)>>,
 }
 
+/// The classes every link has (indices into `Node::classes`).
+const REPLICATION: usize = 0;
+const LIVE: usize = 1;
+
 impl Node {
+    /// A new link's empty queues.
+    pub fn link_queues(&self) -> LinkQueues {
+        LinkQueues::new(self.config.link_queue_bytes_max, self.classes.clone())
+    }
+
+    /// The traffic class a frame travels in.
+    fn class_of(&self, message: &Message) -> usize {
+        match message {
+            Message::Batch(_) => REPLICATION,
+            Message::Ephemeral(event) => {
+                event.kind().and_then(|kind| self.kind_class.get(&kind).copied()).unwrap_or(LIVE)
+            }
+            _ => CONTROL,
+        }
+    }
+
     /// host:port others should use to reach this node.
     pub fn advertise(&self) -> &str {
         self.config.advertise.as_deref().unwrap_or(&self.config.listen)
@@ -187,7 +214,30 @@ impl Node {
                 (parrhesia_net::identity_hex(&origin), figures)
             })
             .collect();
-        self.counters.publish_links_and_origins(peers, origins);
+        let mut queues = std::collections::BTreeMap::new();
+        let drops = self.class_drops.borrow();
+        let mut peers_with_queues: HashSet<NodeId> = drops.keys().map(|(peer, _)| *peer).collect();
+        peers_with_queues.extend(self.links.borrow().keys());
+        for peer in peers_with_queues {
+            let link = self.links.borrow().get(&peer).cloned();
+            let figures = link.map(|link| link.queues.borrow().figures());
+            // Control first (index 0 of the figures), then the classes.
+            for (index, name) in
+                std::iter::once("control").chain(self.classes.iter().map(|c| c.name.as_str())).enumerate()
+            {
+                let class = if index == 0 { CONTROL } else { index - 1 };
+                let queued = figures.as_ref().and_then(|figures| figures.get(index));
+                let (dropped_frames, dropped_bytes) = drops.get(&(peer, class)).copied().unwrap_or_default();
+                let entry = QueueFigures {
+                    queued_frames: queued.map_or(0, |queued| queued.queued_frames as u64),
+                    queued_bytes: queued.map_or(0, |queued| queued.queued_bytes as u64),
+                    dropped_frames,
+                    dropped_bytes,
+                };
+                queues.insert((parrhesia_net::identity_hex(&peer), name.to_string()), entry);
+            }
+        }
+        self.counters.publish_links_and_origins(peers, origins, queues);
     }
 
     /// Carries out the replicator's actions. Never touches the replicator itself.
@@ -201,7 +251,13 @@ impl Node {
                         if matches!(message, Message::SummaryFull(_) | Message::SummaryDelta(_)) {
                             *self.summary_bytes_sent.borrow_mut().entry(peer).or_default() += frame.len() as u64;
                         }
-                        link.send(frame, self.config.link_queue_bytes_max, &self.counters);
+                        let class = self.class_of(&message);
+                        if let Some((frames, bytes)) = link.send(class, frame, &self.counters) {
+                            let mut drops = self.class_drops.borrow_mut();
+                            let entry = drops.entry((peer, class)).or_default();
+                            entry.0 += frames as u64;
+                            entry.1 += bytes as u64;
+                        }
                     }
                 }
                 Action::Apply(batch) => {
@@ -312,6 +368,30 @@ pub async fn run(setup: ClusterSetup) {
         started_unix_ms ^ u64::from_be_bytes(me[..8].try_into().expect("eight bytes")),
     );
     let socket = Rc::new(socket);
+    let mut classes = vec![
+        ClassConfig {
+            name: "replication".into(),
+            weight: setup.config.link_replication_weight,
+            bytes_max: setup.config.link_queue_bytes_max,
+            drop_oldest: false,
+        },
+        ClassConfig {
+            name: "live".into(),
+            weight: setup.config.link_live_weight,
+            bytes_max: setup.config.link_live_queue_bytes_max,
+            drop_oldest: true,
+        },
+    ];
+    let mut kind_class = HashMap::new();
+    for (name, weight, kinds) in setup.config.kind_classes().expect("validated at load") {
+        kind_class.extend(kinds.into_iter().map(|kind| (kind, classes.len())));
+        classes.push(ClassConfig {
+            name,
+            weight,
+            bytes_max: setup.config.link_live_queue_bytes_max,
+            drop_oldest: true,
+        });
+    }
     let node = Rc::new(Node {
         me,
         replicator: RefCell::new(Replicator::new(me, replication, 0, &store)),
@@ -342,6 +422,9 @@ pub async fn run(setup: ClusterSetup) {
         links_up_by_peer: RefCell::default(),
         behind_since: RefCell::default(),
         summary_bytes_sent: RefCell::default(),
+        classes,
+        kind_class,
+        class_drops: RefCell::default(),
         config: setup.config,
     });
     tracing::info!(node = %parrhesia_net::identity_hex(&me), listen = %node.config.listen, "cluster links listening");

@@ -25,6 +25,9 @@ pub enum Fault {
     Blackhole,
     /// Forward every chunk and datagram after this many milliseconds.
     Delay(u64),
+    /// Stop reading (TCP) until the fault changes: the sender's socket buffers fill and its
+    /// writes block, as behind a stalled peer. Datagrams are dropped.
+    Stall,
 }
 
 impl Fault {
@@ -33,7 +36,8 @@ impl Fault {
             Fault::Pass => 0,
             Fault::Cut => 1,
             Fault::Blackhole => 2,
-            Fault::Delay(milliseconds) => 3 + milliseconds,
+            Fault::Stall => 3,
+            Fault::Delay(milliseconds) => 4 + milliseconds,
         }
     }
 
@@ -42,7 +46,8 @@ impl Fault {
             0 => Fault::Pass,
             1 => Fault::Cut,
             2 => Fault::Blackhole,
-            delay => Fault::Delay(delay - 3),
+            3 => Fault::Stall,
+            delay => Fault::Delay(delay - 4),
         }
     }
 }
@@ -52,6 +57,8 @@ struct Shared {
     fault: AtomicU64,
     /// Node keys whose links and datagrams are dropped.
     blocked: Mutex<HashSet<[u8; 32]>>,
+    /// Node keys whose links are stalled (as `Fault::Stall`, for their links only).
+    stalled: Mutex<HashSet<[u8; 32]>>,
     /// (socket, its dialer's key once known) for every proxied connection.
     sockets: Mutex<Vec<(TcpStream, Option<[u8; 32]>)>>,
 }
@@ -63,6 +70,10 @@ impl Shared {
 
     fn is_blocked(&self, key: &[u8; 32]) -> bool {
         self.blocked.lock().unwrap().contains(key)
+    }
+
+    fn is_stalled(&self, dialer: Option<[u8; 32]>) -> bool {
+        self.fault() == Fault::Stall || dialer.is_some_and(|key| self.stalled.lock().unwrap().contains(&key))
     }
 }
 
@@ -116,8 +127,14 @@ impl Proxy {
         });
     }
 
+    /// Stalls the links the node with this key dialled (see `Fault::Stall`).
+    pub fn stall(&self, key: [u8; 32]) {
+        self.shared.stalled.lock().unwrap().insert(key);
+    }
+
     pub fn unblock_all(&self) {
         self.shared.blocked.lock().unwrap().clear();
+        self.shared.stalled.lock().unwrap().clear();
     }
 }
 
@@ -146,7 +163,7 @@ fn forward_datagrams(socket: UdpSocket, target: &str, shared: &Shared) {
         }
         match shared.fault() {
             Fault::Pass => {}
-            Fault::Cut | Fault::Blackhole => continue,
+            Fault::Cut | Fault::Blackhole | Fault::Stall => continue,
             Fault::Delay(milliseconds) => std::thread::sleep(Duration::from_millis(milliseconds)),
         }
         let _ = socket.send_to(datagram, target);
@@ -179,8 +196,8 @@ fn proxy_connection(mut client: TcpStream, target: &str, shared: Arc<Shared>) {
         sockets.push((client.try_clone().expect("clone socket"), dialer));
         sockets.push((server.try_clone().expect("clone socket"), dialer));
     }
-    pump(client.try_clone().expect("clone"), server.try_clone().expect("clone"), shared.clone());
-    pump(server, client, shared);
+    pump(client.try_clone().expect("clone"), server.try_clone().expect("clone"), dialer, shared.clone());
+    pump(server, client, dialer, shared);
 }
 
 /// The first frame of a link and the key its hello names (None if it is not a hello).
@@ -204,16 +221,23 @@ fn read_hello(client: &mut TcpStream) -> Option<(Vec<u8>, Option<[u8; 32]>)> {
 }
 
 /// Copies `from` to `to` under the current fault, on its own thread.
-fn pump(mut from: TcpStream, mut to: TcpStream, shared: Arc<Shared>) {
+fn pump(mut from: TcpStream, mut to: TcpStream, dialer: Option<[u8; 32]>, shared: Arc<Shared>) {
     std::thread::spawn(move || {
         let mut buffer = vec![0; 64 * 1024];
         loop {
+            while shared.is_stalled(dialer) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             let read = match from.read(&mut buffer) {
                 Ok(0) | Err(_) => break,
                 Ok(read) => read,
             };
+            // What was read before a stall began is held, not lost.
+            while shared.is_stalled(dialer) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             match shared.fault() {
-                Fault::Pass => {}
+                Fault::Pass | Fault::Stall => {}
                 Fault::Cut => break,
                 Fault::Blackhole => continue,
                 Fault::Delay(milliseconds) => std::thread::sleep(Duration::from_millis(milliseconds)),
