@@ -22,6 +22,7 @@ Exit codes:
      command line is wrong
   3  the run produced no data: nothing accepted (the reasons are printed), no query answered,
      no event delivered, no connection established
+  4  slo: the run finished and at least one SLO was missed (each is printed with PASS/FAIL)
 
 Output: a summary for people on stderr (with a progress line during the run), and one JSON
 object per metric on stdout: {\"name\", \"value\", \"unit\", \"workload\", \"url\", \"parameters\",
@@ -59,6 +60,81 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Draw the medians of metrics against a parameter from saved JSON lines, as SVG.
     Plot(PlotArgs),
+    /// A cluster's service levels: publish on one node, subscribe on the others (stored, then
+    /// ephemeral events), read every node's /metrics; print each SLO with its value and
+    /// PASS/FAIL against the thresholds given (exit 4 if one fails). With --stop-cmd and
+    /// --start-cmd, also how long a restarted node takes to catch up.
+    Slo(SloArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SloArgs {
+    #[arg(long = "publish-url", default_value = "ws://127.0.0.1:7777")]
+    pub publish_url: String,
+    /// The other nodes, where subscribers connect (comma-separated or repeated).
+    #[arg(long = "subscribe-url", value_delimiter = ',', required = true)]
+    pub subscribe_urls: Vec<String>,
+    /// Every node's metrics page, http://host:port/metrics (comma-separated or repeated).
+    #[arg(long = "metrics-url", value_delimiter = ',', required = true)]
+    pub metrics_urls: Vec<String>,
+    /// Published events per second, all publishers together (the nominal load).
+    #[arg(long, default_value_t = 100.0, value_parser = positive_f64)]
+    pub rate: f64,
+    /// Length of each of the two runs (stored, ephemeral).
+    #[arg(long = "duration", value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+    pub duration: Duration,
+    #[command(flatten)]
+    pub knobs: FanoutKnobs,
+    /// SLO: p95 of origin commit to remote fanout enqueue, in milliseconds.
+    #[arg(long = "remote-enqueue-p95-ms", default_value_t = 50.0)]
+    pub remote_enqueue_p95_ms: f64,
+    /// SLO: ephemeral events lost between nodes, as a fraction of those expected.
+    #[arg(long = "ephemeral-loss-max", default_value_t = 0.001, value_parser = fraction)]
+    pub ephemeral_loss_max: f64,
+    /// Stops the node to restart (run with `sh -c`; returns once it is down).
+    #[arg(long = "stop-cmd", requires_all = ["start_command", "restart_url"])]
+    pub stop_command: Option<String>,
+    /// Starts it again (returns at once or once it runs).
+    #[arg(long = "start-cmd")]
+    pub start_command: Option<String>,
+    /// The restarted node's WebSocket URL.
+    #[arg(long = "restart-url")]
+    pub restart_url: Option<String>,
+    /// Stored events published elsewhere while it is down.
+    #[arg(long = "catch-up-events", default_value_t = 1000)]
+    pub catch_up_events: u64,
+    /// SLO: seconds from its start until it holds them all.
+    #[arg(long = "catch-up-seconds-max", default_value_t = 30.0)]
+    pub catch_up_seconds_max: f64,
+    /// Also write the JSON lines to this file.
+    #[arg(long = "json-out", value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
+}
+
+impl SloArgs {
+    pub fn options(&self) -> crate::slo::SloOptions {
+        let catch_up = match (&self.stop_command, &self.start_command, &self.restart_url) {
+            (Some(stop), Some(start), Some(url)) => Some(crate::slo::CatchUp {
+                stop_command: stop.clone(),
+                start_command: start.clone(),
+                url: url.clone(),
+                events: self.catch_up_events,
+                seconds_max: self.catch_up_seconds_max,
+                timeout: Duration::from_secs_f64(self.catch_up_seconds_max * 4.0 + 10.0),
+            }),
+            _ => None,
+        };
+        crate::slo::SloOptions {
+            publish_url: self.publish_url.clone(),
+            subscribe_urls: self.subscribe_urls.clone(),
+            metrics_urls: self.metrics_urls.clone(),
+            fanout: FanoutOptions { kind: 1, ..self.knobs.options(self.rate, self.duration) },
+            ephemeral_kind: 20001,
+            remote_enqueue_p95_ms: self.remote_enqueue_p95_ms,
+            ephemeral_loss_max: self.ephemeral_loss_max,
+            catch_up,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

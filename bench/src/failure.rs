@@ -9,6 +9,8 @@ pub const EXIT_ERROR: i32 = 1;
 pub const EXIT_UNREACHABLE: i32 = 2;
 /// Exit code for a run that produced no data.
 pub const EXIT_NO_DATA: i32 = 3;
+/// Exit code for an `slo` run that missed at least one SLO.
+pub const EXIT_SLO_MISSED: i32 = 4;
 
 #[derive(Debug)]
 pub enum Failure {
@@ -18,6 +20,8 @@ pub enum Failure {
     /// The run finished but measured nothing usable; the text says what happened (for example
     /// the rejection reasons the relay gave).
     NoData(String),
+    /// `slo`: these SLOs were missed (the report has every value and threshold).
+    SloMissed(String),
 }
 
 impl Failure {
@@ -25,6 +29,7 @@ impl Failure {
         match self {
             Failure::Unreachable { .. } => EXIT_UNREACHABLE,
             Failure::NoData(_) => EXIT_NO_DATA,
+            Failure::SloMissed(_) => EXIT_SLO_MISSED,
         }
     }
 }
@@ -34,6 +39,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::Unreachable { url, reason } => write!(formatter, "cannot reach the relay at {url}: {reason}"),
             Failure::NoData(text) => write!(formatter, "no data: {text}"),
+            Failure::SloMissed(names) => write!(formatter, "SLO missed: {names}"),
         }
     }
 }

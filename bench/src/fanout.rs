@@ -148,11 +148,11 @@ pub struct FanoutResult {
     delivery_seconds: f64,
 }
 
-/// Subscribes, publishes for `options.duration` (or until `stop`), waits for the last
-/// deliveries; blocks.
+/// Subscribes (subscriber `n` on `subscribe[n % len]`), publishes for `options.duration` (or
+/// until `stop`), waits for the last deliveries; blocks.
 pub fn execute(
     publish: &Target,
-    subscribe: &Target,
+    subscribe: &[Target],
     options: &FanoutOptions,
     stop: &Stop,
     counters: &Arc<FanoutCounters>,
@@ -162,8 +162,8 @@ pub fn execute(
     let stop_subscribers = Stop::new();
     let mut subscriber_handles = Vec::with_capacity(options.subscribers);
     for number in 0..options.subscribers {
-        let (target, filter, stop, counters) =
-            (subscribe.clone(), filter.clone(), stop_subscribers.clone(), counters.clone());
+        let target = subscribe[number % subscribe.len()].clone();
+        let (filter, stop, counters) = (filter.clone(), stop_subscribers.clone(), counters.clone());
         subscriber_handles.push(worker::spawn(format!("subscriber-{number}"), move || {
             subscriber(&target, &filter, &stop, &counters)
         })?);
@@ -508,6 +508,11 @@ impl FanoutResult {
         self.deliveries
     }
 
+    /// Publish-to-deliver latency over every delivery.
+    pub fn latency(&self) -> &Latency {
+        &self.latency
+    }
+
     pub fn expected_deliveries(&self) -> u64 {
         self.publisher.matching_accepted * self.subscribers_ready
     }
@@ -596,7 +601,7 @@ pub fn run(
     let mut meter = RateMeter::default();
     let progress =
         Progress::start(server.clone(), move |elapsed| progress_text(&progress_counters, &mut meter, elapsed));
-    let result = execute(&publish, &subscribe, options, &Stop::new(), &counters);
+    let result = execute(&publish, &[subscribe], options, &Stop::new(), &counters);
     progress.finish();
     let result = result?;
 

@@ -18,6 +18,7 @@ mod query;
 mod random;
 mod report;
 mod server_stats;
+mod slo;
 mod sweep;
 mod worker;
 
@@ -51,7 +52,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let inner = Cli::try_parse_from(&line).with_context(|| format!("the workload {arguments:?}"))?;
                 if matches!(
                     inner.command,
-                    Command::Sweep(_) | Command::Plot(_) | Command::Gen(_) | Command::Converge(_)
+                    Command::Sweep(_) | Command::Plot(_) | Command::Gen(_) | Command::Converge(_) | Command::Slo(_)
                 ) {
                     anyhow::bail!("sweep runs ingest, query, fanout or mixed");
                 }
@@ -92,7 +93,7 @@ fn execute(command: &Command) -> anyhow::Result<(Outcome, Option<PathBuf>)> {
         Command::Query(args) => Some(&args.common),
         Command::Fanout(args) => Some(&args.common),
         Command::Mixed(args) => Some(&args.common),
-        Command::Gen(_) | Command::Converge(_) | Command::Sweep(_) | Command::Plot(_) => None,
+        Command::Gen(_) | Command::Converge(_) | Command::Slo(_) | Command::Sweep(_) | Command::Plot(_) => None,
     };
     let deflate = common.is_some_and(|common| common.deflate);
     client::offer_deflate(deflate);
@@ -130,6 +131,7 @@ fn execute(command: &Command) -> anyhow::Result<(Outcome, Option<PathBuf>)> {
         Command::Mixed(args) => {
             (mixed::run(&args.url, &args.options(), args.common.server_pid)?, args.common.json_out.clone())
         }
+        Command::Slo(args) => (slo::run(&args.options())?, args.json_out.clone()),
         Command::Sweep(_) | Command::Plot(_) => unreachable!("handled by run"),
     };
     if common.is_some() {

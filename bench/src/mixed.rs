@@ -76,9 +76,11 @@ pub fn run(url: &str, options: &MixedOptions, server_pid: Option<u32>) -> anyhow
         let query = corpus.map(|corpus| {
             scope.spawn(|| query::execute(&target, &options.query, corpus, deadline, &stop, &query_counters))
         });
-        let fanout = options
-            .fanout_enabled()
-            .then(|| scope.spawn(|| fanout::execute(&target, &target, &options.fanout, &stop, &fanout_counters)));
+        let fanout = options.fanout_enabled().then(|| {
+            scope.spawn(|| {
+                fanout::execute(&target, std::slice::from_ref(&target), &options.fanout, &stop, &fanout_counters)
+            })
+        });
         (ingest.map(join_part), query.map(join_part), fanout.map(join_part))
     });
     progress.finish();

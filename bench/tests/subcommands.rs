@@ -406,3 +406,138 @@ fn sweep_runs_each_setting_and_plots_the_curve() {
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(run.stderr.contains("exited with") && run.stderr.contains("no_such_key"), "{}", run.stderr);
 }
+
+/// A cluster node run by shell commands, as an operator's stop and start commands would:
+/// `start_command` starts it in the background and records its pid, `stop_command` stops it
+/// (SIGTERM) and returns once it is gone.
+struct ShellNode {
+    dir: tempfile::TempDir,
+    port: u16,
+    start_command: String,
+    stop_command: String,
+}
+
+impl ShellNode {
+    fn new(key: &parrhesia_net::NodeKey, cluster_port: u16, peer: (&str, u16)) -> ShellNode {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key_file = dir.path().join("node.key");
+        key.write_new(&key_file).expect("write the node key");
+        let port = free_port();
+        let (peer_key, peer_port) = peer;
+        let start_command = format!(
+            "{relay} --listen 127.0.0.1:{port} --durability nosync --data-dir {data} --shards 1 \
+             --set cluster.node_key_file={key} --set cluster.listen=127.0.0.1:{cluster_port} \
+             --set cluster.seeds=127.0.0.1:{peer_port} --set cluster.allowed_peers={peer_key} \
+             --set cluster.cluster_id=slo-test >{log} 2>&1 & echo $! >{pid}",
+            relay = relay_binary().display(),
+            data = dir.path().join("data").display(),
+            key = key_file.display(),
+            log = dir.path().join("log").display(),
+            pid = dir.path().join("pid").display(),
+        );
+        let pid = dir.path().join("pid");
+        let stop_command = format!(
+            "kill $(cat {pid}); while kill -0 $(cat {pid}) 2>/dev/null; do sleep 0.05; done",
+            pid = pid.display()
+        );
+        ShellNode { dir, port, start_command, stop_command }
+    }
+
+    fn start(&self) {
+        assert!(Command::new("sh").arg("-c").arg(&self.start_command).status().expect("sh").success());
+        let deadline = std::time::Instant::now() + STARTUP_WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the node never listened");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}/metrics", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+}
+
+impl Drop for ShellNode {
+    fn drop(&mut self) {
+        let _ = Command::new("sh").arg("-c").arg(&self.stop_command).status();
+    }
+}
+
+#[test]
+fn slo_reports_each_service_level_of_a_cluster_and_exits_4_when_one_is_missed() {
+    let keys = [parrhesia_net::NodeKey::generate().unwrap(), parrhesia_net::NodeKey::generate().unwrap()];
+    let cluster_ports = [free_port(), free_port()];
+    let nodes = [
+        ShellNode::new(&keys[0], cluster_ports[0], (&keys[1].public_hex(), cluster_ports[1])),
+        ShellNode::new(&keys[1], cluster_ports[1], (&keys[0].public_hex(), cluster_ports[0])),
+    ];
+    for node in &nodes {
+        node.start();
+    }
+    let deadline = std::time::Instant::now() + STARTUP_WAIT;
+    while !nodes.iter().all(|node| node.log().contains("link up")) {
+        assert!(std::time::Instant::now() < deadline, "no link:\n{}\n{}", nodes[0].log(), nodes[1].log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let metrics = format!("{},{}", nodes[0].metrics_url(), nodes[1].metrics_url());
+    let (a, b) = (nodes[0].url(), nodes[1].url());
+    let common = [
+        "slo",
+        "--publish-url",
+        &a,
+        "--subscribe-url",
+        &b,
+        "--metrics-url",
+        &metrics,
+        "--rate",
+        "50",
+        "--duration",
+        "2",
+        "--subscribers",
+        "4",
+        "--match-fraction",
+        "1",
+    ];
+    let mut arguments = common.to_vec();
+    arguments.extend([
+        "--stop-cmd",
+        &nodes[1].stop_command,
+        "--start-cmd",
+        &nodes[1].start_command,
+        "--restart-url",
+        &b,
+        "--catch-up-events",
+        "50",
+        // Generous thresholds: this checks the report, not the machine's speed.
+        "--remote-enqueue-p95-ms",
+        "60000",
+        "--catch-up-seconds-max",
+        "120",
+        "--ephemeral-loss-max",
+        "1",
+    ]);
+    let run = bench(&arguments).succeeded();
+    assert!(run.metric("slo.remote_enqueue_p95_ms") > 0.0);
+    assert_eq!(run.metric("slo.remote_enqueue_p95_ms.pass"), 1.0);
+    assert!(run.metric("slo.stored_deliveries") > 0.0);
+    assert!(run.metric("slo.deliver_p99_ms") > 0.0);
+    assert!(run.metric("slo.ephemeral_deliveries_expected") > 0.0);
+    assert!((0.0..=1.0).contains(&run.metric("slo.ephemeral_loss")));
+    assert!(run.metric("slo.catch_up_seconds") > 0.0);
+    assert!(run.stderr.contains("PASS slo.catch_up_seconds"), "{}", run.stderr);
+    // The restarted node is back and serves: a missed SLO (nothing is under 0 ms) exits 4.
+    let mut strict = common.to_vec();
+    strict.extend(["--remote-enqueue-p95-ms", "0"]);
+    let run = bench(&strict);
+    assert_eq!(run.code, Some(4), "{}", run.stderr);
+    assert_eq!(run.metric("slo.remote_enqueue_p95_ms.pass"), 0.0);
+    assert!(run.stderr.contains("FAIL slo.remote_enqueue_p95_ms"), "{}", run.stderr);
+}
