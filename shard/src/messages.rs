@@ -23,6 +23,8 @@ pub struct Commit {
     pub outcomes: Vec<(u64, Outcome)>,
     /// Every event the commit stored, in sequence order, shared by all shards.
     pub events: Arc<[(u64, Event)]>,
+    /// When the writer sent it (the shard measures how long it waited in its queue).
+    pub sent: std::time::Instant,
 }
 
 /// Shard -> every other shard: an ephemeral event to fan out (never stored, no sequence).

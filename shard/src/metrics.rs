@@ -224,6 +224,9 @@ pub struct ShardMetrics {
     pub ingest_check: Histogram,
     /// Matching one event against this shard's subscriptions and queueing its deliveries.
     pub fanout: Histogram,
+    /// A commit's wait between the writer and this shard (enqueue to dequeue), local and
+    /// replicated alike.
+    pub commit_queue: Histogram,
     pub deliveries: Count,
     pub live_dropped: Count,
     pub overflow_closes: Count,
@@ -265,6 +268,7 @@ impl Default for ShardMetrics {
             events: Default::default(),
             ingest_check: Histogram::seconds(),
             fanout: Histogram::seconds(),
+            commit_queue: Histogram::seconds(),
             deliveries: Count::default(),
             live_dropped: Count::default(),
             overflow_closes: Count::default(),
@@ -661,6 +665,12 @@ impl Sources {
             "parrhesia_ingest_check_duration_seconds",
             "Time to decode and check one EVENT (duplicate, signature, policy) up to handing it on",
             |shard| Histogram(&shard.ingest_check),
+        )?;
+        self.per_shard(
+            encoder,
+            "parrhesia_fanout_queue_seconds",
+            "Time a commit waited between the writer and the shard's fanout (enqueue to dequeue)",
+            |shard| Histogram(&shard.commit_queue),
         )?;
         self.per_shard(
             encoder,

@@ -138,6 +138,7 @@ impl Shard {
 
     /// Handles one commit from the writer: answer the OKs, then fan out in sequence order.
     fn on_commit(&self, commit: Commit) {
+        self.metrics.commit_queue.observe_duration(commit.sent.elapsed());
         for (ticket, outcome) in commit.outcomes {
             let Some((connection, id, kind_class)) = self.pending.borrow_mut().remove(&ticket) else { continue };
             let (accepted, message, counted) = match outcome {

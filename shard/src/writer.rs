@@ -189,7 +189,7 @@ async fn commit_replicated(
     }
     if !stored.is_empty() {
         for sender in shards {
-            let _ = sender.send(Commit { outcomes: Vec::new(), events: stored.clone() }).await;
+            let _ = sender.send(Commit { outcomes: Vec::new(), events: stored.clone(), sent: Instant::now() }).await;
         }
         if origin_commit_unix_ms > 0 {
             // Clocks differ between nodes: a receiver behind the origin would see a negative
@@ -231,7 +231,7 @@ async fn commit(
     }
     for (sender, outcomes) in shards.iter().zip(per_shard) {
         // A shard that has gone away (shutdown) no longer needs its answers.
-        let _ = sender.send(Commit { outcomes, events: stored.clone() }).await;
+        let _ = sender.send(Commit { outcomes, events: stored.clone(), sent: Instant::now() }).await;
     }
     stored
 }
