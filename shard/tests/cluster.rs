@@ -38,15 +38,11 @@ impl NodeSpec {
 
     /// Starts this node with `seeds` and `allowed` peers in cluster `cluster_id`.
     fn start(&self, seeds: &[String], allowed: &[&str], cluster_id: &str) -> Relay {
-        self.start_advertising(seeds, allowed, cluster_id, &self.cluster_address())
+        self.start_with(seeds, allowed, cluster_id, &self.cluster_address(), &[])
     }
 
-    /// As `start`, telling the others to reach it at `advertise` (a proxy in front of it).
-    fn start_advertising(&self, seeds: &[String], allowed: &[&str], cluster_id: &str, advertise: &str) -> Relay {
-        self.start_with(seeds, allowed, cluster_id, advertise, &[])
-    }
-
-    /// As `start_advertising`, with more `--set` assignments.
+    /// As `start`, telling the others to reach it at `advertise` (a proxy in front of it), with
+    /// more `--set` assignments.
     fn start_with(
         &self,
         seeds: &[String],
@@ -342,22 +338,28 @@ fn garbage_from_an_authenticated_peer_closes_that_link_only() {
     assert!(log.contains("bad frame") || log.contains("malformed"), "{log}");
 }
 
-#[test]
-fn partitions_through_a_faulty_network_heal_and_converge() {
-    use common::proxy::{Fault, Proxy};
-    // Each node is reached only through its proxy (links and membership datagrams): it
-    // advertises the proxy, and the others' seeds are proxies.
+/// Three nodes, each reached only through its proxy (links and membership datagrams): it
+/// advertises the proxy, and the others' seeds are proxies. `sets` go to every node.
+fn proxied_cluster(sets: &[&str]) -> ([NodeSpec; 3], Vec<common::proxy::Proxy>, Vec<Relay>) {
     let specs = [NodeSpec::new(), NodeSpec::new(), NodeSpec::new()];
-    let proxies: Vec<Proxy> = specs.iter().map(|spec| Proxy::start(spec.cluster_address())).collect();
-    let key = |index: usize| -> [u8; 32] { parrhesia_engine::hex::decode_array(&specs[index].public_key).unwrap() };
-    let nodes: Vec<Relay> = (0..3)
+    let proxies: Vec<common::proxy::Proxy> =
+        specs.iter().map(|spec| common::proxy::Proxy::start(spec.cluster_address())).collect();
+    let nodes = (0..3)
         .map(|index| {
             let others: Vec<usize> = (0..3).filter(|other| *other != index).collect();
             let seeds: Vec<String> = others.iter().map(|&other| proxies[other].address()).collect();
             let allowed: Vec<&str> = others.iter().map(|&other| specs[other].public_key.as_str()).collect();
-            specs[index].start_advertising(&seeds, &allowed, "test-cluster", &proxies[index].address())
+            specs[index].start_with(&seeds, &allowed, "test-cluster", &proxies[index].address(), sets)
         })
         .collect();
+    (specs, proxies, nodes)
+}
+
+#[test]
+fn partitions_through_a_faulty_network_heal_and_converge() {
+    use common::proxy::Fault;
+    let (specs, proxies, nodes) = proxied_cluster(&[]);
+    let key = |index: usize| -> [u8; 32] { parrhesia_engine::hex::decode_array(&specs[index].public_key).unwrap() };
     for node in &nodes {
         wait_for_log(node, "link up", 2);
         wait_for_log(node, "member up", 2);
@@ -643,19 +645,9 @@ fn interest_summaries_send_live_events_only_to_nodes_that_want_them() {
 
 #[test]
 fn a_stalled_peer_loses_live_frames_only_and_converges_through_the_pull() {
-    use common::proxy::{Fault, Proxy};
-    let specs = [NodeSpec::new(), NodeSpec::new(), NodeSpec::new()];
-    let proxies: Vec<Proxy> = specs.iter().map(|spec| Proxy::start(spec.cluster_address())).collect();
+    use common::proxy::Fault;
+    let (specs, proxies, nodes) = proxied_cluster(&["cluster.link_live_queue_bytes_max=262144"]);
     let key = |index: usize| -> [u8; 32] { parrhesia_engine::hex::decode_array(&specs[index].public_key).unwrap() };
-    let nodes: Vec<Relay> = (0..3)
-        .map(|index| {
-            let others: Vec<usize> = (0..3).filter(|other| *other != index).collect();
-            let seeds: Vec<String> = others.iter().map(|&other| proxies[other].address()).collect();
-            let allowed: Vec<&str> = others.iter().map(|&other| specs[other].public_key.as_str()).collect();
-            let sets = ["cluster.link_live_queue_bytes_max=262144"];
-            specs[index].start_with(&seeds, &allowed, "test-cluster", &proxies[index].address(), &sets)
-        })
-        .collect();
     for node in &nodes {
         wait_for_log(node, "link up", 2);
     }

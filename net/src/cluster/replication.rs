@@ -351,21 +351,21 @@ impl Replicator {
     }
 
     fn send_delta(&mut self, now_ms: u64, actions: &mut Vec<Action>) {
-        let delta = self.interest.delta();
         self.delta_sent_ms = now_ms;
         self.stats.summary_deltas_sent += self.peers.len() as u64;
-        for &peer in self.peers.keys() {
-            actions.push(Action::Send { peer, message: Message::SummaryDelta(delta.clone()) });
-        }
+        let delta = Message::SummaryDelta(self.interest.delta());
+        self.broadcast(delta, actions);
     }
 
     fn send_full(&mut self, now_ms: u64, actions: &mut Vec<Action>) {
-        let full = self.interest.full();
         self.full_sent_ms = now_ms;
         self.stats.summaries_sent += self.peers.len() as u64;
-        for &peer in self.peers.keys() {
-            actions.push(Action::Send { peer, message: Message::SummaryFull(full.clone()) });
-        }
+        self.broadcast(Message::SummaryFull(self.interest.full()), actions);
+    }
+
+    /// `message` to every linked peer.
+    fn broadcast(&self, message: Message, actions: &mut Vec<Action>) {
+        actions.extend(self.peers.keys().map(|&peer| Action::Send { peer, message: message.clone() }));
     }
 
     /// The peers with a link up.
