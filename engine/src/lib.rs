@@ -5,6 +5,7 @@
 pub mod event;
 pub mod filter;
 pub mod hex;
+pub mod hll;
 pub mod index;
 pub mod json;
 pub mod limits;

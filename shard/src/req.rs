@@ -147,28 +147,40 @@ async fn catch_up(
     }
 }
 
-/// Handles `["COUNT", id, filters...]` (NIP-45): an exact count, scanned in slices.
+/// Handles `["COUNT", id, filters...]` (NIP-45): an exact count, scanned in slices, with the
+/// HyperLogLog registers of the counted events' authors when the one filter qualifies.
 pub fn count(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: String, filters: Vec<Filter>) {
     let (shard, connection) = (shard.clone(), connection.clone());
     glommio::spawn_local(async move {
         let result = async {
             if filters.iter().any(Filter::matches_everything) {
-                return shard.store.count_everything(crate::unix_now());
+                return Ok((shard.store.count_everything(crate::unix_now())?, None));
             }
+            let mut hll = match filters.as_slice() {
+                [filter] => parrhesia_engine::hll::offset_for(filter).map(parrhesia_engine::hll::Hll::new),
+                _ => None,
+            };
             let mut scan = shard.store.count_scan(&filters, crate::unix_now())?;
             let mut count = 0u64;
             while !scan.is_done() && !connection.is_closed() {
-                count += scan.step(&shard.store, budget(&shard), |_| {})? as u64;
+                count += scan.step(&shard.store, budget(&shard), |record| {
+                    if let Some(hll) = &mut hll {
+                        hll.add(&record.header.pubkey);
+                    }
+                })? as u64;
                 shard.metrics.scan_slices.inc();
                 glommio::yield_if_needed().await;
             }
-            Ok::<u64, parrhesia_storage::StorageError>(count)
+            Ok::<_, parrhesia_storage::StorageError>((count, hll))
         }
         .await;
         let reply = match result {
-            Ok(count) => {
-                RelayMessage::Count { subscription_id: subscription_id.into(), count, approximate: false, hll: None }
-            }
+            Ok((count, hll)) => RelayMessage::Count {
+                subscription_id: subscription_id.into(),
+                count,
+                approximate: false,
+                hll: hll.map(|hll| hll.to_hex().into()),
+            },
             Err(error) => {
                 tracing::warn!(%error, "count failed");
                 RelayMessage::Closed {

@@ -137,6 +137,10 @@ fn publish_fetch_count_and_live_delivery() {
     let stored = reader.fetch("stored", filter.clone());
     assert_eq!(stored, notes.iter().cloned().collect(), "exactly the published notes, unchanged");
     assert_eq!(reader.count("count", filter.clone()), notes.len());
+    // A reaction count qualifies for NIP-45 HLL: nostr parses the answer with its registers.
+    let reaction = author.sign(EventBuilder::new(Kind::Reaction, "+").tag(Tag::event(notes[0].id)));
+    assert_eq!(publisher.publish(&reaction), (true, String::new()));
+    assert_eq!(reader.count("reactions", Filter::new().kind(Kind::Reaction).event(notes[0].id)), 1);
 
     // `limit: 0` asks for no stored events, so EOSE comes first and anything after it is live.
     let live_subscription = SubscriptionId::new("live");

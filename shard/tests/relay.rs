@@ -66,3 +66,39 @@ fn count_answers_with_the_number_of_matches() {
     client.send_text(&format!(r#"["COUNT","c",{{"authors":["{}"],"limit":1}}]"#, hex(keys(2).public_key())));
     assert!(matches!(client.recv(), RelayMessage::Count { count: 5, .. }));
 }
+
+/// NIP-45 HLL: each relay's registers for a qualifying filter merge into the registers of the
+/// union, so a client can add up several relays without counting shared events twice.
+#[test]
+fn count_carries_hll_registers_that_merge_across_relays() {
+    let relays: Vec<Relay> = (0..3).map(|_| Relay::start(&["--shards", "1"])).collect();
+    let target = "c0ffee".repeat(10) + "abcd";
+    let reactions: Vec<parrhesia_engine::Event> = (10..70u8)
+        .map(|author| keys(author).sign(common::now(), 7, vec![vec!["e".into(), target.clone()]], "+".into()))
+        .collect();
+    // The first relay holds the first two thirds, the second the last two thirds, the third all.
+    let shares = [&reactions[..40], &reactions[20..], &reactions[..]];
+    let filter = format!(r##"{{"kinds":[7],"#e":["{target}"]}}"##);
+    let mut answers = Vec::new();
+    for (relay, share) in relays.iter().zip(shares) {
+        let mut client = relay.connect();
+        for event in share {
+            assert!(client.publish(event).0);
+        }
+        client.send_text(&format!(r#"["COUNT","c",{filter}]"#));
+        let RelayMessage::Count { count, approximate, hll: Some(hll), .. } = client.recv() else {
+            panic!("a qualifying COUNT answers with registers");
+        };
+        assert_eq!((count, approximate), (share.len() as u64, false));
+        let offset = usize::from(target.as_bytes()[32] % 24);
+        answers.push(parrhesia_engine::hll::Hll::from_hex(offset, &hll).expect("512 hex characters"));
+        // Two tag conditions do not qualify: no registers.
+        client.send_text(&format!(r##"["COUNT","d",{{"#e":["{target}"],"#p":["{target}"]}}]"##));
+        assert!(matches!(client.recv(), RelayMessage::Count { hll: None, .. }));
+    }
+    let mut merged = answers[0].clone();
+    merged.merge(&answers[1]);
+    assert_eq!(merged, answers[2], "merged registers are the union's");
+    let estimate = merged.estimate() as f64;
+    assert!((estimate - 60.0).abs() / 60.0 < 0.2, "estimate {estimate} for 60 distinct reactions");
+}
