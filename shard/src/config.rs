@@ -131,6 +131,16 @@ pub struct Config {
     pub scan_budget_us: u64,
     /// Expired events (NIP-40) are swept this often, in seconds.
     pub expiration_sweep_interval_seconds: u64,
+    /// NIP-77 negentropy: sessions one connection may hold at once.
+    pub negentropy_sessions_max: usize,
+    /// Events one negentropy session may cover; a NEG-OPEN whose filter matches more is
+    /// refused with `NEG-ERR blocked:` (as strfry does past its maximum).
+    pub negentropy_items_max: usize,
+    /// Largest negentropy message this relay sends, in bytes before hex (at least 4096; the
+    /// protocol splits the rest over more rounds).
+    pub negentropy_message_bytes_max: usize,
+    /// A negentropy session without a message for this long is closed, in seconds.
+    pub negentropy_idle_timeout_seconds: u64,
 
     /// The `[cluster]` table; absent, the relay runs single-node.
     pub cluster: Option<ClusterConfig>,
@@ -327,6 +337,10 @@ impl Default for Config {
             scan_budget_candidates_max: 2048,
             scan_budget_us: 2000,
             expiration_sweep_interval_seconds: 60,
+            negentropy_sessions_max: 4,
+            negentropy_items_max: 1_000_000,
+            negentropy_message_bytes_max: 256 * 1024,
+            negentropy_idle_timeout_seconds: 300,
             cluster: None,
         }
     }
@@ -433,6 +447,15 @@ impl Config {
         }
         if self.event_bytes_max > self.frame_bytes_max {
             bail!("configuration key `event_bytes_max` must not exceed `frame_bytes_max`");
+        }
+        // A NEG-MSG is hex (twice the bytes) inside a JSON array: it must fit a frame.
+        if self.negentropy_message_bytes_max < 4096
+            || self.negentropy_message_bytes_max * 2 + 256 > self.frame_bytes_max
+        {
+            bail!(
+                "configuration key `negentropy_message_bytes_max` must be at least 4096 and at most half of \
+                 `frame_bytes_max` (less 256)"
+            );
         }
         if let Some(pubkey) = &self.relay_pubkey
             && parrhesia_engine::hex::decode_array::<32>(pubkey).is_none()

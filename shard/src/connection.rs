@@ -46,6 +46,8 @@ pub struct Connection {
     pub deflate: bool,
     pub outbound: Outbound,
     pub subscriptions: RefCell<HashMap<String, SubscriptionState>>,
+    /// NIP-77 sessions by subscription id.
+    pub negentropy: RefCell<HashMap<String, crate::negentropy::Session>>,
     last_activity: Cell<Instant>,
     last_ping: Cell<Instant>,
     awaiting_pong_since: Cell<Option<Instant>>,
@@ -63,6 +65,7 @@ impl Connection {
             deflate,
             outbound: Outbound::new(outbound_bytes_max),
             subscriptions: RefCell::default(),
+            negentropy: RefCell::default(),
             last_activity: Cell::new(now),
             last_ping: Cell::new(now),
             awaiting_pong_since: Cell::new(None),
@@ -148,7 +151,7 @@ impl Connection {
         }
     }
 
-    fn reply(&self, message: RelayMessage) {
+    pub fn reply(&self, message: RelayMessage) {
         self.outbound.push_reply(message.encode());
     }
 
@@ -287,13 +290,13 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
         Ok(ClientMessage::Auth(event)) => {
             connection.ok(&event, false, "restricted: this relay does not support AUTH (NIP-42) yet".into())
         }
-        Ok(ClientMessage::NegOpen { subscription_id, .. } | ClientMessage::NegMsg { subscription_id, .. }) => {
-            connection.reply(RelayMessage::NegErr {
-                subscription_id: subscription_id.into(),
-                message: "error: this relay does not support negentropy (NIP-77) yet".into(),
-            })
+        Ok(ClientMessage::NegOpen { subscription_id, filter, message }) => {
+            crate::negentropy::open(shard, connection, subscription_id, filter, message)
         }
-        Ok(ClientMessage::NegClose { .. }) => {}
+        Ok(ClientMessage::NegMsg { subscription_id, message }) => {
+            crate::negentropy::message(connection, subscription_id, message)
+        }
+        Ok(ClientMessage::NegClose { subscription_id }) => crate::negentropy::close(connection, &subscription_id),
     }
 }
 

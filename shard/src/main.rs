@@ -6,6 +6,7 @@ mod connection;
 mod front;
 mod messages;
 mod metrics;
+mod negentropy;
 mod notify;
 mod outbound;
 mod req;

@@ -16,7 +16,7 @@ use crate::shard::Shard;
 const CATCH_UP_EVENTS_MAX: usize = 256;
 const CATCH_UP_BYTES_MAX: usize = 1 << 20;
 
-fn budget(shard: &Shard) -> ScanBudget {
+pub fn budget(shard: &Shard) -> ScanBudget {
     ScanBudget {
         candidates_max: shard.config.scan_budget_candidates_max,
         time_max: Some(Duration::from_micros(shard.config.scan_budget_us)),

@@ -215,10 +215,12 @@ impl Shard {
         let ping_interval = Duration::from_secs(self.config.ping_interval_seconds);
         let pong_timeout = Duration::from_secs(self.config.pong_timeout_seconds);
         let idle_timeout = Duration::from_secs(self.config.idle_timeout_seconds);
+        let negentropy_idle = Duration::from_secs(self.config.negentropy_idle_timeout_seconds);
         let connections: Vec<Rc<Connection>> = self.connections.borrow().values().cloned().collect();
         let (mut queued_bytes, mut fullest) = (0, 0);
         for connection in connections {
             connection.check_liveness(now, ping_interval, pong_timeout, idle_timeout);
+            crate::negentropy::expire(&connection, now, negentropy_idle);
             let bytes = connection.outbound.queued_bytes();
             queued_bytes += bytes;
             fullest = fullest.max(bytes);

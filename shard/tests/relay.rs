@@ -45,6 +45,7 @@ fn relay_information_and_http_routes() {
     let document: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(document["name"], "test relay");
     assert!(document["supported_nips"].as_array().unwrap().contains(&serde_json::json!(1)));
+    assert!(document["supported_nips"].as_array().unwrap().contains(&serde_json::json!(77)), "NIP-77 served");
     assert_eq!(document["limitation"]["max_message_length"], 1024 * 1024);
     assert_eq!(document["limitation"]["max_subscriptions"], 32);
     assert_eq!(document["limitation"]["max_limit"], 500);

@@ -1,0 +1,192 @@
+//! NIP-77 negentropy sessions: `NEG-OPEN` scans the filter's events in budgeted slices (like a
+//! COUNT: limits ignored) into (created_at, id) items, then the negentropy crate (protocol v1,
+//! the codec strfry speaks) answers each message. Sessions belong to their connection and are
+//! bounded in number, items, message size and idle time; a malformed message ends only its own
+//! session, with `NEG-ERR`.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use negentropy::{Id, Negentropy, NegentropyStorageVector};
+use parrhesia_engine::{Filter, RelayMessage};
+
+use crate::connection::Connection;
+use crate::shard::Shard;
+
+/// One reconciliation in progress: the relay's side, over a sealed snapshot of the items.
+pub struct Session {
+    negentropy: Negentropy<'static, NegentropyStorageVector>,
+    last_used: Instant,
+}
+
+/// Why a NEG-OPEN was refused before reconciling.
+enum Refusal {
+    TooMany(usize),
+    Store(parrhesia_storage::StorageError),
+}
+
+/// `["NEG-OPEN", id, filter, message]`: replaces a session of the same id.
+pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: String, filter: Filter, message: Vec<u8>) {
+    let mut sessions = connection.negentropy.borrow_mut();
+    sessions.remove(&subscription_id);
+    if sessions.len() >= shard.config.negentropy_sessions_max {
+        drop(sessions);
+        let text =
+            format!("blocked: at most {} negentropy sessions per connection", shard.config.negentropy_sessions_max);
+        return error(connection, subscription_id, text);
+    }
+    drop(sessions);
+    let (shard, connection) = (shard.clone(), connection.clone());
+    glommio::spawn_local(async move {
+        let items = collect(&shard, &connection, &filter).await;
+        let storage = match items {
+            Ok(storage) => storage,
+            Err(Refusal::TooMany(max)) => {
+                return error(
+                    &connection,
+                    subscription_id,
+                    format!("blocked: this filter matches more than {max} events"),
+                );
+            }
+            Err(Refusal::Store(store_error)) => {
+                tracing::warn!(error = %store_error, "negentropy scan failed");
+                return error(&connection, subscription_id, "error: the relay could not read its store".into());
+            }
+        };
+        let limit = shard.config.negentropy_message_bytes_max as u64;
+        let mut negentropy = match Negentropy::owned(storage, limit) {
+            Ok(negentropy) => negentropy,
+            Err(reason) => return error(&connection, subscription_id, format!("error: {reason}")),
+        };
+        if let Some(reply) = answer(&mut negentropy, &connection, &subscription_id, &message) {
+            connection.reply(reply);
+            let session = Session { negentropy, last_used: Instant::now() };
+            connection.negentropy.borrow_mut().insert(subscription_id, session);
+        }
+    })
+    .detach();
+}
+
+/// `["NEG-MSG", id, message]`.
+pub fn message(connection: &Connection, subscription_id: String, message: Vec<u8>) {
+    let Some(mut session) = connection.negentropy.borrow_mut().remove(&subscription_id) else {
+        return error(connection, subscription_id, "closed: no such negentropy session".into());
+    };
+    if let Some(reply) = answer(&mut session.negentropy, connection, &subscription_id, &message) {
+        connection.reply(reply);
+        session.last_used = Instant::now();
+        connection.negentropy.borrow_mut().insert(subscription_id, session);
+    }
+}
+
+/// `["NEG-CLOSE", id]`.
+pub fn close(connection: &Connection, subscription_id: &str) {
+    connection.negentropy.borrow_mut().remove(subscription_id);
+}
+
+/// Ends sessions idle for `timeout` (the connection's once-a-second check), telling the client.
+pub fn expire(connection: &Connection, now: Instant, timeout: Duration) {
+    let idle: Vec<String> = connection
+        .negentropy
+        .borrow()
+        .iter()
+        .filter(|(_, session)| now.duration_since(session.last_used) >= timeout)
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in idle {
+        connection.negentropy.borrow_mut().remove(&id);
+        error(connection, id, "closed: negentropy session idle for too long".into());
+    }
+}
+
+/// Reconciles one message; on a malformed one, answers NEG-ERR and returns `None` (the session
+/// is not kept).
+fn answer(
+    negentropy: &mut Negentropy<'static, NegentropyStorageVector>,
+    connection: &Connection,
+    subscription_id: &str,
+    message: &[u8],
+) -> Option<RelayMessage<'static>> {
+    match negentropy.reconcile(message) {
+        Ok(reply) => Some(RelayMessage::NegMsg { subscription_id: subscription_id.to_string().into(), message: reply }),
+        Err(reason) => {
+            error(connection, subscription_id.to_string(), format!("invalid: negentropy message refused ({reason})"));
+            None
+        }
+    }
+}
+
+/// Scans the filter's events (limit ignored) into sealed negentropy storage, in slices.
+async fn collect(shard: &Shard, connection: &Connection, filter: &Filter) -> Result<NegentropyStorageVector, Refusal> {
+    let max = shard.config.negentropy_items_max;
+    let mut storage = NegentropyStorageVector::new();
+    let mut scan = shard.store.count_scan(std::slice::from_ref(filter), crate::unix_now()).map_err(Refusal::Store)?;
+    let mut items = 0;
+    while !scan.is_done() && !connection.is_closed() {
+        let mut over = false;
+        scan.step(&shard.store, crate::req::budget(shard), |record| {
+            items += 1;
+            over |= items > max;
+            if !over {
+                // Inserting into unsealed storage cannot fail.
+                let _ = storage.insert(record.header.created_at, Id::from_byte_array(record.header.id));
+            }
+        })
+        .map_err(Refusal::Store)?;
+        shard.metrics.scan_slices.inc();
+        if over {
+            return Err(Refusal::TooMany(max));
+        }
+        glommio::yield_if_needed().await;
+    }
+    storage.seal().expect("sealed once");
+    Ok(storage)
+}
+
+fn error(connection: &Connection, subscription_id: String, message: String) {
+    connection.reply(RelayMessage::NegErr { subscription_id: subscription_id.into(), message: message.into() });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parrhesia_engine::SeededRandom;
+
+    fn storage(ids: impl IntoIterator<Item = u64>) -> NegentropyStorageVector {
+        let mut storage = NegentropyStorageVector::new();
+        for n in ids {
+            let mut id = [0u8; 32];
+            id[..8].copy_from_slice(&n.to_be_bytes());
+            storage.insert(n / 3, Id::from_byte_array(id)).unwrap();
+        }
+        storage.seal().unwrap();
+        storage
+    }
+
+    /// What the fuzz target (net/fuzz, negentropy_message) does, deterministically and on
+    /// stable: mutations of real client messages must be answered or refused, never panic.
+    #[test]
+    fn mutated_client_messages_are_answered_or_refused() {
+        let mut client = Negentropy::owned(storage(0..3000), 4096).unwrap();
+        let initial = client.initiate().unwrap();
+        let mut random = SeededRandom::new(77);
+        for round in 0..5000 {
+            let mut message = initial.clone();
+            match round % 4 {
+                0 => message.truncate(random.below(message.len() as u64) as usize),
+                1 => {
+                    for _ in 0..1 + random.below(8) {
+                        let at = random.below(message.len() as u64) as usize;
+                        message[at] = random.next_u64() as u8;
+                    }
+                }
+                2 => message.extend((0..random.below(64)).map(|_| random.next_u64() as u8)),
+                _ => message = (0..random.below(200)).map(|_| random.next_u64() as u8).collect(),
+            }
+            let mut relay = Negentropy::owned(storage(1000..4000), 4096).unwrap();
+            if let Ok(reply) = relay.reconcile(&message) {
+                assert!(reply.len() <= 4096 + 64, "a reply stays near the frame limit");
+            }
+        }
+    }
+}
