@@ -129,3 +129,45 @@ fn bounds_and_malformed_messages_refuse_cleanly() {
     let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
     assert_eq!(client.req("req", &[&filter]).len(), 6);
 }
+
+/// `parrhesia-tools sync`: a stopped relay's store and a running relay end up holding the
+/// union of their events; a second sync finds nothing to do.
+#[test]
+fn tools_sync_moves_what_each_side_lacks() {
+    let author = keys(79);
+    let events: Vec<Event> = (0..90).map(|n| common::note(&author, &format!("sync {n}"))).collect();
+    let remote = Relay::start(&["--shards", "1", "--durability", "nosync"]);
+    let mut on_remote = remote.connect();
+    for event in &events[..60] {
+        assert!(on_remote.publish(event).0);
+    }
+    let mut local = Relay::start(&["--shards", "1", "--durability", "nosync"]);
+    let mut on_local = local.connect();
+    for event in &events[30..] {
+        assert!(on_local.publish(event).0);
+    }
+    drop(on_local);
+    local.stop();
+    let sync = |direction: &str| {
+        let output = std::process::Command::new(common::tools_binary())
+            .args(["sync", &remote.url(), "--dir", direction, "--data-dir"])
+            .arg(&local.data_dir)
+            .args(["--filter", &format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()))])
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{report}");
+        report
+    };
+    let report = sync("both");
+    assert!(report.contains("have 30 (here only), need 30 (there only); downloaded 30, uploaded 30"), "{report}");
+    assert!(sync("both").contains("have 0 (here only), need 0 (there only)"), "nothing left to do");
+    let filter = format!(r#"{{"authors":["{}"],"limit":500}}"#, hex(author.public_key()));
+    let all: BTreeSet<[u8; 32]> = events.iter().map(|event| *event.id()).collect();
+    let held = |relay: &Relay| -> BTreeSet<[u8; 32]> {
+        relay.connect().req("all", &[&filter]).iter().map(|event| *event.id()).collect()
+    };
+    assert_eq!(held(&remote), all);
+    let local = local.restart();
+    assert_eq!(held(&local), all);
+}

@@ -108,12 +108,12 @@ pub fn run(data_dir: &Path, file: Option<&Path>, options: &Options) -> Result<Do
 
 /// Events this node's relay accepted under any configuration: the size bounds are the frame's,
 /// not a client's defaults. Timestamps are not checked against the clock.
-fn import_limits() -> Limits {
+pub fn import_limits() -> Limits {
     Limits { event_bytes_max: Limits::default().frame_bytes_max, ..Limits::default() }
 }
 
 /// One line as an event: parsed (id and limits checked) and, if asked, its signature verified.
-fn check_line(line: &str, limits: &Limits, verify: bool) -> Result<Event, parrhesia_engine::Reason> {
+pub fn check_line(line: &str, limits: &Limits, verify: bool) -> Result<Event, parrhesia_engine::Reason> {
     let event = Event::parse(line.trim_end(), limits)?;
     if verify {
         event.verify_signature()?;

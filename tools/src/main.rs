@@ -7,6 +7,7 @@ mod export;
 mod import;
 mod progress;
 mod store_commands;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -115,6 +116,21 @@ enum Command {
     },
     /// Print the public key of the node key in FILE.
     Pubkey { file: PathBuf },
+    /// Reconcile the local store (the relay stopped) with a relay by NIP-77 negentropy, then
+    /// fetch what only it holds (down), publish what only the store holds (up), or both.
+    /// Prints a summary: have (here only), need (there only), transferred, failed by reason.
+    Sync {
+        /// The other relay: ws://host:port (ours, strfry, any NIP-77 relay).
+        url: String,
+        /// Only events matching this NIP-01 filter (one JSON object) [default: every event].
+        #[arg(long, value_name = "JSON")]
+        filter: Option<String>,
+        #[arg(long, value_enum, default_value = "down")]
+        dir: sync::Direction,
+        /// EVENTs in flight at once when publishing (up).
+        #[arg(long, default_value_t = 256, value_name = "N")]
+        window: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -146,6 +162,16 @@ fn main() -> ExitCode {
                 (None, None) => unreachable!("clap requires one"),
             };
             store_commands::delete(&dir, &filters, dry_run)
+        }),
+        Command::Sync { url, filter, dir, window } => data_dir().and_then(|directory| {
+            let filter = match filter {
+                Some(text) => match parse_filters(&text)?.as_slice() {
+                    [filter] => filter.clone(),
+                    _ => anyhow::bail!("--filter: negentropy reconciles one filter (a JSON object)"),
+                },
+                None => Filter::default(),
+            };
+            sync::run(&directory, &url, &filter, dir, window)
         }),
         Command::Keygen { out } => keygen(&out),
         Command::Pubkey { file } => NodeKey::load(&file)
