@@ -54,7 +54,7 @@ pub fn run(data_dir: &Path, url: &str, filter: &Filter, direction: Direction, wi
     let local = items.size().unwrap_or(0);
     let (mut socket, _) = tungstenite::connect(url).with_context(|| format!("connecting to {url}"))?;
     let bar = crate::progress::counter("negentropy rounds");
-    let (have, need) = reconcile(&mut socket, filter, items, &bar)?;
+    let Differences { have, need } = reconcile(&mut socket, filter, items, &bar)?;
     bar.finish_and_clear();
     let mut tally = Tally { have: have.len(), need: need.len(), ..Tally::default() };
     if direction != Direction::Up {
@@ -101,13 +101,19 @@ fn local_items(store: &Store, filter: &Filter) -> Result<NegentropyStorageVector
     Ok(items)
 }
 
-/// Runs the negentropy exchange; returns (ids only here, ids only there).
+/// What a reconciliation found: ids only here (have) and ids only there (need).
+struct Differences {
+    have: Vec<[u8; 32]>,
+    need: Vec<[u8; 32]>,
+}
+
+/// Runs the negentropy exchange.
 fn reconcile(
     socket: &mut Socket,
     filter: &Filter,
     items: NegentropyStorageVector,
     bar: &indicatif::ProgressBar,
-) -> Result<(Vec<[u8; 32]>, Vec<[u8; 32]>)> {
+) -> Result<Differences> {
     let mut negentropy =
         Negentropy::owned(items, MESSAGE_BYTES_MAX).map_err(|error| anyhow::anyhow!("negentropy: {error}"))?;
     let initial = negentropy.initiate().map_err(|error| anyhow::anyhow!("negentropy: {error}"))?;
@@ -134,7 +140,7 @@ fn reconcile(
     }
     send(socket, r#"["NEG-CLOSE","sync"]"#.to_string())?;
     let bytes = |ids: Vec<Id>| ids.into_iter().map(|id| id.to_bytes()).collect();
-    Ok((bytes(have), bytes(need)))
+    Ok(Differences { have: bytes(have), need: bytes(need) })
 }
 
 /// Fetches `need` by id, checks each event as an import does, stores them in batches.
