@@ -54,8 +54,13 @@ pub fn run(data_dir: &Path, url: &str, filter: &Filter, direction: Direction, wi
     let local = items.size().unwrap_or(0);
     let (mut socket, _) = tungstenite::connect(url).with_context(|| format!("connecting to {url}"))?;
     let bar = crate::progress::counter("negentropy rounds");
-    let Differences { have, need } = reconcile(&mut socket, filter, items, &bar)?;
+    let reconciling = Instant::now();
+    let Differences { have, need, rounds, bytes_sent, bytes_received } = reconcile(&mut socket, filter, items, &bar)?;
     bar.finish_and_clear();
+    eprintln!(
+        "reconciled in {:.2} s: {rounds} rounds, {bytes_sent} bytes sent, {bytes_received} received (before hex)",
+        reconciling.elapsed().as_secs_f64()
+    );
     let mut tally = Tally { have: have.len(), need: need.len(), ..Tally::default() };
     if direction != Direction::Up {
         download(&mut socket, &store, &need, &mut tally)?;
@@ -105,6 +110,10 @@ fn local_items(store: &Store, filter: &Filter) -> Result<NegentropyStorageVector
 struct Differences {
     have: Vec<[u8; 32]>,
     need: Vec<[u8; 32]>,
+    rounds: u64,
+    /// Negentropy messages' bytes (before hex) sent and received.
+    bytes_sent: usize,
+    bytes_received: usize,
 }
 
 /// Runs the negentropy exchange.
@@ -120,6 +129,7 @@ fn reconcile(
     let hex = parrhesia_engine::hex::encode;
     send(socket, format!(r#"["NEG-OPEN","sync",{},"{}"]"#, filter.to_json(), hex(&initial)))?;
     let (mut have, mut need) = (Vec::new(), Vec::new());
+    let (mut rounds, mut bytes_sent, mut bytes_received) = (0, initial.len(), 0);
     loop {
         let message = loop {
             match read(socket)? {
@@ -130,17 +140,22 @@ fn reconcile(
             }
         };
         bar.inc(1);
+        rounds += 1;
+        bytes_received += message.len();
         let next = negentropy
             .reconcile_with_ids(&message, &mut have, &mut need)
             .map_err(|error| anyhow::anyhow!("the relay's negentropy message: {error}"))?;
         match next {
-            Some(next) => send(socket, format!(r#"["NEG-MSG","sync","{}"]"#, hex(&next)))?,
+            Some(next) => {
+                bytes_sent += next.len();
+                send(socket, format!(r#"["NEG-MSG","sync","{}"]"#, hex(&next)))?
+            }
             None => break,
         }
     }
     send(socket, r#"["NEG-CLOSE","sync"]"#.to_string())?;
     let bytes = |ids: Vec<Id>| ids.into_iter().map(|id| id.to_bytes()).collect();
-    Ok(Differences { have: bytes(have), need: bytes(need) })
+    Ok(Differences { have: bytes(have), need: bytes(need), rounds, bytes_sent, bytes_received })
 }
 
 /// Fetches `need` by id, checks each event as an import does, stores them in batches.
