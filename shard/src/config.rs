@@ -137,7 +137,7 @@ pub struct Config {
     /// refused with `NEG-ERR blocked:` (as strfry does past its maximum).
     pub negentropy_items_max: usize,
     /// Largest negentropy message this relay sends, in bytes before hex (at least 4096; the
-    /// protocol splits the rest over more rounds).
+    /// protocol splits the rest over more rounds). Clients must accept twice this in a frame.
     pub negentropy_message_bytes_max: usize,
     /// A negentropy session without a message for this long is closed, in seconds.
     pub negentropy_idle_timeout_seconds: u64,
@@ -448,14 +448,9 @@ impl Config {
         if self.event_bytes_max > self.frame_bytes_max {
             bail!("configuration key `event_bytes_max` must not exceed `frame_bytes_max`");
         }
-        // A NEG-MSG is hex (twice the bytes) inside a JSON array: it must fit a frame.
-        if self.negentropy_message_bytes_max < 4096
-            || self.negentropy_message_bytes_max * 2 + 256 > self.frame_bytes_max
-        {
-            bail!(
-                "configuration key `negentropy_message_bytes_max` must be at least 4096 and at most half of \
-                 `frame_bytes_max` (less 256)"
-            );
+        // The negentropy crate's smallest frame limit.
+        if self.negentropy_message_bytes_max < 4096 {
+            bail!("configuration key `negentropy_message_bytes_max` must be at least 4096");
         }
         if let Some(pubkey) = &self.relay_pubkey
             && parrhesia_engine::hex::decode_array::<32>(pubkey).is_none()
