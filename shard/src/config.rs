@@ -204,6 +204,14 @@ pub struct ClusterConfig {
     /// e.g. "mls:1:443,444,445,1059": ephemeral events of those kinds cannot starve other
     /// live traffic. (Stored events of every kind share the replication class: one log.)
     pub traffic_classes: Vec<String>,
+    /// Anti-entropy: this often, in seconds, reconcile the recent events with each linked peer
+    /// (negentropy over the link) and fetch what replication missed; 0 turns it off.
+    pub anti_entropy_interval_seconds: u64,
+    /// ...over the events of this many seconds before now.
+    pub anti_entropy_window_seconds: u64,
+    /// Events one anti-entropy session may cover (either side); past it the session is
+    /// refused and counted.
+    pub anti_entropy_items_max: usize,
 }
 
 impl Default for ClusterConfig {
@@ -227,6 +235,9 @@ impl Default for ClusterConfig {
             link_replication_weight: 1,
             link_live_weight: 1,
             traffic_classes: Vec::new(),
+            anti_entropy_interval_seconds: 3600,
+            anti_entropy_window_seconds: 86_400,
+            anti_entropy_items_max: 1_000_000,
         }
     }
 }

@@ -57,6 +57,15 @@ pub struct ReplicatedBatch {
     pub origin_commit_unix_ms: u64,
 }
 
+/// Cluster -> writer.
+#[derive(Debug)]
+pub enum ToWriter {
+    Replicated(ReplicatedBatch),
+    /// Events anti-entropy found missing here (no log position: stored as events of this node,
+    /// like a client's; a node that removed one on purpose refuses it again).
+    Repair(Vec<Event>),
+}
+
 /// Writer -> cluster.
 #[derive(Debug)]
 pub enum WriterNotice {

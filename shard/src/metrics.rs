@@ -367,6 +367,14 @@ pub struct ClusterMetrics {
     pub link_bytes_received: Count,
     pub replicated_events_invalid: Count,
     pub partitions_detected: Count,
+    /// Anti-entropy: sessions started, completed (every fetch answered), served for peers,
+    /// refused (too many events in the window), ids found missing, events fetched.
+    pub anti_entropy_started: Count,
+    pub anti_entropy_completed: Count,
+    pub anti_entropy_served: Count,
+    pub anti_entropy_refused: Count,
+    pub anti_entropy_missing: Count,
+    pub anti_entropy_repaired: Count,
     pub members_up: Gauge,
     /// Copies of `ReplicationStats` and `MembershipStats`, by the names in `REPLICATION_STATS`
     /// and `MEMBERSHIP_STATS`.
@@ -873,6 +881,26 @@ impl Sources {
             "A link down to a member that is up, or a member down while linked",
             one(Sample::Counter(cluster.partitions_detected.get())),
         )?;
+        let anti_entropy = [
+            ("started", "Anti-entropy sessions this node started", &cluster.anti_entropy_started),
+            (
+                "completed",
+                "Anti-entropy sessions this node finished (every fetch answered)",
+                &cluster.anti_entropy_completed,
+            ),
+            ("served", "Anti-entropy sessions this node served for peers", &cluster.anti_entropy_served),
+            ("refused", "Anti-entropy windows over anti_entropy_items_max (here)", &cluster.anti_entropy_refused),
+            ("missing", "Event ids anti-entropy found this node lacking", &cluster.anti_entropy_missing),
+            ("repaired", "Events anti-entropy fetched for the writer", &cluster.anti_entropy_repaired),
+        ];
+        for (name, help, count) in anti_entropy {
+            family(
+                encoder,
+                &format!("parrhesia_cluster_anti_entropy_{name}"),
+                help,
+                one(Sample::Counter(count.get())),
+            )?;
+        }
         family(
             encoder,
             "parrhesia_cluster_members_up",

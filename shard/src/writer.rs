@@ -14,7 +14,7 @@ use parrhesia_engine::{Prefix, Reason};
 use parrhesia_net::cluster::replication::AppliedBatch;
 use parrhesia_storage::{Outcome, Store};
 
-use crate::messages::{Commit, ReplicatedBatch, StoreRequest, WriterNotice};
+use crate::messages::{Commit, ReplicatedBatch, StoreRequest, ToWriter, WriterNotice};
 use crate::metrics::WriterMetrics;
 use crate::startup::{StartupSteps, Step};
 use crate::{unix_now, unix_now_ms};
@@ -30,7 +30,7 @@ pub struct WriterSetup {
     pub sweep_interval: Duration,
     pub startup: Arc<StartupSteps>,
     /// With a cluster: batches pulled from peers, and where to say what became of them.
-    pub cluster: Option<(SharedReceiver<ReplicatedBatch>, SharedSender<WriterNotice>)>,
+    pub cluster: Option<(SharedReceiver<ToWriter>, SharedSender<WriterNotice>)>,
     pub metrics: Arc<WriterMetrics>,
 }
 
@@ -68,7 +68,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
             let _ = wake.try_send(());
         }));
     }
-    let replicated: Rc<RefCell<VecDeque<ReplicatedBatch>>> = Rc::default();
+    let replicated: Rc<RefCell<VecDeque<ToWriter>>> = Rc::default();
     let notices = Rc::new(RefCell::new(None));
     if let Some((receiver, sender)) = setup.cluster {
         let (replicated, wake, notices) = (replicated.clone(), wake_sender.clone(), notices.clone());
@@ -114,9 +114,22 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
                 notify_cluster(&notices, WriterNotice::Committed(stored)).await;
             }
         }
-        if let Some(pulled) = pulled {
-            report.replicated_stored +=
-                commit_replicated(&setup.store, pulled, &commits, &notices, &setup.metrics).await;
+        match pulled {
+            Some(ToWriter::Replicated(pulled)) => {
+                report.replicated_stored +=
+                    commit_replicated(&setup.store, pulled, &commits, &notices, &setup.metrics).await;
+            }
+            Some(ToWriter::Repair(events)) => {
+                // As a client's events: stored in this node's own log, fanned out, and the
+                // cluster told (its peers then pull them like any other).
+                let batch = events.into_iter().map(|event| (usize::MAX, StoreRequest { ticket: 0, event })).collect();
+                let stored = commit(&setup.store, batch, &commits, &setup.metrics).await;
+                report.events_stored += stored.len() as u64;
+                if !stored.is_empty() {
+                    notify_cluster(&notices, WriterNotice::Committed(stored)).await;
+                }
+            }
+            None => {}
         }
         if setup.flush_interval.is_some_and(|interval| last_flush.elapsed() >= interval) {
             flush(&setup.store);
@@ -227,7 +240,10 @@ async fn commit(
     metrics.events_stored[SOURCE_CLIENTS].add(stored.len() as u64);
     let mut per_shard: Vec<Vec<(u64, Outcome)>> = vec![Vec::new(); shards.len()];
     for ((shard, ticket), outcome) in routes.into_iter().zip(outcomes) {
-        per_shard[shard].push((ticket, outcome));
+        // Repaired events (shard usize::MAX) have no client waiting for an OK.
+        if let Some(outcomes) = per_shard.get_mut(shard) {
+            outcomes.push((ticket, outcome));
+        }
     }
     for (sender, outcomes) in shards.iter().zip(per_shard) {
         // A shard that has gone away (shutdown) no longer needs its answers.

@@ -81,11 +81,16 @@ impl Mesh {
     }
 
     fn start(&self, index: usize) -> Relay {
+        self.start_with(index, &[])
+    }
+
+    fn start_with(&self, index: usize, sets: &[&str]) -> Relay {
         let others: Vec<&NodeSpec> =
             self.specs.iter().enumerate().filter(|(other, _)| *other != index).map(|(_, spec)| spec).collect();
         let seeds: Vec<String> = others.iter().map(|spec| spec.cluster_address()).collect();
         let allowed: Vec<&str> = others.iter().map(|spec| spec.public_key.as_str()).collect();
-        self.specs[index].start(&seeds, &allowed, "test-cluster")
+        let spec = &self.specs[index];
+        spec.start_with(&seeds, &allowed, "test-cluster", &spec.cluster_address(), sets)
     }
 }
 
@@ -708,4 +713,38 @@ fn a_stalled_peer_loses_live_frames_only_and_converges_through_the_pull() {
     proxies[2].unblock_all();
     let filter = format!(r#"{{"authors":["{}"],"kinds":[1]}}"#, hex(author.public_key()));
     assert_eq!(ids(&wait_for_events(b, &filter, stored.len())), ids(&stored));
+}
+
+#[test]
+fn anti_entropy_repairs_events_removed_under_a_cursor() {
+    let mesh = Mesh::new(2);
+    let sets = ["cluster.anti_entropy_interval_seconds=1"];
+    let a = mesh.start_with(0, &sets);
+    let mut b = mesh.start_with(1, &sets);
+    wait_for_log(&a, "link up", 1);
+    let author = keys(47);
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    let events = publish_stream(&mut [a.connect()], &author, 20, "anti-entropy");
+    wait_for_events(&b, &filter, events.len());
+    // Removed by hand while B is stopped: B's cursor still covers them, so the pull never
+    // brings them back; anti-entropy does.
+    b.stop();
+    let removed: Vec<String> = events[..5].iter().map(|event| format!("\"{}\"", hex(event.id()))).collect();
+    let delete = Command::new(tools_binary())
+        .args(["delete", "--filter", &format!(r#"{{"ids":[{}]}}"#, removed.join(",")), "--data-dir"])
+        .arg(&b.data_dir)
+        .output()
+        .unwrap();
+    assert!(delete.status.success(), "{}", String::from_utf8_lossy(&delete.stderr));
+    let b = b.restart();
+    assert_eq!(ids(&wait_for_events(&b, &filter, events.len())), ids(&events));
+    let on_b = scrape_until(&b, "B counts the repair", |scrape| {
+        total(scrape, "parrhesia_cluster_anti_entropy_repaired_total", &[]) >= 5.0
+    });
+    assert!(total(&on_b, "parrhesia_cluster_anti_entropy_missing_total", &[]) >= 5.0);
+    assert!(total(&on_b, "parrhesia_cluster_anti_entropy_started_total", &[]) >= 1.0);
+    scrape_until(&a, "A served B's sessions", |scrape| {
+        total(scrape, "parrhesia_cluster_anti_entropy_served_total", &[]) >= 1.0
+            && total(scrape, "parrhesia_cluster_anti_entropy_completed_total", &[]) >= 1.0
+    });
 }

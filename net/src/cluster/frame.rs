@@ -135,6 +135,47 @@ pub struct SummaryDelta {
     pub flips: Vec<Vec<u32>>,
 }
 
+/// Anti-entropy: a negentropy (NIP-77 protocol v1) reconciliation of the events with
+/// `created_at >= since`, initiated by the sender, who then fetches what it lacks by id.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SyncOpen {
+    pub session: u64,
+    pub since: u64,
+    pub message: Vec<u8>,
+}
+
+/// A negentropy message of a session, either way (`from_initiator` says which: both nodes
+/// number their own sessions).
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SyncMsg {
+    pub session: u64,
+    pub from_initiator: bool,
+    pub message: Vec<u8>,
+}
+
+/// The initiator asks for events by id (bounded by the server's pull bounds).
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SyncFetch {
+    pub session: u64,
+    pub ids: Vec<[u8; 32]>,
+}
+
+/// Events a `SyncFetch` asked for that the server still holds (`origin_seq` unused), in
+/// frames bounded by the server's pull bytes; `last` ends the answer to one fetch.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SyncEvents {
+    pub session: u64,
+    pub events: Vec<WireEvent>,
+    pub last: bool,
+}
+
+/// The session ended on the server's side (bounds, a malformed message).
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SyncErr {
+    pub session: u64,
+    pub reason: String,
+}
+
 /// Every frame a link carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -154,6 +195,11 @@ pub enum Message {
     SummaryDelta(SummaryDelta),
     /// "Send me your whole summary": the deltas had a gap.
     SummaryRequest,
+    SyncOpen(SyncOpen),
+    SyncMsg(SyncMsg),
+    SyncFetch(SyncFetch),
+    SyncEvents(SyncEvents),
+    SyncErr(SyncErr),
 }
 
 /// Why a frame was refused. Nothing was allocated from the frame's claims.
@@ -181,6 +227,11 @@ const TYPE_EPHEMERAL: u8 = 9;
 const TYPE_SUMMARY_FULL: u8 = 10;
 const TYPE_SUMMARY_DELTA: u8 = 11;
 const TYPE_SUMMARY_REQUEST: u8 = 12;
+const TYPE_SYNC_OPEN: u8 = 13;
+const TYPE_SYNC_MSG: u8 = 14;
+const TYPE_SYNC_FETCH: u8 = 15;
+const TYPE_SYNC_EVENTS: u8 = 16;
+const TYPE_SYNC_ERR: u8 = 17;
 
 impl Message {
     /// A short name for logs and counters.
@@ -198,6 +249,11 @@ impl Message {
             Message::SummaryFull(_) => "summary_full",
             Message::SummaryDelta(_) => "summary_delta",
             Message::SummaryRequest => "summary_request",
+            Message::SyncOpen(_) => "sync_open",
+            Message::SyncMsg(_) => "sync_msg",
+            Message::SyncFetch(_) => "sync_fetch",
+            Message::SyncEvents(_) => "sync_events",
+            Message::SyncErr(_) => "sync_err",
         }
     }
 
@@ -226,6 +282,11 @@ impl Message {
             Message::SummaryFull(full) => (TYPE_SUMMARY_FULL, rkyv::to_bytes::<RkyvError>(full)),
             Message::SummaryDelta(delta) => (TYPE_SUMMARY_DELTA, rkyv::to_bytes::<RkyvError>(delta)),
             Message::SummaryRequest => (TYPE_SUMMARY_REQUEST, rkyv::to_bytes::<RkyvError>(&())),
+            Message::SyncOpen(open) => (TYPE_SYNC_OPEN, rkyv::to_bytes::<RkyvError>(open)),
+            Message::SyncMsg(message) => (TYPE_SYNC_MSG, rkyv::to_bytes::<RkyvError>(message)),
+            Message::SyncFetch(fetch) => (TYPE_SYNC_FETCH, rkyv::to_bytes::<RkyvError>(fetch)),
+            Message::SyncEvents(events) => (TYPE_SYNC_EVENTS, rkyv::to_bytes::<RkyvError>(events)),
+            Message::SyncErr(error) => (TYPE_SYNC_ERR, rkyv::to_bytes::<RkyvError>(error)),
         };
         let (kind, bytes) = archived;
         (kind, bytes.expect("serializing into memory cannot fail"))
@@ -255,6 +316,11 @@ impl Message {
                 checked::<()>(bytes, "summary_request")?;
                 Message::SummaryRequest
             }
+            TYPE_SYNC_OPEN => Message::SyncOpen(checked(bytes, "sync_open")?),
+            TYPE_SYNC_MSG => Message::SyncMsg(checked(bytes, "sync_msg")?),
+            TYPE_SYNC_FETCH => Message::SyncFetch(checked(bytes, "sync_fetch")?),
+            TYPE_SYNC_EVENTS => Message::SyncEvents(checked(bytes, "sync_events")?),
+            TYPE_SYNC_ERR => Message::SyncErr(checked(bytes, "sync_err")?),
             other => return Err(FrameError::UnknownType(other)),
         })
     }
@@ -332,7 +398,7 @@ mod tests {
                 origin_commit_unix_ms: 4,
             }),
             Message::Reset(Reset { origin: [1; 32], epoch: 2, head }),
-            Message::Ephemeral(event),
+            Message::Ephemeral(event.clone()),
             Message::SummaryFull(SummaryFull {
                 generation: 1,
                 sequence: 2,
@@ -348,6 +414,11 @@ mod tests {
                 flips: vec![vec![1, 2], vec![], vec![9]],
             }),
             Message::SummaryRequest,
+            Message::SyncOpen(SyncOpen { session: 1, since: 2, message: vec![0x61] }),
+            Message::SyncMsg(SyncMsg { session: 1, from_initiator: true, message: vec![0x61, 0] }),
+            Message::SyncFetch(SyncFetch { session: 1, ids: vec![[3; 32]] }),
+            Message::SyncEvents(SyncEvents { session: 1, events: vec![event.clone()], last: true }),
+            Message::SyncErr(SyncErr { session: 1, reason: "the session holds too many events".into() }),
         ]
     }
 
@@ -397,7 +468,9 @@ mod tests {
             }
             // Fixed-size payloads (numbers, keys) have no invalid bit patterns; every payload
             // with a length or an offset inside must refuse pointers out of its bounds.
-            let fixed = ["auth", "ping", "pong", "pull", "reset", "summary_request"].contains(&message.kind());
+            // (A sync error's all-0xff reason reads as rkyv's empty inline string: valid.)
+            let fixed =
+                ["auth", "ping", "pong", "pull", "reset", "summary_request", "sync_err"].contains(&message.kind());
             assert!(fixed || Message::decode(&garbage).is_err(), "{}", message.kind());
         }
         let (ranges, consumed) = split_frames(&[0, 0, 0, 3, 1], 100).unwrap();

@@ -386,6 +386,7 @@ async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<Node
     if registered {
         node.links.borrow_mut().remove(&peer);
         node.drive(|replicator, now, store| replicator.link_down(now, peer, store));
+        super::anti_entropy::link_down(node, peer);
         // If the membership still sees the peer up once it had time to notice a dead process,
         // this node cannot reach a live member: a partition (see `membership::check_partitions`).
         node.links_lost.borrow_mut().insert(peer, node.now_ms());
@@ -414,6 +415,7 @@ fn register(node: &Node, link: &Rc<Link>) -> bool {
         node.links.borrow_mut().remove(&link.peer);
         existing.close();
         node.drive(|replicator, now, store| replicator.link_down(now, link.peer, store));
+        super::anti_entropy::link_down(node, link.peer);
     }
     node.links.borrow_mut().insert(link.peer, link.clone());
     true
@@ -455,6 +457,11 @@ async fn read_loop(node: &Rc<Node>, link: &Rc<Link>, reader: &mut (impl AsyncRea
                     link.round_trip.set(Some(sent_at.elapsed()));
                 }
             }
+            message @ (Message::SyncOpen(_)
+            | Message::SyncMsg(_)
+            | Message::SyncFetch(_)
+            | Message::SyncEvents(_)
+            | Message::SyncErr(_)) => super::anti_entropy::on_frame(node, link.peer, message),
             message => node.drive(|replicator, now, store| replicator.on_message(now, link.peer, message, store)),
         }
         glommio::yield_if_needed().await;

@@ -3,6 +3,7 @@
 //! tick and the writer's notices, hands pulled batches to the writer and ephemeral events
 //! between the shards and the peers. The protocol itself is in `parrhesia_net::cluster`.
 
+mod anti_entropy;
 mod link;
 mod membership;
 mod store_log;
@@ -27,7 +28,7 @@ use parrhesia_net::cluster::replication::{Action, ApplyBatch, ReplicationConfig,
 use parrhesia_storage::Store;
 
 use crate::config::ClusterConfig;
-use crate::messages::{Ephemeral, ReplicatedBatch, ToCluster, WriterNotice};
+use crate::messages::{Ephemeral, ReplicatedBatch, ToCluster, ToWriter, WriterNotice};
 pub use crate::metrics::ClusterMetrics;
 use crate::metrics::{OriginFigures, PeerFigures, QueueFigures};
 use crate::notify::Notify;
@@ -44,7 +45,7 @@ pub struct ClusterSetup {
     pub key: NodeKey,
     pub store: Store,
     pub limits: Limits,
-    pub to_writer: SharedSender<ReplicatedBatch>,
+    pub to_writer: SharedSender<ToWriter>,
     pub from_writer: SharedReceiver<WriterNotice>,
     pub to_shards: Vec<SharedSender<Ephemeral>>,
     pub from_shards: Vec<SharedReceiver<ToCluster>>,
@@ -83,7 +84,10 @@ pub struct Node {
     /// Peers whose link went down, and when (partition detection).
     links_lost: RefCell<HashMap<NodeId, u64>>,
     applies: RefCell<VecDeque<ApplyBatch>>,
+    /// Events anti-entropy fetched, for the writer.
+    repairs: RefCell<VecDeque<Vec<Event>>>,
     apply_wake: Notify,
+    anti_entropy: anti_entropy::AntiEntropy,
     deliveries: RefCell<VecDeque<Event>>,
     deliver_wake: Notify,
     started: Instant,
@@ -107,6 +111,7 @@ pub struct Node {
 /// The classes every link has (indices into `Node::classes`).
 const REPLICATION: usize = 0;
 const LIVE: usize = 1;
+const SYNC: usize = 2;
 
 impl Node {
     /// A new link's empty queues.
@@ -118,6 +123,11 @@ impl Node {
     fn class_of(&self, message: &Message) -> usize {
         match message {
             Message::Batch(_) => REPLICATION,
+            Message::SyncOpen(_)
+            | Message::SyncMsg(_)
+            | Message::SyncFetch(_)
+            | Message::SyncEvents(_)
+            | Message::SyncErr(_) => SYNC,
             Message::Ephemeral(event) => {
                 event.kind().and_then(|kind| self.kind_class.get(&kind).copied()).unwrap_or(LIVE)
             }
@@ -238,6 +248,11 @@ impl Node {
             }
         }
         self.counters.publish_links_and_origins(peers, origins, queues);
+    }
+
+    /// Sends one frame to a linked peer (dropped if there is no link), in its class.
+    pub fn send_to(&self, peer: NodeId, message: Message) {
+        self.execute(vec![Action::Send { peer, message }]);
     }
 
     /// Carries out the replicator's actions. Never touches the replicator itself.
@@ -381,6 +396,13 @@ pub async fn run(setup: ClusterSetup) {
             bytes_max: setup.config.link_live_queue_bytes_max,
             drop_oldest: true,
         },
+        // Anti-entropy: request-driven (bounded by its sessions), never dropped.
+        ClassConfig {
+            name: "sync".into(),
+            weight: 1,
+            bytes_max: setup.config.link_queue_bytes_max,
+            drop_oldest: false,
+        },
     ];
     let mut kind_class = HashMap::new();
     for (name, weight, kinds) in setup.config.kind_classes().expect("validated at load") {
@@ -412,7 +434,9 @@ pub async fn run(setup: ClusterSetup) {
         seeds_resolved: RefCell::default(),
         seed_addresses: RefCell::default(),
         applies: RefCell::default(),
+        repairs: RefCell::default(),
         apply_wake: Notify::default(),
+        anti_entropy: anti_entropy::AntiEntropy::default(),
         deliveries: RefCell::default(),
         deliver_wake: Notify::default(),
         started: Instant::now(),
@@ -440,6 +464,7 @@ pub async fn run(setup: ClusterSetup) {
         tasks.push(glommio::spawn_local(shard_loop(node.clone(), receiver)));
     }
     tasks.push(glommio::spawn_local(link::seed_loop(node.clone(), node.config.seeds.clone())));
+    tasks.push(glommio::spawn_local(anti_entropy::run(node.clone())));
     let mut metrics_published = Instant::now();
     while !setup.shutdown.load(Ordering::Relaxed) {
         // Wake for the replicator's next deadline (a lingering pull, a summary delta), at
@@ -490,9 +515,16 @@ pub async fn run(setup: ClusterSetup) {
 }
 
 /// Hands batches the replicator pulled to the writer, as events checked like a client's.
-async fn apply_loop(node: Rc<Node>, to_writer: SharedSender<ReplicatedBatch>) {
+async fn apply_loop(node: Rc<Node>, to_writer: SharedSender<ToWriter>) {
     let to_writer = with_pulse(to_writer.connect()).await;
     loop {
+        let repair = node.repairs.borrow_mut().pop_front();
+        if let Some(events) = repair {
+            if to_writer.send(ToWriter::Repair(events)).await.is_err() {
+                return; // the writer has stopped: shutdown
+            }
+            continue;
+        }
         let next = node.applies.borrow_mut().pop_front();
         let Some(batch) = next else {
             if node.stopping.get() {
@@ -520,7 +552,7 @@ async fn apply_loop(node: Rc<Node>, to_writer: SharedSender<ReplicatedBatch>) {
             events,
             origin_commit_unix_ms: batch.origin_commit_unix_ms,
         };
-        if to_writer.send(request).await.is_err() {
+        if to_writer.send(ToWriter::Replicated(request)).await.is_err() {
             return; // the writer has stopped: shutdown
         }
     }

@@ -7,6 +7,12 @@ use parrhesia_storage::Store;
 
 pub struct StoreLog(pub Store);
 
+impl StoreLog {
+    pub fn store(&self) -> &Store {
+        &self.0
+    }
+}
+
 impl LogStore for StoreLog {
     fn own_log(&self) -> LogHead {
         let (origin, epoch) = (*self.0.node_id(), self.0.epoch());
