@@ -23,8 +23,12 @@ pub enum Direction {
     Both,
 }
 
-/// Ids per REQ when fetching (a relay's usual bound on values per filter field).
+/// Ids per REQ when fetching (a relay's usual bound on values per filter field), REQs in
+/// flight at once (under a relay's usual subscriptions per connection), and events per store
+/// transaction.
 const IDS_PER_REQ: usize = 100;
+const REQS_IN_FLIGHT: usize = 8;
+const STORE_BATCH_EVENTS: usize = 5_000;
 /// The largest negentropy message this side sends (before hex).
 const MESSAGE_BYTES_MAX: u64 = 256 * 1024;
 
@@ -158,38 +162,54 @@ fn reconcile(
     Ok(Differences { have: bytes(have), need: bytes(need), rounds, bytes_sent, bytes_received })
 }
 
-/// Fetches `need` by id, checks each event as an import does, stores them in batches.
+/// Fetches `need` by id (`REQS_IN_FLIGHT` REQs of `IDS_PER_REQ` at once), checks each event as
+/// an import does, stores them in batches.
 fn download(socket: &mut Socket, store: &Store, need: &[[u8; 32]], tally: &mut Tally) -> Result<()> {
     let bar = crate::progress::counter("events downloaded");
     let limits = crate::import::import_limits();
-    for chunk in need.chunks(IDS_PER_REQ) {
-        let ids: Vec<String> = chunk.iter().map(|id| format!("\"{}\"", parrhesia_engine::hex::encode(id))).collect();
-        send(socket, format!(r#"["REQ","fetch",{{"ids":[{}]}}]"#, ids.join(",")))?;
-        let mut events = Vec::with_capacity(chunk.len());
-        loop {
-            match read(socket)? {
-                RelayMessage::Event { subscription_id, event } if subscription_id == "fetch" => {
-                    match crate::import::check_line(&event, &limits, true) {
-                        Ok(event) => events.push(event),
-                        Err(reason) => {
-                            *tally.failed.entry(format!("invalid from the relay: {reason}")).or_default() += 1
+    let chunks: Vec<&[[u8; 32]]> = need.chunks(IDS_PER_REQ).collect();
+    // Subscription id -> ids asked for (to count those the relay no longer has).
+    let mut in_flight: BTreeMap<String, usize> = BTreeMap::new();
+    let mut next = 0;
+    let mut events = Vec::new();
+    while next < chunks.len() || !in_flight.is_empty() {
+        while next < chunks.len() && in_flight.len() < REQS_IN_FLIGHT {
+            let ids: Vec<String> =
+                chunks[next].iter().map(|id| format!("\"{}\"", parrhesia_engine::hex::encode(id))).collect();
+            let subscription = format!("fetch-{next}");
+            send(socket, format!(r#"["REQ","{subscription}",{{"ids":[{}]}}]"#, ids.join(",")))?;
+            in_flight.insert(subscription, chunks[next].len());
+            next += 1;
+        }
+        match read(socket)? {
+            RelayMessage::Event { subscription_id, event } if in_flight.contains_key(subscription_id.as_ref()) => {
+                match crate::import::check_line(&event, &limits, true) {
+                    Ok(event) => {
+                        if let Some(asked) = in_flight.get_mut(subscription_id.as_ref()) {
+                            *asked = asked.saturating_sub(1);
                         }
+                        events.push(event);
+                    }
+                    Err(reason) => *tally.failed.entry(format!("invalid from the relay: {reason}")).or_default() += 1,
+                }
+            }
+            RelayMessage::Eose { subscription_id } => {
+                if let Some(missing) = in_flight.remove(subscription_id.as_ref()) {
+                    send(socket, format!(r#"["CLOSE","{subscription_id}"]"#))?;
+                    if missing > 0 {
+                        *tally.failed.entry("the relay no longer has it".into()).or_default() += missing as u64;
                     }
                 }
-                RelayMessage::Eose { subscription_id } if subscription_id == "fetch" => break,
-                RelayMessage::Closed { subscription_id, message } if subscription_id == "fetch" => {
-                    bail!("the relay closed the fetch: {message}")
-                }
-                _ => {}
             }
+            RelayMessage::Closed { subscription_id, message } if in_flight.contains_key(subscription_id.as_ref()) => {
+                bail!("the relay closed a fetch: {message}")
+            }
+            _ => {}
         }
-        send(socket, r#"["CLOSE","fetch"]"#.to_string())?;
-        let missing = chunk.len().saturating_sub(events.len());
-        if missing > 0 {
-            *tally.failed.entry("the relay no longer has it".into()).or_default() += missing as u64;
+        if events.len() >= STORE_BATCH_EVENTS || (in_flight.is_empty() && next == chunks.len()) {
+            bar.inc(events.len() as u64);
+            store_events(store, &std::mem::take(&mut events), tally)?;
         }
-        store_events(store, &events, tally)?;
-        bar.inc(events.len() as u64);
     }
     bar.finish_and_clear();
     Ok(())
