@@ -186,16 +186,19 @@ fn check(lines: Vec<(u64, String)>, bytes: u64, count: u64, verify: bool) -> Che
 }
 
 fn store_batch(store: &Store, events: &[Event], tally: &mut Tally) -> Result<()> {
+    apply_each(store, events, |outcome| match outcome {
+        Outcome::Stored { .. } => tally.stored += 1,
+        Outcome::Duplicate => tally.duplicate += 1,
+        Outcome::Rejected(reason) => *tally.refused.entry(reason.to_string()).or_default() += 1,
+    })
+}
+
+/// Stores a batch in one transaction and hands each event's outcome to `count`.
+pub fn apply_each(store: &Store, events: &[Event], mut count: impl FnMut(Outcome)) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
-    for outcome in store.apply(events, crate::unix_now()).context("storing a batch")? {
-        match outcome {
-            Outcome::Stored { .. } => tally.stored += 1,
-            Outcome::Duplicate => tally.duplicate += 1,
-            Outcome::Rejected(reason) => *tally.refused.entry(reason.to_string()).or_default() += 1,
-        }
-    }
+    store.apply(events, crate::unix_now()).context("storing a batch")?.into_iter().for_each(&mut count);
     Ok(())
 }
 

@@ -216,17 +216,11 @@ fn download(socket: &mut Socket, store: &Store, need: &[[u8; 32]], tally: &mut T
 }
 
 fn store_events(store: &Store, events: &[Event], tally: &mut Tally) -> Result<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    for outcome in store.apply(events, crate::unix_now()).context("storing fetched events")? {
-        match outcome {
-            Outcome::Stored { .. } => tally.downloaded += 1,
-            Outcome::Duplicate => tally.duplicates += 1,
-            Outcome::Rejected(reason) => *tally.failed.entry(format!("refused here: {reason}")).or_default() += 1,
-        }
-    }
-    Ok(())
+    crate::import::apply_each(store, events, |outcome| match outcome {
+        Outcome::Stored { .. } => tally.downloaded += 1,
+        Outcome::Duplicate => tally.duplicates += 1,
+        Outcome::Rejected(reason) => *tally.failed.entry(format!("refused here: {reason}")).or_default() += 1,
+    })
 }
 
 /// Publishes `have`, `window` EVENTs in flight.
