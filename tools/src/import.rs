@@ -52,9 +52,9 @@ impl Tally {
 const BATCHES_QUEUED_MAX: usize = 2;
 
 /// Checked events of one batch, and the bad lines met while reading them (number, reason).
-struct CheckedBatch {
-    events: Vec<Event>,
-    bad_lines: Vec<(u64, String)>,
+pub struct CheckedBatch {
+    pub events: Vec<Event>,
+    pub bad_lines: Vec<(u64, String)>,
     lines: u64,
     bytes: u64,
 }
@@ -153,7 +153,7 @@ fn read_batches(
 }
 
 /// Parses and (if asked) verifies a batch, split over the machine's cores; keeps line order.
-fn check(lines: Vec<(u64, String)>, bytes: u64, count: u64, verify: bool) -> CheckedBatch {
+pub fn check(lines: Vec<(u64, String)>, bytes: u64, count: u64, verify: bool) -> CheckedBatch {
     let limits = import_limits();
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let chunk = lines.len().div_ceil(threads).max(1);

@@ -166,12 +166,12 @@ fn reconcile(
 /// an import does, stores them in batches.
 fn download(socket: &mut Socket, store: &Store, need: &[[u8; 32]], tally: &mut Tally) -> Result<()> {
     let bar = crate::progress::counter("events downloaded");
-    let limits = crate::import::import_limits();
     let chunks: Vec<&[[u8; 32]]> = need.chunks(IDS_PER_REQ).collect();
     // Subscription id -> ids asked for (to count those the relay no longer has).
     let mut in_flight: BTreeMap<String, usize> = BTreeMap::new();
     let mut next = 0;
-    let mut events = Vec::new();
+    // Received JSON, checked (parse, id, signature) on every core when a batch is stored.
+    let mut received: Vec<(u64, String)> = Vec::new();
     while next < chunks.len() || !in_flight.is_empty() {
         while next < chunks.len() && in_flight.len() < REQS_IN_FLIGHT {
             let ids: Vec<String> =
@@ -183,15 +183,10 @@ fn download(socket: &mut Socket, store: &Store, need: &[[u8; 32]], tally: &mut T
         }
         match read(socket)? {
             RelayMessage::Event { subscription_id, event } if in_flight.contains_key(subscription_id.as_ref()) => {
-                match crate::import::check_line(&event, &limits, true) {
-                    Ok(event) => {
-                        if let Some(asked) = in_flight.get_mut(subscription_id.as_ref()) {
-                            *asked = asked.saturating_sub(1);
-                        }
-                        events.push(event);
-                    }
-                    Err(reason) => *tally.failed.entry(format!("invalid from the relay: {reason}")).or_default() += 1,
+                if let Some(asked) = in_flight.get_mut(subscription_id.as_ref()) {
+                    *asked = asked.saturating_sub(1);
                 }
+                received.push((received.len() as u64, event.into_owned()));
             }
             RelayMessage::Eose { subscription_id } => {
                 if let Some(missing) = in_flight.remove(subscription_id.as_ref()) {
@@ -206,9 +201,13 @@ fn download(socket: &mut Socket, store: &Store, need: &[[u8; 32]], tally: &mut T
             }
             _ => {}
         }
-        if events.len() >= STORE_BATCH_EVENTS || (in_flight.is_empty() && next == chunks.len()) {
-            bar.inc(events.len() as u64);
-            store_events(store, &std::mem::take(&mut events), tally)?;
+        if received.len() >= STORE_BATCH_EVENTS || (in_flight.is_empty() && next == chunks.len()) {
+            let checked = crate::import::check(std::mem::take(&mut received), 0, 0, true);
+            for (_, reason) in checked.bad_lines {
+                *tally.failed.entry(format!("invalid from the relay: {reason}")).or_default() += 1;
+            }
+            bar.inc(checked.events.len() as u64);
+            store_events(store, &checked.events, tally)?;
         }
     }
     bar.finish_and_clear();
