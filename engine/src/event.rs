@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use sha2::{Digest, Sha256};
 
 use crate::limits::Limits;
-use crate::reason::Reason;
+use crate::reason::{Prefix, Reason};
 use crate::{hex, json};
 
 /// Event ids and pubkeys are 32 bytes.
@@ -27,6 +27,19 @@ pub enum KindClass {
     Ephemeral,
     /// 30000-39999: only the newest per (pubkey, kind, `d` tag) is kept.
     Addressable,
+}
+
+/// NIP-13 difficulty: the leading zero bits of an id.
+pub fn pow_difficulty(id: &Id) -> u32 {
+    let mut bits = 0;
+    for byte in id {
+        if *byte == 0 {
+            bits += 8;
+        } else {
+            return bits + byte.leading_zeros();
+        }
+    }
+    bits
 }
 
 impl KindClass {
@@ -146,7 +159,8 @@ impl Event {
         secp256k1::schnorr::verify(&signature, &self.id, &public_key).map_err(|_| Reason::invalid("bad signature"))
     }
 
-    /// Refuses events dated more than `limits.created_at_future_seconds_max` after `now`.
+    /// Refuses events dated more than `limits.created_at_future_seconds_max` after `now`, or
+    /// (when set) more than `limits.created_at_past_seconds_max` before it.
     pub fn check_created_at(&self, now: u64, limits: &Limits) -> Result<(), Reason> {
         if self.created_at > now.saturating_add(limits.created_at_future_seconds_max) {
             return Err(Reason::invalid(format!(
@@ -154,7 +168,33 @@ impl Event {
                 limits.created_at_future_seconds_max
             )));
         }
+        let floor = limits.created_at_past_seconds_max;
+        if floor > 0 && self.created_at < now.saturating_sub(floor) {
+            return Err(Reason::invalid(format!("created_at is more than {floor} seconds in the past")));
+        }
         Ok(())
+    }
+
+    /// NIP-13: the id's leading zero bits must reach `min`, and so must the target the event
+    /// committed to in its `nonce` tag, if it names one (a spammer aiming lower who got lucky
+    /// is refused too).
+    pub fn check_pow(&self, min: u32) -> Result<(), Reason> {
+        if min == 0 {
+            return Ok(());
+        }
+        let difficulty = pow_difficulty(&self.id);
+        if difficulty < min {
+            return Err(Reason::new(Prefix::Pow, format!("difficulty {difficulty} is below the required {min}")));
+        }
+        let committed =
+            self.tags.iter().find(|tag| tag.len() >= 3 && tag[0] == "nonce").map(|tag| tag[2].parse::<u32>());
+        match committed {
+            Some(Ok(target)) if target < min => {
+                Err(Reason::new(Prefix::Pow, format!("committed target {target} is below the required {min}")))
+            }
+            Some(Err(_)) => Err(Reason::new(Prefix::Pow, "the nonce tag's target is not a number")),
+            _ => Ok(()),
+        }
     }
 
     pub fn id(&self) -> &Id {
@@ -425,6 +465,48 @@ impl<'de> Visitor<'de> for TagsSeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Signs notes with a growing nonce until the id has `difficulty` leading zero bits.
+    fn mined(keys: &Keys, difficulty: u32, committed: &str) -> Event {
+        (0u64..)
+            .map(|nonce| {
+                keys.sign(1000, 1, vec![vec!["nonce".into(), nonce.to_string(), committed.into()]], "pow".into())
+            })
+            .find(|event| pow_difficulty(event.id()) >= difficulty)
+            .expect("found within the u64 range")
+    }
+
+    #[test]
+    fn pow_counts_leading_zero_bits_and_honours_the_committed_target() {
+        let mut id = [0u8; 32];
+        assert_eq!(pow_difficulty(&id), 256);
+        id[0] = 0x0f;
+        assert_eq!(pow_difficulty(&id), 4);
+        id[0] = 0;
+        id[1] = 0x01;
+        assert_eq!(pow_difficulty(&id), 15);
+        let keys = Keys::from_secret_bytes([13; 32]).unwrap();
+        let event = mined(&keys, 6, "6");
+        assert!(event.check_pow(0).is_ok() && event.check_pow(6).is_ok());
+        assert_eq!(event.check_pow(40).unwrap_err().prefix, Prefix::Pow);
+        // A lucky event committed to less than required is refused whatever its id.
+        let lucky = mined(&keys, 6, "2");
+        let refused = lucky.check_pow(5).unwrap_err();
+        assert!(refused.to_string().starts_with("pow: committed target 2"), "{refused}");
+        let plain = keys.sign(1000, 1, vec![], "no work".into());
+        assert!(plain.check_pow(0).is_ok());
+    }
+
+    #[test]
+    fn created_at_has_an_optional_floor() {
+        let keys = Keys::from_secret_bytes([14; 32]).unwrap();
+        let old = keys.sign(1_000, 1, vec![], "old".into());
+        assert!(old.check_created_at(1_000_000, &Limits::default()).is_ok(), "no floor by default");
+        let limits = Limits { created_at_past_seconds_max: 3600, ..Limits::default() };
+        let refused = old.check_created_at(1_000_000, &limits).unwrap_err();
+        assert!(refused.to_string().starts_with("invalid: created_at is more than 3600 seconds in the past"));
+        assert!(old.check_created_at(4_000, &limits).is_ok());
+    }
 
     fn keys(seed: u8) -> Keys {
         Keys::from_secret_bytes([seed; 32]).unwrap()

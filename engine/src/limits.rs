@@ -22,6 +22,11 @@ pub struct Limits {
     pub created_at_future_seconds_max: u64,
     /// The largest `limit` a filter gets; larger requests are clamped (NIP-11 `max_limit`).
     pub filter_limit_max: u64,
+    /// How far in the past `created_at` may be, in seconds; 0: no floor (NIP-11
+    /// `created_at_lower_limit`).
+    pub created_at_past_seconds_max: u64,
+    /// NIP-13: the fewest leading zero bits an event id must have; 0: none.
+    pub min_pow_difficulty: u32,
 }
 
 impl Default for Limits {
@@ -36,6 +41,8 @@ impl Default for Limits {
             values_per_filter_field_max: 128,
             created_at_future_seconds_max: 900,
             filter_limit_max: 500,
+            created_at_past_seconds_max: 0,
+            min_pow_difficulty: 0,
         }
     }
 }

@@ -20,6 +20,9 @@ pub struct Limitation {
     pub restricted_writes: bool,
     /// Events dated further in the future than `now + created_at_upper_limit` are refused.
     pub created_at_upper_limit: u64,
+    /// Events dated before `now - created_at_lower_limit` are refused (absent: no floor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at_lower_limit: Option<u64>,
 }
 
 impl Limitation {
@@ -33,11 +36,13 @@ impl Limitation {
             max_subid_length: limits.subscription_id_bytes_max,
             max_event_tags: limits.tags_per_event_max,
             max_content_length: limits.event_bytes_max,
-            min_pow_difficulty: 0,
+            min_pow_difficulty: limits.min_pow_difficulty,
             auth_required: false,
             payment_required: false,
             restricted_writes: false,
             created_at_upper_limit: limits.created_at_future_seconds_max,
+            created_at_lower_limit: (limits.created_at_past_seconds_max > 0)
+                .then_some(limits.created_at_past_seconds_max),
         }
     }
 }

@@ -81,6 +81,12 @@ pub struct Config {
     pub created_at_future_seconds_max: u64,
     /// Largest `limit` honoured (larger ones are clamped); also the limit of a filter without one.
     pub filter_limit_max: u64,
+    /// Events dated more than this many seconds in the past are refused (NIP-11
+    /// `created_at_lower_limit`); 0 accepts any age.
+    pub created_at_past_seconds_max: u64,
+    /// NIP-13: the fewest leading zero bits an event id needs (and the target its `nonce` tag
+    /// commits to, if any), else `pow:`; 0 asks for none (NIP-11 `min_pow_difficulty`).
+    pub min_pow_difficulty: u32,
 
     /// Most WebSocket connections held at once (split evenly across shards); 0 derives it from
     /// the open-file limit, keeping 1024 files in reserve. Over it, sockets get 503 and close.
@@ -328,6 +334,8 @@ impl Default for Config {
             values_per_filter_field_max: limits.values_per_filter_field_max,
             created_at_future_seconds_max: limits.created_at_future_seconds_max,
             filter_limit_max: limits.filter_limit_max,
+            created_at_past_seconds_max: limits.created_at_past_seconds_max,
+            min_pow_difficulty: limits.min_pow_difficulty,
             connections_max: 0,
             outbound_bytes_max: 4 * 1024 * 1024,
             outbound_overflow: OverflowPolicy::Close,
@@ -486,6 +494,8 @@ impl Config {
             values_per_filter_field_max: self.values_per_filter_field_max,
             created_at_future_seconds_max: self.created_at_future_seconds_max,
             filter_limit_max: self.filter_limit_max,
+            created_at_past_seconds_max: self.created_at_past_seconds_max,
+            min_pow_difficulty: self.min_pow_difficulty,
         }
     }
 }

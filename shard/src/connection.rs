@@ -377,6 +377,10 @@ async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Eve
             }
         }
     }
+    // Cheap before the signature: spam without the work costs no verification.
+    if let Err(reason) = event.check_pow(shard.limits.min_pow_difficulty) {
+        return refuse(reason);
+    }
     if let Err(reason) = event.verify_signature() {
         return refuse(reason);
     }

@@ -133,3 +133,48 @@ fn a_frame_far_beyond_the_limit_closes_only_that_connection() {
     still_works(&mut bystander, "another connection's oversized frame");
     still_works(&mut relay.connect(), "another connection's oversized frame (new connection)");
 }
+
+/// NIP-13 minimum difficulty and a created_at floor: refused with `pow:` and `invalid:`,
+/// announced in NIP-11; events that meet them are stored.
+#[test]
+fn pow_and_age_limits_refuse_with_their_prefix() {
+    let relay =
+        Relay::start(&["--shards", "1", "--set", "min_pow_difficulty=8", "--set", "created_at_past_seconds_max=3600"]);
+    let (status, body) = relay.http_get("/", &[("Accept", "application/nostr+json")]);
+    assert_eq!(status, 200);
+    let document: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(document["limitation"]["min_pow_difficulty"], 8);
+    assert_eq!(document["limitation"]["created_at_lower_limit"], 3600);
+    let author = keys(90);
+    let mine = |committed: &str| {
+        (0u64..)
+            .map(|nonce| {
+                let tags = vec![vec!["nonce".to_string(), nonce.to_string(), committed.to_string()]];
+                author.sign(common::now(), 1, tags, "worked".into())
+            })
+            .find(|event| parrhesia_engine::event::pow_difficulty(event.id()) >= 8)
+            .unwrap()
+    };
+    let mut client = relay.connect();
+    let plain = note(&author, "no work");
+    let (accepted, message) = client.publish(&plain);
+    assert!(!accepted && message.starts_with("pow: difficulty"), "{message}");
+    let (accepted, message) = client.publish(&mine("4"));
+    assert!(!accepted && message.starts_with("pow: committed target 4"), "{message}");
+    assert_eq!(client.publish(&mine("8")), (true, String::new()));
+    let old = (0u64..)
+        .map(|nonce| {
+            author.sign(
+                common::now() - 7200,
+                1,
+                vec![vec!["nonce".into(), nonce.to_string(), "8".into()]],
+                "old".into(),
+            )
+        })
+        .find(|event| parrhesia_engine::event::pow_difficulty(event.id()) >= 8)
+        .unwrap();
+    let (accepted, message) = client.publish(&old);
+    assert!(!accepted && message.starts_with("invalid: created_at is more than 3600 seconds in the past"), "{message}");
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    assert_eq!(client.req("stored", &[&filter]).len(), 1, "only the event that met both is stored");
+}
