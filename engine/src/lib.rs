@@ -2,6 +2,7 @@
 //! serialization, id and signature checks), filters, client and relay messages with limits and
 //! typed rejections, and the per-shard subscription index. Time comes in as arguments.
 
+pub mod auth;
 pub mod event;
 pub mod filter;
 pub mod hex;

@@ -9,6 +9,18 @@ use documented::DocumentedFields;
 use parrhesia_engine::Limits;
 use serde::{Deserialize, Serialize};
 
+/// NIP-42: what a connection must authenticate for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthRequired {
+    /// Nothing (AUTH still unlocks NIP-70 protected events).
+    None,
+    /// Publishing (EVENT).
+    Writes,
+    /// Everything: EVENT, REQ, COUNT, NEG-OPEN.
+    All,
+}
+
 /// What to do with a live event for a connection whose outbound queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,6 +107,18 @@ pub struct Config {
     pub outbound_bytes_max: usize,
     /// What happens to live events beyond the bound: `close`, `drop_oldest` or `drop_newest`.
     pub outbound_overflow: OverflowPolicy,
+    /// NIP-42: `none`, `writes` or `all`; refused requests get `auth-required:` and the
+    /// challenge again (NIP-11 `auth_required`). Set `relay_url` so AUTH events are checked
+    /// against it (without it any `relay` tag is taken).
+    pub auth_required: AuthRequired,
+    /// Send `["AUTH", challenge]` as soon as a client connects; false (the default): only
+    /// when a request needs it (an `auth-required:` answer), so clients that never
+    /// authenticate are not prompted.
+    pub auth_challenge_on_connect: bool,
+    /// An AUTH event's created_at must be within this many seconds of now.
+    pub auth_window_seconds: u64,
+    /// Pubkeys one connection may authenticate as.
+    pub auth_pubkeys_max: usize,
     /// Largest HTTP request head, in bytes.
     pub http_head_bytes_max: usize,
     /// Accept permessage-deflate (RFC 7692) when a client offers it: compressed client
@@ -339,6 +363,10 @@ impl Default for Config {
             connections_max: 0,
             outbound_bytes_max: 4 * 1024 * 1024,
             outbound_overflow: OverflowPolicy::Close,
+            auth_required: AuthRequired::None,
+            auth_challenge_on_connect: false,
+            auth_window_seconds: 600,
+            auth_pubkeys_max: 16,
             http_head_bytes_max: 8 * 1024,
             metrics_listen: None,
             deflate: true,

@@ -11,6 +11,7 @@ use glommio::net::TcpStream;
 use parrhesia_engine::{ClientMessage, Event, KindClass, Prefix, Reason, RelayMessage, ReplyTo};
 use tungstenite::Message;
 
+use crate::config::AuthRequired;
 use crate::metrics::{
     CLIENT_VERB_INVALID, CloseReason, KIND_UNKNOWN, OUTCOME_DUPLICATE, OUTCOME_EPHEMERAL, kind_class_index,
     refusal_outcome,
@@ -48,6 +49,9 @@ pub struct Connection {
     pub subscriptions: RefCell<HashMap<String, SubscriptionState>>,
     /// NIP-77 sessions by subscription id.
     pub negentropy: RefCell<HashMap<String, crate::negentropy::Session>>,
+    /// NIP-42: this connection's challenge, and the pubkeys it authenticated as.
+    challenge: String,
+    authenticated: RefCell<Vec<parrhesia_engine::Pubkey>>,
     last_activity: Cell<Instant>,
     last_ping: Cell<Instant>,
     awaiting_pong_since: Cell<Option<Instant>>,
@@ -66,6 +70,8 @@ impl Connection {
             outbound: Outbound::new(outbound_bytes_max),
             subscriptions: RefCell::default(),
             negentropy: RefCell::default(),
+            challenge: fresh_challenge(),
+            authenticated: RefCell::default(),
             last_activity: Cell::new(now),
             last_ping: Cell::new(now),
             awaiting_pong_since: Cell::new(None),
@@ -155,6 +161,20 @@ impl Connection {
         self.outbound.push_reply(message.encode());
     }
 
+    /// Whether this connection authenticated (NIP-42) as anyone, or as `pubkey`.
+    pub fn is_authenticated(&self) -> bool {
+        !self.authenticated.borrow().is_empty()
+    }
+
+    pub fn is_authenticated_as(&self, pubkey: &parrhesia_engine::Pubkey) -> bool {
+        self.authenticated.borrow().contains(pubkey)
+    }
+
+    /// Sends (again) this connection's AUTH challenge.
+    pub fn challenge(&self) {
+        self.reply(RelayMessage::Auth { challenge: self.challenge.clone().into() });
+    }
+
     fn ok(&self, event: &Event, accepted: bool, message: String) {
         self.reply(RelayMessage::Ok { event_id: *event.id(), accepted, message: message.into() });
     }
@@ -187,6 +207,9 @@ pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u
     let (sink, mut source) = socket.split();
     let connection = Rc::new(Connection::new(id, shard.config.outbound_bytes_max, deflate));
     shard.connections.borrow_mut().insert(id, connection.clone());
+    if shard.config.auth_challenge_on_connect {
+        connection.challenge();
+    }
     shard.metrics.connections_opened.inc();
     shard.metrics.connections_open.add(1);
     tracing::debug!(connection = id, shard = shard.index, %peer, "connection opened");
@@ -276,6 +299,20 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
                 shard.metrics.event(outcome, kind_class);
             }
         }
+        Ok(ClientMessage::Req { subscription_id, .. } | ClientMessage::Count { subscription_id, .. })
+            if !may_read(shard, connection) =>
+        {
+            connection.reply(RelayMessage::Closed {
+                subscription_id: subscription_id.into(),
+                message: READ_NEEDS_AUTH.into(),
+            });
+        }
+        Ok(ClientMessage::NegOpen { subscription_id, .. }) if !may_read(shard, connection) => {
+            connection.reply(RelayMessage::NegErr {
+                subscription_id: subscription_id.into(),
+                message: READ_NEEDS_AUTH.into(),
+            });
+        }
         Ok(ClientMessage::Req { subscription_id, filters }) => {
             crate::req::open(shard, connection, subscription_id, filters)
         }
@@ -287,9 +324,7 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
             shard.subscriptions.borrow_mut().remove(connection.id, &subscription_id);
             shard.subscriptions_changed();
         }
-        Ok(ClientMessage::Auth(event)) => {
-            connection.ok(&event, false, "restricted: this relay does not support AUTH (NIP-42) yet".into())
-        }
+        Ok(ClientMessage::Auth(event)) => authenticate(shard, connection, &event),
         Ok(ClientMessage::NegOpen { subscription_id, filter, message }) => {
             crate::negentropy::open(shard, connection, subscription_id, filter, message)
         }
@@ -355,6 +390,51 @@ fn client_verb(message: &Result<ClientMessage, parrhesia_engine::Rejection>) -> 
 /// duplicate check -> signature -> policy -> ephemeral fanout or the writer. Returns the
 /// event's outcome for metrics when it is decided here (`None`: the writer decides it).
 /// `started` is when its message arrived: the checks' time is observed up to the hand-over.
+/// The CLOSED/NEG-ERR answer to a read on a relay that requires AUTH for everything.
+const READ_NEEDS_AUTH: &str = "auth-required: this relay serves only authenticated clients (NIP-42)";
+
+/// Whether the connection may read (REQ, COUNT, NEG-OPEN); if not, the challenge goes again.
+fn may_read(shard: &Shard, connection: &Connection) -> bool {
+    let allowed = shard.config.auth_required != AuthRequired::All || connection.is_authenticated();
+    if !allowed {
+        connection.challenge();
+    }
+    allowed
+}
+
+/// `["AUTH", event]`: checks it against this connection's challenge and the relay's URL.
+fn authenticate(shard: &Shard, connection: &Connection, event: &Event) {
+    let config = &shard.config;
+    let checked = parrhesia_engine::auth::check_auth(
+        event,
+        &connection.challenge,
+        config.relay_url.as_deref(),
+        crate::unix_now(),
+        config.auth_window_seconds,
+    );
+    if let Err(reason) = checked {
+        return connection.ok(event, false, reason.to_string());
+    }
+    let mut authenticated = connection.authenticated.borrow_mut();
+    if !authenticated.contains(event.pubkey()) {
+        if authenticated.len() >= config.auth_pubkeys_max {
+            drop(authenticated);
+            let message = format!("restricted: at most {} pubkeys per connection", config.auth_pubkeys_max);
+            return connection.ok(event, false, message);
+        }
+        authenticated.push(*event.pubkey());
+    }
+    drop(authenticated);
+    connection.ok(event, true, String::new());
+}
+
+/// A fresh NIP-42 challenge: 16 random bytes as hex.
+fn fresh_challenge() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the system's random source works");
+    parrhesia_engine::hex::encode(&bytes)
+}
+
 async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Event, started: Instant) -> Option<usize> {
     let checked = || shard.metrics.ingest_check.observe_duration(started.elapsed());
     let refuse = |reason: parrhesia_engine::Reason| {
@@ -362,6 +442,13 @@ async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Eve
         connection.ok(&event, false, reason.to_string());
         Some(refusal_outcome(reason.prefix))
     };
+    if shard.config.auth_required != AuthRequired::None && !connection.is_authenticated() {
+        connection.challenge();
+        return refuse(Reason::new(
+            Prefix::AuthRequired,
+            "this relay takes events only from authenticated clients (NIP-42)",
+        ));
+    }
     let ephemeral = event.kind_class() == KindClass::Ephemeral;
     if !ephemeral {
         match shard.store.contains_id(event.id()) {
@@ -387,8 +474,13 @@ async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Eve
     if let Err(reason) = event.check_created_at(crate::unix_now(), &shard.limits) {
         return refuse(reason);
     }
-    if event.tags().iter().any(|tag| tag.len() == 1 && tag[0] == "-") {
-        return refuse(Reason::new(Prefix::AuthRequired, "this event may only be published by its author (NIP-70)"));
+    if event.tags().iter().any(|tag| tag.len() == 1 && tag[0] == "-") && !connection.is_authenticated_as(event.pubkey())
+    {
+        connection.challenge();
+        return refuse(Reason::new(
+            Prefix::AuthRequired,
+            "this event may only be published by its author, authenticated (NIP-42, NIP-70)",
+        ));
     }
     checked();
     if ephemeral {

@@ -33,7 +33,7 @@ const STARTUP_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 const CLUSTER_APPLY_QUEUE_BATCHES: usize = 64;
 
 /// The NIPs this relay serves, as NIP-11 lists them (ascending).
-pub const SUPPORTED_NIPS: [u16; 10] = [1, 9, 11, 13, 40, 45, 50, 62, 70, 77];
+pub const SUPPORTED_NIPS: [u16; 11] = [1, 9, 11, 13, 40, 42, 45, 50, 62, 70, 77];
 
 fn relay_info(config: &Config) -> RelayInfo {
     RelayInfo {
@@ -44,7 +44,10 @@ fn relay_info(config: &Config) -> RelayInfo {
         software: "https://github.com/parrhesia/parrhesia-rs".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         supported_nips: SUPPORTED_NIPS.to_vec(),
-        limitation: Limitation::from_limits(&config.limits()),
+        limitation: Limitation {
+            auth_required: config.auth_required != crate::config::AuthRequired::None,
+            ..Limitation::from_limits(&config.limits())
+        },
     }
 }
 
