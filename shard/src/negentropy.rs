@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use parrhesia_engine::{Filter, RelayMessage};
+use parrhesia_storage::{ScanBudget, Store};
 
 use crate::connection::Connection;
 use crate::shard::Shard;
@@ -19,8 +20,8 @@ pub struct Session {
     last_used: Instant,
 }
 
-/// Why a NEG-OPEN was refused before reconciling.
-enum Refusal {
+/// Why the items for a reconciliation could not be built.
+pub enum Refusal {
     TooMany(usize),
     Store(parrhesia_storage::StorageError),
 }
@@ -38,9 +39,13 @@ pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: Str
     drop(sessions);
     let (shard, connection) = (shard.clone(), connection.clone());
     glommio::spawn_local(async move {
-        let items = collect(&shard, &connection, &filter).await;
+        let max = shard.config.negentropy_items_max;
+        let items = items(&shard.store, &filter, max, crate::req::budget(&shard), || !connection.is_closed()).await;
         let storage = match items {
-            Ok(storage) => storage,
+            Ok((storage, slices)) => {
+                shard.metrics.scan_slices.add(slices);
+                storage
+            }
             Err(Refusal::TooMany(max)) => {
                 return error(
                     &connection,
@@ -116,31 +121,37 @@ fn answer(
     }
 }
 
-/// Scans the filter's events (limit ignored) into sealed negentropy storage, in slices.
-async fn collect(shard: &Shard, connection: &Connection, filter: &Filter) -> Result<NegentropyStorageVector, Refusal> {
-    let max = shard.config.negentropy_items_max;
+/// The (created_at, id) items of the events matching `filter` (its limit ignored), sealed:
+/// scanned in `budget` slices with a yield between, while `keep_going` holds. Refused past
+/// `max` items. Also returns how many slices it took. (NIP-77 sessions and the cluster's
+/// anti-entropy both build their side this way.)
+pub async fn items(
+    store: &Store,
+    filter: &Filter,
+    max: usize,
+    budget: ScanBudget,
+    keep_going: impl Fn() -> bool,
+) -> Result<(NegentropyStorageVector, u64), Refusal> {
     let mut storage = NegentropyStorageVector::new();
-    let mut scan = shard.store.count_scan(std::slice::from_ref(filter), crate::unix_now()).map_err(Refusal::Store)?;
-    let mut items = 0;
-    while !scan.is_done() && !connection.is_closed() {
-        let mut over = false;
-        scan.step(&shard.store, crate::req::budget(shard), |record| {
+    let mut scan = store.count_scan(std::slice::from_ref(filter), crate::unix_now()).map_err(Refusal::Store)?;
+    let (mut items, mut slices) = (0, 0);
+    while !scan.is_done() && keep_going() {
+        scan.step(store, budget, |record| {
             items += 1;
-            over |= items > max;
-            if !over {
+            if items <= max {
                 // Inserting into unsealed storage cannot fail.
                 let _ = storage.insert(record.header.created_at, Id::from_byte_array(record.header.id));
             }
         })
         .map_err(Refusal::Store)?;
-        shard.metrics.scan_slices.inc();
-        if over {
+        slices += 1;
+        if items > max {
             return Err(Refusal::TooMany(max));
         }
         glommio::yield_if_needed().await;
     }
     storage.seal().expect("sealed once");
-    Ok(storage)
+    Ok((storage, slices))
 }
 
 fn error(connection: &Connection, subscription_id: String, message: String) {

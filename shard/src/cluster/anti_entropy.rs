@@ -17,6 +17,7 @@ use parrhesia_net::cluster::frame::{Message, SyncErr, SyncEvents, SyncFetch, Syn
 use parrhesia_storage::ScanBudget;
 
 use super::Node;
+use crate::negentropy::Refusal;
 
 /// The largest negentropy message either side sends (the crate's frames, before the link's).
 const MESSAGE_BYTES_MAX: u64 = 512 * 1024;
@@ -69,36 +70,19 @@ fn since(node: &Node) -> u64 {
 /// This node's (created_at, id) items from `since` on, sealed; `None` past the bound.
 async fn items(node: &Node, since: u64) -> Option<NegentropyStorageVector> {
     let filter = Filter { since: Some(since), ..Filter::default() };
-    let store = node.store.store();
-    let mut scan = match store.count_scan(std::slice::from_ref(&filter), crate::unix_now()) {
-        Ok(scan) => scan,
-        Err(error) => {
-            tracing::warn!(%error, "anti-entropy cannot read the store");
-            return None;
-        }
-    };
-    let mut items = NegentropyStorageVector::new();
-    let (max, mut count) = (node.config.anti_entropy_items_max, 0);
     let budget = ScanBudget { candidates_max: 4096, time_max: Some(Duration::from_millis(2)) };
-    while !scan.is_done() {
-        let stepped = scan.step(store, budget, |record| {
-            count += 1;
-            if count <= max {
-                let _ = items.insert(record.header.created_at, Id::from_byte_array(record.header.id));
-            }
-        });
-        if let Err(error) = stepped {
-            tracing::warn!(%error, "anti-entropy scan failed");
-            return None;
-        }
-        if count > max {
+    let max = node.config.anti_entropy_items_max;
+    match crate::negentropy::items(node.store.store(), &filter, max, budget, || !node.stopping.get()).await {
+        Ok((items, _)) => Some(items),
+        Err(Refusal::TooMany(_)) => {
             node.counters.anti_entropy_refused.inc();
-            return None;
+            None
         }
-        glommio::yield_if_needed().await;
+        Err(Refusal::Store(error)) => {
+            tracing::warn!(%error, "anti-entropy cannot read the store");
+            None
+        }
     }
-    items.seal().ok()?;
-    Some(items)
 }
 
 async fn start(node: &Node, peer: NodeId) {
