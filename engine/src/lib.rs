@@ -2,6 +2,7 @@
 //! serialization, id and signature checks), filters, client and relay messages with limits and
 //! typed rejections, and the per-shard subscription index. Time comes in as arguments.
 
+pub mod access;
 pub mod auth;
 pub mod event;
 pub mod filter;
@@ -15,6 +16,7 @@ pub mod random;
 pub mod reason;
 pub mod summary;
 
+pub use access::ReadAccess;
 pub use event::{Event, Id, Keys, KindClass, Pubkey, canonical_bytes, compute_id};
 pub use filter::{Filter, TagFilter};
 pub use index::{FilterKeys, IndexKey, KeyClass, SubscriptionIndex, event_keys, filter_keys};

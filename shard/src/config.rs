@@ -119,6 +119,11 @@ pub struct Config {
     pub auth_window_seconds: u64,
     /// Pubkeys one connection may authenticate as.
     pub auth_pubkeys_max: usize,
+    /// Kinds served only to their author or a `p`-tagged recipient, authenticated (NIP-42):
+    /// NIP-04 direct messages and NIP-59 gift wraps (NIP-17). A REQ, COUNT or NEG-OPEN naming
+    /// one of them without AUTH is answered `auth-required:`; every other read (and live
+    /// delivery) leaves out what its reader may not see. Empty: every kind is public.
+    pub read_restricted_kinds: Vec<u16>,
     /// Largest HTTP request head, in bytes.
     pub http_head_bytes_max: usize,
     /// Accept permessage-deflate (RFC 7692) when a client offers it: compressed client
@@ -367,6 +372,7 @@ impl Default for Config {
             auth_challenge_on_connect: false,
             auth_window_seconds: 600,
             auth_pubkeys_max: 16,
+            read_restricted_kinds: parrhesia_engine::access::DEFAULT_RESTRICTED_KINDS.to_vec(),
             http_head_bytes_max: 8 * 1024,
             metrics_listen: None,
             deflate: true,
@@ -567,7 +573,7 @@ impl Layers {
 
 /// A value given as text (environment, flags), typed like the key's default: integers and
 /// booleans are parsed when the default is one (text that does not parse stays text, and the
-/// schema then refuses it naming the key), lists split on commas; everything else stays a
+/// schema then refuses it naming the key), lists split on commas (integers when the default list holds integers); everything else stays a
 /// string.
 fn typed_like(table: &toml::Table, key: &str, text: &str) -> toml::Value {
     match table.get(key) {
@@ -577,13 +583,19 @@ fn typed_like(table: &toml::Table, key: &str, text: &str) -> toml::Value {
         Some(toml::Value::Boolean(_)) => {
             text.parse().map_or_else(|_| toml::Value::String(text.into()), toml::Value::Boolean)
         }
-        Some(toml::Value::Array(_)) => toml::Value::Array(
-            text.split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-                .map(|item| toml::Value::String(item.into()))
-                .collect(),
-        ),
+        Some(toml::Value::Array(default)) => {
+            let integers = matches!(default.first(), Some(toml::Value::Integer(_)));
+            toml::Value::Array(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(|item| match item.parse() {
+                        Ok(integer) if integers => toml::Value::Integer(integer),
+                        _ => toml::Value::String(item.into()),
+                    })
+                    .collect(),
+            )
+        }
         _ => toml::Value::String(text.to_string()),
     }
 }
@@ -653,6 +665,8 @@ mod tests {
             (vec![], pairs(&[("outbound_overflow", "explode")]), "outbound_overflow"),
             (vec![], pairs(&[("frame_bytes_max", "0")]), "`frame_bytes_max` must be greater than 0"),
             (vec![], pairs(&[("relay_pubkey", "xyz")]), "relay_pubkey"),
+            (vec![], pairs(&[("read_restricted_kinds", "4,dm")]), "read_restricted_kinds"),
+            (vec![], pairs(&[("read_restricted_kinds", "70000")]), "read_restricted_kinds"),
         ];
         for (environment, flags, expected) in cases {
             let error = format!("{:#}", Config::load(None, environment, &flags).unwrap_err());
@@ -662,6 +676,14 @@ mod tests {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "listen = 5\n").unwrap();
         assert!(format!("{:#}", Config::load(Some(&path), vec![], &[]).unwrap_err()).contains("listen"));
+    }
+
+    #[test]
+    fn integer_lists_come_from_text() {
+        let environment = pairs(&[("PARRHESIA_READ_RESTRICTED_KINDS", "4, 1059")]);
+        assert_eq!(Config::load(None, environment, &[]).unwrap().read_restricted_kinds, vec![4, 1059]);
+        let flags = pairs(&[("read_restricted_kinds", "")]);
+        assert!(Config::load(None, vec![], &flags).unwrap().read_restricted_kinds.is_empty(), "empty: all public");
     }
 
     #[test]

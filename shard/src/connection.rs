@@ -170,6 +170,11 @@ impl Connection {
         self.authenticated.borrow().contains(pubkey)
     }
 
+    /// What this connection may read: `restricted` kinds only as their author or a recipient.
+    pub fn read_access(&self, restricted: &std::sync::Arc<[u16]>) -> parrhesia_engine::ReadAccess {
+        parrhesia_engine::ReadAccess::new(restricted.clone(), self.authenticated.borrow().clone())
+    }
+
     /// Sends (again) this connection's AUTH challenge.
     pub fn challenge(&self) {
         self.reply(RelayMessage::Auth { challenge: self.challenge.clone().into() });
@@ -313,6 +318,22 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
                 message: READ_NEEDS_AUTH.into(),
             });
         }
+        Ok(ClientMessage::Req { subscription_id, filters } | ClientMessage::Count { subscription_id, filters })
+            if names_restricted(shard, connection, &filters) =>
+        {
+            connection.reply(RelayMessage::Closed {
+                subscription_id: subscription_id.into(),
+                message: restricted_needs_auth(shard).into(),
+            })
+        }
+        Ok(ClientMessage::NegOpen { subscription_id, filter, .. })
+            if names_restricted(shard, connection, std::slice::from_ref(&filter)) =>
+        {
+            connection.reply(RelayMessage::NegErr {
+                subscription_id: subscription_id.into(),
+                message: restricted_needs_auth(shard).into(),
+            })
+        }
         Ok(ClientMessage::Req { subscription_id, filters }) => {
             crate::req::open(shard, connection, subscription_id, filters)
         }
@@ -400,6 +421,25 @@ fn may_read(shard: &Shard, connection: &Connection) -> bool {
         connection.challenge();
     }
     allowed
+}
+
+/// Whether a read names a restricted kind from a connection that has not authenticated; if so,
+/// the challenge goes (again).
+fn names_restricted(shard: &Shard, connection: &Connection, filters: &[parrhesia_engine::Filter]) -> bool {
+    let access = connection.read_access(&shard.read_restricted);
+    let refused = filters.iter().any(|filter| access.needs_auth(filter));
+    if refused {
+        connection.challenge();
+    }
+    refused
+}
+
+fn restricted_needs_auth(shard: &Shard) -> String {
+    let kinds: Vec<String> = shard.read_restricted.iter().map(u16::to_string).collect();
+    format!(
+        "auth-required: kinds {} are served only to their author or recipient; authenticate (NIP-42)",
+        kinds.join(", ")
+    )
 }
 
 /// `["AUTH", event]`: checks it against this connection's challenge and the relay's URL.

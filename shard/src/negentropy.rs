@@ -40,7 +40,9 @@ pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: Str
     let (shard, connection) = (shard.clone(), connection.clone());
     glommio::spawn_local(async move {
         let max = shard.config.negentropy_items_max;
-        let items = items(&shard.store, &filter, max, crate::req::budget(&shard), || !connection.is_closed()).await;
+        let access = connection.read_access(&shard.read_restricted);
+        let items =
+            items(&shard.store, &filter, &access, max, crate::req::budget(&shard), || !connection.is_closed()).await;
         let storage = match items {
             Ok((storage, slices)) => {
                 shard.metrics.scan_slices.add(slices);
@@ -121,19 +123,22 @@ fn answer(
     }
 }
 
-/// The (created_at, id) items of the events matching `filter` (its limit ignored), sealed:
+/// The (created_at, id) items of the events matching `filter` (its limit ignored) that `access`
+/// may read, sealed:
 /// scanned in `budget` slices with a yield between, while `keep_going` holds. Refused past
 /// `max` items. Also returns how many slices it took. (NIP-77 sessions and the cluster's
 /// anti-entropy both build their side this way.)
 pub async fn items(
     store: &Store,
     filter: &Filter,
+    access: &parrhesia_engine::ReadAccess,
     max: usize,
     budget: ScanBudget,
     keep_going: impl Fn() -> bool,
 ) -> Result<(NegentropyStorageVector, u64), Refusal> {
     let mut storage = NegentropyStorageVector::new();
-    let mut scan = store.count_scan(std::slice::from_ref(filter), crate::unix_now()).map_err(Refusal::Store)?;
+    let mut scan =
+        store.count_scan(std::slice::from_ref(filter), crate::unix_now()).map_err(Refusal::Store)?.with_access(access);
     let (mut items, mut slices) = (0, 0);
     while !scan.is_done() && keep_going() {
         scan.step(store, budget, |record| {

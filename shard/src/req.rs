@@ -6,7 +6,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use parrhesia_engine::{Filter, RelayMessage};
+use parrhesia_engine::{Filter, ReadAccess, RelayMessage};
 use parrhesia_storage::{RecordFilter, ScanBudget};
 
 use crate::connection::{Connection, Phase, SubscriptionState};
@@ -79,7 +79,9 @@ async fn serve(
     };
     let started = std::time::Instant::now();
     let now = crate::unix_now();
-    let mut scan = shard.store.scan(filters, shard.limits.filter_limit_max, now).map_err(storage_error)?;
+    let access = connection.read_access(&shard.read_restricted);
+    let mut scan =
+        shard.store.scan(filters, shard.limits.filter_limit_max, now).map_err(storage_error)?.with_access(&access);
     while !scan.is_done() {
         connection.outbound.wait_below_high_water().await;
         if !connection.is_current(id, generation) {
@@ -99,6 +101,7 @@ async fn serve(
     }
     shard.metrics.req_to_eose.observe_duration(started.elapsed());
     connection.outbound.push_reply(RelayMessage::Eose { subscription_id: id.into() }.encode());
+    let filters = filters.iter().map(|filter| RecordFilter::new(filter.clone()).with_access(access.clone())).collect();
     catch_up(shard, connection, id, generation, filters, scan.snapshot_seq(), prefix).await.map_err(storage_error)
 }
 
@@ -109,11 +112,10 @@ async fn catch_up(
     connection: &Connection,
     id: &str,
     generation: u64,
-    filters: &[Filter],
+    filters: Vec<RecordFilter>,
     snapshot_seq: u64,
     prefix: &[u8],
 ) -> Result<(), parrhesia_storage::StorageError> {
-    let filters: Vec<RecordFilter> = filters.iter().cloned().map(RecordFilter::new).collect();
     let mut after = snapshot_seq;
     loop {
         let target = shard.last_seq_seen.get();
@@ -148,29 +150,26 @@ async fn catch_up(
 }
 
 /// Handles `["COUNT", id, filters...]` (NIP-45): an exact count, scanned in slices, with the
-/// HyperLogLog registers of the counted events' authors when the one filter qualifies.
+/// HyperLogLog registers of the counted events' authors when the one filter qualifies. Only
+/// events the connection may read are counted.
 pub fn count(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: String, filters: Vec<Filter>) {
     let (shard, connection) = (shard.clone(), connection.clone());
     glommio::spawn_local(async move {
+        let access = connection.read_access(&shard.read_restricted);
         let result = async {
             if filters.iter().any(Filter::matches_everything) {
-                return Ok((shard.store.count_everything(crate::unix_now())?, None));
+                return Ok((count_everything(&shard, &connection, &access).await?, None));
             }
             let mut hll = match filters.as_slice() {
                 [filter] => parrhesia_engine::hll::offset_for(filter).map(parrhesia_engine::hll::Hll::new),
                 _ => None,
             };
-            let mut scan = shard.store.count_scan(&filters, crate::unix_now())?;
-            let mut count = 0u64;
-            while !scan.is_done() && !connection.is_closed() {
-                count += scan.step(&shard.store, budget(&shard), |record| {
-                    if let Some(hll) = &mut hll {
-                        hll.add(&record.header.pubkey);
-                    }
-                })? as u64;
-                shard.metrics.scan_slices.inc();
-                glommio::yield_if_needed().await;
-            }
+            let count = count_sliced(&shard, &connection, &filters, &access, |record| {
+                if let Some(hll) = &mut hll {
+                    hll.add(&record.header.pubkey);
+                }
+            })
+            .await?;
             Ok::<_, parrhesia_storage::StorageError>((count, hll))
         }
         .await;
@@ -192,4 +191,42 @@ pub fn count(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: St
         connection.outbound.push_reply(reply.encode());
     })
     .detach();
+}
+
+/// Counts the events matching `filters` that `access` may read, in budgeted slices.
+async fn count_sliced(
+    shard: &Shard,
+    connection: &Connection,
+    filters: &[Filter],
+    access: &ReadAccess,
+    mut each: impl FnMut(parrhesia_storage::Record),
+) -> Result<u64, parrhesia_storage::StorageError> {
+    let mut scan = shard.store.count_scan(filters, crate::unix_now())?.with_access(access);
+    let mut count = 0u64;
+    while !scan.is_done() && !connection.is_closed() {
+        count += scan.step(&shard.store, budget(shard), &mut each)? as u64;
+        shard.metrics.scan_slices.inc();
+        glommio::yield_if_needed().await;
+    }
+    Ok(count)
+}
+
+/// `COUNT {}`: every stored event from LMDB's own count, less the restricted ones, plus those
+/// of them the reader may read (so only restricted events are walked).
+async fn count_everything(
+    shard: &Shard,
+    connection: &Connection,
+    access: &ReadAccess,
+) -> Result<u64, parrhesia_storage::StorageError> {
+    let everything = shard.store.count_everything(crate::unix_now())?;
+    if access.is_open() {
+        return Ok(everything);
+    }
+    let open = ReadAccess::default();
+    let restricted = count_sliced(shard, connection, &[access.restricted_filter()], &open, |_| {}).await?;
+    let readable = match access.readable_restricted_filters() {
+        filters if filters.is_empty() => 0,
+        filters => count_sliced(shard, connection, &filters, access, |_| {}).await?,
+    };
+    Ok(everything.saturating_sub(restricted) + readable)
 }

@@ -55,6 +55,8 @@ pub struct Shard {
     pub connections_max: usize,
     pub config: Config,
     pub limits: Limits,
+    /// `Config::read_restricted_kinds`, shared by every reader's `ReadAccess`.
+    pub read_restricted: Arc<[u16]>,
     pub store: Store,
     pub relay_info_json: String,
     pub subscriptions: RefCell<SubscriptionIndex<u64>>,
@@ -168,9 +170,13 @@ impl Shard {
         let mut queued = 0;
         // The event's JSON compressed once for every permessage-deflate delivery here.
         let mut json_deflated: Option<Bytes> = None;
+        let restricted = self.read_restricted.contains(&event.kind());
         for (connection_id, subscription_id) in matches.drain(..) {
             let Some(connection) = connections.get(&connection_id) else { continue };
             let Some(prefix) = connection.live_prefix(&subscription_id, seq) else { continue };
+            if restricted && !connection.read_access(&self.read_restricted).may_read_event(event) {
+                continue;
+            }
             let plain_bytes = prefix.len() + event.json().len() + 1;
             let deflated = connection.deflate && plain_bytes >= self.config.deflate_threshold_bytes;
             let frame = match deflated.then(|| connection.deflated_prefix(&subscription_id, &self.deflater)).flatten() {
@@ -297,6 +303,7 @@ pub async fn run(setup: ShardSetup) {
         index: setup.index,
         connections_max: setup.connections_max,
         limits: setup.config.limits(),
+        read_restricted: setup.config.read_restricted_kinds.as_slice().into(),
         config: setup.config,
         store: setup.store,
         relay_info_json: setup.relay_info_json,

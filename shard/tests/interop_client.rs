@@ -61,17 +61,33 @@ impl NostrConnection {
         }
     }
 
+    /// What `pick` makes of the first message it takes; the messages before it are kept, in
+    /// order, for `recv`.
+    fn wait_for<T>(&mut self, mut pick: impl FnMut(&RelayMessage<'static>) -> Option<T>) -> T {
+        let mut kept = VecDeque::new();
+        let picked = loop {
+            let message = self.recv();
+            match pick(&message) {
+                Some(picked) => break picked,
+                None => kept.push_back(message),
+            }
+        };
+        kept.extend(self.held.drain(..));
+        self.held = kept;
+        picked
+    }
+
     /// Publishes and returns the relay's OK as (accepted, message).
     fn publish(&mut self, event: &Event) -> (bool, String) {
         self.send(ClientMessage::event(event.clone()));
-        loop {
-            match self.recv() {
-                RelayMessage::Ok { event_id, status, message } if event_id == event.id => {
-                    return (status, message.into_owned());
-                }
-                other => self.held.push_back(other),
-            }
-        }
+        self.ok_for(event.id)
+    }
+
+    fn ok_for(&mut self, id: nostr::event::EventId) -> (bool, String) {
+        self.wait_for(|message| match message {
+            RelayMessage::Ok { event_id, status, message } if *event_id == id => Some((*status, message.to_string())),
+            _ => None,
+        })
     }
 
     /// Stored events matching `filter`, up to EOSE; each must still verify after the round trip.
@@ -216,4 +232,103 @@ fn invalid_input_is_refused_with_the_invalid_prefix() {
     // The connection survives the refusals: the genuine event still goes through.
     assert_eq!(publisher.publish(&genuine), (true, String::new()));
     assert_eq!(reader.fetch("after", by_author), [genuine].into());
+}
+
+impl NostrConnection {
+    /// Answers the relay's AUTH challenge (prompted by a request that needs it) as `signer`,
+    /// with nostr's NIP-42 builder; returns the relay's OK.
+    fn authenticate(&mut self, signer: &FixedSigner, relay: &Relay) -> (bool, String) {
+        let challenge = self.wait_for(|message| match message {
+            RelayMessage::Auth { challenge } => Some(challenge.to_string()),
+            _ => None,
+        });
+        let url = nostr::types::RelayUrl::parse(&relay.url()).expect("relay url");
+        let auth = signer.sign(nostr::nips::nip42::ClientAuthentication::new(challenge, url).into_event_builder());
+        self.send(ClientMessage::auth(auth.clone()));
+        self.ok_for(auth.id)
+    }
+
+    /// The CLOSED answer to a REQ the relay refuses (an AUTH challenge before it is kept).
+    fn refused(&mut self, subscription: &str, filter: Filter) -> String {
+        let subscription = SubscriptionId::new(subscription);
+        self.send(ClientMessage::req(subscription.clone(), vec![filter]));
+        self.wait_for(|message| match message {
+            RelayMessage::Closed { subscription_id, message } if **subscription_id == subscription => {
+                Some(message.to_string())
+            }
+            RelayMessage::Auth { .. } => None,
+            other => panic!("expected CLOSED, got {}", other.as_json()),
+        })
+    }
+}
+
+/// NIP-17/59: a gift wrap for Bob is served to Bob (authenticated) only: not to Carol, not to
+/// a reader who did not authenticate, on REQ, COUNT, live delivery and NEG-OPEN.
+#[test]
+fn gift_wraps_reach_only_their_recipient() {
+    let relay = Relay::start(&["--shards", "2"]);
+    let (bob, carol, wrapper) = (FixedSigner::new(20), FixedSigner::new(21), FixedSigner::new(22));
+    let wrap =
+        |content: &str| wrapper.sign(EventBuilder::new(Kind::GiftWrap, content).tag(Tag::public_key(bob.public_key)));
+    let mut anonymous = NostrConnection::open(&relay);
+    // Anyone may publish a gift wrap; it is stored.
+    let stored_wrap = wrap("sealed for bob");
+    assert_eq!(anonymous.publish(&stored_wrap), (true, String::new()));
+    let mention = carol.sign(EventBuilder::new(Kind::TextNote, "hi bob").tag(Tag::public_key(bob.public_key)));
+    assert_eq!(anonymous.publish(&mention), (true, String::new()));
+    let to_bob = Filter::new().pubkey(bob.public_key);
+    let wraps = Filter::new().kind(Kind::GiftWrap);
+
+    // Asking for the kind by name without AUTH: auth-required, not an empty answer.
+    let refusal = anonymous.refused("wraps", wraps.clone());
+    assert!(matches!(anonymous.recv(), RelayMessage::Auth { .. }), "the challenge came with the refusal");
+    assert!(refusal.starts_with("auth-required:"), "{refusal}");
+    anonymous.send_text(r#"["NEG-OPEN","neg",{"kinds":[1059]},"6100000200"]"#);
+    loop {
+        match anonymous.recv() {
+            RelayMessage::NegErr { message, .. } => break assert!(message.starts_with("auth-required:"), "{message}"),
+            RelayMessage::Auth { .. } => {}
+            other => panic!("expected NEG-ERR, got {}", other.as_json()),
+        }
+    }
+    // Other reads simply leave the wrap out, counts included.
+    assert_eq!(anonymous.fetch("to-bob", to_bob.clone()), BTreeSet::from([mention.clone()]));
+    assert_eq!(anonymous.count("count-to-bob", to_bob.clone()), 1);
+    assert_eq!(anonymous.count("count-all", Filter::new()), 1);
+
+    let mut carols = NostrConnection::open(&relay);
+    assert!(carols.refused("prompt", wraps.clone()).starts_with("auth-required:"));
+    assert_eq!(carols.authenticate(&carol, &relay), (true, String::new()));
+    assert!(carols.fetch("wraps", wraps.clone()).is_empty());
+    assert_eq!(carols.count("count-wraps", wraps.clone()), 0);
+    assert_eq!(carols.count("count-all", Filter::new()), 1);
+
+    let mut bobs = NostrConnection::open(&relay);
+    assert!(bobs.refused("prompt", wraps.clone()).starts_with("auth-required:"));
+    assert_eq!(bobs.authenticate(&bob, &relay), (true, String::new()));
+    assert_eq!(bobs.fetch("wraps", wraps.clone()), BTreeSet::from([stored_wrap.clone()]));
+    assert_eq!(bobs.count("count-wraps", wraps.clone()), 1);
+    assert_eq!(bobs.count("count-all", Filter::new()), 2);
+
+    // Live: each reader subscribes to what is addressed to Bob; a new wrap reaches only Bob, and
+    // the note after it (a marker) reaches everyone, so nobody else got the wrap before it.
+    let live = |connection: &mut NostrConnection, filter: Filter| {
+        let subscription = SubscriptionId::new("live");
+        connection.send(ClientMessage::req(subscription.clone(), vec![filter.limit(0)]));
+        assert_eq!(connection.recv(), RelayMessage::eose(subscription));
+    };
+    live(&mut anonymous, to_bob.clone());
+    live(&mut carols, to_bob.clone());
+    live(&mut bobs, to_bob.clone());
+    let live_wrap = wrap("live for bob");
+    let marker = carol.sign(EventBuilder::new(Kind::TextNote, "marker").tag(Tag::public_key(bob.public_key)));
+    let mut publisher = NostrConnection::open(&relay);
+    assert_eq!(publisher.publish(&live_wrap), (true, String::new()));
+    assert_eq!(publisher.publish(&marker), (true, String::new()));
+    let subscription = SubscriptionId::new("live");
+    assert_eq!(bobs.recv(), RelayMessage::event(subscription.clone(), live_wrap));
+    assert_eq!(bobs.recv(), RelayMessage::event(subscription.clone(), marker.clone()));
+    for reader in [&mut anonymous, &mut carols] {
+        assert_eq!(reader.recv(), RelayMessage::event(subscription.clone(), marker.clone()));
+    }
 }

@@ -8,7 +8,7 @@ use std::ops::Bound;
 use std::time::{Duration, Instant};
 
 use heed::{RoTxn, WithoutTls};
-use parrhesia_engine::{Filter, Id};
+use parrhesia_engine::{Filter, Id, ReadAccess};
 
 use crate::error::StorageError;
 use crate::record::{Record, RecordFilter};
@@ -143,6 +143,15 @@ impl QueryScan {
 
     pub fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// Restricts the scan to events `access` may read (applied before limits count them).
+    pub fn with_access(mut self, access: &ReadAccess) -> QueryScan {
+        for state in &mut self.filters {
+            let filter = std::mem::replace(&mut state.filter, RecordFilter::new(Filter::default()));
+            state.filter = filter.with_access(access.clone());
+        }
+        self
     }
 
     /// Hands the next events to `emit`, in order, within `budget`, using one read transaction.

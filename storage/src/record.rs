@@ -8,7 +8,7 @@
 //! it is. A reader writes the JSON back by hex-encoding the three around the stored middle:
 //! no parse, 223 bytes less per event than storing the JSON whole.
 
-use parrhesia_engine::{Event, Filter, Id, KindClass, Pubkey};
+use parrhesia_engine::{Event, Filter, Id, KindClass, Pubkey, ReadAccess};
 
 use crate::schema;
 
@@ -207,6 +207,12 @@ impl<'a> Record<'a> {
     }
 
     /// The raw tag section.
+    /// Whether `access` lets its reader see this event (its author or a `p`-tagged recipient).
+    pub fn readable_by(&self, access: &ReadAccess) -> bool {
+        let recipients = self.tag_entries().filter_map(|entry| schema::hex_tag_value(entry, b'p'));
+        access.may_read(self.header.kind, &self.header.pubkey, recipients)
+    }
+
     pub fn tag_section(&self) -> &'a [u8] {
         self.tags
     }
@@ -267,6 +273,8 @@ pub struct RecordFilter {
     pub filter: Filter,
     /// Per tag condition: `letter ++ encoded value` for each of its values.
     tags: Vec<Vec<Vec<u8>>>,
+    /// Restricted kinds and who reads (NIP-17/59 gating); the default restricts nothing.
+    access: ReadAccess,
 }
 
 impl RecordFilter {
@@ -276,7 +284,12 @@ impl RecordFilter {
             .iter()
             .map(|condition| condition.values.iter().map(|value| schema::tag_prefix(condition.letter, value)).collect())
             .collect();
-        RecordFilter { filter, tags }
+        RecordFilter { filter, tags, access: ReadAccess::default() }
+    }
+
+    /// The same filter, matching only events `access` may read.
+    pub fn with_access(self, access: ReadAccess) -> RecordFilter {
+        RecordFilter { access, ..self }
     }
 
     /// Whether the stored event passes every condition (`limit` is not a condition). Reads the
@@ -284,6 +297,9 @@ impl RecordFilter {
     pub fn matches(&self, record: &Record) -> Option<bool> {
         let header = &record.header;
         if !self.filter.matches_header(&header.id, &header.pubkey, header.kind, header.created_at) {
+            return Some(false);
+        }
+        if !self.access.is_open() && !record.readable_by(&self.access) {
             return Some(false);
         }
         let tags_hold = self
@@ -451,6 +467,43 @@ mod tests {
             let record = Record::decode(1, &bytes).expect("decodes");
             assert_eq!(RecordFilter::new(filter).matches(&record), Some(expected), "packed: {filter_text} on {tags:?}");
         }
+    }
+
+    #[test]
+    fn restricted_kinds_read_from_the_record_as_from_the_event() {
+        let viewer = Keys::from_secret_bytes([9; 32]).expect("valid secret");
+        let viewer_hex = parrhesia_engine::hex::encode(viewer.public_key());
+        let other = "ab".repeat(32);
+        let access =
+            ReadAccess::new(parrhesia_engine::access::DEFAULT_RESTRICTED_KINDS.into(), vec![*viewer.public_key()]);
+        let nobody = ReadAccess::new(parrhesia_engine::access::DEFAULT_RESTRICTED_KINDS.into(), Vec::new());
+        let cases: Vec<(u16, Vec<Vec<&str>>, bool)> = vec![
+            (1059, vec![vec!["p", &viewer_hex]], true),
+            (1059, vec![vec!["p", &other], vec!["p", &viewer_hex]], true),
+            (1059, vec![vec!["p", &other]], false),
+            (1059, vec![vec!["P", &viewer_hex]], false),
+            (1059, vec![vec!["e", &viewer_hex]], false),
+            (4, vec![], false),
+            (1, vec![vec!["p", &other]], true),
+        ];
+        for (kind, tags, expected) in cases {
+            let tags: Vec<&[&str]> = tags.iter().map(Vec::as_slice).collect();
+            let event = signed(kind, &tags, "sealed");
+            let bytes = record_of(&event);
+            let record = Record::decode(1, &bytes).expect("decodes");
+            assert_eq!(access.may_read_event(&event), expected, "engine: kind {kind} {tags:?}");
+            assert_eq!(record.readable_by(&access), expected, "record: kind {kind} {tags:?}");
+            let filter = RecordFilter::new(Filter::default()).with_access(access.clone());
+            assert_eq!(filter.matches(&record), Some(expected), "filter: kind {kind} {tags:?}");
+            assert_eq!(record.readable_by(&nobody), kind == 1, "nobody: kind {kind} {tags:?}");
+        }
+        // The author reads its own restricted events.
+        let own = ReadAccess::new(
+            parrhesia_engine::access::DEFAULT_RESTRICTED_KINDS.into(),
+            vec![*signed(4, &[], "").pubkey()],
+        );
+        let bytes = record_of(&signed(4, &[], "x"));
+        assert!(Record::decode(1, &bytes).expect("decodes").readable_by(&own));
     }
 
     #[test]

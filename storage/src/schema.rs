@@ -86,6 +86,14 @@ pub fn encode_value(value: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// The 32 bytes of a tag section entry `letter ++ encoded value` whose value is 64-char hex.
+pub fn hex_tag_value(entry: &[u8], letter: u8) -> Option<&[u8; 32]> {
+    match entry {
+        [first, VALUE_HEX, value @ ..] if *first == letter => value.try_into().ok(),
+        _ => None,
+    }
+}
+
 /// The length of the encoded value at the start of `bytes`, if it is one.
 pub fn encoded_value_bytes(bytes: &[u8]) -> Option<usize> {
     match *bytes.first()? {

@@ -72,7 +72,11 @@ async fn items(node: &Node, since: u64) -> Option<NegentropyStorageVector> {
     let filter = Filter { since: Some(since), ..Filter::default() };
     let budget = ScanBudget { candidates_max: 4096, time_max: Some(Duration::from_millis(2)) };
     let max = node.config.anti_entropy_items_max;
-    match crate::negentropy::items(node.store.store(), &filter, max, budget, || !node.stopping.get()).await {
+    match crate::negentropy::items(node.store.store(), &filter, &Default::default(), max, budget, || {
+        !node.stopping.get()
+    })
+    .await
+    {
         Ok((items, _)) => Some(items),
         Err(Refusal::TooMany(_)) => {
             node.counters.anti_entropy_refused.inc();
