@@ -81,6 +81,53 @@ pub async fn read_request<S: AsyncRead + Unpin>(stream: &mut S, head_bytes_max: 
     }
 }
 
+/// Why a request body could not be read, as the status to answer with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// No `Content-Length` (chunked bodies are not taken): 411.
+    LengthRequired,
+    /// Over the bound: 413.
+    TooLarge,
+    /// The peer closed or the socket failed first: nothing to answer.
+    Closed,
+}
+
+impl BodyError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            BodyError::LengthRequired => Some(411),
+            BodyError::TooLarge => Some(413),
+            BodyError::Closed => None,
+        }
+    }
+}
+
+/// Reads the request's body (its `Content-Length` bytes, counting those read with the head),
+/// refusing one over `bytes_max` before reading it.
+pub async fn read_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    request: &Request,
+    bytes_max: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let length: usize = request
+        .header("content-length")
+        .and_then(|value| value.trim().parse().ok())
+        .ok_or(BodyError::LengthRequired)?;
+    if length > bytes_max {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = request.leftover[..request.leftover.len().min(length)].to_vec();
+    let mut chunk = [0u8; 4096];
+    while body.len() < length {
+        let read = stream.read(&mut chunk).await.map_err(|_| BodyError::Closed)?;
+        if read == 0 {
+            return Err(BodyError::Closed);
+        }
+        body.extend_from_slice(&chunk[..read.min(length - body.len())]);
+    }
+    Ok(body)
+}
+
 /// Parses a complete head from `buffer`; `Ok(None)` if more bytes are needed.
 fn parse_head(buffer: &[u8]) -> Result<Option<Request>, HttpError> {
     let mut headers = [httparse::EMPTY_HEADER; HEADERS_MAX];
@@ -120,6 +167,8 @@ pub enum Route {
     Health,
     Ready,
     Metrics,
+    /// A NIP-86 management call: `POST` with `Content-Type: application/nostr+json+rpc`.
+    Management,
     /// An upgrade request that is not a valid WebSocket handshake: answer 400 with the reason.
     BadUpgrade(&'static str),
     NotFound,
@@ -134,6 +183,13 @@ pub fn route(request: &Request) -> Route {
         ("OPTIONS", _) => Route::Preflight,
         ("GET", "/") if request.header("accept").is_some_and(|accept| accept.contains("application/nostr+json")) => {
             Route::RelayInfo
+        }
+        ("POST", _)
+            if request
+                .header("content-type")
+                .is_some_and(|kind| kind.trim().to_ascii_lowercase().starts_with("application/nostr+json+rpc")) =>
+        {
+            Route::Management
         }
         ("GET", "/health") => Route::Health,
         ("GET", "/ready") => Route::Ready,
@@ -189,7 +245,12 @@ fn reason_phrase(status: u16) -> &'static str {
         200 => "OK",
         204 => "No Content",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        500 => "Internal Server Error",
         431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "Unknown",
@@ -217,6 +278,9 @@ mod tests {
             ("GET /ready HTTP/1.1\r\n\r\n", Route::Ready),
             ("GET /metrics HTTP/1.1\r\n\r\n", Route::Metrics),
             ("POST /health HTTP/1.1\r\n\r\n", Route::NotFound),
+            ("POST / HTTP/1.1\r\nContent-Type: application/nostr+json+rpc\r\n\r\n", Route::Management),
+            ("POST / HTTP/1.1\r\ncontent-type: Application/Nostr+JSON+RPC; charset=utf-8\r\n\r\n", Route::Management),
+            ("POST / HTTP/1.1\r\nContent-Type: application/json\r\n\r\n", Route::NotFound),
             ("GET /nope HTTP/1.1\r\n\r\n", Route::NotFound),
             ("GET / HTTP/1.1\r\nUpgrade: h2c\r\n\r\n", Route::BadUpgrade("only websocket upgrades are served")),
             (
@@ -255,6 +319,20 @@ mod tests {
         assert_eq!(error.status(), Some(431));
         let mut closed = futures_lite::io::Cursor::new(b"GET / HT".to_vec());
         assert!(matches!(futures_lite::future::block_on(read_request(&mut closed, 4096)), Err(HttpError::Closed)));
+    }
+
+    #[test]
+    fn bodies_are_bounded_and_counted_from_the_head() {
+        let read = |head: &str, rest: &[u8], max: usize| {
+            let request = request(head);
+            let mut input = futures_lite::io::Cursor::new(rest.to_vec());
+            futures_lite::future::block_on(read_body(&mut input, &request, max))
+        };
+        let head = "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123";
+        assert_eq!(read(head, b"456789tail", 64), Ok(b"0123456789".to_vec()));
+        assert_eq!(read(head, b"45", 64), Err(BodyError::Closed));
+        assert_eq!(read(head, b"", 9).map_err(|error| error.status()), Err(Some(413)));
+        assert_eq!(read("POST / HTTP/1.1\r\n\r\n", b"", 9).map_err(|error| error.status()), Err(Some(411)));
     }
 
     #[test]

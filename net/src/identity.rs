@@ -69,33 +69,12 @@ impl NodeKey {
 
     /// Writes the key to a new file with mode 0600; refuses an existing file.
     pub fn write_new(&self, path: &Path) -> Result<(), IdentityError> {
-        let io = |source| IdentityError::Io { path: path.into(), source };
-        let mut file = match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(IdentityError::Exists(path.into()));
-            }
-            Err(error) => return Err(io(error)),
-        };
-        let text = format!("{}\n", parrhesia_engine::hex::encode(self.signing.as_bytes()));
-        if let Err(error) = file.write_all(text.as_bytes()).and_then(|()| file.sync_all()) {
-            let _ = std::fs::remove_file(path);
-            return Err(io(error));
-        }
-        Ok(())
+        write_secret_file(path, self.signing.as_bytes())
     }
 
     /// Reads a key file; refuses one that others may read.
     pub fn load(path: &Path) -> Result<NodeKey, IdentityError> {
-        let io = |source| IdentityError::Io { path: path.into(), source };
-        let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(IdentityError::Exposed { path: path.into(), mode });
-        }
-        let text = std::fs::read_to_string(path).map_err(io)?;
-        let secret = parrhesia_engine::hex::decode_array::<32>(text.trim_end_matches('\n'))
-            .ok_or_else(|| IdentityError::Malformed(path.into()))?;
-        Ok(NodeKey::from_secret(secret))
+        read_secret_file(path).map(NodeKey::from_secret)
     }
 }
 
@@ -104,6 +83,38 @@ impl NodeKey {
 pub fn verify(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
     let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(public) else { return false };
     key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature)).is_ok()
+}
+
+/// Writes a 32-byte secret as 64 lowercase hex and a newline to a new file of mode 0600 (never
+/// overwriting; the file is removed again if the write fails). Node keys and the Nostr keys
+/// of `parrhesia-tools admin` are kept this way.
+pub fn write_secret_file(path: &Path, secret: &[u8; 32]) -> Result<(), IdentityError> {
+    let io = |source| IdentityError::Io { path: path.into(), source };
+    let mut file = match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(IdentityError::Exists(path.into()));
+        }
+        Err(error) => return Err(io(error)),
+    };
+    let text = format!("{}\n", parrhesia_engine::hex::encode(secret));
+    if let Err(error) = file.write_all(text.as_bytes()).and_then(|()| file.sync_all()) {
+        let _ = std::fs::remove_file(path);
+        return Err(io(error));
+    }
+    Ok(())
+}
+
+/// Reads a secret written by `write_secret_file`; refuses a file others may read.
+pub fn read_secret_file(path: &Path) -> Result<[u8; 32], IdentityError> {
+    let io = |source| IdentityError::Io { path: path.into(), source };
+    let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(IdentityError::Exposed { path: path.into(), mode });
+    }
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    parrhesia_engine::hex::decode_array::<32>(text.trim_end_matches('\n'))
+        .ok_or_else(|| IdentityError::Malformed(path.into()))
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ pub mod identity;
 pub mod relay_info;
 pub mod websocket;
 
-pub use http::{HttpError, Request, Route, read_request, response, route};
-pub use identity::{IdentityError, NodeKey};
+pub use http::{BodyError, HttpError, Request, Route, read_body, read_request, response, route};
+pub use identity::{IdentityError, NodeKey, read_secret_file, write_secret_file};
 pub use relay_info::{Limitation, RelayInfo};
 pub use websocket::{WebSocket, accept_websocket};
 

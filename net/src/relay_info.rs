@@ -53,6 +53,8 @@ pub struct RelayInfo {
     pub name: String,
     pub description: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pubkey: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
@@ -77,6 +79,7 @@ mod tests {
         let info = RelayInfo {
             name: "relay".into(),
             description: "d".into(),
+            icon: None,
             pubkey: None,
             contact: Some("mailto:x@example.com".into()),
             software: "parrhesia".into(),

@@ -124,6 +124,15 @@ pub struct Config {
     /// one of them without AUTH is answered `auth-required:`; every other read (and live
     /// delivery) leaves out what its reader may not see. Empty: every kind is public.
     pub read_restricted_kinds: Vec<u16>,
+    /// Pubkeys (64 hex) allowed to call the NIP-86 management API (`POST /` with
+    /// `Content-Type: application/nostr+json+rpc` and a NIP-98 `Authorization` header; see
+    /// `parrhesia-tools admin`). Empty: every call is refused.
+    pub admin_pubkeys: Vec<String>,
+    /// Largest management request body, in bytes (413 above it).
+    pub management_body_bytes_max: usize,
+    /// A NIP-98 authorization's created_at must be within this many seconds of now; each one
+    /// is taken once.
+    pub management_auth_window_seconds: u64,
     /// Largest HTTP request head, in bytes.
     pub http_head_bytes_max: usize,
     /// Accept permessage-deflate (RFC 7692) when a client offers it: compressed client
@@ -373,6 +382,9 @@ impl Default for Config {
             auth_window_seconds: 600,
             auth_pubkeys_max: 16,
             read_restricted_kinds: parrhesia_engine::access::DEFAULT_RESTRICTED_KINDS.to_vec(),
+            admin_pubkeys: Vec::new(),
+            management_body_bytes_max: 64 * 1024,
+            management_auth_window_seconds: 60,
             http_head_bytes_max: 8 * 1024,
             metrics_listen: None,
             deflate: true,
@@ -492,6 +504,7 @@ impl Config {
             ("writer_queue_events_max", self.writer_queue_events_max),
             ("shard_channel_messages_max", self.shard_channel_messages_max),
             ("scan_budget_candidates_max", self.scan_budget_candidates_max),
+            ("management_body_bytes_max", self.management_body_bytes_max),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -510,10 +523,19 @@ impl Config {
         {
             bail!("configuration key `relay_pubkey` must be 64 lowercase hex characters");
         }
+        for admin in &self.admin_pubkeys {
+            if parrhesia_engine::hex::decode_array::<32>(admin).is_none() {
+                bail!("configuration key `admin_pubkeys`: {admin:?} is not 64 lowercase hex characters");
+            }
+        }
         if let Some(cluster) = &self.cluster {
             cluster.validate()?;
         }
         Ok(())
+    }
+
+    pub fn admin_keys(&self) -> Vec<[u8; 32]> {
+        self.admin_pubkeys.iter().filter_map(|admin| parrhesia_engine::hex::decode_array::<32>(admin)).collect()
     }
 
     /// The engine limits this configuration sets.
@@ -667,6 +689,7 @@ mod tests {
             (vec![], pairs(&[("relay_pubkey", "xyz")]), "relay_pubkey"),
             (vec![], pairs(&[("read_restricted_kinds", "4,dm")]), "read_restricted_kinds"),
             (vec![], pairs(&[("read_restricted_kinds", "70000")]), "read_restricted_kinds"),
+            (vec![], pairs(&[("admin_pubkeys", "ab")]), "admin_pubkeys"),
         ];
         for (environment, flags, expected) in cases {
             let error = format!("{:#}", Config::load(None, environment, &flags).unwrap_err());

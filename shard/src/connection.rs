@@ -489,6 +489,11 @@ async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Eve
             "this relay takes events only from authenticated clients (NIP-42)",
         ));
     }
+    // The operator's bans and allow-lists (NIP-86): map lookups, before any other work.
+    let allowed = shard.policy.borrow().check_event(&event);
+    if let Err(reason) = allowed {
+        return refuse(reason);
+    }
     let ephemeral = event.kind_class() == KindClass::Ephemeral;
     if !ephemeral {
         match shard.store.contains_id(event.id()) {

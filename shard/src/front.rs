@@ -14,7 +14,7 @@ use crate::shard::Shard;
 const CORS: [(&str, &str); 3] = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Allow-Headers", "*"),
-    ("Access-Control-Allow-Methods", "GET, OPTIONS"),
+    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
 ];
 
 /// The socket's request head, read within the handshake deadline; `None` once a bad request
@@ -38,6 +38,14 @@ async fn read_request(shard: &Shard, stream: &mut TcpStream) -> Option<parrhesia
 
 pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
+    // A blocked address (NIP-86 `blockip`) is closed before anything is read.
+    if let Ok(peer) = stream.peer_addr()
+        && shard.policy.borrow().ip_blocked(peer.ip()).is_some()
+    {
+        shard.metrics.blocked_ip_refusals.inc();
+        let _ = stream.close().await;
+        return;
+    }
     let Some(request) = read_request(&shard, &mut stream).await else { return };
     let plain = |status: u16, body: &str| parrhesia_net::response(status, "text/plain", body.as_bytes(), &CORS);
     let reply = match parrhesia_net::route(&request) {
@@ -48,7 +56,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
             return crate::connection::run(shard, stream, &key, request.leftover, deflate).await;
         }
         Route::RelayInfo => {
-            parrhesia_net::response(200, "application/nostr+json", shard.relay_info_json.as_bytes(), &CORS)
+            parrhesia_net::response(200, "application/nostr+json", shard.relay_info_json.borrow().as_bytes(), &CORS)
         }
         Route::Preflight => parrhesia_net::response(204, "text/plain", b"", &CORS),
         Route::Health => plain(200, &format!("ok shard={}\n", shard.index)),
@@ -58,6 +66,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
             plain(404, "metrics are served on the metrics listener (metrics_listen) only\n")
         }
         Route::Metrics => metrics_page(&shard),
+        Route::Management => crate::management::serve(&shard, &mut stream, &request).await,
         Route::BadUpgrade(reason) => plain(400, &format!("{reason}\n")),
         Route::NotFound => plain(404, "not found; this is a Nostr relay, connect with a WebSocket\n"),
     };

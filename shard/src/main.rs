@@ -4,6 +4,7 @@ mod cluster;
 mod config;
 mod connection;
 mod front;
+mod management;
 mod messages;
 mod metrics;
 mod negentropy;

@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use parrhesia_engine::{Event, InterestKey};
+use parrhesia_engine::policy::Policy;
+use parrhesia_engine::{Event, Id, InterestKey, Pubkey};
 use parrhesia_storage::Outcome;
 
 /// Shard -> writer: a verified, non-ephemeral event to store. `ticket` is the shard's handle
@@ -16,7 +17,37 @@ pub struct StoreRequest {
     pub event: Event,
 }
 
-/// Writer -> every shard, once per group commit, in commit order.
+/// Shard -> writer: an event to store, or a NIP-86 management call.
+#[derive(Debug)]
+pub enum WriterRequest {
+    Store(StoreRequest),
+    Manage(ManageRequest),
+}
+
+/// A NIP-86 call whose NIP-98 authorization and caller the shard checked. The writer refuses
+/// a reused authorization (node-wide), records the call and its change, and answers.
+#[derive(Debug)]
+pub struct ManageRequest {
+    pub ticket: u64,
+    pub caller: Pubkey,
+    /// The NIP-98 event: its id is taken once, while its created_at is within the window.
+    pub auth_id: Id,
+    pub auth_created_at: u64,
+    pub request: parrhesia_engine::management::Request,
+}
+
+/// The writer's answer to a `ManageRequest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManageAnswer {
+    /// The JSON `result`.
+    Done(serde_json::Value),
+    /// This NIP-98 authorization was used before.
+    Replayed,
+    /// The store failed.
+    Failed,
+}
+
+/// Writer -> every shard, once per group commit (or policy change), in commit order.
 #[derive(Debug)]
 pub struct Commit {
     /// Outcomes of this shard's requests in the commit, by ticket.
@@ -25,6 +56,17 @@ pub struct Commit {
     pub events: Arc<[(u64, Event)]>,
     /// When the writer sent it (the shard measures how long it waited in its queue).
     pub sent: std::time::Instant,
+    /// The operator's policy after a management call changed it: every shard takes it at once.
+    pub policy: Option<Arc<Policy>>,
+    /// Answers to this shard's management calls, by ticket.
+    pub answers: Vec<(u64, ManageAnswer)>,
+}
+
+impl Commit {
+    /// A commit of stored events, with this shard's outcomes.
+    pub fn stored(outcomes: Vec<(u64, Outcome)>, events: Arc<[(u64, Event)]>) -> Commit {
+        Commit { outcomes, events, sent: std::time::Instant::now(), policy: None, answers: Vec::new() }
+    }
 }
 
 /// Shard -> every other shard: an ephemeral event to fan out (never stored, no sequence).

@@ -230,6 +230,8 @@ pub struct ShardMetrics {
     pub deliveries: Count,
     pub live_dropped: Count,
     pub overflow_closes: Count,
+    /// Connections closed at accept because their address is blocked (NIP-86 `blockip`).
+    pub blocked_ip_refusals: Count,
     pub cluster_ephemeral_dropped: Count,
     pub subscriptions_open: Gauge,
     pub req_to_eose: Histogram,
@@ -272,6 +274,7 @@ impl Default for ShardMetrics {
             deliveries: Count::default(),
             live_dropped: Count::default(),
             overflow_closes: Count::default(),
+            blocked_ip_refusals: Count::default(),
             cluster_ephemeral_dropped: Count::default(),
             subscriptions_open: Gauge::default(),
             req_to_eose: Histogram::seconds(),
@@ -700,6 +703,12 @@ impl Sources {
             "parrhesia_outbound_overflow_closes",
             "Connections closed because their outbound queue was full",
             |shard| count(&shard.overflow_closes),
+        )?;
+        self.per_shard(
+            encoder,
+            "parrhesia_blocked_ip_refusals",
+            "Connections closed at accept because their address is blocked (NIP-86 blockip)",
+            |shard| count(&shard.blocked_ip_refusals),
         )?;
         self.per_shard(
             encoder,

@@ -36,19 +36,41 @@ const CLUSTER_APPLY_QUEUE_BATCHES: usize = 64;
 pub const SUPPORTED_NIPS: [u16; 11] = [1, 9, 11, 13, 40, 42, 45, 50, 62, 70, 77];
 
 fn relay_info(config: &Config) -> RelayInfo {
+    let mut supported_nips = SUPPORTED_NIPS.to_vec();
+    if !config.admin_pubkeys.is_empty() {
+        supported_nips.extend([86, 98]);
+    }
     RelayInfo {
         name: config.relay_name.clone(),
         description: config.relay_description.clone(),
+        icon: None,
         pubkey: config.relay_pubkey.clone(),
         contact: config.relay_contact.clone(),
         software: "https://github.com/parrhesia/parrhesia-rs".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        supported_nips: SUPPORTED_NIPS.to_vec(),
+        supported_nips,
         limitation: Limitation {
             auth_required: config.auth_required != crate::config::AuthRequired::None,
             ..Limitation::from_limits(&config.limits())
         },
     }
+}
+
+/// The NIP-11 document as the operator's policy shapes it: a name, description or icon set
+/// through NIP-86 replaces the configured one; allow-lists make writes restricted.
+pub fn relay_info_json(base: &RelayInfo, policy: &parrhesia_engine::policy::Policy) -> String {
+    let mut info = base.clone();
+    if let Some(name) = &policy.relay_name {
+        info.name = name.clone();
+    }
+    if let Some(description) = &policy.relay_description {
+        info.description = description.clone();
+    }
+    if let Some(icon) = &policy.relay_icon {
+        info.icon = Some(icon.clone());
+    }
+    info.limitation.restricted_writes |= !policy.allowed_pubkeys.is_empty() || !policy.allowed_kinds.is_empty();
+    info.to_json()
 }
 
 /// An executor as every one of the node's is built: named, small io_uring memory, 2 ms preempt.
@@ -195,6 +217,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         sweep_interval: Duration::from_secs(config.expiration_sweep_interval_seconds.max(1)),
         cluster: writer_cluster,
         metrics: writer_metrics,
+        management_auth_window_seconds: config.management_auth_window_seconds,
     };
     let writer = executor(Placement::Unbound, "writer")
         .spawn(move || crate::writer::run(writer_setup))
@@ -202,7 +225,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 
     let cpus: Vec<usize> =
         CpuSet::online().map(|set| set.into_iter().map(|location| location.cpu).collect()).unwrap_or_default();
-    let relay_info_json = relay_info(&config).to_json();
+    let relay_info = relay_info(&config);
+    let policy = Arc::new(store.policy().context("reading the operator's policy (NIP-86)")?);
     let (bound_sender, bound_receiver) = std::sync::mpsc::channel();
     let mut handles = Vec::new();
     for (index, (peers_out, peers_in)) in to_peers.into_iter().zip(from_peers).enumerate() {
@@ -210,7 +234,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             index,
             config: config.clone(),
             store: store.clone(),
-            relay_info_json: relay_info_json.clone(),
+            relay_info: relay_info.clone(),
+            policy: policy.clone(),
             to_writer: to_writer[index].take().expect("one sender per shard"),
             from_writer: from_writer[index].take().expect("one receiver per shard"),
             to_peers: peers_out,

@@ -16,13 +16,14 @@ use parrhesia_storage::{Outcome, Store};
 
 use crate::config::Config;
 use crate::connection::Connection;
-use crate::messages::{Commit, Ephemeral, StoreRequest, ToCluster};
+use crate::messages::{Commit, Ephemeral, ManageAnswer, ManageRequest, StoreRequest, ToCluster, WriterRequest};
 use crate::metrics::{DEFLATE_IN_COMPRESSED, DEFLATE_IN_INFLATED};
 use crate::metrics::{Metrics, OUTCOME_DUPLICATE, OUTCOME_STORED, ShardMetrics, refusal_outcome};
 use crate::notify::Notify;
 use crate::outbound::{Frame, LiveOutcome};
 use crate::startup::{StartupSteps, Step};
 use bytes::Bytes;
+use parrhesia_engine::policy::Policy;
 use parrhesia_net::deflate::{Deflater, Inflater};
 
 /// Everything a shard is started with.
@@ -30,8 +31,10 @@ pub struct ShardSetup {
     pub index: usize,
     pub config: Config,
     pub store: Store,
-    pub relay_info_json: String,
-    pub to_writer: SharedSender<StoreRequest>,
+    /// The NIP-11 document as configured, and the operator's policy as stored at start.
+    pub relay_info: parrhesia_net::RelayInfo,
+    pub policy: Arc<Policy>,
+    pub to_writer: SharedSender<WriterRequest>,
     pub from_writer: SharedReceiver<Commit>,
     /// To every other shard, and from every other shard.
     pub to_peers: Vec<SharedSender<Ephemeral>>,
@@ -58,7 +61,16 @@ pub struct Shard {
     /// `Config::read_restricted_kinds`, shared by every reader's `ReadAccess`.
     pub read_restricted: Arc<[u16]>,
     pub store: Store,
-    pub relay_info_json: String,
+    /// The NIP-11 document as configured; what is served is `relay_info_json` (with the
+    /// policy's overrides).
+    relay_info: parrhesia_net::RelayInfo,
+    pub relay_info_json: RefCell<String>,
+    /// The operator's policy (NIP-86), replaced whenever the writer records a change.
+    pub policy: RefCell<Arc<Policy>>,
+    /// `Config::admin_pubkeys`, decoded.
+    pub admins: Vec<parrhesia_engine::Pubkey>,
+    /// Management calls awaiting the writer's answer, by ticket.
+    manage_pending: RefCell<HashMap<u64, glommio::channels::local_channel::LocalSender<ManageAnswer>>>,
     pub subscriptions: RefCell<SubscriptionIndex<u64>>,
     /// Reused by every fanout: the (connection, subscription) pairs an event matched.
     fanout_matches: RefCell<Vec<(u64, Arc<str>)>>,
@@ -73,7 +85,7 @@ pub struct Shard {
     next_generation: Cell<u64>,
     /// The highest sequence number whose commit this shard has fanned out.
     pub last_seq_seen: Cell<u64>,
-    to_writer: RefCell<Option<Rc<ConnectedSender<StoreRequest>>>>,
+    to_writer: RefCell<Option<Rc<ConnectedSender<WriterRequest>>>>,
     to_peers: RefCell<Vec<Rc<ConnectedSender<Ephemeral>>>>,
     /// Connected once the cluster executor has connected its end.
     to_cluster: RefCell<Option<Rc<ConnectedSender<ToCluster>>>>,
@@ -114,11 +126,27 @@ impl Shard {
         self.next_ticket.set(ticket);
         let kind_class = crate::metrics::kind_class_index(event.kind_class());
         self.pending.borrow_mut().insert(ticket, (connection, *event.id(), kind_class));
-        if sender.send(StoreRequest { ticket, event }).await.is_err() {
+        if sender.send(WriterRequest::Store(StoreRequest { ticket, event })).await.is_err() {
             self.pending.borrow_mut().remove(&ticket);
             return Err(());
         }
         Ok(())
+    }
+
+    /// Hands a checked management call to the writer and waits for its answer (`None` at
+    /// shutdown).
+    pub async fn manage(&self, mut request: ManageRequest) -> Option<ManageAnswer> {
+        let sender = self.to_writer.borrow().clone()?;
+        let ticket = self.next_ticket.get() + 1;
+        self.next_ticket.set(ticket);
+        request.ticket = ticket;
+        let (answer_sender, answer) = glommio::channels::local_channel::new_bounded(1);
+        self.manage_pending.borrow_mut().insert(ticket, answer_sender);
+        if sender.send(WriterRequest::Manage(request)).await.is_err() {
+            self.manage_pending.borrow_mut().remove(&ticket);
+            return None;
+        }
+        answer.recv().await
     }
 
     /// Fans an ephemeral event out here and on every other shard.
@@ -141,6 +169,15 @@ impl Shard {
     /// Handles one commit from the writer: answer the OKs, then fan out in sequence order.
     fn on_commit(&self, commit: Commit) {
         self.metrics.commit_queue.observe_duration(commit.sent.elapsed());
+        if let Some(policy) = commit.policy {
+            self.relay_info_json.replace(crate::runtime::relay_info_json(&self.relay_info, &policy));
+            self.policy.replace(policy);
+        }
+        for (ticket, answer) in commit.answers {
+            if let Some(sender) = self.manage_pending.borrow_mut().remove(&ticket) {
+                let _ = sender.try_send(answer);
+            }
+        }
         for (ticket, outcome) in commit.outcomes {
             let Some((connection, id, kind_class)) = self.pending.borrow_mut().remove(&ticket) else { continue };
             let (accepted, message, counted) = match outcome {
@@ -304,9 +341,13 @@ pub async fn run(setup: ShardSetup) {
         connections_max: setup.connections_max,
         limits: setup.config.limits(),
         read_restricted: setup.config.read_restricted_kinds.as_slice().into(),
+        admins: setup.config.admin_keys(),
         config: setup.config,
         store: setup.store,
-        relay_info_json: setup.relay_info_json,
+        relay_info_json: RefCell::new(crate::runtime::relay_info_json(&setup.relay_info, &setup.policy)),
+        relay_info: setup.relay_info,
+        policy: RefCell::new(setup.policy),
+        manage_pending: RefCell::default(),
         subscriptions: RefCell::new(SubscriptionIndex::new()),
         fanout_matches: RefCell::default(),
         event_scratch: RefCell::default(),

@@ -3,18 +3,21 @@
 //! publishes the committed events, in sequence order, to every shard.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use glommio::channels::local_channel;
 use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
+use parrhesia_engine::management::Call;
 use parrhesia_engine::{Prefix, Reason};
 use parrhesia_net::cluster::replication::AppliedBatch;
-use parrhesia_storage::{Outcome, Store};
+use parrhesia_storage::{AuditEntry, Outcome, Store};
 
-use crate::messages::{Commit, ReplicatedBatch, StoreRequest, ToWriter, WriterNotice};
+use crate::messages::{
+    Commit, ManageAnswer, ManageRequest, ReplicatedBatch, StoreRequest, ToWriter, WriterNotice, WriterRequest,
+};
 use crate::metrics::WriterMetrics;
 use crate::startup::{StartupSteps, Step};
 use crate::{unix_now, unix_now_ms};
@@ -22,7 +25,7 @@ use crate::{unix_now, unix_now_ms};
 /// What the writer needs; built by the runtime.
 pub struct WriterSetup {
     pub store: Store,
-    pub requests: Vec<SharedReceiver<StoreRequest>>,
+    pub requests: Vec<SharedReceiver<WriterRequest>>,
     pub commits: Vec<SharedSender<Commit>>,
     pub batch_events_max: usize,
     /// `Some` with `nosync` durability: flush this often.
@@ -32,6 +35,9 @@ pub struct WriterSetup {
     /// With a cluster: batches pulled from peers, and where to say what became of them.
     pub cluster: Option<(SharedReceiver<ToWriter>, SharedSender<WriterNotice>)>,
     pub metrics: Arc<WriterMetrics>,
+    /// NIP-98: how long an authorization is valid either side of its created_at (its id is
+    /// refused again for that long).
+    pub management_auth_window_seconds: u64,
 }
 
 /// What the writer did, reported at exit.
@@ -49,6 +55,7 @@ const SOURCE_REPLICATION: usize = 1;
 /// Runs until every shard has closed its request channel and all requests are answered.
 pub async fn run(setup: WriterSetup) -> WriterReport {
     let queue: Rc<RefCell<VecDeque<(usize, StoreRequest)>>> = Rc::default();
+    let calls: Rc<RefCell<VecDeque<(usize, ManageRequest)>>> = Rc::default();
     let open_channels = Rc::new(Cell::new(setup.requests.len()));
     let (wake_sender, wake_receiver) = local_channel::new_bounded::<()>(1);
     let wake_sender = Rc::new(wake_sender);
@@ -56,12 +63,15 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
     let open_shards = setup.requests.len();
     for (shard, receiver) in setup.requests.into_iter().enumerate() {
         let (queue, open_channels, wake) = (queue.clone(), open_channels.clone(), wake_sender.clone());
-        let startup = setup.startup.clone();
+        let (startup, calls) = (setup.startup.clone(), calls.clone());
         forwarders.push(glommio::spawn_local(async move {
             let receiver = crate::shard::with_pulse(receiver.connect()).await;
             startup.mark(Step::WriterRequests(shard));
             while let Some(request) = receiver.recv().await {
-                queue.borrow_mut().push_back((shard, request));
+                match request {
+                    WriterRequest::Store(request) => queue.borrow_mut().push_back((shard, request)),
+                    WriterRequest::Manage(call) => calls.borrow_mut().push_back((shard, call)),
+                }
                 let _ = wake.try_send(());
             }
             open_channels.set(open_channels.get() - 1);
@@ -88,6 +98,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         setup.startup.mark(Step::WriterCommits(shard));
     }
     let mut report = WriterReport::default();
+    let mut management = Management::new(&setup.store, setup.management_auth_window_seconds);
     let mut last_flush = Instant::now();
     let mut last_sweep = Instant::now();
     loop {
@@ -99,6 +110,10 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
             batch
         };
         let pulled = replicated.borrow_mut().pop_front();
+        let managed: Vec<(usize, ManageRequest)> = calls.borrow_mut().drain(..).collect();
+        if !managed.is_empty() {
+            management.serve(&setup.store, managed, &commits).await;
+        }
         if batch.is_empty() && pulled.is_none() {
             if open_channels.get() == 0 {
                 break;
@@ -108,7 +123,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         }
         if !batch.is_empty() {
             report.commits += 1;
-            let stored = commit(&setup.store, batch, &commits, &setup.metrics).await;
+            let stored = commit(&setup.store, batch, &commits, &setup.metrics, &management.policy).await;
             report.events_stored += stored.len() as u64;
             if !stored.is_empty() {
                 notify_cluster(&notices, WriterNotice::Committed(stored)).await;
@@ -123,7 +138,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
                 // As a client's events: stored in this node's own log, fanned out, and the
                 // cluster told (its peers then pull them like any other).
                 let batch = events.into_iter().map(|event| (usize::MAX, StoreRequest { ticket: 0, event })).collect();
-                let stored = commit(&setup.store, batch, &commits, &setup.metrics).await;
+                let stored = commit(&setup.store, batch, &commits, &setup.metrics, &management.policy).await;
                 report.events_stored += stored.len() as u64;
                 if !stored.is_empty() {
                     notify_cluster(&notices, WriterNotice::Committed(stored)).await;
@@ -148,6 +163,100 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         forwarder.await;
     }
     report
+}
+
+/// NIP-86 calls: the policy as stored, and the NIP-98 authorizations already taken (node-wide:
+/// every call passes here), each kept until it could no longer be valid.
+struct Management {
+    policy: parrhesia_engine::policy::Policy,
+    /// auth event id -> the Unix time after which it is refused by its age anyway
+    taken: HashMap<parrhesia_engine::Id, u64>,
+    window_seconds: u64,
+}
+
+impl Management {
+    fn new(store: &Store, window_seconds: u64) -> Management {
+        let policy = store.policy().unwrap_or_else(|error| {
+            tracing::warn!(%error, "reading the policy failed");
+            Default::default()
+        });
+        // Authorizations recorded before a restart stay taken for as long as they are valid.
+        let now = unix_now();
+        let taken = store
+            .audit_log()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|entry| (entry.auth_id, entry.unix_ms / 1000 + 2 * window_seconds))
+            .filter(|(_, until)| *until >= now)
+            .collect();
+        Management { policy, taken, window_seconds }
+    }
+
+    /// Records each call (refusing a reused authorization), answers each shard's calls and
+    /// gives every shard the new policy if one changed it.
+    async fn serve(
+        &mut self,
+        store: &Store,
+        calls: Vec<(usize, ManageRequest)>,
+        shards: &[glommio::channels::shared_channel::ConnectedSender<Commit>],
+    ) {
+        let now = unix_now();
+        self.taken.retain(|_, until| *until >= now);
+        let mut answers: Vec<Vec<(u64, ManageAnswer)>> = vec![Vec::new(); shards.len()];
+        let mut changed = false;
+        for (shard, call) in calls {
+            let answer = self.answer(store, call.auth_id, call.auth_created_at, &call);
+            changed |= matches!(answer, ManageAnswer::Done(_)) && matches!(call.request.call, Call::Change(_));
+            if let Some(answers) = answers.get_mut(shard) {
+                answers.push((call.ticket, answer));
+            }
+        }
+        let policy = changed.then(|| Arc::new(self.policy.clone()));
+        for (sender, answers) in shards.iter().zip(answers) {
+            if policy.is_none() && answers.is_empty() {
+                continue;
+            }
+            let commit = Commit { policy: policy.clone(), answers, ..Commit::stored(Vec::new(), Arc::new([])) };
+            let _ = sender.send(commit).await;
+        }
+    }
+
+    fn answer(
+        &mut self,
+        store: &Store,
+        auth_id: parrhesia_engine::Id,
+        created_at: u64,
+        call: &ManageRequest,
+    ) -> ManageAnswer {
+        if self.taken.contains_key(&auth_id) {
+            return ManageAnswer::Replayed;
+        }
+        let change = match &call.request.call {
+            Call::Change(change) => Some(change),
+            _ => None,
+        };
+        let audit = AuditEntry {
+            unix_ms: unix_now_ms(),
+            caller: call.caller,
+            auth_id,
+            method: call.request.method.clone(),
+            params: serde_json::Value::Array(call.request.params.clone()).to_string(),
+        };
+        match store.manage(change, &audit) {
+            Ok(removed) => {
+                self.taken.insert(auth_id, created_at + self.window_seconds);
+                if let Some(change) = change {
+                    self.policy.apply(change);
+                }
+                tracing::info!(method = %call.request.method, caller = %parrhesia_engine::hex::encode(&call.caller), removed, "management call");
+                ManageAnswer::Done(parrhesia_engine::management::result(&call.request.call, &self.policy))
+            }
+            Err(error) => {
+                tracing::warn!(%error, method = %call.request.method, "recording a management call failed");
+                ManageAnswer::Failed
+            }
+        }
+    }
 }
 
 type Notices = Rc<RefCell<Option<glommio::channels::shared_channel::ConnectedSender<WriterNotice>>>>;
@@ -202,7 +311,7 @@ async fn commit_replicated(
     }
     if !stored.is_empty() {
         for sender in shards {
-            let _ = sender.send(Commit { outcomes: Vec::new(), events: stored.clone(), sent: Instant::now() }).await;
+            let _ = sender.send(Commit::stored(Vec::new(), stored.clone())).await;
         }
         if origin_commit_unix_ms > 0 {
             // Clocks differ between nodes: a receiver behind the origin would see a negative
@@ -216,26 +325,39 @@ async fn commit_replicated(
 }
 
 /// Applies one batch and answers every shard. Returns the events stored, with their
-/// sequence numbers.
+/// sequence numbers. The policy is checked again here: a shard may not have taken a change
+/// yet when an event it checked arrives, but the writer has (it records every change).
 async fn commit(
     store: &Store,
     batch: Vec<(usize, StoreRequest)>,
     shards: &[glommio::channels::shared_channel::ConnectedSender<Commit>],
     metrics: &WriterMetrics,
+    policy: &parrhesia_engine::policy::Policy,
 ) -> Arc<[(u64, parrhesia_engine::Event)]> {
     let (routes, events): (Vec<(usize, u64)>, Vec<_>) =
         batch.into_iter().map(|(shard, request)| ((shard, request.ticket), request.event)).unzip();
+    let verdicts: Vec<Result<(), Reason>> = events.iter().map(|event| policy.check_event(event)).collect();
+    let admitted: Vec<parrhesia_engine::Event> =
+        events.iter().zip(&verdicts).filter(|(_, verdict)| verdict.is_ok()).map(|(event, _)| event.clone()).collect();
     let started = Instant::now();
     // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
-    let result = store.apply(&events, unix_now());
-    metrics.committed(SOURCE_CLIENTS, started.elapsed(), events.len());
-    let outcomes = match result {
+    let result = store.apply(&admitted, unix_now());
+    metrics.committed(SOURCE_CLIENTS, started.elapsed(), admitted.len());
+    let mut applied = match result {
         Ok(outcomes) => outcomes,
         Err(error) => {
-            tracing::warn!(%error, events = events.len(), "group commit failed; nothing of the batch was stored");
-            vec![Outcome::Rejected(Reason::new(Prefix::Error, "the relay could not store this event")); events.len()]
+            tracing::warn!(%error, events = admitted.len(), "group commit failed; nothing of the batch was stored");
+            vec![Outcome::Rejected(Reason::new(Prefix::Error, "the relay could not store this event")); admitted.len()]
         }
-    };
+    }
+    .into_iter();
+    let outcomes: Vec<Outcome> = verdicts
+        .into_iter()
+        .map(|verdict| match verdict {
+            Ok(()) => applied.next().expect("one outcome per admitted event"),
+            Err(reason) => Outcome::Rejected(reason),
+        })
+        .collect();
     let stored = stored_events(&outcomes, events);
     metrics.events_stored[SOURCE_CLIENTS].add(stored.len() as u64);
     let mut per_shard: Vec<Vec<(u64, Outcome)>> = vec![Vec::new(); shards.len()];
@@ -247,7 +369,7 @@ async fn commit(
     }
     for (sender, outcomes) in shards.iter().zip(per_shard) {
         // A shard that has gone away (shutdown) no longer needs its answers.
-        let _ = sender.send(Commit { outcomes, events: stored.clone(), sent: Instant::now() }).await;
+        let _ = sender.send(Commit::stored(outcomes, stored.clone())).await;
     }
     stored
 }

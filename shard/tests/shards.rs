@@ -4,23 +4,7 @@
 
 mod common;
 
-use common::{Client, Relay, hex, keys, note, now};
-
-/// Opens connections until there is one on each shard.
-fn one_per_shard(relay: &Relay) -> (Client, Client) {
-    let mut by_shard: [Option<Client>; 2] = [None, None];
-    for _ in 0..200 {
-        let client = relay.connect();
-        assert!(client.shard < 2, "shard header present and in range: {}", client.shard);
-        let slot = client.shard;
-        by_shard[slot].get_or_insert(client);
-        if by_shard.iter().all(Option::is_some) {
-            let [first, second] = by_shard;
-            return (first.unwrap(), second.unwrap());
-        }
-    }
-    panic!("200 connections all landed on one shard");
-}
+use common::{Client, Relay, hex, keys, note, now, one_per_shard};
 
 #[test]
 fn events_cross_shards() {

@@ -5,6 +5,7 @@
 mod error;
 mod lock;
 mod maintenance;
+mod policy;
 mod query;
 pub mod record;
 pub mod schema;
@@ -14,6 +15,7 @@ mod write;
 pub use error::StorageError;
 pub use lock::{DirectoryLock, LOCK_FILE, LockError};
 pub use maintenance::{Space, VERIFY_PROBLEMS_SHOWN, VerifyReport};
+pub use policy::AuditEntry;
 pub use query::{QueryScan, ScanBudget};
 pub use record::{Header, Record, RecordFilter};
 pub use store::{

@@ -9,8 +9,9 @@ use sha2::{Digest, Sha256};
 /// Bumped whenever a key or record layout changes; a store of another version is refused.
 /// Version 2: records carry their indexed tags. Version 3: records keep id, pubkey and sig
 /// once, as bytes, and only the rest of the JSON (`record.rs`). Version 4: records carry their
-/// origin's store epoch; the `origin_log` and `cursors` tables (replication).
-pub const SCHEMA_VERSION: u32 = 4;
+/// origin's store epoch; the `origin_log` and `cursors` tables (replication). Version 5: the
+/// `policy` and `audit` tables (NIP-86), and banned event ids refused by `apply`.
+pub const SCHEMA_VERSION: u32 = 5;
 
 pub const TABLE_EVENTS: &str = "events";
 pub const TABLE_IDS: &str = "ids";
@@ -22,7 +23,11 @@ pub const TABLE_META: &str = "meta";
 pub const TABLE_ORIGIN_LOG: &str = "origin_log";
 /// `origin ++ origin epoch` -> the next origin seq this node has not pulled (replication cursor).
 pub const TABLE_CURSORS: &str = "cursors";
-pub const TABLE_COUNT: u32 = 13;
+/// `class ++ key` -> reason: the operator's policy (`policy.rs`).
+pub const TABLE_POLICY: &str = "policy";
+/// `unix ms ++ NIP-98 event id` -> caller, method, params: every management call.
+pub const TABLE_AUDIT: &str = "audit";
+pub const TABLE_COUNT: u32 = 15;
 
 pub const META_SCHEMA_VERSION: &[u8] = b"schema_version";
 pub const META_NODE_ID: &[u8] = b"node_id";

@@ -69,6 +69,8 @@ pub(crate) struct Tables {
     pub meta: Table,
     pub origin_log: Table,
     pub cursors: Table,
+    pub policy: Table,
+    pub audit: Table,
 }
 
 /// Every table, in the order `Tables::in_order` lists the handles.
@@ -86,6 +88,8 @@ const TABLE_NAMES: [&str; schema::TABLE_COUNT as usize] = [
     schema::TABLE_META,
     schema::TABLE_ORIGIN_LOG,
     schema::TABLE_CURSORS,
+    schema::TABLE_POLICY,
+    schema::TABLE_AUDIT,
 ];
 
 impl Tables {
@@ -106,6 +110,8 @@ impl Tables {
             self.meta,
             self.origin_log,
             self.cursors,
+            self.policy,
+            self.audit,
         ]
     }
 
@@ -224,6 +230,8 @@ impl Store {
                 meta,
                 origin_log,
                 cursors,
+                policy,
+                audit,
             ],
         ) = created
         else {
@@ -239,6 +247,8 @@ impl Store {
             meta,
             origin_log,
             cursors,
+            policy,
+            audit,
         };
         let mut txn = env.write_txn()?;
         let (node_id, epoch) = init_meta(&mut txn, &tables, options)?;

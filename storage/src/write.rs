@@ -164,7 +164,7 @@ enum Admission {
     },
 }
 
-struct Writer<'a, 'env> {
+pub(crate) struct Writer<'a, 'env> {
     txn: &'a mut RwTxn<'env>,
     tables: &'a Tables,
     store: &'a Store,
@@ -172,6 +172,12 @@ struct Writer<'a, 'env> {
 
 fn refuse(prefix: Prefix, detail: &'static str) -> Admission {
     Admission::Refuse(Outcome::Rejected(Reason::new(prefix, detail)))
+}
+
+impl<'a, 'env> Writer<'a, 'env> {
+    pub(crate) fn new(txn: &'a mut RwTxn<'env>, store: &'a Store) -> Writer<'a, 'env> {
+        Writer { txn, tables: &store.tables, store }
+    }
 }
 
 impl Writer<'_, '_> {
@@ -196,6 +202,11 @@ impl Writer<'_, '_> {
         deleted_id.extend_from_slice(event.pubkey());
         if tables.deleted.get(self.read(), &deleted_id)?.is_some() {
             return Ok(refuse(Prefix::Blocked, "this event was deleted by its author"));
+        }
+        let mut banned = [crate::policy::BANNED_EVENT; 33];
+        banned[1..].copy_from_slice(event.id());
+        if tables.policy.get(self.read(), &banned)?.is_some() {
+            return Ok(refuse(Prefix::Blocked, "this event is banned here"));
         }
         if self.deleted_up_to(schema::DELETED_VANISH, event.pubkey())?.is_some_and(|until| event.created_at() <= until)
         {
@@ -287,7 +298,7 @@ impl Writer<'_, '_> {
     }
 
     /// Removes a stored event and all its index entries.
-    fn remove(&mut self, seq: u64) -> Result<(), StorageError> {
+    pub(crate) fn remove(&mut self, seq: u64) -> Result<(), StorageError> {
         let tables = self.tables;
         let Some(stored) = read_record(self.read(), tables, seq)? else { return Ok(()) };
         let (header, keys, coordinate) = (stored.header, schema::index_keys(&stored), stored.coordinate());

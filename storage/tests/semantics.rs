@@ -454,3 +454,55 @@ fn a_single_node_store_joins_a_cluster_under_a_key() {
     let tools = StoreOptions { as_stored_node: true, ..StoreOptions::default() };
     assert_eq!(Store::open(dir.path(), &tools).unwrap().node_id(), &[4; 32], "tools open it as its node");
 }
+
+/// NIP-86 decisions persist; a banned event is removed and refused from then on (also through
+/// `apply`, which replication and import use); every call is in the audit log, in order.
+#[test]
+fn policy_changes_persist_and_banned_events_stay_out() {
+    use parrhesia_engine::policy::Change;
+    use parrhesia_storage::AuditEntry;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let (alice, bob) = (keys(1), keys(2));
+    let note = event(&alice, NOW, 1, &[("t", "x")], "bad");
+    assert_eq!(apply_one(&store, &note), Outcome::Stored { seq: 1 });
+    let audit = |number: u8, method: &str| AuditEntry {
+        unix_ms: 1_000 + u64::from(number),
+        caller: *bob.public_key(),
+        auth_id: [number; 32],
+        method: method.into(),
+        params: format!(r#"["{number}"]"#),
+    };
+    let changes = [
+        Change::BanEvent(*note.id(), "illegal".into()),
+        Change::BanPubkey(*alice.public_key(), "spam".into()),
+        Change::AllowKind(1),
+        Change::AllowKind(7),
+        Change::DisallowKind(7),
+        Change::BlockIp("2001:db8::1".parse().unwrap(), "abuse".into()),
+        Change::BlockIp("::ffff:192.0.2.1".parse().unwrap(), String::new()),
+        Change::RelayName("Mine".into()),
+    ];
+    let mut expected = parrhesia_engine::policy::Policy::default();
+    for (number, change) in changes.iter().enumerate() {
+        let removed = store.manage(Some(change), &audit(number as u8, "m")).unwrap();
+        assert_eq!(removed, number == 0, "only the ban of a stored event removes one");
+        expected.apply(change);
+    }
+    store.manage(None, &audit(99, "listbannedpubkeys")).unwrap();
+    assert!(!by_id(&store, &note), "the banned event is gone");
+    let (prefix, detail) = rejected(&apply_one(&store, &note));
+    assert_eq!((prefix, detail.as_str()), (Prefix::Blocked, "this event is banned here"));
+    assert_eq!(store.policy().unwrap(), expected);
+    assert_eq!(expected.ip_blocked("192.0.2.1".parse().unwrap()), Some(""));
+    let log = store.audit_log().unwrap();
+    assert_eq!(log.len(), changes.len() + 1);
+    assert_eq!(log.last().unwrap(), &audit(99, "listbannedpubkeys"));
+    assert!(log.windows(2).all(|pair| pair[0].unix_ms < pair[1].unix_ms), "oldest first");
+    drop(store);
+    let store = open(&dir);
+    assert_eq!(store.policy().unwrap(), expected, "the policy survives reopening");
+    // Lifting the ban lets the event in again.
+    store.manage(Some(&Change::AllowEvent(*note.id())), &audit(100, "allowevent")).unwrap();
+    assert!(matches!(apply_one(&store, &note), Outcome::Stored { .. }));
+}

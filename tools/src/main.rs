@@ -3,6 +3,7 @@
 //! holds while it runs; commands that only read (export, stats, verify, compact --out) work
 //! beside a running relay.
 
+mod admin;
 mod export;
 mod import;
 mod progress;
@@ -113,7 +114,29 @@ enum Command {
     Keygen {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// A Nostr (secp256k1) key instead: for the relay's `admin_pubkeys` and `admin --key`.
+        #[arg(long)]
+        nostr: bool,
     },
+    /// Call the relay's NIP-86 management API: METHOD with PARAMS (each JSON if it reads as
+    /// JSON, like 1 or "text", else the text), authorized by a NIP-98 header signed with the
+    /// Nostr key in --key (`keygen --nostr`; its pubkey in the relay's `admin_pubkeys`). Prints
+    /// the result; the relay's error exits 1. Methods: `supportedmethods` lists them.
+    Admin {
+        /// The relay, http:// or ws:// (a TLS relay on its local address).
+        url: String,
+        method: String,
+        params: Vec<String>,
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The URL to sign when the relay knows itself by another (its `relay_url`, e.g.
+        /// wss://relay.example.com behind a TLS proxy) [default: URL].
+        #[arg(long, value_name = "URL")]
+        signed_url: Option<String>,
+    },
+    /// Print the store's audit log of management calls, oldest first, one JSON object a line.
+    /// Read-only: the relay may keep running.
+    Audit,
     /// Print the public key of the node key in FILE.
     Pubkey { file: PathBuf },
     /// Reconcile the local store (the relay stopped) with a relay by NIP-77 negentropy, then
@@ -173,7 +196,12 @@ fn main() -> ExitCode {
             };
             sync::run(&directory, &url, &filter, dir, window)
         }),
-        Command::Keygen { out } => keygen(&out),
+        Command::Keygen { out, nostr: false } => keygen(&out),
+        Command::Keygen { out, nostr: true } => admin::keygen(&out),
+        Command::Admin { url, method, params, key, signed_url } => {
+            admin::run(&url, signed_url.as_deref(), &method, &params, &key)
+        }
+        Command::Audit => data_dir().and_then(|dir| admin::audit(&dir)),
         Command::Pubkey { file } => NodeKey::load(&file)
             .map(|key| {
                 println!("{}", key.public_hex());
@@ -236,7 +264,7 @@ fn parse_filters(text: &str) -> Result<Vec<Filter>> {
         .collect()
 }
 
-fn unix_now() -> u64 {
+pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
 

@@ -14,7 +14,7 @@ const TOP_KINDS: usize = 10;
 /// Events removed per write transaction by `delete`.
 const DELETE_BATCH_EVENTS_MAX: usize = 10_000;
 
-fn open(data_dir: &Path) -> Result<Store> {
+pub fn open(data_dir: &Path) -> Result<Store> {
     Store::open_existing(data_dir, &StoreOptions { as_stored_node: true, ..StoreOptions::default() })
         .with_context(|| format!("opening the store in {}", data_dir.display()))
 }

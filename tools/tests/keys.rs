@@ -53,3 +53,18 @@ fn pubkey_refuses_a_readable_or_malformed_file() {
     assert_eq!(malformed.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&malformed.stderr).contains("does not hold a node key"));
 }
+
+#[test]
+fn keygen_nostr_writes_a_secp256k1_key_whose_pubkey_it_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("admin.key");
+    let made = tools(&["keygen", "--nostr", "--out", path.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    let secret = std::fs::read_to_string(&path).unwrap();
+    let secret = parrhesia_engine::hex::decode_array::<32>(secret.trim_end()).expect("64 hex");
+    let keys = parrhesia_engine::Keys::from_secret_bytes(secret).expect("a secp256k1 secret");
+    assert_eq!(stdout(&made).trim_end(), parrhesia_engine::hex::encode(keys.public_key()));
+    let again = tools(&["keygen", "--nostr", "--out", path.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1), "refuses to overwrite");
+}

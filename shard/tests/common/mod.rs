@@ -167,17 +167,28 @@ impl Relay {
 
 /// An HTTP GET to a loopback port; returns (status, body).
 pub fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    http_request(port, "GET", path, headers, b"")
+}
+
+/// One HTTP request to a loopback port (a body gets its Content-Length); returns (status, body).
+pub fn http_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream.set_read_timeout(Some(WAIT)).unwrap();
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
+    if !body.is_empty() {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    // A relay that answers before reading all of a refused body may reset the rest.
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
     let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
     let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
     (status, body)
@@ -215,6 +226,22 @@ pub fn tools_binary() -> PathBuf {
     let tools = relay.with_file_name("parrhesia-tools");
     assert!(tools.is_file(), "{} is missing: run the workspace's tests (cargo test --workspace)", tools.display());
     tools
+}
+
+/// Opens connections until there is one on each of a two-shard relay's shards.
+pub fn one_per_shard(relay: &Relay) -> (Client, Client) {
+    let mut by_shard: [Option<Client>; 2] = [None, None];
+    for _ in 0..200 {
+        let client = relay.connect();
+        assert!(client.shard < 2, "shard header present and in range: {}", client.shard);
+        let slot = client.shard;
+        by_shard[slot].get_or_insert(client);
+        if by_shard.iter().all(Option::is_some) {
+            let [first, second] = by_shard;
+            return (first.unwrap(), second.unwrap());
+        }
+    }
+    panic!("200 connections all landed on one shard");
 }
 
 pub struct Client {

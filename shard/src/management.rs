@@ -1,0 +1,71 @@
+//! NIP-86 relay management over HTTP: `POST` on the relay's URL with
+//! `Content-Type: application/nostr+json+rpc`, authorized by a NIP-98 header from a pubkey in
+//! `admin_pubkeys`. The shard checks the header, the caller and the body; the writer refuses a
+//! reused authorization, records the call (audit log) and its change in one transaction, and
+//! hands the new policy to every shard.
+
+use std::time::Duration;
+
+use glommio::net::TcpStream;
+use parrhesia_engine::management::{Request, failure, success};
+use parrhesia_engine::nip98::{self, HttpRequest};
+
+use crate::messages::{ManageAnswer, ManageRequest};
+use crate::shard::Shard;
+
+const CONTENT_TYPE: &str = "application/nostr+json+rpc";
+const CORS: [(&str, &str); 3] = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
+    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+];
+
+/// The whole HTTP response to one management request (empty if the peer went away).
+pub async fn serve(shard: &Shard, stream: &mut TcpStream, request: &parrhesia_net::Request) -> Vec<u8> {
+    let answer = |status: u16, body: String| parrhesia_net::response(status, CONTENT_TYPE, body.as_bytes(), &CORS);
+    let deadline = Duration::from_millis(shard.config.handshake_timeout_ms);
+    let read = parrhesia_net::read_body(&mut *stream, request, shard.config.management_body_bytes_max);
+    let body = match glommio::timer::timeout(deadline, async { Ok(read.await) }).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(error)) => {
+            return match error.status() {
+                Some(413) => answer(413, failure("the request body is too large")),
+                Some(status) => answer(status, failure("the request needs a Content-Length")),
+                None => Vec::new(),
+            };
+        }
+        Err(_) => return answer(400, failure("the request body did not arrive in time")),
+    };
+    let url = match &shard.config.relay_url {
+        Some(url) => url.clone(),
+        None => format!("http://{}{}", request.header("host").unwrap_or_default(), request.path),
+    };
+    let Some(header) = request.header("authorization") else {
+        return answer(401, failure("auth-required: a NIP-98 Authorization header is required"));
+    };
+    let http = HttpRequest { url: &url, method: "POST", body: &body };
+    let event = match nip98::check(header, &http, crate::unix_now(), shard.config.management_auth_window_seconds) {
+        Ok(event) => event,
+        Err(reason) => return answer(401, failure(&reason.to_string())),
+    };
+    if !shard.admins.contains(event.pubkey()) {
+        return answer(403, failure("restricted: this pubkey may not manage the relay"));
+    }
+    let request = match Request::decode(&body) {
+        Ok(request) => request,
+        Err(why) => return answer(400, failure(&format!("invalid: {why}"))),
+    };
+    let call = ManageRequest {
+        ticket: 0,
+        caller: *event.pubkey(),
+        auth_id: *event.id(),
+        auth_created_at: event.created_at(),
+        request,
+    };
+    match shard.manage(call).await {
+        Some(ManageAnswer::Done(result)) => answer(200, success(result)),
+        Some(ManageAnswer::Replayed) => answer(401, failure("invalid: this authorization was used already")),
+        Some(ManageAnswer::Failed) => answer(500, failure("error: the relay could not record the call")),
+        None => answer(503, failure("error: the relay is shutting down")),
+    }
+}
