@@ -16,6 +16,7 @@ pub mod message;
 pub mod nip98;
 pub mod policy;
 pub mod random;
+pub mod rate;
 pub mod reason;
 pub mod summary;
 

@@ -133,6 +133,42 @@ pub struct Config {
     /// A NIP-98 authorization's created_at must be within this many seconds of now; each one
     /// is taken once.
     pub management_auth_window_seconds: u64,
+    /// Rate limits, each "PER_SECOND/BURST" ("20/100": 20 a second, bursts of 100), empty for
+    /// none; a request over one gets `rate-limited:` naming it (OK false for EVENT, CLOSED for
+    /// REQ and COUNT). Limits per address (IPv4, or IPv6 /64), per pubkey and relay-wide are
+    /// node-wide, split evenly across shards. This one: EVENTs per connection.
+    pub rate_event_connection: String,
+    /// EVENTs per client address.
+    pub rate_event_address: String,
+    /// EVENTs per authenticated pubkey (NIP-42; connections that did not authenticate are not
+    /// counted here).
+    pub rate_event_pubkey: String,
+    /// EVENTs relay-wide.
+    pub rate_event_relay: String,
+    /// REQs per connection.
+    pub rate_req_connection: String,
+    /// REQs per client address.
+    pub rate_req_address: String,
+    /// REQs per authenticated pubkey.
+    pub rate_req_pubkey: String,
+    /// REQs relay-wide.
+    pub rate_req_relay: String,
+    /// COUNTs per connection.
+    pub rate_count_connection: String,
+    /// COUNTs per client address.
+    pub rate_count_address: String,
+    /// COUNTs per authenticated pubkey.
+    pub rate_count_pubkey: String,
+    /// COUNTs relay-wide.
+    pub rate_count_relay: String,
+    /// New connections per client address (over it, the socket is closed at once).
+    pub rate_connect_address: String,
+    /// A connection refused this many requests in a row by rate limits is closed (1008); 0
+    /// never closes.
+    pub rate_limit_strikes_max: u32,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` (its last address) or `X-Real-IP`
+    /// names the client; from any other peer those headers are ignored.
+    pub trusted_proxies: Vec<String>,
     /// Largest HTTP request head, in bytes.
     pub http_head_bytes_max: usize,
     /// Accept permessage-deflate (RFC 7692) when a client offers it: compressed client
@@ -385,6 +421,21 @@ impl Default for Config {
             admin_pubkeys: Vec::new(),
             management_body_bytes_max: 64 * 1024,
             management_auth_window_seconds: 60,
+            rate_event_connection: String::new(),
+            rate_event_address: String::new(),
+            rate_event_pubkey: String::new(),
+            rate_event_relay: String::new(),
+            rate_req_connection: String::new(),
+            rate_req_address: String::new(),
+            rate_req_pubkey: String::new(),
+            rate_req_relay: String::new(),
+            rate_count_connection: String::new(),
+            rate_count_address: String::new(),
+            rate_count_pubkey: String::new(),
+            rate_count_relay: String::new(),
+            rate_connect_address: String::new(),
+            rate_limit_strikes_max: 50,
+            trusted_proxies: Vec::new(),
             http_head_bytes_max: 8 * 1024,
             metrics_listen: None,
             deflate: true,
@@ -523,6 +574,8 @@ impl Config {
         {
             bail!("configuration key `relay_pubkey` must be 64 lowercase hex characters");
         }
+        self.rate_limits()?;
+        self.trusted_proxy_addresses()?;
         for admin in &self.admin_pubkeys {
             if parrhesia_engine::hex::decode_array::<32>(admin).is_none() {
                 bail!("configuration key `admin_pubkeys`: {admin:?} is not 64 lowercase hex characters");
@@ -532,6 +585,47 @@ impl Config {
             cluster.validate()?;
         }
         Ok(())
+    }
+
+    /// The rate limits, node-wide (`RateLimits::share` gives a shard its part).
+    pub fn rate_limits(&self) -> anyhow::Result<crate::rate::RateLimits> {
+        let rate = |key: &str, text: &str| parse_rate(text).with_context(|| format!("configuration key `{key}`"));
+        Ok(crate::rate::RateLimits {
+            connection: [
+                rate("rate_event_connection", &self.rate_event_connection)?,
+                rate("rate_req_connection", &self.rate_req_connection)?,
+                rate("rate_count_connection", &self.rate_count_connection)?,
+            ],
+            address: [
+                rate("rate_event_address", &self.rate_event_address)?,
+                rate("rate_req_address", &self.rate_req_address)?,
+                rate("rate_count_address", &self.rate_count_address)?,
+            ],
+            pubkey: [
+                rate("rate_event_pubkey", &self.rate_event_pubkey)?,
+                rate("rate_req_pubkey", &self.rate_req_pubkey)?,
+                rate("rate_count_pubkey", &self.rate_count_pubkey)?,
+            ],
+            relay: [
+                rate("rate_event_relay", &self.rate_event_relay)?,
+                rate("rate_req_relay", &self.rate_req_relay)?,
+                rate("rate_count_relay", &self.rate_count_relay)?,
+            ],
+            connect_address: rate("rate_connect_address", &self.rate_connect_address)?,
+        })
+    }
+
+    pub fn trusted_proxy_addresses(&self) -> anyhow::Result<Vec<std::net::IpAddr>> {
+        self.trusted_proxies
+            .iter()
+            .map(|text| {
+                let address: std::net::IpAddr = text
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("configuration key `trusted_proxies`: {text:?} is not an IP address"))?;
+                Ok(parrhesia_engine::policy::ip_key(address))
+            })
+            .collect()
     }
 
     pub fn admin_keys(&self) -> Vec<[u8; 32]> {
@@ -590,6 +684,25 @@ impl Layers {
         };
         table.insert(name.to_string(), value);
         Ok(())
+    }
+}
+
+/// A rate limit as configured: "PER_SECOND/BURST", or empty (or "0") for none.
+fn parse_rate(text: &str) -> anyhow::Result<parrhesia_engine::rate::Rate> {
+    let text = text.trim();
+    if text.is_empty() || text == "0" {
+        return Ok(parrhesia_engine::rate::Rate::OFF);
+    }
+    let parsed = text
+        .split_once('/')
+        .and_then(|(rate, burst)| Some((rate.trim().parse::<f64>().ok()?, burst.trim().parse::<f64>().ok()?)));
+    match parsed {
+        Some((per_second, burst))
+            if per_second > 0.0 && per_second.is_finite() && burst >= 1.0 && burst.is_finite() =>
+        {
+            Ok(parrhesia_engine::rate::Rate { per_second, burst })
+        }
+        _ => bail!("{text:?} is not PER_SECOND/BURST (both positive, burst at least 1), e.g. \"20/100\""),
     }
 }
 
@@ -690,6 +803,10 @@ mod tests {
             (vec![], pairs(&[("read_restricted_kinds", "4,dm")]), "read_restricted_kinds"),
             (vec![], pairs(&[("read_restricted_kinds", "70000")]), "read_restricted_kinds"),
             (vec![], pairs(&[("admin_pubkeys", "ab")]), "admin_pubkeys"),
+            (vec![], pairs(&[("rate_event_connection", "fast")]), "rate_event_connection"),
+            (vec![], pairs(&[("rate_req_address", "10/0")]), "rate_req_address"),
+            (vec![], pairs(&[("rate_count_relay", "-1/5")]), "rate_count_relay"),
+            (vec![], pairs(&[("trusted_proxies", "10.0.0.1,proxy")]), "trusted_proxies"),
         ];
         for (environment, flags, expected) in cases {
             let error = format!("{:#}", Config::load(None, environment, &flags).unwrap_err());
@@ -699,6 +816,16 @@ mod tests {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "listen = 5\n").unwrap();
         assert!(format!("{:#}", Config::load(Some(&path), vec![], &[]).unwrap_err()).contains("listen"));
+    }
+
+    #[test]
+    fn rate_limits_read_as_rate_and_burst() {
+        let flags =
+            pairs(&[("rate_event_connection", "20/100"), ("rate_connect_address", "0.5/3"), ("rate_req_relay", "0")]);
+        let limits = Config::load(None, vec![], &flags).unwrap().rate_limits().unwrap();
+        assert_eq!(limits.connection[0], parrhesia_engine::rate::Rate { per_second: 20.0, burst: 100.0 });
+        assert_eq!(limits.connect_address, parrhesia_engine::rate::Rate { per_second: 0.5, burst: 3.0 });
+        assert!(limits.relay[1].is_off() && limits.address[0].is_off());
     }
 
     #[test]

@@ -52,6 +52,11 @@ pub struct Connection {
     /// NIP-42: this connection's challenge, and the pubkeys it authenticated as.
     challenge: String,
     authenticated: RefCell<Vec<parrhesia_engine::Pubkey>>,
+    /// The client's address as rate limits key it, this connection's EVENT/REQ/COUNT buckets,
+    /// and how many requests in a row a limit refused.
+    address: std::net::IpAddr,
+    rate: RefCell<[parrhesia_engine::rate::Bucket; 3]>,
+    strikes: Cell<u32>,
     last_activity: Cell<Instant>,
     last_ping: Cell<Instant>,
     awaiting_pong_since: Cell<Option<Instant>>,
@@ -62,9 +67,13 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn new(id: u64, outbound_bytes_max: usize, deflate: bool) -> Connection {
+    fn new(shard: &Shard, id: u64, address: std::net::IpAddr, deflate: bool) -> Connection {
         let now = Instant::now();
+        let outbound_bytes_max = shard.config.outbound_bytes_max;
         Connection {
+            address: parrhesia_engine::rate::address_key(address),
+            rate: RefCell::new(shard.limiter.connection_buckets(crate::unix_now_ms())),
+            strikes: Cell::new(0),
             id,
             deflate,
             outbound: Outbound::new(outbound_bytes_max),
@@ -187,9 +196,16 @@ impl Connection {
 
 /// Serves an upgraded connection until it closes. `deflate`: the client offered
 /// permessage-deflate and the relay accepts it.
-pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u8>, deflate: bool) {
+pub async fn run(
+    shard: Rc<Shard>,
+    stream: TcpStream,
+    client: std::net::IpAddr,
+    key: &str,
+    leftover: Vec<u8>,
+    deflate: bool,
+) {
     let id = shard.next_connection_id();
-    let peer = stream.peer_addr().map(|address| address.to_string()).unwrap_or_default();
+    let peer = client.to_string();
     let shard_header = shard.index.to_string();
     // tungstenite refuses messages above twice the frame limit outright (closing with 1009);
     // between the limit and that, the engine answers with a NOTICE and the connection goes on.
@@ -210,7 +226,7 @@ pub async fn run(shard: Rc<Shard>, stream: TcpStream, key: &str, leftover: Vec<u
         shard.metrics.deflate_connections.inc();
     }
     let (sink, mut source) = socket.split();
-    let connection = Rc::new(Connection::new(id, shard.config.outbound_bytes_max, deflate));
+    let connection = Rc::new(Connection::new(&shard, id, client, deflate));
     shard.connections.borrow_mut().insert(id, connection.clone());
     if shard.config.auth_challenge_on_connect {
         connection.challenge();
@@ -290,6 +306,11 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
     let started = Instant::now();
     let message = ClientMessage::decode(text, &shard.limits);
     shard.metrics.client_messages[client_verb(&message)].inc();
+    if let Ok(message) = &message
+        && !within_rate(shard, connection, message)
+    {
+        return;
+    }
     match message {
         Err(rejection) => {
             if let ReplyTo::Ok(_) = rejection.reply_to {
@@ -440,6 +461,40 @@ fn restricted_needs_auth(shard: &Shard) -> String {
         "auth-required: kinds {} are served only to their author or recipient; authenticate (NIP-42)",
         kinds.join(", ")
     )
+}
+
+/// Takes an EVENT, REQ or COUNT from the rate limits; a refusal is answered (OK false or
+/// CLOSED, `rate-limited:` naming the limit) and counted, and a connection refused
+/// `rate_limit_strikes_max` times in a row is closed.
+fn within_rate(shard: &Shard, connection: &Connection, message: &ClientMessage) -> bool {
+    use crate::rate::Verb;
+    let verb = match message {
+        ClientMessage::Event(_) => Verb::Event,
+        ClientMessage::Req { .. } => Verb::Req,
+        ClientMessage::Count { .. } => Verb::Count,
+        _ => return true,
+    };
+    let pubkey = connection.authenticated.borrow().first().copied();
+    let taken = shard.limiter.take(verb, &connection.rate, connection.address, pubkey.as_ref(), crate::unix_now_ms());
+    let Err(refusal) = taken else {
+        connection.strikes.set(0);
+        return true;
+    };
+    shard.metrics.rate_limited[verb as usize].inc();
+    let reason = refusal.to_string();
+    match message {
+        ClientMessage::Event(event) => connection.ok(event, false, reason),
+        ClientMessage::Req { subscription_id, .. } | ClientMessage::Count { subscription_id, .. } => connection
+            .reply(RelayMessage::Closed { subscription_id: subscription_id.clone().into(), message: reason.into() }),
+        _ => {}
+    }
+    connection.strikes.set(connection.strikes.get() + 1);
+    let strikes_max = shard.config.rate_limit_strikes_max;
+    if strikes_max > 0 && connection.strikes.get() >= strikes_max {
+        connection.reply(RelayMessage::Notice { message: "rate-limited: too many requests over the limits".into() });
+        connection.close(1008, "rate limited", CloseReason::RateLimited);
+    }
+    false
 }
 
 /// `["AUTH", event]`: checks it against this connection's challenge and the relay's URL.

@@ -38,22 +38,32 @@ async fn read_request(shard: &Shard, stream: &mut TcpStream) -> Option<parrhesia
 
 pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    // A blocked address (NIP-86 `blockip`) is closed before anything is read.
-    if let Ok(peer) = stream.peer_addr()
-        && shard.policy.borrow().ip_blocked(peer.ip()).is_some()
-    {
-        shard.metrics.blocked_ip_refusals.inc();
+    let Ok(peer) = stream.peer_addr().map(|address| address.ip()) else { return };
+    // A blocked address (NIP-86 `blockip`) is closed before anything is read; behind a trusted
+    // proxy, the client it names is checked once the request head is read.
+    let proxied = shard.trusted_proxies.contains(&parrhesia_engine::policy::ip_key(peer));
+    if !proxied && !admitted(&shard, peer) {
         let _ = stream.close().await;
         return;
     }
     let Some(request) = read_request(&shard, &mut stream).await else { return };
+    let client = parrhesia_engine::rate::client_address(
+        peer,
+        &shard.trusted_proxies,
+        request.header("x-forwarded-for"),
+        request.header("x-real-ip"),
+    );
+    if proxied && !admitted(&shard, client) {
+        let _ = stream.close().await;
+        return;
+    }
     let plain = |status: u16, body: &str| parrhesia_net::response(status, "text/plain", body.as_bytes(), &CORS);
     let reply = match parrhesia_net::route(&request) {
         Route::WebSocket { key } => {
             let offers = request.headers.iter().filter(|(name, _)| name == "sec-websocket-extensions");
             let deflate =
                 shard.config.deflate && parrhesia_net::deflate::accepts_offer(offers.map(|(_, value)| value.as_str()));
-            return crate::connection::run(shard, stream, &key, request.leftover, deflate).await;
+            return crate::connection::run(shard, stream, client, &key, request.leftover, deflate).await;
         }
         Route::RelayInfo => {
             parrhesia_net::response(200, "application/nostr+json", shard.relay_info_json.borrow().as_bytes(), &CORS)
@@ -72,6 +82,20 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
     };
     let _ = write_all(&mut stream, &reply).await;
     let _ = stream.close().await;
+}
+
+/// Whether a connection from `address` is served: not blocked by the policy, and within the
+/// connection rate per address (each refusal counted).
+fn admitted(shard: &Shard, address: std::net::IpAddr) -> bool {
+    if shard.policy.borrow().ip_blocked(address).is_some() {
+        shard.metrics.blocked_ip_refusals.inc();
+        return false;
+    }
+    if !shard.limiter.admit_connection(parrhesia_engine::rate::address_key(address), crate::unix_now_ms()) {
+        shard.metrics.rate_limited_connections.inc();
+        return false;
+    }
+    true
 }
 
 fn metrics_page(shard: &Shard) -> Vec<u8> {

@@ -10,6 +10,7 @@ mod metrics;
 mod negentropy;
 mod notify;
 mod outbound;
+mod rate;
 mod req;
 mod runtime;
 mod shard;

@@ -149,10 +149,21 @@ pub enum CloseReason {
     OutboundOverflow,
     MessageTooBig,
     Shutdown,
+    /// It kept sending over its rate limits (`rate_limit_strikes_max` refusals in a row).
+    RateLimited,
 }
 
-pub const CLOSE_REASONS: [&str; 8] =
-    ["client", "protocol_error", "socket_error", "idle", "no_pong", "outbound_overflow", "message_too_big", "shutdown"];
+pub const CLOSE_REASONS: [&str; 9] = [
+    "client",
+    "protocol_error",
+    "socket_error",
+    "idle",
+    "no_pong",
+    "outbound_overflow",
+    "message_too_big",
+    "shutdown",
+    "rate_limited",
+];
 
 /// Client message verbs, and `invalid` for a message that did not decode.
 pub const CLIENT_VERBS: [&str; 9] =
@@ -232,6 +243,12 @@ pub struct ShardMetrics {
     pub overflow_closes: Count,
     /// Connections closed at accept because their address is blocked (NIP-86 `blockip`).
     pub blocked_ip_refusals: Count,
+    /// New connections closed at accept over `rate_connect_address`.
+    pub rate_limited_connections: Count,
+    /// Requests refused by a rate limit, by verb (EVENT, REQ, COUNT).
+    pub rate_limited: [Count; 3],
+    /// Addresses and pubkeys with rate-limit buckets held (sampled each second).
+    pub rate_limit_keys: Gauge,
     pub cluster_ephemeral_dropped: Count,
     pub subscriptions_open: Gauge,
     pub req_to_eose: Histogram,
@@ -275,6 +292,9 @@ impl Default for ShardMetrics {
             live_dropped: Count::default(),
             overflow_closes: Count::default(),
             blocked_ip_refusals: Count::default(),
+            rate_limited_connections: Count::default(),
+            rate_limited: Default::default(),
+            rate_limit_keys: Gauge::default(),
             cluster_ephemeral_dropped: Count::default(),
             subscriptions_open: Gauge::default(),
             req_to_eose: Histogram::seconds(),
@@ -632,6 +652,13 @@ impl Sources {
             ("reason", &CLOSE_REASONS),
             |shard, reason| count(&shard.connections_closed[reason]),
         )?;
+        self.per_shard_labelled(
+            encoder,
+            "parrhesia_rate_limited",
+            "Requests refused by a rate limit, by verb",
+            ("verb", &crate::rate::VERBS),
+            |shard, verb| count(&shard.rate_limited[verb]),
+        )?;
         self.per_shard(
             encoder,
             "parrhesia_connections_refused",
@@ -709,6 +736,18 @@ impl Sources {
             "parrhesia_blocked_ip_refusals",
             "Connections closed at accept because their address is blocked (NIP-86 blockip)",
             |shard| count(&shard.blocked_ip_refusals),
+        )?;
+        self.per_shard(
+            encoder,
+            "parrhesia_rate_limit_keys",
+            "Addresses and pubkeys with rate-limit buckets held (sampled each second)",
+            |shard| Gauge(shard.rate_limit_keys.get()),
+        )?;
+        self.per_shard(
+            encoder,
+            "parrhesia_rate_limited_connections",
+            "New connections closed at accept over the connection rate per address",
+            |shard| count(&shard.rate_limited_connections),
         )?;
         self.per_shard(
             encoder,

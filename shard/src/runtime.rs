@@ -241,6 +241,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             to_peers: peers_out,
             from_peers: peers_in,
             connections_max: connections_per_shard_max,
+            shards,
             shutdown: shutdown.clone(),
             bound: bound_sender.clone(),
             startup: startup.clone(),

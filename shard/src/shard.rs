@@ -40,6 +40,8 @@ pub struct ShardSetup {
     pub to_peers: Vec<SharedSender<Ephemeral>>,
     pub from_peers: Vec<SharedReceiver<Ephemeral>>,
     pub connections_max: usize,
+    /// How many shards the node runs (node-wide rate limits are split among them).
+    pub shards: usize,
     pub shutdown: Arc<AtomicBool>,
     /// Told once the listener is bound (or failed to bind).
     pub bound: std::sync::mpsc::Sender<Result<(), String>>,
@@ -67,6 +69,10 @@ pub struct Shard {
     pub relay_info_json: RefCell<String>,
     /// The operator's policy (NIP-86), replaced whenever the writer records a change.
     pub policy: RefCell<Arc<Policy>>,
+    /// This shard's rate limits and their buckets.
+    pub limiter: crate::rate::Limiter,
+    /// `Config::trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// `Config::admin_pubkeys`, decoded.
     pub admins: Vec<parrhesia_engine::Pubkey>,
     /// Management calls awaiting the writer's answer, by ticket.
@@ -261,6 +267,9 @@ impl Shard {
         let negentropy_idle = Duration::from_secs(self.config.negentropy_idle_timeout_seconds);
         let connections: Vec<Rc<Connection>> = self.connections.borrow().values().cloned().collect();
         let (mut queued_bytes, mut fullest) = (0, 0);
+        self.limiter.prune(crate::unix_now_ms());
+        let (addresses, pubkeys) = self.limiter.tracked();
+        self.metrics.rate_limit_keys.set((addresses + pubkeys) as i64);
         for connection in connections {
             connection.check_liveness(now, ping_interval, pong_timeout, idle_timeout);
             crate::negentropy::expire(&connection, now, negentropy_idle);
@@ -342,6 +351,11 @@ pub async fn run(setup: ShardSetup) {
         limits: setup.config.limits(),
         read_restricted: setup.config.read_restricted_kinds.as_slice().into(),
         admins: setup.config.admin_keys(),
+        limiter: crate::rate::Limiter::new(
+            setup.config.rate_limits().expect("validated at load").share(setup.shards),
+            crate::unix_now_ms(),
+        ),
+        trusted_proxies: setup.config.trusted_proxy_addresses().expect("validated at load"),
         config: setup.config,
         store: setup.store,
         relay_info_json: RefCell::new(crate::runtime::relay_info_json(&setup.relay_info, &setup.policy)),

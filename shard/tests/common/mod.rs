@@ -258,6 +258,21 @@ impl Client {
         Client::over(url, TcpStream::connect(address).expect("tcp connect"))
     }
 
+    /// Connects sending extra handshake headers (a proxy's `X-Forwarded-For`, say).
+    pub fn connect_with_headers(url: &str, headers: &[(&str, &str)]) -> Client {
+        use tungstenite::client::IntoClientRequest;
+        let address = url.trim_start_matches("ws://");
+        let stream = TcpStream::connect(address).expect("tcp connect");
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut request = url.into_client_request().expect("request");
+        for (name, value) in headers {
+            let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("header name");
+            request.headers_mut().insert(name, value.parse().expect("header value"));
+        }
+        let (socket, _) = tungstenite::client(request, stream).expect("websocket handshake");
+        Client { socket, held: Default::default(), shard: usize::MAX }
+    }
+
     /// Connects with a fixed, small socket receive buffer (no kernel autotuning), so a client
     /// that does not read fills up after `bytes` instead of after tens of megabytes.
     pub fn connect_with_receive_buffer(url: &str, bytes: usize) -> Client {
