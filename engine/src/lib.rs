@@ -12,6 +12,7 @@ pub mod index;
 pub mod json;
 pub mod limits;
 pub mod management;
+pub mod marmot;
 pub mod message;
 pub mod nip98;
 pub mod policy;

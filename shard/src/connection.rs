@@ -307,7 +307,7 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
     let message = ClientMessage::decode(text, &shard.limits);
     shard.metrics.client_messages[client_verb(&message)].inc();
     if let Ok(message) = &message
-        && !within_rate(shard, connection, message)
+        && (!within_rate(shard, connection, message) || refuse_read(shard, connection, message))
     {
         return;
     }
@@ -324,36 +324,6 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
             if let Some(outcome) = outcome {
                 shard.metrics.event(outcome, kind_class);
             }
-        }
-        Ok(ClientMessage::Req { subscription_id, .. } | ClientMessage::Count { subscription_id, .. })
-            if !may_read(shard, connection) =>
-        {
-            connection.reply(RelayMessage::Closed {
-                subscription_id: subscription_id.into(),
-                message: READ_NEEDS_AUTH.into(),
-            });
-        }
-        Ok(ClientMessage::NegOpen { subscription_id, .. }) if !may_read(shard, connection) => {
-            connection.reply(RelayMessage::NegErr {
-                subscription_id: subscription_id.into(),
-                message: READ_NEEDS_AUTH.into(),
-            });
-        }
-        Ok(ClientMessage::Req { subscription_id, filters } | ClientMessage::Count { subscription_id, filters })
-            if names_restricted(shard, connection, &filters) =>
-        {
-            connection.reply(RelayMessage::Closed {
-                subscription_id: subscription_id.into(),
-                message: restricted_needs_auth(shard).into(),
-            })
-        }
-        Ok(ClientMessage::NegOpen { subscription_id, filter, .. })
-            if names_restricted(shard, connection, std::slice::from_ref(&filter)) =>
-        {
-            connection.reply(RelayMessage::NegErr {
-                subscription_id: subscription_id.into(),
-                message: restricted_needs_auth(shard).into(),
-            })
         }
         Ok(ClientMessage::Req { subscription_id, filters }) => {
             crate::req::open(shard, connection, subscription_id, filters)
@@ -428,39 +398,40 @@ fn client_verb(message: &Result<ClientMessage, parrhesia_engine::Rejection>) -> 
     }
 }
 
-/// The EVENT pipeline after parsing (limits, structure and id were checked by the decoder):
-/// duplicate check -> signature -> policy -> ephemeral fanout or the writer. Returns the
-/// event's outcome for metrics when it is decided here (`None`: the writer decides it).
-/// `started` is when its message arrived: the checks' time is observed up to the hand-over.
-/// The CLOSED/NEG-ERR answer to a read on a relay that requires AUTH for everything.
-const READ_NEEDS_AUTH: &str = "auth-required: this relay serves only authenticated clients (NIP-42)";
-
-/// Whether the connection may read (REQ, COUNT, NEG-OPEN); if not, the challenge goes again.
-fn may_read(shard: &Shard, connection: &Connection) -> bool {
-    let allowed = shard.config.auth_required != AuthRequired::All || connection.is_authenticated();
-    if !allowed {
-        connection.challenge();
-    }
-    allowed
-}
-
-/// Whether a read names a restricted kind from a connection that has not authenticated; if so,
-/// the challenge goes (again).
-fn names_restricted(shard: &Shard, connection: &Connection, filters: &[parrhesia_engine::Filter]) -> bool {
+/// Refuses a REQ, COUNT or NEG-OPEN the connection may not make, answering CLOSED (NEG-ERR)
+/// with the reason: everything needs AUTH (`auth_required = all`), a restricted kind named
+/// without AUTH (both with the challenge again), or a Marmot group-message filter without `#h`.
+fn refuse_read(shard: &Shard, connection: &Connection, message: &ClientMessage) -> bool {
+    let (subscription_id, filters, negentropy) = match message {
+        ClientMessage::Req { subscription_id, filters } | ClientMessage::Count { subscription_id, filters } => {
+            (subscription_id, filters.as_slice(), false)
+        }
+        ClientMessage::NegOpen { subscription_id, filter, .. } => (subscription_id, std::slice::from_ref(filter), true),
+        _ => return false,
+    };
     let access = connection.read_access(&shard.read_restricted);
-    let refused = filters.iter().any(|filter| access.needs_auth(filter));
-    if refused {
+    let reason = if shard.config.auth_required == AuthRequired::All && !connection.is_authenticated() {
         connection.challenge();
-    }
-    refused
-}
-
-fn restricted_needs_auth(shard: &Shard) -> String {
-    let kinds: Vec<String> = shard.read_restricted.iter().map(u16::to_string).collect();
-    format!(
-        "auth-required: kinds {} are served only to their author or recipient; authenticate (NIP-42)",
-        kinds.join(", ")
-    )
+        "auth-required: this relay serves only authenticated clients (NIP-42)".to_string()
+    } else if filters.iter().any(|filter| access.needs_auth(filter)) {
+        connection.challenge();
+        let kinds: Vec<String> = shard.read_restricted.iter().map(u16::to_string).collect();
+        format!(
+            "auth-required: kinds {} are served only to their author or recipient; authenticate (NIP-42)",
+            kinds.join(", ")
+        )
+    } else if let Some(reason) = filters.iter().find_map(|filter| parrhesia_engine::marmot::check_filter(filter).err())
+    {
+        reason.to_string()
+    } else {
+        return false;
+    };
+    let subscription_id = subscription_id.clone().into();
+    connection.reply(match negentropy {
+        true => RelayMessage::NegErr { subscription_id, message: reason.into() },
+        false => RelayMessage::Closed { subscription_id, message: reason.into() },
+    });
+    true
 }
 
 /// Takes an EVENT, REQ or COUNT from the rate limits; a refusal is answered (OK false or
@@ -530,6 +501,11 @@ fn fresh_challenge() -> String {
     parrhesia_engine::hex::encode(&bytes)
 }
 
+/// The EVENT pipeline after parsing (limits, structure and id were checked by the decoder):
+/// AUTH when writes need it -> the operator's policy and Marmot's structure -> duplicate check
+/// -> NIP-13 -> signature -> created_at -> NIP-70 -> ephemeral fanout or the writer. Returns
+/// the event's outcome for metrics when it is decided here (`None`: the writer decides it).
+/// `started` is when its message arrived: the checks' time is observed up to the hand-over.
 async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Event, started: Instant) -> Option<usize> {
     let checked = || shard.metrics.ingest_check.observe_duration(started.elapsed());
     let refuse = |reason: parrhesia_engine::Reason| {
@@ -546,7 +522,7 @@ async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Eve
     }
     // The operator's bans and allow-lists (NIP-86): map lookups, before any other work.
     let allowed = shard.policy.borrow().check_event(&event);
-    if let Err(reason) = allowed {
+    if let Err(reason) = allowed.and_then(|()| parrhesia_engine::marmot::check_event(&event)) {
         return refuse(reason);
     }
     let ephemeral = event.kind_class() == KindClass::Ephemeral;
