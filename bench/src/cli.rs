@@ -242,6 +242,10 @@ pub struct Common {
     /// sends); `client.wire_bytes_received` shows the bytes read off the sockets either way.
     #[arg(long)]
     pub deflate: bool,
+    /// Authenticate every connection (NIP-42) as the key of 32 bytes of this seed; the relay
+    /// must send its challenge on connect (`auth_challenge_on_connect = true`).
+    #[arg(long = "auth-seed", value_name = "BYTE", value_parser = clap::value_parser!(u8).range(1..))]
+    pub auth_seed: Option<u8>,
 }
 
 #[derive(Debug, Args)]

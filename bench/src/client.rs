@@ -198,6 +198,17 @@ pub fn offer_deflate(on: bool) {
     DEFLATE.store(on, Ordering::Relaxed);
 }
 
+/// The key every connection authenticates as (NIP-42, `--auth-seed`), for the whole run.
+static AUTH_KEYS: std::sync::Mutex<Option<std::sync::Arc<parrhesia_engine::Keys>>> = std::sync::Mutex::new(None);
+
+pub fn authenticate_as(keys: Option<parrhesia_engine::Keys>) {
+    *AUTH_KEYS.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = keys.map(std::sync::Arc::new);
+}
+
+fn auth_keys() -> Option<std::sync::Arc<parrhesia_engine::Keys>> {
+    AUTH_KEYS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+}
+
 pub fn reset_wire_bytes() {
     WIRE_BYTES_READ.store(0, Ordering::Relaxed);
 }
@@ -279,7 +290,37 @@ impl Connection {
             socket.get_mut().deflate = Some((FrameInflater::new(false, usize::MAX), Inflater::default()));
         }
         socket.get_ref().stream.set_write_timeout(None).map_err(io)?;
-        Ok(Connection { socket })
+        let mut connection = Connection { socket };
+        if let Some(keys) = auth_keys() {
+            connection.authenticate(&keys, &target.url)?;
+        }
+        Ok(connection)
+    }
+
+    /// NIP-42: waits for the relay's challenge (it must send one on connect), answers it as
+    /// `keys` and waits for the OK.
+    fn authenticate(&mut self, keys: &parrhesia_engine::Keys, url: &str) -> Result<(), ConnectFailure> {
+        let failed = |why: &str| ConnectFailure::Other(format!("auth_{why}"));
+        let challenge = loop {
+            match self.read().map_err(|ended| failed(&ended.0))? {
+                Incoming::Message(RelayMessage::Auth { challenge }) => break challenge.to_string(),
+                Incoming::Quiet => return Err(failed("no_challenge")),
+                _ => {}
+            }
+        };
+        let tags = vec![vec!["relay".to_string(), url.to_string()], vec!["challenge".to_string(), challenge]];
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs());
+        let event = keys.sign(now, parrhesia_engine::auth::AUTH_KIND, tags, String::new());
+        self.send_text(format!(r#"["AUTH",{}]"#, event.json())).map_err(|ended| failed(&ended.0))?;
+        loop {
+            match self.read().map_err(|ended| failed(&ended.0))? {
+                Incoming::Message(RelayMessage::Ok { event_id, accepted, .. }) if &event_id == event.id() => {
+                    return if accepted { Ok(()) } else { Err(failed("refused")) };
+                }
+                Incoming::Quiet => return Err(failed("no_answer")),
+                _ => {}
+            }
+        }
     }
 
     /// How long `read` waits (`None`: forever).

@@ -97,6 +97,8 @@ fn execute(command: &Command) -> anyhow::Result<(Outcome, Option<PathBuf>)> {
     };
     let deflate = common.is_some_and(|common| common.deflate);
     client::offer_deflate(deflate);
+    let auth_seed = common.and_then(|common| common.auth_seed);
+    client::authenticate_as(auth_seed.and_then(|seed| parrhesia_engine::Keys::from_secret_bytes([seed; 32])));
     client::reset_wire_bytes();
     let (mut outcome, json_out) = match command {
         Command::Gen(args) => {
@@ -136,6 +138,7 @@ fn execute(command: &Command) -> anyhow::Result<(Outcome, Option<PathBuf>)> {
     };
     if common.is_some() {
         outcome.report.parameter("deflate", deflate);
+        outcome.report.parameter("auth", auth_seed.is_some());
         outcome.report.count("client.wire_bytes_received", client::wire_bytes_read(), "bytes");
     }
     Ok((outcome, json_out))

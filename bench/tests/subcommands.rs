@@ -55,11 +55,16 @@ struct Relay {
 
 impl Relay {
     fn start() -> Relay {
+        Relay::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Relay {
         let data = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let mut child = Command::new(relay_binary())
             .args(["--listen", &format!("127.0.0.1:{port}"), "--durability", "nosync", "--data-dir"])
             .arg(data.path().join("data"))
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -291,6 +296,27 @@ fn every_subcommand_against_the_real_relay() {
     assert_eq!(run.code, Some(3), "stderr:\n{}", run.stderr);
     assert_eq!(run.metric("ingest.rejected.invalid"), 20.0);
     assert!(run.stderr.contains("no event was accepted: 20 invalid"), "{}", run.stderr);
+}
+
+/// `--auth-seed`: every connection answers the relay's NIP-42 challenge, so a relay that takes
+/// writes only from authenticated clients accepts the run (and refuses it without).
+#[test]
+fn ingest_authenticates_when_asked() {
+    let relay = Relay::start_with(&["--set", "auth_required=writes", "--set", "auth_challenge_on_connect=true"]);
+    let files = tempfile::tempdir().expect("temp dir");
+    let events = files.path().join("events.jsonl");
+    bench(&["gen", "--events", "200", "--authors", "10", "--seed", "9", "--out", path_text(&events)]).succeeded();
+    let ingest = |auth: &[&str]| {
+        let mut arguments =
+            vec!["ingest", "--url", relay.url.as_str(), "--file", path_text(&events), "--connections", "2"];
+        arguments.extend_from_slice(auth);
+        bench(&arguments)
+    };
+    let anonymous = ingest(&[]);
+    assert_eq!(anonymous.code, Some(3), "no data: nothing accepted without AUTH");
+    assert_eq!(anonymous.metric("ingest.rejected.auth-required"), 200.0);
+    let authenticated = ingest(&["--auth-seed", "7"]).succeeded();
+    assert!(authenticated.metric("ingest.accepted") > 150.0, "{}", authenticated.stdout);
 }
 
 #[test]
