@@ -336,21 +336,23 @@ async fn commit(
 ) -> Arc<[(u64, parrhesia_engine::Event)]> {
     let (routes, events): (Vec<(usize, u64)>, Vec<_>) =
         batch.into_iter().map(|(shard, request)| ((shard, request.ticket), request.event)).unzip();
+    // Events are moved, never cloned: the admitted ones to the store, the refused ones dropped.
     let verdicts: Vec<Result<(), Reason>> = events.iter().map(|event| policy.check_event(event)).collect();
     let admitted: Vec<parrhesia_engine::Event> =
-        events.iter().zip(&verdicts).filter(|(_, verdict)| verdict.is_ok()).map(|(event, _)| event.clone()).collect();
+        events.into_iter().zip(&verdicts).filter(|(_, verdict)| verdict.is_ok()).map(|(event, _)| event).collect();
     let started = Instant::now();
     // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
     let result = store.apply(&admitted, unix_now());
     metrics.committed(SOURCE_CLIENTS, started.elapsed(), admitted.len());
-    let mut applied = match result {
+    let applied = match result {
         Ok(outcomes) => outcomes,
         Err(error) => {
             tracing::warn!(%error, events = admitted.len(), "group commit failed; nothing of the batch was stored");
             vec![Outcome::Rejected(Reason::new(Prefix::Error, "the relay could not store this event")); admitted.len()]
         }
-    }
-    .into_iter();
+    };
+    let stored = stored_events(&applied, admitted);
+    let mut applied = applied.into_iter();
     let outcomes: Vec<Outcome> = verdicts
         .into_iter()
         .map(|verdict| match verdict {
@@ -358,7 +360,6 @@ async fn commit(
             Err(reason) => Outcome::Rejected(reason),
         })
         .collect();
-    let stored = stored_events(&outcomes, events);
     metrics.events_stored[SOURCE_CLIENTS].add(stored.len() as u64);
     let mut per_shard: Vec<Vec<(u64, Outcome)>> = vec![Vec::new(); shards.len()];
     for ((shard, ticket), outcome) in routes.into_iter().zip(outcomes) {
