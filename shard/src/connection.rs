@@ -52,8 +52,10 @@ pub struct Connection {
     /// NIP-42: this connection's challenge, and the pubkeys it authenticated as.
     challenge: String,
     authenticated: RefCell<Vec<parrhesia_engine::Pubkey>>,
-    /// The client's address as rate limits key it, this connection's EVENT/REQ/COUNT buckets,
-    /// and how many requests in a row a limit refused.
+    /// The client's address, as is (a blocked address closes the connection) and as rate
+    /// limits key it; this connection's EVENT/REQ/COUNT buckets, and how many requests in a row
+    /// a limit refused.
+    pub client: std::net::IpAddr,
     address: std::net::IpAddr,
     rate: RefCell<[parrhesia_engine::rate::Bucket; 3]>,
     strikes: Cell<u32>,
@@ -71,6 +73,7 @@ impl Connection {
         let now = Instant::now();
         let outbound_bytes_max = shard.config.outbound_bytes_max;
         Connection {
+            client: address,
             address: parrhesia_engine::rate::address_key(address),
             rate: RefCell::new(shard.limiter.connection_buckets(crate::unix_now_ms())),
             strikes: Cell::new(0),

@@ -63,9 +63,24 @@ pub async fn serve(shard: &Shard, stream: &mut TcpStream, request: &parrhesia_ne
         request,
     };
     match shard.manage(call).await {
-        Some(ManageAnswer::Done(result)) => answer(200, success(result)),
+        Some(ManageAnswer::Done(result, generation)) => {
+            every_shard_took(shard, generation).await;
+            answer(200, success(result))
+        }
         Some(ManageAnswer::Replayed) => answer(401, failure("invalid: this authorization was used already")),
         Some(ManageAnswer::Failed) => answer(500, failure("error: the relay could not record the call")),
         None => answer(503, failure("error: the relay is shutting down")),
+    }
+}
+
+/// Waits until every shard has taken policy `generation` (each takes it from the writer's
+/// `Commit` within a turn of its executor), so the change holds on all of them once the
+/// caller has its answer; gives up after a few seconds (a shard that stopped).
+async fn every_shard_took(shard: &Shard, generation: u64) {
+    let taken =
+        || shard.policy_generations.iter().all(|taken| taken.load(std::sync::atomic::Ordering::Acquire) >= generation);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !taken() && std::time::Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
     }
 }

@@ -39,8 +39,9 @@ pub struct ManageRequest {
 /// The writer's answer to a `ManageRequest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManageAnswer {
-    /// The JSON `result`.
-    Done(serde_json::Value),
+    /// The JSON `result`, and the policy generation it leaves (the caller answers once every
+    /// shard has taken it).
+    Done(serde_json::Value, u64),
     /// This NIP-98 authorization was used before.
     Replayed,
     /// The store failed.
@@ -56,8 +57,9 @@ pub struct Commit {
     pub events: Arc<[(u64, Event)]>,
     /// When the writer sent it (the shard measures how long it waited in its queue).
     pub sent: std::time::Instant,
-    /// The operator's policy after a management call changed it: every shard takes it at once.
-    pub policy: Option<Arc<Policy>>,
+    /// The operator's policy after a management call changed it, with its generation: every
+    /// shard takes it at once and says so in `Shard::policy_generations`.
+    pub policy: Option<(u64, Arc<Policy>)>,
     /// Answers to this shard's management calls, by ticket.
     pub answers: Vec<(u64, ManageAnswer)>,
 }

@@ -151,9 +151,11 @@ pub enum CloseReason {
     Shutdown,
     /// It kept sending over its rate limits (`rate_limit_strikes_max` refusals in a row).
     RateLimited,
+    /// Its address was blocked (NIP-86 `blockip`) while it was connected.
+    Blocked,
 }
 
-pub const CLOSE_REASONS: [&str; 9] = [
+pub const CLOSE_REASONS: [&str; 10] = [
     "client",
     "protocol_error",
     "socket_error",
@@ -163,6 +165,7 @@ pub const CLOSE_REASONS: [&str; 9] = [
     "message_too_big",
     "shutdown",
     "rate_limited",
+    "blocked",
 ];
 
 /// Client message verbs, and `invalid` for a message that did not decode.

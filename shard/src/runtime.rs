@@ -227,6 +227,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         CpuSet::online().map(|set| set.into_iter().map(|location| location.cpu).collect()).unwrap_or_default();
     let relay_info = relay_info(&config);
     let policy = Arc::new(store.policy().context("reading the operator's policy (NIP-86)")?);
+    let policy_generations: Arc<[std::sync::atomic::AtomicU64]> =
+        (0..shards).map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
     let (bound_sender, bound_receiver) = std::sync::mpsc::channel();
     let mut handles = Vec::new();
     for (index, (peers_out, peers_in)) in to_peers.into_iter().zip(from_peers).enumerate() {
@@ -236,6 +238,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             store: store.clone(),
             relay_info: relay_info.clone(),
             policy: policy.clone(),
+            policy_generations: policy_generations.clone(),
             to_writer: to_writer[index].take().expect("one sender per shard"),
             from_writer: from_writer[index].take().expect("one receiver per shard"),
             to_peers: peers_out,

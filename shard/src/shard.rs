@@ -34,6 +34,8 @@ pub struct ShardSetup {
     /// The NIP-11 document as configured, and the operator's policy as stored at start.
     pub relay_info: parrhesia_net::RelayInfo,
     pub policy: Arc<Policy>,
+    /// The policy generation each shard has taken (each shard writes its own).
+    pub policy_generations: Arc<[std::sync::atomic::AtomicU64]>,
     pub to_writer: SharedSender<WriterRequest>,
     pub from_writer: SharedReceiver<Commit>,
     /// To every other shard, and from every other shard.
@@ -69,6 +71,9 @@ pub struct Shard {
     pub relay_info_json: RefCell<String>,
     /// The operator's policy (NIP-86), replaced whenever the writer records a change.
     pub policy: RefCell<Arc<Policy>>,
+    /// The policy generation each shard has taken: a management call is answered once every
+    /// shard has taken its change.
+    pub policy_generations: Arc<[std::sync::atomic::AtomicU64]>,
     /// This shard's rate limits and their buckets.
     pub limiter: crate::rate::Limiter,
     /// `Config::trusted_proxies`, parsed.
@@ -175,9 +180,17 @@ impl Shard {
     /// Handles one commit from the writer: answer the OKs, then fan out in sequence order.
     fn on_commit(&self, commit: Commit) {
         self.metrics.commit_queue.observe_duration(commit.sent.elapsed());
-        if let Some(policy) = commit.policy {
+        if let Some((generation, policy)) = commit.policy {
             self.relay_info_json.replace(crate::runtime::relay_info_json(&self.relay_info, &policy));
+            // A newly blocked address loses the connections it holds too.
+            for connection in self.connections.borrow().values() {
+                if policy.ip_blocked(connection.client).is_some() && !connection.is_closed() {
+                    connection.reply(RelayMessage::Notice { message: "blocked: this address is blocked here".into() });
+                    connection.close(1008, "blocked", crate::metrics::CloseReason::Blocked);
+                }
+            }
             self.policy.replace(policy);
+            self.policy_generations[self.index].store(generation, std::sync::atomic::Ordering::Release);
         }
         for (ticket, answer) in commit.answers {
             if let Some(sender) = self.manage_pending.borrow_mut().remove(&ticket) {
@@ -361,6 +374,7 @@ pub async fn run(setup: ShardSetup) {
         relay_info_json: RefCell::new(crate::runtime::relay_info_json(&setup.relay_info, &setup.policy)),
         relay_info: setup.relay_info,
         policy: RefCell::new(setup.policy),
+        policy_generations: setup.policy_generations,
         manage_pending: RefCell::default(),
         subscriptions: RefCell::new(SubscriptionIndex::new()),
         fanout_matches: RefCell::default(),

@@ -172,6 +172,8 @@ struct Management {
     /// auth event id -> the Unix time after which it is refused by its age anyway
     taken: HashMap<parrhesia_engine::Id, u64>,
     window_seconds: u64,
+    /// Counts the changes recorded since start (the policy every shard started with is 0).
+    generation: u64,
 }
 
 impl Management {
@@ -189,7 +191,7 @@ impl Management {
             .map(|entry| (entry.auth_id, entry.unix_ms / 1000 + 2 * window_seconds))
             .filter(|(_, until)| *until >= now)
             .collect();
-        Management { policy, taken, window_seconds }
+        Management { policy, taken, window_seconds, generation: 0 }
     }
 
     /// Records each call (refusing a reused authorization), answers each shard's calls and
@@ -206,12 +208,12 @@ impl Management {
         let mut changed = false;
         for (shard, call) in calls {
             let answer = self.answer(store, call.auth_id, call.auth_created_at, &call);
-            changed |= matches!(answer, ManageAnswer::Done(_)) && matches!(call.request.call, Call::Change(_));
+            changed |= matches!(answer, ManageAnswer::Done(..)) && matches!(call.request.call, Call::Change(_));
             if let Some(answers) = answers.get_mut(shard) {
                 answers.push((call.ticket, answer));
             }
         }
-        let policy = changed.then(|| Arc::new(self.policy.clone()));
+        let policy = changed.then(|| (self.generation, Arc::new(self.policy.clone())));
         for (sender, answers) in shards.iter().zip(answers) {
             if policy.is_none() && answers.is_empty() {
                 continue;
@@ -247,9 +249,13 @@ impl Management {
                 self.taken.insert(auth_id, created_at + self.window_seconds);
                 if let Some(change) = change {
                     self.policy.apply(change);
+                    self.generation += 1;
                 }
                 tracing::info!(method = %call.request.method, caller = %parrhesia_engine::hex::encode(&call.caller), removed, "management call");
-                ManageAnswer::Done(parrhesia_engine::management::result(&call.request.call, &self.policy))
+                ManageAnswer::Done(
+                    parrhesia_engine::management::result(&call.request.call, &self.policy),
+                    self.generation,
+                )
             }
             Err(error) => {
                 tracing::warn!(%error, method = %call.request.method, "recording a management call failed");

@@ -133,9 +133,14 @@ fn management_calls_are_authorized_recorded_and_applied_on_every_shard() {
     assert!(!accepted && message == "blocked: kind 7 is not accepted here", "{message}");
     assert_eq!(call(&relay, &admin, "disallowkind", serde_json::json!([1])).0, 200);
 
-    // blockip: a blocked address is closed at accept (a client bound to 127.0.0.2 here), others
-    // are served; unblockip lets it in again.
+    // blockip: a blocked address loses the connections it holds and is closed at accept (a
+    // client bound to 127.0.0.2 here), others are served; unblockip lets it in again.
+    let mut held = common::Client::connect_from(&relay.url(), "127.0.0.2");
+    assert!(held.req("before", &[r#"{"kinds":[1]}"#]).len() <= 3);
     assert_eq!(call(&relay, &admin, "blockip", serde_json::json!(["127.0.0.2", "abuse"])).0, 200);
+    let (code, texts) = held.recv_until_closed();
+    assert_eq!(code, Some(1008), "{texts:?}");
+    assert!(texts.iter().any(|text| text.contains("blocked:")), "{texts:?}");
     assert_eq!(health_from(&relay, "127.0.0.2"), None, "closed without an answer");
     assert_eq!(health_from(&relay, "127.0.0.1"), Some(200));
     assert_eq!(call(&relay, &admin, "unblockip", serde_json::json!(["127.0.0.2"])).0, 200);

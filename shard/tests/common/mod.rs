@@ -258,6 +258,15 @@ impl Client {
         Client::over(url, TcpStream::connect(address).expect("tcp connect"))
     }
 
+    /// Connects from a given local address (another loopback address, say).
+    pub fn connect_from(url: &str, source: &str) -> Client {
+        let address: std::net::SocketAddr = url.trim_start_matches("ws://").parse().expect("address");
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+        socket.bind(&std::net::SocketAddr::new(source.parse().expect("source"), 0).into()).expect("bind");
+        socket.connect(&address.into()).expect("tcp connect");
+        Client::over(url, socket.into())
+    }
+
     /// Connects sending extra handshake headers (a proxy's `X-Forwarded-For`, say).
     pub fn connect_with_headers(url: &str, headers: &[(&str, &str)]) -> Client {
         use tungstenite::client::IntoClientRequest;
