@@ -312,6 +312,10 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
     if let Ok(message) = &message
         && (!within_rate(shard, connection, message) || refuse_read(shard, connection, message))
     {
+        // A refused REQ ends the subscription it would have replaced: its CLOSED says so.
+        if let ClientMessage::Req { subscription_id, .. } = message {
+            forget_subscription(shard, connection, subscription_id);
+        }
         return;
     }
     match message {
@@ -334,11 +338,7 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
         Ok(ClientMessage::Count { subscription_id, filters }) => {
             crate::req::count(shard, connection, subscription_id, filters)
         }
-        Ok(ClientMessage::Close { subscription_id }) => {
-            connection.subscriptions.borrow_mut().remove(&subscription_id);
-            shard.subscriptions.borrow_mut().remove(connection.id, &subscription_id);
-            shard.subscriptions_changed();
-        }
+        Ok(ClientMessage::Close { subscription_id }) => forget_subscription(shard, connection, &subscription_id),
         Ok(ClientMessage::Auth(event)) => authenticate(shard, connection, &event),
         Ok(ClientMessage::NegOpen { subscription_id, filter, message }) => {
             crate::negentropy::open(shard, connection, subscription_id, filter, message)
@@ -399,6 +399,13 @@ fn client_verb(message: &Result<ClientMessage, parrhesia_engine::Rejection>) -> 
         Ok(ClientMessage::NegClose { .. }) => 7,
         Err(_) => CLIENT_VERB_INVALID,
     }
+}
+
+/// Ends a subscription of this connection, if it has one by that id.
+fn forget_subscription(shard: &Shard, connection: &Connection, subscription_id: &str) {
+    connection.subscriptions.borrow_mut().remove(subscription_id);
+    shard.subscriptions.borrow_mut().remove(connection.id, subscription_id);
+    shard.subscriptions_changed();
 }
 
 /// Refuses a REQ, COUNT or NEG-OPEN the connection may not make, answering CLOSED (NEG-ERR)

@@ -42,4 +42,20 @@ fn marmot_events_are_checked_and_group_reads_name_their_groups() {
     let named = format!(r##"{{"kinds":[445],"#h":["{group}"]}}"##);
     let found = client.req("group", &[&named]);
     assert_eq!(found.iter().map(|event| *event.id()).collect::<Vec<_>>(), vec![*message.id()]);
+    // A refused REQ ends the subscription it would have replaced: after its CLOSED, the live
+    // "group" subscription gets nothing (a marker on another subscription comes first).
+    client.send_text(r#"["REQ","group",{"kinds":[445]}]"#);
+    assert!(matches!(client.recv(), RelayMessage::Closed { subscription_id, .. } if subscription_id == "group"));
+    assert!(client.req("marker", &[r#"{"kinds":[1],"limit":0}"#]).is_empty());
+    let mut publisher = relay.connect();
+    let another = base64::engine::general_purpose::STANDARD.encode([8u8; 64]);
+    assert!(publisher.publish(&sign(445, &[&["h", &group]], &another)).0);
+    let marker = sign(1, &[], "marker");
+    assert!(publisher.publish(&marker).0);
+    match client.recv() {
+        RelayMessage::Event { subscription_id, event } => {
+            assert_eq!((subscription_id.as_ref(), event.as_ref()), ("marker", marker.json().as_ref()));
+        }
+        other => panic!("expected the marker, got {}", other.encode()),
+    }
 }
