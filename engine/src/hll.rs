@@ -12,7 +12,7 @@ use crate::filter::Filter;
 
 pub const REGISTERS: usize = 256;
 /// The tag letters whose single value sets the offset.
-const OFFSET_LETTERS: [u8; 4] = [b'e', b'p', b'a', b'q'];
+pub const OFFSET_LETTERS: [u8; 4] = [b'e', b'p', b'a', b'q'];
 
 /// The offset for `filter` if it qualifies for HLL under NIP-45 (exactly one tag condition,
 /// on `e`, `p`, `a` or `q`, with exactly one value long enough to have a 33rd character);
@@ -20,10 +20,31 @@ const OFFSET_LETTERS: [u8; 4] = [b'e', b'p', b'a', b'q'];
 pub fn offset_for(filter: &Filter) -> Option<usize> {
     let [condition] = filter.tags.as_slice() else { return None };
     let [value] = condition.values.as_slice() else { return None };
-    if !OFFSET_LETTERS.contains(&condition.letter) {
+    offset_of(condition.letter, value)
+}
+
+/// The offset a tag value sets (`None` for another letter, or a value without a 33rd byte).
+pub fn offset_of(letter: u8, value: &str) -> Option<usize> {
+    if !OFFSET_LETTERS.contains(&letter) {
         return None;
     }
     value.as_bytes().get(32).map(|&byte| usize::from(byte % 24))
+}
+
+/// A COUNT filter the store answers from the counts and registers it keeps at write time:
+/// exactly one kind and one `#e`/`#p`/`#a`/`#q` value, nothing else (a follower count
+/// `{"kinds":[3],"#p":[x]}`, a reaction count `{"kinds":[7],"#e":[x]}`). Returns (kind,
+/// letter, value).
+pub fn kept(filter: &Filter) -> Option<(u16, u8, &str)> {
+    let [kind] = filter.kinds.as_deref()? else { return None };
+    let [condition] = filter.tags.as_slice() else { return None };
+    let [value] = condition.values.as_slice() else { return None };
+    let only = filter.ids.is_none()
+        && filter.authors.is_none()
+        && filter.since.is_none()
+        && filter.until.is_none()
+        && filter.search.is_none();
+    (only && OFFSET_LETTERS.contains(&condition.letter)).then_some((*kind, condition.letter, value.as_str()))
 }
 
 /// 256 registers at one offset.
@@ -66,6 +87,12 @@ impl Hll {
         crate::hex::encode(&self.registers)
     }
 
+    /// Registers kept elsewhere (the store's), at `offset`.
+    pub fn from_registers(offset: usize, registers: [u8; REGISTERS]) -> Hll {
+        assert!(offset < 24, "NIP-45 offsets are below 24");
+        Hll { offset, registers }
+    }
+
     /// Registers a relay sent; `None` unless 512 hex characters.
     pub fn from_hex(offset: usize, text: &str) -> Option<Hll> {
         let registers = crate::hex::decode_array::<REGISTERS>(text)?;
@@ -94,6 +121,26 @@ mod tests {
 
     fn filter(text: &str) -> Filter {
         Filter::parse(text, &Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn kept_counts_answer_one_kind_and_one_value_only() {
+        let id = "ab".repeat(32);
+        assert_eq!(kept(&filter(&format!(r##"{{"kinds":[3],"#p":["{id}"]}}"##))), Some((3, b'p', id.as_str())));
+        assert_eq!(
+            kept(&filter(&format!(r##"{{"kinds":[7],"#e":["{id}"],"limit":5}}"##))),
+            Some((7, b'e', id.as_str()))
+        );
+        for text in [
+            format!(r##"{{"#p":["{id}"]}}"##),
+            format!(r##"{{"kinds":[3,7],"#p":["{id}"]}}"##),
+            format!(r##"{{"kinds":[3],"#p":["{id}"],"since":5}}"##),
+            format!(r##"{{"kinds":[3],"#t":["{id}"]}}"##),
+            format!(r##"{{"kinds":[3],"#p":["{id}"],"authors":["{id}"]}}"##),
+            format!(r##"{{"kinds":[3],"#p":["{id}","{}"]}}"##, "cd".repeat(32)),
+        ] {
+            assert_eq!(kept(&filter(&text)), None, "{text}");
+        }
     }
 
     #[test]

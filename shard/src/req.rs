@@ -150,8 +150,9 @@ async fn catch_up(
 }
 
 /// Handles `["COUNT", id, filters...]` (NIP-45): an exact count, scanned in slices, with the
-/// HyperLogLog registers of the counted events' authors when the one filter qualifies. Only
-/// events the connection may read are counted.
+/// HyperLogLog registers of the counted events' authors when the one filter qualifies; a
+/// filter of one kind and one `e`/`p`/`a`/`q` value is answered from the counts and registers
+/// the store keeps at write time. Only events the connection may read are counted.
 pub fn count(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: String, filters: Vec<Filter>) {
     let (shard, connection) = (shard.clone(), connection.clone());
     glommio::spawn_local(async move {
@@ -159,6 +160,18 @@ pub fn count(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: St
         let result = async {
             if filters.iter().any(Filter::matches_everything) {
                 return Ok((count_everything(&shard, &connection, &access).await?, None));
+            }
+            // One kind and one e/p/a/q value (follower and reaction counts): the store keeps
+            // the count and the registers, no scan. (Restricted kinds are scanned, so the
+            // reader's access applies.)
+            if let [filter] = filters.as_slice()
+                && let Some((kind, letter, value)) = parrhesia_engine::hll::kept(filter)
+                && !access.is_restricted(kind)
+            {
+                let kept = shard.store.kept_count(kind, letter, value)?;
+                let hll = parrhesia_engine::hll::offset_of(letter, value)
+                    .map(|offset| parrhesia_engine::hll::Hll::from_registers(offset, kept.registers));
+                return Ok((kept.count, hll));
             }
             let mut hll = match filters.as_slice() {
                 [filter] => parrhesia_engine::hll::offset_for(filter).map(parrhesia_engine::hll::Hll::new),

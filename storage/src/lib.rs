@@ -2,6 +2,7 @@
 //! group-commit write path that numbers every stored event (the node's log), time-ordered
 //! indexes and resumable query scans. Only this crate knows LMDB.
 
+mod counts;
 mod error;
 mod lock;
 mod maintenance;
@@ -12,6 +13,7 @@ pub mod schema;
 mod store;
 mod write;
 
+pub use counts::KeptCount;
 pub use error::StorageError;
 pub use lock::{DirectoryLock, LOCK_FILE, LockError};
 pub use maintenance::{Space, VERIFY_PROBLEMS_SHOWN, VerifyReport};

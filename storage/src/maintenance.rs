@@ -27,6 +27,31 @@ pub struct VerifyReport {
 /// How many problems `verify` describes (all are counted).
 pub const VERIFY_PROBLEMS_SHOWN: usize = 100;
 
+impl Store {
+    /// Every kept count equals the events that carry its key, and no other is kept.
+    fn verify_counts(
+        &self,
+        txn: &heed::RoTxn<heed::WithoutTls>,
+        expected: &HashMap<Vec<u8>, u64>,
+        report: &mut VerifyReport,
+    ) -> Result<(), StorageError> {
+        let mut seen = 0usize;
+        for entry in self.tables.tag_counts.iter(txn)? {
+            let (key, value) = entry?;
+            let kept = value.first_chunk::<8>().map(|count| u64::from_be_bytes(*count));
+            let wanted = expected.get(key).copied();
+            seen += usize::from(wanted.is_some());
+            if kept != wanted {
+                report.problem(|| format!("tag_counts: {kept:?} kept where the events say {wanted:?}"));
+            }
+        }
+        if seen != expected.len() {
+            report.problem(|| format!("tag_counts: {} counts missing", expected.len() - seen));
+        }
+        Ok(())
+    }
+}
+
 impl VerifyReport {
     fn problem(&mut self, text: impl FnOnce() -> String) {
         self.problems += 1;
@@ -54,6 +79,8 @@ impl Store {
         let mut expected_entries = [0u64; 5];
         let mut expirations = 0u64;
         let mut winners: HashMap<Vec<u8>, Winner> = HashMap::new();
+        // NIP-45 kept counts, as the events say they should be.
+        let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
         let last_seq = read_last_seq(&txn, tables)?;
         for entry in tables.events.iter(&txn)? {
             let (key, bytes) = entry?;
@@ -79,6 +106,9 @@ impl Store {
                 if tables.time_index(index).get(&txn, &key)?.is_none() {
                     report.problem(|| format!("event {seq}: missing its {} entry", index.table_name()));
                 }
+            }
+            for key in crate::counts::counted_keys(&record) {
+                *counts.entry(key).or_default() += 1;
             }
             let header = &record.header;
             if header.expiration != 0 {
@@ -106,6 +136,7 @@ impl Store {
         self.verify_indexes(&txn, &expected_entries, &mut report)?;
         self.verify_pointers(&txn, expirations, &mut report)?;
         self.verify_replaceable(&txn, &winners, &mut report)?;
+        self.verify_counts(&txn, &counts, &mut report)?;
         self.verify_logs(&txn, &mut report)?;
         Ok(report)
     }

@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 /// Version 2: records carry their indexed tags. Version 3: records keep id, pubkey and sig
 /// once, as bytes, and only the rest of the JSON (`record.rs`). Version 4: records carry their
 /// origin's store epoch; the `origin_log` and `cursors` tables (replication). Version 5: the
-/// `policy` and `audit` tables (NIP-86), and banned event ids refused by `apply`.
+/// `policy` and `audit` tables (NIP-86), banned event ids refused by `apply`, and the
+/// `tag_counts` table (NIP-45 counts and registers kept at write time).
 pub const SCHEMA_VERSION: u32 = 5;
 
 pub const TABLE_EVENTS: &str = "events";
@@ -27,7 +28,9 @@ pub const TABLE_CURSORS: &str = "cursors";
 pub const TABLE_POLICY: &str = "policy";
 /// `unix ms ++ NIP-98 event id` -> caller, method, params: every management call.
 pub const TABLE_AUDIT: &str = "audit";
-pub const TABLE_COUNT: u32 = 15;
+/// `kind ++ letter ++ encoded value` -> count ++ 256 HyperLogLog registers (`counts.rs`).
+pub const TABLE_TAG_COUNTS: &str = "tag_counts";
+pub const TABLE_COUNT: u32 = 16;
 
 pub const META_SCHEMA_VERSION: &[u8] = b"schema_version";
 pub const META_NODE_ID: &[u8] = b"node_id";

@@ -71,6 +71,7 @@ pub(crate) struct Tables {
     pub cursors: Table,
     pub policy: Table,
     pub audit: Table,
+    pub tag_counts: Table,
 }
 
 /// Every table, in the order `Tables::in_order` lists the handles.
@@ -90,6 +91,7 @@ const TABLE_NAMES: [&str; schema::TABLE_COUNT as usize] = [
     schema::TABLE_CURSORS,
     schema::TABLE_POLICY,
     schema::TABLE_AUDIT,
+    schema::TABLE_TAG_COUNTS,
 ];
 
 impl Tables {
@@ -112,6 +114,7 @@ impl Tables {
             self.cursors,
             self.policy,
             self.audit,
+            self.tag_counts,
         ]
     }
 
@@ -232,6 +235,7 @@ impl Store {
                 cursors,
                 policy,
                 audit,
+                tag_counts,
             ],
         ) = created
         else {
@@ -249,6 +253,7 @@ impl Store {
             cursors,
             policy,
             audit,
+            tag_counts,
         };
         let mut txn = env.write_txn()?;
         let (node_id, epoch) = init_meta(&mut txn, &tables, options)?;

@@ -165,8 +165,8 @@ enum Admission {
 }
 
 pub(crate) struct Writer<'a, 'env> {
-    txn: &'a mut RwTxn<'env>,
-    tables: &'a Tables,
+    pub(crate) txn: &'a mut RwTxn<'env>,
+    pub(crate) tables: &'a Tables,
     store: &'a Store,
 }
 
@@ -181,7 +181,7 @@ impl<'a, 'env> Writer<'a, 'env> {
 }
 
 impl Writer<'_, '_> {
-    fn read(&self) -> &RoTxn<'_, WithoutTls> {
+    pub(crate) fn read(&self) -> &RoTxn<'_, WithoutTls> {
         self.txn
     }
 
@@ -282,7 +282,7 @@ impl Writer<'_, '_> {
             schema::time_suffix(&mut key, header.expiration, seq);
             tables.expiration.put(self.txn, &key, &[])?;
         }
-        Ok(())
+        self.count_tags(event)
     }
 
     /// Records another log position of an event already stored (it reached this node through
@@ -302,6 +302,8 @@ impl Writer<'_, '_> {
         let tables = self.tables;
         let Some(stored) = read_record(self.read(), tables, seq)? else { return Ok(()) };
         let (header, keys, coordinate) = (stored.header, schema::index_keys(&stored), stored.coordinate());
+        let counted = crate::counts::counted_keys(&stored);
+        self.uncount_tags(counted)?;
         tables.events.delete(self.txn, &seq.to_be_bytes())?;
         tables.ids.delete(self.txn, &header.id)?;
         // A restored origin may have reused a position for another event: remove only our own.

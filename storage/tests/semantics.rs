@@ -506,3 +506,84 @@ fn policy_changes_persist_and_banned_events_stay_out() {
     store.manage(Some(&Change::AllowEvent(*note.id())), &audit(100, "allowevent")).unwrap();
     assert!(matches!(apply_one(&store, &note), Outcome::Stored { .. }));
 }
+
+/// NIP-45 counts kept at write time equal a scan's count, and their registers equal the
+/// registers of the scanned authors, after stores, replacements and deletions (seeded; the
+/// seed is printed).
+#[test]
+fn kept_counts_equal_a_scan_after_replacements_and_deletions() {
+    use parrhesia_engine::hll::Hll;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut random = common::random_from_env("kept_counts");
+    let authors: Vec<_> = (0..40).map(|_| random.keys()).collect();
+    let targets: Vec<String> = (0..6).map(|_| hex(&random.bytes32())).collect();
+    let mut stored: Vec<Event> = Vec::new();
+    for step in 0..600u64 {
+        let author = random.pick(&authors).clone();
+        let created_at = NOW - 1_000 + step;
+        let event = match random.below(10) {
+            // A contact list (replaceable): the newest per author stays.
+            0..=2 => {
+                let mut tags: Vec<(&str, &str)> = Vec::new();
+                for target in &targets {
+                    if random.chance(50) {
+                        tags.push(("p", target));
+                    }
+                }
+                tags.push(("p", &targets[0])); // a repeated value counts once
+                event(&author, created_at, 3, &tags, "")
+            }
+            3..=6 => {
+                let (reacted, mentioned) = (random.pick(&targets).clone(), random.pick(&targets).clone());
+                event(&author, created_at, 7, &[("e", &reacted), ("p", &mentioned)], "+")
+            }
+            7 => {
+                let replied = random.pick(&targets).clone();
+                event(&author, created_at, 1, &[("e", &replied), ("t", "x")], "note")
+            }
+            // The author deletes one of their own earlier events.
+            _ => match stored.iter().rev().find(|old| old.pubkey() == author.public_key() && old.kind() != 5) {
+                Some(old) => event(&author, created_at, 5, &[("e", &hex(old.id()))], ""),
+                None => continue,
+            },
+        };
+        if matches!(apply_one(&store, &event), Outcome::Stored { .. }) {
+            stored.push(event);
+        }
+    }
+    let mut checked = 0;
+    for kind in [1u16, 3, 7] {
+        for letter in ["e", "p"] {
+            for target in &targets {
+                let text = format!(r##"{{"kinds":[{kind}],"#{letter}":["{target}"]}}"##);
+                let events = store.query(&[filter(&text)], u64::MAX, NOW).unwrap();
+                let kept = store.kept_count(kind, letter.as_bytes()[0], target).unwrap();
+                assert_eq!(kept.count, events.len() as u64, "{text}");
+                let offset = parrhesia_engine::hll::offset_of(letter.as_bytes()[0], target).unwrap();
+                let mut scanned = Hll::new(offset);
+                events.iter().for_each(|event| scanned.add(&event.header.pubkey));
+                let kept_hll = Hll::from_registers(offset, kept.registers);
+                // Registers only grow: after removals they cover at least what is stored.
+                assert!(
+                    scanned.registers().iter().zip(kept_hll.registers()).all(|(scan, kept)| kept >= scan),
+                    "{text}"
+                );
+                checked += usize::from(!events.is_empty());
+            }
+        }
+    }
+    assert!(checked >= 15, "the seed left most counts non-empty ({checked})");
+    // With nothing removed, the registers are exactly the scan's.
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = open(&fresh_dir);
+    let reactions: Vec<Event> = (0..50)
+        .map(|n| event(&authors[n % authors.len()], NOW - 100 + n as u64, 7, &[("e", &targets[1])], "+"))
+        .collect();
+    fresh.apply(&reactions, NOW).unwrap();
+    let kept = fresh.kept_count(7, b'e', &targets[1]).unwrap();
+    let offset = parrhesia_engine::hll::offset_of(b'e', &targets[1]).unwrap();
+    let mut scanned = Hll::new(offset);
+    reactions.iter().for_each(|event| scanned.add(event.pubkey()));
+    assert_eq!((kept.count, &kept.registers), (50, scanned.registers()));
+}

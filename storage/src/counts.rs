@@ -1,0 +1,113 @@
+//! NIP-45 counts kept at write time: for every stored event, each distinct `e`/`p`/`a`/`q`
+//! tag value counts under `kind ++ letter ++ encoded value` (the `tag_time` prefix with the
+//! kind before it), with the 256 HyperLogLog registers of the authors at that value's offset.
+//! A COUNT of one kind and one such value (`hll::kept`) then reads one entry instead of
+//! scanning. Removing an event decrements its counts; registers only grow (HyperLogLog cannot
+//! forget), so after removals they overestimate a little, as any merged HyperLogLog may.
+
+use parrhesia_engine::Event;
+use parrhesia_engine::hll::{Hll, OFFSET_LETTERS, REGISTERS, offset_of};
+
+use crate::error::StorageError;
+use crate::record::Record;
+use crate::schema;
+use crate::store::Store;
+use crate::write::Writer;
+
+const COUNT_BYTES: usize = 8;
+
+fn key(kind: u16, tag_prefix: &[u8]) -> Vec<u8> {
+    [&kind.to_be_bytes()[..], tag_prefix].concat()
+}
+
+/// A kept count and its registers (zeros when nothing counted, or the value sets no offset).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptCount {
+    pub count: u64,
+    pub registers: [u8; REGISTERS],
+}
+
+impl KeptCount {
+    fn decode(bytes: &[u8]) -> Option<KeptCount> {
+        let (count, registers) = bytes.split_first_chunk::<COUNT_BYTES>()?;
+        Some(KeptCount { count: u64::from_be_bytes(*count), registers: registers.try_into().ok()? })
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        [&self.count.to_be_bytes()[..], &self.registers].concat()
+    }
+}
+
+impl Writer<'_, '_> {
+    /// Counts a stored event under each distinct qualifying tag value of it.
+    pub(crate) fn count_tags(&mut self, event: &Event) -> Result<(), StorageError> {
+        let mut seen: Vec<Vec<u8>> = Vec::new();
+        for tag in event.tags() {
+            let ([name, value, ..], Some(&letter)) = (tag.as_slice(), tag[0].as_bytes().first()) else { continue };
+            if name.len() != 1 || !OFFSET_LETTERS.contains(&letter) {
+                continue;
+            }
+            let entry = key(event.kind(), &schema::tag_prefix(letter, value));
+            if seen.contains(&entry) {
+                continue;
+            }
+            let table = self.tables.tag_counts;
+            let mut kept = match table.get(self.read(), &entry)? {
+                Some(bytes) => KeptCount::decode(bytes)
+                    .ok_or_else(|| StorageError::Corrupt("a kept count cannot be read".into()))?,
+                None => KeptCount { count: 0, registers: [0; REGISTERS] },
+            };
+            kept.count += 1;
+            if let Some(offset) = offset_of(letter, value) {
+                let mut hll = Hll::from_registers(offset, kept.registers);
+                hll.add(event.pubkey());
+                kept.registers = *hll.registers();
+            }
+            table.put(self.txn, &entry, &kept.encode())?;
+            seen.push(entry);
+        }
+        Ok(())
+    }
+
+    /// Takes a removed event out of the counts `counted_keys` names.
+    pub(crate) fn uncount_tags(&mut self, entries: Vec<Vec<u8>>) -> Result<(), StorageError> {
+        let table = self.tables.tag_counts;
+        for entry in entries {
+            let Some(bytes) = table.get(self.read(), &entry)? else { continue };
+            let mut kept =
+                KeptCount::decode(bytes).ok_or_else(|| StorageError::Corrupt("a kept count cannot be read".into()))?;
+            kept.count = kept.count.saturating_sub(1);
+            if kept.count == 0 {
+                table.delete(self.txn, &entry)?;
+            } else {
+                table.put(self.txn, &entry, &kept.encode())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The counts a stored event is in, from its record's tag section (which holds each distinct
+/// value once, exactly as `count_tags` counted them).
+pub(crate) fn counted_keys(record: &Record) -> Vec<Vec<u8>> {
+    record
+        .tag_entries()
+        .filter(|entry| entry.first().is_some_and(|letter| OFFSET_LETTERS.contains(letter)))
+        .map(|entry| key(record.header.kind, entry))
+        .collect()
+}
+
+impl Store {
+    /// The kept count of events of `kind` tagging `letter` `value` (events expired but not yet
+    /// swept included), with their authors' registers.
+    pub fn kept_count(&self, kind: u16, letter: u8, value: &str) -> Result<KeptCount, StorageError> {
+        let txn = self.env.read_txn()?;
+        let entry = key(kind, &schema::tag_prefix(letter, value));
+        match self.tables.tag_counts.get(&txn, &entry)? {
+            Some(bytes) => {
+                KeptCount::decode(bytes).ok_or_else(|| StorageError::Corrupt("a kept count cannot be read".into()))
+            }
+            None => Ok(KeptCount { count: 0, registers: [0; REGISTERS] }),
+        }
+    }
+}
