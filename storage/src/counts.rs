@@ -15,6 +15,9 @@ use crate::store::Store;
 use crate::write::Writer;
 
 const COUNT_BYTES: usize = 8;
+/// Registers set, at most, kept as (register, rank) pairs; beyond, all 256 are kept. Most
+/// values are tagged by few events, so most entries stay a few bytes.
+const SPARSE_PAIRS_MAX: usize = 127;
 
 fn key(kind: u16, tag_prefix: &[u8]) -> Vec<u8> {
     [&kind.to_be_bytes()[..], tag_prefix].concat()
@@ -28,13 +31,35 @@ pub struct KeptCount {
 }
 
 impl KeptCount {
+    /// `count ++ registers`: all 256, or (register, rank) pairs of the set ones (fewer than 128
+    /// pairs, so the two never have the same length).
     fn decode(bytes: &[u8]) -> Option<KeptCount> {
-        let (count, registers) = bytes.split_first_chunk::<COUNT_BYTES>()?;
-        Some(KeptCount { count: u64::from_be_bytes(*count), registers: registers.try_into().ok()? })
+        let (count, rest) = bytes.split_first_chunk::<COUNT_BYTES>()?;
+        let registers = match rest.len() {
+            REGISTERS => rest.try_into().ok()?,
+            length if length % 2 == 0 && length / 2 <= SPARSE_PAIRS_MAX => {
+                let mut registers = [0; REGISTERS];
+                for pair in rest.chunks_exact(2) {
+                    registers[usize::from(pair[0])] = pair[1];
+                }
+                registers
+            }
+            _ => return None,
+        };
+        Some(KeptCount { count: u64::from_be_bytes(*count), registers })
     }
 
     fn encode(&self) -> Vec<u8> {
-        [&self.count.to_be_bytes()[..], &self.registers].concat()
+        let set = self.registers.iter().filter(|&&rank| rank != 0).count();
+        let mut bytes = self.count.to_be_bytes().to_vec();
+        if set > SPARSE_PAIRS_MAX {
+            bytes.extend_from_slice(&self.registers);
+        } else {
+            for (register, &rank) in self.registers.iter().enumerate().filter(|(_, rank)| **rank != 0) {
+                bytes.extend_from_slice(&[register as u8, rank]);
+            }
+        }
+        bytes
     }
 }
 
@@ -109,5 +134,27 @@ impl Store {
             }
             None => Ok(KeptCount { count: 0, registers: [0; REGISTERS] }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registers_round_trip_sparse_and_dense() {
+        for set in [0usize, 1, 5, 127, 128, 200, 256] {
+            let mut registers = [0u8; REGISTERS];
+            for register in 0..set {
+                registers[(register * 7) % REGISTERS] = (register % 50 + 1) as u8;
+            }
+            let kept = KeptCount { count: 1_000 + set as u64, registers };
+            let bytes = kept.encode();
+            let expected_length = if set > SPARSE_PAIRS_MAX { 8 + REGISTERS } else { 8 + 2 * set };
+            assert_eq!(bytes.len(), expected_length, "{set} registers set");
+            assert_eq!(KeptCount::decode(&bytes), Some(kept), "{set} registers set");
+        }
+        assert_eq!(KeptCount::decode(&[0; 7]), None);
+        assert_eq!(KeptCount::decode(&[0; 9]), None, "an odd tail is neither form");
     }
 }
