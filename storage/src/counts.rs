@@ -5,13 +5,16 @@
 //! scanning. Removing an event decrements its counts; registers only grow (HyperLogLog cannot
 //! forget), so after removals they overestimate a little, as any merged HyperLogLog may.
 
+use std::collections::HashMap;
+
+use heed::RwTxn;
 use parrhesia_engine::Event;
 use parrhesia_engine::hll::{Hll, OFFSET_LETTERS, REGISTERS, offset_of};
 
 use crate::error::StorageError;
 use crate::record::Record;
 use crate::schema;
-use crate::store::Store;
+use crate::store::{Store, Table};
 use crate::write::Writer;
 
 const COUNT_BYTES: usize = 8;
@@ -63,9 +66,50 @@ impl KeptCount {
     }
 }
 
+/// The count changes of one transaction, gathered per key and written once at its end
+/// (`flush`): within a group commit, popular values (a followed pubkey, a reacted-to note)
+/// are touched by many events, and each key is then read and written once, not once per event.
+#[derive(Default)]
+pub(crate) struct PendingCounts(HashMap<Vec<u8>, Pending>);
+
+struct Pending {
+    delta: i64,
+    /// The registers of the authors added in this transaction, if the value sets an offset.
+    added: Option<Hll>,
+}
+
+impl PendingCounts {
+    /// Writes every gathered change: counts moved by their deltas (an entry that reaches 0 is
+    /// deleted), registers merged with the added authors'.
+    pub(crate) fn flush(&mut self, txn: &mut RwTxn, table: Table) -> Result<(), StorageError> {
+        for (entry, pending) in self.0.drain() {
+            let mut kept = match table.get(txn, &entry)? {
+                Some(bytes) => KeptCount::decode(bytes).ok_or_else(corrupt)?,
+                None => KeptCount { count: 0, registers: [0; REGISTERS] },
+            };
+            kept.count = kept.count.saturating_add_signed(pending.delta);
+            if let Some(added) = pending.added {
+                for (register, rank) in kept.registers.iter_mut().zip(added.registers()) {
+                    *register = (*register).max(*rank);
+                }
+            }
+            if kept.count == 0 {
+                table.delete(txn, &entry)?;
+            } else {
+                table.put(txn, &entry, &kept.encode())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn corrupt() -> StorageError {
+    StorageError::Corrupt("a kept count cannot be read".into())
+}
+
 impl Writer<'_, '_> {
     /// Counts a stored event under each distinct qualifying tag value of it.
-    pub(crate) fn count_tags(&mut self, event: &Event) -> Result<(), StorageError> {
+    pub(crate) fn count_tags(&mut self, event: &Event) {
         let mut seen: Vec<Vec<u8>> = Vec::new();
         for tag in event.tags() {
             let ([name, value, ..], Some(&letter)) = (tag.as_slice(), tag[0].as_bytes().first()) else { continue };
@@ -76,39 +120,20 @@ impl Writer<'_, '_> {
             if seen.contains(&entry) {
                 continue;
             }
-            let table = self.tables.tag_counts;
-            let mut kept = match table.get(self.read(), &entry)? {
-                Some(bytes) => KeptCount::decode(bytes)
-                    .ok_or_else(|| StorageError::Corrupt("a kept count cannot be read".into()))?,
-                None => KeptCount { count: 0, registers: [0; REGISTERS] },
-            };
-            kept.count += 1;
+            let pending = self.counts.0.entry(entry.clone()).or_insert(Pending { delta: 0, added: None });
+            pending.delta += 1;
             if let Some(offset) = offset_of(letter, value) {
-                let mut hll = Hll::from_registers(offset, kept.registers);
-                hll.add(event.pubkey());
-                kept.registers = *hll.registers();
+                pending.added.get_or_insert_with(|| Hll::new(offset)).add(event.pubkey());
             }
-            table.put(self.txn, &entry, &kept.encode())?;
             seen.push(entry);
         }
-        Ok(())
     }
 
     /// Takes a removed event out of the counts `counted_keys` names.
-    pub(crate) fn uncount_tags(&mut self, entries: Vec<Vec<u8>>) -> Result<(), StorageError> {
-        let table = self.tables.tag_counts;
+    pub(crate) fn uncount_tags(&mut self, entries: Vec<Vec<u8>>) {
         for entry in entries {
-            let Some(bytes) = table.get(self.read(), &entry)? else { continue };
-            let mut kept =
-                KeptCount::decode(bytes).ok_or_else(|| StorageError::Corrupt("a kept count cannot be read".into()))?;
-            kept.count = kept.count.saturating_sub(1);
-            if kept.count == 0 {
-                table.delete(self.txn, &entry)?;
-            } else {
-                table.put(self.txn, &entry, &kept.encode())?;
-            }
+            self.counts.0.entry(entry).or_insert(Pending { delta: 0, added: None }).delta -= 1;
         }
-        Ok(())
     }
 }
 
@@ -129,9 +154,7 @@ impl Store {
         let txn = self.env.read_txn()?;
         let entry = key(kind, &schema::tag_prefix(letter, value));
         match self.tables.tag_counts.get(&txn, &entry)? {
-            Some(bytes) => {
-                KeptCount::decode(bytes).ok_or_else(|| StorageError::Corrupt("a kept count cannot be read".into()))
-            }
+            Some(bytes) => KeptCount::decode(bytes).ok_or_else(corrupt),
             None => Ok(KeptCount { count: 0, registers: [0; REGISTERS] }),
         }
     }

@@ -124,7 +124,9 @@ impl Store {
             Some(Change::BanEvent(id, reason)) => {
                 table.put(&mut txn, &keyed(BANNED_EVENT, id), reason.as_bytes())?;
                 if let Some(seq) = self.tables.ids.get(&txn, id)?.map(decode_seq).transpose()? {
-                    Writer::new(&mut txn, self).remove(seq)?;
+                    let mut counts = crate::counts::PendingCounts::default();
+                    Writer::new(&mut txn, self, &mut counts).remove(seq)?;
+                    counts.flush(&mut txn, self.tables.tag_counts)?;
                     removed = true;
                 }
             }

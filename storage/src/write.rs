@@ -5,6 +5,7 @@
 use heed::{EnvFlags, FlagSetMode, RoTxn, RwTxn, WithoutTls};
 use parrhesia_engine::{Event, KindClass, Prefix, Reason};
 
+use crate::counts::PendingCounts;
 use crate::error::StorageError;
 use crate::record::{self, Header, Record};
 use crate::schema;
@@ -85,8 +86,9 @@ impl Store {
         let mut last_seq = read_last_seq(txn, &self.tables)?;
         let mut outcomes = Vec::with_capacity(events.size_hint().0);
         let mut own_stored = false;
+        let mut counts = PendingCounts::default();
         for (event, position) in events {
-            let mut writer = Writer { txn: &mut *txn, tables: &self.tables, store: self };
+            let mut writer = Writer::new(&mut *txn, self, &mut counts);
             let outcome = match writer.admit(event, now)? {
                 Admission::Refuse(Outcome::Duplicate) if let Some(position) = position => {
                     writer.add_position(event.id(), position)?;
@@ -107,6 +109,7 @@ impl Store {
             };
             outcomes.push(outcome);
         }
+        counts.flush(txn, self.tables.tag_counts)?;
         self.tables.meta.put(txn, schema::META_LAST_SEQ, &last_seq.to_be_bytes())?;
         if own_stored {
             // The own log's cursor: this node holds its own log up to its last own event.
@@ -129,10 +132,12 @@ impl Store {
             .take(events_max)
             .map(|entry| entry.map(|(key, _)| schema::split_time_suffix(key).1))
             .collect::<Result<_, _>>()?;
-        let mut writer = Writer { txn: &mut txn, tables: &self.tables, store: self };
+        let mut counts = PendingCounts::default();
+        let mut writer = Writer::new(&mut txn, self, &mut counts);
         for &seq in &due {
             writer.remove(seq)?;
         }
+        counts.flush(&mut txn, self.tables.tag_counts)?;
         txn.commit()?;
         Ok(due.len())
     }
@@ -142,7 +147,8 @@ impl Store {
     /// Removes the events with these sequence numbers (those still stored) in one transaction.
     pub(crate) fn remove_batch(&self, seqs: &[u64]) -> Result<u64, StorageError> {
         let mut txn = self.env.write_txn()?;
-        let mut writer = Writer { txn: &mut txn, tables: &self.tables, store: self };
+        let mut counts = PendingCounts::default();
+        let mut writer = Writer::new(&mut txn, self, &mut counts);
         let mut removed = 0;
         for &seq in seqs {
             if read_record(writer.read(), writer.tables, seq)?.is_some() {
@@ -150,6 +156,7 @@ impl Store {
                 removed += 1;
             }
         }
+        counts.flush(&mut txn, self.tables.tag_counts)?;
         txn.commit()?;
         Ok(removed)
     }
@@ -165,9 +172,11 @@ enum Admission {
 }
 
 pub(crate) struct Writer<'a, 'env> {
-    pub(crate) txn: &'a mut RwTxn<'env>,
-    pub(crate) tables: &'a Tables,
+    txn: &'a mut RwTxn<'env>,
+    tables: &'a Tables,
     store: &'a Store,
+    /// NIP-45 count changes, written once per key when the transaction's work is done.
+    pub(crate) counts: &'a mut PendingCounts,
 }
 
 fn refuse(prefix: Prefix, detail: &'static str) -> Admission {
@@ -175,13 +184,13 @@ fn refuse(prefix: Prefix, detail: &'static str) -> Admission {
 }
 
 impl<'a, 'env> Writer<'a, 'env> {
-    pub(crate) fn new(txn: &'a mut RwTxn<'env>, store: &'a Store) -> Writer<'a, 'env> {
-        Writer { txn, tables: &store.tables, store }
+    pub(crate) fn new(txn: &'a mut RwTxn<'env>, store: &'a Store, counts: &'a mut PendingCounts) -> Writer<'a, 'env> {
+        Writer { txn, tables: &store.tables, store, counts }
     }
 }
 
 impl Writer<'_, '_> {
-    pub(crate) fn read(&self) -> &RoTxn<'_, WithoutTls> {
+    fn read(&self) -> &RoTxn<'_, WithoutTls> {
         self.txn
     }
 
@@ -282,7 +291,8 @@ impl Writer<'_, '_> {
             schema::time_suffix(&mut key, header.expiration, seq);
             tables.expiration.put(self.txn, &key, &[])?;
         }
-        self.count_tags(event)
+        self.count_tags(event);
+        Ok(())
     }
 
     /// Records another log position of an event already stored (it reached this node through
@@ -303,7 +313,7 @@ impl Writer<'_, '_> {
         let Some(stored) = read_record(self.read(), tables, seq)? else { return Ok(()) };
         let (header, keys, coordinate) = (stored.header, schema::index_keys(&stored), stored.coordinate());
         let counted = crate::counts::counted_keys(&stored);
-        self.uncount_tags(counted)?;
+        self.uncount_tags(counted);
         tables.events.delete(self.txn, &seq.to_be_bytes())?;
         tables.ids.delete(self.txn, &header.id)?;
         // A restored origin may have reused a position for another event: remove only our own.
