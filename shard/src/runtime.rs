@@ -207,6 +207,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         Arc::new(Metrics::new(shard_metrics.clone(), writer_metrics.clone(), cluster_metrics.clone(), store.clone()));
 
     let startup = Arc::new(StartupSteps::new(shards));
+    let policy = Arc::new(store.policy().context("reading the operator's policy (NIP-86)")?);
     let writer_setup = WriterSetup {
         startup: startup.clone(),
         store: store.clone(),
@@ -218,6 +219,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         cluster: writer_cluster,
         metrics: writer_metrics,
         management_auth_window_seconds: config.management_auth_window_seconds,
+        policy: (*policy).clone(),
     };
     let writer = executor(Placement::Unbound, "writer")
         .spawn(move || crate::writer::run(writer_setup))
@@ -226,7 +228,6 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let cpus: Vec<usize> =
         CpuSet::online().map(|set| set.into_iter().map(|location| location.cpu).collect()).unwrap_or_default();
     let relay_info = relay_info(&config);
-    let policy = Arc::new(store.policy().context("reading the operator's policy (NIP-86)")?);
     let policy_generations: Arc<[std::sync::atomic::AtomicU64]> =
         (0..shards).map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
     let (bound_sender, bound_receiver) = std::sync::mpsc::channel();

@@ -38,6 +38,8 @@ pub struct WriterSetup {
     /// NIP-98: how long an authorization is valid either side of its created_at (its id is
     /// refused again for that long).
     pub management_auth_window_seconds: u64,
+    /// The operator's policy as stored at start.
+    pub policy: parrhesia_engine::policy::Policy,
 }
 
 /// What the writer did, reported at exit.
@@ -98,7 +100,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         setup.startup.mark(Step::WriterCommits(shard));
     }
     let mut report = WriterReport::default();
-    let mut management = Management::new(&setup.store, setup.management_auth_window_seconds);
+    let mut management = Management::new(&setup.store, setup.policy, setup.management_auth_window_seconds);
     let mut last_flush = Instant::now();
     let mut last_sweep = Instant::now();
     loop {
@@ -177,16 +179,18 @@ struct Management {
 }
 
 impl Management {
-    fn new(store: &Store, window_seconds: u64) -> Management {
-        let policy = store.policy().unwrap_or_else(|error| {
-            tracing::warn!(%error, "reading the policy failed");
-            Default::default()
-        });
-        // Authorizations recorded before a restart stay taken for as long as they are valid.
+    /// `policy` as the runtime read it at start (the shards started with the same).
+    fn new(store: &Store, policy: parrhesia_engine::policy::Policy, window_seconds: u64) -> Management {
+        // Authorizations recorded before a restart stay taken for as long as they are valid:
+        // only calls of the last two windows can hold one.
         let now = unix_now();
+        let since_ms = now.saturating_sub(2 * window_seconds).saturating_mul(1000);
         let taken = store
-            .audit_log()
-            .unwrap_or_default()
+            .audit_log(since_ms)
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "reading the audit log failed; recent authorizations are not known taken");
+                Vec::new()
+            })
             .into_iter()
             .map(|entry| (entry.auth_id, entry.unix_ms / 1000 + 2 * window_seconds))
             .filter(|(_, until)| *until >= now)
@@ -207,7 +211,7 @@ impl Management {
         let mut answers: Vec<Vec<(u64, ManageAnswer)>> = vec![Vec::new(); shards.len()];
         let mut changed = false;
         for (shard, call) in calls {
-            let answer = self.answer(store, call.auth_id, call.auth_created_at, &call);
+            let answer = self.answer(store, &call);
             changed |= matches!(answer, ManageAnswer::Done(..)) && matches!(call.request.call, Call::Change(_));
             if let Some(answers) = answers.get_mut(shard) {
                 answers.push((call.ticket, answer));
@@ -223,13 +227,8 @@ impl Management {
         }
     }
 
-    fn answer(
-        &mut self,
-        store: &Store,
-        auth_id: parrhesia_engine::Id,
-        created_at: u64,
-        call: &ManageRequest,
-    ) -> ManageAnswer {
+    fn answer(&mut self, store: &Store, call: &ManageRequest) -> ManageAnswer {
+        let auth_id = call.auth_id;
         if self.taken.contains_key(&auth_id) {
             return ManageAnswer::Replayed;
         }
@@ -246,7 +245,7 @@ impl Management {
         };
         match store.manage(change, &audit) {
             Ok(removed) => {
-                self.taken.insert(auth_id, created_at + self.window_seconds);
+                self.taken.insert(auth_id, call.auth_created_at + self.window_seconds);
                 if let Some(change) = change {
                     self.policy.apply(change);
                     self.generation += 1;

@@ -152,11 +152,13 @@ impl Store {
         Ok(removed)
     }
 
-    /// Every management call recorded, oldest first.
-    pub fn audit_log(&self) -> Result<Vec<AuditEntry>, StorageError> {
+    /// The management calls recorded at or after `since_unix_ms` (0: all), oldest first.
+    pub fn audit_log(&self, since_unix_ms: u64) -> Result<Vec<AuditEntry>, StorageError> {
         let txn = self.env.read_txn()?;
         let mut entries = Vec::new();
-        for entry in self.tables.audit.iter(&txn)? {
+        let since = since_unix_ms.to_be_bytes();
+        let range = (std::ops::Bound::Included(&since[..]), std::ops::Bound::Unbounded);
+        for entry in self.tables.audit.range(&txn, &range)? {
             let (key, value) = entry?;
             let decoded = AuditEntry::decode(key, value);
             entries.push(decoded.ok_or_else(|| StorageError::Corrupt("an audit entry cannot be read".into()))?);

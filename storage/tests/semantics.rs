@@ -495,10 +495,16 @@ fn policy_changes_persist_and_banned_events_stay_out() {
     assert_eq!((prefix, detail.as_str()), (Prefix::Blocked, "this event is banned here"));
     assert_eq!(store.policy().unwrap(), expected);
     assert_eq!(expected.ip_blocked("192.0.2.1".parse().unwrap()), Some(""));
-    let log = store.audit_log().unwrap();
+    let log = store.audit_log(0).unwrap();
     assert_eq!(log.len(), changes.len() + 1);
     assert_eq!(log.last().unwrap(), &audit(99, "listbannedpubkeys"));
     assert!(log.windows(2).all(|pair| pair[0].unix_ms < pair[1].unix_ms), "oldest first");
+    let recent = store.audit_log(1_005).unwrap();
+    assert_eq!(
+        recent.iter().map(|entry| entry.unix_ms).collect::<Vec<_>>(),
+        [1_005, 1_006, 1_007, 1_099],
+        "from a time on"
+    );
     drop(store);
     let store = open(&dir);
     assert_eq!(store.policy().unwrap(), expected, "the policy survives reopening");

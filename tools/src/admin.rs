@@ -87,7 +87,7 @@ fn post(url: &str, authorization: &str, body: &str) -> Result<(u16, String)> {
 /// `parrhesia-tools audit`: every management call the store recorded, one JSON object a line.
 pub fn audit(dir: &Path) -> Result<Done> {
     let store = crate::store_commands::open(dir)?;
-    for entry in store.audit_log()? {
+    for entry in store.audit_log(0)? {
         let line = serde_json::json!({
             "time_ms": entry.unix_ms,
             "caller": parrhesia_engine::hex::encode(&entry.caller),
