@@ -78,10 +78,21 @@ fn post(url: &str, authorization: &str, body: &str) -> Result<(u16, String)> {
     stream.write_all(body.as_bytes())?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).context("reading the answer")?;
-    let text = String::from_utf8_lossy(&response);
-    let (head, body) = text.split_once("\r\n\r\n").context("the answer is not HTTP")?;
-    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).context("the answer has no status")?;
-    Ok((status, body.to_string()))
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let head_length = match parsed.parse(&response).context("the answer is not HTTP")? {
+        httparse::Status::Complete(length) => length,
+        httparse::Status::Partial => anyhow::bail!("the relay closed before a whole answer"),
+    };
+    let status = parsed.code.context("the answer has no status")?;
+    let body = &response[head_length..];
+    let length = parsed
+        .headers
+        .iter()
+        .find(|header| header.name.eq_ignore_ascii_case("content-length"))
+        .and_then(|header| std::str::from_utf8(header.value).ok()?.trim().parse::<usize>().ok())
+        .map_or(body.len(), |length| length.min(body.len()));
+    Ok((status, String::from_utf8_lossy(&body[..length]).into_owned()))
 }
 
 /// `parrhesia-tools audit`: every management call the store recorded, one JSON object a line.
