@@ -155,22 +155,9 @@ fn tag_condition_holds(condition: &TagFilter, event: &Event) -> bool {
     })
 }
 
-/// NIP-50 extension tokens (`key:value`) that select behaviour rather than words.
-const SEARCH_EXTENSIONS: [&str; 5] = ["include:", "domain:", "language:", "sentiment:", "nsfw:"];
-
-/// The search terms of a NIP-50 query: whitespace-separated words, lowercased, without the
-/// extension tokens. Every term must occur in the content.
-pub fn search_terms(query: &str) -> impl Iterator<Item = String> + '_ {
-    query
-        .split_whitespace()
-        .filter(|word| !SEARCH_EXTENSIONS.iter().any(|prefix| word.starts_with(prefix)))
-        .map(str::to_lowercase)
-}
-
-/// Case-insensitive: every term of `query` occurs in `content`.
+/// NIP-50: every word of `query` occurs as a word of `content` (see `search::Query`).
 pub fn search_matches(query: &str, content: &str) -> bool {
-    let content = content.to_lowercase();
-    search_terms(query).all(|term| content.contains(&term))
+    crate::search::Query::parse(query).matches(content)
 }
 
 struct FilterSeed<'l> {

@@ -19,6 +19,7 @@ pub mod policy;
 pub mod random;
 pub mod rate;
 pub mod reason;
+pub mod search;
 pub mod summary;
 
 pub use access::ReadAccess;
