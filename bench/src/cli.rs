@@ -355,6 +355,10 @@ pub struct QueryArgs {
     /// A REQ without EOSE after this long counts as timed out.
     #[arg(long = "query-timeout-ms", value_name = "MILLISECONDS", default_value_t = 10_000)]
     pub query_timeout_milliseconds: u64,
+    /// The REQ shapes, comma-separated: authors_kinds, tag_e, tag_p, kinds, ids, multi,
+    /// catch_up, search [default: all but search].
+    #[arg(long, value_delimiter = ',', value_parser = shape)]
+    pub shapes: Vec<crate::query::Shape>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -458,6 +462,10 @@ fn positive_u64(text: &str) -> Result<u64, String> {
     }
 }
 
+fn shape(text: &str) -> Result<crate::query::Shape, String> {
+    crate::query::Shape::from_name(text).ok_or_else(|| format!("{text:?} is not a query shape"))
+}
+
 fn positive_usize(text: &str) -> Result<usize, String> {
     positive_u64(text).map(|value| value as usize)
 }
@@ -516,6 +524,7 @@ impl QueryArgs {
             connections: self.connections,
             duration: self.duration,
             query_timeout: Duration::from_millis(self.query_timeout_milliseconds),
+            shapes: if self.shapes.is_empty() { crate::query::SHAPES.to_vec() } else { self.shapes.clone() },
         }
     }
 }
@@ -559,6 +568,7 @@ impl MixedArgs {
                 connections: self.query_connections,
                 duration: self.duration,
                 query_timeout: Duration::from_secs(10),
+                shapes: crate::query::SHAPES.to_vec(),
             },
             fanout: self.knobs.options(self.fanout_rate, self.duration),
             duration: self.duration,

@@ -53,6 +53,8 @@ pub struct Corpus {
     pub mentioned_pubkeys: Vec<String>,
     /// The newest `created_at` of a stored event (0 for none): "now" on the preloaded store.
     pub newest_created_at: u64,
+    /// Words of notes (kind 1) as NIP-50 search splits them, once per occurrence.
+    pub note_words: Vec<String>,
 }
 
 impl Corpus {
@@ -74,6 +76,11 @@ impl Corpus {
             }
             for value in event.tag_values("p") {
                 push_bounded(&mut corpus.mentioned_pubkeys, value.to_string());
+            }
+            if event.kind() == 1 {
+                parrhesia_engine::search::for_each_word(event.content(), |word| {
+                    push_bounded(&mut corpus.note_words, word.to_string());
+                });
             }
         }
         corpus.authors_by_frequency = by_frequency(author_counts);

@@ -45,10 +45,25 @@ pub enum Shape {
     /// Catching up after an hour away: notes, reposts and reactions since an hour before the
     /// newest stored event, no limit (the relay's own cap applies).
     CatchUp,
+    /// NIP-50 search: one or two words of the notes (the last, half the time, cut to its first
+    /// three characters: a prefix), best 20. Not in the default mix (not every relay serves it).
+    Search,
 }
 
+/// The default mix.
 pub const SHAPES: [Shape; 7] =
     [Shape::AuthorsKinds, Shape::TagE, Shape::TagP, Shape::Kinds, Shape::Ids, Shape::Multi, Shape::CatchUp];
+/// Every shape `--shapes` may name.
+pub const ALL_SHAPES: [Shape; 8] = [
+    Shape::AuthorsKinds,
+    Shape::TagE,
+    Shape::TagP,
+    Shape::Kinds,
+    Shape::Ids,
+    Shape::Multi,
+    Shape::CatchUp,
+    Shape::Search,
+];
 
 /// How far back the catch-up shape asks.
 const CATCH_UP_SECONDS: u64 = 3600;
@@ -63,7 +78,12 @@ impl Shape {
             Shape::Ids => "ids",
             Shape::Multi => "multi",
             Shape::CatchUp => "catch_up",
+            Shape::Search => "search",
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<Shape> {
+        ALL_SHAPES.into_iter().find(|shape| shape.name() == name)
     }
 
     /// Whether the corpus has the values this shape needs.
@@ -76,6 +96,7 @@ impl Shape {
             Shape::Ids => !corpus.stored_ids.is_empty(),
             Shape::Multi => !corpus.authors_by_frequency.is_empty() && !corpus.mentioned_pubkeys.is_empty(),
             Shape::CatchUp => corpus.newest_created_at > 0,
+            Shape::Search => !corpus.note_words.is_empty(),
         }
     }
 }
@@ -148,6 +169,18 @@ impl QueryMaker {
                 ids.dedup();
                 Filter { ids: Some(ids), ..Filter::default() }
             }
+            Shape::Search => {
+                let mut words: Vec<String> =
+                    (0..random.between(1, 2)).map(|_| random.pick(&corpus.note_words).clone()).collect();
+                if random.chance(0.5) {
+                    let last = words.last_mut().expect("one word at least");
+                    *last = last.chars().take(3).collect();
+                } else {
+                    // A closing space: the last word is whole, not a prefix.
+                    words.push(String::new());
+                }
+                Filter { search: Some(words.join(" ")), limit: Some(20), ..Filter::default() }
+            }
         }
     }
 }
@@ -159,6 +192,8 @@ pub struct QueryOptions {
     pub duration: Duration,
     /// A REQ without EOSE after this long is counted as timed out.
     pub query_timeout: Duration,
+    /// The shapes of the mix (those the corpus has values for are run).
+    pub shapes: Vec<Shape>,
 }
 
 /// Live totals, for the progress line.
@@ -229,7 +264,7 @@ pub fn execute(
     stop: &Stop,
     counters: &Arc<QueryCounters>,
 ) -> anyhow::Result<QueryResult> {
-    let shapes: Vec<Shape> = SHAPES.into_iter().filter(|shape| shape.available(&corpus)).collect();
+    let shapes: Vec<Shape> = options.shapes.iter().copied().filter(|shape| shape.available(&corpus)).collect();
     anyhow::ensure!(!shapes.is_empty(), "{} has no values to build queries from", options.file.display());
     let started = Instant::now();
     let mut handles = Vec::with_capacity(options.connections);
@@ -444,7 +479,7 @@ fn describe(report: &mut Report, options: &QueryOptions) {
     report.parameter("file", options.file.display().to_string());
     report.parameter("connections", options.connections);
     report.parameter("duration_seconds", options.duration.as_secs_f64());
-    report.parameter("shapes", SHAPES.iter().map(|shape| shape.name()).collect::<Vec<_>>().join(","));
+    report.parameter("shapes", options.shapes.iter().map(|shape| shape.name()).collect::<Vec<_>>().join(","));
 }
 
 #[cfg(test)]
@@ -465,6 +500,7 @@ mod tests {
             referenced_ids: vec![hex::encode(&[1; 32])],
             mentioned_pubkeys: vec![hex::encode(&author)],
             newest_created_at: 1_700_010_000,
+            note_words: vec!["coffee".into(), "morning".into()],
         })
     }
 
@@ -479,6 +515,7 @@ mod tests {
             (Shape::Ids, "\"ids\""),
             (Shape::Multi, "\"authors\""),
             (Shape::CatchUp, "\"since\":1700006400"),
+            (Shape::Search, "\"search\":"),
         ];
         for (shape, key) in expected_keys {
             assert!(shape.available(&corpus()));
@@ -496,9 +533,13 @@ mod tests {
     #[test]
     fn shapes_without_values_are_left_out() {
         let empty = Corpus::default();
-        assert!(SHAPES.iter().all(|shape| !shape.available(&empty)));
+        assert!(ALL_SHAPES.iter().all(|shape| !shape.available(&empty)));
         let names: Vec<&str> = SHAPES.iter().map(|shape| shape.name()).collect();
         assert_eq!(names, ["authors_kinds", "tag_e", "tag_p", "kinds", "ids", "multi", "catch_up"]);
+        for shape in ALL_SHAPES {
+            assert_eq!(Shape::from_name(shape.name()), Some(shape));
+        }
+        assert_eq!(Shape::from_name("everything"), None);
     }
 
     #[test]

@@ -59,6 +59,12 @@ pub struct Config {
     pub flush_interval_ms: u64,
     /// LMDB map size: the most the data file may grow to (address space), in bytes.
     pub map_bytes_max: usize,
+    /// Kinds whose content NIP-50 search indexes (at write time, one entry per distinct word
+    /// per event). A store records the kinds it was built with and the relay refuses to start
+    /// on a store built with others: `parrhesia-tools reindex --search-kinds` rebuilds it.
+    pub search_kinds: Vec<u16>,
+    /// Events a search filter ranks, at most: the newest that hold its rarest word.
+    pub search_candidates_max: usize,
     /// Tracing filter, e.g. `info` or `parrhesia=debug`.
     pub log: String,
     /// `text` (human-readable lines) or `json` (one JSON object per line) on standard error.
@@ -392,6 +398,8 @@ impl Default for Config {
             durability: DurabilitySetting::Fsync,
             flush_interval_ms: 1000,
             map_bytes_max: 1 << 40,
+            search_kinds: parrhesia_storage::search::DEFAULT_SEARCH_KINDS.to_vec(),
+            search_candidates_max: 1024,
             log: "info".into(),
             log_format: LogFormat::Text,
             relay_name: "parrhesia".into(),
@@ -556,6 +564,7 @@ impl Config {
             ("shard_channel_messages_max", self.shard_channel_messages_max),
             ("scan_budget_candidates_max", self.scan_budget_candidates_max),
             ("management_body_bytes_max", self.management_body_bytes_max),
+            ("search_candidates_max", self.search_candidates_max),
         ];
         for (key, value) in positive {
             if value == 0 {

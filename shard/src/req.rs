@@ -24,7 +24,11 @@ pub fn budget(shard: &Shard) -> ScanBudget {
 }
 
 /// Handles `["REQ", id, filters...]`.
-pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: String, filters: Vec<Filter>) {
+pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: String, mut filters: Vec<Filter>) {
+    // A search finds only the kinds the store indexes; live events are held to the same rule.
+    for filter in &mut filters {
+        parrhesia_engine::search::confine_to_kinds(filter, shard.store.search_kinds());
+    }
     let mut subscriptions = connection.subscriptions.borrow_mut();
     let limit = shard.limits.subscriptions_per_connection_max;
     if !subscriptions.contains_key(&subscription_id) && subscriptions.len() >= limit {
@@ -177,7 +181,9 @@ pub fn count(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: St
                 [filter] => parrhesia_engine::hll::offset_for(filter).map(parrhesia_engine::hll::Hll::new),
                 _ => None,
             };
-            let count = count_sliced(&shard, &connection, &filters, &access, |record| {
+            // Registers need the events' authors; a bare count may read only the index.
+            let read_events = hll.is_some();
+            let count = count_sliced(&shard, &connection, &filters, &access, read_events, |record| {
                 if let Some(hll) = &mut hll {
                     hll.add(&record.header.pubkey);
                 }
@@ -212,9 +218,13 @@ async fn count_sliced(
     connection: &Connection,
     filters: &[Filter],
     access: &ReadAccess,
+    read_events: bool,
     mut each: impl FnMut(parrhesia_storage::Record),
 ) -> Result<u64, parrhesia_storage::StorageError> {
-    let mut scan = shard.store.count_scan(filters, crate::unix_now())?.with_access(access);
+    let now = crate::unix_now();
+    let scan =
+        if read_events { shard.store.count_scan(filters, now)? } else { shard.store.tally_scan(filters, now)? };
+    let mut scan = scan.with_access(access);
     let mut count = 0u64;
     while !scan.is_done() && !connection.is_closed() {
         count += scan.step(&shard.store, budget(shard), &mut each)? as u64;
@@ -236,10 +246,10 @@ async fn count_everything(
         return Ok(everything);
     }
     let open = ReadAccess::default();
-    let restricted = count_sliced(shard, connection, &[access.restricted_filter()], &open, |_| {}).await?;
+    let restricted = count_sliced(shard, connection, &[access.restricted_filter()], &open, false, |_| {}).await?;
     let readable = match access.readable_restricted_filters() {
         filters if filters.is_empty() => 0,
-        filters => count_sliced(shard, connection, &filters, access, |_| {}).await?,
+        filters => count_sliced(shard, connection, &filters, access, false, |_| {}).await?,
     };
     Ok(everything.saturating_sub(restricted) + readable)
 }

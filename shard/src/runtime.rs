@@ -138,6 +138,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         durability,
         relay_url: config.relay_url.clone(),
         node_id: node_key.as_ref().map_or([0; 32], |key| key.public()),
+        search_kinds: Some(config.search_kinds.clone()),
+        search_candidates_max: config.search_candidates_max,
         ..StoreOptions::default()
     };
     // Held until this function returns: no tool writes under this relay, no second relay shares

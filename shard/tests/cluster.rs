@@ -141,6 +141,9 @@ fn an_event_published_on_one_node_reaches_the_others_live_and_stored() {
     assert_eq!(on_c.next_event("live").id(), event.id(), "live on C");
     let stored = wait_for_events(&nodes[2], &filter, 1);
     assert_eq!(stored[0].id(), event.id(), "REQ on C returns it");
+    // Replicated events are indexed for NIP-50 search like local ones.
+    let searched = wait_for_events(&nodes[2], r#"{"search":"from "}"#, 1);
+    assert_eq!(searched[0].id(), event.id(), "a search on C finds it");
     // Membership (SWIM over UDP) converges on its own time, after the links; a link's round trip
     // is measured by its first answered ping (one a second).
     let on_c_metrics = scrape_until(&nodes[2], "C counts what it replicated, both members and both RTTs", |scrape| {

@@ -120,7 +120,7 @@ impl Writer<'_, '_> {
             if seen.contains(&entry) {
                 continue;
             }
-            let pending = self.counts.0.entry(entry.clone()).or_insert(Pending { delta: 0, added: None });
+            let pending = self.pending.counts.0.entry(entry.clone()).or_insert(Pending { delta: 0, added: None });
             pending.delta += 1;
             if let Some(offset) = offset_of(letter, value) {
                 pending.added.get_or_insert_with(|| Hll::new(offset)).add(event.pubkey());
@@ -132,7 +132,7 @@ impl Writer<'_, '_> {
     /// Takes a removed event out of the counts `counted_keys` names.
     pub(crate) fn uncount_tags(&mut self, entries: Vec<Vec<u8>>) {
         for entry in entries {
-            self.counts.0.entry(entry).or_insert(Pending { delta: 0, added: None }).delta -= 1;
+            self.pending.counts.0.entry(entry).or_insert(Pending { delta: 0, added: None }).delta -= 1;
         }
     }
 }

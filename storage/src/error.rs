@@ -18,6 +18,24 @@ pub enum StorageError {
          `parrhesia-tools import --data-dir NEW_DIR events.jsonl`, and start the relay on NEW_DIR"
     )]
     SchemaVersion { found: u32, expected: u32 },
+    /// The store was written before the NIP-50 word index (schema version 5). Nothing was
+    /// changed.
+    #[error(
+        "store has schema version 5, written before the search index this build keeps (version 6); \
+         with the relay stopped, build the index in place: `parrhesia-tools reindex --data-dir DIR` \
+         (or move its events: `parrhesia-tools export`, then `parrhesia-tools import`)"
+    )]
+    NoSearchIndex,
+    /// A `reindex` of the store did not finish. Nothing was changed.
+    #[error("the store's search index was being rebuilt and did not finish: run `parrhesia-tools reindex` again")]
+    SearchRebuilding,
+    /// The store's word index holds other kinds than the configuration asks for.
+    #[error(
+        "the store's search index holds kinds {stored:?}, the configuration asks for {wanted:?}: with the relay \
+         stopped, run `parrhesia-tools reindex --data-dir DIR --search-kinds KINDS`, or set `search_kinds` to the \
+         store's"
+    )]
+    SearchKinds { stored: Vec<u16>, wanted: Vec<u16> },
     /// The store belongs to another node identity. Nothing was changed.
     #[error("store belongs to node {found}, not to this node's identity")]
     NodeId { found: String },

@@ -10,6 +10,7 @@ mod policy;
 mod query;
 pub mod record;
 pub mod schema;
+pub mod search;
 mod store;
 mod write;
 
@@ -21,6 +22,7 @@ pub use policy::AuditEntry;
 pub use query::{QueryScan, ScanBudget};
 pub use record::{Header, Record, RecordFilter};
 pub use store::{
-    Durability, ExportError, LogHead, Store, StoreGauges, StoreOptions, StoredEvent, TableStats, export_any_version,
+    Durability, ExportError, LogHead, ReindexReport, Store, StoreGauges, StoreOptions, StoredEvent, TableStats,
+    export_any_version, reindex_search,
 };
 pub use write::{KIND_DELETION, KIND_VANISH, Outcome};

@@ -81,6 +81,8 @@ impl Store {
         let mut winners: HashMap<Vec<u8>, Winner> = HashMap::new();
         // NIP-45 kept counts, as the events say they should be.
         let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
+        // NIP-50 word index, likewise.
+        let mut words = crate::search::ExpectedIndex::default();
         let last_seq = read_last_seq(&txn, tables)?;
         for entry in tables.events.iter(&txn)? {
             let (key, bytes) = entry?;
@@ -110,6 +112,9 @@ impl Store {
             for key in crate::counts::counted_keys(&record) {
                 *counts.entry(key).or_default() += 1;
             }
+            if words.add(&record, &self.search_kinds).is_err() {
+                report.problem(|| format!("event {seq}: its content cannot be read"));
+            }
             let header = &record.header;
             if header.expiration != 0 {
                 expirations += 1;
@@ -137,6 +142,7 @@ impl Store {
         self.verify_pointers(&txn, expirations, &mut report)?;
         self.verify_replaceable(&txn, &winners, &mut report)?;
         self.verify_counts(&txn, &counts, &mut report)?;
+        self.verify_search(&txn, &words, |text| report.problem(|| text))?;
         self.verify_logs(&txn, &mut report)?;
         Ok(report)
     }
@@ -326,7 +332,8 @@ pub struct Space {
     pub pages: u64,
     /// Pages holding tables (every named table and the main one).
     pub used_pages: u64,
-    /// The rest: free pages and the free list (what `compact` gives back).
+    /// The rest: free pages and the free list (what `compact` gives back), and the pages of
+    /// `DUP_SORT` sub-databases, which LMDB's counts leave out (`TableStats::main_tree_only`).
     pub free_pages: u64,
 }
 
@@ -503,6 +510,8 @@ mod tests {
         let at = bytes.windows(4).rposition(|window| window == b"\"n3\"").expect("the content n3");
         bytes[at + 2] = b'9';
         tables.events.put(&mut txn, &4u64.to_be_bytes(), &bytes).unwrap();
+        // A word posting names an event that does not exist.
+        tables.search_postings.put(&mut txn, b"zz", &crate::search::posting(999)).unwrap();
         txn.commit().unwrap();
 
         let found = problems(&store);
@@ -515,6 +524,13 @@ mod tests {
             "event 2: ids entry names None",
             "ids: ",
             "event 4: its JSON is not a valid event",
+            // The search index still holds what event 4 said before (n3) and not what it says now.
+            "search_words: \"n3\" kept as in 1 events, the events say 0",
+            "search_words: \"n9\" kept as in 1 events, the events say 2",
+            "search_postings: \"n3\" has 1 postings, the events say 0",
+            "search_postings: \"n9\" has 1 postings, the events say 2",
+            "search_postings: \"zz\" names event 999, not an indexed event",
+            "search_postings: \"zz\" has 1 postings, the events say 0",
         ];
         for text in expected {
             assert!(found.iter().any(|problem| problem.contains(text)), "{text:?} not in {found:#?}");

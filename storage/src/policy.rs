@@ -124,9 +124,9 @@ impl Store {
             Some(Change::BanEvent(id, reason)) => {
                 table.put(&mut txn, &keyed(BANNED_EVENT, id), reason.as_bytes())?;
                 if let Some(seq) = self.tables.ids.get(&txn, id)?.map(decode_seq).transpose()? {
-                    let mut counts = crate::counts::PendingCounts::default();
-                    Writer::new(&mut txn, self, &mut counts).remove(seq)?;
-                    counts.flush(&mut txn, self.tables.tag_counts)?;
+                    let mut pending = crate::write::Pending::default();
+                    Writer::new(&mut txn, self, &mut pending).remove(seq)?;
+                    pending.flush(&mut txn, self)?;
                     removed = true;
                 }
             }

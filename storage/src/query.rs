@@ -3,7 +3,7 @@
 //! id ascending, without duplicates, honouring each filter's limit. Scans run in slices, each in
 //! its own short read transaction, and see only events up to the snapshot taken at the start.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::ops::Bound;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,8 @@ use parrhesia_engine::{Filter, Id, ReadAccess};
 use crate::error::StorageError;
 use crate::record::{Record, RecordFilter};
 use crate::schema::{self, TimeIndex};
-use crate::store::{Store, StoredEvent, Tables, decode_seq, read_last_seq, read_record};
+use crate::search::SearchScan;
+use crate::store::{Store, StoredEvent, Tables, decode_seq, due_expirations, read_last_seq, read_record};
 
 /// How much one `QueryScan::step` may do before it returns. A step always finishes the group of
 /// events sharing one created_at it started, so it may slightly exceed the budget.
@@ -35,6 +36,8 @@ impl ScanBudget {
 const FILL_ENTRIES_MAX: usize = 64;
 /// Above this many (author, kind) pairs a filter scans by author and post-filters the kind.
 const PUBKEY_KIND_PAIRS_MAX: usize = 256;
+/// Index entries read per cursor refill when a count reads only the index.
+const COUNT_FILL_ENTRIES: usize = 4096;
 
 struct FilterState {
     filter: RecordFilter,
@@ -55,17 +58,30 @@ struct Cursor {
     /// `(created_at, seq)` read but not yet merged, in descending order.
     buffer: VecDeque<(u64, u64)>,
     exhausted: bool,
-    /// Entries the next refill reads.
+    /// Entries the next refill reads, and the most a refill reads.
     fill_entries: usize,
+    fill_max: usize,
 }
 
-/// A resumable query over several filters.
+/// A resumable query over several filters. Filters without a search merge by time; then each
+/// NIP-50 search filter hands out its matches by relevance (`search.rs`).
 pub struct QueryScan {
     filters: Vec<FilterState>,
     cursors: Vec<Cursor>,
+    searches: Vec<SearchScan>,
+    /// The events handed out so far, kept only when a search shares the scan with other filters
+    /// (an event is handed out once).
+    emitted: Option<HashSet<u64>>,
     snapshot_seq: u64,
     now: u64,
+    /// The filters merged by time are done.
     done: bool,
+    /// A count whose one filter its index keys answer whole (see `tally_scan`): index entries
+    /// are counted, no event is read.
+    index_only: bool,
+    /// The whole answer of an `index_only` count, known when it started (a search of one word:
+    /// the word's document frequency), and the kinds it counts (the store's search kinds).
+    precounted: Option<(u64, Vec<u16>)>,
     /// Scratch: the seqs of the group being taken (kept to reuse its allocation).
     group_seqs: Vec<u64>,
 }
@@ -74,16 +90,45 @@ impl Store {
     /// Starts a scan. Each filter returns at most its own `limit`, or `limit_default` when it has
     /// none. Events stored after this call are not returned (see `QueryScan::snapshot_seq`).
     pub fn scan(&self, filters: &[Filter], limit_default: u64, now: u64) -> Result<QueryScan, StorageError> {
+        self.scan_with(filters, limit_default, now, Some(self.search_candidates_max))
+    }
+
+    /// `scan`, with search filters ranking at most `search_candidates_max` candidates, or every
+    /// match unranked (`None`).
+    fn scan_with(
+        &self,
+        filters: &[Filter],
+        limit_default: u64,
+        now: u64,
+        search_candidates_max: Option<usize>,
+    ) -> Result<QueryScan, StorageError> {
         let txn = self.env.read_txn()?;
         let snapshot_seq = read_last_seq(&txn, &self.tables)?;
         let mut states = Vec::with_capacity(filters.len());
         let mut cursors = Vec::new();
-        for (position, filter) in filters.iter().enumerate() {
+        let mut searches = Vec::new();
+        for filter in filters {
             let limit = filter.limit.unwrap_or(limit_default);
+            if filter.search.is_some() {
+                searches.push(SearchScan::new(filter, limit, search_candidates_max, snapshot_seq, now));
+                continue;
+            }
+            cursors.extend(cursors_for(states.len(), filter, limit));
             states.push(FilterState { filter: RecordFilter::new(filter.clone()), remaining: limit });
-            cursors.extend(cursors_for(position, filter, limit));
         }
-        Ok(QueryScan { filters: states, cursors, snapshot_seq, now, done: false, group_seqs: Vec::new() })
+        let emitted = (!searches.is_empty() && filters.len() > 1).then(HashSet::new);
+        Ok(QueryScan {
+            filters: states,
+            cursors,
+            searches,
+            emitted,
+            snapshot_seq,
+            now,
+            done: false,
+            index_only: false,
+            precounted: None,
+            group_seqs: Vec::new(),
+        })
     }
 
     /// Runs a whole query at once: matching events, newest first, ties by id ascending.
@@ -100,11 +145,51 @@ impl Store {
         failure.map_or(Ok(events), Err)
     }
 
-    /// Starts a scan for counting (NIP-45): every filter's limit is ignored. Callers that must
-    /// not block for long step it themselves; `count` runs it to the end.
+    /// Starts a scan for counting (NIP-45): every filter's limit is ignored, and every
+    /// matching event is handed out (for callers that need the events: registers, negentropy,
+    /// tools), a search filter's too, in no particular order. Callers that must not block for
+    /// long step it themselves; `count` runs it to the end.
     pub fn count_scan(&self, filters: &[Filter], now: u64) -> Result<QueryScan, StorageError> {
         let unlimited: Vec<Filter> = filters.iter().map(|filter| Filter { limit: None, ..filter.clone() }).collect();
-        self.scan(&unlimited, u64::MAX, now)
+        // A search filter hands out every match (unranked), not the best of a bounded set.
+        self.scan_with(&unlimited, u64::MAX, now, None)
+    }
+
+    /// A scan that only counts: `step` returns how many events matched and may hand none out.
+    /// A single filter of only kinds, authors (at most 256 author x kind pairs), since and
+    /// until, none repeated, or of one tag value (and since/until), is counted from its index
+    /// entries alone (each event has exactly one entry in the index that filter reads, and the
+    /// entry's key holds every condition), unless an expired event waits for the sweep (it is
+    /// still indexed) or the reader's access restricts a kind the filter may count
+    /// (`with_access`); so is a filter that is only a search of one whole word (from the word's
+    /// document frequency). Any other is a `count_scan`.
+    pub fn tally_scan(&self, filters: &[Filter], now: u64) -> Result<QueryScan, StorageError> {
+        let mut scan = self.count_scan(filters, now)?;
+        let [filter] = filters else { return Ok(scan) };
+        let word = lone_search_word(filter);
+        if !index_answers(filter) && word.is_none() {
+            return Ok(scan);
+        }
+        let txn = self.env.read_txn()?;
+        // An expired event not swept yet is still indexed: only a scan leaves it out.
+        if due_expirations(&txn, &self.tables, now)?.next().is_some() {
+            return Ok(scan);
+        }
+        scan.index_only = true;
+        match word {
+            // Every indexed event holding the word: its document frequency.
+            Some(word) => {
+                let holders = self.tables.search_words.get(&txn, word.as_bytes())?.map(decode_seq).transpose()?;
+                scan.precounted = Some((holders.unwrap_or(0), self.search_kinds.clone()));
+            }
+            None => {
+                for cursor in &mut scan.cursors {
+                    cursor.fill_entries = COUNT_FILL_ENTRIES;
+                    cursor.fill_max = COUNT_FILL_ENTRIES;
+                }
+            }
+        }
+        Ok(scan)
     }
 
     /// How many events a filter without conditions counts: every stored event but those expired
@@ -113,9 +198,7 @@ impl Store {
     pub fn count_everything(&self, now: u64) -> Result<u64, StorageError> {
         let txn = self.env.read_txn()?;
         let stored = self.tables.events.len(&txn)?;
-        let upper = now.saturating_add(1).to_be_bytes();
-        let range = (std::ops::Bound::Unbounded, std::ops::Bound::Excluded(&upper[..]));
-        let expired = self.tables.expiration.range(&txn, &range)?.count() as u64;
+        let expired = due_expirations(&txn, &self.tables, now)?.count() as u64;
         Ok(stored - expired.min(stored))
     }
 
@@ -124,7 +207,7 @@ impl Store {
         if filters.iter().any(Filter::matches_everything) {
             return self.count_everything(now);
         }
-        let mut scan = self.count_scan(filters, now)?;
+        let mut scan = self.tally_scan(filters, now)?;
         let mut count = 0;
         let budget = ScanBudget { candidates_max: 4096, time_max: None };
         while !scan.is_done() {
@@ -142,7 +225,7 @@ impl QueryScan {
     }
 
     pub fn is_done(&self) -> bool {
-        self.done
+        self.done && self.searches.iter().all(SearchScan::is_done)
     }
 
     /// Restricts the scan to events `access` may read (applied before limits count them).
@@ -150,6 +233,21 @@ impl QueryScan {
         for state in &mut self.filters {
             let filter = std::mem::replace(&mut state.filter, RecordFilter::new(Filter::default()));
             state.filter = filter.with_access(access.clone());
+        }
+        for search in &mut self.searches {
+            search.with_access(access);
+        }
+        if self.index_only && !access.is_open() {
+            // Restricted events are counted only for their readers: read them.
+            let kinds = match &self.precounted {
+                Some((_, kinds)) => Some(kinds.as_slice()),
+                None => self.filters.first().and_then(|state| state.filter.filter.kinds.as_deref()),
+            };
+            let restricts = kinds.is_none_or(|kinds| kinds.iter().any(|&kind| access.is_restricted(kind)));
+            if restricts {
+                self.index_only = false;
+                self.precounted = None;
+            }
         }
         self
     }
@@ -164,6 +262,14 @@ impl QueryScan {
     ) -> Result<usize, StorageError> {
         let txn = store.env.read_txn()?;
         let started = Instant::now();
+        if let Some((count, _)) = self.precounted.take() {
+            self.done = true;
+            self.searches.clear();
+            return Ok(usize::try_from(count).unwrap_or(usize::MAX));
+        }
+        if self.index_only {
+            return self.count_entries(&txn, &store.tables, budget, started);
+        }
         let mut examined = 0;
         let mut emitted = 0;
         // Scratch for one created_at group at a time; records borrow the transaction's pages.
@@ -182,7 +288,50 @@ impl QueryScan {
             emitted += self.emit_group(&mut group, &mut emit)?;
             self.done = self.filters.iter().all(|state| state.remaining == 0);
         }
+        let over_time = || budget.time_max.is_some_and(|limit| started.elapsed() >= limit);
+        for search in &mut self.searches {
+            if !self.done || examined >= budget.candidates_max || over_time() {
+                break;
+            }
+            let seen = &mut self.emitted;
+            let mut hand_out = |record: Record| {
+                let first = seen.as_mut().is_none_or(|seen| seen.insert(record.seq));
+                if first {
+                    emit(record);
+                }
+                first
+            };
+            emitted += search.step(store, &txn, &mut examined, budget.candidates_max, &mut hand_out)?;
+            if !search.is_done() {
+                break;
+            }
+        }
         Ok(emitted)
+    }
+
+    /// Counts index entries (an `index_only` count) within `budget`; returns how many.
+    fn count_entries(
+        &mut self,
+        txn: &RoTxn<WithoutTls>,
+        tables: &Tables,
+        budget: ScanBudget,
+        started: Instant,
+    ) -> Result<usize, StorageError> {
+        let mut examined = 0;
+        let mut counted = 0;
+        for cursor in &mut self.cursors {
+            while !cursor.exhausted || !cursor.buffer.is_empty() {
+                let over_time = budget.time_max.is_some_and(|limit| started.elapsed() >= limit);
+                if examined >= budget.candidates_max || over_time {
+                    return Ok(counted);
+                }
+                cursor.fill(txn, tables, self.snapshot_seq, &mut examined)?;
+                counted += cursor.buffer.len();
+                cursor.buffer.clear();
+            }
+        }
+        self.done = true;
+        Ok(counted)
     }
 
     /// The largest created_at at the head of any live cursor, refilling empty buffers.
@@ -265,6 +414,9 @@ impl QueryScan {
                 }
             }
             if included {
+                if let Some(seen) = &mut self.emitted {
+                    seen.insert(record.seq);
+                }
                 emit(record);
                 emitted += 1;
             }
@@ -321,7 +473,7 @@ impl Cursor {
                         }
                     }
                     *examined += read;
-                    self.fill_entries = (self.fill_entries * 2).min(FILL_ENTRIES_MAX);
+                    self.fill_entries = (self.fill_entries * 2).min(self.fill_max);
                     match last_key {
                         Some(key) => {
                             *upper = key;
@@ -336,13 +488,56 @@ impl Cursor {
     }
 }
 
+/// Whether a filter's index entries alone say which events it matches: no ids or search; either
+/// one tag condition of one value and nothing else but since/until (the tag index keeps each
+/// event once per distinct value), or no tags and at most `PUBKEY_KIND_PAIRS_MAX` author x
+/// kind pairs (so the pair index is read, not the author index with the kind checked after);
+/// no value repeated (each range read once).
+fn index_answers(filter: &Filter) -> bool {
+    fn distinct<T: Ord + Clone>(values: &[T]) -> bool {
+        let mut sorted = values.to_vec();
+        sorted.sort_unstable();
+        sorted.windows(2).all(|pair| pair[0] != pair[1])
+    }
+    if filter.ids.is_some() || filter.search.is_some() {
+        return false;
+    }
+    match filter.tags.as_slice() {
+        [] => {}
+        [condition] => return condition.values.len() == 1 && filter.authors.is_none() && filter.kinds.is_none(),
+        _ => return false,
+    }
+    let pairs = filter.authors.as_ref().map_or(1, Vec::len) * filter.kinds.as_ref().map_or(1, Vec::len);
+    (filter.authors.is_none() || filter.kinds.is_none() || pairs <= PUBKEY_KIND_PAIRS_MAX)
+        && filter.authors.as_deref().is_none_or(distinct)
+        && filter.kinds.as_deref().is_none_or(distinct)
+}
+
+/// The one whole word of a filter that is nothing but a search of it (its count is the word's
+/// document frequency).
+fn lone_search_word(filter: &Filter) -> Option<String> {
+    let only_search = Filter { search: None, limit: None, ..filter.clone() } == Filter::default();
+    let query = parrhesia_engine::search::Query::parse(filter.search.as_deref()?);
+    match (only_search, query.terms.as_slice(), &query.prefix) {
+        (true, [word], None) => Some(word.clone()),
+        _ => None,
+    }
+}
+
 /// The cursors of one filter, by the fixed cascade. An empty list field yields no cursor: the
 /// filter matches nothing.
 fn cursors_for(position: usize, filter: &Filter, limit: u64) -> Vec<Cursor> {
     let since = filter.since.unwrap_or(0);
     let until = filter.until.unwrap_or(u64::MAX);
     let fill_entries = usize::try_from(limit).unwrap_or(usize::MAX).clamp(1, FILL_ENTRIES_MAX);
-    let cursor = |source| Cursor { filter: position, source, buffer: VecDeque::new(), exhausted: false, fill_entries };
+    let cursor = |source| Cursor {
+        filter: position,
+        source,
+        buffer: VecDeque::new(),
+        exhausted: false,
+        fill_entries,
+        fill_max: FILL_ENTRIES_MAX,
+    };
     if since > until {
         return Vec::new();
     }

@@ -11,8 +11,12 @@ use sha2::{Digest, Sha256};
 /// once, as bytes, and only the rest of the JSON (`record.rs`). Version 4: records carry their
 /// origin's store epoch; the `origin_log` and `cursors` tables (replication). Version 5: the
 /// `policy` and `audit` tables (NIP-86), banned event ids refused by `apply`, and the
-/// `tag_counts` table (NIP-45 counts and registers kept at write time).
-pub const SCHEMA_VERSION: u32 = 5;
+/// `tag_counts` table (NIP-45 counts and registers kept at write time). Version 6: the NIP-50
+/// word index (`search_postings`, `search_words`, meta `search_*`; `search.rs`).
+pub const SCHEMA_VERSION: u32 = 6;
+/// The version before the word index: the same layout without it, so `reindex` upgrades it in
+/// place.
+pub const SCHEMA_VERSION_BEFORE_SEARCH: u32 = 5;
 
 pub const TABLE_EVENTS: &str = "events";
 pub const TABLE_IDS: &str = "ids";
@@ -30,12 +34,23 @@ pub const TABLE_POLICY: &str = "policy";
 pub const TABLE_AUDIT: &str = "audit";
 /// `kind ++ letter ++ encoded value` -> count ++ 256 HyperLogLog registers (`counts.rs`).
 pub const TABLE_TAG_COUNTS: &str = "tag_counts";
-pub const TABLE_COUNT: u32 = 16;
+/// `word` -> seq (big-endian) for each event whose content holds it (`DUP_SORT | DUP_FIXED`; `search.rs`).
+pub const TABLE_SEARCH_POSTINGS: &str = "search_postings";
+/// `word` -> how many indexed events hold it.
+pub const TABLE_SEARCH_WORDS: &str = "search_words";
+pub const TABLE_COUNT: u32 = 18;
 
 pub const META_SCHEMA_VERSION: &[u8] = b"schema_version";
 pub const META_NODE_ID: &[u8] = b"node_id";
 pub const META_EPOCH: &[u8] = b"epoch";
 pub const META_LAST_SEQ: &[u8] = b"last_seq";
+/// The kinds whose content the word index holds (`u16` big-endian each).
+pub const META_SEARCH_KINDS: &[u8] = b"search_kinds";
+/// Indexed events, and their total length in words (BM25's average document length).
+pub const META_SEARCH_DOCUMENTS: &[u8] = b"search_documents";
+pub const META_SEARCH_LENGTH: &[u8] = b"search_length";
+/// Present while `reindex` rebuilds the word index; a store holding it is refused.
+pub const META_SEARCH_REBUILDING: &[u8] = b"search_rebuilding";
 
 /// The time-ordered indexes: every key is `field ++ created_at ++ seq`, value empty.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

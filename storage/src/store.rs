@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use std::path::Path;
 
 use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
+use heed::{CommitOrAbort, Database, DatabaseFlags, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 use parrhesia_engine::Id;
 
 use crate::error::StorageError;
@@ -40,6 +40,12 @@ pub struct StoreOptions {
     pub as_stored_node: bool,
     /// This relay's own URL, for NIP-62 requests that name it (`ALL_RELAYS` always applies).
     pub relay_url: Option<String>,
+    /// The kinds whose content NIP-50 search indexes. A new store records them; an existing
+    /// store that records others is refused (`parrhesia-tools reindex` changes them). `None`:
+    /// whatever the store records (`search::DEFAULT_SEARCH_KINDS` for a new one).
+    pub search_kinds: Option<Vec<u16>>,
+    /// Events a search filter examines, at most: the newest holding its rarest term.
+    pub search_candidates_max: usize,
 }
 
 impl Default for StoreOptions {
@@ -51,6 +57,8 @@ impl Default for StoreOptions {
             node_id: [0; 32],
             as_stored_node: false,
             relay_url: None,
+            search_kinds: None,
+            search_candidates_max: 1024,
         }
     }
 }
@@ -72,6 +80,8 @@ pub(crate) struct Tables {
     pub policy: Table,
     pub audit: Table,
     pub tag_counts: Table,
+    pub search_postings: Table,
+    pub search_words: Table,
 }
 
 /// Every table, in the order `Tables::in_order` lists the handles.
@@ -92,6 +102,8 @@ const TABLE_NAMES: [&str; schema::TABLE_COUNT as usize] = [
     schema::TABLE_POLICY,
     schema::TABLE_AUDIT,
     schema::TABLE_TAG_COUNTS,
+    schema::TABLE_SEARCH_POSTINGS,
+    schema::TABLE_SEARCH_WORDS,
 ];
 
 impl Tables {
@@ -115,6 +127,8 @@ impl Tables {
             self.policy,
             self.audit,
             self.tag_counts,
+            self.search_postings,
+            self.search_words,
         ]
     }
 
@@ -132,6 +146,9 @@ pub struct Store {
     pub(crate) node_id: [u8; 32],
     pub(crate) epoch: u64,
     pub(crate) relay_url: Option<String>,
+    /// The kinds the word index holds (`META_SEARCH_KINDS`).
+    pub(crate) search_kinds: Vec<u16>,
+    pub(crate) search_candidates_max: usize,
 }
 
 impl std::fmt::Debug for Store {
@@ -147,6 +164,9 @@ pub struct TableStats {
     pub entries: u64,
     /// Bytes in the table's pages (branch, leaf and overflow); free pages are not counted.
     pub bytes: u64,
+    /// A `DUP_SORT` table: LMDB's counts leave out the sub-databases that hold a key's
+    /// duplicates past one page, so `bytes` is its main tree only.
+    pub main_tree_only: bool,
 }
 
 /// The store's size as `/metrics` reports it.
@@ -190,28 +210,163 @@ impl Store {
 
     /// Opens (creating if needed) the store in directory `path`.
     pub fn open(path: &Path, options: &StoreOptions) -> Result<Store, StorageError> {
-        std::fs::create_dir_all(path).map_err(|source| StorageError::Directory { path: path.into(), source })?;
-        let mut open_options = EnvOpenOptions::new().read_txn_without_tls();
-        open_options.map_size(options.map_bytes_max).max_readers(options.readers_max).max_dbs(schema::TABLE_COUNT);
-        if options.durability == Durability::NoSync {
-            // SAFETY: NO_SYNC only defers fsync; `flush` forces it. It does not weaken LMDB's
-            // consistency after a process crash.
-            unsafe { open_options.flags(EnvFlags::NO_SYNC) };
-        }
-        // SAFETY: heed requires that the same environment is not opened twice in one process;
-        // the relay opens it once and shares clones of this `Store`.
-        let env = unsafe { open_options.open(path) }?;
+        let env = open_env(path, options)?;
         // Refuse a store of another version before creating any table in it.
-        if let Some(found) = existing_schema_version(&env)?
-            && found != schema::SCHEMA_VERSION
-        {
-            return Err(StorageError::SchemaVersion { found, expected: schema::SCHEMA_VERSION });
+        if let Some(found) = existing_schema_version(&env)? {
+            check_schema_version(found)?;
         }
+        let tables = create_tables(&env)?;
+        let mut txn = env.write_txn()?;
+        let (node_id, epoch, search_kinds) = init_meta(&mut txn, &tables, options)?;
+        txn.commit()?;
+        Ok(Store {
+            env,
+            tables,
+            node_id,
+            epoch,
+            relay_url: options.relay_url.clone(),
+            search_kinds,
+            search_candidates_max: options.search_candidates_max,
+        })
+    }
+
+    /// The node id this store was created with.
+    pub fn node_id(&self) -> &[u8; 32] {
+        &self.node_id
+    }
+}
+
+/// Opens the LMDB environment in `path` (creating the directory if needed).
+fn open_env(path: &Path, options: &StoreOptions) -> Result<Env<WithoutTls>, StorageError> {
+    std::fs::create_dir_all(path).map_err(|source| StorageError::Directory { path: path.into(), source })?;
+    let mut open_options = EnvOpenOptions::new().read_txn_without_tls();
+    open_options.map_size(options.map_bytes_max).max_readers(options.readers_max).max_dbs(schema::TABLE_COUNT);
+    if options.durability == Durability::NoSync {
+        // SAFETY: NO_SYNC only defers fsync; `flush` forces it. It does not weaken LMDB's
+        // consistency after a process crash.
+        unsafe { open_options.flags(EnvFlags::NO_SYNC) };
+    }
+    // SAFETY: heed requires that the same environment is not opened twice in one process;
+    // the relay opens it once and shares clones of this `Store`.
+    Ok(unsafe { open_options.open(path) }?)
+}
+
+/// What `reindex_search` did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReindexReport {
+    /// Events read.
+    pub events: u64,
+    /// Events of the search kinds, now in the index.
+    pub indexed: u64,
+}
+
+/// Events indexed per transaction by `reindex_search`.
+const REINDEX_BATCH_EVENTS: usize = 20_000;
+
+/// Rebuilds the NIP-50 word index of the store in `path` (schema version 5, which has none, or
+/// 6) over the events of `kinds` (`None`: the kinds the store records, or the default), and
+/// records those kinds. The relay must be stopped. While it runs the store is marked, so that
+/// an interrupted rebuild is refused until it is run again. `progress` gets the events read.
+pub fn reindex_search(
+    path: &Path,
+    kinds: Option<&[u16]>,
+    mut progress: impl FnMut(u64),
+) -> Result<ReindexReport, StorageError> {
+    if !path.join("data.mdb").is_file() {
+        return Err(StorageError::NotAStore(path.into()));
+    }
+    let env = open_env(path, &StoreOptions::default())?;
+    match existing_schema_version(&env)? {
+        Some(schema::SCHEMA_VERSION | schema::SCHEMA_VERSION_BEFORE_SEARCH) => {}
+        Some(found) => return Err(StorageError::SchemaVersion { found, expected: schema::SCHEMA_VERSION }),
+        None => return Err(StorageError::NotAStore(path.into())),
+    }
+    let tables = create_tables(&env)?;
+    let mut txn = env.write_txn()?;
+    let meta = tables.meta;
+    let kinds = match (kinds, meta.get(&txn, schema::META_SEARCH_KINDS)?) {
+        (Some(kinds), _) => normal_kinds(kinds),
+        (None, Some(stored)) => decode_kinds(stored)?,
+        (None, None) => crate::search::DEFAULT_SEARCH_KINDS.to_vec(),
+    };
+    meta.put(&mut txn, schema::META_SEARCH_REBUILDING, &[])?;
+    meta.put(&mut txn, schema::META_SCHEMA_VERSION, &schema::SCHEMA_VERSION.to_be_bytes())?;
+    meta.put(&mut txn, schema::META_SEARCH_KINDS, &encode_kinds(&kinds))?;
+    meta.delete(&mut txn, schema::META_SEARCH_DOCUMENTS)?;
+    meta.delete(&mut txn, schema::META_SEARCH_LENGTH)?;
+    tables.search_postings.clear(&mut txn)?;
+    tables.search_words.clear(&mut txn)?;
+    let node_id: [u8; 32] = meta
+        .get(&txn, schema::META_NODE_ID)?
+        .and_then(|id| id.try_into().ok())
+        .ok_or_else(|| StorageError::Corrupt("node id".into()))?;
+    let epoch = meta.get(&txn, schema::META_EPOCH)?.map(decode_seq).transpose()?.unwrap_or_default();
+    txn.commit()?;
+    let store = Store { env, tables, node_id, epoch, relay_url: None, search_kinds: kinds, search_candidates_max: 0 };
+    let mut report = ReindexReport::default();
+    let mut next_seq = 0u64;
+    loop {
+        let mut txn = store.env.write_txn()?;
+        let mut batch: Vec<(u64, u16, String)> = Vec::new();
+        let mut read = 0;
+        let lower = next_seq.to_be_bytes();
+        let range = (std::ops::Bound::Included(&lower[..]), std::ops::Bound::Unbounded);
+        for entry in tables.events.range(&txn, &range)? {
+            let (key, bytes) = entry?;
+            let record = decode_record(decode_seq(key)?, bytes)?;
+            read += 1;
+            next_seq = record.seq + 1;
+            if store.search_kinds.contains(&record.header.kind) {
+                let content =
+                    record.content().ok_or_else(|| StorageError::Corrupt(format!("event {} content", record.seq)))?;
+                batch.push((record.seq, record.header.kind, content));
+            }
+            if read == REINDEX_BATCH_EVENTS {
+                break;
+            }
+        }
+        let mut pending = crate::write::Pending::default();
+        let mut writer = crate::write::Writer::new(&mut txn, &store, &mut pending);
+        for (seq, kind, content) in &batch {
+            writer.index_words(*kind, content, *seq)?;
+        }
+        pending.flush(&mut txn, &store)?;
+        if read < REINDEX_BATCH_EVENTS {
+            meta.delete(&mut txn, schema::META_SEARCH_REBUILDING)?;
+        }
+        txn.commit()?;
+        report.events += read as u64;
+        report.indexed += batch.len() as u64;
+        progress(report.events);
+        if read < REINDEX_BATCH_EVENTS {
+            return Ok(report);
+        }
+    }
+}
+
+/// A store of another schema version is refused, with what to do about it.
+pub(crate) fn check_schema_version(found: u32) -> Result<(), StorageError> {
+    match found {
+        schema::SCHEMA_VERSION => Ok(()),
+        schema::SCHEMA_VERSION_BEFORE_SEARCH => Err(StorageError::NoSearchIndex),
+        found => Err(StorageError::SchemaVersion { found, expected: schema::SCHEMA_VERSION }),
+    }
+}
+
+/// Opens (creating if needed) every table of the schema.
+pub(crate) fn create_tables(env: &Env<WithoutTls>) -> Result<Tables, StorageError> {
+    {
         let txn = env.write_txn()?;
         let created = env.create_databases_and_commit(txn, |opener, txn| -> Result<_, heed::Error> {
             let mut tables = Vec::with_capacity(TABLE_NAMES.len());
             for name in TABLE_NAMES {
-                tables.push(opener.create_database::<Bytes, Bytes>(txn, Some(name))?);
+                let mut options = opener.database_options().types::<Bytes, Bytes>();
+                options.name(name);
+                if name == schema::TABLE_SEARCH_POSTINGS {
+                    // A word's postings are duplicates of one key, 8 bytes each, packed.
+                    options.flags(DatabaseFlags::DUP_SORT | DatabaseFlags::DUP_FIXED);
+                }
+                tables.push(options.create(txn)?);
             }
             let Ok(tables) = <[_; schema::TABLE_COUNT as usize]>::try_from(tables) else {
                 unreachable!("one handle per name")
@@ -236,12 +391,14 @@ impl Store {
                 policy,
                 audit,
                 tag_counts,
+                search_postings,
+                search_words,
             ],
         ) = created
         else {
             unreachable!("the closure never aborts")
         };
-        let tables = Tables {
+        Ok(Tables {
             events,
             ids,
             time: [time, pubkey, kind, pubkey_kind, tag],
@@ -254,16 +411,16 @@ impl Store {
             policy,
             audit,
             tag_counts,
-        };
-        let mut txn = env.write_txn()?;
-        let (node_id, epoch) = init_meta(&mut txn, &tables, options)?;
-        txn.commit()?;
-        Ok(Store { env, tables, node_id, epoch, relay_url: options.relay_url.clone() })
+            search_postings,
+            search_words,
+        })
     }
+}
 
-    /// The node id this store was created with.
-    pub fn node_id(&self) -> &[u8; 32] {
-        &self.node_id
+impl Store {
+    /// The kinds whose content the word index holds.
+    pub fn search_kinds(&self) -> &[u16] {
+        &self.search_kinds
     }
 
     /// A random value minted when the store was created; a wiped store gets a new one.
@@ -311,6 +468,7 @@ impl Store {
                 name,
                 entries: stat.entries as u64,
                 bytes: (pages * stat.page_size as usize) as u64,
+                main_tree_only: name == schema::TABLE_SEARCH_POSTINGS,
             });
         }
         Ok(stats)
@@ -539,7 +697,55 @@ fn existing_schema_version(env: &Env<WithoutTls>) -> Result<Option<u32>, Storage
 }
 
 /// Creates or checks the meta records; returns the store's node id and epoch.
-fn init_meta(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Result<([u8; 32], u64), StorageError> {
+fn init_meta(
+    txn: &mut RwTxn,
+    tables: &Tables,
+    options: &StoreOptions,
+) -> Result<([u8; 32], u64, Vec<u16>), StorageError> {
+    let (node_id, epoch) = init_identity(txn, tables, options)?;
+    let meta = tables.meta;
+    if meta.get(txn, schema::META_SEARCH_REBUILDING)?.is_some() {
+        return Err(StorageError::SearchRebuilding);
+    }
+    let stored = match meta.get(txn, schema::META_SEARCH_KINDS)? {
+        Some(bytes) => Some(decode_kinds(bytes)?),
+        None => None,
+    };
+    let kinds = match (stored, &options.search_kinds) {
+        (Some(stored), Some(wanted)) if normal_kinds(wanted) != stored => {
+            return Err(StorageError::SearchKinds { stored, wanted: normal_kinds(wanted) });
+        }
+        (Some(stored), _) => stored,
+        (None, wanted) => {
+            let kinds = normal_kinds(wanted.as_deref().unwrap_or(&crate::search::DEFAULT_SEARCH_KINDS));
+            meta.put(txn, schema::META_SEARCH_KINDS, &encode_kinds(&kinds))?;
+            kinds
+        }
+    };
+    Ok((node_id, epoch, kinds))
+}
+
+/// Kinds sorted, without repeats (the form the store records).
+pub(crate) fn normal_kinds(kinds: &[u16]) -> Vec<u16> {
+    let mut kinds = kinds.to_vec();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds
+}
+
+pub(crate) fn encode_kinds(kinds: &[u16]) -> Vec<u8> {
+    kinds.iter().flat_map(|kind| kind.to_be_bytes()).collect()
+}
+
+fn decode_kinds(bytes: &[u8]) -> Result<Vec<u16>, StorageError> {
+    if !bytes.len().is_multiple_of(2) {
+        return Err(StorageError::Corrupt("search kinds".into()));
+    }
+    Ok(bytes.chunks_exact(2).map(|pair| u16::from_be_bytes([pair[0], pair[1]])).collect())
+}
+
+/// Creates or checks the identity records; returns the store's node id and epoch.
+fn init_identity(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Result<([u8; 32], u64), StorageError> {
     let meta = tables.meta;
     match meta.get(txn, schema::META_SCHEMA_VERSION)? {
         None => {
@@ -553,9 +759,7 @@ fn init_meta(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Result
         Some(version) => {
             let found =
                 u32::from_be_bytes(version.try_into().map_err(|_| StorageError::Corrupt("schema version".into()))?);
-            if found != schema::SCHEMA_VERSION {
-                return Err(StorageError::SchemaVersion { found, expected: schema::SCHEMA_VERSION });
-            }
+            check_schema_version(found)?;
             let node_id: [u8; 32] = meta
                 .get(txn, schema::META_NODE_ID)?
                 .and_then(|id| id.try_into().ok())
@@ -591,6 +795,18 @@ pub(crate) fn decode_seq(bytes: &[u8]) -> Result<u64, StorageError> {
 
 pub(crate) fn decode_record(seq: u64, bytes: &[u8]) -> Result<Record<'_>, StorageError> {
     Record::decode(seq, bytes).ok_or_else(|| StorageError::Corrupt(format!("record {seq}")))
+}
+
+/// The expiration entries due at `now` (expiration at or before it): events expired and not
+/// swept yet.
+pub(crate) fn due_expirations<'txn>(
+    txn: &'txn RoTxn<WithoutTls>,
+    tables: &Tables,
+    now: u64,
+) -> Result<heed::RoRange<'txn, Bytes, Bytes>, StorageError> {
+    let upper = now.saturating_add(1).to_be_bytes();
+    let range = (std::ops::Bound::Unbounded, std::ops::Bound::Excluded(&upper[..]));
+    Ok(tables.expiration.range(txn, &range)?)
 }
 
 /// The record stored under `seq`, in place.

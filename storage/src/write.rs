@@ -9,6 +9,7 @@ use crate::counts::PendingCounts;
 use crate::error::StorageError;
 use crate::record::{self, Header, Record};
 use crate::schema;
+use crate::search::PendingSearch;
 use crate::store::{Store, Tables, decode_seq, read_last_seq, read_record};
 
 /// What became of one event of a batch.
@@ -86,9 +87,9 @@ impl Store {
         let mut last_seq = read_last_seq(txn, &self.tables)?;
         let mut outcomes = Vec::with_capacity(events.size_hint().0);
         let mut own_stored = false;
-        let mut counts = PendingCounts::default();
+        let mut pending = Pending::default();
         for (event, position) in events {
-            let mut writer = Writer::new(&mut *txn, self, &mut counts);
+            let mut writer = Writer::new(&mut *txn, self, &mut pending);
             let outcome = match writer.admit(event, now)? {
                 Admission::Refuse(Outcome::Duplicate) if let Some(position) = position => {
                     writer.add_position(event.id(), position)?;
@@ -109,7 +110,7 @@ impl Store {
             };
             outcomes.push(outcome);
         }
-        counts.flush(txn, self.tables.tag_counts)?;
+        pending.flush(txn, self)?;
         self.tables.meta.put(txn, schema::META_LAST_SEQ, &last_seq.to_be_bytes())?;
         if own_stored {
             // The own log's cursor: this node holds its own log up to its last own event.
@@ -123,21 +124,16 @@ impl Store {
     /// Returns how many were removed.
     pub fn sweep_expired(&self, now: u64, events_max: usize) -> Result<usize, StorageError> {
         let mut txn = self.env.write_txn()?;
-        let upper = now.saturating_add(1).to_be_bytes();
-        let range = (std::ops::Bound::Unbounded, std::ops::Bound::Excluded(&upper[..]));
-        let due: Vec<u64> = self
-            .tables
-            .expiration
-            .range(&txn, &range)?
+        let due: Vec<u64> = crate::store::due_expirations(&txn, &self.tables, now)?
             .take(events_max)
             .map(|entry| entry.map(|(key, _)| schema::split_time_suffix(key).1))
             .collect::<Result<_, _>>()?;
-        let mut counts = PendingCounts::default();
-        let mut writer = Writer::new(&mut txn, self, &mut counts);
+        let mut pending = Pending::default();
+        let mut writer = Writer::new(&mut txn, self, &mut pending);
         for &seq in &due {
             writer.remove(seq)?;
         }
-        counts.flush(&mut txn, self.tables.tag_counts)?;
+        pending.flush(&mut txn, self)?;
         txn.commit()?;
         Ok(due.len())
     }
@@ -147,8 +143,8 @@ impl Store {
     /// Removes the events with these sequence numbers (those still stored) in one transaction.
     pub(crate) fn remove_batch(&self, seqs: &[u64]) -> Result<u64, StorageError> {
         let mut txn = self.env.write_txn()?;
-        let mut counts = PendingCounts::default();
-        let mut writer = Writer::new(&mut txn, self, &mut counts);
+        let mut pending = Pending::default();
+        let mut writer = Writer::new(&mut txn, self, &mut pending);
         let mut removed = 0;
         for &seq in seqs {
             if read_record(writer.read(), writer.tables, seq)?.is_some() {
@@ -156,7 +152,7 @@ impl Store {
                 removed += 1;
             }
         }
-        counts.flush(&mut txn, self.tables.tag_counts)?;
+        pending.flush(&mut txn, self)?;
         txn.commit()?;
         Ok(removed)
     }
@@ -171,12 +167,27 @@ enum Admission {
     },
 }
 
+/// What a transaction gathers and writes once at its end.
+#[derive(Default)]
+pub(crate) struct Pending {
+    /// NIP-45 count changes, per key.
+    pub(crate) counts: PendingCounts,
+    /// NIP-50 document frequencies, per word.
+    pub(crate) search: PendingSearch,
+}
+
+impl Pending {
+    pub(crate) fn flush(&mut self, txn: &mut RwTxn, store: &Store) -> Result<(), StorageError> {
+        self.counts.flush(txn, store.tables.tag_counts)?;
+        self.search.flush(txn, &store.tables)
+    }
+}
+
 pub(crate) struct Writer<'a, 'env> {
-    txn: &'a mut RwTxn<'env>,
-    tables: &'a Tables,
-    store: &'a Store,
-    /// NIP-45 count changes, written once per key when the transaction's work is done.
-    pub(crate) counts: &'a mut PendingCounts,
+    pub(crate) txn: &'a mut RwTxn<'env>,
+    pub(crate) tables: &'a Tables,
+    pub(crate) store: &'a Store,
+    pub(crate) pending: &'a mut Pending,
 }
 
 fn refuse(prefix: Prefix, detail: &'static str) -> Admission {
@@ -184,8 +195,8 @@ fn refuse(prefix: Prefix, detail: &'static str) -> Admission {
 }
 
 impl<'a, 'env> Writer<'a, 'env> {
-    pub(crate) fn new(txn: &'a mut RwTxn<'env>, store: &'a Store, counts: &'a mut PendingCounts) -> Writer<'a, 'env> {
-        Writer { txn, tables: &store.tables, store, counts }
+    pub(crate) fn new(txn: &'a mut RwTxn<'env>, store: &'a Store, pending: &'a mut Pending) -> Writer<'a, 'env> {
+        Writer { txn, tables: &store.tables, store, pending }
     }
 }
 
@@ -292,7 +303,7 @@ impl Writer<'_, '_> {
             tables.expiration.put(self.txn, &key, &[])?;
         }
         self.count_tags(event);
-        Ok(())
+        self.index_words(event.kind(), event.content(), seq)
     }
 
     /// Records another log position of an event already stored (it reached this node through
@@ -313,7 +324,11 @@ impl Writer<'_, '_> {
         let Some(stored) = read_record(self.read(), tables, seq)? else { return Ok(()) };
         let (header, keys, coordinate) = (stored.header, schema::index_keys(&stored), stored.coordinate());
         let counted = crate::counts::counted_keys(&stored);
+        let words = crate::search::indexed_words(&stored, &self.store.search_kinds);
         self.uncount_tags(counted);
+        if let Some(words) = words {
+            self.unindex_words(seq, words)?;
+        }
         tables.events.delete(self.txn, &seq.to_be_bytes())?;
         tables.ids.delete(self.txn, &header.id)?;
         // A restored origin may have reused a position for another event: remove only our own.

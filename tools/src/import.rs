@@ -16,6 +16,9 @@ use crate::Done;
 pub struct Options {
     pub verify: bool,
     pub batch_events_max: usize,
+    /// The relay's `search_kinds` (from its --config): a new store is indexed for them, and a
+    /// store indexed for others is refused (as the relay would refuse it).
+    pub search_kinds: Option<Vec<u16>>,
 }
 
 /// What an import did, by outcome; refusals by their reason.
@@ -77,8 +80,12 @@ pub fn run(data_dir: &Path, file: Option<&Path>, options: &Options) -> Result<Do
     // No fsync per batch: an import that stops half-way is simply run again (it is idempotent);
     // the store is flushed once at the end. Imported events become the store's own node's (a
     // cluster node serves them to its peers).
-    let store_options =
-        StoreOptions { durability: Durability::NoSync, as_stored_node: true, ..StoreOptions::default() };
+    let store_options = StoreOptions {
+        durability: Durability::NoSync,
+        as_stored_node: true,
+        search_kinds: options.search_kinds.clone(),
+        ..StoreOptions::default()
+    };
     let store = Store::open(data_dir, &store_options)
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
     let (input, size) = open_input(file)?;

@@ -97,6 +97,15 @@ enum Command {
     /// `ids`, expirations, replaceable winners, log positions); prints each problem found and
     /// exits 1 if there is any. Read-only.
     Verify,
+    /// Rebuild the NIP-50 search index over the stored events (the relay must be stopped):
+    /// upgrades a store written before the index (schema version 5) in place, or indexes
+    /// other kinds (then set the relay's `search_kinds` to the same list).
+    Reindex {
+        /// Kinds whose content to index, comma-separated [default: the kinds the store
+        /// records; for a version 5 store, the relay's default].
+        #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+        search_kinds: Option<Vec<u16>>,
+    },
     /// Remove the events matching --filter, or older than --age; --dry-run only counts them.
     /// The relay must be stopped. Nothing remembers them: a client may publish them again.
     Delete {
@@ -165,17 +174,23 @@ fn main() -> ExitCode {
         }
         Command::Import { file, no_verify, url, window, batch_events_max } => {
             let file = file.filter(|path| path.as_os_str() != "-");
-            let options = import::Options { verify: !no_verify, batch_events_max: batch_events_max.max(1) };
-            match url {
-                Some(url) => import::publish(&url, file.as_deref(), &options, window.max(1)),
-                None => data_dir().and_then(|dir| import::run(&dir, file.as_deref(), &options)),
-            }
+            configured_search_kinds(cli.config.as_deref()).and_then(|search_kinds| {
+                let batch_events_max = batch_events_max.max(1);
+                let options = import::Options { verify: !no_verify, batch_events_max, search_kinds };
+                match url {
+                    Some(url) => import::publish(&url, file.as_deref(), &options, window.max(1)),
+                    None => data_dir().and_then(|dir| import::run(&dir, file.as_deref(), &options)),
+                }
+            })
         }
         Command::Stats => data_dir().and_then(|dir| store_commands::stats(&dir)),
         Command::Compact { out, replace } => {
             data_dir().and_then(|dir| store_commands::compact(&dir, out.as_deref(), replace))
         }
         Command::Verify => data_dir().and_then(|dir| store_commands::verify(&dir)),
+        Command::Reindex { search_kinds } => {
+            data_dir().and_then(|dir| store_commands::reindex(&dir, search_kinds.as_deref()))
+        }
         Command::Delete { filter, age, dry_run } => data_dir().and_then(|dir| {
             let filters = match (filter, age) {
                 (Some(filter), _) => parse_filters(&filter)?,
@@ -245,6 +260,19 @@ fn data_dir(flag: Option<&Path>, config: Option<&Path>) -> Result<PathBuf> {
         }
     }
     Ok(PathBuf::from("./parrhesia-data"))
+}
+
+/// `search_kinds` from the relay's configuration file, if one is given and sets it.
+fn configured_search_kinds(config: Option<&Path>) -> Result<Option<Vec<u16>>> {
+    let Some(path) = config else { return Ok(None) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let Some(kinds) = table.get("search_kinds") else { return Ok(None) };
+    let invalid = || anyhow::anyhow!("`search_kinds` in {} is not a list of kinds (0-65535)", path.display());
+    let kinds = kinds.as_array().ok_or_else(invalid)?;
+    let kinds =
+        kinds.iter().map(|kind| kind.as_integer().and_then(|kind| u16::try_from(kind).ok()).ok_or_else(invalid));
+    kinds.collect::<Result<Vec<u16>>>().map(Some)
 }
 
 /// One filter object or an array of them; limits are those of the relay's defaults, except

@@ -53,14 +53,18 @@ pub fn stats(data_dir: &Path) -> Result<Done> {
     let per_event = |bytes: u64| if events == 0 { 0.0 } else { bytes as f64 / events as f64 };
     println!("{:<18} {:>12} {:>14} {:>12}", "table", "entries", "bytes", "bytes/event");
     for table in &tables {
-        println!("{:<18} {:>12} {:>14} {:>12.1}", table.name, table.entries, table.bytes, per_event(table.bytes));
+        let (name, bytes) = (table.name, table.bytes);
+        let note = if table.main_tree_only { "  (main tree only: its sub-databases are not counted)" } else { "" };
+        println!("{name:<18} {:>12} {bytes:>14} {:>12.1}{note}", table.entries, per_event(bytes));
     }
     println!("{:<18} {:>12} {:>14} {:>12.1}", "total", events, total, per_event(total));
     let space = store.space().context("reading page counts")?;
     let file_bytes = std::fs::metadata(data_dir.join("data.mdb")).map(|metadata| metadata.len()).unwrap_or(0);
     println!();
     println!(
-        "file {:.1} MiB; {} pages of {} bytes in use up to the last, {} free ({:.1} MiB; `compact` gives them back)",
+        "file {:.1} MiB; {} pages of {} bytes in use up to the last, {} in no table's count ({:.1} MiB: free \
+         pages, which `compact` gives back, and the search postings' sub-databases; `compact --out DIR` \
+         measures the store exactly)",
         mebibytes(file_bytes),
         space.pages,
         space.page_bytes,
@@ -131,6 +135,25 @@ pub fn verify(data_dir: &Path) -> Result<Done> {
         started.elapsed().as_secs_f64()
     );
     Ok(if report.problems == 0 { Done::Ok } else { Done::ProblemsFound })
+}
+
+pub fn reindex(data_dir: &Path, kinds: Option<&[u16]>) -> Result<Done> {
+    let _lock = lock(data_dir, "reindex")?;
+    let bar = crate::progress::counter("events read");
+    let started = Instant::now();
+    let report = parrhesia_storage::reindex_search(data_dir, kinds, |read| bar.set_position(read))
+        .with_context(|| format!("re-indexing {}", data_dir.display()))?;
+    bar.finish_and_clear();
+    let store = open(data_dir)?;
+    eprintln!(
+        "re-indexed {}: {} events read, {} of kinds {:?} in the search index; {:.1} s",
+        data_dir.display(),
+        report.events,
+        report.indexed,
+        store.search_kinds(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Done::Ok)
 }
 
 pub fn delete(data_dir: &Path, filters: &[Filter], dry_run: bool) -> Result<Done> {
