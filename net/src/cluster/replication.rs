@@ -89,7 +89,7 @@ impl Default for ReplicationConfig {
             recent_events_max: 8192,
             unix_offset_ms: 0,
             resync_positions_min: 50_000,
-            resync_timeout_ms: 600_000,
+            resync_timeout_ms: 1_800_000,
         }
     }
 }
