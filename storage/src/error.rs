@@ -18,14 +18,6 @@ pub enum StorageError {
          `parrhesia-tools import --data-dir NEW_DIR events.jsonl`, and start the relay on NEW_DIR"
     )]
     SchemaVersion { found: u32, expected: u32 },
-    /// The store was written before the NIP-50 word index (schema version 5). Nothing was
-    /// changed.
-    #[error(
-        "store has schema version 5, written before the search index this build keeps (version 6); \
-         with the relay stopped, build the index in place: `parrhesia-tools reindex --data-dir DIR` \
-         (or move its events: `parrhesia-tools export`, then `parrhesia-tools import`)"
-    )]
-    NoSearchIndex,
     /// A `reindex` of the store did not finish. Nothing was changed.
     #[error("the store's search index was being rebuilt and did not finish: run `parrhesia-tools reindex` again")]
     SearchRebuilding,

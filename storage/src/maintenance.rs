@@ -103,9 +103,11 @@ impl Store {
                 Some(found) if found == seq => {}
                 found => report.problem(|| format!("event {seq}: ids entry names {found:?}")),
             }
+            let dup = schema::time_dup(record.header.created_at, seq);
             for (index, key) in schema::index_keys(&record) {
                 expected_entries[index_position(index)] += 1;
-                if tables.time_index(index).get(&txn, &key)?.is_none() {
+                let mut at_or_below = tables.time_index(index).rev_duplicates_until(&txn, &key, &dup, true)?;
+                if at_or_below.next().transpose()? != Some(&dup[..]) {
                     report.problem(|| format!("event {seq}: missing its {} entry", index.table_name()));
                 }
             }
@@ -158,13 +160,13 @@ impl Store {
         for index in TimeIndex::ALL {
             let mut entries = 0u64;
             for entry in self.tables.time_index(index).iter(txn)? {
-                let (key, _) = entry?;
+                let (_, dup) = entry?;
                 entries += 1;
-                if key.len() < 16 {
-                    report.problem(|| format!("{}: a key of {} bytes", index.table_name(), key.len()));
+                if dup.len() != 16 {
+                    report.problem(|| format!("{}: an entry of {} bytes", index.table_name(), dup.len()));
                     continue;
                 }
-                let (created_at, seq) = schema::split_time_suffix(key);
+                let (created_at, seq) = schema::split_time_suffix(dup);
                 match read_record(txn, &self.tables, seq) {
                     Ok(Some(record)) if record.header.created_at == created_at => {}
                     Ok(Some(_)) => {
@@ -379,14 +381,22 @@ impl Store {
     ) -> Result<u64, crate::store::ExportError> {
         let filters: Vec<RecordFilter> = filters.iter().cloned().map(RecordFilter::new).collect();
         let txn = self.env.read_txn().map_err(StorageError::from)?;
-        let lower = [since.to_be_bytes(), [0; 8]].concat();
-        let upper = [until.to_be_bytes(), [0xff; 8]].concat();
-        let range = (std::ops::Bound::Included(&lower[..]), std::ops::Bound::Included(&upper[..]));
+        let lower = schema::time_dup(since, 0);
+        let upper = schema::time_dup(until, u64::MAX);
         let mut json = Vec::new();
         let mut count = 0;
-        for entry in self.tables.time_index(TimeIndex::Time).range(&txn, &range).map_err(StorageError::from)? {
-            let (key, _) = entry.map_err(StorageError::from)?;
-            let (_, seq) = schema::split_time_suffix(key);
+        let time = self.tables.time_index(TimeIndex::Time);
+        // Oldest first: the one key's duplicates in order (an export reads them all anyway).
+        let entries = time.get_duplicates(&txn, schema::TIME_KEY).map_err(StorageError::from)?;
+        for entry in entries.into_iter().flatten() {
+            let (_, dup) = entry.map_err(StorageError::from)?;
+            if dup < &lower[..] {
+                continue;
+            }
+            if dup > &upper[..] {
+                break;
+            }
+            let (_, seq) = schema::split_time_suffix(dup);
             let Some(record) = read_record(&txn, &self.tables, seq)? else {
                 return Err(StorageError::Corrupt(format!("time index names missing event {seq}")).into());
             };
@@ -495,10 +505,9 @@ mod tests {
         let record_bytes = tables.events.get(&txn, &1u64.to_be_bytes()).unwrap().unwrap().to_vec();
         let record = Record::decode(1, &record_bytes).unwrap();
         let tag_key = schema::index_keys(&record).into_iter().find(|(index, _)| *index == TimeIndex::Tag).unwrap().1;
-        assert!(tables.time_index(TimeIndex::Tag).delete(&mut txn, &tag_key).unwrap());
-        let mut dangling = vec![9; 32];
-        schema::time_suffix(&mut dangling, NOW, 999);
-        tables.time_index(TimeIndex::Pubkey).put(&mut txn, &dangling, &[]).unwrap();
+        let dup = schema::time_dup(record.header.created_at, 1);
+        assert!(tables.time_index(TimeIndex::Tag).delete_one_duplicate(&mut txn, &tag_key, &dup).unwrap());
+        tables.time_index(TimeIndex::Pubkey).put(&mut txn, &[9; 32], &schema::time_dup(NOW, 999)).unwrap();
         // The profile coordinate names a regular event; event 2's ids entry is gone.
         let (coordinate, _) = tables.replaceable.iter(&txn).unwrap().next().unwrap().unwrap();
         let coordinate = coordinate.to_vec();

@@ -4,7 +4,6 @@
 //! its own short read transaction, and see only events up to the snapshot taken at the start.
 
 use std::collections::{HashSet, VecDeque};
-use std::ops::Bound;
 use std::time::{Duration, Instant};
 
 use heed::{RoTxn, WithoutTls};
@@ -46,8 +45,8 @@ struct FilterState {
 }
 
 enum Source {
-    /// A range of a time index: `prefix ++ since ++ 0` up to `upper`, read backwards.
-    Index { index: TimeIndex, prefix: Vec<u8>, since: u64, upper: Vec<u8>, upper_inclusive: bool },
+    /// The duplicates of `key` in a time index from `upper` down to `since ++ 0`, read backwards.
+    Index { index: TimeIndex, key: Vec<u8>, since: u64, upper: [u8; 16], upper_inclusive: bool },
     /// Direct id lookups, done at the first refill.
     Ids(Vec<Id>),
 }
@@ -452,31 +451,32 @@ impl Cursor {
                     self.buffer.extend(found);
                     self.exhausted = true;
                 }
-                Source::Index { index, prefix, since, upper, upper_inclusive } => {
-                    let mut lower = prefix.clone();
-                    schema::time_suffix(&mut lower, *since, 0);
-                    let upper_bound =
-                        if *upper_inclusive { Bound::Included(&upper[..]) } else { Bound::Excluded(&upper[..]) };
-                    let range = (Bound::Included(&lower[..]), upper_bound);
+                Source::Index { index, key, since, upper, upper_inclusive } => {
+                    let lower = schema::time_dup(*since, 0);
                     let mut read = 0;
-                    let mut last_key = None;
-                    for entry in tables.time_index(*index).rev_range(txn, &range)? {
-                        let (key, _) = entry?;
+                    let mut last = None;
+                    for entry in
+                        tables.time_index(*index).rev_duplicates_until(txn, key, &upper[..], *upper_inclusive)?
+                    {
+                        let dup = entry?;
+                        if dup < &lower[..] {
+                            break;
+                        }
                         read += 1;
-                        let (created_at, seq) = schema::split_time_suffix(key);
+                        let (created_at, seq) = schema::split_time_suffix(dup);
                         if seq <= snapshot_seq {
                             self.buffer.push_back((created_at, seq));
                         }
                         if read == self.fill_entries {
-                            last_key = Some(key.to_vec());
+                            last = Some(schema::time_dup(created_at, seq));
                             break;
                         }
                     }
                     *examined += read;
                     self.fill_entries = (self.fill_entries * 2).min(self.fill_max);
-                    match last_key {
-                        Some(key) => {
-                            *upper = key;
+                    match last {
+                        Some(dup) => {
+                            *upper = dup;
                             *upper_inclusive = false;
                         }
                         None => self.exhausted = true,
@@ -541,10 +541,9 @@ fn cursors_for(position: usize, filter: &Filter, limit: u64) -> Vec<Cursor> {
     if since > until {
         return Vec::new();
     }
-    let range = |index: TimeIndex, prefix: Vec<u8>| {
-        let mut upper = prefix.clone();
-        schema::time_suffix(&mut upper, until, u64::MAX);
-        cursor(Source::Index { index, prefix, since, upper, upper_inclusive: true })
+    let range = |index: TimeIndex, key: Vec<u8>| {
+        let upper = schema::time_dup(until, u64::MAX);
+        cursor(Source::Index { index, key, since, upper, upper_inclusive: true })
     };
     if let Some(ids) = &filter.ids {
         return if ids.is_empty() { Vec::new() } else { vec![cursor(Source::Ids(ids.clone()))] };
@@ -564,6 +563,44 @@ fn cursors_for(position: usize, filter: &Filter, limit: u64) -> Vec<Cursor> {
             .collect(),
         (Some(authors), _) => authors.iter().map(|author| range(TimeIndex::Pubkey, author.to_vec())).collect(),
         (None, Some(kinds)) => kinds.iter().map(|kind| range(TimeIndex::Kind, kind.to_be_bytes().to_vec())).collect(),
-        (None, None) => vec![range(TimeIndex::Time, Vec::new())],
+        (None, None) => vec![range(TimeIndex::Time, schema::TIME_KEY.to_vec())],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::schema::{self, TimeIndex};
+    use crate::store::{Store, StoreOptions};
+
+    /// The scans' one positioning primitive over a real time index: the duplicates of a key at
+    /// or below a bound, newest first, whatever lies above it, in a key among others.
+    #[test]
+    fn duplicates_are_read_backwards_from_any_bound() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::open(directory.path(), &StoreOptions::default()).unwrap();
+        let table = store.tables.time_index(TimeIndex::Kind);
+        let mut txn = store.env.write_txn().unwrap();
+        for (key, created_at, seq) in
+            [(&[0, 1], 10, 1), (&[0, 7], 10, 2), (&[0, 7], 20, 3), (&[0, 7], 20, 4), (&[0, 9], 5, 5)]
+        {
+            table.put(&mut txn, key, &schema::time_dup(created_at, seq)).unwrap();
+        }
+        txn.commit().unwrap();
+        let txn = store.env.read_txn().unwrap();
+        let read = |key: &[u8], upper: (u64, u64), inclusive: bool| -> Vec<(u64, u64)> {
+            let upper = schema::time_dup(upper.0, upper.1);
+            (table.rev_duplicates_until(&txn, key, &upper, inclusive).unwrap())
+                .map(|dup| schema::split_time_suffix(dup.unwrap()))
+                .collect()
+        };
+        assert_eq!(read(&[0, 7], (u64::MAX, u64::MAX), true), vec![(20, 4), (20, 3), (10, 2)], "all below");
+        assert_eq!(read(&[0, 7], (20, 4), true), vec![(20, 4), (20, 3), (10, 2)], "on one, inclusive");
+        assert_eq!(read(&[0, 7], (20, 4), false), vec![(20, 3), (10, 2)], "on one, exclusive");
+        assert_eq!(read(&[0, 7], (15, 0), true), vec![(10, 2)], "between two");
+        assert_eq!(read(&[0, 7], (10, 2), false), Vec::<(u64, u64)>::new(), "nothing below the first");
+        assert_eq!(read(&[0, 7], (1, 0), true), Vec::<(u64, u64)>::new(), "all above");
+        assert_eq!(read(&[0, 8], (u64::MAX, u64::MAX), true), Vec::<(u64, u64)>::new(), "an absent key");
+        assert_eq!(read(&[0, 9], (u64::MAX, 0), true), vec![(5, 5)], "the last key");
+        assert_eq!(read(&[0, 1], (10, 1), true), vec![(10, 1)], "the first key, one duplicate");
     }
 }

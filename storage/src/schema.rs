@@ -12,11 +12,10 @@ use sha2::{Digest, Sha256};
 /// origin's store epoch; the `origin_log` and `cursors` tables (replication). Version 5: the
 /// `policy` and `audit` tables (NIP-86), banned event ids refused by `apply`, and the
 /// `tag_counts` table (NIP-45 counts and registers kept at write time). Version 6: the NIP-50
-/// word index (`search_postings`, `search_words`, meta `search_*`; `search.rs`).
-pub const SCHEMA_VERSION: u32 = 6;
-/// The version before the word index: the same layout without it, so `reindex` upgrades it in
-/// place.
-pub const SCHEMA_VERSION_BEFORE_SEARCH: u32 = 5;
+/// word index (`search_postings`, `search_words`, meta `search_*`; `search.rs`). Version 7: the
+/// time indexes keep `created_at ++ seq` as 16-byte duplicates under their field
+/// (`DUP_SORT | DUP_FIXED`) instead of repeating the field in one key per event.
+pub const SCHEMA_VERSION: u32 = 7;
 
 pub const TABLE_EVENTS: &str = "events";
 pub const TABLE_IDS: &str = "ids";
@@ -52,19 +51,38 @@ pub const META_SEARCH_LENGTH: &[u8] = b"search_length";
 /// Present while `reindex` rebuilds the word index; a store holding it is refused.
 pub const META_SEARCH_REBUILDING: &[u8] = b"search_rebuilding";
 
-/// The time-ordered indexes: every key is `field ++ created_at ++ seq`, value empty.
+/// The time-ordered indexes (`DUP_SORT | DUP_FIXED`): the key is the field, and each event
+/// under it is one 16-byte duplicate `created_at ++ seq` (big-endian: LMDB keeps a key's
+/// duplicates in time order and packs them, so a field is stored once, not once per event).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TimeIndex {
-    /// `created_at ++ seq`
+    /// `TIME_KEY` (one key holds every event)
     Time,
-    /// `pubkey ++ created_at ++ seq`
+    /// `pubkey`
     Pubkey,
-    /// `kind ++ created_at ++ seq`
+    /// `kind`
     Kind,
-    /// `pubkey ++ kind ++ created_at ++ seq`
+    /// `pubkey ++ kind`
     PubkeyKind,
-    /// `letter ++ encoded value ++ created_at ++ seq`
+    /// `letter ++ encoded value`
     Tag,
+}
+
+/// Tables of fixed-size duplicates (`DUP_SORT | DUP_FIXED`): a word's postings (8 bytes each)
+/// and a time index's events under one field (16 bytes each).
+pub fn is_dup_sort(table: &str) -> bool {
+    table == TABLE_SEARCH_POSTINGS || TimeIndex::ALL.iter().any(|index| index.table_name() == table)
+}
+
+/// The one key of the `time` index (LMDB keys cannot be empty).
+pub const TIME_KEY: &[u8] = &[0];
+
+/// The duplicate of an event in a time index.
+pub fn time_dup(created_at: u64, seq: u64) -> [u8; 16] {
+    let mut dup = [0; 16];
+    dup[..8].copy_from_slice(&created_at.to_be_bytes());
+    dup[8..].copy_from_slice(&seq.to_be_bytes());
+    dup
 }
 
 impl TimeIndex {
@@ -189,25 +207,20 @@ pub fn split_time_suffix(key: &[u8]) -> (u64, u64) {
     )
 }
 
-/// Every index key of a stored event, with the table it belongs in (`ids` excluded). Built
-/// from the record alone, so removing an event needs no JSON parse.
+/// Every time index key of a stored event, with the table it belongs in (`ids` excluded); the
+/// event's duplicate under each is `time_dup(created_at, seq)`. Built from the record alone,
+/// so removing an event needs no JSON parse.
 pub fn index_keys(record: &Record) -> Vec<(TimeIndex, Vec<u8>)> {
     let header = &record.header;
     let kind = header.kind.to_be_bytes();
-    let with_suffix = |prefix: &[u8]| {
-        let mut key = Vec::with_capacity(prefix.len() + 16);
-        key.extend_from_slice(prefix);
-        time_suffix(&mut key, header.created_at, record.seq);
-        key
-    };
     let mut keys = vec![
-        (TimeIndex::Time, with_suffix(&[])),
-        (TimeIndex::Pubkey, with_suffix(&header.pubkey)),
-        (TimeIndex::Kind, with_suffix(&kind)),
-        (TimeIndex::PubkeyKind, with_suffix(&[&header.pubkey[..], &kind[..]].concat())),
+        (TimeIndex::Time, TIME_KEY.to_vec()),
+        (TimeIndex::Pubkey, header.pubkey.to_vec()),
+        (TimeIndex::Kind, kind.to_vec()),
+        (TimeIndex::PubkeyKind, [&header.pubkey[..], &kind[..]].concat()),
     ];
     // The tag section holds each (letter, value) once: one key each.
-    keys.extend(record.tag_entries().map(|entry| (TimeIndex::Tag, with_suffix(entry))));
+    keys.extend(record.tag_entries().map(|entry| (TimeIndex::Tag, entry.to_vec())));
     keys
 }
 

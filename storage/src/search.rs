@@ -549,7 +549,7 @@ mod tests {
     use crate::store::{Store, StoreOptions};
 
     #[test]
-    fn a_store_from_before_the_index_is_refused_then_reindexed_in_place() {
+    fn reindex_rebuilds_a_lost_index_in_place() {
         let directory = tempfile::tempdir().unwrap();
         let keys = Keys::from_secret_bytes([3; 32]).unwrap();
         let notes: Vec<_> =
@@ -557,10 +557,10 @@ mod tests {
         {
             let store = Store::open(directory.path(), &StoreOptions::default()).unwrap();
             store.apply(&notes, 1_700_000_100).unwrap();
-            // What a version 5 store is: the same tables, no word index.
+            // The word index gone (as in a store written before it, which `reindex` once
+            // upgraded in place): the same tables, no postings, no statistics.
             let mut txn = store.env.write_txn().unwrap();
             let meta = store.tables.meta;
-            meta.put(&mut txn, schema::META_SCHEMA_VERSION, &5u32.to_be_bytes()).unwrap();
             for key in [schema::META_SEARCH_KINDS, schema::META_SEARCH_DOCUMENTS, schema::META_SEARCH_LENGTH] {
                 meta.delete(&mut txn, key).unwrap();
             }
@@ -568,9 +568,6 @@ mod tests {
             store.tables.search_words.clear(&mut txn).unwrap();
             txn.commit().unwrap();
         }
-        let refused = Store::open(directory.path(), &StoreOptions::default()).unwrap_err();
-        assert!(matches!(refused, StorageError::NoSearchIndex), "{refused}");
-        assert!(refused.to_string().contains("parrhesia-tools reindex"), "{refused}");
         let mut progress = Vec::new();
         let report = crate::store::reindex_search(directory.path(), None, |read| progress.push(read)).unwrap();
         assert_eq!((report.events, report.indexed), (30, 30));
@@ -580,6 +577,25 @@ mod tests {
         assert_eq!(report.problems, 0, "{:#?}", report.shown);
         let search = Filter::parse(r#"{"search":"number2"}"#, &Limits::default()).unwrap();
         assert_eq!(store.query(&[search], 100, 1_700_000_100).unwrap().len(), 11, "number2, number20..29");
+    }
+
+    #[test]
+    fn a_store_of_an_older_layout_is_refused_with_how_to_move_its_events() {
+        let directory = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(directory.path(), &StoreOptions::default()).unwrap();
+            let mut txn = store.env.write_txn().unwrap();
+            store.tables.meta.put(&mut txn, schema::META_SCHEMA_VERSION, &6u32.to_be_bytes()).unwrap();
+            txn.commit().unwrap();
+        }
+        let refused = Store::open(directory.path(), &StoreOptions::default()).unwrap_err();
+        assert!(matches!(refused, StorageError::SchemaVersion { found: 6, expected: 7 }), "{refused}");
+        let message = refused.to_string();
+        assert!(message.contains("parrhesia-tools export") && message.contains("parrhesia-tools import"), "{message}");
+        assert!(matches!(
+            crate::store::reindex_search(directory.path(), None, |_| {}),
+            Err(StorageError::SchemaVersion { found: 6, .. })
+        ));
     }
 
     #[test]

@@ -263,8 +263,7 @@ pub struct ReindexReport {
 /// Events indexed per transaction by `reindex_search`.
 const REINDEX_BATCH_EVENTS: usize = 20_000;
 
-/// Rebuilds the NIP-50 word index of the store in `path` (schema version 5, which has none, or
-/// 6) over the events of `kinds` (`None`: the kinds the store records, or the default), and
+/// Rebuilds the NIP-50 word index of the store in `path` over the events of `kinds` (`None`: the kinds the store records, or the default), and
 /// records those kinds. The relay must be stopped. While it runs the store is marked, so that
 /// an interrupted rebuild is refused until it is run again. `progress` gets the events read.
 pub fn reindex_search(
@@ -277,7 +276,7 @@ pub fn reindex_search(
     }
     let env = open_env(path, &StoreOptions::default())?;
     match existing_schema_version(&env)? {
-        Some(schema::SCHEMA_VERSION | schema::SCHEMA_VERSION_BEFORE_SEARCH) => {}
+        Some(schema::SCHEMA_VERSION) => {}
         Some(found) => return Err(StorageError::SchemaVersion { found, expected: schema::SCHEMA_VERSION }),
         None => return Err(StorageError::NotAStore(path.into())),
     }
@@ -348,7 +347,6 @@ pub fn reindex_search(
 pub(crate) fn check_schema_version(found: u32) -> Result<(), StorageError> {
     match found {
         schema::SCHEMA_VERSION => Ok(()),
-        schema::SCHEMA_VERSION_BEFORE_SEARCH => Err(StorageError::NoSearchIndex),
         found => Err(StorageError::SchemaVersion { found, expected: schema::SCHEMA_VERSION }),
     }
 }
@@ -362,8 +360,7 @@ pub(crate) fn create_tables(env: &Env<WithoutTls>) -> Result<Tables, StorageErro
             for name in TABLE_NAMES {
                 let mut options = opener.database_options().types::<Bytes, Bytes>();
                 options.name(name);
-                if name == schema::TABLE_SEARCH_POSTINGS {
-                    // A word's postings are duplicates of one key, 8 bytes each, packed.
+                if schema::is_dup_sort(name) {
                     options.flags(DatabaseFlags::DUP_SORT | DatabaseFlags::DUP_FIXED);
                 }
                 tables.push(options.create(txn)?);
@@ -468,7 +465,7 @@ impl Store {
                 name,
                 entries: stat.entries as u64,
                 bytes: (pages * stat.page_size as usize) as u64,
-                main_tree_only: name == schema::TABLE_SEARCH_POSTINGS,
+                main_tree_only: schema::is_dup_sort(name),
             });
         }
         Ok(stats)

@@ -291,8 +291,9 @@ impl Writer<'_, '_> {
         tables.events.put(self.txn, &seq_bytes, &bytes)?;
         tables.ids.put(self.txn, event.id(), &seq_bytes)?;
         tables.origin_log.put(self.txn, &schema::origin_log_key(&origin, origin_epoch, origin_seq), &seq_bytes)?;
+        let dup = schema::time_dup(header.created_at, seq);
         for (index, key) in keys {
-            tables.time_index(index).put(self.txn, &key, &[])?;
+            tables.time_index(index).put(self.txn, &key, &dup)?;
         }
         if let Some(coordinate) = coordinate {
             tables.replaceable.put(self.txn, &coordinate, &seq_bytes)?;
@@ -336,8 +337,9 @@ impl Writer<'_, '_> {
         if tables.origin_log.get(self.read(), &position)?.map(decode_seq).transpose()? == Some(seq) {
             tables.origin_log.delete(self.txn, &position)?;
         }
+        let dup = schema::time_dup(header.created_at, seq);
         for (index, key) in keys {
-            tables.time_index(index).delete(self.txn, &key)?;
+            tables.time_index(index).delete_one_duplicate(self.txn, &key, &dup)?;
         }
         if let Some(coordinate) = coordinate {
             let winner = tables.replaceable.get(self.read(), &coordinate)?.map(decode_seq).transpose()?;
@@ -420,15 +422,11 @@ impl Writer<'_, '_> {
             self.deleted_up_to(schema::DELETED_VANISH, request.pubkey())?.unwrap_or(0).max(request.created_at());
         let key = [&[schema::DELETED_VANISH][..], &request.pubkey()[..]].concat();
         tables.deleted.put(self.txn, &key, &until.to_be_bytes())?;
-        let mut lower = request.pubkey().to_vec();
-        schema::time_suffix(&mut lower, 0, 0);
-        let mut upper = request.pubkey().to_vec();
-        schema::time_suffix(&mut upper, request.created_at(), u64::MAX);
-        let range = (std::ops::Bound::Included(&lower[..]), std::ops::Bound::Included(&upper[..]));
+        let upper = schema::time_dup(request.created_at(), u64::MAX);
         let doomed: Vec<u64> = tables
             .time_index(schema::TimeIndex::Pubkey)
-            .range(self.read(), &range)?
-            .map(|entry| entry.map(|(key, _)| schema::split_time_suffix(key).1))
+            .rev_duplicates_until(self.read(), request.pubkey(), &upper, true)?
+            .map(|entry| entry.map(|dup| schema::split_time_suffix(dup).1))
             .collect::<Result<_, _>>()?;
         for seq in doomed {
             let is_request =

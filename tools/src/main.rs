@@ -98,11 +98,11 @@ enum Command {
     /// exits 1 if there is any. Read-only.
     Verify,
     /// Rebuild the NIP-50 search index over the stored events (the relay must be stopped):
-    /// upgrades a store written before the index (schema version 5) in place, or indexes
-    /// other kinds (then set the relay's `search_kinds` to the same list).
+    /// to index other kinds (then set the relay's `search_kinds` to the same list), or to
+    /// finish a rebuild that was interrupted.
     Reindex {
         /// Kinds whose content to index, comma-separated [default: the kinds the store
-        /// records; for a version 5 store, the relay's default].
+        /// records, else the relay's default].
         #[arg(long, value_name = "KINDS", value_delimiter = ',')]
         search_kinds: Option<Vec<u16>>,
     },

@@ -63,7 +63,7 @@ pub fn stats(data_dir: &Path) -> Result<Done> {
     println!();
     println!(
         "file {:.1} MiB; {} pages of {} bytes in use up to the last, {} in no table's count ({:.1} MiB: free \
-         pages, which `compact` gives back, and the search postings' sub-databases; `compact --out DIR` \
+         pages, which `compact` gives back, and the sub-databases of the tables marked above; `compact --out DIR` \
          measures the store exactly)",
         mebibytes(file_bytes),
         space.pages,
