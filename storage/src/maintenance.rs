@@ -126,8 +126,11 @@ impl Store {
                     report.problem(|| format!("event {seq}: missing its expiration entry"));
                 }
             }
-            let position = schema::origin_log_key(&header.origin, header.origin_epoch, header.origin_seq);
-            if tables.origin_log.get(&txn, &position)?.is_none() {
+            // The position is held (by this event, or by one a restored origin put there since).
+            let log = schema::cursor_key(&header.origin, header.origin_epoch);
+            let start = schema::origin_log_dup(header.origin_seq, 0);
+            let at = tables.origin_log.duplicates_from(&txn, &log, &start)?.next().transpose()?;
+            if at.is_none_or(|dup| dup[..8] != header.origin_seq.to_be_bytes()) {
                 report.problem(|| format!("event {seq}: missing its log position {}", header.origin_seq));
             }
             if let Some(coordinate) = record.coordinate() {
@@ -258,18 +261,16 @@ impl Store {
         let mut current_log: Option<[u8; 40]> = None;
         let mut seen: HashMap<u64, u64> = HashMap::new();
         for entry in self.tables.origin_log.iter(txn)? {
-            let (key, seq) = entry?;
-            if key.len() != 48 {
-                report.problem(|| format!("origin_log: a key of {} bytes", key.len()));
+            let (key, dup) = entry?;
+            let (Ok(log), 16) = (<[u8; 40]>::try_from(key), dup.len()) else {
+                report.problem(|| format!("origin_log: an entry of {} + {} bytes", key.len(), dup.len()));
                 continue;
-            }
-            let log: [u8; 40] = key[..40].try_into().expect("40 bytes");
+            };
             if current_log != Some(log) {
                 current_log = Some(log);
                 seen.clear();
             }
-            let position = u64::from_be_bytes(key[40..].try_into().expect("8 bytes"));
-            let seq = decode_seq(seq)?;
+            let (position, seq) = schema::split_time_suffix(dup);
             if let Some(earlier) = seen.insert(seq, position) {
                 report.problem(|| format!("origin_log: event {seq} at positions {earlier} and {position} of one log"));
             }

@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 /// `tag_counts` table (NIP-45 counts and registers kept at write time). Version 6: the NIP-50
 /// word index (`search_postings`, `search_words`, meta `search_*`; `search.rs`). Version 7: the
 /// time indexes keep `created_at ++ seq` as 16-byte duplicates under their field
-/// (`DUP_SORT | DUP_FIXED`) instead of repeating the field in one key per event.
+/// (`DUP_SORT | DUP_FIXED`) instead of repeating the field in one key per event, and
+/// `origin_log` keeps `position ++ seq` under its log's key the same way.
 pub const SCHEMA_VERSION: u32 = 7;
 
 pub const TABLE_EVENTS: &str = "events";
@@ -23,7 +24,8 @@ pub const TABLE_REPLACEABLE: &str = "replaceable";
 pub const TABLE_DELETED: &str = "deleted";
 pub const TABLE_EXPIRATION: &str = "expiration";
 pub const TABLE_META: &str = "meta";
-/// `origin ++ origin epoch ++ origin seq` -> local seq: every origin log this node holds.
+/// `origin ++ origin epoch` -> `origin seq ++ local seq`, one duplicate per position
+/// (`DUP_SORT | DUP_FIXED`): every origin log this node holds.
 pub const TABLE_ORIGIN_LOG: &str = "origin_log";
 /// `origin ++ origin epoch` -> the next origin seq this node has not pulled (replication cursor).
 pub const TABLE_CURSORS: &str = "cursors";
@@ -71,7 +73,9 @@ pub enum TimeIndex {
 /// Tables of fixed-size duplicates (`DUP_SORT | DUP_FIXED`): a word's postings (8 bytes each)
 /// and a time index's events under one field (16 bytes each).
 pub fn is_dup_sort(table: &str) -> bool {
-    table == TABLE_SEARCH_POSTINGS || TimeIndex::ALL.iter().any(|index| index.table_name() == table)
+    table == TABLE_SEARCH_POSTINGS
+        || table == TABLE_ORIGIN_LOG
+        || TimeIndex::ALL.iter().any(|index| index.table_name() == table)
 }
 
 /// The one key of the `time` index (LMDB keys cannot be empty).
@@ -174,17 +178,13 @@ pub fn event_coordinate(event: &Event) -> Option<Vec<u8>> {
     }
 }
 
-/// Appends `created_at ++ seq`, the suffix of every time-ordered index key.
-/// The `origin_log` key of a position in a log.
-pub fn origin_log_key(origin: &[u8; 32], epoch: u64, seq: u64) -> [u8; 48] {
-    let mut key = [0; 48];
-    key[..32].copy_from_slice(origin);
-    key[32..40].copy_from_slice(&epoch.to_be_bytes());
-    key[40..].copy_from_slice(&seq.to_be_bytes());
-    key
+/// The `origin_log` duplicate of an event at a position of a log (under the log's
+/// `cursor_key`): positions in order, one event each.
+pub fn origin_log_dup(position: u64, seq: u64) -> [u8; 16] {
+    time_dup(position, seq)
 }
 
-/// The `cursors` key of a log.
+/// The `cursors` key of a log, and its `origin_log` key.
 pub fn cursor_key(origin: &[u8; 32], epoch: u64) -> [u8; 40] {
     let mut key = [0; 40];
     key[..32].copy_from_slice(origin);
@@ -192,6 +192,7 @@ pub fn cursor_key(origin: &[u8; 32], epoch: u64) -> [u8; 40] {
     key
 }
 
+/// Appends `time ++ seq` (the `expiration` keys).
 pub fn time_suffix(key: &mut Vec<u8>, created_at: u64, seq: u64) {
     key.extend_from_slice(&created_at.to_be_bytes());
     key.extend_from_slice(&seq.to_be_bytes());

@@ -588,18 +588,16 @@ impl Store {
             None if (*origin, epoch) == (self.node_id, self.epoch) => 1,
             None => return Ok(None),
         };
-        let start = schema::origin_log_key(origin, epoch, from_seq.max(1));
-        let end = schema::origin_log_key(origin, epoch, u64::MAX);
-        let range = (std::ops::Bound::Included(&start[..]), std::ops::Bound::Included(&end[..]));
+        let log = schema::cursor_key(origin, epoch);
+        let start = schema::origin_log_dup(from_seq.max(1), 0);
         let (mut events, mut bytes, mut last) = (0, 0, None);
-        for entry in self.tables.origin_log.range(&txn, &range)? {
-            let (key, seq) = entry?;
-            let position = decode_seq(&key[40..])?;
+        for entry in self.tables.origin_log.duplicates_from(&txn, &log, &start)? {
+            let (position, seq) = schema::split_time_suffix(entry?);
             if events >= events_max || (bytes >= bytes_max && events > 0) {
                 return Ok(Some(position));
             }
             // An extra position of a since removed event (see `add_position`): skipped.
-            let Some(record) = read_record(&txn, &self.tables, decode_seq(seq)?)? else { continue };
+            let Some(record) = read_record(&txn, &self.tables, seq)? else { continue };
             bytes += record.json_len();
             events += 1;
             last = Some(position);

@@ -290,7 +290,7 @@ impl Writer<'_, '_> {
         let keys = schema::index_keys(&written);
         tables.events.put(self.txn, &seq_bytes, &bytes)?;
         tables.ids.put(self.txn, event.id(), &seq_bytes)?;
-        tables.origin_log.put(self.txn, &schema::origin_log_key(&origin, origin_epoch, origin_seq), &seq_bytes)?;
+        self.put_position(&origin, origin_epoch, origin_seq, seq)?;
         let dup = schema::time_dup(header.created_at, seq);
         for (index, key) in keys {
             tables.time_index(index).put(self.txn, &key, &dup)?;
@@ -312,10 +312,23 @@ impl Writer<'_, '_> {
     /// such extra positions are left behind and skipped by readers (sequence numbers are
     /// never reused, so they never name another event).
     fn add_position(&mut self, id: &parrhesia_engine::Id, position: ([u8; 32], u64, u64)) -> Result<(), StorageError> {
-        let Some(seq) = self.tables.ids.get(self.read(), id)? else { return Ok(()) };
-        let seq = seq.to_vec();
+        let Some(seq) = self.tables.ids.get(self.read(), id)?.map(decode_seq).transpose()? else { return Ok(()) };
         let (origin, epoch, origin_seq) = position;
-        self.tables.origin_log.put(self.txn, &schema::origin_log_key(&origin, epoch, origin_seq), &seq)?;
+        self.put_position(&origin, epoch, origin_seq, seq)
+    }
+
+    /// Records that `seq` is at `position` of the log (`origin`, `epoch`). One event per
+    /// position: one recorded there before (a restored origin that reused the position) gives
+    /// way, as the key it replaced did before positions were duplicates.
+    fn put_position(&mut self, origin: &[u8; 32], epoch: u64, position: u64, seq: u64) -> Result<(), StorageError> {
+        let table = self.tables.origin_log;
+        let key = schema::cursor_key(origin, epoch);
+        let at = table.duplicates_from(self.read(), &key, &schema::origin_log_dup(position, 0))?.next().transpose()?;
+        let earlier = at.filter(|dup| dup[..8] == position.to_be_bytes()).map(<[u8]>::to_vec);
+        if let Some(earlier) = earlier {
+            table.delete_one_duplicate(self.txn, &key, &earlier)?;
+        }
+        table.put(self.txn, &key, &schema::origin_log_dup(position, seq))?;
         Ok(())
     }
 
@@ -333,10 +346,8 @@ impl Writer<'_, '_> {
         tables.events.delete(self.txn, &seq.to_be_bytes())?;
         tables.ids.delete(self.txn, &header.id)?;
         // A restored origin may have reused a position for another event: remove only our own.
-        let position = schema::origin_log_key(&header.origin, header.origin_epoch, header.origin_seq);
-        if tables.origin_log.get(self.read(), &position)?.map(decode_seq).transpose()? == Some(seq) {
-            tables.origin_log.delete(self.txn, &position)?;
-        }
+        let log = schema::cursor_key(&header.origin, header.origin_epoch);
+        tables.origin_log.delete_one_duplicate(self.txn, &log, &schema::origin_log_dup(header.origin_seq, seq))?;
         let dup = schema::time_dup(header.created_at, seq);
         for (index, key) in keys {
             tables.time_index(index).delete_one_duplicate(self.txn, &key, &dup)?;
@@ -459,5 +470,48 @@ mod tests {
         assert_eq!(parse_coordinate(&format!("10002:{hex}")), Some((10002, [0xab; 32], "")));
         assert_eq!(parse_coordinate("x:y:z"), None);
         assert_eq!(parse_coordinate(&format!("70000:{hex}:")), None);
+    }
+}
+
+#[cfg(test)]
+mod log_positions {
+    use parrhesia_engine::Keys;
+
+    use crate::store::{Store, StoreOptions};
+
+    /// `origin_log` keeps one event per position: a restored origin that numbers another
+    /// event at a position this node holds replaces it there (the first event stays stored,
+    /// and stays in the other logs it is in); serving and removing go by what is recorded.
+    #[test]
+    fn a_reused_position_holds_the_newer_event_only() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::open(directory.path(), &StoreOptions::default()).unwrap();
+        let keys = Keys::from_secret_bytes([5; 32]).unwrap();
+        let note = |content: &str| keys.sign(1_700_000_000, 1, Vec::new(), content.into());
+        let (first, second, third) = (note("first"), note("second"), note("third"));
+        let origin = [7; 32];
+        let positions = |store: &Store| {
+            let mut seen = Vec::new();
+            store
+                .read_log(&origin, 1, 1, 100, 1 << 20, |position, record| seen.push((position, record.header.id)))
+                .unwrap();
+            seen
+        };
+        store.apply_replicated(&origin, 1, 1, &[(1, first.clone()), (2, second.clone())], 3, 1_700_000_100).unwrap();
+        assert_eq!(positions(&store), vec![(1, *first.id()), (2, *second.id())]);
+        // The origin, restored from a backup, numbers another event 2.
+        store.apply_replicated(&origin, 1, 2, &[(2, third.clone())], 3, 1_700_000_100).unwrap();
+        assert_eq!(positions(&store), vec![(1, *first.id()), (2, *third.id())]);
+        let report = store.verify(|_| {}).unwrap();
+        assert_eq!(report.problems, 0, "{:#?}", report.shown);
+        // Removing the event that lost its position leaves the other's in place.
+        let filter = parrhesia_engine::Filter::parse(
+            &format!(r#"{{"ids":["{}"]}}"#, parrhesia_engine::hex::encode(second.id())),
+            &parrhesia_engine::Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(store.remove_events(&store.matching(&[filter], 1_700_000_100).unwrap(), 100).unwrap(), 1);
+        assert_eq!(positions(&store), vec![(1, *first.id()), (2, *third.id())]);
+        assert_eq!(store.verify(|_| {}).unwrap().problems, 0);
     }
 }

@@ -94,7 +94,7 @@ use heed_traits as traits;
 pub use heed_types as types;
 
 use self::cursor::{RoCursor, RwCursor};
-pub use self::databases::{Database, DatabaseOpenOptions, DatabaseStat, RevDuplicates};
+pub use self::databases::{Database, DatabaseOpenOptions, DatabaseStat, Duplicates, RevDuplicates};
 #[cfg(master3)]
 pub use self::databases::{EncryptedDatabase, EncryptedDatabaseOpenOptions};
 pub use self::envs::{

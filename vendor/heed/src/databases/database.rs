@@ -517,6 +517,16 @@ impl<'t, KC, DC, C, CDUP> Database<'t, KC, DC, C, CDUP> {
         Ok(RevDuplicates { cursor, current })
     }
 
+    /// Parrhesia patch: the duplicates of `key` (a `DUP_SORT` database) at or above `lower`,
+    /// smallest first, from a cursor positioned with `MDB_GET_BOTH_RANGE`.
+    pub fn duplicates_from<'txn>(&self, txn: &'txn RoTxn, key: &[u8], lower: &[u8]) -> Result<Duplicates<'txn>> {
+        assert_eq_env_db_txn!(self, txn);
+
+        let mut cursor = RoCursor::new(txn, self.dbi)?;
+        let current = cursor.move_on_key_value_greater_than_or_equal_to(key, lower)?.map(|(_, data)| data);
+        Ok(Duplicates { cursor, current })
+    }
+
     /// Retrieves the key/value pair lower than the given one in this database.
     ///
     /// If the database if empty or there is no key lower than the given one,
@@ -3095,6 +3105,25 @@ impl<'txn> Iterator for RevDuplicates<'txn> {
         let data = self.current.take()?;
         match self.cursor.move_on_prev(MoveOperation::Dup) {
             Ok(previous) => self.current = previous.map(|(_, data)| data),
+            Err(error) => return Some(Err(error)),
+        }
+        Some(Ok(data))
+    }
+}
+
+/// Parrhesia patch: see [`Database::duplicates_from`].
+pub struct Duplicates<'txn> {
+    cursor: RoCursor<'txn>,
+    current: Option<&'txn [u8]>,
+}
+
+impl<'txn> Iterator for Duplicates<'txn> {
+    type Item = Result<&'txn [u8]>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let data = self.current.take()?;
+        match self.cursor.move_on_next(MoveOperation::Dup) {
+            Ok(next) => self.current = next.map(|(_, data)| data),
             Err(error) => return Some(Err(error)),
         }
         Some(Ok(data))

@@ -1,4 +1,4 @@
-pub use database::{Database, DatabaseOpenOptions, RevDuplicates};
+pub use database::{Database, DatabaseOpenOptions, Duplicates, RevDuplicates};
 #[cfg(master3)]
 pub use encrypted_database::{EncryptedDatabase, EncryptedDatabaseOpenOptions};
 
