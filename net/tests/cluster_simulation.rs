@@ -2,9 +2,7 @@
 //! `Replicator` over an in-memory store with LMDB's guarantees (a batch and its cursor are
 //! applied together or not at all), joined by simulated links that delay, reset and partition,
 //! with crashes and restarts (the store survives, the process state does not), wiped stores
-//! and long origin outages, and stores seeded from another node's export (the events without
-//! their log positions: the re-sync path, with the negentropy exchange modelled as a copy of
-//! what the peer holds and this node lacks, which fails at random). Every run checks, after healing and quiescence: all stores hold
+//! and long origin outages. Every run checks, after healing and quiescence: all stores hold
 //! the same events; every acknowledged event is everywhere, unless the node that accepted it
 //! was wiped before anyone pulled it (then it is nowhere); cursors never move back within a
 //! log; no node delivers an event twice; the bytes queued on a link stay within their bound.
@@ -43,8 +41,6 @@ fn config() -> ReplicationConfig {
         summary_delta_ms: 200,
         summary_full_ms: 5_000,
         summary_stale_ms: 2_000,
-        resync_positions_min: 3,
-        resync_timeout_ms: 5_000,
         ..ReplicationConfig::default()
     }
 }
@@ -159,8 +155,6 @@ struct Process {
     delivered: BTreeSet<[u8; 32]>,
     /// Authors this process's subscriptions follow.
     following: BTreeSet<u8>,
-    /// Re-syncs asked for: (when they end, with whom, which).
-    resyncing: Vec<(u64, usize, u64)>,
 }
 
 struct Node {
@@ -205,10 +199,6 @@ struct Summary {
     summary_requests: u64,
     pushed: u64,
     avoided: u64,
-    seeded: u64,
-    resyncs_completed: u64,
-    resyncs_abandoned: u64,
-    resync_positions: u64,
 }
 
 impl Summary {
@@ -226,10 +216,6 @@ impl Summary {
         self.summary_requests += other.summary_requests;
         self.pushed += other.pushed;
         self.avoided += other.avoided;
-        self.seeded += other.seeded;
-        self.resyncs_completed += other.resyncs_completed;
-        self.resyncs_abandoned += other.resyncs_abandoned;
-        self.resync_positions += other.resync_positions;
     }
 }
 
@@ -273,13 +259,8 @@ impl Sim {
         let node = &mut self.nodes[index];
         node.store.start_epoch(epoch);
         let replicator = Replicator::new(node_id(index), config(), self.now, &node.store);
-        node.process = Some(Process {
-            replicator,
-            applying: Vec::new(),
-            delivered: BTreeSet::new(),
-            following: BTreeSet::new(),
-            resyncing: Vec::new(),
-        });
+        node.process =
+            Some(Process { replicator, applying: Vec::new(), delivered: BTreeSet::new(), following: BTreeSet::new() });
     }
 
     fn crash(&mut self, index: usize) {
@@ -301,9 +282,6 @@ impl Sim {
             self.summary.resets += stats.resets_received;
             self.summary.batches_applied += stats.batches_applied;
             self.summary.batches_retried += stats.batches_retried;
-            self.summary.resyncs_completed += stats.resyncs_completed;
-            self.summary.resyncs_abandoned += stats.resyncs_abandoned;
-            self.summary.resync_positions += stats.resync_positions;
             for live in process.replicator.live_stats().values() {
                 self.summary.summary_requests += live.summary_requests;
                 self.summary.pushed += live.pushed;
@@ -323,17 +301,6 @@ impl Sim {
         let epoch = self.random.next_u64();
         self.nodes[index].store = SimStore::new(node_id(index), epoch);
         self.nodes[index].cursor_floor.clear();
-    }
-
-    /// The operator wipes a node and imports another node's export before it starts again:
-    /// it holds events with none of their log positions.
-    fn seed_from_export(&mut self, index: usize, source: usize) {
-        self.summary.seeded += 1;
-        self.wipe(index);
-        let ids: Vec<[u8; 32]> = self.nodes[source].store.events.keys().copied().collect();
-        for id in ids {
-            self.nodes[index].store.insert(id, None);
-        }
     }
 
     fn cut(&mut self, link: (usize, usize)) {
@@ -400,11 +367,6 @@ impl Sim {
                         .push((at, batch));
                 }
                 Action::Deliver(_) => {}
-                Action::Resync { peer, resync } => {
-                    let at = self.now + 1 + self.random.below(500);
-                    let process = self.nodes[me].process.as_mut().expect("actions come from a live process");
-                    process.resyncing.push((at, peer[0] as usize - 1, resync));
-                }
                 Action::Close { peer, reason } => panic!("node {me} closed its link to {}: {reason}", peer[0] - 1),
             }
         }
@@ -444,7 +406,6 @@ impl Sim {
                 }
             }
         }
-        self.resync_step();
         // Apply due batches.
         for index in 0..self.nodes.len() {
             let Some(process) = &mut self.nodes[index].process else { continue };
@@ -471,14 +432,11 @@ impl Sim {
                 let held = node.store.cursors.get(&log).copied().unwrap_or(1);
                 // The writer refuses a batch that would leave a gap, and sometimes fails.
                 let stored = batch.from_seq <= held && !self.random.chance(2);
-                let mut already = 0;
                 if stored {
                     for event in &batch.events {
                         if node.store.insert(event.id, Some((batch.origin, batch.epoch, event.origin_seq))) {
                             let process = node.process.as_mut().expect("up");
                             assert!(process.delivered.insert(event.id), "node {index} delivered an event twice");
-                        } else {
-                            already += 1;
                         }
                     }
                     let cursor = node.store.cursors.entry(log).or_insert(1);
@@ -494,8 +452,6 @@ impl Sim {
                     from_seq: batch.from_seq,
                     next_seq: batch.next_seq,
                     stored,
-                    events: batch.events.len() as u32,
-                    held: already,
                 };
                 let actions = process.replicator.applied(self.now, applied, &node.store);
                 self.run(index, actions);
@@ -509,41 +465,6 @@ impl Sim {
         }
         self.check_link_bounds();
         self.check_lingering();
-    }
-
-    /// Re-syncs whose exchange is over: what the peer holds and this node lacks is stored as
-    /// this node's own events (as the real node's repairs are), unless the link went down or
-    /// the exchange failed; then the replicator is told.
-    fn resync_step(&mut self) {
-        for index in 0..self.nodes.len() {
-            let Some(process) = &mut self.nodes[index].process else { continue };
-            let (due, later): (Vec<_>, Vec<_>) = process.resyncing.drain(..).partition(|(at, ..)| *at <= self.now);
-            process.resyncing = later;
-            for (_, peer, resync) in due {
-                let linked = self.links.contains_key(&(index.min(peer), index.max(peer)));
-                let completed = linked && !self.random.chance(10);
-                if completed {
-                    let missing: Vec<[u8; 32]> = (self.nodes[peer].store.events.keys())
-                        .filter(|id| !self.nodes[index].store.events.contains_key(*id))
-                        .copied()
-                        .collect();
-                    for id in missing {
-                        let node = &mut self.nodes[index];
-                        node.store.insert(id, None);
-                        let process = node.process.as_mut().expect("up");
-                        assert!(process.delivered.insert(id), "node {index} delivered a repaired event twice");
-                        let position = node.store.own_log().next_seq - 1;
-                        let actions =
-                            process.replicator.local_commit(self.now, &node.store, vec![(position, probe(&id))]);
-                        self.run(index, actions);
-                    }
-                }
-                let node = &mut self.nodes[index];
-                let process = node.process.as_mut().expect("up");
-                let actions = process.replicator.resync_done(self.now, resync, completed, &node.store);
-                self.run(index, actions);
-            }
-        }
     }
 
     /// No pull lingers while an event it waits for matches the puller's current summary.
@@ -638,17 +559,10 @@ impl Sim {
                     self.start(index);
                 }
             }
-            90..=94 => {
+            _ => {
                 let index = self.random.below(count as u64) as usize;
                 if self.random.chance(30) {
                     self.wipe(index);
-                }
-            }
-            _ => {
-                let index = self.random.below(count as u64) as usize;
-                let source = self.random.below(count as u64) as usize;
-                if index != source && self.random.chance(20) {
-                    self.seed_from_export(index, source);
                 }
             }
         }
@@ -768,9 +682,6 @@ fn replication_converges_under_faults() {
         && total.batches_retried > 0
         && total.summary_requests > 0
         && total.pushed > 0
-        && total.avoided > 0
-        && total.seeded > 0
-        && total.resyncs_completed > 0
-        && total.resyncs_abandoned > 0;
+        && total.avoided > 0;
     assert!(exercised, "the faults were exercised");
 }

@@ -298,16 +298,6 @@ pub struct ClusterConfig {
     /// Events one anti-entropy session may cover (either side); past it the session is
     /// refused and counted.
     pub anti_entropy_items_max: usize,
-    /// Re-sync: a log whose pulled batch this node held already (at least 90%: its store
-    /// was imported or restored without cursors) and that a peer holds at least this
-    /// many positions further is not pulled again: the whole store is reconciled with that
-    /// peer by negentropy, what is missing is fetched, and pulling resumes from the peer's
-    /// head. 0 turns it off.
-    pub resync_positions_min: u64,
-    /// Events a re-sync may cover (either side: the whole store); past it the peer refuses.
-    pub resync_items_max: usize,
-    /// A re-sync not finished in this many seconds is given up (the logs are pulled).
-    pub resync_timeout_seconds: u64,
 }
 
 impl Default for ClusterConfig {
@@ -334,9 +324,6 @@ impl Default for ClusterConfig {
             anti_entropy_interval_seconds: 3600,
             anti_entropy_window_seconds: 86_400,
             anti_entropy_items_max: 1_000_000,
-            resync_positions_min: 50_000,
-            resync_items_max: 20_000_000,
-            resync_timeout_seconds: 1800,
         }
     }
 }

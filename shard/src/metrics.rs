@@ -463,7 +463,7 @@ struct LinksAndOrigins {
     queues: std::collections::BTreeMap<(String, String), QueueFigures>,
 }
 
-pub const REPLICATION_STATS: [(&str, &str); 18] = [
+pub const REPLICATION_STATS: [(&str, &str); 14] = [
     ("pulls_sent", "Pulls sent to peers"),
     ("pulls_served", "Pulls answered for peers"),
     ("pulls_parked", "Pulls parked at the head of a log until it grows"),
@@ -478,13 +478,6 @@ pub const REPLICATION_STATS: [(&str, &str); 18] = [
     ("ephemeral_sent", "Ephemeral events sent to peers"),
     ("ephemeral_delivered", "Ephemeral events from peers delivered here"),
     ("ephemeral_duplicates", "Ephemeral events from peers already seen"),
-    (
-        "resyncs_started",
-        "Re-syncs started: logs far behind whose events this node held already, reconciled by negentropy",
-    ),
-    ("resyncs_completed", "Re-syncs done (their cursors moved to the heads captured at the start)"),
-    ("resyncs_abandoned", "Re-syncs given up (link down, refused, timed out); their logs are pulled"),
-    ("resync_positions", "Log positions re-syncs skipped instead of pulling them"),
 ];
 
 pub const MEMBERSHIP_STATS: [(&str, &str); 5] = [

@@ -287,8 +287,7 @@ async fn commit_replicated(
     metrics: &WriterMetrics,
 ) -> u64 {
     let ReplicatedBatch { origin, epoch, from_seq, next_seq, events, origin_commit_unix_ms } = batch;
-    let count = events.len() as u32;
-    let applied = |stored, held| AppliedBatch { origin, epoch, from_seq, next_seq, stored, events: count, held };
+    let applied = |stored| AppliedBatch { origin, epoch, from_seq, next_seq, stored };
     let started = Instant::now();
     // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
     let result = store.apply_replicated(&origin, epoch, from_seq, &events, next_seq, unix_now());
@@ -297,16 +296,15 @@ async fn commit_replicated(
         Ok(Some(outcomes)) => outcomes,
         Ok(None) => {
             // An earlier batch of this log failed: this one would leave a gap.
-            notify_cluster(notices, WriterNotice::Applied(applied(false, 0))).await;
+            notify_cluster(notices, WriterNotice::Applied(applied(false))).await;
             return 0;
         }
         Err(error) => {
             tracing::warn!(%error, events = events.len(), "storing a replicated batch failed; it will be pulled again");
-            notify_cluster(notices, WriterNotice::Applied(applied(false, 0))).await;
+            notify_cluster(notices, WriterNotice::Applied(applied(false))).await;
             return 0;
         }
     };
-    let held = outcomes.iter().filter(|outcome| matches!(outcome, Outcome::Duplicate)).count() as u32;
     let stored = stored_events(&outcomes, events.into_iter().map(|(_, event)| event));
     metrics.events_stored[SOURCE_REPLICATION].add(stored.len() as u64);
     if !stored.is_empty() {
@@ -327,7 +325,7 @@ async fn commit_replicated(
             metrics.delivery_lag.observe_duration(Duration::from_millis(lag_ms));
         }
     }
-    notify_cluster(notices, WriterNotice::Applied(applied(true, held))).await;
+    notify_cluster(notices, WriterNotice::Applied(applied(true))).await;
     stored.len() as u64
 }
 

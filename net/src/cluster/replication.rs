@@ -10,16 +10,6 @@
 //! live origin, is pulled from whichever linked peer holds more of it (peers advertise how far
 //! they hold each log). Cursors move only when the writer has stored a batch, in the same
 //! transaction, so a crash keeps both or neither; inserts are idempotent by event id.
-//!
-//! Re-sync: a log whose pulled batches this node already holds (its store was imported, or
-//! restored without its cursors, or clients sent the same events to several nodes) and that
-//! is far behind is not pulled whole again. The node captures how far a peer
-//! holds it (and every other log it is far behind on), reconciles its whole store with that
-//! peer by negentropy, stores what it lacks, and only then moves those cursors to the captured
-//! heads (`Action::Resync`, `Replicator::resync_done`). Every event the peer held up to those
-//! heads was in its store when it answered, so the jump skips nothing this node lacks. The
-//! events this node held without the log's positions stay in the other logs it serves, so a
-//! third node pulling from here misses nothing either.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
@@ -64,11 +54,6 @@ pub struct ReplicationConfig {
     pub recent_events_max: usize,
     /// Added to `now_ms` to give Unix milliseconds (commit times travel in batches).
     pub unix_offset_ms: u64,
-    /// A log is re-synced instead of pulled when a batch of it was at least 90% held here and
-    /// a peer holds at least this many positions of it beyond (0: never).
-    pub resync_positions_min: u64,
-    /// A re-sync not done by then is given up; its logs are pulled from their cursors.
-    pub resync_timeout_ms: u64,
 }
 
 impl Default for ReplicationConfig {
@@ -88,8 +73,6 @@ impl Default for ReplicationConfig {
             summary_stale_ms: 2_000,
             recent_events_max: 8192,
             unix_offset_ms: 0,
-            resync_positions_min: 50_000,
-            resync_timeout_ms: 1_800_000,
         }
     }
 }
@@ -135,9 +118,6 @@ pub struct AppliedBatch {
     pub from_seq: u64,
     pub next_seq: u64,
     pub stored: bool,
-    /// Events in the batch, and how many of them the store held already.
-    pub events: u32,
-    pub held: u32,
 }
 
 /// What the caller must do.
@@ -154,13 +134,6 @@ pub enum Action {
     Close {
         peer: NodeId,
         reason: String,
-    },
-    /// Reconcile this node's whole store with `peer` (negentropy), hand what it lacks to the
-    /// writer, then call `Replicator::resync_done` (also when it failed).
-    Resync {
-        peer: NodeId,
-        /// Names this re-sync to `resync_done`.
-        resync: u64,
     },
 }
 
@@ -186,12 +159,6 @@ pub struct ReplicationStats {
     pub logs_refused: u64,
     pub summaries_sent: u64,
     pub summary_deltas_sent: u64,
-    pub resyncs_started: u64,
-    pub resyncs_completed: u64,
-    /// Given up: the peer's link went down, it refused, or the timeout passed.
-    pub resyncs_abandoned: u64,
-    /// Log positions skipped by re-syncs instead of pulled.
-    pub resync_positions: u64,
 }
 
 /// Per peer, what the interest summaries decided (kept across reconnects: counters).
@@ -261,15 +228,6 @@ impl PullState {
     }
 }
 
-/// A re-sync under way: with whom, and the logs whose cursors move once it is done.
-struct Resync {
-    id: u64,
-    peer: NodeId,
-    /// (log, how far the peer held it when the re-sync started).
-    logs: Vec<(LogId, u64)>,
-    deadline_ms: u64,
-}
-
 #[derive(Clone, Copy)]
 struct InFlight {
     peer: NodeId,
@@ -307,7 +265,6 @@ pub struct Replicator {
     recent: VecDeque<Recent>,
     recent_from: u64,
     live: BTreeMap<NodeId, LiveStats>,
-    resync: Option<Resync>,
     pub stats: ReplicationStats,
 }
 
@@ -340,7 +297,6 @@ impl Replicator {
             recent: VecDeque::new(),
             recent_from: own.next_seq,
             live: BTreeMap::new(),
-            resync: None,
             stats: ReplicationStats::default(),
         }
     }
@@ -470,10 +426,6 @@ impl Replicator {
         }
         self.down_since_ms.insert(peer, now_ms);
         self.parked.retain(|parked| parked.peer != peer);
-        if self.resync.as_ref().is_some_and(|resync| resync.peer == peer) {
-            self.resync = None;
-            self.stats.resyncs_abandoned += 1;
-        }
         for state in self.logs.values_mut() {
             if state.in_flight.is_some_and(|flight| flight.peer == peer) {
                 state.in_flight = None;
@@ -538,14 +490,11 @@ impl Replicator {
     /// (`stored == false`: it failed, or it would have left a gap after an earlier failure);
     /// then the log is pulled again from where this node durably holds it.
     pub fn applied(&mut self, now_ms: u64, batch: AppliedBatch, store: &impl LogStore) -> Vec<Action> {
-        let mut actions = Vec::new();
-        let mut mostly_held = false;
         if let Some(state) = self.logs.get_mut(&(batch.origin, batch.epoch)) {
             state.applying = state.applying.saturating_sub(1);
             if batch.stored && batch.from_seq <= state.next_seq {
                 state.next_seq = state.next_seq.max(batch.next_seq);
                 self.stats.batches_applied += 1;
-                mostly_held = batch.events > 0 && u64::from(batch.held) * 10 >= u64::from(batch.events) * 9;
             } else if state.requested_seq > state.next_seq {
                 // Everything received past the durable cursor is void: pull it again.
                 state.requested_seq = state.next_seq;
@@ -553,81 +502,10 @@ impl Replicator {
                 self.stats.batches_retried += 1;
             }
         }
-        if mostly_held && let Some(peer) = self.start_resync(now_ms, (batch.origin, batch.epoch)) {
-            actions.push(Action::Resync { peer, resync: self.stats.resyncs_started });
-        }
+        let mut actions = Vec::new();
         self.answer_parked(now_ms, store, false, &mut actions);
         self.plan(now_ms, store, &mut actions);
         actions
-    }
-
-    /// Starts a re-sync prompted by `log` (a batch of it was held here): with the linked peer
-    /// that holds the most of it, if that is at least `resync_positions_min` further, covering
-    /// every log that peer holds that far beyond this node's cursor.
-    fn start_resync(&mut self, now_ms: u64, log: LogId) -> Option<NodeId> {
-        let min = self.config.resync_positions_min;
-        if min == 0 || self.resync.is_some() {
-            return None;
-        }
-        let next_seq = self.logs.get(&log)?.requested_seq;
-        let best = self.peers.iter().filter_map(|(id, peer)| peer.heads.get(&log).map(|&held| (held, *id))).max();
-        let (_, peer) = best.filter(|(held, _)| *held >= next_seq.saturating_add(min))?;
-        let heads = &self.peers[&peer].heads;
-        let mut logs = Vec::new();
-        for (log, &held) in heads {
-            let Some(state) = self.logs.get_mut(log) else { continue };
-            if held >= state.requested_seq.saturating_add(min) {
-                state.in_flight = None; // its answer, if any comes, is dropped
-                logs.push((*log, held));
-            }
-        }
-        self.stats.resyncs_started += 1;
-        self.resync = Some(Resync {
-            id: self.stats.resyncs_started,
-            peer,
-            logs,
-            deadline_ms: now_ms + self.config.resync_timeout_ms,
-        });
-        Some(peer)
-    }
-
-    /// The re-sync `Action::Resync` asked for is over: every event it lacked is with the
-    /// writer (`completed`), or it failed. Completed, each log it covers moves to the head
-    /// captured when it started, by a batch without events that the writer applies after the
-    /// fetched ones; failed, they are pulled from their cursors.
-    pub fn resync_done(&mut self, now_ms: u64, resync: u64, completed: bool, store: &impl LogStore) -> Vec<Action> {
-        let mut actions = Vec::new();
-        // One given up meanwhile (timeout, link down) is over already.
-        let Some(resync) = self.resync.take_if(|current| current.id == resync) else { return actions };
-        if completed {
-            self.stats.resyncs_completed += 1;
-            for (log, head) in resync.logs {
-                let Some(state) = self.logs.get_mut(&log) else { continue };
-                if head <= state.requested_seq {
-                    continue;
-                }
-                self.stats.resync_positions += head - state.requested_seq;
-                state.applying += 1;
-                actions.push(Action::Apply(ApplyBatch {
-                    origin: log.0,
-                    epoch: log.1,
-                    from_seq: state.requested_seq,
-                    next_seq: head,
-                    events: Vec::new(),
-                    origin_commit_unix_ms: 0,
-                }));
-                state.requested_seq = head;
-            }
-        } else {
-            self.stats.resyncs_abandoned += 1;
-        }
-        self.plan(now_ms, store, &mut actions);
-        actions
-    }
-
-    /// The peer a re-sync is under way with, if any.
-    pub fn resyncing_with(&self) -> Option<NodeId> {
-        self.resync.as_ref().map(|resync| resync.peer)
     }
 
     /// This node stored events of its own (their positions in its own log, in order, and
@@ -740,10 +618,6 @@ impl Replicator {
                 actions.push(Action::Send { peer, message: Message::SummaryRequest });
             }
         }
-        if self.resync.as_ref().is_some_and(|resync| now_ms >= resync.deadline_ms) {
-            self.resync = None;
-            self.stats.resyncs_abandoned += 1;
-        }
         for state in self.logs.values_mut() {
             if state.in_flight.is_some_and(|flight| now_ms >= flight.deadline_ms) {
                 state.in_flight = None;
@@ -813,16 +687,11 @@ impl Replicator {
     /// Sends a pull for every log that has none in flight and a source.
     fn plan(&mut self, now_ms: u64, store: &impl LogStore, actions: &mut Vec<Action>) {
         let own = store.own_log();
-        let resyncing =
-            |log: &LogId| self.resync.as_ref().is_some_and(|resync| resync.logs.iter().any(|(l, _)| l == log));
         let logs: Vec<(LogId, u64)> = self
             .logs
             .iter()
             .filter(|(log, state)| {
-                state.in_flight.is_none()
-                    && state.applying < APPLYING_MAX
-                    && **log != (own.origin, own.epoch)
-                    && !resyncing(log)
+                state.in_flight.is_none() && state.applying < APPLYING_MAX && **log != (own.origin, own.epoch)
             })
             .map(|(log, state)| (*log, state.requested_seq))
             .collect();
@@ -1140,103 +1009,6 @@ mod tests {
             Batch { origin: [2; 32], epoch: 9, from_seq: 5, next_seq: 3, events: Vec::new(), origin_commit_unix_ms: 0 };
         let actions = replicator.on_message(0, peer, Message::Batch(bad), &OneLog);
         assert!(actions.iter().any(|action| matches!(action, Action::Close { .. })));
-    }
-
-    /// Node 1 links to node 2, which holds its log (2, 9) up to `head`; node 1 pulls and stores
-    /// the first batch (positions 1 to 4), of which it held `held`. Returns the actions after.
-    fn first_batch(replicator: &mut Replicator, head: u64, held: u32) -> Vec<Action> {
-        let peer = [2; 32];
-        let heads = [LogHead { origin: peer, epoch: 9, next_seq: head }];
-        let actions = replicator.link_up(0, peer, 9, &heads, &OneLog);
-        assert!(sent(&actions).iter().any(|m| matches!(m, Message::Pull(pull) if pull.from_seq == 1)));
-        let event = |origin_seq: u64| WireEvent {
-            origin_seq,
-            id: [origin_seq as u8; 32],
-            pubkey: [0; 32],
-            sig: [0; 64],
-            middle: Vec::new(),
-        };
-        let batch = Batch {
-            origin: peer,
-            epoch: 9,
-            from_seq: 1,
-            next_seq: 5,
-            events: (1..5).map(event).collect(),
-            origin_commit_unix_ms: 0,
-        };
-        let actions = replicator.on_message(0, peer, Message::Batch(batch), &OneLog);
-        assert!(actions.iter().any(|action| matches!(action, Action::Apply(_))));
-        let applied = AppliedBatch { origin: peer, epoch: 9, from_seq: 1, next_seq: 5, stored: true, events: 4, held };
-        replicator.applied(1, applied, &OneLog)
-    }
-
-    fn pulls_of(actions: &[Action]) -> Vec<u64> {
-        sent(actions)
-            .into_iter()
-            .filter_map(|message| match message {
-                Message::Pull(pull) => Some(pull.from_seq),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_held_log_far_behind_is_resynced_then_pulled_from_the_captured_head() {
-        let peer = [2; 32];
-        let mut replicator = Replicator::new([1; 32], ReplicationConfig::default(), 0, &OneLog);
-        let actions = first_batch(&mut replicator, 100_001, 4);
-        assert!(actions.contains(&Action::Resync { peer, resync: 1 }), "{actions:?}");
-        // While it runs, the log is not pulled; a late answer to the pipelined pull is dropped.
-        let actions = replicator.tick(2, &OneLog);
-        assert!(pulls_of(&actions).is_empty());
-        assert_eq!(replicator.resyncing_with(), Some(peer));
-        // Done: one batch without events moves the cursor from where pulls had reached.
-        let actions = replicator.resync_done(3, 1, true, &OneLog);
-        let jump = ApplyBatch {
-            origin: peer,
-            epoch: 9,
-            from_seq: 5,
-            next_seq: 100_001,
-            events: Vec::new(),
-            origin_commit_unix_ms: 0,
-        };
-        assert_eq!(
-            actions.iter().filter(|a| matches!(a, Action::Apply(_))).collect::<Vec<_>>(),
-            vec![&Action::Apply(jump)]
-        );
-        assert_eq!(replicator.stats.resync_positions, 99_996);
-        // Pulls go on from the captured head while the writer moves the cursor.
-        assert_eq!(pulls_of(&actions), vec![100_001]);
-        let applied =
-            AppliedBatch { origin: peer, epoch: 9, from_seq: 5, next_seq: 100_001, stored: true, events: 0, held: 0 };
-        replicator.applied(4, applied, &OneLog);
-        assert_eq!(replicator.cursors().collect::<Vec<_>>(), vec![((peer, 9), 100_001)]);
-        // A second report of the same re-sync changes nothing.
-        assert!(replicator.resync_done(5, 1, true, &OneLog).is_empty());
-    }
-
-    #[test]
-    fn no_resync_for_a_new_log_a_short_one_or_one_given_up() {
-        // Three of four held: a log this node lacks, pulled as usual.
-        let mut replicator = Replicator::new([1; 32], ReplicationConfig::default(), 0, &OneLog);
-        let actions = first_batch(&mut replicator, 100_001, 3);
-        assert!(!actions.iter().any(|a| matches!(a, Action::Resync { .. })));
-        // Held, but short: pulling the rest is cheaper.
-        let mut replicator = Replicator::new([1; 32], ReplicationConfig::default(), 0, &OneLog);
-        let actions = first_batch(&mut replicator, 1_000, 4);
-        assert!(!actions.iter().any(|a| matches!(a, Action::Resync { .. })));
-        // Given up (it failed, or the timeout passed): pulls go on from the cursor.
-        for timeout in [false, true] {
-            let mut replicator = Replicator::new([1; 32], ReplicationConfig::default(), 0, &OneLog);
-            first_batch(&mut replicator, 100_001, 4);
-            let actions = if timeout {
-                replicator.tick(1 + ReplicationConfig::default().resync_timeout_ms, &OneLog)
-            } else {
-                replicator.resync_done(2, 1, false, &OneLog)
-            };
-            assert_eq!(pulls_of(&actions), vec![5]);
-            assert_eq!((replicator.stats.resyncs_abandoned, replicator.resyncing_with()), (1, None));
-        }
     }
 
     #[test]

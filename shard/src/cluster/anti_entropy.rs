@@ -4,12 +4,6 @@
 //! exact by construction; this repairs what it cannot see (a store restored or edited under
 //! a cursor, an event removed by hand). Repaired events go to the writer as this node's own
 //! (peers then pull them like any other); every step is counted.
-//!
-//! A re-sync (the replicator's `Action::Resync`) is the same exchange over the whole store
-//! (`since` 0, bounded by `resync_items_max` on both sides); when its last fetch is answered
-//! the replicator is told, and the cursor batch it then makes reaches the writer after the
-//! fetched events (`repairs` go first). The periodic pass leaves a peer alone while a re-sync
-//! with it runs: a peer serves one session per initiator, and a new one would end it.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -40,8 +34,6 @@ struct Initiated {
     fetching: usize,
     /// The negentropy rounds are over (only fetches may remain).
     reconciled: bool,
-    /// The replicator's re-sync this session is (`None`: a periodic pass).
-    resync: Option<u64>,
 }
 
 #[derive(Default)]
@@ -65,37 +57,8 @@ pub async fn run(node: Rc<Node>) {
         }
         let peers: Vec<NodeId> = node.links.borrow().keys().copied().collect();
         for peer in peers {
-            if node.replicator.borrow().resyncing_with() != Some(peer) {
-                start(&node, peer, None).await;
-            }
+            start(&node, peer).await;
         }
-    }
-}
-
-/// Runs the re-syncs the replicator asks for, one at a time (it asks for one at a time).
-pub async fn resync_loop(node: Rc<Node>) {
-    loop {
-        let next = node.resyncs.borrow_mut().pop_front();
-        match next {
-            Some((peer, resync)) => {
-                tracing::info!(peer = %parrhesia_net::identity_hex(&peer), "re-syncing the store with a peer");
-                if !start(&node, peer, Some(resync)).await {
-                    resync_over(&node, Some(resync), false);
-                }
-            }
-            None if node.stopping.get() => return,
-            None => node.resync_wake.notified().await,
-        }
-    }
-}
-
-/// Tells the replicator a re-sync is over (nothing for a periodic pass).
-fn resync_over(node: &Node, resync: Option<u64>, completed: bool) {
-    if let Some(resync) = resync {
-        if !completed {
-            tracing::warn!("re-sync given up: the logs are pulled instead");
-        }
-        node.drive(|replicator, now, store| replicator.resync_done(now, resync, completed, store));
     }
 }
 
@@ -104,12 +67,11 @@ fn since(node: &Node) -> u64 {
     crate::unix_now().saturating_sub(node.config.anti_entropy_window_seconds)
 }
 
-/// This node's (created_at, id) items from `since` on, sealed; `None` past the bound (the
-/// whole store, `since` 0, is a re-sync's, with its own bound).
+/// This node's (created_at, id) items from `since` on, sealed; `None` past the bound.
 async fn items(node: &Node, since: u64) -> Option<NegentropyStorageVector> {
     let filter = Filter { since: Some(since), ..Filter::default() };
     let budget = ScanBudget { candidates_max: 4096, time_max: Some(Duration::from_millis(2)) };
-    let max = if since == 0 { node.config.resync_items_max } else { node.config.anti_entropy_items_max };
+    let max = node.config.anti_entropy_items_max;
     match crate::negentropy::items(node.store.store(), &filter, &Default::default(), max, budget, || {
         !node.stopping.get()
     })
@@ -127,30 +89,21 @@ async fn items(node: &Node, since: u64) -> Option<NegentropyStorageVector> {
     }
 }
 
-/// Opens a session with `peer` (a re-sync's over the whole store); `false` if it could not.
-async fn start(node: &Node, peer: NodeId, resync: Option<u64>) -> bool {
+async fn start(node: &Node, peer: NodeId) {
     // One session per peer at a time: one that never finished (its peer went silent) ends.
-    let ended: Vec<Option<u64>> = {
-        let mut initiated = node.anti_entropy.initiated.borrow_mut();
-        let stale: Vec<u64> = initiated.iter().filter(|(_, state)| state.peer == peer).map(|(id, _)| *id).collect();
-        stale.iter().filter_map(|id| initiated.remove(id)).map(|state| state.resync).collect()
-    };
-    for resync in ended {
-        resync_over(node, resync, false);
-    }
-    let since = if resync.is_some() { 0 } else { since(node) };
-    let Some(items) = items(node, since).await else { return false };
-    let Ok(mut negentropy) = Negentropy::owned(items, MESSAGE_BYTES_MAX) else { return false };
-    let Ok(message) = negentropy.initiate() else { return false };
+    node.anti_entropy.initiated.borrow_mut().retain(|_, state| state.peer != peer);
+    let since = since(node);
+    let Some(items) = items(node, since).await else { return };
+    let Ok(mut negentropy) = Negentropy::owned(items, MESSAGE_BYTES_MAX) else { return };
+    let Ok(message) = negentropy.initiate() else { return };
     let session = node.anti_entropy.next_session.get() + 1;
     node.anti_entropy.next_session.set(session);
     node.anti_entropy
         .initiated
         .borrow_mut()
-        .insert(session, Initiated { peer, negentropy, fetching: 0, reconciled: false, resync });
+        .insert(session, Initiated { peer, negentropy, fetching: 0, reconciled: false });
     node.counters.anti_entropy_started.inc();
     node.send_to(peer, Message::SyncOpen(SyncOpen { session, since, message }));
-    true
 }
 
 /// A sync frame from `peer`.
@@ -164,12 +117,8 @@ pub fn on_frame(node: &Rc<Node>, peer: NodeId, message: Message) {
         Message::SyncMsg(message) => reconcile(node, peer, message),
         Message::SyncFetch(fetch) => serve_fetch(node, peer, fetch),
         Message::SyncEvents(events) => receive_events(node, peer, events),
-        Message::SyncErr(error) => {
-            let ended = node.anti_entropy.initiated.borrow_mut().remove(&error.session);
-            if let Some(state) = ended.filter(|state| state.peer == peer) {
-                tracing::warn!(peer = %parrhesia_net::identity_hex(&peer), reason = %error.reason, "anti-entropy refused by the peer");
-                resync_over(node, state.resync, false);
-            }
+        Message::SyncErr(error) if node.anti_entropy.initiated.borrow_mut().remove(&error.session).is_some() => {
+            tracing::warn!(peer = %parrhesia_net::identity_hex(&peer), reason = %error.reason, "anti-entropy refused by the peer");
         }
         _ => {}
     }
@@ -232,10 +181,8 @@ fn reconcile(node: &Node, peer: NodeId, message: SyncMsg) {
             finish_if_done(node, message.session);
         }
         Err(error) => {
-            let ended = initiated.remove(&message.session);
-            drop(initiated);
+            initiated.remove(&message.session);
             tracing::warn!(peer = %parrhesia_net::identity_hex(&peer), %error, "anti-entropy: malformed message from a peer");
-            resync_over(node, ended.and_then(|state| state.resync), false);
         }
     }
 }
@@ -260,11 +207,8 @@ fn finish_if_done(node: &Node, session: u64) {
     let mut initiated = node.anti_entropy.initiated.borrow_mut();
     let done = initiated.get(&session).is_some_and(|state| state.fetching == 0 && state.reconciled);
     if done {
-        let resync = initiated.remove(&session).and_then(|state| state.resync);
-        drop(initiated);
+        initiated.remove(&session);
         node.counters.anti_entropy_completed.inc();
-        // Every fetched event is in `repairs` already: the cursor batch goes after them.
-        resync_over(node, resync, true);
     }
 }
 
@@ -314,8 +258,7 @@ fn receive_events(node: &Node, peer: NodeId, answer: SyncEvents) {
     finish_if_done(node, answer.session);
 }
 
-/// Forgets sessions with a peer whose link went down (the replicator gives up a re-sync with
-/// it by itself).
+/// Forgets sessions with a peer whose link went down.
 pub fn link_down(node: &Node, peer: NodeId) {
     node.anti_entropy.initiated.borrow_mut().retain(|_, state| state.peer != peer);
     node.anti_entropy.served.borrow_mut().retain(|(served_peer, _), _| *served_peer != peer);

@@ -84,13 +84,9 @@ pub struct Node {
     /// Peers whose link went down, and when (partition detection).
     links_lost: RefCell<HashMap<NodeId, u64>>,
     applies: RefCell<VecDeque<ApplyBatch>>,
-    /// Events anti-entropy fetched, for the writer (always handed over before `applies`, so
-    /// a re-sync's cursor batch is stored after what it fetched).
+    /// Events anti-entropy fetched, for the writer.
     repairs: RefCell<VecDeque<Vec<Event>>>,
     apply_wake: Notify,
-    /// Re-syncs the replicator asked for: (peer, re-sync).
-    resyncs: RefCell<VecDeque<(NodeId, u64)>>,
-    resync_wake: Notify,
     anti_entropy: anti_entropy::AntiEntropy,
     deliveries: RefCell<VecDeque<Event>>,
     deliver_wake: Notify,
@@ -171,10 +167,6 @@ impl Node {
             stats.ephemeral_sent,
             stats.ephemeral_delivered,
             stats.ephemeral_duplicates,
-            stats.resyncs_started,
-            stats.resyncs_completed,
-            stats.resyncs_abandoned,
-            stats.resync_positions,
         ];
         ClusterMetrics::copy(&self.counters.replication, &replication);
         let members = &self.membership.borrow().stats;
@@ -287,10 +279,6 @@ impl Node {
                     self.applies.borrow_mut().push_back(batch);
                     self.apply_wake.notify_all();
                 }
-                Action::Resync { peer, resync } => {
-                    self.resyncs.borrow_mut().push_back((peer, resync));
-                    self.resync_wake.notify_all();
-                }
                 Action::Deliver(wire) => match self.event_of(&wire) {
                     Some(event) => {
                         self.deliveries.borrow_mut().push_back(event);
@@ -360,8 +348,6 @@ pub async fn run(setup: ClusterSetup) {
         origins,
         linger_ms: setup.config.replication_linger_ms,
         unix_offset_ms: crate::unix_now_ms(),
-        resync_positions_min: setup.config.resync_positions_min,
-        resync_timeout_ms: setup.config.resync_timeout_seconds * 1000,
         ..ReplicationConfig::default()
     };
     let store = StoreLog(setup.store);
@@ -450,8 +436,6 @@ pub async fn run(setup: ClusterSetup) {
         applies: RefCell::default(),
         repairs: RefCell::default(),
         apply_wake: Notify::default(),
-        resyncs: RefCell::default(),
-        resync_wake: Notify::default(),
         anti_entropy: anti_entropy::AntiEntropy::default(),
         deliveries: RefCell::default(),
         deliver_wake: Notify::default(),
@@ -481,7 +465,6 @@ pub async fn run(setup: ClusterSetup) {
     }
     tasks.push(glommio::spawn_local(link::seed_loop(node.clone(), node.config.seeds.clone())));
     tasks.push(glommio::spawn_local(anti_entropy::run(node.clone())));
-    tasks.push(glommio::spawn_local(anti_entropy::resync_loop(node.clone())));
     let mut metrics_published = Instant::now();
     while !setup.shutdown.load(Ordering::Relaxed) {
         // Wake for the replicator's next deadline (a lingering pull, a summary delta), at
@@ -502,7 +485,6 @@ pub async fn run(setup: ClusterSetup) {
         link.close();
     }
     node.apply_wake.notify_all();
-    node.resync_wake.notify_all();
     node.deliver_wake.notify_all();
     // Tasks blocked on channels from the shards and the writer end when those close; the
     // rest end on `stop`. Give them a moment, then drop what is left.
