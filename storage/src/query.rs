@@ -27,6 +27,11 @@ pub struct ScanBudget {
 
 impl ScanBudget {
     pub const UNLIMITED: ScanBudget = ScanBudget { candidates_max: usize::MAX, time_max: None };
+
+    /// Whether a step that examined `examined` and began at `started` has used the budget.
+    fn spent(&self, examined: usize, started: Instant) -> bool {
+        examined >= self.candidates_max || self.time_max.is_some_and(|limit| started.elapsed() >= limit)
+    }
 }
 
 /// Index entries read per cursor refill, at most. The first refill reads no more than the
@@ -274,8 +279,7 @@ impl QueryScan {
         // Scratch for one created_at group at a time; records borrow the transaction's pages.
         let mut group: Vec<Record> = Vec::new();
         while !self.done {
-            let over_time = budget.time_max.is_some_and(|limit| started.elapsed() >= limit);
-            if examined >= budget.candidates_max || over_time {
+            if budget.spent(examined, started) {
                 break;
             }
             let Some(created_at) = self.newest_head(&txn, &store.tables, &mut examined)? else {
@@ -287,9 +291,8 @@ impl QueryScan {
             emitted += self.emit_group(&mut group, &mut emit)?;
             self.done = self.filters.iter().all(|state| state.remaining == 0);
         }
-        let over_time = || budget.time_max.is_some_and(|limit| started.elapsed() >= limit);
         for search in &mut self.searches {
-            if !self.done || examined >= budget.candidates_max || over_time() {
+            if !self.done || budget.spent(examined, started) {
                 break;
             }
             let seen = &mut self.emitted;
@@ -320,8 +323,7 @@ impl QueryScan {
         let mut counted = 0;
         for cursor in &mut self.cursors {
             while !cursor.exhausted || !cursor.buffer.is_empty() {
-                let over_time = budget.time_max.is_some_and(|limit| started.elapsed() >= limit);
-                if examined >= budget.candidates_max || over_time {
+                if budget.spent(examined, started) {
                     return Ok(counted);
                 }
                 cursor.fill(txn, tables, self.snapshot_seq, &mut examined)?;

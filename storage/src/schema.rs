@@ -70,8 +70,8 @@ pub enum TimeIndex {
     Tag,
 }
 
-/// Tables of fixed-size duplicates (`DUP_SORT | DUP_FIXED`): a word's postings (8 bytes each)
-/// and a time index's events under one field (16 bytes each).
+/// Tables of fixed-size duplicates (`DUP_SORT | DUP_FIXED`): a word's postings (8 bytes each),
+/// a time index's events under one field and a log's positions (16 bytes each).
 pub fn is_dup_sort(table: &str) -> bool {
     table == TABLE_SEARCH_POSTINGS
         || table == TABLE_ORIGIN_LOG

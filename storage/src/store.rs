@@ -252,19 +252,22 @@ fn open_env(path: &Path, options: &StoreOptions) -> Result<Env<WithoutTls>, Stor
 }
 
 /// What `reindex_search` did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReindexReport {
     /// Events read.
     pub events: u64,
     /// Events of the search kinds, now in the index.
     pub indexed: u64,
+    /// The kinds the index now holds (recorded in the store).
+    pub kinds: Vec<u16>,
 }
 
 /// Events indexed per transaction by `reindex_search`.
 const REINDEX_BATCH_EVENTS: usize = 20_000;
 
-/// Rebuilds the NIP-50 word index of the store in `path` over the events of `kinds` (`None`: the kinds the store records, or the default), and
-/// records those kinds. The relay must be stopped. While it runs the store is marked, so that
+/// Rebuilds the NIP-50 word index of the store in `path` over the events of `kinds` (`None`:
+/// the kinds the store records, or the default), and records those kinds. The relay must be
+/// stopped. While it runs the store is marked, so that
 /// an interrupted rebuild is refused until it is run again. `progress` gets the events read.
 pub fn reindex_search(
     path: &Path,
@@ -289,7 +292,6 @@ pub fn reindex_search(
         (None, None) => crate::search::DEFAULT_SEARCH_KINDS.to_vec(),
     };
     meta.put(&mut txn, schema::META_SEARCH_REBUILDING, &[])?;
-    meta.put(&mut txn, schema::META_SCHEMA_VERSION, &schema::SCHEMA_VERSION.to_be_bytes())?;
     meta.put(&mut txn, schema::META_SEARCH_KINDS, &encode_kinds(&kinds))?;
     meta.delete(&mut txn, schema::META_SEARCH_DOCUMENTS)?;
     meta.delete(&mut txn, schema::META_SEARCH_LENGTH)?;
@@ -302,7 +304,7 @@ pub fn reindex_search(
     let epoch = meta.get(&txn, schema::META_EPOCH)?.map(decode_seq).transpose()?.unwrap_or_default();
     txn.commit()?;
     let store = Store { env, tables, node_id, epoch, relay_url: None, search_kinds: kinds, search_candidates_max: 0 };
-    let mut report = ReindexReport::default();
+    let mut report = ReindexReport { kinds: store.search_kinds.clone(), ..ReindexReport::default() };
     let mut next_seq = 0u64;
     loop {
         let mut txn = store.env.write_txn()?;

@@ -144,13 +144,12 @@ pub fn reindex(data_dir: &Path, kinds: Option<&[u16]>) -> Result<Done> {
     let report = parrhesia_storage::reindex_search(data_dir, kinds, |read| bar.set_position(read))
         .with_context(|| format!("re-indexing {}", data_dir.display()))?;
     bar.finish_and_clear();
-    let store = open(data_dir)?;
     eprintln!(
         "re-indexed {}: {} events read, {} of kinds {:?} in the search index; {:.1} s",
         data_dir.display(),
         report.events,
         report.indexed,
-        store.search_kinds(),
+        report.kinds,
         started.elapsed().as_secs_f64()
     );
     Ok(Done::Ok)
