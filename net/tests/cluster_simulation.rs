@@ -1,11 +1,14 @@
 //! A deterministic simulator of the replication protocol: several nodes, each a real
 //! `Replicator` over an in-memory store with LMDB's guarantees (a batch and its cursor are
 //! applied together or not at all), joined by simulated links that delay, reset and partition,
-//! with crashes and restarts (the store survives, the process state does not), wiped stores
-//! and long origin outages. Every run checks, after healing and quiescence: all stores hold
-//! the same events; every acknowledged event is everywhere, unless the node that accepted it
-//! was wiped before anyone pulled it (then it is nowhere); cursors never move back within a
-//! log; no node delivers an event twice; the bytes queued on a link stay within their bound.
+//! with crashes and restarts (the store survives, the process state does not), wiped stores,
+//! long origin outages, and stores seeded from another node's export (its events without
+//! their log positions: the `ids_only` pulls). Every run checks, after healing and
+//! quiescence: all stores hold the same events; every acknowledged event is everywhere,
+//! unless the node that accepted it was wiped before anyone pulled it (then it is nowhere);
+//! a node's cursor of a log covers every position of that log any node holds; cursors never
+//! move back within a log; no node delivers an event twice; the bytes queued on a link stay
+//! within their bound.
 //!
 //! Phase C rides along: each process subscribes to and drops random authors (interest
 //! summaries, with summary frames lost at random), and own-log pulls linger. Checked after
@@ -20,8 +23,10 @@ use parrhesia_engine::IndexKey;
 use parrhesia_engine::random::SeededRandom;
 use parrhesia_engine::summary::{EventProbe, InterestKey};
 use parrhesia_net::cluster::NodeId;
-use parrhesia_net::cluster::frame::{LogHead, Message, WireEvent};
-use parrhesia_net::cluster::replication::{Action, AppliedBatch, LogStore, ReadLog, ReplicationConfig, Replicator};
+use parrhesia_net::cluster::frame::{LogHead, Message, PositionId, WireEvent};
+use parrhesia_net::cluster::replication::{
+    Action, AppliedBatch, LogStore, ReadIds, ReadLog, ReplicationConfig, Replicator,
+};
 
 const PULL_EVENTS_MAX: u32 = 4;
 const PULL_BYTES_MAX: u32 = 600;
@@ -41,6 +46,8 @@ fn config() -> ReplicationConfig {
         summary_delta_ms: 200,
         summary_full_ms: 5_000,
         summary_stale_ms: 2_000,
+        ids_pull_max: 16,
+        ids_pull_behind: 2,
         ..ReplicationConfig::default()
     }
 }
@@ -140,6 +147,39 @@ impl LogStore for SimStore {
         let next_seq = if cut { events.last().expect("cut after one").origin_seq + 1 } else { held };
         Some(ReadLog { events, next_seq })
     }
+
+    fn read_ids(&self, origin: &NodeId, epoch: u64, from: u64, ids_max: usize) -> Option<ReadIds> {
+        let read = self.read(origin, epoch, from, ids_max, usize::MAX)?;
+        let ids = read.events.iter().map(|event| PositionId { position: event.origin_seq, id: event.id }).collect();
+        Some(ReadIds { ids, next_seq: read.next_seq })
+    }
+
+    fn read_at(
+        &self,
+        origin: &NodeId,
+        epoch: u64,
+        positions: &[u64],
+        events_max: usize,
+        bytes_max: usize,
+    ) -> Option<ReadLog> {
+        let mut events: Vec<WireEvent> = Vec::new();
+        let mut bytes = 0;
+        for &position in positions {
+            if events.len() >= events_max || (bytes >= bytes_max && !events.is_empty()) {
+                return Some(ReadLog { events, next_seq: position });
+            }
+            if let Some(id) = self.origin_log.get(&(*origin, epoch, position)) {
+                let event = wire_event(*id, position);
+                bytes += event.wire_bytes();
+                events.push(event);
+            }
+        }
+        Some(ReadLog { events, next_seq: positions.last().map_or(0, |last| last + 1) })
+    }
+
+    fn holds(&self, ids: &[[u8; 32]]) -> Option<Vec<bool>> {
+        Some(ids.iter().map(|id| self.events.contains_key(id)).collect())
+    }
 }
 
 fn wire_event(id: [u8; 32], origin_seq: u64) -> WireEvent {
@@ -199,6 +239,10 @@ struct Summary {
     summary_requests: u64,
     pushed: u64,
     avoided: u64,
+    seeded: u64,
+    ids_pulls: u64,
+    positions_held: u64,
+    events_fetched: u64,
 }
 
 impl Summary {
@@ -216,6 +260,10 @@ impl Summary {
         self.summary_requests += other.summary_requests;
         self.pushed += other.pushed;
         self.avoided += other.avoided;
+        self.seeded += other.seeded;
+        self.ids_pulls += other.ids_pulls;
+        self.positions_held += other.positions_held;
+        self.events_fetched += other.events_fetched;
     }
 }
 
@@ -282,6 +330,9 @@ impl Sim {
             self.summary.resets += stats.resets_received;
             self.summary.batches_applied += stats.batches_applied;
             self.summary.batches_retried += stats.batches_retried;
+            self.summary.ids_pulls += stats.ids_pulls_sent;
+            self.summary.positions_held += stats.positions_held;
+            self.summary.events_fetched += stats.events_fetched;
             for live in process.replicator.live_stats().values() {
                 self.summary.summary_requests += live.summary_requests;
                 self.summary.pushed += live.pushed;
@@ -301,6 +352,21 @@ impl Sim {
         let epoch = self.random.next_u64();
         self.nodes[index].store = SimStore::new(node_id(index), epoch);
         self.nodes[index].cursor_floor.clear();
+    }
+
+    /// The operator wipes a node and imports another node's export before it starts again:
+    /// it holds events with none of their log positions.
+    fn seed_from_export(&mut self, index: usize, source: usize) {
+        self.summary.seeded += 1;
+        self.wipe(index);
+        let ids: Vec<[u8; 32]> = self.nodes[source].store.events.keys().copied().collect();
+        for id in ids {
+            // An export goes out in store order: keep some of the events, like a partial one.
+            if !self.random.chance(10) {
+                let node = &mut self.nodes[index];
+                node.store.insert(id, None);
+            }
+        }
     }
 
     fn cut(&mut self, link: (usize, usize)) {
@@ -439,6 +505,12 @@ impl Sim {
                             assert!(process.delivered.insert(event.id), "node {index} delivered an event twice");
                         }
                     }
+                    for held in &batch.positions {
+                        // The writer records a held event's position (a gone one stays a hole).
+                        if node.store.events.contains_key(&held.id) {
+                            node.store.origin_log.insert((batch.origin, batch.epoch, held.position), held.id);
+                        }
+                    }
                     let cursor = node.store.cursors.entry(log).or_insert(1);
                     *cursor = (*cursor).max(batch.next_seq);
                     let floor = node.cursor_floor.entry(log).or_insert(0);
@@ -559,10 +631,17 @@ impl Sim {
                     self.start(index);
                 }
             }
-            _ => {
+            90..=94 => {
                 let index = self.random.below(count as u64) as usize;
                 if self.random.chance(30) {
                     self.wipe(index);
+                }
+            }
+            _ => {
+                let index = self.random.below(count as u64) as usize;
+                let source = self.random.below(count as u64) as usize;
+                if index != source && self.random.chance(20) {
+                    self.seed_from_export(index, source);
                 }
             }
         }
@@ -596,6 +675,26 @@ impl Sim {
                     }
                 }
                 panic!("seed {seed}: node {index} lacks {missing:?} of node 0 and has {extra:?} it lacks");
+            }
+        }
+        // A cursor covers every position of its log that any node holds: a node never claims
+        // a log whole while lacking some of it (it would serve the log with holes).
+        for (index, node) in self.nodes.iter().enumerate() {
+            for head in node.store.heads() {
+                for (holder, other) in self.nodes.iter().enumerate() {
+                    let log = (head.origin, head.epoch, 0)..(head.origin, head.epoch, head.next_seq);
+                    for (&(_, _, position), id) in other.store.origin_log.range(log) {
+                        let held = node.store.origin_log.get(&(head.origin, head.epoch, position));
+                        assert!(
+                            held == Some(id),
+                            "seed {seed}: node {index}'s cursor of log {}:{:x} is {} but it lacks position \
+                             {position}, which node {holder} holds",
+                            head.origin[0] - 1,
+                            head.epoch >> 48,
+                            head.next_seq
+                        );
+                    }
+                }
             }
         }
         for (id, acceptor) in &self.acknowledged {
@@ -682,6 +781,9 @@ fn replication_converges_under_faults() {
         && total.batches_retried > 0
         && total.summary_requests > 0
         && total.pushed > 0
-        && total.avoided > 0;
+        && total.avoided > 0
+        && total.seeded > 0
+        && total.positions_held > 0
+        && total.events_fetched > 0;
     assert!(exercised, "the faults were exercised");
 }

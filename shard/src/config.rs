@@ -267,6 +267,13 @@ pub struct ClusterConfig {
     pub pull_events_max: u32,
     /// Bytes one replication pull asks for (and one served batch holds at most).
     pub pull_bytes_max: u32,
+    /// A log this node mostly holds already without its positions (a store imported from an
+    /// export, or restored without its cursors) is pulled as positions and ids only, the events
+    /// fetched where this node lacks them, once a pulled batch was at least 90% held here and
+    /// its source holds at least this many positions more; 0 always pulls whole events.
+    pub pull_ids_behind: u64,
+    /// Positions (40 bytes each, within `pull_bytes_max`) one such pull asks for.
+    pub pull_ids_max: u32,
     /// How long an origin may be unreachable before its log is pulled from other peers.
     pub origin_timeout_seconds: u64,
     /// How long this node's new events may wait for more before a peer's pull is answered,
@@ -314,6 +321,8 @@ impl Default for ClusterConfig {
             link_queue_bytes_max: 32 * 1024 * 1024,
             pull_events_max: 4096,
             pull_bytes_max: 2 * 1024 * 1024,
+            pull_ids_behind: 4096,
+            pull_ids_max: 32_768,
             origin_timeout_seconds: 30,
             replication_linger_ms: 50,
             summary_tag_probes_max: 32,
@@ -348,8 +357,11 @@ impl ClusterConfig {
                 bail!("configuration key `cluster.allowed_peers`: {peer:?} is not 64 lowercase hex characters");
             }
         }
-        if self.pull_events_max == 0 || self.pull_bytes_max == 0 {
-            bail!("configuration keys `cluster.pull_events_max` and `cluster.pull_bytes_max` must be greater than 0");
+        if self.pull_events_max == 0 || self.pull_bytes_max == 0 || self.pull_ids_max == 0 {
+            bail!(
+                "configuration keys `cluster.pull_events_max`, `cluster.pull_bytes_max` and `cluster.pull_ids_max` \
+                 must be greater than 0"
+            );
         }
         if (self.pull_bytes_max as usize) * 2 > self.link_frame_bytes_max {
             bail!("configuration key `cluster.link_frame_bytes_max` must be at least twice `cluster.pull_bytes_max`");

@@ -97,6 +97,8 @@ pub struct ReplicatedBatch {
     pub next_seq: u64,
     /// (position in the log, event)
     pub events: Vec<(u64, Event)>,
+    /// (position in the log, id) of events this node stores already, to record there too.
+    pub positions: Vec<(u64, [u8; 32])>,
     /// When the origin committed the newest event (Unix ms by its clock; 0 unknown).
     pub origin_commit_unix_ms: u64,
 }

@@ -463,7 +463,7 @@ struct LinksAndOrigins {
     queues: std::collections::BTreeMap<(String, String), QueueFigures>,
 }
 
-pub const REPLICATION_STATS: [(&str, &str); 14] = [
+pub const REPLICATION_STATS: [(&str, &str); 18] = [
     ("pulls_sent", "Pulls sent to peers"),
     ("pulls_served", "Pulls answered for peers"),
     ("pulls_parked", "Pulls parked at the head of a log until it grows"),
@@ -478,6 +478,10 @@ pub const REPLICATION_STATS: [(&str, &str); 14] = [
     ("ephemeral_sent", "Ephemeral events sent to peers"),
     ("ephemeral_delivered", "Ephemeral events from peers delivered here"),
     ("ephemeral_duplicates", "Ephemeral events from peers already seen"),
+    ("ids_pulls_sent", "Pulls of positions and ids only (a log mostly held here already)"),
+    ("positions_held", "Log positions learned whose events were held here already (not transferred)"),
+    ("fetches_sent", "Fetches of the events of a positions answer this node lacked"),
+    ("events_fetched", "Events received by fetches"),
 ];
 
 pub const MEMBERSHIP_STATS: [(&str, &str); 5] = [

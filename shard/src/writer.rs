@@ -286,11 +286,11 @@ async fn commit_replicated(
     notices: &Notices,
     metrics: &WriterMetrics,
 ) -> u64 {
-    let ReplicatedBatch { origin, epoch, from_seq, next_seq, events, origin_commit_unix_ms } = batch;
+    let ReplicatedBatch { origin, epoch, from_seq, next_seq, events, positions, origin_commit_unix_ms } = batch;
     let applied = |stored| AppliedBatch { origin, epoch, from_seq, next_seq, stored };
     let started = Instant::now();
     // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
-    let result = store.apply_replicated(&origin, epoch, from_seq, &events, next_seq, unix_now());
+    let result = store.apply_replicated(&origin, epoch, from_seq..next_seq, &events, &positions, unix_now());
     metrics.committed(SOURCE_REPLICATION, started.elapsed(), events.len());
     let outcomes = match result {
         Ok(Some(outcomes)) => outcomes,

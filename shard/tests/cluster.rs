@@ -751,3 +751,51 @@ fn anti_entropy_repairs_events_removed_under_a_cursor() {
             && total(scrape, "parrhesia_cluster_anti_entropy_completed_total", &[]) >= 1.0
     });
 }
+
+/// `parrhesia-tools import --data-dir DIR` of `events` (the relay not running).
+fn import_into(data_dir: &Path, events: &[&Event]) {
+    let file = data_dir.with_extension("jsonl");
+    let lines: Vec<&str> = events.iter().map(|event| event.json().as_ref()).collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let output =
+        Command::new(tools_binary()).arg("import").arg("--data-dir").arg(data_dir).arg(&file).output().unwrap();
+    assert!(output.status.success(), "import failed: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn nodes_seeded_from_one_export_pull_positions_instead_of_each_other_whole() {
+    // Both stores imported from (nearly) the same export before the cluster ever ran: each
+    // holds the other's log without its positions. Each pulls one batch of the other's log,
+    // finds it held, and then pulls positions and ids only, fetching just what it lacks.
+    let mesh = Mesh::new(2);
+    let author = keys(48);
+    let events: Vec<Event> = (0..400).map(|number| note(&author, &format!("exported {number}"))).collect();
+    let only_b: Vec<Event> = (0..5).map(|number| note(&author, &format!("only on B {number}"))).collect();
+    let on_a: Vec<&Event> = events.iter().collect();
+    let on_b: Vec<&Event> = events[..200].iter().chain(&events[210..]).chain(&only_b).collect();
+    import_into(&mesh.specs[0].dir.path().join("data"), &on_a);
+    import_into(&mesh.specs[1].dir.path().join("data"), &on_b);
+    let sets = [
+        "cluster.pull_events_max=32",
+        "cluster.pull_ids_behind=100",
+        // The imported logs are the anonymous origin's: pulled from peers after this.
+        "cluster.origin_timeout_seconds=1",
+    ];
+    let nodes: Vec<Relay> = (0..2).map(|index| mesh.start_with(index, &sets)).collect();
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    let all: std::collections::BTreeSet<[u8; 32]> = ids(&events).union(&ids(&only_b)).copied().collect();
+    for node in &nodes {
+        assert_eq!(ids(&wait_for_events(node, &filter, all.len())), all);
+    }
+    let metric = |name: &str| format!("parrhesia_cluster_replication_{name}_total");
+    for (name, node, lacked, log) in [("A", &nodes[0], 5.0, 395.0), ("B", &nodes[1], 10.0, 400.0)] {
+        let scrape = scrape_until(node, &format!("{name} caught up"), |scrape| {
+            total(scrape, &metric("positions_held"), &[]) + total(scrape, &metric("events_received"), &[]) >= log
+        });
+        // One batch of whole events, then only the events it lacked; the rest as positions.
+        assert_eq!(total(&scrape, &metric("events_fetched"), &[]), lacked, "{name}");
+        assert_eq!(total(&scrape, &metric("events_received"), &[]), 32.0 + lacked, "{name}");
+        assert_eq!(total(&scrape, &metric("positions_held"), &[]), log - 32.0 - lacked, "{name}");
+        assert!(total(&scrape, &metric("ids_pulls_sent"), &[]) >= 1.0, "{name}");
+    }
+}

@@ -608,6 +608,49 @@ impl Store {
         Ok(Some(held.max(last.map_or(from_seq, |last| last + 1))))
     }
 
+    /// Hands the events this node holds at `positions` (increasing) of the log (`origin`,
+    /// `epoch`) to `visit`, as `read_log` does, up to `events_max` events or once `bytes_max`
+    /// bytes of JSON are visited (at least one if any is held). Returns the first position
+    /// not looked at, or one past the last position when every one was (positions of events
+    /// not held are looked at and skipped).
+    pub fn read_log_at(
+        &self,
+        origin: &[u8; 32],
+        epoch: u64,
+        positions: &[u64],
+        events_max: usize,
+        bytes_max: usize,
+        mut visit: impl FnMut(u64, Record),
+    ) -> Result<u64, StorageError> {
+        let txn = self.env.read_txn()?;
+        let log = schema::cursor_key(origin, epoch);
+        let (mut events, mut bytes) = (0, 0);
+        for &position in positions {
+            if events >= events_max || (bytes >= bytes_max && events > 0) {
+                return Ok(position);
+            }
+            let start = schema::origin_log_dup(position, 0);
+            let Some(entry) = self.tables.origin_log.duplicates_from(&txn, &log, &start)?.next().transpose()? else {
+                continue;
+            };
+            let (at, seq) = schema::split_time_suffix(entry);
+            if at != position {
+                continue;
+            }
+            let Some(record) = read_record(&txn, &self.tables, seq)? else { continue };
+            bytes += record.json_len();
+            events += 1;
+            visit(position, record);
+        }
+        Ok(positions.last().map_or(0, |last| last + 1))
+    }
+
+    /// Which of `ids` this store holds, in one read transaction.
+    pub fn holds(&self, ids: &[[u8; 32]]) -> Result<Vec<bool>, StorageError> {
+        let txn = self.env.read_txn()?;
+        ids.iter().map(|id| Ok(self.tables.ids.get(&txn, id)?.is_some())).collect()
+    }
+
     /// Starts this process's stretch of the node's own log under a new epoch; the previous
     /// epoch's log stays a log this node holds and serves. A store restored from a backup
     /// therefore never numbers two events the same in one log. Call once, before the store

@@ -39,20 +39,23 @@ impl Store {
     }
 
     /// Applies a batch pulled from the log (`origin`, `epoch`): `events` are (origin seq,
-    /// event), from position `from_seq` on, and the log's cursor becomes `next_seq` in the
+    /// event), of `positions` (`from_seq..next_seq`), and the log's cursor becomes `next_seq` in the
     /// same transaction, so a crash keeps both or neither. Inserts are idempotent by id
-    /// (`Outcome::Duplicate`); every storage rule applies as to local events. Returns `None`,
+    /// (`Outcome::Duplicate`); every storage rule applies as to local events. `held` are
+    /// (position, id) of events this store holds already (without that position): each is
+    /// recorded at its position, or left a hole if it is no longer stored. Returns `None`,
     /// changing nothing, if the store does not hold the log up to `from_seq` (applying would
     /// leave a gap). On `Err` nothing changed, cursor included.
     pub fn apply_replicated(
         &self,
         origin: &[u8; 32],
         epoch: u64,
-        from_seq: u64,
+        positions: std::ops::Range<u64>,
         events: &[(u64, Event)],
-        next_seq: u64,
+        held: &[(u64, parrhesia_engine::Id)],
         now: u64,
     ) -> Result<Option<Vec<Outcome>>, StorageError> {
+        let (from_seq, next_seq) = (positions.start, positions.end);
         assert!(*origin != self.node_id || epoch != self.epoch, "a node never pulls its own current log");
         let mut txn = self.env.write_txn()?;
         let key = schema::cursor_key(origin, epoch);
@@ -62,6 +65,13 @@ impl Store {
         }
         let positions = events.iter().map(|(origin_seq, event)| (event, Some((*origin, epoch, *origin_seq))));
         let outcomes = self.apply_in(&mut txn, positions, now)?;
+        if !held.is_empty() {
+            let mut pending = Pending::default();
+            let mut writer = Writer::new(&mut txn, self, &mut pending);
+            for (position, id) in held {
+                writer.add_position(id, (*origin, epoch, *position))?;
+            }
+        }
         self.tables.cursors.put(&mut txn, &key, &current.max(next_seq).to_be_bytes())?;
         // One flush instead of two: the data pages are synced, the meta page waits for the next
         // commit or flush. LMDB stays consistent; a system crash may undo this transaction,
@@ -497,10 +507,12 @@ mod log_positions {
                 .unwrap();
             seen
         };
-        store.apply_replicated(&origin, 1, 1, &[(1, first.clone()), (2, second.clone())], 3, 1_700_000_100).unwrap();
+        store
+            .apply_replicated(&origin, 1, 1..3, &[(1, first.clone()), (2, second.clone())], &[], 1_700_000_100)
+            .unwrap();
         assert_eq!(positions(&store), vec![(1, *first.id()), (2, *second.id())]);
         // The origin, restored from a backup, numbers another event 2.
-        store.apply_replicated(&origin, 1, 2, &[(2, third.clone())], 3, 1_700_000_100).unwrap();
+        store.apply_replicated(&origin, 1, 2..3, &[(2, third.clone())], &[], 1_700_000_100).unwrap();
         assert_eq!(positions(&store), vec![(1, *first.id()), (2, *third.id())]);
         let report = store.verify(|_| {}).unwrap();
         assert_eq!(report.problems, 0, "{:#?}", report.shown);

@@ -377,7 +377,7 @@ fn origin_logs_and_cursors() {
     // A batch pulled from node 2's log keeps its positions, and the cursor moves with it.
     let remote: Vec<(u64, Event)> =
         (0..3).map(|n| (10 + 2 * n, event(&keys(31), NOW - n, 1, &[], &format!("remote {n}")))).collect();
-    let outcomes = store.apply_replicated(&[2; 32], 77, 1, &remote, 15, NOW).unwrap().unwrap();
+    let outcomes = store.apply_replicated(&[2; 32], 77, 1..15, &remote, &[], NOW).unwrap().unwrap();
     assert_eq!(outcomes, vec![Outcome::Stored { seq: 2 }, Outcome::Stored { seq: 3 }, Outcome::Stored { seq: 4 }]);
     assert_eq!(store.cursor(&[2; 32], 77).unwrap(), 15);
     assert_eq!(store.cursor(&[2; 32], 78).unwrap(), 1, "another epoch is another log");
@@ -388,14 +388,14 @@ fn origin_logs_and_cursors() {
     assert!(origin_log(&store, &[1; 32], epoch, 2).is_empty(), "replicated events are not in the own log");
 
     // Idempotent, and the cursor never moves back.
-    let gap = store.apply_replicated(&[2; 32], 77, 16, &remote[..1], 20, NOW).unwrap();
+    let gap = store.apply_replicated(&[2; 32], 77, 16..20, &remote[..1], &[], NOW).unwrap();
     assert_eq!(gap, None, "a batch past the cursor would leave a gap: refused");
-    let again = store.apply_replicated(&[2; 32], 77, 10, &remote[..1], 11, NOW).unwrap().unwrap();
+    let again = store.apply_replicated(&[2; 32], 77, 10..11, &remote[..1], &[], NOW).unwrap().unwrap();
     assert_eq!(again, vec![Outcome::Duplicate]);
     assert_eq!(store.cursor(&[2; 32], 77).unwrap(), 15);
 
     // An event held already that arrives through another log is served in that log too.
-    let through_other_log = store.apply_replicated(&[3; 32], 5, 1, &[(2, own.clone())], 3, NOW).unwrap().unwrap();
+    let through_other_log = store.apply_replicated(&[3; 32], 5, 1..3, &[(2, own.clone())], &[], NOW).unwrap().unwrap();
     assert_eq!(through_other_log, vec![Outcome::Duplicate]);
     assert_eq!(origin_log(&store, &[3; 32], 5, 1), vec![(2, *own.id())]);
     let mut heads = store.log_heads().unwrap();
@@ -415,6 +415,27 @@ fn origin_logs_and_cursors() {
     let deletion = event(&keys(31), NOW, 5, &[("e", &hex(remote[1].1.id()))], "");
     assert!(matches!(apply_one(&store, &deletion), Outcome::Stored { .. }));
     assert_eq!(origin_log(&store, &[2; 32], 77, 1).iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), vec![10, 14]);
+
+    // Positions of events held already (an ids-only pull): recorded without the events; one
+    // no longer held stays a hole; the cursor moves over both.
+    let held = [(3, *own.id()), (5, [0xee; 32])];
+    assert_eq!(store.apply_replicated(&[4; 32], 6, 1..7, &[], &held, NOW).unwrap(), Some(Vec::new()));
+    assert_eq!(origin_log(&store, &[4; 32], 6, 1), vec![(3, *own.id())]);
+    assert_eq!(store.cursor(&[4; 32], 6).unwrap(), 7);
+
+    // Reads at given positions: only those, bounded, and where the read stopped.
+    let at = |positions: &[u64], events_max| {
+        let mut read = Vec::new();
+        let next = store.read_log_at(&[2; 32], 77, positions, events_max, usize::MAX, |position, record| {
+            read.push((position, record.header.id));
+        });
+        (read, next.unwrap())
+    };
+    let (read, next) = at(&[10, 12, 14], 10);
+    assert_eq!(read, vec![(10, *remote[0].1.id()), (14, *remote[2].1.id())], "12 was deleted");
+    assert_eq!(next, 15, "every position looked at");
+    let (read, next) = at(&[10, 14], 1);
+    assert_eq!((read.len(), next), (1, 14), "cut after one event");
 
     drop(store);
     let other = StoreOptions { node_id: [9; 32], ..StoreOptions::default() };

@@ -11,7 +11,7 @@ use rkyv::{Archive, Deserialize, Serialize};
 pub const FRAME_HEADER_BYTES: usize = 5;
 
 /// The link protocol version a hello carries; a peer of another version is refused.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// How much of one origin log a node holds (see `parrhesia_storage::LogHead`).
 #[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -66,7 +66,10 @@ impl WireEvent {
 }
 
 /// A long-poll request for a log: answered by a `Batch` as soon as the log holds events from
-/// `from_seq` on, or an empty `Batch` after `wait_ms`.
+/// `from_seq` on, or an empty `Batch` after `wait_ms`. With `ids_only`, answered by
+/// `Positions` instead (the puller holds most of the log's events already, without their
+/// positions: it learns them, then `Fetch`es only what it lacks); `events_max` then bounds
+/// positions.
 #[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pull {
     pub origin: [u8; 32],
@@ -75,6 +78,50 @@ pub struct Pull {
     pub events_max: u32,
     pub bytes_max: u32,
     pub wait_ms: u32,
+    pub ids_only: bool,
+}
+
+/// An event's position in a log and its id.
+#[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PositionId {
+    pub position: u64,
+    pub id: [u8; 32],
+}
+
+/// The answer to an `ids_only` pull: the positions the sender holds of a log from `from_seq`
+/// on, with their events' ids; it holds nothing else of the log before `next_seq`.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Positions {
+    pub origin: [u8; 32],
+    pub epoch: u64,
+    pub from_seq: u64,
+    pub next_seq: u64,
+    pub ids: Vec<PositionId>,
+}
+
+/// The events at some positions of a `Positions` answer (from `from_seq` to `next_seq`), which
+/// the puller lacks; the answer is bounded as a pull's is.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Fetch {
+    pub origin: [u8; 32],
+    pub epoch: u64,
+    pub from_seq: u64,
+    pub next_seq: u64,
+    pub positions: Vec<u64>,
+    pub events_max: u32,
+    pub bytes_max: u32,
+}
+
+/// The answer to a `Fetch`: the events the sender still holds at the positions asked for
+/// before `through` (bounded by the sender's pull bounds: at least the first position asked
+/// for is answered; `through` is the fetch's `next_seq` when every position is).
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    pub origin: [u8; 32],
+    pub epoch: u64,
+    pub from_seq: u64,
+    pub through: u64,
+    pub events: Vec<WireEvent>,
 }
 
 /// Events of a log from `from_seq` on; the sender holds nothing of the log between the last
@@ -200,6 +247,9 @@ pub enum Message {
     SyncFetch(SyncFetch),
     SyncEvents(SyncEvents),
     SyncErr(SyncErr),
+    Positions(Positions),
+    Fetch(Fetch),
+    Fetched(Fetched),
 }
 
 /// Why a frame was refused. Nothing was allocated from the frame's claims.
@@ -232,6 +282,9 @@ const TYPE_SYNC_MSG: u8 = 14;
 const TYPE_SYNC_FETCH: u8 = 15;
 const TYPE_SYNC_EVENTS: u8 = 16;
 const TYPE_SYNC_ERR: u8 = 17;
+const TYPE_POSITIONS: u8 = 18;
+const TYPE_FETCH: u8 = 19;
+const TYPE_FETCHED: u8 = 20;
 
 impl Message {
     /// A short name for logs and counters.
@@ -254,6 +307,9 @@ impl Message {
             Message::SyncFetch(_) => "sync_fetch",
             Message::SyncEvents(_) => "sync_events",
             Message::SyncErr(_) => "sync_err",
+            Message::Positions(_) => "positions",
+            Message::Fetch(_) => "fetch",
+            Message::Fetched(_) => "fetched",
         }
     }
 
@@ -287,6 +343,9 @@ impl Message {
             Message::SyncFetch(fetch) => (TYPE_SYNC_FETCH, rkyv::to_bytes::<RkyvError>(fetch)),
             Message::SyncEvents(events) => (TYPE_SYNC_EVENTS, rkyv::to_bytes::<RkyvError>(events)),
             Message::SyncErr(error) => (TYPE_SYNC_ERR, rkyv::to_bytes::<RkyvError>(error)),
+            Message::Positions(positions) => (TYPE_POSITIONS, rkyv::to_bytes::<RkyvError>(positions)),
+            Message::Fetch(fetch) => (TYPE_FETCH, rkyv::to_bytes::<RkyvError>(fetch)),
+            Message::Fetched(fetched) => (TYPE_FETCHED, rkyv::to_bytes::<RkyvError>(fetched)),
         };
         let (kind, bytes) = archived;
         (kind, bytes.expect("serializing into memory cannot fail"))
@@ -321,6 +380,9 @@ impl Message {
             TYPE_SYNC_FETCH => Message::SyncFetch(checked(bytes, "sync_fetch")?),
             TYPE_SYNC_EVENTS => Message::SyncEvents(checked(bytes, "sync_events")?),
             TYPE_SYNC_ERR => Message::SyncErr(checked(bytes, "sync_err")?),
+            TYPE_POSITIONS => Message::Positions(checked(bytes, "positions")?),
+            TYPE_FETCH => Message::Fetch(checked(bytes, "fetch")?),
+            TYPE_FETCHED => Message::Fetched(checked(bytes, "fetched")?),
             other => return Err(FrameError::UnknownType(other)),
         })
     }
@@ -388,7 +450,38 @@ mod tests {
             Message::Ping(5),
             Message::Pong(6),
             Message::Heads(vec![head, head]),
-            Message::Pull(Pull { origin: [1; 32], epoch: 2, from_seq: 3, events_max: 4, bytes_max: 5, wait_ms: 6 }),
+            Message::Pull(Pull {
+                origin: [1; 32],
+                epoch: 2,
+                from_seq: 3,
+                events_max: 4,
+                bytes_max: 5,
+                wait_ms: 6,
+                ids_only: true,
+            }),
+            Message::Positions(Positions {
+                origin: [1; 32],
+                epoch: 2,
+                from_seq: 3,
+                next_seq: 9,
+                ids: vec![PositionId { position: 4, id: [6; 32] }],
+            }),
+            Message::Fetch(Fetch {
+                origin: [1; 32],
+                epoch: 2,
+                from_seq: 3,
+                next_seq: 9,
+                positions: vec![4, 7],
+                events_max: 10,
+                bytes_max: 11,
+            }),
+            Message::Fetched(Fetched {
+                origin: [1; 32],
+                epoch: 2,
+                from_seq: 3,
+                through: 9,
+                events: vec![event.clone()],
+            }),
             Message::Batch(Batch {
                 origin: [1; 32],
                 epoch: 2,

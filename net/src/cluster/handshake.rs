@@ -159,7 +159,7 @@ mod tests {
             (hello(&dialer, 5, "other"), "cluster"),
             (hello(&acceptor, 5, "c"), "own key"),
             (hello(&dialer, 2, "c"), "reflected nonce"),
-            (Hello { version: 2, ..hello(&dialer, 5, "c") }, "version"),
+            (Hello { version: PROTOCOL_VERSION + 1, ..hello(&dialer, 5, "c") }, "version"),
         ];
         for (peer, what) in refused {
             assert!(checks.check_hello(&acceptor_hello, &peer).is_err(), "{what}");

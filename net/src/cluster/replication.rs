@@ -10,13 +10,20 @@
 //! live origin, is pulled from whichever linked peer holds more of it (peers advertise how far
 //! they hold each log). Cursors move only when the writer has stored a batch, in the same
 //! transaction, so a crash keeps both or neither; inserts are idempotent by event id.
+//!
+//! A node that holds most of a log's events without their positions (its store was imported
+//! from an export, or restored without its cursors) would pull the whole log again to learn
+//! nothing. When a pulled batch was mostly held already and the source holds much more, the
+//! log is pulled `ids_only`: positions with their events' ids (40 bytes each), the held ones
+//! recorded at their positions, only the others fetched. The cursor still moves only over
+//! positions this node then holds exactly as the source does, so it serves the log whole.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use parrhesia_engine::summary::{EventProbe, InterestKey, Summary};
 
 use super::NodeId;
-use super::frame::{Batch, LogHead, Message, Pull, Reset, WireEvent};
+use super::frame::{Batch, Fetch, Fetched, LogHead, Message, PositionId, Positions, Pull, Reset, WireEvent};
 use super::interest::{DeltaOutcome, InterestPublisher, PeerInterest, Publish};
 
 /// A log: (origin node, origin epoch).
@@ -54,6 +61,11 @@ pub struct ReplicationConfig {
     pub recent_events_max: usize,
     /// Added to `now_ms` to give Unix milliseconds (commit times travel in batches).
     pub unix_offset_ms: u64,
+    /// Positions an `ids_only` pull asks for, and at most serves.
+    pub ids_pull_max: u32,
+    /// A log is pulled `ids_only` once a pulled batch was at least 90% held here and its
+    /// source holds at least this many positions beyond it (0: never).
+    pub ids_pull_behind: u64,
 }
 
 impl Default for ReplicationConfig {
@@ -73,6 +85,8 @@ impl Default for ReplicationConfig {
             summary_stale_ms: 2_000,
             recent_events_max: 8192,
             unix_offset_ms: 0,
+            ids_pull_max: 16_384,
+            ids_pull_behind: 4_096,
         }
     }
 }
@@ -86,6 +100,29 @@ pub trait LogStore {
     /// Events of a log from `from_seq` on, bounded, with the next position the store holds
     /// nothing before (read together, so no event is skipped). `None` if the store failed.
     fn read(&self, origin: &NodeId, epoch: u64, from_seq: u64, events_max: usize, bytes_max: usize) -> Option<ReadLog>;
+    /// As `read`, the positions with their events' ids only.
+    fn read_ids(&self, origin: &NodeId, epoch: u64, from_seq: u64, ids_max: usize) -> Option<ReadIds>;
+    /// The events this node holds at `positions` (increasing) of a log, bounded as `read` (at
+    /// least the first held one); the answer's `next_seq` is the first position asked for
+    /// that was not looked at (past the last one asked for when every one was). `None` if the
+    /// store failed.
+    fn read_at(
+        &self,
+        origin: &NodeId,
+        epoch: u64,
+        positions: &[u64],
+        events_max: usize,
+        bytes_max: usize,
+    ) -> Option<ReadLog>;
+    /// Which of `ids` this node stores. `None` if the store failed.
+    fn holds(&self, ids: &[[u8; 32]]) -> Option<Vec<bool>>;
+}
+
+/// A bounded read of one log's positions and ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadIds {
+    pub ids: Vec<PositionId>,
+    pub next_seq: u64,
 }
 
 /// A bounded read of one log.
@@ -106,6 +143,9 @@ pub struct ApplyBatch {
     pub from_seq: u64,
     pub next_seq: u64,
     pub events: Vec<WireEvent>,
+    /// Events this node already stores, to record at these positions of the log too (if
+    /// one is gone by then, its position stays a hole, as a removed event's does).
+    pub positions: Vec<PositionId>,
     /// When the origin committed the newest event (Unix ms, origin's clock; 0 unknown).
     pub origin_commit_unix_ms: u64,
 }
@@ -159,6 +199,12 @@ pub struct ReplicationStats {
     pub logs_refused: u64,
     pub summaries_sent: u64,
     pub summary_deltas_sent: u64,
+    /// `ids_only` pulls sent, positions received by them that this node held already (their
+    /// events did not cross the link), fetches sent and events they brought.
+    pub ids_pulls_sent: u64,
+    pub positions_held: u64,
+    pub fetches_sent: u64,
+    pub events_fetched: u64,
 }
 
 /// Per peer, what the interest summaries decided (kept across reconnects: counters).
@@ -220,12 +266,30 @@ struct PullState {
     in_flight: Option<InFlight>,
     /// Batches with the writer, in order.
     applying: u8,
+    /// The next pull is `ids_only`.
+    ids_only: bool,
+    /// A `Positions` answer being completed (`in_flight` is its fetch).
+    fetching: Option<Fetching>,
 }
 
 impl PullState {
     fn at(next_seq: u64) -> PullState {
         PullState { next_seq, requested_seq: next_seq, ..PullState::default() }
     }
+
+    /// Nothing more is expected of the pull in flight: it is sent again.
+    fn give_up(&mut self) {
+        self.in_flight = None;
+        self.fetching = None;
+    }
+}
+
+/// The rest of a `Positions` answer, from `requested_seq` to `next_seq`: positions of events
+/// this node holds, and positions whose events it fetches.
+struct Fetching {
+    next_seq: u64,
+    held: Vec<PositionId>,
+    missing: Vec<u64>,
 }
 
 #[derive(Clone, Copy)]
@@ -428,7 +492,7 @@ impl Replicator {
         self.parked.retain(|parked| parked.peer != peer);
         for state in self.logs.values_mut() {
             if state.in_flight.is_some_and(|flight| flight.peer == peer) {
-                state.in_flight = None;
+                state.give_up();
             }
         }
         let mut actions = Vec::new();
@@ -445,6 +509,9 @@ impl Replicator {
         match message {
             Message::Pull(pull) => self.serve(now_ms, peer, pull, store, &mut actions),
             Message::Batch(batch) => self.on_batch(peer, batch, store, &mut actions),
+            Message::Positions(positions) => self.on_positions(now_ms, peer, positions, store, &mut actions),
+            Message::Fetch(fetch) => self.serve_fetch(peer, &fetch, store, &mut actions),
+            Message::Fetched(fetched) => self.on_fetched(now_ms, peer, fetched, &mut actions),
             Message::Reset(reset) => self.on_reset(peer, reset, store),
             Message::Heads(heads) => self.learn(peer, &heads, store),
             Message::Ephemeral(event) => self.on_ephemeral(event, &mut actions),
@@ -498,7 +565,7 @@ impl Replicator {
             } else if state.requested_seq > state.next_seq {
                 // Everything received past the durable cursor is void: pull it again.
                 state.requested_seq = state.next_seq;
-                state.in_flight = None;
+                state.give_up();
                 self.stats.batches_retried += 1;
             }
         }
@@ -620,7 +687,7 @@ impl Replicator {
         }
         for state in self.logs.values_mut() {
             if state.in_flight.is_some_and(|flight| now_ms >= flight.deadline_ms) {
-                state.in_flight = None;
+                state.give_up();
                 self.stats.pull_timeouts += 1;
             }
         }
@@ -687,24 +754,28 @@ impl Replicator {
     /// Sends a pull for every log that has none in flight and a source.
     fn plan(&mut self, now_ms: u64, store: &impl LogStore, actions: &mut Vec<Action>) {
         let own = store.own_log();
-        let logs: Vec<(LogId, u64)> = self
+        let logs: Vec<(LogId, u64, bool)> = self
             .logs
             .iter()
             .filter(|(log, state)| {
                 state.in_flight.is_none() && state.applying < APPLYING_MAX && **log != (own.origin, own.epoch)
             })
-            .map(|(log, state)| (*log, state.requested_seq))
+            .map(|(log, state)| (*log, state.requested_seq, state.ids_only))
             .collect();
-        for (log, next_seq) in logs {
+        for (log, next_seq, ids_only) in logs {
             let Some((peer, wait_ms)) = self.source(now_ms, log, next_seq) else { continue };
+            // An ids-only pull is a catch-up: it never waits at the head.
+            let wait_ms = if ids_only { 0 } else { wait_ms };
             let pull = Pull {
                 origin: log.0,
                 epoch: log.1,
                 from_seq: next_seq,
-                events_max: self.config.pull_events_max,
+                events_max: if ids_only { self.config.ids_pull_max } else { self.config.pull_events_max },
                 bytes_max: self.config.pull_bytes_max,
                 wait_ms,
+                ids_only,
             };
+            self.stats.ids_pulls_sent += u64::from(ids_only);
             let deadline_ms = now_ms + u64::from(wait_ms) + self.config.pull_timeout_ms;
             let state = self.logs.get_mut(&log).expect("listed above");
             state.in_flight = Some(InFlight { peer, from_seq: next_seq, deadline_ms });
@@ -754,6 +825,9 @@ impl Replicator {
 
     /// Reads and sends a batch, bounded by this node's limits whatever the peer asked.
     fn answer(&mut self, peer: NodeId, pull: &Pull, store: &impl LogStore, actions: &mut Vec<Action>) {
+        if pull.ids_only {
+            return self.answer_ids(peer, pull, store, actions);
+        }
         let events_max = pull.events_max.clamp(1, self.config.pull_events_max) as usize;
         let bytes_max = pull.bytes_max.clamp(1, self.config.pull_bytes_max) as usize;
         // A failed read is not answered: the puller's timeout sends the pull again.
@@ -778,6 +852,56 @@ impl Replicator {
             origin_commit_unix_ms,
         };
         actions.push(Action::Send { peer, message: Message::Batch(batch) });
+    }
+
+    /// Reads and sends the positions and ids of an `ids_only` pull, bounded by this node's
+    /// limits whatever the peer asked.
+    fn answer_ids(&mut self, peer: NodeId, pull: &Pull, store: &impl LogStore, actions: &mut Vec<Action>) {
+        let by_bytes = pull.bytes_max.clamp(1, self.config.pull_bytes_max) as usize / POSITION_ID_BYTES;
+        let ids_max = (pull.events_max.clamp(1, self.config.ids_pull_max) as usize).min(by_bytes.max(1));
+        // A failed read is not answered: the puller's timeout sends the pull again.
+        let Some(read) = store.read_ids(&pull.origin, pull.epoch, pull.from_seq, ids_max) else { return };
+        self.stats.pulls_served += 1;
+        let positions = Positions {
+            origin: pull.origin,
+            epoch: pull.epoch,
+            from_seq: pull.from_seq,
+            next_seq: read.next_seq,
+            ids: read.ids,
+        };
+        actions.push(Action::Send { peer, message: Message::Positions(positions) });
+    }
+
+    /// Answers a fetch of events at positions a `Positions` answer named.
+    fn serve_fetch(&mut self, peer: NodeId, fetch: &Fetch, store: &impl LogStore, actions: &mut Vec<Action>) {
+        let in_range = |position: &u64| (fetch.from_seq..fetch.next_seq).contains(position);
+        let valid = !fetch.positions.is_empty()
+            && fetch.positions.len() <= self.config.ids_pull_max as usize
+            && fetch.positions.iter().all(in_range)
+            && fetch.positions.is_sorted_by(|a, b| a < b);
+        if !valid {
+            self.stats.protocol_errors += 1;
+            let reason = format!("a fetch of {} positions out of order, range or bounds", fetch.positions.len());
+            actions.push(Action::Close { peer, reason });
+            return;
+        }
+        let events_max = fetch.events_max.clamp(1, self.config.pull_events_max) as usize;
+        let bytes_max = fetch.bytes_max.clamp(1, self.config.pull_bytes_max) as usize;
+        // A failed read is not answered: the puller's timeout sends the pull again.
+        let Some(read) = store.read_at(&fetch.origin, fetch.epoch, &fetch.positions, events_max, bytes_max) else {
+            return;
+        };
+        self.stats.events_served += read.events.len() as u64;
+        let last = *fetch.positions.last().expect("not empty");
+        let through = if read.next_seq > last { fetch.next_seq } else { read.next_seq };
+        let fetched = Fetched {
+            origin: fetch.origin,
+            epoch: fetch.epoch,
+            from_seq: fetch.from_seq,
+            through,
+            events: read.events,
+        };
+        actions.push(Action::Send { peer, message: Message::Fetched(fetched) });
     }
 
     /// Answers parked pulls whose log has grown, and (with `expire`) those whose wait is over.
@@ -828,6 +952,15 @@ impl Replicator {
             let held = known.heads.entry(log).or_insert(0);
             *held = (*held).max(batch.next_seq);
         }
+        let source_head = self.peers.get(&peer).and_then(|known| known.heads.get(&log)).copied().unwrap_or(0);
+        let far_behind = self.config.ids_pull_behind > 0
+            && source_head.saturating_sub(batch.next_seq) >= self.config.ids_pull_behind
+            && !batch.events.is_empty();
+        if far_behind {
+            let ids: Vec<[u8; 32]> = batch.events.iter().map(|event| event.id).collect();
+            let held = store.holds(&ids).map_or(0, |held| held.into_iter().filter(|&held| held).count());
+            state.ids_only = held * 10 >= ids.len() * 9;
+        }
         if batch.next_seq > state.requested_seq {
             state.applying += 1;
             state.requested_seq = batch.next_seq;
@@ -838,9 +971,151 @@ impl Replicator {
                 from_seq: batch.from_seq,
                 next_seq: batch.next_seq,
                 events: batch.events,
+                positions: Vec::new(),
                 origin_commit_unix_ms: batch.origin_commit_unix_ms,
             }));
         }
+    }
+
+    /// Positions of a log (an `ids_only` pull): those of events held here are recorded as
+    /// they are, the others fetched first. Pulls go on `ids_only` while most are held and
+    /// the source holds more than this answer reached.
+    fn on_positions(
+        &mut self,
+        now_ms: u64,
+        peer: NodeId,
+        positions: Positions,
+        store: &impl LogStore,
+        actions: &mut Vec<Action>,
+    ) {
+        let log = (positions.origin, positions.epoch);
+        let ids_max = self.config.ids_pull_max as usize;
+        if let Err(reason) =
+            check_range(positions.from_seq, positions.next_seq, &positions.ids, ids_max, |entry| entry.position)
+        {
+            self.stats.protocol_errors += 1;
+            actions.push(Action::Close { peer, reason });
+            return;
+        }
+        let Some(state) = self.logs.get_mut(&log) else { return };
+        let expected =
+            state.in_flight.is_some_and(|flight| flight.peer == peer && flight.from_seq == positions.from_seq);
+        if !expected || state.requested_seq != positions.from_seq || state.fetching.is_some() {
+            return; // a late answer to a pull already given up
+        }
+        state.in_flight = None;
+        let source_head = match self.peers.get_mut(&peer) {
+            Some(known) => {
+                let held = known.heads.entry(log).or_insert(0);
+                *held = (*held).max(positions.next_seq);
+                *held
+            }
+            None => 0,
+        };
+        if positions.next_seq == positions.from_seq {
+            state.ids_only = false;
+            return;
+        }
+        let ids: Vec<[u8; 32]> = positions.ids.iter().map(|entry| entry.id).collect();
+        let Some(held) = store.holds(&ids) else {
+            state.ids_only = false; // pulled again, whole
+            return;
+        };
+        let (mut kept, mut missing) = (Vec::new(), Vec::new());
+        for (entry, held) in positions.ids.into_iter().zip(held) {
+            if held {
+                kept.push(entry);
+            } else {
+                missing.push(entry.position);
+            }
+        }
+        state.ids_only = kept.len() >= missing.len() && positions.next_seq < source_head;
+        // Everything before the first missing event is complete already.
+        let complete = missing.first().copied().unwrap_or(positions.next_seq);
+        state.fetching = Some(Fetching { next_seq: positions.next_seq, held: kept, missing });
+        self.advance_fetching(now_ms, peer, log, Vec::new(), complete, actions);
+    }
+
+    /// Events fetched for a `Positions` answer.
+    fn on_fetched(&mut self, now_ms: u64, peer: NodeId, fetched: Fetched, actions: &mut Vec<Action>) {
+        let log = (fetched.origin, fetched.epoch);
+        let events_max = self.config.pull_events_max as usize;
+        if let Err(reason) =
+            check_range(fetched.from_seq, fetched.through, &fetched.events, events_max, |event| event.origin_seq)
+        {
+            self.stats.protocol_errors += 1;
+            actions.push(Action::Close { peer, reason });
+            return;
+        }
+        let Some(state) = self.logs.get_mut(&log) else { return };
+        let expected = state.in_flight.is_some_and(|flight| flight.peer == peer && flight.from_seq == fetched.from_seq);
+        let Some(fetching) = state.fetching.as_ref().filter(|_| expected && state.requested_seq == fetched.from_seq)
+        else {
+            return; // a late answer to a fetch already given up
+        };
+        let asked = fetched.events.iter().all(|event| fetching.missing.binary_search(&event.origin_seq).is_ok());
+        let progress = fetching.missing.first().is_some_and(|&first| fetched.through > first);
+        if !asked || !progress || fetched.through > fetching.next_seq {
+            self.stats.protocol_errors += 1;
+            let reason = format!("a fetch answer through {} not matching its fetch", fetched.through);
+            actions.push(Action::Close { peer, reason });
+            return;
+        }
+        self.stats.events_fetched += fetched.events.len() as u64;
+        state.in_flight = None;
+        self.advance_fetching(now_ms, peer, log, fetched.events, fetched.through, actions);
+    }
+
+    /// Hands the writer the part of a `Positions` answer complete before `through` (with
+    /// `events` fetched for it): everything, once nothing is missing past it; then fetches
+    /// what is still missing.
+    fn advance_fetching(
+        &mut self,
+        now_ms: u64,
+        peer: NodeId,
+        log: LogId,
+        events: Vec<WireEvent>,
+        through: u64,
+        actions: &mut Vec<Action>,
+    ) {
+        let state = self.logs.get_mut(&log).expect("the caller found it");
+        let fetching = state.fetching.as_mut().expect("the caller set it");
+        fetching.missing.retain(|&position| position >= through);
+        let end = if fetching.missing.is_empty() { fetching.next_seq } else { through };
+        let split = fetching.held.partition_point(|entry| entry.position < end);
+        let positions: Vec<PositionId> = fetching.held.drain(..split).collect();
+        if end > state.requested_seq {
+            self.stats.positions_held += positions.len() as u64;
+            self.stats.events_received += events.len() as u64;
+            state.applying += 1;
+            actions.push(Action::Apply(ApplyBatch {
+                origin: log.0,
+                epoch: log.1,
+                from_seq: state.requested_seq,
+                next_seq: end,
+                events,
+                positions,
+                origin_commit_unix_ms: 0,
+            }));
+            state.requested_seq = end;
+        }
+        let Some(fetching) = state.fetching.as_ref().filter(|fetching| !fetching.missing.is_empty()) else {
+            state.fetching = None;
+            return;
+        };
+        let fetch = Fetch {
+            origin: log.0,
+            epoch: log.1,
+            from_seq: state.requested_seq,
+            next_seq: fetching.next_seq,
+            positions: fetching.missing.clone(),
+            events_max: self.config.pull_events_max,
+            bytes_max: self.config.pull_bytes_max,
+        };
+        let deadline_ms = now_ms + self.config.pull_timeout_ms;
+        state.in_flight = Some(InFlight { peer, from_seq: state.requested_seq, deadline_ms });
+        self.stats.fetches_sent += 1;
+        actions.push(Action::Send { peer, message: Message::Fetch(fetch) });
     }
 
     fn on_reset(&mut self, peer: NodeId, reset: Reset, store: &impl LogStore) {
@@ -852,7 +1127,7 @@ impl Replicator {
         if let Some(state) = self.logs.get_mut(&log)
             && state.in_flight.is_some_and(|flight| flight.peer == peer)
         {
-            state.in_flight = None;
+            state.give_up();
         }
         if let Some(known) = self.peers.get_mut(&peer) {
             known.heads.remove(&log);
@@ -884,7 +1159,20 @@ impl Replicator {
     }
 }
 
+/// Bytes a position and its id take in a `Positions` answer.
+const POSITION_ID_BYTES: usize = 40;
+
 fn empty_batch(peer: NodeId, pull: &Pull) -> Action {
+    if pull.ids_only {
+        let positions = Positions {
+            origin: pull.origin,
+            epoch: pull.epoch,
+            from_seq: pull.from_seq,
+            next_seq: pull.from_seq,
+            ids: Vec::new(),
+        };
+        return Action::Send { peer, message: Message::Positions(positions) };
+    }
     let batch = Batch {
         origin: pull.origin,
         epoch: pull.epoch,
@@ -899,19 +1187,31 @@ fn empty_batch(peer: NodeId, pull: &Pull) -> Action {
 /// A batch must stay inside `[from_seq, next_seq)` in increasing positions, within the
 /// pull's bound.
 fn check_batch(batch: &Batch, events_max: u32) -> Result<(), String> {
-    if batch.next_seq < batch.from_seq {
-        return Err(format!("batch ends at {} before it starts at {}", batch.next_seq, batch.from_seq));
+    check_range(batch.from_seq, batch.next_seq, &batch.events, events_max as usize, |event| event.origin_seq)
+}
+
+/// Entries of an answer must stay inside `[from_seq, next_seq)` in increasing positions,
+/// within the bound asked for.
+fn check_range<T>(
+    from_seq: u64,
+    next_seq: u64,
+    entries: &[T],
+    max: usize,
+    position: impl Fn(&T) -> u64,
+) -> Result<(), String> {
+    if next_seq < from_seq {
+        return Err(format!("answer ends at {next_seq} before it starts at {from_seq}"));
     }
-    if batch.events.len() > events_max as usize {
-        return Err(format!("batch of {} events exceeds the pull's {events_max}", batch.events.len()));
+    if entries.len() > max {
+        return Err(format!("answer of {} entries exceeds the {max} asked for", entries.len()));
     }
     let mut previous = None;
-    for event in &batch.events {
-        let inside = event.origin_seq >= batch.from_seq && event.origin_seq < batch.next_seq;
-        if !inside || previous.is_some_and(|seq| event.origin_seq <= seq) {
-            return Err(format!("batch position {} out of order or range", event.origin_seq));
+    for entry in entries {
+        let at = position(entry);
+        if !(from_seq..next_seq).contains(&at) || previous.is_some_and(|seq| at <= seq) {
+            return Err(format!("answer position {at} out of order or range"));
         }
-        previous = Some(event.origin_seq);
+        previous = Some(at);
     }
     Ok(())
 }
@@ -947,10 +1247,34 @@ mod tests {
                 events,
             })
         }
+
+        fn read_ids(&self, origin: &NodeId, epoch: u64, from_seq: u64, ids_max: usize) -> Option<ReadIds> {
+            let read = self.read(origin, epoch, from_seq, ids_max, usize::MAX)?;
+            let ids = read.events.iter().map(|event| PositionId { position: event.origin_seq, id: event.id }).collect();
+            Some(ReadIds { ids, next_seq: read.next_seq })
+        }
+
+        fn read_at(&self, origin: &NodeId, epoch: u64, positions: &[u64], _: usize, _: usize) -> Option<ReadLog> {
+            let all = self.read(origin, epoch, 1, usize::MAX, usize::MAX)?;
+            let events = all.events.into_iter().filter(|event| positions.contains(&event.origin_seq)).collect();
+            Some(ReadLog { events, next_seq: positions.last().map_or(0, |last| last + 1) })
+        }
+
+        fn holds(&self, ids: &[[u8; 32]]) -> Option<Vec<bool>> {
+            Some(ids.iter().map(|id| *id == [2; 32] || *id == [3; 32]).collect())
+        }
     }
 
     fn pull(epoch: u64, from_seq: u64, wait_ms: u32) -> Message {
-        Message::Pull(Pull { origin: [1; 32], epoch, from_seq, events_max: 10, bytes_max: 1 << 20, wait_ms })
+        Message::Pull(Pull {
+            origin: [1; 32],
+            epoch,
+            from_seq,
+            events_max: 10,
+            bytes_max: 1 << 20,
+            wait_ms,
+            ids_only: false,
+        })
     }
 
     fn sent(actions: &[Action]) -> Vec<&Message> {
@@ -1009,6 +1333,116 @@ mod tests {
             Batch { origin: [2; 32], epoch: 9, from_seq: 5, next_seq: 3, events: Vec::new(), origin_commit_unix_ms: 0 };
         let actions = replicator.on_message(0, peer, Message::Batch(bad), &OneLog);
         assert!(actions.iter().any(|action| matches!(action, Action::Close { .. })));
+    }
+
+    fn applies(actions: &[Action]) -> Vec<(u64, u64, Vec<u64>, Vec<u64>)> {
+        actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Apply(batch) => Some((
+                    batch.from_seq,
+                    batch.next_seq,
+                    batch.events.iter().map(|event| event.origin_seq).collect(),
+                    batch.positions.iter().map(|held| held.position).collect(),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn positions_and_ids_are_served_and_fetched_exactly() {
+        let peer = [2; 32];
+        let mut server = Replicator::new([1; 32], ReplicationConfig::default(), 0, &OneLog);
+        server.link_up(0, peer, 9, &[], &OneLog);
+        let ids_pull = Pull {
+            origin: [1; 32],
+            epoch: 7,
+            from_seq: 1,
+            events_max: 10,
+            bytes_max: 1 << 20,
+            wait_ms: 0,
+            ids_only: true,
+        };
+        let actions = server.on_message(0, peer, Message::Pull(ids_pull), &OneLog);
+        let expected = Positions {
+            origin: [1; 32],
+            epoch: 7,
+            from_seq: 1,
+            next_seq: 4,
+            ids: vec![PositionId { position: 2, id: [2; 32] }, PositionId { position: 3, id: [3; 32] }],
+        };
+        assert!(sent(&actions).contains(&&Message::Positions(expected)));
+        let fetch = |positions: Vec<u64>| {
+            Message::Fetch(Fetch {
+                origin: [1; 32],
+                epoch: 7,
+                from_seq: 1,
+                next_seq: 4,
+                positions,
+                events_max: 10,
+                bytes_max: 1 << 20,
+            })
+        };
+        let actions = server.on_message(0, peer, fetch(vec![3]), &OneLog);
+        let Some(Message::Fetched(fetched)) = sent(&actions).into_iter().find(|m| matches!(m, Message::Fetched(_)))
+        else {
+            panic!("a fetch is answered: {actions:?}")
+        };
+        assert_eq!((fetched.through, fetched.events.iter().map(|e| e.origin_seq).collect::<Vec<_>>()), (4, vec![3]));
+        for bad in [vec![3, 2], vec![4], vec![]] {
+            let actions = server.on_message(0, peer, fetch(bad.clone()), &OneLog);
+            assert!(actions.iter().any(|action| matches!(action, Action::Close { .. })), "{bad:?}");
+        }
+
+        // The puller: a log of an unlinked origin held far ahead by the peer.
+        let config = ReplicationConfig { origin_timeout_ms: 0, ids_pull_behind: 100, ..ReplicationConfig::default() };
+        let mut puller = Replicator::new([1; 32], config, 0, &OneLog);
+        let log = LogHead { origin: [5; 32], epoch: 1, next_seq: 10_000 };
+        let actions = puller.link_up(0, peer, 9, &[log], &OneLog);
+        assert!(
+            sent(&actions).iter().any(|m| matches!(m, Message::Pull(pull) if pull.origin == [5; 32] && !pull.ids_only))
+        );
+        let wire = |origin_seq, id| WireEvent { origin_seq, id, pubkey: [0; 32], sig: [0; 64], middle: Vec::new() };
+        // A first batch held here already: the next pull asks for positions and ids.
+        let batch = Batch {
+            origin: [5; 32],
+            epoch: 1,
+            from_seq: 1,
+            next_seq: 3,
+            events: vec![wire(1, [2; 32]), wire(2, [3; 32])],
+            origin_commit_unix_ms: 0,
+        };
+        let actions = puller.on_message(0, peer, Message::Batch(batch), &OneLog);
+        assert_eq!(applies(&actions), vec![(1, 3, vec![1, 2], vec![])]);
+        assert!(sent(&actions).iter().any(|m| matches!(m, Message::Pull(pull) if pull.ids_only && pull.from_seq == 3)));
+        // Held positions before the first missing one are stored at once; the missing one is fetched.
+        let ids = [(4, [2; 32]), (5, [9; 32]), (6, [3; 32])].map(|(position, id)| PositionId { position, id }).to_vec();
+        let positions = Positions { origin: [5; 32], epoch: 1, from_seq: 3, next_seq: 8, ids };
+        let actions = puller.on_message(0, peer, Message::Positions(positions), &OneLog);
+        assert_eq!(applies(&actions), vec![(3, 5, vec![], vec![4])]);
+        assert!(
+            sent(&actions)
+                .iter()
+                .any(|m| matches!(m, Message::Fetch(fetch) if fetch.positions == vec![5] && fetch.from_seq == 5))
+        );
+        // An answer with an event not asked for breaks the protocol.
+        let wrong = Fetched { origin: [5; 32], epoch: 1, from_seq: 5, through: 8, events: vec![wire(6, [3; 32])] };
+        let actions = puller.on_message(0, peer, Message::Fetched(wrong.clone()), &OneLog);
+        assert!(actions.iter().any(|action| matches!(action, Action::Close { .. })));
+        let fetched = Fetched { events: vec![wire(5, [9; 32])], ..wrong.clone() };
+        let actions = puller.on_message(0, peer, Message::Fetched(fetched), &OneLog);
+        assert_eq!(applies(&actions), vec![(5, 8, vec![5], vec![6])]);
+        assert_eq!((puller.stats.positions_held, puller.stats.events_fetched, puller.stats.fetches_sent), (2, 1, 1));
+        // Once the writer has stored the batches, the next pull goes on with positions and ids.
+        let mut actions = Vec::new();
+        for (from_seq, next_seq) in [(1, 3), (3, 5), (5, 8)] {
+            let applied = AppliedBatch { origin: [5; 32], epoch: 1, from_seq, next_seq, stored: true };
+            actions.extend(puller.applied(0, applied, &OneLog));
+        }
+        assert!(sent(&actions).iter().any(|m| matches!(m, Message::Pull(pull) if pull.ids_only && pull.from_seq == 8)));
+        let actions = puller.on_message(0, peer, Message::Fetched(wrong), &OneLog);
+        assert!(applies(&actions).is_empty(), "a late answer is ignored");
     }
 
     #[test]

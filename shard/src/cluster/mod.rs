@@ -122,7 +122,7 @@ impl Node {
     /// The traffic class a frame travels in.
     fn class_of(&self, message: &Message) -> usize {
         match message {
-            Message::Batch(_) => REPLICATION,
+            Message::Batch(_) | Message::Positions(_) | Message::Fetched(_) => REPLICATION,
             Message::SyncOpen(_)
             | Message::SyncMsg(_)
             | Message::SyncFetch(_)
@@ -167,6 +167,10 @@ impl Node {
             stats.ephemeral_sent,
             stats.ephemeral_delivered,
             stats.ephemeral_duplicates,
+            stats.ids_pulls_sent,
+            stats.positions_held,
+            stats.fetches_sent,
+            stats.events_fetched,
         ];
         ClusterMetrics::copy(&self.counters.replication, &replication);
         let members = &self.membership.borrow().stats;
@@ -344,6 +348,8 @@ pub async fn run(setup: ClusterSetup) {
     let replication = ReplicationConfig {
         pull_events_max: setup.config.pull_events_max,
         pull_bytes_max: setup.config.pull_bytes_max,
+        ids_pull_max: setup.config.pull_ids_max,
+        ids_pull_behind: setup.config.pull_ids_behind,
         origin_timeout_ms: setup.config.origin_timeout_seconds * 1000,
         origins,
         linger_ms: setup.config.replication_linger_ms,
@@ -550,6 +556,7 @@ async fn apply_loop(node: Rc<Node>, to_writer: SharedSender<ToWriter>) {
             from_seq: batch.from_seq,
             next_seq: batch.next_seq,
             events,
+            positions: batch.positions.iter().map(|held| (held.position, held.id)).collect(),
             origin_commit_unix_ms: batch.origin_commit_unix_ms,
         };
         if to_writer.send(ToWriter::Replicated(request)).await.is_err() {
