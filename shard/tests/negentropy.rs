@@ -5,6 +5,9 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
 
 use common::{Client, Relay, hex, keys};
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
@@ -47,11 +50,10 @@ fn item(event: &Event) -> Item {
     (event.created_at(), *event.id())
 }
 
-#[test]
-fn reconciliation_finds_exactly_the_set_differences() {
+/// 600 events of one author on a new relay (published), and the filter that selects them.
+fn relay_with_events(random: &mut SeededRandom) -> (Relay, Vec<Event>, String) {
     let relay = Relay::start(&["--shards", "1", "--durability", "nosync"]);
     let mut client = relay.connect();
-    let mut random = SeededRandom::new(7702);
     let author = keys(77);
     let events: Vec<Event> = (0..600)
         .map(|n| author.sign(1_700_000_000 + random.below(100_000), 1, vec![], format!("negentropy {n}")))
@@ -59,28 +61,118 @@ fn reconciliation_finds_exactly_the_set_differences() {
     for event in &events {
         assert!(client.publish(event).0);
     }
-    let on_relay: BTreeSet<[u8; 32]> = events.iter().map(|event| *event.id()).collect();
     let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    (relay, events, filter)
+}
+
+/// Client sets against the relay's `events`: empty, equal, disjoint, overlapping, nearly equal.
+fn client_sets(random: &mut SeededRandom, events: &[Event]) -> Vec<(&'static str, Vec<Item>)> {
     // Ids the relay does not have (no event behind them is needed to reconcile).
     let foreign: Vec<Item> = (0..400).map(|_| (1_700_000_000 + random.below(100_000), random.bytes32())).collect();
     let some_of = |random: &mut SeededRandom, percent| -> Vec<Item> {
         events.iter().filter(|_| random.chance(percent)).map(item).collect()
     };
-    let cases: Vec<(&str, Vec<Item>)> = vec![
+    vec![
         ("empty client", Vec::new()),
         ("equal", events.iter().map(item).collect()),
         ("disjoint", foreign.clone()),
-        ("overlap", [some_of(&mut random, 70), foreign[..150].to_vec()].concat()),
-        ("mostly equal", [some_of(&mut random, 99), foreign[..3].to_vec()].concat()),
-    ];
-    for (name, items) in cases {
+        ("overlap", [some_of(random, 70), foreign[..150].to_vec()].concat()),
+        ("mostly equal", [some_of(random, 99), foreign[..3].to_vec()].concat()),
+    ]
+}
+
+/// Checks a reconciliation's outcome against the naive set differences.
+fn check_differences(
+    name: &str,
+    events: &[Event],
+    items: &[Item],
+    have: &BTreeSet<[u8; 32]>,
+    need: &BTreeSet<[u8; 32]>,
+) {
+    let on_relay: BTreeSet<[u8; 32]> = events.iter().map(|event| *event.id()).collect();
+    let held: BTreeSet<[u8; 32]> = items.iter().map(|(_, id)| *id).collect();
+    assert_eq!(*need, on_relay.difference(&held).copied().collect(), "{name}: what the client lacks");
+    assert_eq!(*have, held.difference(&on_relay).copied().collect(), "{name}: what the relay lacks");
+}
+
+#[test]
+fn reconciliation_finds_exactly_the_set_differences() {
+    let mut random = SeededRandom::new(7702);
+    let (relay, events, filter) = relay_with_events(&mut random);
+    let mut client = relay.connect();
+    for (name, items) in client_sets(&mut random, &events) {
         let (have, need) = reconcile(&mut client, &filter, &items);
-        let held: BTreeSet<[u8; 32]> = items.iter().map(|(_, id)| *id).collect();
-        assert_eq!(need, on_relay.difference(&held).copied().collect(), "{name}: what the client lacks");
-        assert_eq!(have, held.difference(&on_relay).copied().collect(), "{name}: what the relay lacks");
+        check_differences(name, &events, &items, &have, &need);
     }
     // The connection still serves ordinary requests.
     assert_eq!(client.req("after", &[&filter]).len(), 500.min(events.len()));
+}
+
+/// The directory where the Node harness (`tests/interop`) runs, its npm packages installed
+/// from the committed lock file (once, and again when the lock file changes).
+fn reference_harness() -> PathBuf {
+    static INSTALL: Mutex<()> = Mutex::new(());
+    let _installing = INSTALL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-node");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = std::fs::read(source.join("package-lock.json")).unwrap();
+    let installed = std::fs::read(dir.join("package-lock.json")).is_ok_and(|copy| copy == lock)
+        && dir.join("node_modules/applesauce-relay/package.json").is_file()
+        && dir.join("node_modules/ws/package.json").is_file();
+    for file in ["package.json", "package-lock.json", "negentropy_reference.mjs"] {
+        std::fs::copy(source.join(file), dir.join(file)).unwrap();
+    }
+    if !installed {
+        let output = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+            .current_dir(&dir)
+            .output()
+            .expect("npm (Node.js) runs the reference implementation");
+        assert!(output.status.success(), "npm ci failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    dir
+}
+
+/// The reference implementation of negentropy (Node.js) reconciles with the relay, in one
+/// round and, with a small frame limit, in several.
+#[test]
+fn the_reference_implementation_reconciles_with_the_relay() {
+    let harness = reference_harness();
+    let mut random = SeededRandom::new(7707);
+    let (relay, events, filter) = relay_with_events(&mut random);
+    // Rounds without a frame limit and with one.
+    let mut rounds = [0, 0];
+    for (name, items) in client_sets(&mut random, &events) {
+        let file = harness.join(format!("items-{}.jsonl", relay.pid()));
+        let lines: Vec<String> = items.iter().map(|(at, id)| format!(r#"[{at},"{}"]"#, hex(id))).collect();
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        for frame_limit in ["0", "4096"] {
+            let output = Command::new("node")
+                .arg(harness.join("negentropy_reference.mjs"))
+                .args(["client", &relay.url(), &filter])
+                .arg(&file)
+                .arg(frame_limit)
+                .output()
+                .expect("node runs");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(output.status.success(), "{name}: {}{stdout}", String::from_utf8_lossy(&output.stderr));
+            let outcome: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+            let ids = |key: &str| -> BTreeSet<[u8; 32]> {
+                let list = outcome[key].as_array().unwrap();
+                list.iter().map(|id| parrhesia_engine::hex::decode_array(id.as_str().unwrap()).unwrap()).collect()
+            };
+            check_differences(
+                &format!("{name}, frame limit {frame_limit}"),
+                &events,
+                &items,
+                &ids("have"),
+                &ids("need"),
+            );
+            rounds[usize::from(frame_limit != "0")] += outcome["rounds"].as_u64().unwrap();
+        }
+    }
+    assert!(rounds[1] > rounds[0], "a frame limit splits the exchange into more rounds: {rounds:?}");
 }
 
 #[test]
@@ -170,4 +262,70 @@ fn tools_sync_moves_what_each_side_lacks() {
     assert_eq!(held(&remote), all);
     let local = local.restart();
     assert_eq!(held(&local), all);
+}
+
+/// `parrhesia-tools sync` (the negentropy crate as initiator) against a relay whose negentropy
+/// side is the reference implementation: both end with the union, and a second sync has
+/// nothing to do.
+#[test]
+fn tools_sync_reconciles_with_the_reference_implementation() {
+    let harness = reference_harness();
+    let author = keys(80);
+    let events: Vec<Event> = (0..90).map(|n| common::note(&author, &format!("reference sync {n}"))).collect();
+    let mut local = Relay::start(&["--shards", "1", "--durability", "nosync"]);
+    let mut on_local = local.connect();
+    for event in &events[30..] {
+        assert!(on_local.publish(event).0);
+    }
+    drop(on_local);
+    local.stop();
+    let file = harness.join(format!("events-{}.jsonl", local.pid()));
+    let lines: Vec<&str> = events[..60].iter().map(|event| event.json().as_ref()).collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let mut reference = Stopped(
+        Command::new("node")
+            .arg(harness.join("negentropy_reference.mjs"))
+            .arg("relay")
+            .arg(&file)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node runs"),
+    );
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(reference.0.stdout.take().unwrap()), &mut first_line)
+        .unwrap();
+    let listening: serde_json::Value = serde_json::from_str(first_line.trim()).unwrap();
+    let url = format!("ws://127.0.0.1:{}", listening["port"]);
+    let sync = || {
+        let output = Command::new(common::tools_binary())
+            .args(["sync", &url, "--dir", "both", "--data-dir"])
+            .arg(&local.data_dir)
+            .args(["--filter", &format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()))])
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{report}");
+        report
+    };
+    let report = sync();
+    assert!(report.contains("have 30 (here only), need 30 (there only); downloaded 30, uploaded 30"), "{report}");
+    assert!(sync().contains("have 0 (here only), need 0 (there only)"), "nothing left to do");
+    let all: BTreeSet<[u8; 32]> = events.iter().map(|event| *event.id()).collect();
+    let on_reference: BTreeSet<[u8; 32]> =
+        common::Client::connect(&url).req("all", &["{}"]).iter().map(|event| *event.id()).collect();
+    assert_eq!(on_reference, all);
+    let filter = format!(r#"{{"authors":["{}"],"limit":500}}"#, hex(author.public_key()));
+    let local = local.restart();
+    let on_local: BTreeSet<[u8; 32]> = local.connect().req("all", &[&filter]).iter().map(|event| *event.id()).collect();
+    assert_eq!(on_local, all);
+}
+
+/// A child process killed when the test ends, passed or not.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
