@@ -26,8 +26,9 @@ use parrhesia_net::deflate::{Deflater, InflatingStream};
 pub enum Phase {
     /// The stored-events scan (and its catch-up) is running; live fanout skips it.
     Scanning,
-    /// Live: stored events with a sequence above `after_seq` are delivered.
-    Live { after_seq: u64 },
+    /// Live: stored events with a sequence above `after_seq` are delivered. `since` is the
+    /// shard's `Undurable::clock` when it went live.
+    Live { after_seq: u64, since: u64 },
 }
 
 pub struct SubscriptionState {
@@ -118,11 +119,22 @@ impl Connection {
 
     /// The subscription's EVENT prefix if a live event (with `seq`, or ephemeral) goes to it
     /// now; `None` if it does not.
-    pub fn live_prefix(&self, subscription_id: &str, seq: Option<u64>) -> Option<bytes::Bytes> {
+    /// `had_it_before`: the event was fanned out before, until the shard's clock said this
+    /// (its commit failed): a subscription live before then has it already.
+    pub fn live_prefix(
+        &self,
+        subscription_id: &str,
+        seq: Option<u64>,
+        had_it_before: Option<u64>,
+    ) -> Option<bytes::Bytes> {
         let subscriptions = self.subscriptions.borrow();
         let state = subscriptions.get(subscription_id)?;
         match state.phase {
-            Phase::Live { after_seq } if seq.is_none_or(|seq| seq > after_seq) => Some(state.prefix.clone()),
+            Phase::Live { after_seq, since }
+                if seq.is_none_or(|seq| seq > after_seq) && had_it_before.is_none_or(|until| since >= until) =>
+            {
+                Some(state.prefix.clone())
+            }
             _ => None,
         }
     }

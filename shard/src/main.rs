@@ -15,6 +15,7 @@ mod req;
 mod runtime;
 mod shard;
 mod startup;
+mod undurable;
 mod writer;
 
 use std::path::PathBuf;

@@ -55,6 +55,12 @@ pub struct Commit {
     pub outcomes: Vec<(u64, Outcome)>,
     /// Every event the commit stored, in sequence order, shared by all shards.
     pub events: Arc<[(u64, Event)]>,
+    /// The events are durable, and so is everything sent before. `false`: a replicated batch
+    /// sent before its commit (its origin made it durable already; everything sent before it
+    /// is durable); the next message says whether that commit held (`taken_back`).
+    pub durable: bool,
+    /// Events of the replicated batch sent before its commit, which then failed: not stored.
+    pub taken_back: Vec<parrhesia_engine::Id>,
     /// When the writer sent it (the shard measures how long it waited in its queue).
     pub sent: std::time::Instant,
     /// The operator's policy after a management call changed it, with its generation: every
@@ -67,7 +73,15 @@ pub struct Commit {
 impl Commit {
     /// A commit of stored events, with this shard's outcomes.
     pub fn stored(outcomes: Vec<(u64, Outcome)>, events: Arc<[(u64, Event)]>) -> Commit {
-        Commit { outcomes, events, sent: std::time::Instant::now(), policy: None, answers: Vec::new() }
+        Commit {
+            outcomes,
+            events,
+            durable: true,
+            taken_back: Vec::new(),
+            sent: std::time::Instant::now(),
+            policy: None,
+            answers: Vec::new(),
+        }
     }
 }
 

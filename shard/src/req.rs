@@ -110,7 +110,8 @@ async fn serve(
 }
 
 /// Delivers what was committed between the scan's snapshot and what this shard has fanned out,
-/// reading the log, then flips the subscription live at exactly that point.
+/// reading the log (and, for events fanned out before their commit, the shard's copies), then
+/// flips the subscription live at exactly that point.
 async fn catch_up(
     shard: &Shard,
     connection: &Connection,
@@ -128,14 +129,28 @@ async fn catch_up(
             if let Some(state) = connection.subscriptions.borrow_mut().get_mut(id)
                 && state.generation == generation
             {
-                state.phase = Phase::Live { after_seq: after };
+                state.phase = Phase::Live { after_seq: after, since: shard.undurable.borrow().clock() };
             }
             return Ok(());
         }
         let now = crate::unix_now();
+        let durable = shard.undurable.borrow().durable_seq();
+        if after >= durable {
+            // The rest was fanned out before its commit: not readable from the store yet.
+            for (_, event) in shard.undurable.borrow().between(after, target) {
+                let live = event.expiration().is_none_or(|expiration| expiration > now);
+                if live && filters.iter().any(|filter| filter.matches_event(event)) {
+                    let json = event.json().as_bytes();
+                    connection.outbound.push_stored(prefix, json.len(), |out| out.copy_from_slice(json));
+                }
+            }
+            after = target;
+            continue;
+        }
+        let limit = target.min(durable);
         let mut advanced_to = after;
         let last = shard.store.log_since(after, CATCH_UP_EVENTS_MAX, CATCH_UP_BYTES_MAX, |record| {
-            if record.seq > target {
+            if record.seq > limit {
                 return;
             }
             advanced_to = record.seq;
@@ -144,8 +159,8 @@ async fn catch_up(
                 connection.outbound.push_stored(prefix, record.json_len(), |out| record.write_json(out));
             }
         })?;
-        // Nothing left in the log up to `target` (removed events leave holes): go to it.
-        after = if last == after || last > target { target } else { advanced_to };
+        // Nothing left in the log up to `limit` (removed events leave holes): go to it.
+        after = if last == after || last > limit { limit } else { advanced_to };
         connection.outbound.wait_below_high_water().await;
         if !connection.is_current(id, generation) {
             return Ok(());

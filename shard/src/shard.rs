@@ -94,8 +94,11 @@ pub struct Shard {
     next_ticket: Cell<u64>,
     next_connection: Cell<u64>,
     next_generation: Cell<u64>,
-    /// The highest sequence number whose commit this shard has fanned out.
+    /// The highest sequence number this shard has fanned out (a replicated batch's events
+    /// are fanned out before their commit: see `undurable`).
     pub last_seq_seen: Cell<u64>,
+    /// Fanned-out events not yet durable, and events taken back.
+    pub undurable: RefCell<crate::undurable::Undurable>,
     to_writer: RefCell<Option<Rc<ConnectedSender<WriterRequest>>>>,
     to_peers: RefCell<Vec<Rc<ConnectedSender<Ephemeral>>>>,
     /// Connected once the cluster executor has connected its end.
@@ -209,6 +212,19 @@ impl Shard {
             let reply = RelayMessage::Ok { event_id: id, accepted, message: message.into() };
             connection.outbound.push_reply(reply.encode());
         }
+        let mut undurable = self.undurable.borrow_mut();
+        undurable.tick();
+        if !commit.taken_back.is_empty() {
+            undurable.take_back(&commit.taken_back);
+        }
+        // Everything fanned out before this commit is durable now (or was taken back).
+        let durable_through = if commit.durable {
+            commit.events.last().map_or(self.last_seq_seen.get(), |(seq, _)| *seq)
+        } else {
+            self.last_seq_seen.get()
+        };
+        undurable.fanned_out(&commit.events, durable_through);
+        drop(undurable);
         for (seq, event) in commit.events.iter() {
             self.fan_out(event, Some(*seq));
             self.last_seq_seen.set(*seq);
@@ -227,9 +243,11 @@ impl Shard {
         // The event's JSON compressed once for every permessage-deflate delivery here.
         let mut json_deflated: Option<Bytes> = None;
         let restricted = self.read_restricted.contains(&event.kind());
+        // An event fanned out before, whose commit failed: subscriptions live then have it.
+        let had_it_before = seq.and_then(|_| self.undurable.borrow_mut().fanned_out_before(event.id()));
         for (connection_id, subscription_id) in matches.drain(..) {
             let Some(connection) = connections.get(&connection_id) else { continue };
-            let Some(prefix) = connection.live_prefix(&subscription_id, seq) else { continue };
+            let Some(prefix) = connection.live_prefix(&subscription_id, seq, had_it_before) else { continue };
             if restricted && !connection.read_access(&self.read_restricted).may_read_event(event) {
                 continue;
             }
@@ -385,6 +403,7 @@ pub async fn run(setup: ShardSetup) {
         next_connection: Cell::new(0),
         next_generation: Cell::new(0),
         last_seq_seen: Cell::new(0),
+        undurable: RefCell::default(),
         to_writer: RefCell::new(Some(to_writer)),
         to_peers: RefCell::new(to_peers),
         to_cluster: RefCell::new(None),
@@ -399,6 +418,7 @@ pub async fn run(setup: ShardSetup) {
     });
     // Events committed before this shard started are in the store: scans find them.
     shard.last_seq_seen.set(shard.store.last_seq().unwrap_or(0));
+    shard.undurable.replace(crate::undurable::Undurable::new(shard.last_seq_seen.get()));
     let commits = glommio::spawn_local({
         let shard = shard.clone();
         async move {

@@ -13,7 +13,7 @@ use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
 use parrhesia_engine::management::Call;
 use parrhesia_engine::{Prefix, Reason};
 use parrhesia_net::cluster::replication::AppliedBatch;
-use parrhesia_storage::{AuditEntry, Outcome, Store};
+use parrhesia_storage::{AuditEntry, Outcome, StorageError, Store};
 
 use crate::messages::{
     Commit, ManageAnswer, ManageRequest, ReplicatedBatch, StoreRequest, ToWriter, WriterNotice, WriterRequest,
@@ -278,7 +278,11 @@ async fn notify_cluster(notices: &Notices, notice: WriterNotice) {
 }
 
 /// Stores one pulled batch with its cursor, fans its new events out on every shard, and
-/// tells the cluster. Returns how many events were stored.
+/// tells the cluster. Returns how many events were stored. The events are fanned out once the
+/// batch is applied and before its commit (its flush): their origin made them durable
+/// already, and the commit is the slowest step between a peer's commit and delivery here. A
+/// commit that then fails takes them back (the shards keep REQs and later deliveries exact)
+/// and the batch is pulled again.
 async fn commit_replicated(
     store: &Store,
     batch: ReplicatedBatch,
@@ -289,34 +293,26 @@ async fn commit_replicated(
     let ReplicatedBatch { origin, epoch, from_seq, next_seq, events, positions, origin_commit_unix_ms } = batch;
     let applied = |stored| AppliedBatch { origin, epoch, from_seq, next_seq, stored };
     let started = Instant::now();
-    // This executor exists to block on LMDB: the commit (and its fsync) runs here, on purpose.
-    let result = store.apply_replicated(&origin, epoch, from_seq..next_seq, &events, &positions, unix_now());
-    metrics.committed(SOURCE_REPLICATION, started.elapsed(), events.len());
-    let outcomes = match result {
-        Ok(Some(outcomes)) => outcomes,
+    let count = events.len();
+    // This executor exists to block on LMDB: the transaction (and its fsync) runs here, on purpose.
+    let staged = match store.stage_replicated(&origin, epoch, from_seq..next_seq, &events, &positions, unix_now()) {
+        Ok(Some(staged)) => staged,
         Ok(None) => {
             // An earlier batch of this log failed: this one would leave a gap.
             notify_cluster(notices, WriterNotice::Applied(applied(false))).await;
             return 0;
         }
         Err(error) => {
-            tracing::warn!(%error, events = events.len(), "storing a replicated batch failed; it will be pulled again");
+            tracing::warn!(%error, events = count, "storing a replicated batch failed; it will be pulled again");
             notify_cluster(notices, WriterNotice::Applied(applied(false))).await;
             return 0;
         }
     };
-    let stored = stored_events(&outcomes, events.into_iter().map(|(_, event)| event));
-    metrics.events_stored[SOURCE_REPLICATION].add(stored.len() as u64);
-    if !stored.is_empty() {
-        let bytes: usize = stored.iter().map(|(_, event)| event.json().len()).sum();
-        let mut applied = metrics.applied_by_origin.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = applied.entry(origin).or_default();
-        entry.0 += stored.len() as u64;
-        entry.1 += bytes as u64;
-    }
+    let stored = stored_events(staged.outcomes(), events.into_iter().map(|(_, event)| event));
     if !stored.is_empty() {
         for sender in shards {
-            let _ = sender.send(Commit::stored(Vec::new(), stored.clone())).await;
+            let commit = Commit { durable: false, ..Commit::stored(Vec::new(), stored.clone()) };
+            let _ = sender.send(commit).await;
         }
         if origin_commit_unix_ms > 0 {
             // Clocks differ between nodes: a receiver behind the origin would see a negative
@@ -325,8 +321,49 @@ async fn commit_replicated(
             metrics.delivery_lag.observe_duration(Duration::from_millis(lag_ms));
         }
     }
+    let committed = if failpoint_abort_replicated() {
+        drop(staged);
+        Err(StorageError::Corrupt("failpoint: replicated commit".into()))
+    } else {
+        staged.commit()
+    };
+    metrics.committed(SOURCE_REPLICATION, started.elapsed(), count);
+    if let Err(error) = committed {
+        tracing::warn!(%error, events = count, "committing a replicated batch failed; it will be pulled again");
+        if !stored.is_empty() {
+            let taken_back: Vec<parrhesia_engine::Id> = stored.iter().map(|(_, event)| *event.id()).collect();
+            for sender in shards {
+                let commit = Commit { taken_back: taken_back.clone(), ..Commit::stored(Vec::new(), Arc::new([])) };
+                let _ = sender.send(commit).await;
+            }
+        }
+        notify_cluster(notices, WriterNotice::Applied(applied(false))).await;
+        return 0;
+    }
+    metrics.events_stored[SOURCE_REPLICATION].add(stored.len() as u64);
+    if !stored.is_empty() {
+        let bytes: usize = stored.iter().map(|(_, event)| event.json().len()).sum();
+        let mut applied = metrics.applied_by_origin.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = applied.entry(origin).or_default();
+        entry.0 += stored.len() as u64;
+        entry.1 += bytes as u64;
+    }
     notify_cluster(notices, WriterNotice::Applied(applied(true))).await;
     stored.len() as u64
+}
+
+/// Debug builds only: `FAILPOINT_PARRHESIA_REPLICATED_COMMIT=N` fails every Nth commit of a
+/// replicated batch (after its events were fanned out), for the tests of that path.
+fn failpoint_abort_replicated() -> bool {
+    if !cfg!(debug_assertions) {
+        return false;
+    }
+    static EVERY: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let every = *EVERY.get_or_init(|| {
+        std::env::var("FAILPOINT_PARRHESIA_REPLICATED_COMMIT").ok().and_then(|text| text.parse().ok()).unwrap_or(0)
+    });
+    every > 0 && (COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1).is_multiple_of(every)
 }
 
 /// Applies one batch and answers every shard. Returns the events stored, with their

@@ -38,7 +38,7 @@ impl NodeSpec {
 
     /// Starts this node with `seeds` and `allowed` peers in cluster `cluster_id`.
     fn start(&self, seeds: &[String], allowed: &[&str], cluster_id: &str) -> Relay {
-        self.start_with(seeds, allowed, cluster_id, &self.cluster_address(), &[])
+        self.start_with(seeds, allowed, cluster_id, &self.cluster_address(), &[], &[])
     }
 
     /// As `start`, telling the others to reach it at `advertise` (a proxy in front of it), with
@@ -50,6 +50,7 @@ impl NodeSpec {
         cluster_id: &str,
         advertise: &str,
         sets: &[&str],
+        env: &[(&str, &str)],
     ) -> Relay {
         let args = [
             format!("cluster.advertise={advertise}"),
@@ -66,7 +67,7 @@ impl NodeSpec {
         }
         flags.extend(["--shards".to_string(), "2".to_string()]);
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-        Relay::start_in(&self.dir.path().join("data"), &flags)
+        Relay::start_in_with_env(&self.dir.path().join("data"), &flags, env)
     }
 }
 
@@ -85,12 +86,16 @@ impl Mesh {
     }
 
     fn start_with(&self, index: usize, sets: &[&str]) -> Relay {
+        self.start_with_env(index, sets, &[])
+    }
+
+    fn start_with_env(&self, index: usize, sets: &[&str], env: &[(&str, &str)]) -> Relay {
         let others: Vec<&NodeSpec> =
             self.specs.iter().enumerate().filter(|(other, _)| *other != index).map(|(_, spec)| spec).collect();
         let seeds: Vec<String> = others.iter().map(|spec| spec.cluster_address()).collect();
         let allowed: Vec<&str> = others.iter().map(|spec| spec.public_key.as_str()).collect();
         let spec = &self.specs[index];
-        spec.start_with(&seeds, &allowed, "test-cluster", &spec.cluster_address(), sets)
+        spec.start_with(&seeds, &allowed, "test-cluster", &spec.cluster_address(), sets, env)
     }
 }
 
@@ -357,7 +362,7 @@ fn proxied_cluster(sets: &[&str]) -> ([NodeSpec; 3], Vec<common::proxy::Proxy>, 
             let others: Vec<usize> = (0..3).filter(|other| *other != index).collect();
             let seeds: Vec<String> = others.iter().map(|&other| proxies[other].address()).collect();
             let allowed: Vec<&str> = others.iter().map(|&other| specs[other].public_key.as_str()).collect();
-            specs[index].start_with(&seeds, &allowed, "test-cluster", &proxies[index].address(), sets)
+            specs[index].start_with(&seeds, &allowed, "test-cluster", &proxies[index].address(), sets, &[])
         })
         .collect();
     (specs, proxies, nodes)
@@ -798,4 +803,76 @@ fn nodes_seeded_from_one_export_pull_positions_instead_of_each_other_whole() {
         assert_eq!(total(&scrape, &metric("positions_held"), &[]), log - 32.0 - lacked, "{name}");
         assert!(total(&scrape, &metric("ids_pulls_sent"), &[]) >= 1.0, "{name}");
     }
+}
+
+/// Every event a subscription receives until none arrives for a while: the stored ones up to
+/// EOSE (already collected) and the live ones.
+fn received_until_quiet(client: &mut Client, subscription: &str, mut events: Vec<Event>) -> Vec<Event> {
+    while let Some(message) = client.recv_within(Duration::from_millis(500)) {
+        if let parrhesia_engine::RelayMessage::Event { subscription_id, event } = message
+            && subscription_id == subscription
+        {
+            events.push(Event::parse_trusted(&event).expect("event"));
+        }
+    }
+    events
+}
+
+/// A replicated batch is fanned out on B before B's commit. Subscriptions opened on B all
+/// along a stream of events published on A each get every event exactly once: from the scan,
+/// from the catch-up (the store or, before the commit, the shard's copies) or live. With
+/// `failing_commits`, that share of B's replicated commits fails after the fan-out: the events
+/// are taken back, pulled again, and still reach each subscription once.
+fn subscriptions_opened_during_replication_get_each_event_once(failing_commits: Option<&str>) {
+    let mesh = Mesh::new(2);
+    let a = mesh.start(0);
+    let env: Vec<(&str, &str)> =
+        failing_commits.map(|every| ("FAILPOINT_PARRHESIA_REPLICATED_COMMIT", every)).into_iter().collect();
+    let b = mesh.start_with_env(1, &[], &env);
+    for node in [&a, &b] {
+        wait_for_log(node, "link up", 1);
+    }
+    let author = keys(49);
+    let filter = format!(r#"{{"authors":["{}"],"limit":500}}"#, hex(author.public_key()));
+    let count = 150;
+    let publisher = {
+        let (url, author) = (a.url(), author.clone());
+        std::thread::spawn(move || {
+            let mut client = Client::connect(&url);
+            let events = publish_stream(std::slice::from_mut(&mut client), &author, count, "during replication");
+            events.iter().map(|event| *event.id()).collect::<std::collections::BTreeSet<_>>()
+        })
+    };
+    let mut subscribers = Vec::new();
+    while !publisher.is_finished() {
+        let mut client = b.connect();
+        let stored = client.req("s", &[&filter]);
+        subscribers.push((client, stored));
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    let published = publisher.join().unwrap();
+    wait_for_events(&b, &filter, count);
+    assert!(subscribers.len() >= 20, "{} subscriptions opened", subscribers.len());
+    for (index, (mut client, stored)) in subscribers.into_iter().enumerate() {
+        let events = received_until_quiet(&mut client, "s", stored);
+        let ids: Vec<[u8; 32]> = events.iter().map(|event| *event.id()).collect();
+        let distinct: std::collections::BTreeSet<[u8; 32]> = ids.iter().copied().collect();
+        assert_eq!(distinct.len(), ids.len(), "subscription {index} got an event twice");
+        let missing = published.difference(&distinct).count();
+        assert!(distinct == published, "subscription {index} lacks {missing} of {count} (got {})", distinct.len());
+    }
+    if failing_commits.is_some() {
+        let scrape = scrape(&b);
+        assert!(total(&scrape, "parrhesia_cluster_replication_batches_retried_total", &[]) >= 1.0);
+    }
+}
+
+#[test]
+fn subscriptions_opened_during_replication_get_each_event_once_before_the_commit() {
+    subscriptions_opened_during_replication_get_each_event_once(None);
+}
+
+#[test]
+fn events_of_a_failed_commit_after_their_fan_out_still_reach_each_subscription_once() {
+    subscriptions_opened_during_replication_get_each_event_once(Some("3"));
 }

@@ -25,4 +25,4 @@ pub use store::{
     Durability, ExportError, LogHead, ReindexReport, Store, StoreGauges, StoreOptions, StoredEvent, TableStats,
     export_any_version, reindex_search,
 };
-pub use write::{KIND_DELETION, KIND_VANISH, Outcome};
+pub use write::{KIND_DELETION, KIND_VANISH, Outcome, StagedBatch};

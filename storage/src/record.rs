@@ -301,6 +301,11 @@ impl RecordFilter {
         RecordFilter { access, ..self }
     }
 
+    /// Whether an event in memory passes every condition, as `matches` decides for a stored one.
+    pub fn matches_event(&self, event: &Event) -> bool {
+        self.filter.matches(event) && self.access.may_read_event(event)
+    }
+
     /// Whether the stored event passes every condition (`limit` is not a condition). Reads the
     /// JSON only for a NIP-50 search; `None` if that JSON cannot be read (a damaged store).
     pub fn matches(&self, record: &Record) -> Option<bool> {

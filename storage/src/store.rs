@@ -149,6 +149,10 @@ pub struct Store {
     /// The kinds the word index holds (`META_SEARCH_KINDS`).
     pub(crate) search_kinds: Vec<u16>,
     pub(crate) search_candidates_max: usize,
+    /// Sequence numbers up to here were handed out by a write transaction that did not commit
+    /// after its events were fanned out (`StagedBatch`): never used again in this process, so
+    /// a subscription that saw one never skips a later event numbered the same.
+    pub(crate) seq_floor: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -227,6 +231,7 @@ impl Store {
             relay_url: options.relay_url.clone(),
             search_kinds,
             search_candidates_max: options.search_candidates_max,
+            seq_floor: Default::default(),
         })
     }
 
@@ -303,7 +308,16 @@ pub fn reindex_search(
         .ok_or_else(|| StorageError::Corrupt("node id".into()))?;
     let epoch = meta.get(&txn, schema::META_EPOCH)?.map(decode_seq).transpose()?.unwrap_or_default();
     txn.commit()?;
-    let store = Store { env, tables, node_id, epoch, relay_url: None, search_kinds: kinds, search_candidates_max: 0 };
+    let store = Store {
+        env,
+        tables,
+        node_id,
+        epoch,
+        relay_url: None,
+        search_kinds: kinds,
+        search_candidates_max: 0,
+        seq_floor: Default::default(),
+    };
     let mut report = ReindexReport { kinds: store.search_kinds.clone(), ..ReindexReport::default() };
     let mut next_seq = 0u64;
     loop {

@@ -12,6 +12,56 @@ use crate::schema;
 use crate::search::PendingSearch;
 use crate::store::{Store, Tables, decode_seq, read_last_seq, read_record};
 
+/// A replicated batch applied in a write transaction not yet committed (`Store::
+/// stage_replicated`). Dropped or failed, nothing of it is stored and its sequence numbers
+/// are not used again by this process.
+pub struct StagedBatch<'s> {
+    store: &'s Store,
+    txn: Option<RwTxn<'s>>,
+    outcomes: Vec<Outcome>,
+    last_seq: u64,
+}
+
+impl StagedBatch<'_> {
+    /// One outcome per event of the batch, in order.
+    pub fn outcomes(&self) -> &[Outcome] {
+        &self.outcomes
+    }
+
+    /// Commits the batch. With one flush instead of two: the data pages are synced, the meta
+    /// page waits for the next commit or flush. LMDB stays consistent; a system crash may undo
+    /// this transaction, events and cursor together, and the batch is then pulled again.
+    /// Nothing was acknowledged to a client for it. Only the writer's thread commits, so the
+    /// flag is never seen by another transaction's commit.
+    pub fn commit(mut self) -> Result<Vec<Outcome>, StorageError> {
+        let txn = self.txn.take().expect("committed once");
+        let env = &self.store.env;
+        // SAFETY: NO_META_SYNC keeps ACI (see above); it is set and unset on this thread.
+        unsafe { env.set_flags(EnvFlags::NO_META_SYNC, FlagSetMode::Enable)? };
+        let committed = txn.commit();
+        // SAFETY: as above.
+        let restored = unsafe { env.set_flags(EnvFlags::NO_META_SYNC, FlagSetMode::Disable) };
+        if committed.is_err() {
+            self.abandon();
+        }
+        committed?;
+        restored?;
+        Ok(std::mem::take(&mut self.outcomes))
+    }
+
+    fn abandon(&self) {
+        self.store.seq_floor.fetch_max(self.last_seq, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for StagedBatch<'_> {
+    fn drop(&mut self) {
+        if self.txn.is_some() {
+            self.abandon();
+        }
+    }
+}
+
 /// What became of one event of a batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -39,8 +89,8 @@ impl Store {
     }
 
     /// Applies a batch pulled from the log (`origin`, `epoch`): `events` are (origin seq,
-    /// event), of `positions` (`from_seq..next_seq`), and the log's cursor becomes `next_seq` in the
-    /// same transaction, so a crash keeps both or neither. Inserts are idempotent by id
+    /// event), of `positions` (`from_seq..next_seq`), and the log's cursor becomes `next_seq`
+    /// in the same transaction, so a crash keeps both or neither. Inserts are idempotent by id
     /// (`Outcome::Duplicate`); every storage rule applies as to local events. `held` are
     /// (position, id) of events this store holds already (without that position): each is
     /// recorded at its position, or left a hole if it is no longer stored. Returns `None`,
@@ -55,6 +105,22 @@ impl Store {
         held: &[(u64, parrhesia_engine::Id)],
         now: u64,
     ) -> Result<Option<Vec<Outcome>>, StorageError> {
+        self.stage_replicated(origin, epoch, positions, events, held, now)?.map(StagedBatch::commit).transpose()
+    }
+
+    /// `apply_replicated` up to its commit: the outcomes are known (the events are numbered and
+    /// every rule applied) and `StagedBatch::commit` makes them durable. A staged batch dropped
+    /// or failing to commit changes nothing, but its sequence numbers are not handed out again
+    /// by this process.
+    pub fn stage_replicated(
+        &self,
+        origin: &[u8; 32],
+        epoch: u64,
+        positions: std::ops::Range<u64>,
+        events: &[(u64, Event)],
+        held: &[(u64, parrhesia_engine::Id)],
+        now: u64,
+    ) -> Result<Option<StagedBatch<'_>>, StorageError> {
         let (from_seq, next_seq) = (positions.start, positions.end);
         assert!(*origin != self.node_id || epoch != self.epoch, "a node never pulls its own current log");
         let mut txn = self.env.write_txn()?;
@@ -73,18 +139,8 @@ impl Store {
             }
         }
         self.tables.cursors.put(&mut txn, &key, &current.max(next_seq).to_be_bytes())?;
-        // One flush instead of two: the data pages are synced, the meta page waits for the next
-        // commit or flush. LMDB stays consistent; a system crash may undo this transaction,
-        // events and cursor together, and the batch is then pulled again. Nothing was
-        // acknowledged to a client for it. Only the writer's thread commits, so the flag is
-        // never seen by another transaction's commit.
-        // SAFETY: NO_META_SYNC keeps ACI (see above); it is set and unset on this thread.
-        unsafe { self.env.set_flags(EnvFlags::NO_META_SYNC, FlagSetMode::Enable)? };
-        let committed = txn.commit();
-        // SAFETY: as above.
-        unsafe { self.env.set_flags(EnvFlags::NO_META_SYNC, FlagSetMode::Disable)? };
-        committed?;
-        Ok(Some(outcomes))
+        let last_seq = read_last_seq(&txn, &self.tables)?;
+        Ok(Some(StagedBatch { store: self, txn: Some(txn), outcomes, last_seq }))
     }
 
     /// The body of a group commit: each event with its origin log position (`None`: this node).
@@ -94,7 +150,9 @@ impl Store {
         events: impl Iterator<Item = (&'e Event, Option<([u8; 32], u64, u64)>)>,
         now: u64,
     ) -> Result<Vec<Outcome>, StorageError> {
-        let mut last_seq = read_last_seq(txn, &self.tables)?;
+        // Past any number a staged batch handed out and did not commit (see `StagedBatch`).
+        let floor = self.seq_floor.load(std::sync::atomic::Ordering::Relaxed);
+        let mut last_seq = read_last_seq(txn, &self.tables)?.max(floor);
         let mut outcomes = Vec::with_capacity(events.size_hint().0);
         let mut own_stored = false;
         let mut pending = Pending::default();

@@ -423,6 +423,18 @@ fn origin_logs_and_cursors() {
     assert_eq!(origin_log(&store, &[4; 32], 6, 1), vec![(3, *own.id())]);
     assert_eq!(store.cursor(&[4; 32], 6).unwrap(), 7);
 
+    // A staged batch dropped before its commit stores nothing, and its sequence numbers are
+    // not handed out again (its events may have been fanned out under them).
+    let late = event(&keys(32), NOW, 1, &[], "staged, never committed");
+    let staged = store.stage_replicated(&[5; 32], 1, 1..2, &[(1, late.clone())], &[], NOW).unwrap().unwrap();
+    let Outcome::Stored { seq: dropped_seq } = staged.outcomes()[0] else { panic!("{:?}", staged.outcomes()) };
+    drop(staged);
+    assert!(store.get_by_id(late.id()).unwrap().is_none());
+    assert_eq!(store.cursor(&[5; 32], 1).unwrap(), 1);
+    let staged = store.stage_replicated(&[5; 32], 1, 1..2, &[(1, late.clone())], &[], NOW).unwrap().unwrap();
+    assert_eq!(staged.commit().unwrap(), vec![Outcome::Stored { seq: dropped_seq + 1 }]);
+    assert_eq!(store.cursor(&[5; 32], 1).unwrap(), 2);
+
     // Reads at given positions: only those, bounded, and where the read stopped.
     let at = |positions: &[u64], events_max| {
         let mut read = Vec::new();
@@ -453,8 +465,9 @@ fn origin_logs_and_cursors() {
     assert_eq!(origin_log(&store, &[1; 32], epoch, 1), vec![(1, *own.id()), (5, *deletion.id())]);
     assert_eq!(next_after(&store, &[1; 32], epoch, 1, 100), Some(6));
     let later = event(&keys(30), NOW, 1, &[], "next run");
-    assert_eq!(apply_one(&store, &later), Outcome::Stored { seq: 6 });
-    assert_eq!(origin_log(&store, &[1; 32], store.epoch(), 1), vec![(6, *later.id())]);
+    // (Seq 6 went to the dropped staged batch, 7 to its committed retry.)
+    assert_eq!(apply_one(&store, &later), Outcome::Stored { seq: 8 });
+    assert_eq!(origin_log(&store, &[1; 32], store.epoch(), 1), vec![(8, *later.id())]);
 }
 
 #[test]

@@ -28,6 +28,7 @@ pub struct Relay {
     /// The thread collecting stderr into `log`; it ends at EOF, after the process exits.
     log_reader: Option<std::thread::JoinHandle<()>>,
     args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 /// A loopback port free for TCP and UDP, below the kernel's ephemeral range (32768-60999 here):
@@ -69,12 +70,19 @@ impl Relay {
 
     /// Starts a relay on an existing data directory.
     pub fn start_in(data_dir: &Path, args: &[&str]) -> Relay {
-        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-        Relay::spawn(data_dir.to_path_buf(), free_port(), args)
+        Relay::start_in_with_env(data_dir, args, &[])
     }
 
-    fn spawn(data_dir: PathBuf, port: u16, args: Vec<String>) -> Relay {
+    /// As `start_in`, with these environment variables set for the relay (and its restarts).
+    pub fn start_in_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Relay {
+        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        let env = env.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect();
+        Relay::spawn(data_dir.to_path_buf(), free_port(), args, env)
+    }
+
+    fn spawn(data_dir: PathBuf, port: u16, args: Vec<String>, env: Vec<(String, String)>) -> Relay {
         let mut child = Command::new(env!("CARGO_BIN_EXE_parrhesia"))
+            .envs(env.iter().map(|(key, value)| (key, value)))
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
@@ -96,7 +104,7 @@ impl Relay {
                 lines.lock().unwrap().push(line);
             }
         });
-        let relay = Relay { child, port, data_dir, _temp: None, log, log_reader: Some(log_reader), args };
+        let relay = Relay { child, port, data_dir, _temp: None, log, log_reader: Some(log_reader), args, env };
         if ready.recv_timeout(WAIT).is_err() {
             panic!("relay did not start: {:?}", relay.log.lock().unwrap());
         }
@@ -150,7 +158,7 @@ impl Relay {
             self.stop();
         }
         let temp = self._temp.take();
-        let mut relay = Relay::spawn(self.data_dir.clone(), self.port, self.args.clone());
+        let mut relay = Relay::spawn(self.data_dir.clone(), self.port, self.args.clone(), self.env.clone());
         relay._temp = temp;
         relay
     }
