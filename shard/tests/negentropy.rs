@@ -222,6 +222,32 @@ fn bounds_and_malformed_messages_refuse_cleanly() {
     assert_eq!(client.req("req", &[&filter]).len(), 6);
 }
 
+/// A relay that accepted `events` and was then stopped (its store for `parrhesia-tools sync`).
+fn stopped_relay_with(events: &[Event]) -> Relay {
+    let mut relay = Relay::start(&["--shards", "1", "--durability", "nosync"]);
+    let mut client = relay.connect();
+    for event in events {
+        assert!(client.publish(event).0);
+    }
+    drop(client);
+    relay.stop();
+    relay
+}
+
+/// `parrhesia-tools sync URL --dir DIRECTION` of `local`'s store, over `author`'s events; its
+/// report (stderr).
+fn tools_sync(url: &str, direction: &str, local: &Relay, author: &parrhesia_engine::Keys) -> String {
+    let output = Command::new(common::tools_binary())
+        .args(["sync", url, "--dir", direction, "--data-dir"])
+        .arg(&local.data_dir)
+        .args(["--filter", &format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()))])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{report}");
+    report
+}
+
 /// `parrhesia-tools sync`: a stopped relay's store and a running relay end up holding the
 /// union of their events; a second sync finds nothing to do.
 #[test]
@@ -233,24 +259,8 @@ fn tools_sync_moves_what_each_side_lacks() {
     for event in &events[..60] {
         assert!(on_remote.publish(event).0);
     }
-    let mut local = Relay::start(&["--shards", "1", "--durability", "nosync"]);
-    let mut on_local = local.connect();
-    for event in &events[30..] {
-        assert!(on_local.publish(event).0);
-    }
-    drop(on_local);
-    local.stop();
-    let sync = |direction: &str| {
-        let output = std::process::Command::new(common::tools_binary())
-            .args(["sync", &remote.url(), "--dir", direction, "--data-dir"])
-            .arg(&local.data_dir)
-            .args(["--filter", &format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()))])
-            .output()
-            .unwrap();
-        let report = String::from_utf8_lossy(&output.stderr).to_string();
-        assert!(output.status.success(), "{report}");
-        report
-    };
+    let local = stopped_relay_with(&events[30..]);
+    let sync = |direction: &str| tools_sync(&remote.url(), direction, &local, &author);
     let report = sync("both");
     assert!(report.contains("have 30 (here only), need 30 (there only); downloaded 30, uploaded 30"), "{report}");
     assert!(sync("both").contains("have 0 (here only), need 0 (there only)"), "nothing left to do");
@@ -272,13 +282,7 @@ fn tools_sync_reconciles_with_the_reference_implementation() {
     let harness = reference_harness();
     let author = keys(80);
     let events: Vec<Event> = (0..90).map(|n| common::note(&author, &format!("reference sync {n}"))).collect();
-    let mut local = Relay::start(&["--shards", "1", "--durability", "nosync"]);
-    let mut on_local = local.connect();
-    for event in &events[30..] {
-        assert!(on_local.publish(event).0);
-    }
-    drop(on_local);
-    local.stop();
+    let local = stopped_relay_with(&events[30..]);
     let file = harness.join(format!("events-{}.jsonl", local.pid()));
     let lines: Vec<&str> = events[..60].iter().map(|event| event.json().as_ref()).collect();
     std::fs::write(&file, lines.join("\n")).unwrap();
@@ -296,17 +300,7 @@ fn tools_sync_reconciles_with_the_reference_implementation() {
         .unwrap();
     let listening: serde_json::Value = serde_json::from_str(first_line.trim()).unwrap();
     let url = format!("ws://127.0.0.1:{}", listening["port"]);
-    let sync = || {
-        let output = Command::new(common::tools_binary())
-            .args(["sync", &url, "--dir", "both", "--data-dir"])
-            .arg(&local.data_dir)
-            .args(["--filter", &format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()))])
-            .output()
-            .unwrap();
-        let report = String::from_utf8_lossy(&output.stderr).to_string();
-        assert!(output.status.success(), "{report}");
-        report
-    };
+    let sync = || tools_sync(&url, "both", &local, &author);
     let report = sync();
     assert!(report.contains("have 30 (here only), need 30 (there only); downloaded 30, uploaded 30"), "{report}");
     assert!(sync().contains("have 0 (here only), need 0 (there only)"), "nothing left to do");
