@@ -25,7 +25,7 @@ use parrhesia_engine::summary::{EventProbe, InterestKey};
 use parrhesia_net::cluster::NodeId;
 use parrhesia_net::cluster::frame::{LogHead, Message, PositionId, WireEvent};
 use parrhesia_net::cluster::replication::{
-    Action, AppliedBatch, LogStore, ReadIds, ReadLog, ReplicationConfig, Replicator,
+    Action, AppliedBatch, LOG_CLASS_MASK, LogStore, ReadIds, ReadLog, ReplicationConfig, Replicator,
 };
 
 const PULL_EVENTS_MAX: u32 = 4;
@@ -69,6 +69,11 @@ fn probe(id: &[u8; 32]) -> EventProbe {
     }
 }
 
+/// The class of kinds an event belongs to: half of them have a log of their own.
+fn class_of(id: &[u8; 32]) -> u8 {
+    (id[7] / 3) % 2
+}
+
 fn author_key(author: u8) -> InterestKey {
     InterestKey::of(&IndexKey::Author(&[author; 32]))
 }
@@ -106,10 +111,12 @@ impl SimStore {
             return false;
         }
         self.last_seq += 1;
+        // Own events of the second class of kinds go to a log of their own (`epoch | 1`).
+        let own_epoch = self.epoch | u64::from(class_of(&id));
         if position.is_none() {
-            self.cursors.insert((self.me, self.epoch), self.last_seq + 1);
+            self.cursors.insert((self.me, own_epoch), self.last_seq + 1);
         }
-        let (origin, epoch, origin_seq) = position.unwrap_or((self.me, self.epoch, self.last_seq));
+        let (origin, epoch, origin_seq) = position.unwrap_or((self.me, own_epoch, self.last_seq));
         self.events.insert(id, (self.last_seq, origin, epoch, origin_seq));
         self.origin_log.insert((origin, epoch, origin_seq), id);
         true
@@ -240,6 +247,8 @@ struct Summary {
     pushed: u64,
     avoided: u64,
     seeded: u64,
+    /// Logs of the second class of kinds held at the end (summed over nodes).
+    class_logs: u64,
     ids_pulls: u64,
     positions_held: u64,
     events_fetched: u64,
@@ -261,6 +270,7 @@ impl Summary {
         self.pushed += other.pushed;
         self.avoided += other.avoided;
         self.seeded += other.seeded;
+        self.class_logs += other.class_logs;
         self.ids_pulls += other.ids_pulls;
         self.positions_held += other.positions_held;
         self.events_fetched += other.events_fetched;
@@ -279,7 +289,7 @@ impl Sim {
         let count = 2 + random.below(3) as usize;
         let nodes = (0..count)
             .map(|index| {
-                let store = SimStore::new(node_id(index), random.next_u64());
+                let store = SimStore::new(node_id(index), random.next_u64() & !LOG_CLASS_MASK);
                 Node { store, process: None, cursor_floor: BTreeMap::new() }
             })
             .collect();
@@ -303,7 +313,7 @@ impl Sim {
     }
 
     fn start(&mut self, index: usize) {
-        let epoch = self.random.next_u64();
+        let epoch = self.random.next_u64() & !LOG_CLASS_MASK;
         let node = &mut self.nodes[index];
         node.store.start_epoch(epoch);
         let replicator = Replicator::new(node_id(index), config(), self.now, &node.store);
@@ -349,7 +359,7 @@ impl Sim {
                 self.wiped_acceptor.insert(*id);
             }
         }
-        let epoch = self.random.next_u64();
+        let epoch = self.random.next_u64() & !LOG_CLASS_MASK;
         self.nodes[index].store = SimStore::new(node_id(index), epoch);
         self.nodes[index].cursor_floor.clear();
     }
@@ -544,10 +554,9 @@ impl Sim {
         for (index, node) in self.nodes.iter().enumerate() {
             let Some(process) = &node.process else { continue };
             let own = node.store.own_log();
-            for (peer, from_seq) in process.replicator.lingering() {
+            for (peer, epoch, from_seq) in process.replicator.lingering() {
                 let Some(summary) = process.replicator.peer_summary(&peer, self.now) else { continue };
-                let waiting =
-                    node.store.origin_log.range((own.origin, own.epoch, from_seq)..(own.origin, own.epoch, u64::MAX));
+                let waiting = node.store.origin_log.range((own.origin, epoch, from_seq)..(own.origin, epoch, u64::MAX));
                 for (_, id) in waiting {
                     assert!(
                         !summary.matches(&probe(id)),
@@ -592,7 +601,7 @@ impl Sim {
         let process = node.process.as_mut().expect("up");
         if node.store.insert(id, None) {
             assert!(process.delivered.insert(id), "delivered twice");
-            let position = node.store.own_log().next_seq - 1;
+            let position = node.store.last_seq;
             let actions = process.replicator.local_commit(self.now, &node.store, vec![(position, probe(&id))]);
             self.acknowledged.entry(id).or_insert(index);
             self.run(index, actions);
@@ -751,6 +760,8 @@ fn run_seed(seed: u64) -> Summary {
         sim.count_stats(index);
     }
     sim.summary.events = sim.acknowledged.len() as u64;
+    let heads = sim.nodes.iter().flat_map(|node| node.store.heads());
+    sim.summary.class_logs = heads.filter(|head| head.epoch & LOG_CLASS_MASK == 1).count() as u64;
     sim.summary
 }
 
@@ -783,6 +794,7 @@ fn replication_converges_under_faults() {
         && total.pushed > 0
         && total.avoided > 0
         && total.seeded > 0
+        && total.class_logs > 0
         && total.positions_held > 0
         && total.events_fetched > 0;
     assert!(exercised, "the faults were exercised");

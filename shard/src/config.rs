@@ -293,9 +293,12 @@ pub struct ClusterConfig {
     pub link_replication_weight: u32,
     /// The weight of live frames (ephemeral events of kinds in no `traffic_classes` entry).
     pub link_live_weight: u32,
-    /// Extra live classes, each with its own queue and weight, as "name:weight:kind,kind,...",
-    /// e.g. "mls:1:443,444,445,1059": ephemeral events of those kinds cannot starve other
-    /// live traffic. (Stored events of every kind share the replication class: one log.)
+    /// Classes of kinds, each with its own queues and weight, as "name:weight:kind,kind,...",
+    /// e.g. "mls:1:443,444,445,1059": ephemeral events of those kinds have a live queue of their
+    /// own, and stored events of those kinds a log of their own per node (pulled on its own,
+    /// in a queue of its own), so a heavy stream of one class cannot starve the others. Every
+    /// node of a cluster should list the same classes in the same order (a class's log is
+    /// numbered by its place in this list).
     pub traffic_classes: Vec<String>,
     /// Anti-entropy: this often, in seconds, reconcile the recent events with each linked peer
     /// (negentropy over the link) and fetch what replication missed; 0 turns it off.
@@ -391,7 +394,19 @@ impl ClusterConfig {
             }
             classes.push((name.to_string(), weight, kinds));
         }
+        if classes.len() > 255 {
+            bail!("configuration key `cluster.traffic_classes`: at most 255 classes");
+        }
         Ok(classes)
+    }
+
+    /// The kinds of `traffic_classes` and their class numbers (1, 2, ... in list order): the
+    /// store numbers a node's own events of those kinds in a log per class.
+    pub fn log_classes(&self) -> anyhow::Result<std::collections::HashMap<u16, u8>> {
+        let classes = self.kind_classes()?.into_iter().enumerate();
+        let numbered =
+            classes.flat_map(|(index, (_, _, kinds))| kinds.into_iter().map(move |kind| (kind, index as u8 + 1)));
+        Ok(numbered.collect())
     }
 
     /// The allowed peers as keys (validated at load).

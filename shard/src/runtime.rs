@@ -148,10 +148,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let _lock = DirectoryLock::acquire(&config.data_dir, &holder)?;
     let mut store = Store::open(&config.data_dir, &options)
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-    if node_key.is_some() {
-        // Each run of a cluster node numbers its own events in a log of its own (see
-        // `Store::begin_epoch`): a restored store never reuses a position.
-        store.begin_epoch().context("starting this run's epoch")?;
+    if let Some(cluster) = &config.cluster {
+        // Each run of a cluster node numbers its own events in a log of its own, one per class
+        // of kinds (see `Store::begin_epoch_with_classes`): a restored store never reuses a
+        // position.
+        store.begin_epoch_with_classes(cluster.log_classes()?).context("starting this run's epoch")?;
     }
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

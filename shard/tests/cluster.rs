@@ -876,3 +876,52 @@ fn subscriptions_opened_during_replication_get_each_event_once_before_the_commit
 fn events_of_a_failed_commit_after_their_fan_out_still_reach_each_subscription_once() {
     subscriptions_opened_during_replication_get_each_event_once(Some("3"));
 }
+
+/// Stored events of a class of kinds (`traffic_classes`) go to a log of their own per node,
+/// pulled on its own: a node catching up on a long backlog of that class gets another kind's
+/// event from the same origin long before the backlog is through (in one log it would come
+/// after all of it).
+#[test]
+fn a_backlog_of_one_class_of_kinds_does_not_hold_back_another() {
+    let mesh = Mesh::new(2);
+    let sets = ["cluster.traffic_classes=bulk:1:7", "cluster.pull_events_max=8", "durability=nosync"];
+    let a = mesh.start_with(0, &sets);
+    let author = keys(50);
+    let mut on_a = a.connect();
+    let backlog = 1500;
+    let filler = "x".repeat(600);
+    for number in 0..backlog {
+        let reaction = author.sign(common::now(), 7, vec![], format!("{number} {filler}"));
+        assert!(on_a.publish(&reaction).0);
+    }
+    let note = note(&author, "after the backlog");
+    assert!(on_a.publish(&note).0);
+    // B starts and pulls A's logs: the note's log has one event, the reactions' log 1,500.
+    let b = mesh.start_with(1, &sets);
+    let by_id = format!(r#"{{"ids":["{}"]}}"#, hex(note.id()));
+    let reactions = format!(r#"{{"authors":["{}"],"kinds":[7]}}"#, hex(author.public_key()));
+    let deadline = Instant::now() + WAIT;
+    let mut client = b.connect();
+    let reactions_then = loop {
+        if !client.req("note", &[&by_id]).is_empty() {
+            client.send_text(&format!(r#"["COUNT","count",{reactions}]"#));
+            match client.recv() {
+                parrhesia_engine::RelayMessage::Count { count, .. } => break count,
+                other => panic!("expected COUNT, got {other:?}"),
+            }
+        }
+        assert!(Instant::now() < deadline, "the note never reached B");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    assert!(reactions_then < backlog as u64, "the note came after all {reactions_then} reactions");
+    wait_for_events(&b, &format!(r#"{{"authors":["{}"],"kinds":[7],"limit":2000}}"#, hex(author.public_key())), 500);
+    // Its log's batches travel in the class's own queue (named after the class).
+    let scrape = scrape(&a);
+    let queues: Vec<&str> = scrape
+        .samples
+        .iter()
+        .filter(|sample| sample.metric == "parrhesia_cluster_link_queue_bytes")
+        .filter_map(|sample| sample.labels.get("class"))
+        .collect();
+    assert!(queues.contains(&"bulk_stored"), "{queues:?}");
+}

@@ -184,6 +184,10 @@ pub fn origin_log_dup(position: u64, seq: u64) -> [u8; 16] {
     time_dup(position, seq)
 }
 
+/// The low byte of an epoch: the class of kinds its log holds (0: every kind without a class of
+/// its own). Epochs are drawn with it 0 (see `Store::begin_epoch_with_classes`).
+pub const LOG_CLASS_MASK: u64 = 0xFF;
+
 /// The `cursors` key of a log, and its `origin_log` key.
 pub fn cursor_key(origin: &[u8; 32], epoch: u64) -> [u8; 40] {
     let mut key = [0; 40];

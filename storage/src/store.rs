@@ -153,6 +153,9 @@ pub struct Store {
     /// after its events were fanned out (`StagedBatch`): never used again in this process, so
     /// a subscription that saw one never skips a later event numbered the same.
     pub(crate) seq_floor: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Kinds whose events this node numbers in a log of their own (`set_log_classes`): kind ->
+    /// class (1..=255), the low byte of that log's epoch.
+    pub(crate) log_classes: std::sync::Arc<std::collections::HashMap<u16, u8>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -232,6 +235,7 @@ impl Store {
             search_kinds,
             search_candidates_max: options.search_candidates_max,
             seq_floor: Default::default(),
+            log_classes: Default::default(),
         })
     }
 
@@ -317,6 +321,7 @@ pub fn reindex_search(
         search_kinds: kinds,
         search_candidates_max: 0,
         seq_floor: Default::default(),
+        log_classes: Default::default(),
     };
     let mut report = ReindexReport { kinds: store.search_kinds.clone(), ..ReindexReport::default() };
     let mut next_seq = 0u64;
@@ -601,7 +606,7 @@ impl Store {
         let held = match self.tables.cursors.get(&txn, &schema::cursor_key(origin, epoch))? {
             Some(next) => decode_seq(next)?,
             // This node's current log, before its first event.
-            None if (*origin, epoch) == (self.node_id, self.epoch) => 1,
+            None if self.is_own_current_log(origin, epoch) => 1,
             None => return Ok(None),
         };
         let log = schema::cursor_key(origin, epoch);
@@ -670,6 +675,20 @@ impl Store {
     /// therefore never numbers two events the same in one log. Call once, before the store
     /// is cloned.
     pub fn begin_epoch(&mut self) -> Result<(), StorageError> {
+        self.begin_epoch_with_classes(std::collections::HashMap::new())
+    }
+
+    /// As `begin_epoch`, with classes of kinds (kind -> class, 1..=255) whose events this run
+    /// numbers in a log of their own, `(node, epoch | class)`: a peer pulls each such log on
+    /// its own, so a stream of one class does not wait behind another's (their positions are
+    /// the events' sequence numbers, so each class log has holes where the others' events
+    /// are). Every node of a cluster should give the same classes the same numbers.
+    pub fn begin_epoch_with_classes(
+        &mut self,
+        log_classes: std::collections::HashMap<u16, u8>,
+    ) -> Result<(), StorageError> {
+        assert!(log_classes.values().all(|class| *class > 0), "class 0 is every other kind's");
+        self.log_classes = std::sync::Arc::new(log_classes);
         // The run's own log already has its cursor (written with each local commit) if it
         // accepted anything; a run that accepted nothing leaves no log behind.
         let mut txn = self.env.write_txn()?;
@@ -681,9 +700,24 @@ impl Store {
     }
 }
 
-/// A random epoch (a store's or a run's).
+/// A random epoch (a store's or a run's); its low byte is 0, left for the class of kinds a
+/// log holds (`Store::begin_epoch_with_classes`).
 fn new_epoch() -> u64 {
-    RandomState::new().hash_one(std::time::SystemTime::now())
+    RandomState::new().hash_one(std::time::SystemTime::now()) & !schema::LOG_CLASS_MASK
+}
+
+impl Store {
+    /// The log this node's own event of `kind` goes to in this run: `(node, epoch | class)`.
+    pub(crate) fn own_log_epoch(&self, kind: u16) -> u64 {
+        self.epoch | u64::from(self.log_classes.get(&kind).copied().unwrap_or(0))
+    }
+
+    /// Whether (`origin`, `epoch`) is one of this run's own logs (the default or a class log).
+    pub fn is_own_current_log(&self, origin: &[u8; 32], epoch: u64) -> bool {
+        *origin == self.node_id
+            && (epoch == self.epoch
+                || (self.epoch & schema::LOG_CLASS_MASK == 0 && epoch & !schema::LOG_CLASS_MASK == self.epoch))
+    }
 }
 
 /// Hands every stored event's JSON to `visit`, in sequence order, from the store in `path`

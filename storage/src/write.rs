@@ -122,7 +122,7 @@ impl Store {
         now: u64,
     ) -> Result<Option<StagedBatch<'_>>, StorageError> {
         let (from_seq, next_seq) = (positions.start, positions.end);
-        assert!(*origin != self.node_id || epoch != self.epoch, "a node never pulls its own current log");
+        assert!(!self.is_own_current_log(origin, epoch), "a node never pulls its own current log");
         let mut txn = self.env.write_txn()?;
         let key = schema::cursor_key(origin, epoch);
         let current = self.tables.cursors.get(&txn, &key)?.map(decode_seq).transpose()?.unwrap_or(1);
@@ -154,7 +154,8 @@ impl Store {
         let floor = self.seq_floor.load(std::sync::atomic::Ordering::Relaxed);
         let mut last_seq = read_last_seq(txn, &self.tables)?.max(floor);
         let mut outcomes = Vec::with_capacity(events.size_hint().0);
-        let mut own_stored = false;
+        // The own logs this transaction stored events in (by epoch), and their last positions.
+        let mut own_stored: Vec<(u64, u64)> = Vec::new();
         let mut pending = Pending::default();
         for (event, position) in events {
             let mut writer = Writer::new(&mut *txn, self, &mut pending);
@@ -169,8 +170,14 @@ impl Store {
                         writer.remove(superseded)?;
                     }
                     last_seq += 1;
-                    own_stored |= position.is_none();
-                    let position = position.unwrap_or((self.node_id, self.epoch, last_seq));
+                    let position = position.unwrap_or_else(|| {
+                        let epoch = self.own_log_epoch(event.kind());
+                        match own_stored.iter_mut().find(|(own, _)| *own == epoch) {
+                            Some(own) => own.1 = last_seq,
+                            None => own_stored.push((epoch, last_seq)),
+                        }
+                        (self.node_id, epoch, last_seq)
+                    });
                     writer.insert(event, last_seq, position)?;
                     writer.apply_effects(event)?;
                     Outcome::Stored { seq: last_seq }
@@ -180,10 +187,10 @@ impl Store {
         }
         pending.flush(txn, self)?;
         self.tables.meta.put(txn, schema::META_LAST_SEQ, &last_seq.to_be_bytes())?;
-        if own_stored {
-            // The own log's cursor: this node holds its own log up to its last own event.
-            let own = schema::cursor_key(&self.node_id, self.epoch);
-            self.tables.cursors.put(txn, &own, &(last_seq + 1).to_be_bytes())?;
+        for (epoch, last) in own_stored {
+            // An own log's cursor: this node holds its own log up to its last own event there.
+            let own = schema::cursor_key(&self.node_id, epoch);
+            self.tables.cursors.put(txn, &own, &(last + 1).to_be_bytes())?;
         }
         Ok(outcomes)
     }

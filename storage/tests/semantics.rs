@@ -470,6 +470,39 @@ fn origin_logs_and_cursors() {
     assert_eq!(origin_log(&store, &[1; 32], store.epoch(), 1), vec![(8, *later.id())]);
 }
 
+/// A run with classes of kinds numbers its own events of a class in a log of their own,
+/// `(node, epoch | class)`, at their sequence numbers; each log's cursor follows its own last
+/// event, and every one is this run's (never pulled).
+#[test]
+fn own_events_of_a_class_of_kinds_go_to_that_class_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions { node_id: [1; 32], ..StoreOptions::default() };
+    let mut store = Store::open(dir.path(), &options).unwrap();
+    store.begin_epoch_with_classes([(1059, 1), (445, 2)].into_iter().collect()).unwrap();
+    let epoch = store.epoch();
+    assert_eq!(epoch & 0xff, 0, "epochs leave their low byte to the class");
+    let (note, wrap, group, note2) = (
+        event(&keys(40), NOW, 1, &[], "a note"),
+        event(&keys(40), NOW, 1059, &[], "a gift wrap"),
+        event(&keys(40), NOW, 445, &[], "a group message"),
+        event(&keys(40), NOW, 1, &[], "another note"),
+    );
+    for (event, seq) in [(&note, 1), (&wrap, 2), (&group, 3), (&note2, 4)] {
+        assert_eq!(apply_one(&store, event), Outcome::Stored { seq });
+    }
+    assert_eq!(origin_log(&store, &[1; 32], epoch, 1), vec![(1, *note.id()), (4, *note2.id())]);
+    assert_eq!(origin_log(&store, &[1; 32], epoch | 1, 1), vec![(2, *wrap.id())]);
+    assert_eq!(origin_log(&store, &[1; 32], epoch | 2, 1), vec![(3, *group.id())]);
+    let mut heads: Vec<(u64, u64)> =
+        store.log_heads().unwrap().iter().map(|head| (head.epoch, head.next_seq)).collect();
+    heads.sort();
+    assert_eq!(heads, vec![(epoch, 5), (epoch | 1, 3), (epoch | 2, 4)]);
+    for class in 0..3 {
+        assert!(store.is_own_current_log(&[1; 32], epoch | class));
+    }
+    assert!(!store.is_own_current_log(&[2; 32], epoch) && !store.is_own_current_log(&[1; 32], epoch ^ 0x100));
+}
+
 #[test]
 fn a_single_node_store_joins_a_cluster_under_a_key() {
     let dir = tempfile::tempdir().unwrap();

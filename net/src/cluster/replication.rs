@@ -339,7 +339,7 @@ impl Replicator {
         let logs = store
             .heads()
             .into_iter()
-            .filter(|head| (head.origin, head.epoch) != (own.origin, own.epoch))
+            .filter(|head| !is_current(&own, head.origin, head.epoch))
             .map(|head| ((head.origin, head.epoch), PullState::at(head.next_seq)))
             .collect();
         Replicator {
@@ -375,9 +375,11 @@ impl Replicator {
         self.peers.iter().map(|(id, peer)| (*id, peer.interest.age_ms(now_ms))).collect()
     }
 
-    /// Pulls parked with events waiting (lingering): the puller and where its pull starts.
-    pub fn lingering(&self) -> impl Iterator<Item = (NodeId, u64)> + '_ {
-        self.parked.iter().filter(|parked| parked.ready_ms.is_some()).map(|parked| (parked.peer, parked.pull.from_seq))
+    /// Pulls parked with events waiting (lingering): the puller, the log's epoch and where
+    /// the pull starts.
+    pub fn lingering(&self) -> impl Iterator<Item = (NodeId, u64, u64)> + '_ {
+        let lingering = self.parked.iter().filter(|parked| parked.ready_ms.is_some());
+        lingering.map(|parked| (parked.peer, parked.pull.epoch, parked.pull.from_seq))
     }
 
     /// A linked peer's summary as this node holds it, if it is current.
@@ -712,7 +714,7 @@ impl Replicator {
         for head in heads {
             let log = (head.origin, head.epoch);
             let known_origin = self.config.origins.is_empty() || self.config.origins.contains(&head.origin);
-            if log == (own.origin, own.epoch) || !known_origin {
+            if is_current(&own, head.origin, head.epoch) || !known_origin {
                 continue;
             }
             if !self.logs.contains_key(&log) {
@@ -736,7 +738,7 @@ impl Replicator {
     fn source(&self, now_ms: u64, log: LogId, next_seq: u64) -> Option<(NodeId, u32)> {
         let (origin, epoch) = log;
         let origin_link = self.peers.get(&origin);
-        if origin_link.is_some_and(|peer| peer.epoch == epoch) {
+        if origin_link.is_some_and(|peer| same_run(peer.epoch, epoch)) {
             return Some((origin, self.config.pull_wait_ms));
         }
         let origin_moved_on = origin == self.me || origin_link.is_some();
@@ -758,7 +760,7 @@ impl Replicator {
             .logs
             .iter()
             .filter(|(log, state)| {
-                state.in_flight.is_none() && state.applying < APPLYING_MAX && **log != (own.origin, own.epoch)
+                state.in_flight.is_none() && state.applying < APPLYING_MAX && !is_current(&own, log.0, log.1)
             })
             .map(|(log, state)| (*log, state.requested_seq, state.ids_only))
             .collect();
@@ -794,7 +796,7 @@ impl Replicator {
         let held = store.heads().into_iter().find(|head| (head.origin, head.epoch) == (pull.origin, pull.epoch));
         let own = store.own_log();
         let lingering = |replicator: &Replicator| {
-            let own_log = (pull.origin, pull.epoch) == (own.origin, own.epoch);
+            let own_log = is_current(&own, pull.origin, pull.epoch);
             own_log.then(|| replicator.linger_until(now_ms, &peer, pull.from_seq)).flatten()
         };
         match held {
@@ -920,7 +922,7 @@ impl Replicator {
         let parked = std::mem::take(&mut self.parked);
         for mut entry in parked {
             if held(&entry.pull) > entry.pull.from_seq {
-                let own_log = (entry.pull.origin, entry.pull.epoch) == (own.origin, own.epoch);
+                let own_log = is_current(&own, entry.pull.origin, entry.pull.epoch);
                 entry.ready_ms = own_log.then(|| self.linger_until(now_ms, &entry.peer, entry.pull.from_seq)).flatten();
                 match entry.ready_ms {
                     None => self.answer(entry.peer, &entry.pull, store, actions),
@@ -1157,6 +1159,26 @@ impl Replicator {
             self.ephemeral_seen.remove(&oldest);
         }
     }
+}
+
+/// The low byte of an epoch is the class of kinds its log holds (0: every kind without a class
+/// of its own); epochs are drawn with it 0, and a node numbers its own events of class `c` in
+/// the log `(node, epoch | c)` of its run. (`parrhesia_storage::schema::LOG_CLASS_MASK`.)
+pub const LOG_CLASS_MASK: u64 = 0xFF;
+
+/// The class of kinds the log of `epoch` holds.
+pub fn log_class(epoch: u64) -> u8 {
+    (epoch & LOG_CLASS_MASK) as u8
+}
+
+/// Whether `epoch` is a log of the run whose epoch is `run` (its default log or a class log).
+fn same_run(run: u64, epoch: u64) -> bool {
+    epoch == run || (run & LOG_CLASS_MASK == 0 && epoch & !LOG_CLASS_MASK == run)
+}
+
+/// Whether (`origin`, `epoch`) is one of the current run's logs of `own`'s node.
+fn is_current(own: &LogHead, origin: NodeId, epoch: u64) -> bool {
+    origin == own.origin && same_run(own.epoch, epoch)
 }
 
 /// Bytes a position and its id take in a `Positions` answer.

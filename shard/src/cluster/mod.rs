@@ -100,10 +100,14 @@ pub struct Node {
     behind_since: RefCell<HashMap<NodeId, u64>>,
     /// Bytes of interest summaries sent per peer (this run).
     summary_bytes_sent: RefCell<HashMap<NodeId, u64>>,
-    /// A link's traffic classes besides control: replication, live, then `traffic_classes`.
+    /// A link's traffic classes besides control: replication, live, sync, then for each of
+    /// `traffic_classes` its live queue and its stored-events queue.
     classes: Vec<ClassConfig>,
-    /// Ephemeral kinds with a class of their own.
+    /// Ephemeral kinds with a class of their own: the class's live queue.
     kind_class: HashMap<u16, usize>,
+    /// Per log class (1, 2, ...: the position in `traffic_classes`), the queue of its pulled
+    /// batches.
+    log_class_queue: Vec<usize>,
     /// Frames and bytes dropped per peer and class (over every link to it this run).
     class_drops: RefCell<HashMap<(NodeId, usize), (u64, u64)>>,
 }
@@ -122,7 +126,9 @@ impl Node {
     /// The traffic class a frame travels in.
     fn class_of(&self, message: &Message) -> usize {
         match message {
-            Message::Batch(_) | Message::Positions(_) | Message::Fetched(_) => REPLICATION,
+            Message::Batch(batch) => self.replication_queue(batch.epoch),
+            Message::Positions(positions) => self.replication_queue(positions.epoch),
+            Message::Fetched(fetched) => self.replication_queue(fetched.epoch),
             Message::SyncOpen(_)
             | Message::SyncMsg(_)
             | Message::SyncFetch(_)
@@ -133,6 +139,12 @@ impl Node {
             }
             _ => CONTROL,
         }
+    }
+
+    /// The queue of a log's batches: its class's stored-events queue, or replication.
+    fn replication_queue(&self, epoch: u64) -> usize {
+        let class = usize::from(parrhesia_net::cluster::replication::log_class(epoch));
+        class.checked_sub(1).and_then(|index| self.log_class_queue.get(index)).copied().unwrap_or(REPLICATION)
     }
 
     /// host:port others should use to reach this node.
@@ -410,14 +422,22 @@ pub async fn run(setup: ClusterSetup) {
             drop_oldest: false,
         },
     ];
-    let mut kind_class = HashMap::new();
+    let (mut kind_class, mut log_class_queue) = (HashMap::new(), Vec::new());
     for (name, weight, kinds) in setup.config.kind_classes().expect("validated at load") {
         kind_class.extend(kinds.into_iter().map(|kind| (kind, classes.len())));
         classes.push(ClassConfig {
-            name,
+            name: name.clone(),
             weight,
             bytes_max: setup.config.link_live_queue_bytes_max,
             drop_oldest: true,
+        });
+        // The class's stored events: their own log per origin, pulled, never dropped.
+        log_class_queue.push(classes.len());
+        classes.push(ClassConfig {
+            name: format!("{name}_stored"),
+            weight,
+            bytes_max: setup.config.link_queue_bytes_max,
+            drop_oldest: false,
         });
     }
     let node = Rc::new(Node {
@@ -454,6 +474,7 @@ pub async fn run(setup: ClusterSetup) {
         summary_bytes_sent: RefCell::default(),
         classes,
         kind_class,
+        log_class_queue,
         class_drops: RefCell::default(),
         config: setup.config,
     });
