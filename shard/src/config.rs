@@ -386,7 +386,8 @@ impl ClusterConfig {
             let weight: u32 = weight.trim().parse().ok().filter(|weight| *weight > 0).with_context(bad)?;
             let kinds: Vec<u16> =
                 kinds.split(',').map(|kind| kind.trim().parse()).collect::<Result<_, _>>().ok().with_context(bad)?;
-            let reserved = ["control", "replication", "live"].contains(&name);
+            // (`<name>_stored` is the queue of the class's stored events.)
+            let reserved = ["control", "replication", "live", "sync"].contains(&name) || name.ends_with("_stored");
             if name.is_empty() || reserved || classes.iter().any(|(known, _, _)| known == name) {
                 bail!(
                     "configuration key `cluster.traffic_classes`: the class name {name:?} is empty, reserved or repeated"

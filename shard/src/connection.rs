@@ -27,8 +27,8 @@ pub enum Phase {
     /// The stored-events scan (and its catch-up) is running; live fanout skips it.
     Scanning,
     /// Live: stored events with a sequence above `after_seq` are delivered. `since` is the
-    /// shard's `Undurable::clock` when it went live.
-    Live { after_seq: u64, since: u64 },
+    /// shard's `Undurable::clock` when it went live, `snapshot_seq` where its scan read up to.
+    Live { after_seq: u64, since: u64, snapshot_seq: u64 },
 }
 
 pub struct SubscriptionState {
@@ -119,19 +119,20 @@ impl Connection {
 
     /// The subscription's EVENT prefix if a live event (with `seq`, or ephemeral) goes to it
     /// now; `None` if it does not.
-    /// `had_it_before`: the event was fanned out before, until the shard's clock said this
-    /// (its commit failed): a subscription live before then has it already.
+    /// `taken_back`: the event was fanned out before and its commit failed: a subscription
+    /// that was sent it then is not sent it again.
     pub fn live_prefix(
         &self,
         subscription_id: &str,
         seq: Option<u64>,
-        had_it_before: Option<u64>,
+        taken_back: Option<crate::undurable::TakenBack>,
     ) -> Option<bytes::Bytes> {
         let subscriptions = self.subscriptions.borrow();
         let state = subscriptions.get(subscription_id)?;
         match state.phase {
-            Phase::Live { after_seq, since }
-                if seq.is_none_or(|seq| seq > after_seq) && had_it_before.is_none_or(|until| since >= until) =>
+            Phase::Live { after_seq, since, snapshot_seq }
+                if seq.is_none_or(|seq| seq > after_seq)
+                    && taken_back.is_none_or(|taken| !taken.reached(since, snapshot_seq)) =>
             {
                 Some(state.prefix.clone())
             }

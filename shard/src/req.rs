@@ -129,7 +129,8 @@ async fn catch_up(
             if let Some(state) = connection.subscriptions.borrow_mut().get_mut(id)
                 && state.generation == generation
             {
-                state.phase = Phase::Live { after_seq: after, since: shard.undurable.borrow().clock() };
+                let since = shard.undurable.borrow().clock();
+                state.phase = Phase::Live { after_seq: after, since, snapshot_seq };
             }
             return Ok(());
         }

@@ -243,11 +243,11 @@ impl Shard {
         // The event's JSON compressed once for every permessage-deflate delivery here.
         let mut json_deflated: Option<Bytes> = None;
         let restricted = self.read_restricted.contains(&event.kind());
-        // An event fanned out before, whose commit failed: subscriptions live then have it.
-        let had_it_before = seq.and_then(|_| self.undurable.borrow_mut().fanned_out_before(event.id()));
+        // An event fanned out before, whose commit failed: subscriptions sent it then have it.
+        let taken_back = seq.and_then(|_| self.undurable.borrow_mut().fanned_out_before(event.id()));
         for (connection_id, subscription_id) in matches.drain(..) {
             let Some(connection) = connections.get(&connection_id) else { continue };
-            let Some(prefix) = connection.live_prefix(&subscription_id, seq, had_it_before) else { continue };
+            let Some(prefix) = connection.live_prefix(&subscription_id, seq, taken_back) else { continue };
             if restricted && !connection.read_access(&self.read_restricted).may_read_event(event) {
                 continue;
             }

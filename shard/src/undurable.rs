@@ -11,6 +11,25 @@ use parrhesia_engine::{Event, Id};
 /// Events taken back remembered at most (oldest forgotten first).
 const TAKEN_BACK_MAX: usize = 65_536;
 
+/// An event fanned out before its commit, which then failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TakenBack {
+    /// The shard's clock when it learned of the failure.
+    pub clock: u64,
+    /// The sequence number the event was fanned out under.
+    pub seq: u64,
+}
+
+impl TakenBack {
+    /// Whether a subscription that went live at `since` after a scan up to `snapshot_seq` was
+    /// sent the event: it was live (or caught up from the shard's copies) before the failure,
+    /// and its scan did not reach past the event's number (a scan that did went live above it
+    /// and skipped it, as a stored event it then was not).
+    pub fn reached(&self, since: u64, snapshot_seq: u64) -> bool {
+        since < self.clock && snapshot_seq < self.seq
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Undurable {
     /// Every fanned-out event with a sequence number above `durable_seq`, in order.
@@ -19,8 +38,9 @@ pub struct Undurable {
     /// Counts the writer's messages this shard has handled; a subscription records it when
     /// it goes live.
     clock: u64,
-    /// Fanned-out events whose commit failed, with the clock when the shard learned it.
-    taken_back: HashMap<Id, u64>,
+    /// Fanned-out events whose commit failed: the clock when the shard learned it, and the
+    /// sequence number they were fanned out under.
+    taken_back: HashMap<Id, TakenBack>,
     taken_back_order: VecDeque<Id>,
 }
 
@@ -55,10 +75,18 @@ impl Undurable {
 
     /// The commit of these fanned-out events failed: they are not in the store.
     pub fn take_back(&mut self, ids: &[Id]) {
-        self.events.retain(|(_, event)| !ids.contains(event.id()));
-        for id in ids {
-            if self.taken_back.insert(*id, self.clock).is_none() {
-                self.taken_back_order.push_back(*id);
+        let clock = self.clock;
+        let mut taken = Vec::new();
+        self.events.retain(|(seq, event)| {
+            let back = ids.contains(event.id());
+            if back {
+                taken.push((*event.id(), TakenBack { clock, seq: *seq }));
+            }
+            !back
+        });
+        for (id, taken_back) in taken {
+            if self.taken_back.insert(id, taken_back).is_none() {
+                self.taken_back_order.push_back(id);
             }
         }
         while self.taken_back_order.len() > TAKEN_BACK_MAX {
@@ -67,12 +95,12 @@ impl Undurable {
         }
     }
 
-    /// If `id` was taken back: the clock then (subscriptions live before it have the event);
-    /// forgotten from now on (it is being fanned out again).
-    pub fn fanned_out_before(&mut self, id: &Id) -> Option<u64> {
-        let clock = self.taken_back.remove(id)?;
+    /// If `id` was taken back: when, and under which number it had been fanned out (see
+    /// `TakenBack::reached`); forgotten from now on (it is being fanned out again).
+    pub fn fanned_out_before(&mut self, id: &Id) -> Option<TakenBack> {
+        let taken_back = self.taken_back.remove(id)?;
         self.taken_back_order.retain(|taken| taken != id);
-        Some(clock)
+        Some(taken_back)
     }
 
     /// The events not yet durable with a sequence number in `(after, through]`, in order.
@@ -113,7 +141,12 @@ mod tests {
         undurable.tick();
         undurable.take_back(&[*failed[0].1.id(), *failed[1].1.id()]);
         assert!(seqs(&undurable, 0, 9).is_empty());
-        assert_eq!(undurable.fanned_out_before(failed[0].1.id()), Some(4));
+        let taken_back = undurable.fanned_out_before(failed[0].1.id()).unwrap();
+        assert_eq!(taken_back, TakenBack { clock: 4, seq: 6 });
+        // Live before the failure after a scan below it: sent. Live after it, or live above it
+        // after a scan that went past its number (and so skipped it): not.
+        assert!(taken_back.reached(3, 5));
+        assert!(!taken_back.reached(4, 5) && !taken_back.reached(3, 6));
         assert_eq!(undurable.fanned_out_before(failed[0].1.id()), None, "once");
         assert_eq!(undurable.fanned_out_before(batch[0].1.id()), None, "never taken back");
     }

@@ -81,9 +81,12 @@ fn counters_follow_the_load() {
     let after = scrape(&relay);
     assert_eq!(total(&after, "parrhesia_fanout_deliveries_total", &[]), 1.0);
     assert!(total(&after, "parrhesia_fanout_duration_seconds", &[]) >= 6.0, "every stored event was fanned out");
-    // Every commit waited between the writer and each of the two shards: counted on each.
+    // Every commit waited between the writer and each of the two shards: counted on each (the
+    // shard that did not serve the subscriber may take its last commit a moment later).
     let commits = total(&after, "parrhesia_writer_batch_events", &[("source", "clients")]);
-    assert_eq!(total(&after, "parrhesia_fanout_queue_seconds", &[]), 2.0 * commits);
+    scrape_until(&relay, "every commit is counted on both shards", |scrape| {
+        total(scrape, "parrhesia_fanout_queue_seconds", &[]) == 2.0 * commits
+    });
 
     // Open connections' queues are sampled once a second.
     scrape_until(&relay, "queue depths are sampled", |scrape| {

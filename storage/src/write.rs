@@ -45,7 +45,9 @@ impl StagedBatch<'_> {
             self.abandon();
         }
         committed?;
-        restored?;
+        // Committed: the events are stored whatever the flag says. (`mdb_env_set_flags` fails
+        // only for a flag outside the changeable set, which NO_META_SYNC is not.)
+        drop(restored);
         Ok(std::mem::take(&mut self.outcomes))
     }
 

@@ -248,9 +248,10 @@ struct Recent {
     probe: EventProbe,
 }
 
-/// Logs (epochs) of one origin this node keeps state for; an origin gets a new epoch each
+/// Runs (epochs) of one origin this node keeps state for; an origin gets a new epoch each
 /// time it starts, so this is restarts, not load. Past it, a peer naming yet another epoch
-/// of that origin is ignored (counted): no peer can make this node keep unbounded state.
+/// of that origin is ignored (counted): no peer can make this node keep unbounded state. A
+/// run has a log per class of kinds; an origin's logs are bounded too, at four per run.
 pub const LOGS_PER_ORIGIN_MAX: usize = 4096;
 
 /// Batches of one log that may wait for the writer at once: the next pull goes out while the
@@ -285,8 +286,9 @@ impl PullState {
 }
 
 /// The rest of a `Positions` answer, from `requested_seq` to `next_seq`: positions of events
-/// this node holds, and positions whose events it fetches.
+/// this node holds, and positions whose events it fetches (from `peer`, which answered).
 struct Fetching {
+    peer: NodeId,
     next_seq: u64,
     held: Vec<PositionId>,
     missing: Vec<u64>,
@@ -297,6 +299,15 @@ struct InFlight {
     peer: NodeId,
     from_seq: u64,
     deadline_ms: u64,
+    /// What was asked: only its answer is taken.
+    asked: Asked,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    Batch,
+    Positions,
+    Fetched,
 }
 
 struct Parked {
@@ -493,7 +504,8 @@ impl Replicator {
         self.down_since_ms.insert(peer, now_ms);
         self.parked.retain(|parked| parked.peer != peer);
         for state in self.logs.values_mut() {
-            if state.in_flight.is_some_and(|flight| flight.peer == peer) {
+            let fetching_from = state.fetching.as_ref().is_some_and(|fetching| fetching.peer == peer);
+            if fetching_from || state.in_flight.is_some_and(|flight| flight.peer == peer) {
                 state.give_up();
             }
         }
@@ -718,8 +730,16 @@ impl Replicator {
                 continue;
             }
             if !self.logs.contains_key(&log) {
-                let of_origin = self.logs.range((head.origin, 0)..=(head.origin, u64::MAX)).count();
-                if of_origin >= LOGS_PER_ORIGIN_MAX {
+                // Runs of the origin, not logs: a run has a log per class of kinds.
+                let mut runs: Vec<u64> = self
+                    .logs
+                    .range((head.origin, 0)..=(head.origin, u64::MAX))
+                    .map(|((_, epoch), _)| epoch & !LOG_CLASS_MASK)
+                    .collect();
+                runs.dedup();
+                let new_run = !runs.contains(&(head.epoch & !LOG_CLASS_MASK));
+                let logs = self.logs.range((head.origin, 0)..=(head.origin, u64::MAX)).count();
+                if (new_run && runs.len() >= LOGS_PER_ORIGIN_MAX) || logs >= 4 * LOGS_PER_ORIGIN_MAX {
                     self.stats.logs_refused += 1;
                     continue;
                 }
@@ -765,6 +785,11 @@ impl Replicator {
             .map(|(log, state)| (*log, state.requested_seq, state.ids_only))
             .collect();
         for (log, next_seq, ids_only) in logs {
+            if self.logs[&log].fetching.is_some() {
+                // A `Positions` answer waits for the writer before its next fetch.
+                self.send_fetch(now_ms, log, actions);
+                continue;
+            }
             let Some((peer, wait_ms)) = self.source(now_ms, log, next_seq) else { continue };
             // An ids-only pull is a catch-up: it never waits at the head.
             let wait_ms = if ids_only { 0 } else { wait_ms };
@@ -780,7 +805,8 @@ impl Replicator {
             self.stats.ids_pulls_sent += u64::from(ids_only);
             let deadline_ms = now_ms + u64::from(wait_ms) + self.config.pull_timeout_ms;
             let state = self.logs.get_mut(&log).expect("listed above");
-            state.in_flight = Some(InFlight { peer, from_seq: next_seq, deadline_ms });
+            let asked = if ids_only { Asked::Positions } else { Asked::Batch };
+            state.in_flight = Some(InFlight { peer, from_seq: next_seq, deadline_ms, asked });
             self.stats.pulls_sent += 1;
             if peer != log.0 {
                 self.stats.fallback_pulls += 1;
@@ -945,7 +971,9 @@ impl Replicator {
         }
         let _ = store;
         let Some(state) = self.logs.get_mut(&log) else { return };
-        let expected = state.in_flight.is_some_and(|flight| flight.peer == peer && flight.from_seq == batch.from_seq);
+        let expected = state.in_flight.is_some_and(|flight| {
+            flight.peer == peer && flight.from_seq == batch.from_seq && flight.asked == Asked::Batch
+        });
         if !expected || state.requested_seq != batch.from_seq {
             return; // a late answer to a pull already given up
         }
@@ -1000,8 +1028,9 @@ impl Replicator {
             return;
         }
         let Some(state) = self.logs.get_mut(&log) else { return };
-        let expected =
-            state.in_flight.is_some_and(|flight| flight.peer == peer && flight.from_seq == positions.from_seq);
+        let expected = state.in_flight.is_some_and(|flight| {
+            flight.peer == peer && flight.from_seq == positions.from_seq && flight.asked == Asked::Positions
+        });
         if !expected || state.requested_seq != positions.from_seq || state.fetching.is_some() {
             return; // a late answer to a pull already given up
         }
@@ -1034,8 +1063,8 @@ impl Replicator {
         state.ids_only = kept.len() >= missing.len() && positions.next_seq < source_head;
         // Everything before the first missing event is complete already.
         let complete = missing.first().copied().unwrap_or(positions.next_seq);
-        state.fetching = Some(Fetching { next_seq: positions.next_seq, held: kept, missing });
-        self.advance_fetching(now_ms, peer, log, Vec::new(), complete, actions);
+        state.fetching = Some(Fetching { peer, next_seq: positions.next_seq, held: kept, missing });
+        self.advance_fetching(now_ms, log, Vec::new(), complete, actions);
     }
 
     /// Events fetched for a `Positions` answer.
@@ -1050,7 +1079,9 @@ impl Replicator {
             return;
         }
         let Some(state) = self.logs.get_mut(&log) else { return };
-        let expected = state.in_flight.is_some_and(|flight| flight.peer == peer && flight.from_seq == fetched.from_seq);
+        let expected = state.in_flight.is_some_and(|flight| {
+            flight.peer == peer && flight.from_seq == fetched.from_seq && flight.asked == Asked::Fetched
+        });
         let Some(fetching) = state.fetching.as_ref().filter(|_| expected && state.requested_seq == fetched.from_seq)
         else {
             return; // a late answer to a fetch already given up
@@ -1065,16 +1096,16 @@ impl Replicator {
         }
         self.stats.events_fetched += fetched.events.len() as u64;
         state.in_flight = None;
-        self.advance_fetching(now_ms, peer, log, fetched.events, fetched.through, actions);
+        self.advance_fetching(now_ms, log, fetched.events, fetched.through, actions);
     }
 
     /// Hands the writer the part of a `Positions` answer complete before `through` (with
     /// `events` fetched for it): everything, once nothing is missing past it; then fetches
-    /// what is still missing.
+    /// what is still missing, unless the writer has enough of this log already (`plan` sends
+    /// that fetch once it has stored some).
     fn advance_fetching(
         &mut self,
         now_ms: u64,
-        peer: NodeId,
         log: LogId,
         events: Vec<WireEvent>,
         through: u64,
@@ -1101,10 +1132,18 @@ impl Replicator {
             }));
             state.requested_seq = end;
         }
-        let Some(fetching) = state.fetching.as_ref().filter(|fetching| !fetching.missing.is_empty()) else {
+        if state.fetching.as_ref().is_some_and(|fetching| fetching.missing.is_empty()) {
             state.fetching = None;
-            return;
-        };
+        } else if state.applying < APPLYING_MAX {
+            self.send_fetch(now_ms, log, actions);
+        }
+    }
+
+    /// Asks the peer that answered a `Positions` for the events still missing of it.
+    fn send_fetch(&mut self, now_ms: u64, log: LogId, actions: &mut Vec<Action>) {
+        let state = self.logs.get_mut(&log).expect("the caller found it");
+        let fetching = state.fetching.as_ref().expect("the caller checked");
+        let peer = fetching.peer;
         let fetch = Fetch {
             origin: log.0,
             epoch: log.1,
@@ -1115,7 +1154,7 @@ impl Replicator {
             bytes_max: self.config.pull_bytes_max,
         };
         let deadline_ms = now_ms + self.config.pull_timeout_ms;
-        state.in_flight = Some(InFlight { peer, from_seq: state.requested_seq, deadline_ms });
+        state.in_flight = Some(InFlight { peer, from_seq: state.requested_seq, deadline_ms, asked: Asked::Fetched });
         self.stats.fetches_sent += 1;
         actions.push(Action::Send { peer, message: Message::Fetch(fetch) });
     }
@@ -1345,7 +1384,7 @@ mod tests {
         assert_eq!(replicator.stats.resets_sent, 2);
         // A peer naming endless epochs of an origin gets no more state than the bound.
         let many: Vec<LogHead> = (0..LOGS_PER_ORIGIN_MAX as u64 + 10)
-            .map(|epoch| LogHead { origin: peer, epoch: 100 + epoch, next_seq: 2 })
+            .map(|epoch| LogHead { origin: peer, epoch: (100 + epoch) << 8, next_seq: 2 })
             .collect();
         replicator.on_message(0, peer, Message::Heads(many), &OneLog);
         assert_eq!(replicator.cursors().filter(|((origin, _), _)| *origin == peer).count(), LOGS_PER_ORIGIN_MAX);
@@ -1438,11 +1477,15 @@ mod tests {
         let actions = puller.on_message(0, peer, Message::Batch(batch), &OneLog);
         assert_eq!(applies(&actions), vec![(1, 3, vec![1, 2], vec![])]);
         assert!(sent(&actions).iter().any(|m| matches!(m, Message::Pull(pull) if pull.ids_only && pull.from_seq == 3)));
-        // Held positions before the first missing one are stored at once; the missing one is fetched.
+        // Held positions before the first missing one are stored at once; the missing one is
+        // fetched once the writer has stored a batch (two of this log are with it).
         let ids = [(4, [2; 32]), (5, [9; 32]), (6, [3; 32])].map(|(position, id)| PositionId { position, id }).to_vec();
         let positions = Positions { origin: [5; 32], epoch: 1, from_seq: 3, next_seq: 8, ids };
         let actions = puller.on_message(0, peer, Message::Positions(positions), &OneLog);
         assert_eq!(applies(&actions), vec![(3, 5, vec![], vec![4])]);
+        assert!(!sent(&actions).iter().any(|m| matches!(m, Message::Fetch(_))), "the writer has two batches");
+        let applied = |from_seq, next_seq| AppliedBatch { origin: [5; 32], epoch: 1, from_seq, next_seq, stored: true };
+        let actions = puller.applied(0, applied(1, 3), &OneLog);
         assert!(
             sent(&actions)
                 .iter()
@@ -1458,9 +1501,8 @@ mod tests {
         assert_eq!((puller.stats.positions_held, puller.stats.events_fetched, puller.stats.fetches_sent), (2, 1, 1));
         // Once the writer has stored the batches, the next pull goes on with positions and ids.
         let mut actions = Vec::new();
-        for (from_seq, next_seq) in [(1, 3), (3, 5), (5, 8)] {
-            let applied = AppliedBatch { origin: [5; 32], epoch: 1, from_seq, next_seq, stored: true };
-            actions.extend(puller.applied(0, applied, &OneLog));
+        for (from_seq, next_seq) in [(3, 5), (5, 8)] {
+            actions.extend(puller.applied(0, applied(from_seq, next_seq), &OneLog));
         }
         assert!(sent(&actions).iter().any(|m| matches!(m, Message::Pull(pull) if pull.ids_only && pull.from_seq == 8)));
         let actions = puller.on_message(0, peer, Message::Fetched(wrong), &OneLog);
