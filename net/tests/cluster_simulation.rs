@@ -599,10 +599,18 @@ impl Sim {
         };
         let node = &mut self.nodes[index];
         let process = node.process.as_mut().expect("up");
+        let own_log = (node.store.me, node.store.epoch | u64::from(class_of(&id)));
+        let new_log = !node.store.cursors.contains_key(&own_log);
         if node.store.insert(id, None) {
             assert!(process.delivered.insert(id), "delivered twice");
             let position = node.store.last_seq;
-            let actions = process.replicator.local_commit(self.now, &node.store, vec![(position, probe(&id))]);
+            let mut actions = process.replicator.local_commit(self.now, &node.store, vec![(position, probe(&id))]);
+            if new_log {
+                // Half the time, as the real node does; else the periodic heads tell the peers.
+                if self.random.chance(50) {
+                    actions.extend(process.replicator.own_log_started(self.now, &node.store));
+                }
+            }
             self.acknowledged.entry(id).or_insert(index);
             self.run(index, actions);
         }

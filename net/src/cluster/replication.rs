@@ -706,18 +706,34 @@ impl Replicator {
             }
         }
         let due = self.heads_sent_ms.is_none_or(|sent| now_ms >= sent + self.config.heads_interval_ms);
-        if due && !self.peers.is_empty() {
-            let heads = store.heads();
-            if heads != self.heads_sent {
-                for &peer in self.peers.keys() {
-                    actions.push(Action::Send { peer, message: Message::Heads(heads.clone()) });
-                }
-                self.heads_sent = heads;
-            }
-            self.heads_sent_ms = Some(now_ms);
+        if due {
+            self.send_heads(now_ms, store, &mut actions);
         }
         self.plan(now_ms, store, &mut actions);
         actions
+    }
+
+    /// This node began a log of its own (its first event of a class of kinds this run): tell
+    /// the peers now, so they pull it without waiting for the next periodic heads.
+    pub fn own_log_started(&mut self, now_ms: u64, store: &impl LogStore) -> Vec<Action> {
+        let mut actions = Vec::new();
+        self.send_heads(now_ms, store, &mut actions);
+        actions
+    }
+
+    /// Tells every linked peer how far this node holds each log, if that changed.
+    fn send_heads(&mut self, now_ms: u64, store: &impl LogStore, actions: &mut Vec<Action>) {
+        if self.peers.is_empty() {
+            return;
+        }
+        let heads = store.heads();
+        if heads != self.heads_sent {
+            for &peer in self.peers.keys() {
+                actions.push(Action::Send { peer, message: Message::Heads(heads.clone()) });
+            }
+            self.heads_sent = heads;
+        }
+        self.heads_sent_ms = Some(now_ms);
     }
 
     /// Records how far `peer` holds each log, and starts pulling logs this node did not know.
@@ -1507,6 +1523,62 @@ mod tests {
         assert!(sent(&actions).iter().any(|m| matches!(m, Message::Pull(pull) if pull.ids_only && pull.from_seq == 8)));
         let actions = puller.on_message(0, peer, Message::Fetched(wrong), &OneLog);
         assert!(applies(&actions).is_empty(), "a late answer is ignored");
+    }
+
+    /// A store whose heads are whatever the test says.
+    struct Heads(Vec<LogHead>);
+
+    impl LogStore for Heads {
+        fn own_log(&self) -> LogHead {
+            self.0[0]
+        }
+
+        fn heads(&self) -> Vec<LogHead> {
+            self.0.clone()
+        }
+
+        fn read(&self, _: &NodeId, _: u64, from_seq: u64, _: usize, _: usize) -> Option<ReadLog> {
+            Some(ReadLog { events: Vec::new(), next_seq: from_seq })
+        }
+
+        fn read_ids(&self, _: &NodeId, _: u64, from_seq: u64, _: usize) -> Option<ReadIds> {
+            Some(ReadIds { ids: Vec::new(), next_seq: from_seq })
+        }
+
+        fn read_at(&self, _: &NodeId, _: u64, _: &[u64], _: usize, _: usize) -> Option<ReadLog> {
+            None
+        }
+
+        fn holds(&self, ids: &[[u8; 32]]) -> Option<Vec<bool>> {
+            Some(vec![false; ids.len()])
+        }
+    }
+
+    #[test]
+    fn a_new_own_log_is_announced_at_once_and_only_when_heads_changed() {
+        let own = LogHead { origin: [1; 32], epoch: 0x700, next_seq: 3 };
+        let class_log = LogHead { origin: [1; 32], epoch: 0x701, next_seq: 3 };
+        let mut replicator = Replicator::new([1; 32], ReplicationConfig::default(), 0, &Heads(vec![own]));
+        replicator.link_up(0, [2; 32], 9, &[], &Heads(vec![own]));
+        replicator.tick(0, &Heads(vec![own]));
+        let heads_sent = |actions: &[Action]| {
+            sent(actions)
+                .into_iter()
+                .filter_map(|m| if let Message::Heads(heads) = m { Some(heads.clone()) } else { None })
+                .collect::<Vec<_>>()
+        };
+        assert!(heads_sent(&replicator.own_log_started(10, &Heads(vec![own]))).is_empty(), "nothing new");
+        let announced = heads_sent(&replicator.own_log_started(10, &Heads(vec![own, class_log])));
+        assert_eq!(announced, vec![vec![own, class_log]], "at once, not at the next periodic heads");
+        // The peer's current logs include its class logs: pulled from it with a long poll.
+        let peer_class_log = LogHead { origin: [2; 32], epoch: 9 << 8 | 1, next_seq: 5 };
+        let mut puller = Replicator::new([1; 32], ReplicationConfig::default(), 0, &Heads(vec![own]));
+        let actions = puller.link_up(0, [2; 32], 9 << 8, &[peer_class_log], &Heads(vec![own]));
+        let pulls: Vec<Pull> = sent(&actions)
+            .into_iter()
+            .filter_map(|m| if let Message::Pull(pull) = m { Some(*pull) } else { None })
+            .collect();
+        assert!(pulls.iter().any(|pull| pull.epoch == 9 << 8 | 1 && pull.wait_ms > 0), "{pulls:?}");
     }
 
     #[test]

@@ -108,6 +108,9 @@ pub struct Node {
     /// Per log class (1, 2, ...: the position in `traffic_classes`), the queue of its pulled
     /// batches.
     log_class_queue: Vec<usize>,
+    /// Kinds with a log class, and the classes whose own log this run has begun.
+    log_classes: HashMap<u16, u8>,
+    own_logs_started: RefCell<std::collections::HashSet<u8>>,
     /// Frames and bytes dropped per peer and class (over every link to it this run).
     class_drops: RefCell<HashMap<(NodeId, usize), (u64, u64)>>,
 }
@@ -475,6 +478,8 @@ pub async fn run(setup: ClusterSetup) {
         classes,
         kind_class,
         log_class_queue,
+        log_classes: setup.config.log_classes().expect("validated at load"),
+        own_logs_started: RefCell::default(),
         class_drops: RefCell::default(),
         config: setup.config,
     });
@@ -595,6 +600,15 @@ async fn notice_loop(node: Rc<Node>, from_writer: SharedReceiver<WriterNotice>) 
                 let tags_max = node.config.summary_tag_probes_max;
                 let committed = events.iter().map(|(seq, event)| (*seq, EventProbe::of(event, tags_max))).collect();
                 node.drive(|replicator, now, store| replicator.local_commit(now, store, committed));
+                // The first event of a class of kinds this run begins that class's log.
+                let started = events.iter().any(|(_, event)| {
+                    node.log_classes
+                        .get(&event.kind())
+                        .is_some_and(|class| node.own_logs_started.borrow_mut().insert(*class))
+                });
+                if started {
+                    node.drive(|replicator, now, store| replicator.own_log_started(now, store));
+                }
             }
             WriterNotice::Applied(batch) => node.drive(|replicator, now, store| replicator.applied(now, batch, store)),
         }
