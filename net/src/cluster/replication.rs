@@ -278,6 +278,15 @@ impl PullState {
         PullState { next_seq, requested_seq: next_seq, ..PullState::default() }
     }
 
+    /// Whether an answer of this kind from `peer` for `from_seq` is the one in flight (else it
+    /// is a late answer to a request already given up).
+    fn awaits(&self, peer: NodeId, from_seq: u64, asked: Asked) -> bool {
+        let in_flight = self
+            .in_flight
+            .is_some_and(|flight| flight.peer == peer && flight.from_seq == from_seq && flight.asked == asked);
+        in_flight && self.requested_seq == from_seq
+    }
+
     /// Nothing more is expected of the pull in flight: it is sent again.
     fn give_up(&mut self) {
         self.in_flight = None;
@@ -985,12 +994,8 @@ impl Replicator {
             actions.push(Action::Close { peer, reason });
             return;
         }
-        let _ = store;
         let Some(state) = self.logs.get_mut(&log) else { return };
-        let expected = state.in_flight.is_some_and(|flight| {
-            flight.peer == peer && flight.from_seq == batch.from_seq && flight.asked == Asked::Batch
-        });
-        if !expected || state.requested_seq != batch.from_seq {
+        if !state.awaits(peer, batch.from_seq, Asked::Batch) {
             return; // a late answer to a pull already given up
         }
         state.in_flight = None;
@@ -1044,10 +1049,7 @@ impl Replicator {
             return;
         }
         let Some(state) = self.logs.get_mut(&log) else { return };
-        let expected = state.in_flight.is_some_and(|flight| {
-            flight.peer == peer && flight.from_seq == positions.from_seq && flight.asked == Asked::Positions
-        });
-        if !expected || state.requested_seq != positions.from_seq || state.fetching.is_some() {
+        if !state.awaits(peer, positions.from_seq, Asked::Positions) || state.fetching.is_some() {
             return; // a late answer to a pull already given up
         }
         state.in_flight = None;
@@ -1095,11 +1097,8 @@ impl Replicator {
             return;
         }
         let Some(state) = self.logs.get_mut(&log) else { return };
-        let expected = state.in_flight.is_some_and(|flight| {
-            flight.peer == peer && flight.from_seq == fetched.from_seq && flight.asked == Asked::Fetched
-        });
-        let Some(fetching) = state.fetching.as_ref().filter(|_| expected && state.requested_seq == fetched.from_seq)
-        else {
+        let expected = state.awaits(peer, fetched.from_seq, Asked::Fetched);
+        let Some(fetching) = state.fetching.as_ref().filter(|_| expected) else {
             return; // a late answer to a fetch already given up
         };
         let asked = fetched.events.iter().all(|event| fetching.missing.binary_search(&event.origin_seq).is_ok());
