@@ -11,6 +11,7 @@
 #   WORK=DIR        keep keys, stores, logs and JSON lines in DIR (default: a temporary one)
 #   BASE_PORT=17700 relays listen on BASE_PORT+0..2, links on BASE_PORT+10..12
 #   DURABILITY=fsync
+#   SHARDS=2        shards per node
 #   PERF_CATCH_UP=FILE  record a perf profile of the restarted node while it catches up
 #
 # Exit code: 0, or the first failing step's.
@@ -21,6 +22,7 @@ bin=$root/target/release
 events=${EVENTS:-100000}
 base=${BASE_PORT:-17700}
 durability=${DURABILITY:-fsync}
+shards=${SHARDS:-2}
 work=${WORK:-$(mktemp -d)}
 mkdir -p "$work"
 echo "work directory: $work" >&2
@@ -46,6 +48,7 @@ start_node() { # start_node N
         peers+=("$(cat "$work/node$other.pub")")
     done
     "$bin/parrhesia" --listen "127.0.0.1:$((base + node))" --data-dir "$work/data$node" --durability "$durability" \
+        --shards "$shards" \
         --set "cluster.node_key_file=$work/node$node.key" --set "cluster.listen=127.0.0.1:$((base + 10 + node))" \
         --set "cluster.seeds=$(IFS=,; echo "${seeds[*]}")" --set "cluster.allowed_peers=$(IFS=,; echo "${peers[*]}")" \
         --set cluster.cluster_id=bench --log warn 2>> "$work/node$node.log" &
@@ -58,6 +61,23 @@ start_node() { # start_node N
     echo "node $node did not start" >&2; exit 1
 }
 url() { echo "ws://127.0.0.1:$((base + $1))"; }
+thread_cpu() { # thread_cpu PID -> "name=seconds ..." per thread name (user + system time so far)
+    python3 - "$1" <<'PY'
+import os, sys
+tick = os.sysconf("SC_CLK_TCK")
+task = f"/proc/{sys.argv[1]}/task"
+by_name = {}
+for tid in os.listdir(task):
+    try:
+        stat = open(f"{task}/{tid}/stat").read()
+    except OSError:
+        continue
+    name = stat[stat.index("(") + 1:stat.rindex(")")]
+    fields = stat[stat.rindex(")") + 2:].split()
+    by_name[name] = by_name.get(name, 0) + (int(fields[11]) + int(fields[12])) / tick
+print(" ".join(f"{name}={seconds:.2f}" for name, seconds in sorted(by_name.items()) if seconds > 0))
+PY
+}
 
 [[ -f $work/first.jsonl ]] || "$bin/parrhesia-bench" gen --events "$events" --seed 11 --out "$work/first.jsonl" --json-out /dev/null
 [[ -f $work/second.jsonl ]] || "$bin/parrhesia-bench" gen --events "$events" --seed 12 --start-unix 1702600000 --out "$work/second.jsonl" --json-out /dev/null
@@ -78,6 +98,7 @@ held=$(cat "$work/probe.count")
 ingest=$!
 "$bin/parrhesia-bench" converge --url "$(url 1)" --count "$held" --interval-ms 20 --json-out "$work/replication.json"
 wait $ingest
+echo "B's CPU by thread after replicating the first ingest (s): $(thread_cpu "${pids[1]}")" >&2
 echo "replication: A ingested $(metric "$work/ingest-first.json" ingest.accepted_per_second) events/s; B reached A's $held events with growth $(metric "$work/replication.json" converge.growth) events/s" >&2
 
 "$bin/parrhesia-bench" fanout --publish-url "$(url 0)" --subscribe-url "$(url 1)" --subscribers 100 --rate 100 \

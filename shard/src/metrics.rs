@@ -253,6 +253,9 @@ pub struct ShardMetrics {
     /// Addresses and pubkeys with rate-limit buckets held (sampled each second).
     pub rate_limit_keys: Gauge,
     pub cluster_ephemeral_dropped: Count,
+    /// Cluster links whose socket this shard owns, and the frames it received on them.
+    pub cluster_links_owned: Gauge,
+    pub cluster_link_frames_received: Count,
     pub subscriptions_open: Gauge,
     pub req_to_eose: Histogram,
     pub scan_slices: Count,
@@ -299,6 +302,8 @@ impl Default for ShardMetrics {
             rate_limited: Default::default(),
             rate_limit_keys: Gauge::default(),
             cluster_ephemeral_dropped: Count::default(),
+            cluster_links_owned: Gauge::default(),
+            cluster_link_frames_received: Count::default(),
             subscriptions_open: Gauge::default(),
             req_to_eose: Histogram::seconds(),
             scan_slices: Count::default(),
@@ -819,6 +824,18 @@ impl Sources {
             "parrhesia_cluster_ephemeral_dropped",
             "Ephemeral events not handed to the cluster (its queue was full)",
             |shard| count(&shard.cluster_ephemeral_dropped),
+        )?;
+        self.per_shard(
+            encoder,
+            "parrhesia_cluster_links_owned",
+            "Cluster links whose socket this shard owns (it reads, decodes and checks their frames)",
+            |shard| Gauge(shard.cluster_links_owned.get()),
+        )?;
+        self.per_shard(
+            encoder,
+            "parrhesia_cluster_link_frames_received",
+            "Frames received on the cluster links this shard owns",
+            |shard| count(&shard.cluster_link_frames_received),
         )
     }
 

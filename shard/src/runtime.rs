@@ -188,6 +188,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let mut writer_cluster = None;
     let mut cluster_shards = Vec::new();
     let mut shard_clusters: Vec<Option<_>> = Vec::new();
+    // And per shard, requests to the links it owns and what they report.
+    let mut cluster_links = (Vec::new(), Vec::new());
+    let mut shard_links: Vec<Option<_>> = Vec::new();
     if config.cluster.is_some() {
         let (batches_sender, batches_receiver) = shared_channel::new_bounded(CLUSTER_APPLY_QUEUE_BATCHES);
         let (notices_sender, notices_receiver) = shared_channel::new_bounded(config.shard_channel_messages_max);
@@ -198,9 +201,15 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             let (to_shard, from_cluster) = shared_channel::new_bounded(config.shard_channel_messages_max);
             cluster_shards.push((to_shard, from_shard));
             shard_clusters.push(Some((to_cluster, from_cluster)));
+            let (to_links, from_cluster) = shared_channel::new_bounded(config.shard_channel_messages_max);
+            let (to_cluster, from_links) = shared_channel::new_bounded(config.shard_channel_messages_max);
+            cluster_links.0.push(to_links);
+            cluster_links.1.push(from_links);
+            shard_links.push(Some((to_cluster, from_cluster)));
         }
     } else {
         shard_clusters.resize_with(shards, || None);
+        shard_links.resize_with(shards, || None);
     }
 
     let shard_metrics: Vec<Arc<ShardMetrics>> = (0..shards).map(|_| Arc::default()).collect();
@@ -253,6 +262,28 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             bound: bound_sender.clone(),
             startup: startup.clone(),
             cluster: shard_clusters[index].take(),
+            links: match (shard_links[index].take(), &config.cluster, &node_key, &cluster_metrics) {
+                (Some((to_cluster, from_cluster)), Some(cluster), Some(key), Some(counters)) => {
+                    Some(crate::cluster::link::LinksSetup {
+                        shard: index,
+                        key: key.clone(),
+                        admission: crate::cluster::admission(cluster, key.public()),
+                        listen: cluster.listen.clone(),
+                        advertise: cluster.advertise.clone().unwrap_or_else(|| cluster.listen.clone()),
+                        store: store.clone(),
+                        limits: config.limits(),
+                        verify_replicated: cluster.verify_replicated,
+                        frame_bytes_max: cluster.link_frame_bytes_max,
+                        queue_bytes_max: cluster.link_queue_bytes_max,
+                        classes: crate::cluster::link_classes(cluster).classes,
+                        counters: counters.clone(),
+                        shard_counters: shard_metrics[index].clone(),
+                        to_cluster,
+                        from_cluster,
+                    })
+                }
+                _ => None,
+            },
             metrics: shard_metrics[index].clone(),
             metrics_page: metrics_page.clone(),
         };
@@ -276,6 +307,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 from_writer,
                 to_shards,
                 from_shards,
+                to_links: std::mem::take(&mut cluster_links.0),
+                from_links: std::mem::take(&mut cluster_links.1),
                 shutdown: shutdown.clone(),
                 bound: bound_sender.clone(),
                 metrics,

@@ -51,6 +51,8 @@ pub struct ShardSetup {
     /// With a cluster: ephemeral events to the cluster executor (for peers) and from it,
     /// and this shard's subscription interest changes (the node's summary).
     pub cluster: Option<(SharedSender<ToCluster>, SharedReceiver<Ephemeral>)>,
+    /// With a cluster: what this shard needs to accept, dial and run links to peers.
+    pub links: Option<crate::cluster::link::LinksSetup>,
     /// This shard's metrics, and the node's for rendering `/metrics`.
     pub metrics: Arc<ShardMetrics>,
     pub metrics_page: Arc<Metrics>,
@@ -363,6 +365,18 @@ pub async fn run(setup: ShardSetup) {
             return;
         }
     };
+    // With a cluster, every shard accepts links on its port, as clients on theirs.
+    let links_listener = match setup.links.as_ref().map(|links| (TcpListener::bind(links.listen.as_str()), links)) {
+        Some((Ok(listener), _)) => Some(listener),
+        Some((Err(error), links)) => {
+            let _ = setup.bound.send(Err(format!(
+                "shard {} cannot bind the cluster's link address {}: {error}",
+                setup.index, links.listen
+            )));
+            return;
+        }
+        None => None,
+    };
     // The metrics listener, if any, is shard 0's (a scrape is rare and cheap).
     let metrics_listener = match setup.config.metrics_listen.as_deref().filter(|_| setup.index == 0) {
         Some(address) => match TcpListener::bind(address) {
@@ -457,6 +471,11 @@ pub async fn run(setup: ShardSetup) {
             }
         })
     });
+    let links = setup.links.zip(links_listener).map(|(links, listener)| {
+        let (links, to_cluster, from_cluster) = crate::cluster::link::Links::new(links);
+        let task = glommio::spawn_local(links.clone().run(listener, to_cluster, from_cluster));
+        (links, task)
+    });
     let ticker = glommio::spawn_local(tick(shard.clone(), setup.shutdown));
     let metrics_task = metrics_listener.map(|listener| glommio::spawn_local(metrics_loop(shard.clone(), listener)));
     accept_loop(&shard, &listener).await;
@@ -464,6 +483,10 @@ pub async fn run(setup: ShardSetup) {
         task.await;
     }
     drop(listener);
+    if let Some((links, task)) = links {
+        links.stop();
+        task.await;
+    }
     ticker.await;
     // Stop taking events; the writer commits what it holds and answers before it closes.
     shard.to_writer.borrow_mut().take();

@@ -157,8 +157,11 @@ fn an_event_published_on_one_node_reaches_the_others_live_and_stored() {
             && total(scrape, "parrhesia_cluster_members_up", &[]) == 2.0
             && total(scrape, "parrhesia_cluster_members", &[("state", "alive")]) == 2.0
             && rtts == 2
+            && total(scrape, "parrhesia_cluster_links_owned", &[]) == 2.0
     });
     assert_eq!(total(&on_c_metrics, "parrhesia_cluster_links_open", &[]), 2.0);
+    // The shards own the links' sockets and receive their frames (not the cluster executor).
+    assert!(total(&on_c_metrics, "parrhesia_cluster_link_frames_received_total", &[]) >= 2.0);
     assert!(total(&on_c_metrics, "parrhesia_cluster_peer_rtt_seconds", &[]) > 0.0);
     // At least one link each (two nodes dialling each other at start may make a second).
     assert!(total(&on_c_metrics, "parrhesia_cluster_peer_links_up_total", &[]) >= 2.0);
@@ -659,7 +662,9 @@ fn interest_summaries_send_live_events_only_to_nodes_that_want_them() {
 #[test]
 fn a_stalled_peer_loses_live_frames_only_and_converges_through_the_pull() {
     use common::proxy::Fault;
-    let (specs, proxies, nodes) = proxied_cluster(&["cluster.link_live_queue_bytes_max=262144"]);
+    // A live queue of ten of this test's 100 kB frames: small enough that B's fills, large
+    // enough that C's writer (on another thread than the executor that queues for it) keeps up.
+    let (specs, proxies, nodes) = proxied_cluster(&["cluster.link_live_queue_bytes_max=1048576"]);
     let key = |index: usize| -> [u8; 32] { parrhesia_engine::hex::decode_array(&specs[index].public_key).unwrap() };
     for node in &nodes {
         wait_for_log(node, "link up", 2);

@@ -1,87 +1,243 @@
-//! One TCP link to a peer: the mutual handshake, then a reader (frames to the replicator), a
-//! writer (its bounded queue to the socket) and a pinger (a link silent for 5 s is dead).
-//! Also the accept loop and the dial loop with exponential backoff and jitter.
+//! A cluster link on the shard that owns its socket. Every shard accepts links (the cluster
+//! port is bound by each, SO_REUSEPORT, as the client port is) and dials the ones the cluster
+//! executor asks it to (the peer's key, or a seed's address, hashes to the shard). On its
+//! shard a link runs the mutual handshake, then a reader (frames decoded, their events parsed,
+//! id-checked and, with `verify_replicated`, signature-checked here, then passed to the
+//! cluster executor), a writer (the link's queues, which the cluster executor fills, to the
+//! socket) and a pinger (a link silent for 5 s is dead). The replicator, the summaries and the
+//! membership stay on the cluster executor: they are the node's one view of its peers.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use futures_lite::{AsyncRead, AsyncWrite};
+use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
 use glommio::net::{TcpListener, TcpStream};
+use parrhesia_engine::{Event, Limits};
+use parrhesia_net::NodeKey;
 use parrhesia_net::cluster::NodeId;
-use parrhesia_net::cluster::frame::{FrameError, Hello, Message, PROTOCOL_VERSION, body_length};
-use parrhesia_net::cluster::handshake::{self, HandshakeError, Role};
-use parrhesia_net::cluster::queues::{CONTROL, LinkQueues, Pushed};
+use parrhesia_net::cluster::frame::{FrameError, Hello, Message, PROTOCOL_VERSION, WireEvent, body_length};
+use parrhesia_net::cluster::handshake::{self, Admission, HandshakeError, Role};
+use parrhesia_net::cluster::queues::{CONTROL, ClassConfig, ClassFigures, LinkQueues, Pushed};
 use parrhesia_net::identity_hex;
+use parrhesia_storage::Store;
 
-use super::{ClusterMetrics, Node};
+use super::ClusterMetrics;
+use crate::metrics::ShardMetrics;
 use crate::notify::Notify;
+use crate::shard::with_pulse;
 
 const PING_INTERVAL: Duration = Duration::from_secs(1);
 /// A link that has carried nothing (pongs included) for this long is dead.
 const SILENCE_TIMEOUT: Duration = Duration::from_secs(5);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// The largest hello or auth frame read before the peer is authenticated.
 const HANDSHAKE_FRAME_BYTES_MAX: usize = 16 * 1024;
-/// Connections in their handshake at once; more are closed at once (unauthenticated peers
-/// must not hold more than this many sockets and buffers).
+/// Connections in their handshake at once on one shard; more are closed at once
+/// (unauthenticated peers must not hold more than this many sockets and buffers).
 const HANDSHAKES_MAX: usize = 64;
-/// How often seed names are resolved again.
-const SEED_RESOLVE_INTERVAL: Duration = Duration::from_secs(30);
 
-/// A live, authenticated link.
-pub struct Link {
-    pub id: u64,
-    pub peer: NodeId,
-    /// Which node dialled it and the nonce of its hello (of two links between a pair, both
-    /// ends keep the one with the smaller (dialer, nonce)).
-    pub dialer: (NodeId, [u8; 32]),
-    /// Frames to send, by traffic class.
-    pub queues: RefCell<LinkQueues>,
-    wake: Notify,
-    closed: Cell<bool>,
-    last_heard: Cell<Instant>,
-    /// The last ping sent (nonce, when) and the round trip its pong measured.
-    ping_sent: Cell<Option<(u64, Instant)>>,
-    pub round_trip: Cell<Option<Duration>>,
+/// Why the cluster executor closed a link (kept in `LinkShared::closed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CloseCause {
+    Open = 0,
+    /// Closed by this node: shutdown, or the link's shard stopping.
+    Closed = 1,
+    /// Another link to the peer is kept.
+    Duplicate = 2,
+    /// The peer broke the protocol.
+    Protocol = 3,
+    /// The peer let control or replication frames pile up past their bound.
+    QueueFull = 4,
+    /// Nothing heard for `SILENCE_TIMEOUT`.
+    Silent = 5,
 }
 
-impl Link {
-    /// Queues a frame in its class. A best-effort class drops its oldest frames when full
-    /// (returned, for counting); a peer that lets control or replication frames pile up past
-    /// their bound is too slow and is cut off (it reconnects and resumes from its cursors).
-    pub fn send(&self, class: usize, frame: Vec<u8>, counters: &ClusterMetrics) -> Option<(usize, usize)> {
-        if self.closed.get() {
-            return None;
-        }
-        let bytes = frame.len();
-        let pushed = self.queues.borrow_mut().push(class, frame);
-        let dropped = match pushed {
-            Pushed::Queued => None,
-            Pushed::Dropped { frames, bytes } => Some((frames, bytes)),
-            Pushed::Overflow => {
-                let queued = self.queues.borrow().bytes();
-                tracing::warn!(peer = %identity_hex(&self.peer), queued, "closing link: its send queue is full");
-                counters.failure("queue_full");
-                self.close();
-                return None;
-            }
-        };
-        counters.link_bytes_sent.add(bytes as u64);
-        self.wake.notify_all();
-        dropped
+/// What a link's two executors share: its queues (filled by the cluster executor, emptied by
+/// the link's shard), whether it is closed, and its last round trip.
+pub struct LinkShared {
+    /// Unique in the node: the shard's index in the high bits.
+    pub id: u64,
+    pub peer: NodeId,
+    /// The shard that owns the socket.
+    pub shard: usize,
+    outbox: Mutex<Outbox>,
+    closed: AtomicU8,
+    /// Microseconds; 0 until the first pong.
+    round_trip_us: AtomicU64,
+}
+
+struct Outbox {
+    queues: LinkQueues,
+    /// The writer found the queues empty and waits to be woken.
+    idle: bool,
+}
+
+/// A frame pushed into a link's queues, and whether its writer must be woken.
+pub struct Push {
+    pub pushed: Pushed,
+    pub wake: bool,
+}
+
+impl LinkShared {
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        // A panic while holding the lock leaves plain queues behind: keep using them.
+        self.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub fn close(&self) {
-        self.closed.set(true);
+    /// Queues a frame in its class (see `LinkQueues::push`).
+    pub fn push(&self, class: usize, frame: Vec<u8>) -> Push {
+        let mut outbox = self.outbox();
+        let pushed = outbox.queues.push(class, frame);
+        let wake = !matches!(pushed, Pushed::Overflow) && std::mem::take(&mut outbox.idle);
+        Push { pushed, wake }
+    }
+
+    /// The next frame to write, control first and the other classes by weight.
+    fn pop(&self) -> Option<Vec<u8>> {
+        self.outbox().queues.pop()
+    }
+
+    /// Marks the writer idle if the queues are empty (the next push then wakes it); false if
+    /// a frame came meanwhile.
+    fn park(&self) -> bool {
+        let mut outbox = self.outbox();
+        outbox.idle = outbox.queues.is_empty();
+        outbox.idle
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.outbox().queues.bytes()
+    }
+
+    pub fn figures(&self) -> Vec<ClassFigures> {
+        self.outbox().queues.figures()
+    }
+
+    pub fn close(&self, cause: CloseCause) {
+        let _ = self.closed.compare_exchange(CloseCause::Open as u8, cause as u8, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire) != CloseCause::Open as u8
+    }
+
+    fn close_cause(&self) -> u8 {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub fn round_trip(&self) -> Option<Duration> {
+        match self.round_trip_us.load(Ordering::Relaxed) {
+            0 => None,
+            micros => Some(Duration::from_micros(micros)),
+        }
+    }
+}
+
+/// From the cluster executor to a shard's links.
+pub enum ToLinks {
+    /// Connect to `address` and run the link until it ends; answer `DialEnded`.
+    Dial { dial: u64, address: String },
+    /// Frames were queued on an idle link of this shard, or it was closed.
+    Wake(u64),
+}
+
+/// From a shard's links to the cluster executor, in the order they happened on the shard.
+pub enum FromLinks {
+    /// A link passed its handshake; the cluster executor keeps it or closes it.
+    Up { link: Arc<LinkShared>, hello: Hello, dialer: (NodeId, [u8; 32]), role: Role },
+    /// A frame from the peer, with the events it carries that were checked here (parsed and
+    /// id-checked; with `verify_replicated`, signature-checked). Events missing from
+    /// `checked` did not hold and are checked again, logged and counted by the executor.
+    Frame { link: u64, message: Message, checked: Vec<Event> },
+    /// A link that was `Up` ended.
+    Down { link: u64 },
+    /// A dial asked for ended: the peer it linked to (`None` if no link was authenticated),
+    /// or the address is this node.
+    DialEnded { dial: u64, peer: Option<NodeId>, own_key: bool },
+}
+
+/// What a shard needs to run links.
+pub struct LinksSetup {
+    pub shard: usize,
+    pub key: NodeKey,
+    pub admission: Admission,
+    /// The cluster's link address (every shard binds it).
+    pub listen: String,
+    pub advertise: String,
+    pub store: Store,
+    pub limits: Limits,
+    pub verify_replicated: bool,
+    pub frame_bytes_max: usize,
+    pub queue_bytes_max: usize,
+    pub classes: Vec<ClassConfig>,
+    pub counters: Arc<ClusterMetrics>,
+    /// The shard's own figures (links owned, frames received).
+    pub shard_counters: Arc<ShardMetrics>,
+    pub to_cluster: SharedSender<FromLinks>,
+    pub from_cluster: SharedReceiver<ToLinks>,
+}
+
+/// A shard's links.
+pub struct Links {
+    shard: usize,
+    key: NodeKey,
+    admission: Admission,
+    advertise: String,
+    store: Store,
+    limits: Limits,
+    verify_replicated: bool,
+    frame_bytes_max: usize,
+    queue_bytes_max: usize,
+    classes: Vec<ClassConfig>,
+    counters: Arc<ClusterMetrics>,
+    shard_counters: Arc<ShardMetrics>,
+    to_cluster: RefCell<Option<Rc<ConnectedSender<FromLinks>>>>,
+    links: RefCell<HashMap<u64, Rc<Local>>>,
+    next_link: Cell<u64>,
+    handshakes: Cell<usize>,
+    stopping: Cell<bool>,
+    stop: Notify,
+}
+
+/// A link as its shard sees it.
+struct Local {
+    shared: Arc<LinkShared>,
+    wake: Notify,
+    last_heard: Cell<Instant>,
+    /// The last ping sent (nonce, when).
+    ping_sent: Cell<Option<(u64, Instant)>>,
+}
+
+impl Local {
+    /// Queues a frame from this shard (pings, pongs) and wakes the writer if it waits.
+    fn send(&self, frame: Vec<u8>, counters: &ClusterMetrics) {
+        let bytes = frame.len() as u64;
+        let push = self.shared.push(CONTROL, frame);
+        if matches!(push.pushed, Pushed::Overflow) {
+            tracing::warn!(peer = %identity_hex(&self.shared.peer), "closing link: its control queue is full");
+            self.close(CloseCause::QueueFull);
+            return;
+        }
+        counters.link_bytes_sent.add(bytes);
+        if push.wake {
+            self.wake.notify_all();
+        }
+    }
+
+    fn close(&self, cause: CloseCause) {
+        self.shared.close(cause);
         self.wake.notify_all();
     }
 
     async fn closed(&self) {
-        while !self.closed.get() {
+        while !self.shared.is_closed() {
             self.wake.notified().await;
         }
     }
@@ -91,12 +247,11 @@ impl Link {
 #[derive(Debug)]
 enum LinkEnd {
     Handshake(HandshakeError),
-    /// A duplicate of a link to this peer that is kept.
-    Duplicate(NodeId),
     Io(std::io::Error),
     Frame(FrameError),
     Timeout(&'static str),
-    Closed,
+    /// Closed by the cluster executor (the cause) or by this shard.
+    Closed(u8),
 }
 
 impl LinkEnd {
@@ -106,11 +261,14 @@ impl LinkEnd {
             LinkEnd::Handshake(HandshakeError::NotAllowed(_)) => "not_allowed",
             LinkEnd::Handshake(HandshakeError::OtherCluster(_)) => "other_cluster",
             LinkEnd::Handshake(_) => "handshake",
-            LinkEnd::Duplicate(_) => "duplicate",
             LinkEnd::Io(_) => "io",
             LinkEnd::Frame(_) => "bad_frame",
             LinkEnd::Timeout(_) => "timeout",
-            LinkEnd::Closed => "closed",
+            LinkEnd::Closed(cause) if *cause == CloseCause::Duplicate as u8 => "duplicate",
+            LinkEnd::Closed(cause) if *cause == CloseCause::Protocol as u8 => "protocol",
+            LinkEnd::Closed(cause) if *cause == CloseCause::QueueFull as u8 => "queue_full",
+            LinkEnd::Closed(cause) if *cause == CloseCause::Silent as u8 => "silent",
+            LinkEnd::Closed(_) => "closed",
         }
     }
 }
@@ -119,152 +277,340 @@ impl std::fmt::Display for LinkEnd {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LinkEnd::Handshake(error) => write!(formatter, "handshake refused: {error}"),
-            LinkEnd::Duplicate(_) => write!(formatter, "another link to this peer is kept"),
             LinkEnd::Io(error) => write!(formatter, "{error}"),
             LinkEnd::Frame(error) => write!(formatter, "{error}"),
             LinkEnd::Timeout(what) => write!(formatter, "{what}"),
-            LinkEnd::Closed => write!(formatter, "closed"),
+            LinkEnd::Closed(_) => write!(formatter, "closed ({})", self.reason()),
         }
     }
 }
 
-pub async fn accept_loop(node: Rc<Node>, listener: TcpListener) {
-    loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            node.stop.notified().await;
+/// An event from a peer, checked as a client's would be (id, limits) and, with `verify`, its
+/// signature.
+pub fn check_event(wire: &WireEvent, limits: &Limits, verify: bool) -> Result<Event, String> {
+    let json = parrhesia_storage::record::json_from_parts(&wire.id, &wire.pubkey, &wire.sig, &wire.middle);
+    let json = String::from_utf8(json).map_err(|_| "not UTF-8".to_string())?;
+    let event = Event::parse(&json, limits).map_err(|reason| reason.to_string())?;
+    if verify {
+        event.verify_signature().map_err(|reason| reason.to_string())?;
+    }
+    Ok(event)
+}
+
+impl Links {
+    pub fn new(setup: LinksSetup) -> (Rc<Links>, SharedSender<FromLinks>, SharedReceiver<ToLinks>) {
+        let links = Rc::new(Links {
+            shard: setup.shard,
+            key: setup.key,
+            admission: setup.admission,
+            advertise: setup.advertise,
+            store: setup.store,
+            limits: setup.limits,
+            verify_replicated: setup.verify_replicated,
+            frame_bytes_max: setup.frame_bytes_max,
+            queue_bytes_max: setup.queue_bytes_max,
+            classes: setup.classes,
+            counters: setup.counters,
+            shard_counters: setup.shard_counters,
+            to_cluster: RefCell::new(None),
+            links: RefCell::default(),
+            next_link: Cell::new(0),
+            handshakes: Cell::new(0),
+            stopping: Cell::new(false),
+            stop: Notify::default(),
+        });
+        (links, setup.to_cluster, setup.from_cluster)
+    }
+
+    /// Runs the shard's links: connects the channels with the cluster executor, then accepts
+    /// links and carries out the executor's requests until `stop`.
+    pub async fn run(
+        self: Rc<Self>,
+        listener: TcpListener,
+        to_cluster: SharedSender<FromLinks>,
+        from_cluster: SharedReceiver<ToLinks>,
+    ) {
+        let sender = futures_lite::future::or(async { Some(with_pulse(to_cluster.connect()).await) }, async {
+            self.stop.notified().await;
             None
         })
         .await;
-        match accepted {
-            None => return,
-            Some(Ok(stream)) => {
-                let node = node.clone();
-                glommio::spawn_local(async move {
-                    let address = stream.peer_addr().map(|address| address.to_string()).unwrap_or_default();
-                    if let Err(end) = run_link(&node, stream, Role::Acceptor).await {
-                        tracing::info!(%address, reason = %end, "incoming link ended");
+        let Some(sender) = sender else { return };
+        self.to_cluster.replace(Some(Rc::new(sender)));
+        let requests = glommio::spawn_local(self.clone().requests(from_cluster));
+        self.accept(listener).await;
+        // Stopping: close every link and give them a moment to tell the cluster executor.
+        let links: Vec<Rc<Local>> = self.links.borrow().values().cloned().collect();
+        for link in links {
+            link.close(CloseCause::Closed);
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !self.links.borrow().is_empty() && Instant::now() < deadline {
+            glommio::timer::sleep(Duration::from_millis(10)).await;
+        }
+        self.to_cluster.borrow_mut().take();
+        drop(requests);
+    }
+
+    /// Ends `run` (its links are closed).
+    pub fn stop(&self) {
+        self.stopping.set(true);
+        self.stop.notify_all();
+    }
+
+    async fn accept(self: &Rc<Self>, listener: TcpListener) {
+        loop {
+            let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+                self.stop.notified().await;
+                None
+            })
+            .await;
+            match accepted {
+                None => return,
+                Some(Ok(stream)) => {
+                    let links = self.clone();
+                    glommio::spawn_local(async move {
+                        let address = stream.peer_addr().map(|address| address.to_string()).unwrap_or_default();
+                        if let Err(end) = links.run_link(stream, Role::Acceptor).await {
+                            tracing::info!(%address, reason = %end, "incoming link ended");
+                        }
+                    })
+                    .detach();
+                }
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "accepting a cluster link failed");
+                    glommio::timer::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    /// The cluster executor's requests: dials, and wakes for links whose queues it filled.
+    async fn requests(self: Rc<Self>, from_cluster: SharedReceiver<ToLinks>) {
+        let from_cluster = with_pulse(from_cluster.connect()).await;
+        while let Some(request) = from_cluster.recv().await {
+            match request {
+                ToLinks::Dial { dial, address } => {
+                    glommio::spawn_local(self.clone().dial(dial, address)).detach();
+                }
+                ToLinks::Wake(id) => {
+                    let link = self.links.borrow().get(&id).cloned();
+                    if let Some(link) = link {
+                        link.wake.notify_all();
                     }
-                })
-                .detach();
-            }
-            Some(Err(error)) => {
-                tracing::warn!(%error, "accepting a cluster link failed");
-                glommio::timer::sleep(Duration::from_millis(50)).await;
+                }
             }
         }
     }
-}
 
-/// Keeps a link to the node at `seed` (re-resolving the name on every attempt), backing off
-/// from 100 ms to 10 s with jitter. Stops for a seed that turns out to be this node.
-/// Resolves the seeds now and every `SEED_RESOLVE_INTERVAL`, and keeps one dial loop per
-/// address they resolve to; a loop whose address no longer resolves ends (after its link, if
-/// it has one, ends).
-pub async fn seed_loop(node: Rc<Node>, seeds: Vec<String>) {
-    let own = [node.config.listen.clone(), node.advertise().to_string()];
-    while !node.stopping.get() {
-        let mut resolved = std::collections::HashSet::new();
-        for seed in seeds.iter().filter(|seed| !own.contains(seed)) {
-            // getaddrinfo blocks this executor briefly; seeds are few and this runs every 30 s.
-            match std::net::ToSocketAddrs::to_socket_addrs(seed.as_str()) {
-                Ok(addresses) => resolved.extend(addresses),
-                Err(error) => tracing::warn!(%seed, %error, "cannot resolve seed"),
-            }
-        }
-        // Recorded before any loop starts: a loop checks that its address still resolves.
-        node.seeds_resolved.replace(resolved.clone());
-        for address in resolved {
-            if node.seed_addresses.borrow_mut().insert(address) {
-                glommio::spawn_local(dial_seed(node.clone(), address)).detach();
-            }
-        }
-        sleep_or_stop(&node, SEED_RESOLVE_INTERVAL).await;
-    }
-}
-
-/// One seed address, dialled while it still resolves.
-async fn dial_seed(node: Rc<Node>, address: std::net::SocketAddr) {
-    dial(node.clone(), address.to_string(), None).await;
-    node.seed_addresses.borrow_mut().remove(&address);
-}
-
-/// Keeps a link to a member this node must dial (its key is the smaller), while it is a member.
-pub async fn dial_member(node: Rc<Node>, member: NodeId, address: String) {
-    dial(node.clone(), address, Some(member)).await;
-    node.member_dials.borrow_mut().remove(&member);
-}
-
-/// Dials `address` until stopped: for a seed (`member == None`) forever, for a member while
-/// the membership lists it.
-async fn dial(node: Rc<Node>, seed: String, member: Option<NodeId>) {
-    let mut backoff = BACKOFF_MIN;
-    let mut known_peer: Option<NodeId> = member;
-    while !node.stopping.get() {
-        if member.is_some_and(|member| !node.members.borrow().contains_key(&member)) {
-            return;
-        }
-        let address_gone =
-            member.is_none() && seed.parse().is_ok_and(|address| !node.seeds_resolved.borrow().contains(&address));
-        if address_gone {
-            tracing::info!(%seed, "seed no longer resolves to this address; not dialling it");
-            return;
-        }
-        if known_peer.is_some_and(|peer| node.links.borrow().contains_key(&peer)) {
-            // Linked already (perhaps dialled by the peer): look again later.
-            sleep_or_stop(&node, Duration::from_secs(1)).await;
-            continue;
-        }
-        // A member's address is the one it advertises now (it may have moved).
-        let address = match member.and_then(|member| node.members.borrow().get(&member).map(|m| m.address.clone())) {
-            Some(address) => address,
-            None => seed.clone(),
-        };
+    /// One dial: connect (within the handshake timeout), run the link, answer.
+    async fn dial(self: Rc<Self>, dial: u64, address: String) {
         // Name resolution may block (getaddrinfo); seeds are few and dials rare.
         let connected = futures_lite::future::or(async { Some(TcpStream::connect(address.as_str()).await) }, async {
             glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
             None
         })
         .await;
+        let (mut peer, mut own_key) = (None, false);
         match connected {
-            Some(Ok(stream)) => match run_link(&node, stream, Role::Dialer).await {
-                Ok(peer) => {
-                    known_peer = Some(peer);
-                    backoff = BACKOFF_MIN;
-                }
-                Err(LinkEnd::Duplicate(peer)) => {
-                    // The peer is linked through the link it dialled: look again later.
-                    known_peer = Some(peer);
-                    backoff = BACKOFF_MIN;
-                }
-                Err(LinkEnd::Handshake(HandshakeError::OwnKey)) => {
-                    tracing::info!(%seed, "seed is this node; not dialling it");
-                    return;
-                }
-                Err(end) => {
-                    tracing::info!(%seed, reason = %end, "link to seed failed");
-                }
+            Some(Ok(stream)) => match self.run_link(stream, Role::Dialer).await {
+                Ok(linked) => peer = Some(linked),
+                Err(LinkEnd::Handshake(HandshakeError::OwnKey)) => own_key = true,
+                Err(end) => tracing::info!(%address, reason = %end, "link to seed failed"),
             },
-            Some(Err(error)) => tracing::debug!(%seed, %error, "dialling seed failed"),
-            None => tracing::debug!(%seed, "dialling seed timed out"),
+            Some(Err(error)) => tracing::debug!(%address, %error, "dialling failed"),
+            None => tracing::debug!(%address, "dialling timed out"),
         }
-        let jitter = Duration::from_millis(node.now_ms() % (backoff.as_millis() as u64 / 2 + 1));
-        sleep_or_stop(&node, backoff + jitter).await;
-        backoff = (backoff * 2).min(BACKOFF_MAX);
+        self.tell(FromLinks::DialEnded { dial, peer, own_key }).await;
+    }
+
+    /// Sends to the cluster executor (waiting for room: frames are never dropped here).
+    async fn tell(&self, message: FromLinks) -> bool {
+        let sender = self.to_cluster.borrow().clone();
+        match sender {
+            Some(sender) => sender.send(message).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Runs a link from handshake to close. Returns the peer once an authenticated link ends.
+    async fn run_link(self: &Rc<Self>, stream: TcpStream, role: Role) -> Result<NodeId, LinkEnd> {
+        let _ = stream.set_nodelay(true);
+        if self.handshakes.get() >= HANDSHAKES_MAX {
+            self.counters.failure("too_many_handshakes");
+            return Err(LinkEnd::Timeout("too many handshakes at once"));
+        }
+        let (mut reader, mut writer) = futures_lite::io::split(stream);
+        self.handshakes.set(self.handshakes.get() + 1);
+        let shaken = with_timeout("no handshake within 5 s", self.handshake(&mut reader, &mut writer, role)).await;
+        self.handshakes.set(self.handshakes.get() - 1);
+        let (hello, own_nonce) = match shaken {
+            Ok(shaken) => shaken,
+            Err(end) => {
+                self.counters.failure(end.reason());
+                if !matches!(end, LinkEnd::Handshake(HandshakeError::OwnKey)) {
+                    tracing::warn!(reason = %end, ?role, "link handshake failed");
+                }
+                return Err(end);
+            }
+        };
+        let peer = hello.public_key;
+        self.next_link.set(self.next_link.get() + 1);
+        let shared = Arc::new(LinkShared {
+            id: (self.shard as u64) << 48 | self.next_link.get(),
+            peer,
+            shard: self.shard,
+            outbox: Mutex::new(Outbox {
+                queues: LinkQueues::new(self.queue_bytes_max, self.classes.clone()),
+                idle: false,
+            }),
+            closed: AtomicU8::new(CloseCause::Open as u8),
+            round_trip_us: AtomicU64::new(0),
+        });
+        let link = Rc::new(Local {
+            shared: shared.clone(),
+            wake: Notify::default(),
+            last_heard: Cell::new(Instant::now()),
+            ping_sent: Cell::new(None),
+        });
+        let dialer = if role == Role::Dialer { (self.key.public(), own_nonce) } else { (peer, hello.nonce) };
+        self.links.borrow_mut().insert(shared.id, link.clone());
+        self.shard_counters.cluster_links_owned.set(self.links.borrow().len() as i64);
+        let end = if self.tell(FromLinks::Up { link: shared.clone(), hello, dialer, role }).await {
+            let sender = glommio::spawn_local(write_loop(link.clone(), writer));
+            let pinger = glommio::spawn_local(ping_loop(self.clone(), link.clone()));
+            let end = self.read_loop(&link, &mut reader).await;
+            link.close(CloseCause::Closed);
+            // Told before waiting for the writer: a write to a peer that stopped reading may
+            // only end when its socket is dropped, and the replicator must not wait on it.
+            self.tell(FromLinks::Down { link: shared.id }).await;
+            let _ = sender.await;
+            let _ = pinger.await;
+            end
+        } else {
+            LinkEnd::Closed(CloseCause::Closed as u8)
+        };
+        self.links.borrow_mut().remove(&shared.id);
+        self.shard_counters.cluster_links_owned.set(self.links.borrow().len() as i64);
+        // One count per link that ends, by why (a duplicate that lost is no failure).
+        if !self.stopping.get() && !matches!(&end, LinkEnd::Closed(cause) if *cause == CloseCause::Duplicate as u8) {
+            self.counters.failure(end.reason());
+        }
+        tracing::info!(peer = %identity_hex(&peer), reason = %end, "link down");
+        Ok(peer)
+    }
+
+    /// The handshake: both sides send a hello, check the other's, then sign the transcript
+    /// and check the other's signature. Returns the peer's hello.
+    async fn handshake(
+        &self,
+        reader: &mut (impl AsyncRead + Unpin),
+        writer: &mut (impl AsyncWrite + Unpin),
+        role: Role,
+    ) -> Result<(Hello, [u8; 32]), LinkEnd> {
+        let nonce = handshake::fresh_nonce().map_err(|error| LinkEnd::Io(std::io::Error::other(error.to_string())))?;
+        let hello = Hello {
+            version: PROTOCOL_VERSION,
+            cluster_id: self.admission.cluster_id.clone(),
+            public_key: self.key.public(),
+            nonce,
+            epoch: self.store.epoch(),
+            advertise: self.advertise.clone(),
+            // Sent after authentication (the replicator's first frame), not to strangers.
+            heads: Vec::new(),
+        };
+        let own_frame = Message::Hello(hello.clone()).encode();
+        writer.write_all(&own_frame).await.map_err(LinkEnd::Io)?;
+        writer.flush().await.map_err(LinkEnd::Io)?;
+        let peer_body = read_body(reader, HANDSHAKE_FRAME_BYTES_MAX, || {}).await?;
+        let Message::Hello(peer) = Message::decode(&peer_body).map_err(LinkEnd::Frame)? else {
+            return Err(LinkEnd::Handshake(HandshakeError::Unexpected("another frame")));
+        };
+        self.admission.check_hello(&hello, &peer).map_err(LinkEnd::Handshake)?;
+        let own_body = &own_frame[4..];
+        let (dialer_hello, acceptor_hello) = match role {
+            Role::Dialer => (own_body, &peer_body[..]),
+            Role::Acceptor => (&peer_body[..], own_body),
+        };
+        let signature = handshake::sign(&self.key, role, dialer_hello, acceptor_hello);
+        writer.write_all(&Message::Auth(signature).encode()).await.map_err(LinkEnd::Io)?;
+        writer.flush().await.map_err(LinkEnd::Io)?;
+        let auth_body = read_body(reader, HANDSHAKE_FRAME_BYTES_MAX, || {}).await?;
+        let Message::Auth(peer_signature) = Message::decode(&auth_body).map_err(LinkEnd::Frame)? else {
+            return Err(LinkEnd::Handshake(HandshakeError::Unexpected("another frame")));
+        };
+        handshake::verify_peer(&peer.public_key, role, dialer_hello, acceptor_hello, &peer_signature)
+            .map_err(LinkEnd::Handshake)?;
+        Ok((peer, nonce))
+    }
+
+    /// Reads, decodes and checks frames; answers pings; passes the rest to the executor.
+    async fn read_loop(&self, link: &Local, reader: &mut (impl AsyncRead + Unpin)) -> LinkEnd {
+        loop {
+            let heard = || link.last_heard.set(Instant::now());
+            let read = read_body(reader, self.frame_bytes_max, heard);
+            let body = futures_lite::future::or(read, async {
+                link.closed().await;
+                Err(LinkEnd::Closed(link.shared.close_cause()))
+            })
+            .await;
+            let body = match body {
+                Ok(body) => body,
+                Err(end) => return end,
+            };
+            if link.shared.is_closed() {
+                return LinkEnd::Closed(link.shared.close_cause()); // replaced or cut off meanwhile
+            }
+            link.last_heard.set(Instant::now());
+            self.counters.link_bytes_received.add(4 + body.len() as u64);
+            self.shard_counters.cluster_link_frames_received.inc();
+            let message = match Message::decode(&body) {
+                Ok(message) => message,
+                Err(error) => {
+                    tracing::warn!(peer = %identity_hex(&link.shared.peer), %error, "closing link: bad frame");
+                    return LinkEnd::Frame(error);
+                }
+            };
+            drop(body);
+            match message {
+                Message::Ping(nonce) => link.send(Message::Pong(nonce).encode(), &self.counters),
+                Message::Pong(nonce) => {
+                    if let Some((sent_nonce, sent_at)) = link.ping_sent.get()
+                        && sent_nonce == nonce
+                    {
+                        let micros = (sent_at.elapsed().as_micros() as u64).max(1);
+                        link.shared.round_trip_us.store(micros, Ordering::Relaxed);
+                    }
+                }
+                message => {
+                    let checked = self.check(&message);
+                    let frame = FromLinks::Frame { link: link.shared.id, message, checked };
+                    if !self.tell(frame).await {
+                        return LinkEnd::Closed(CloseCause::Closed as u8); // the executor stopped
+                    }
+                }
+            }
+            glommio::yield_if_needed().await;
+        }
+    }
+
+    /// The events of a frame that hold (the others are left to the executor to report).
+    fn check(&self, message: &Message) -> Vec<Event> {
+        let events: &[WireEvent] = match message {
+            Message::Batch(batch) => &batch.events,
+            Message::Fetched(fetched) => &fetched.events,
+            Message::SyncEvents(answer) => &answer.events,
+            Message::Ephemeral(event) => std::slice::from_ref(event),
+            _ => &[],
+        };
+        events.iter().filter_map(|wire| check_event(wire, &self.limits, self.verify_replicated).ok()).collect()
     }
 }
 
-async fn sleep_or_stop(node: &Node, duration: Duration) {
-    futures_lite::future::or(glommio::timer::sleep(duration), node.stop.notified()).await;
-}
-
-/// Reads one frame body (type and payload), refusing a length over `limit` before reading it.
-async fn read_body(reader: &mut (impl AsyncRead + Unpin), limit: usize) -> Result<Vec<u8>, LinkEnd> {
-    read_body_with_progress(reader, limit, || {}).await
-}
-
-/// As `read_body`, calling `progress` as each piece of a large frame arrives (a link busy
-/// with one big batch is not silent).
-async fn read_body_with_progress(
+/// Reads one frame body (type and payload), refusing a length over `limit` before reading it,
+/// calling `progress` as each piece of a large frame arrives (a link busy with one big batch
+/// is not silent).
+async fn read_body(
     reader: &mut (impl AsyncRead + Unpin),
     limit: usize,
     mut progress: impl FnMut(),
@@ -289,232 +635,104 @@ async fn with_timeout<T>(what: &'static str, future: impl Future<Output = Result
     .await
 }
 
-/// The handshake: both sides send a hello, check the other's, then sign the transcript and
-/// check the other's signature. Returns the peer's hello.
-async fn handshake(
-    node: &Node,
-    reader: &mut (impl AsyncRead + Unpin),
-    writer: &mut (impl AsyncWrite + Unpin),
-    role: Role,
-) -> Result<(Hello, [u8; 32]), LinkEnd> {
-    use parrhesia_net::cluster::replication::LogStore;
-    let nonce = handshake::fresh_nonce().map_err(|error| LinkEnd::Io(std::io::Error::other(error.to_string())))?;
-    let own = node.store.own_log();
-    let hello = Hello {
-        version: PROTOCOL_VERSION,
-        cluster_id: node.config.cluster_id.clone(),
-        public_key: node.me,
-        nonce,
-        epoch: own.epoch,
-        advertise: node.advertise().to_string(),
-        // Sent after authentication (the replicator's first frame), not to strangers.
-        heads: Vec::new(),
-    };
-    let own_frame = Message::Hello(hello.clone()).encode();
-    writer.write_all(&own_frame).await.map_err(LinkEnd::Io)?;
-    writer.flush().await.map_err(LinkEnd::Io)?;
-    let peer_body = read_body(reader, HANDSHAKE_FRAME_BYTES_MAX).await?;
-    let Message::Hello(peer) = Message::decode(&peer_body).map_err(LinkEnd::Frame)? else {
-        return Err(LinkEnd::Handshake(HandshakeError::Unexpected("another frame")));
-    };
-    node.admission.check_hello(&hello, &peer).map_err(LinkEnd::Handshake)?;
-    let own_body = &own_frame[4..];
-    let (dialer_hello, acceptor_hello) = match role {
-        Role::Dialer => (own_body, &peer_body[..]),
-        Role::Acceptor => (&peer_body[..], own_body),
-    };
-    let signature = handshake::sign(&node.key, role, dialer_hello, acceptor_hello);
-    writer.write_all(&Message::Auth(signature).encode()).await.map_err(LinkEnd::Io)?;
-    writer.flush().await.map_err(LinkEnd::Io)?;
-    let auth_body = read_body(reader, HANDSHAKE_FRAME_BYTES_MAX).await?;
-    let Message::Auth(peer_signature) = Message::decode(&auth_body).map_err(LinkEnd::Frame)? else {
-        return Err(LinkEnd::Handshake(HandshakeError::Unexpected("another frame")));
-    };
-    handshake::verify_peer(&peer.public_key, role, dialer_hello, acceptor_hello, &peer_signature)
-        .map_err(LinkEnd::Handshake)?;
-    Ok((peer, nonce))
-}
-
-/// Runs a link from handshake to close. Returns the peer once an authenticated link ends.
-async fn run_link(node: &Rc<Node>, stream: TcpStream, role: Role) -> Result<NodeId, LinkEnd> {
-    let _ = stream.set_nodelay(true);
-    if node.handshakes.get() >= HANDSHAKES_MAX {
-        node.counters.failure("too_many_handshakes");
-        return Err(LinkEnd::Timeout("too many handshakes at once"));
-    }
-    let (mut reader, mut writer) = futures_lite::io::split(stream);
-    node.handshakes.set(node.handshakes.get() + 1);
-    let shaken = with_timeout("no handshake within 5 s", handshake(node, &mut reader, &mut writer, role)).await;
-    node.handshakes.set(node.handshakes.get() - 1);
-    let (hello, own_nonce) = match shaken {
-        Ok(shaken) => shaken,
-        Err(end) => {
-            node.counters.failure(end.reason());
-            if !matches!(end, LinkEnd::Handshake(HandshakeError::OwnKey)) {
-                tracing::warn!(reason = %end, ?role, "link handshake failed");
-            }
-            return Err(end);
-        }
-    };
-    let peer = hello.public_key;
-    let link = Rc::new(Link {
-        id: node.next_link_id(),
-        peer,
-        dialer: if role == Role::Dialer { (node.me, own_nonce) } else { (peer, hello.nonce) },
-        queues: RefCell::new(node.link_queues()),
-        wake: Notify::default(),
-        closed: Cell::new(false),
-        last_heard: Cell::new(Instant::now()),
-        ping_sent: Cell::new(None),
-        round_trip: Cell::new(None),
-    });
-    if !register(node, &link) {
-        return Err(LinkEnd::Duplicate(peer));
-    }
-    node.counters.links_opened.inc();
-    *node.links_up_by_peer.borrow_mut().entry(peer).or_default() += 1;
-    tracing::info!(peer = %identity_hex(&peer), ?role, "link up");
-    node.drive(|replicator, now, store| replicator.link_up(now, peer, hello.epoch, &hello.heads, store));
-    super::membership::link_up(node, peer, &hello.advertise).await;
-    let sender = glommio::spawn_local(write_loop(link.clone(), writer));
-    let pinger = glommio::spawn_local(ping_loop(node.clone(), link.clone()));
-    let end = read_loop(node, &link, &mut reader).await;
-    link.close();
-    // Unregister before waiting for the writer: a write to a peer that stopped reading may
-    // only end when its socket is dropped, and the replicator must not wait on that link.
-    let registered = node.links.borrow().get(&peer).is_some_and(|current| current.id == link.id);
-    if registered {
-        node.links.borrow_mut().remove(&peer);
-        node.drive(|replicator, now, store| replicator.link_down(now, peer, store));
-        super::anti_entropy::link_down(node, peer);
-        // If the membership still sees the peer up once it had time to notice a dead process,
-        // this node cannot reach a live member: a partition (see `membership::check_partitions`).
-        node.links_lost.borrow_mut().insert(peer, node.now_ms());
-    }
-    let _ = sender.await;
-    let _ = pinger.await;
-    node.counters.links_closed.inc();
-    if !node.stopping.get() {
-        node.counters.failure(end.reason());
-    }
-    tracing::info!(peer = %identity_hex(&peer), reason = %end, "link down");
-    Ok(peer)
-}
-
-/// Registers a new link; of two links between the same pair, both ends keep the one dialled
-/// by the smaller key, and of two dialled by the same node the one with the smaller hello
-/// nonce: the same choice at both ends, whatever order their handshakes finished in. (A
-/// half-open link that wins is declared dead within 5 s of silence; the dialler then links
-/// again.)
-fn register(node: &Node, link: &Rc<Link>) -> bool {
-    let existing = node.links.borrow().get(&link.peer).cloned();
-    if let Some(existing) = existing {
-        if link.dialer > existing.dialer {
-            return false;
-        }
-        node.links.borrow_mut().remove(&link.peer);
-        existing.close();
-        node.drive(|replicator, now, store| replicator.link_down(now, link.peer, store));
-        super::anti_entropy::link_down(node, link.peer);
-    }
-    node.links.borrow_mut().insert(link.peer, link.clone());
-    true
-}
-
-async fn read_loop(node: &Rc<Node>, link: &Rc<Link>, reader: &mut (impl AsyncRead + Unpin)) -> LinkEnd {
+async fn write_loop(link: Rc<Local>, mut writer: impl AsyncWrite + Unpin) -> std::io::Result<()> {
     loop {
-        let heard = || link.last_heard.set(Instant::now());
-        let read = read_body_with_progress(reader, node.config.link_frame_bytes_max, heard);
-        let body = futures_lite::future::or(read, async {
-            link.closed().await;
-            Err(LinkEnd::Closed)
-        })
-        .await;
-        let body = match body {
-            Ok(body) => body,
-            Err(end) => return end,
-        };
-        if link.closed.get() {
-            return LinkEnd::Closed; // replaced or cut off while this frame was read
-        }
-        link.last_heard.set(Instant::now());
-        node.counters.link_bytes_received.add(4 + body.len() as u64);
-        let message = match Message::decode(&body) {
-            Ok(message) => message,
-            Err(error) => {
-                tracing::warn!(peer = %identity_hex(&link.peer), %error, "closing link: bad frame");
-                return LinkEnd::Frame(error);
+        let Some(frame) = link.shared.pop() else {
+            // Nothing queued: flush what was written, then wait for a push (or the close).
+            if let Err(error) = writer.flush().await {
+                link.close(CloseCause::Closed);
+                return Err(error);
             }
-        };
-        match message {
-            Message::Ping(nonce) => {
-                link.send(CONTROL, Message::Pong(nonce).encode(), &node.counters);
-            }
-            Message::Pong(nonce) => {
-                if let Some((sent_nonce, sent_at)) = link.ping_sent.get()
-                    && sent_nonce == nonce
-                {
-                    link.round_trip.set(Some(sent_at.elapsed()));
-                }
-            }
-            message @ (Message::SyncOpen(_)
-            | Message::SyncMsg(_)
-            | Message::SyncFetch(_)
-            | Message::SyncEvents(_)
-            | Message::SyncErr(_)) => super::anti_entropy::on_frame(node, link.peer, message),
-            message => node.drive(|replicator, now, store| replicator.on_message(now, link.peer, message, store)),
-        }
-        glommio::yield_if_needed().await;
-    }
-}
-
-async fn write_loop(link: Rc<Link>, mut writer: impl AsyncWrite + Unpin) -> std::io::Result<()> {
-    loop {
-        if link.queues.borrow().is_empty() {
-            if link.closed.get() {
+            if link.shared.is_closed() {
                 return writer.close().await;
             }
-            link.wake.notified().await;
-            continue;
-        }
-        // Control first, the other classes by weight; flushed once the queues are empty.
-        loop {
-            let next = link.queues.borrow_mut().pop();
-            let Some(frame) = next else { break };
-            // A closed link stops writing at once, even to a peer that stopped reading.
-            let written = futures_lite::future::or(async { Some(writer.write_all(&frame).await) }, async {
-                link.closed().await;
-                None
-            })
-            .await;
-            match written {
-                Some(Ok(())) => {}
-                Some(Err(error)) => {
-                    link.close();
-                    return Err(error);
-                }
-                None => return Ok(()),
+            // Parked and awaited with no await between: a push after `park` wakes this wait.
+            if link.shared.park() {
+                link.wake.notified().await;
             }
-        }
-        if let Err(error) = writer.flush().await {
-            link.close();
-            return Err(error);
+            continue;
+        };
+        // A closed link stops writing at once, even to a peer that stopped reading.
+        let written = futures_lite::future::or(async { Some(writer.write_all(&frame).await) }, async {
+            link.closed().await;
+            None
+        })
+        .await;
+        match written {
+            Some(Ok(())) => {}
+            Some(Err(error)) => {
+                link.close(CloseCause::Closed);
+                return Err(error);
+            }
+            None => return Ok(()),
         }
     }
 }
 
-async fn ping_loop(node: Rc<Node>, link: Rc<Link>) {
+async fn ping_loop(links: Rc<Links>, link: Rc<Local>) {
     let mut nonce = 0;
-    while !link.closed.get() {
+    while !link.shared.is_closed() {
         futures_lite::future::or(glommio::timer::sleep(PING_INTERVAL), link.closed()).await;
         if link.last_heard.get().elapsed() >= SILENCE_TIMEOUT {
-            tracing::warn!(peer = %identity_hex(&link.peer), "closing link: silent for 5 s");
-            node.counters.failure("silent");
-            link.close();
+            tracing::warn!(peer = %identity_hex(&link.shared.peer), "closing link: silent for 5 s");
+            link.close(CloseCause::Silent);
             return;
         }
         nonce += 1;
         link.ping_sent.set(Some((nonce, Instant::now())));
-        link.send(CONTROL, Message::Ping(nonce).encode(), &node.counters);
+        link.send(Message::Ping(nonce).encode(), &links.counters);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> LinkShared {
+        let class = ClassConfig { name: "live".into(), weight: 1, bytes_max: 10, drop_oldest: true };
+        LinkShared {
+            id: 1,
+            peer: [7; 32],
+            shard: 0,
+            outbox: Mutex::new(Outbox { queues: LinkQueues::new(100, vec![class]), idle: false }),
+            closed: AtomicU8::new(CloseCause::Open as u8),
+            round_trip_us: AtomicU64::new(0),
+        }
+    }
+
+    #[test]
+    fn a_push_wakes_the_writer_once_per_park() {
+        let link = shared();
+        // The writer has not parked yet: it will look at the queues anyway.
+        assert!(!link.push(CONTROL, vec![1]).wake);
+        assert!(!link.park(), "a frame is queued: the writer must not wait");
+        assert_eq!(link.pop(), Some(vec![1]));
+        assert!(link.park());
+        assert!(link.push(CONTROL, vec![2]).wake, "the first push after parking wakes it");
+        assert!(!link.push(CONTROL, vec![3]).wake, "one wake per park");
+        assert_eq!((link.pop(), link.pop(), link.pop()), (Some(vec![2]), Some(vec![3]), None));
+    }
+
+    #[test]
+    fn a_full_best_effort_class_drops_and_an_overflow_never_wakes() {
+        let link = shared();
+        assert!(link.park());
+        let push = link.push(0, vec![0; 8]);
+        assert!(matches!(push.pushed, Pushed::Queued) && push.wake);
+        assert!(matches!(link.push(0, vec![1; 8]).pushed, Pushed::Dropped { frames: 1, bytes: 8 }));
+        assert_eq!(link.pop(), Some(vec![1; 8]), "the oldest was dropped");
+        assert!(link.park());
+        let overflow = link.push(CONTROL, vec![0; 101]);
+        assert!(matches!(overflow.pushed, Pushed::Overflow) && !overflow.wake);
+    }
+
+    #[test]
+    fn the_first_close_cause_stays() {
+        let link = shared();
+        assert!(!link.is_closed());
+        link.close(CloseCause::Duplicate);
+        link.close(CloseCause::Closed);
+        assert!(link.is_closed());
+        assert_eq!(LinkEnd::Closed(link.close_cause()).reason(), "duplicate");
     }
 }

@@ -156,6 +156,6 @@ fn member_up(node: &Rc<Node>, member: Member) {
     // Of two members, the one with the smaller key dials.
     let must_dial = node.me < key && !node.links.borrow().contains_key(&key);
     if must_dial && node.member_dials.borrow_mut().insert(key) {
-        glommio::spawn_local(super::link::dial_member(node.clone(), key, member.address)).detach();
+        glommio::spawn_local(super::links::dial_member(node.clone(), key, member.address)).detach();
     }
 }

@@ -1,10 +1,13 @@
-//! The cluster executor: one glommio executor that owns the node's links to its peers (TCP,
-//! mutually authenticated), drives the sans-I/O `Replicator` with their frames, a 100 ms
-//! tick and the writer's notices, hands pulled batches to the writer and ephemeral events
-//! between the shards and the peers. The protocol itself is in `parrhesia_net::cluster`.
+//! The cluster executor: one glommio executor that keeps the node's view of its peers (the
+//! links it keeps, the membership, the sans-I/O `Replicator` driven by the links' frames, a
+//! 100 ms tick and the writer's notices), hands pulled batches to the writer and ephemeral
+//! events between the shards and the peers. The links' sockets are the shards' (`link.rs`):
+//! frames arrive decoded, their events checked, and leave through the link's queues. The
+//! protocol itself is in `parrhesia_net::cluster`.
 
 mod anti_entropy;
-mod link;
+pub mod link;
+mod links;
 mod membership;
 mod store_log;
 
@@ -16,14 +19,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
-use glommio::net::{TcpListener, UdpSocket};
+use glommio::net::UdpSocket;
 use parrhesia_engine::{Event, EventProbe, Limits};
 use parrhesia_net::NodeKey;
 use parrhesia_net::cluster::NodeId;
 use parrhesia_net::cluster::frame::{Message, WireEvent};
 use parrhesia_net::cluster::handshake::Admission;
 use parrhesia_net::cluster::membership::{Member, Membership};
-use parrhesia_net::cluster::queues::{CONTROL, ClassConfig, LinkQueues};
+use parrhesia_net::cluster::queues::{CONTROL, ClassConfig};
 use parrhesia_net::cluster::replication::{Action, ApplyBatch, ReplicationConfig, Replicator};
 use parrhesia_storage::Store;
 
@@ -33,7 +36,8 @@ pub use crate::metrics::ClusterMetrics;
 use crate::metrics::{OriginFigures, PeerFigures, QueueFigures};
 use crate::notify::Notify;
 use crate::shard::with_pulse;
-use link::Link;
+use link::{CloseCause, FromLinks, ToLinks};
+use links::Link;
 use store_log::StoreLog;
 
 /// How often the replicator's timers are looked at.
@@ -49,8 +53,11 @@ pub struct ClusterSetup {
     pub from_writer: SharedReceiver<WriterNotice>,
     pub to_shards: Vec<SharedSender<Ephemeral>>,
     pub from_shards: Vec<SharedReceiver<ToCluster>>,
+    /// Per shard: requests to its links, and what its links report.
+    pub to_links: Vec<SharedSender<ToLinks>>,
+    pub from_links: Vec<SharedReceiver<FromLinks>>,
     pub shutdown: Arc<AtomicBool>,
-    /// Told once the link listener is bound (or failed to bind).
+    /// Told once the membership socket is bound (or failed to bind).
     pub bound: std::sync::mpsc::Sender<Result<(), String>>,
     pub metrics: Arc<ClusterMetrics>,
 }
@@ -58,16 +65,19 @@ pub struct ClusterSetup {
 /// The node as its tasks share it (one executor: `Rc`/`RefCell`).
 pub struct Node {
     pub me: NodeId,
-    pub key: NodeKey,
     pub config: ClusterConfig,
-    pub admission: Admission,
     store: StoreLog,
     limits: Limits,
     replicator: RefCell<Replicator>,
     pub links: RefCell<HashMap<NodeId, Rc<Link>>>,
-    next_link: Cell<u64>,
-    /// Connections in their handshake now.
-    handshakes: Cell<usize>,
+    /// Per shard, the requests for its links.
+    to_links: Vec<links::ToShard>,
+    next_dial: Cell<u64>,
+    /// Dials that ended (their link, if any, ended too), by dial number.
+    dials_ended: RefCell<HashMap<u64, (Option<NodeId>, bool)>>,
+    dial_wake: Notify,
+    /// The events of the frame being handled that its link's shard checked, by id.
+    checked: RefCell<HashMap<[u8; 32], Event>>,
     /// Member addresses that are names: what they resolved to, and when (milliseconds).
     resolved: RefCell<HashMap<String, (Option<std::net::SocketAddr>, u64)>>,
     pub membership: RefCell<Membership>,
@@ -83,7 +93,7 @@ pub struct Node {
     seed_addresses: RefCell<HashSet<std::net::SocketAddr>>,
     /// Peers whose link went down, and when (partition detection).
     links_lost: RefCell<HashMap<NodeId, u64>>,
-    applies: RefCell<VecDeque<ApplyBatch>>,
+    applies: RefCell<VecDeque<ReplicatedBatch>>,
     /// Events anti-entropy fetched, for the writer.
     repairs: RefCell<VecDeque<Vec<Event>>>,
     apply_wake: Notify,
@@ -121,11 +131,6 @@ const LIVE: usize = 1;
 const SYNC: usize = 2;
 
 impl Node {
-    /// A new link's empty queues.
-    pub fn link_queues(&self) -> LinkQueues {
-        LinkQueues::new(self.config.link_queue_bytes_max, self.classes.clone())
-    }
-
     /// The traffic class a frame travels in.
     fn class_of(&self, message: &Message) -> usize {
         match message {
@@ -157,11 +162,6 @@ impl Node {
 
     pub fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
-    }
-
-    pub fn next_link_id(&self) -> u64 {
-        self.next_link.set(self.next_link.get() + 1);
-        self.next_link.get()
     }
 
     /// Copies what the sans-I/O parts count, and the link and member gauges, into the metrics.
@@ -211,7 +211,7 @@ impl Node {
             .map(|peer| {
                 let link = self.links.borrow().get(&peer).cloned();
                 let figures = PeerFigures {
-                    rtt_seconds: link.and_then(|link| link.round_trip.get()).map(|rtt| rtt.as_secs_f64()),
+                    rtt_seconds: link.and_then(|link| link.shared.round_trip()).map(|rtt| rtt.as_secs_f64()),
                     links_up: self.links_up_by_peer.borrow().get(&peer).copied().unwrap_or(0),
                     live: replicator.live_stats().get(&peer).copied().unwrap_or_default(),
                     summary_age_seconds: ages.get(&peer).copied().flatten().map(|age| age as f64 / 1000.0),
@@ -249,7 +249,7 @@ impl Node {
         peers_with_queues.extend(self.links.borrow().keys());
         for peer in peers_with_queues {
             let link = self.links.borrow().get(&peer).cloned();
-            let figures = link.map(|link| link.queues.borrow().figures());
+            let figures = link.map(|link| link.shared.figures());
             // Control first (index 0 of the figures), then the classes.
             for (index, name) in
                 std::iter::once("control").chain(self.classes.iter().map(|c| c.name.as_str())).enumerate()
@@ -286,7 +286,7 @@ impl Node {
                             *self.summary_bytes_sent.borrow_mut().entry(peer).or_default() += frame.len() as u64;
                         }
                         let class = self.class_of(&message);
-                        if let Some((frames, bytes)) = link.send(class, frame, &self.counters) {
+                        if let Some((frames, bytes)) = self.send_on(&link, class, frame) {
                             let mut drops = self.class_drops.borrow_mut();
                             let entry = drops.entry((peer, class)).or_default();
                             entry.0 += frames as u64;
@@ -295,22 +295,21 @@ impl Node {
                     }
                 }
                 Action::Apply(batch) => {
+                    let batch = self.replicated(batch);
                     self.applies.borrow_mut().push_back(batch);
                     self.apply_wake.notify_all();
                 }
-                Action::Deliver(wire) => match self.event_of(&wire) {
-                    Some(event) => {
+                Action::Deliver(wire) => {
+                    if let Some(event) = self.event_of(&wire) {
                         self.deliveries.borrow_mut().push_back(event);
                         self.deliver_wake.notify_all();
                     }
-                    None => self.counters.replicated_events_invalid.inc(),
-                },
+                }
                 Action::Close { peer, reason } => {
                     let link = self.links.borrow().get(&peer).cloned();
                     if let Some(link) = link {
                         tracing::warn!(peer = %parrhesia_net::identity_hex(&peer), %reason, "closing link: protocol error");
-                        self.counters.failure("protocol");
-                        link.close();
+                        self.close_link(&link, CloseCause::Protocol);
                     }
                 }
             }
@@ -324,24 +323,92 @@ impl Node {
     }
 
     /// An event from a peer, checked as a client's would be (id, limits) and, with
-    /// `verify_replicated`, its signature. `None` (logged) if it does not hold.
+    /// `verify_replicated`, its signature: by the shard that received it (`checked`), or here
+    /// if it was not (an event held over from an earlier frame) or did not hold. `None`
+    /// (logged and counted) if it does not hold.
     fn event_of(&self, wire: &WireEvent) -> Option<Event> {
-        let json = parrhesia_storage::record::json_from_parts(&wire.id, &wire.pubkey, &wire.sig, &wire.middle);
-        let parsed = String::from_utf8(json).map_err(|_| "not UTF-8".to_string()).and_then(|json| {
-            let event = Event::parse(&json, &self.limits).map_err(|reason| reason.to_string())?;
-            if self.config.verify_replicated {
-                event.verify_signature().map_err(|reason| reason.to_string())?;
-            }
-            Ok(event)
-        });
-        match parsed {
+        if let Some(event) = self.checked.borrow_mut().remove(&wire.id) {
+            return Some(event);
+        }
+        match link::check_event(wire, &self.limits, self.config.verify_replicated) {
             Ok(event) => Some(event),
             Err(reason) => {
                 tracing::warn!(id = %parrhesia_engine::hex::encode(&wire.id), %reason, "dropping an invalid event from a peer");
+                self.counters.replicated_events_invalid.inc();
                 None
             }
         }
     }
+
+    /// A batch the replicator pulled, as the writer takes it: its events checked.
+    fn replicated(&self, batch: ApplyBatch) -> ReplicatedBatch {
+        let events =
+            batch.events.iter().filter_map(|wire| self.event_of(wire).map(|event| (wire.origin_seq, event))).collect();
+        ReplicatedBatch {
+            origin: batch.origin,
+            epoch: batch.epoch,
+            from_seq: batch.from_seq,
+            next_seq: batch.next_seq,
+            events,
+            positions: batch.positions.iter().map(|held| (held.position, held.id)).collect(),
+            origin_commit_unix_ms: batch.origin_commit_unix_ms,
+        }
+    }
+}
+
+/// Who may link to a node with this configuration and key.
+pub fn admission(config: &ClusterConfig, me: NodeId) -> Admission {
+    Admission { cluster_id: config.cluster_id.clone(), own_key: me, allowed_peers: config.allowed_peer_keys() }
+}
+
+/// A link's traffic classes besides control, and which of them carry what.
+pub struct LinkClasses {
+    /// Replication, live, sync, then for each of `traffic_classes` its live queue and its
+    /// stored-events queue.
+    pub classes: Vec<ClassConfig>,
+    /// Ephemeral kinds with a class of their own: the class's live queue.
+    pub kind_class: HashMap<u16, usize>,
+    /// Per log class (1, 2, ...), the queue of its pulled batches.
+    pub log_class_queue: Vec<usize>,
+}
+
+/// The traffic classes of every link of a node with this configuration.
+pub fn link_classes(config: &ClusterConfig) -> LinkClasses {
+    let mut classes = vec![
+        ClassConfig {
+            name: "replication".into(),
+            weight: config.link_replication_weight,
+            bytes_max: config.link_queue_bytes_max,
+            drop_oldest: false,
+        },
+        ClassConfig {
+            name: "live".into(),
+            weight: config.link_live_weight,
+            bytes_max: config.link_live_queue_bytes_max,
+            drop_oldest: true,
+        },
+        // Anti-entropy: request-driven (bounded by its sessions), never dropped.
+        ClassConfig { name: "sync".into(), weight: 1, bytes_max: config.link_queue_bytes_max, drop_oldest: false },
+    ];
+    let (mut kind_class, mut log_class_queue) = (HashMap::new(), Vec::new());
+    for (name, weight, kinds) in config.kind_classes().expect("validated at load") {
+        kind_class.extend(kinds.into_iter().map(|kind| (kind, classes.len())));
+        classes.push(ClassConfig {
+            name: name.clone(),
+            weight,
+            bytes_max: config.link_live_queue_bytes_max,
+            drop_oldest: true,
+        });
+        // The class's stored events: their own log per origin, pulled, never dropped.
+        log_class_queue.push(classes.len());
+        classes.push(ClassConfig {
+            name: format!("{name}_stored"),
+            weight,
+            bytes_max: config.link_queue_bytes_max,
+            drop_oldest: false,
+        });
+    }
+    LinkClasses { classes, kind_class, log_class_queue }
 }
 
 /// An event as replication and ephemeral forwarding carry it.
@@ -372,22 +439,14 @@ pub async fn run(setup: ClusterSetup) {
         ..ReplicationConfig::default()
     };
     let store = StoreLog(setup.store);
-    let admission = Admission {
-        cluster_id: setup.config.cluster_id.clone(),
-        own_key: me,
-        allowed_peers: setup.config.allowed_peer_keys(),
-    };
-    let bound = TcpListener::bind(setup.config.listen.as_str())
-        .and_then(|listener| Ok((listener, UdpSocket::bind(setup.config.listen.as_str())?)));
-    let (listener, socket) = match bound {
-        Ok(bound) => {
+    // The links' TCP port is bound by every shard; the membership's UDP port here.
+    let socket = match UdpSocket::bind(setup.config.listen.as_str()) {
+        Ok(socket) => {
             let _ = setup.bound.send(Ok(()));
-            bound
+            socket
         }
         Err(error) => {
-            let _ = setup
-                .bound
-                .send(Err(format!("the cluster cannot bind {} (TCP and UDP): {error}", setup.config.listen)));
+            let _ = setup.bound.send(Err(format!("the cluster cannot bind {} (UDP): {error}", setup.config.listen)));
             return;
         }
     };
@@ -404,55 +463,18 @@ pub async fn run(setup: ClusterSetup) {
         started_unix_ms ^ u64::from_be_bytes(me[..8].try_into().expect("eight bytes")),
     );
     let socket = Rc::new(socket);
-    let mut classes = vec![
-        ClassConfig {
-            name: "replication".into(),
-            weight: setup.config.link_replication_weight,
-            bytes_max: setup.config.link_queue_bytes_max,
-            drop_oldest: false,
-        },
-        ClassConfig {
-            name: "live".into(),
-            weight: setup.config.link_live_weight,
-            bytes_max: setup.config.link_live_queue_bytes_max,
-            drop_oldest: true,
-        },
-        // Anti-entropy: request-driven (bounded by its sessions), never dropped.
-        ClassConfig {
-            name: "sync".into(),
-            weight: 1,
-            bytes_max: setup.config.link_queue_bytes_max,
-            drop_oldest: false,
-        },
-    ];
-    let (mut kind_class, mut log_class_queue) = (HashMap::new(), Vec::new());
-    for (name, weight, kinds) in setup.config.kind_classes().expect("validated at load") {
-        kind_class.extend(kinds.into_iter().map(|kind| (kind, classes.len())));
-        classes.push(ClassConfig {
-            name: name.clone(),
-            weight,
-            bytes_max: setup.config.link_live_queue_bytes_max,
-            drop_oldest: true,
-        });
-        // The class's stored events: their own log per origin, pulled, never dropped.
-        log_class_queue.push(classes.len());
-        classes.push(ClassConfig {
-            name: format!("{name}_stored"),
-            weight,
-            bytes_max: setup.config.link_queue_bytes_max,
-            drop_oldest: false,
-        });
-    }
+    let LinkClasses { classes, kind_class, log_class_queue } = link_classes(&setup.config);
     let node = Rc::new(Node {
         me,
         replicator: RefCell::new(Replicator::new(me, replication, 0, &store)),
-        key: setup.key,
-        admission,
         store,
         limits: setup.limits,
         links: RefCell::default(),
-        next_link: Cell::new(0),
-        handshakes: Cell::new(0),
+        to_links: setup.to_links.iter().map(|_| links::ToShard::default()).collect(),
+        next_dial: Cell::new(0),
+        dials_ended: RefCell::default(),
+        dial_wake: Notify::default(),
+        checked: RefCell::default(),
         resolved: RefCell::default(),
         membership: RefCell::new(membership),
         membership_socket: RefCell::new(Some(socket.clone())),
@@ -488,14 +510,17 @@ pub async fn run(setup: ClusterSetup) {
         glommio::spawn_local(apply_loop(node.clone(), setup.to_writer)),
         glommio::spawn_local(notice_loop(node.clone(), setup.from_writer)),
         glommio::spawn_local(deliver_loop(node.clone(), setup.to_shards)),
-        glommio::spawn_local(link::accept_loop(node.clone(), listener)),
         glommio::spawn_local(membership::receive_loop(node.clone(), socket.clone())),
         glommio::spawn_local(membership::timer_loop(node.clone(), socket)),
     ];
     for receiver in setup.from_shards {
         tasks.push(glommio::spawn_local(shard_loop(node.clone(), receiver)));
     }
-    tasks.push(glommio::spawn_local(link::seed_loop(node.clone(), node.config.seeds.clone())));
+    for (shard, (to_links, from_links)) in setup.to_links.into_iter().zip(setup.from_links).enumerate() {
+        tasks.push(glommio::spawn_local(links::pump(node.clone(), shard, to_links)));
+        tasks.push(glommio::spawn_local(links::receive(node.clone(), shard, from_links)));
+    }
+    tasks.push(glommio::spawn_local(links::seed_loop(node.clone(), node.config.seeds.clone())));
     tasks.push(glommio::spawn_local(anti_entropy::run(node.clone())));
     let mut metrics_published = Instant::now();
     while !setup.shutdown.load(Ordering::Relaxed) {
@@ -514,10 +539,14 @@ pub async fn run(setup: ClusterSetup) {
     node.stop.notify_all();
     let links: Vec<Rc<Link>> = node.links.borrow().values().cloned().collect();
     for link in links {
-        link.close();
+        node.close_link(&link, CloseCause::Closed);
     }
     node.apply_wake.notify_all();
     node.deliver_wake.notify_all();
+    for to in &node.to_links {
+        to.wake.notify_all();
+    }
+    node.dial_wake.notify_all();
     // Tasks blocked on channels from the shards and the writer end when those close; the
     // rest end on `stop`. Give them a moment, then drop what is left.
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -546,7 +575,7 @@ pub async fn run(setup: ClusterSetup) {
     );
 }
 
-/// Hands batches the replicator pulled to the writer, as events checked like a client's.
+/// Hands batches the replicator pulled (their events checked like a client's) to the writer.
 async fn apply_loop(node: Rc<Node>, to_writer: SharedSender<ToWriter>) {
     let to_writer = with_pulse(to_writer.connect()).await;
     loop {
@@ -558,32 +587,12 @@ async fn apply_loop(node: Rc<Node>, to_writer: SharedSender<ToWriter>) {
             continue;
         }
         let next = node.applies.borrow_mut().pop_front();
-        let Some(batch) = next else {
+        let Some(request) = next else {
             if node.stopping.get() {
                 return;
             }
             node.apply_wake.notified().await;
             continue;
-        };
-        let events: Vec<(u64, Event)> = batch
-            .events
-            .iter()
-            .filter_map(|wire| {
-                let event = node.event_of(wire);
-                if event.is_none() {
-                    node.counters.replicated_events_invalid.inc();
-                }
-                event.map(|event| (wire.origin_seq, event))
-            })
-            .collect();
-        let request = ReplicatedBatch {
-            origin: batch.origin,
-            epoch: batch.epoch,
-            from_seq: batch.from_seq,
-            next_seq: batch.next_seq,
-            events,
-            positions: batch.positions.iter().map(|held| (held.position, held.id)).collect(),
-            origin_commit_unix_ms: batch.origin_commit_unix_ms,
         };
         if to_writer.send(ToWriter::Replicated(request)).await.is_err() {
             return; // the writer has stopped: shutdown
