@@ -266,6 +266,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 (Some((to_cluster, from_cluster)), Some(cluster), Some(key), Some(counters)) => {
                     Some(crate::cluster::link::LinksSetup {
                         shard: index,
+                        shards,
                         key: key.clone(),
                         admission: crate::cluster::admission(cluster, key.public()),
                         listen: cluster.listen.clone(),

@@ -38,9 +38,13 @@ const SILENCE_TIMEOUT: Duration = Duration::from_secs(5);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest hello or auth frame read before the peer is authenticated.
 const HANDSHAKE_FRAME_BYTES_MAX: usize = 16 * 1024;
-/// Connections in their handshake at once on one shard; more are closed at once
-/// (unauthenticated peers must not hold more than this many sockets and buffers).
+/// Connections in their handshake at once on a node (each shard takes its share); more are
+/// closed at once (unauthenticated peers must not hold more than this many sockets and
+/// buffers).
 const HANDSHAKES_MAX: usize = 64;
+/// Events of a frame checked between two yields to the shard's other tasks (a batch of
+/// signature checks must not hold up its clients).
+const CHECKS_PER_YIELD: usize = 64;
 
 /// Why the cluster executor closed a link (kept in `LinkShared::closed`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +61,8 @@ pub enum CloseCause {
     QueueFull = 4,
     /// Nothing heard for `SILENCE_TIMEOUT`.
     Silent = 5,
+    /// The node is stopping (not a failure).
+    Shutdown = 6,
 }
 
 /// What a link's two executors share: its queues (filled by the cluster executor, emptied by
@@ -166,6 +172,8 @@ pub enum FromLinks {
 /// What a shard needs to run links.
 pub struct LinksSetup {
     pub shard: usize,
+    /// How many shards the node runs (they share `HANDSHAKES_MAX`).
+    pub shards: usize,
     pub key: NodeKey,
     pub admission: Admission,
     /// The cluster's link address (every shard binds it).
@@ -187,6 +195,7 @@ pub struct LinksSetup {
 /// A shard's links.
 pub struct Links {
     shard: usize,
+    handshakes_max: usize,
     key: NodeKey,
     admission: Admission,
     advertise: String,
@@ -268,6 +277,7 @@ impl LinkEnd {
             LinkEnd::Closed(cause) if *cause == CloseCause::Protocol as u8 => "protocol",
             LinkEnd::Closed(cause) if *cause == CloseCause::QueueFull as u8 => "queue_full",
             LinkEnd::Closed(cause) if *cause == CloseCause::Silent as u8 => "silent",
+            LinkEnd::Closed(cause) if *cause == CloseCause::Shutdown as u8 => "shutdown",
             LinkEnd::Closed(_) => "closed",
         }
     }
@@ -301,6 +311,7 @@ impl Links {
     pub fn new(setup: LinksSetup) -> (Rc<Links>, SharedSender<FromLinks>, SharedReceiver<ToLinks>) {
         let links = Rc::new(Links {
             shard: setup.shard,
+            handshakes_max: HANDSHAKES_MAX.div_ceil(setup.shards.max(1)),
             key: setup.key,
             admission: setup.admission,
             advertise: setup.advertise,
@@ -342,7 +353,7 @@ impl Links {
         // Stopping: close every link and give them a moment to tell the cluster executor.
         let links: Vec<Rc<Local>> = self.links.borrow().values().cloned().collect();
         for link in links {
-            link.close(CloseCause::Closed);
+            link.close(CloseCause::Shutdown);
         }
         let deadline = Instant::now() + Duration::from_secs(2);
         while !self.links.borrow().is_empty() && Instant::now() < deadline {
@@ -359,7 +370,7 @@ impl Links {
     }
 
     async fn accept(self: &Rc<Self>, listener: TcpListener) {
-        loop {
+        while !self.stopping.get() {
             let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
                 self.stop.notified().await;
                 None
@@ -436,7 +447,7 @@ impl Links {
     /// Runs a link from handshake to close. Returns the peer once an authenticated link ends.
     async fn run_link(self: &Rc<Self>, stream: TcpStream, role: Role) -> Result<NodeId, LinkEnd> {
         let _ = stream.set_nodelay(true);
-        if self.handshakes.get() >= HANDSHAKES_MAX {
+        if self.handshakes.get() >= self.handshakes_max {
             self.counters.failure("too_many_handshakes");
             return Err(LinkEnd::Timeout("too many handshakes at once"));
         }
@@ -455,6 +466,9 @@ impl Links {
             }
         };
         let peer = hello.public_key;
+        if self.stopping.get() {
+            return Err(LinkEnd::Closed(CloseCause::Shutdown as u8));
+        }
         self.next_link.set(self.next_link.get() + 1);
         let shared = Arc::new(LinkShared {
             id: (self.shard as u64) << 48 | self.next_link.get(),
@@ -492,8 +506,10 @@ impl Links {
         };
         self.links.borrow_mut().remove(&shared.id);
         self.shard_counters.cluster_links_owned.set(self.links.borrow().len() as i64);
-        // One count per link that ends, by why (a duplicate that lost is no failure).
-        if !self.stopping.get() && !matches!(&end, LinkEnd::Closed(cause) if *cause == CloseCause::Duplicate as u8) {
+        // One count per link that ends, by why (a duplicate that lost, or a stop, is no failure).
+        let expected = matches!(&end, LinkEnd::Closed(cause)
+            if *cause == CloseCause::Duplicate as u8 || *cause == CloseCause::Shutdown as u8);
+        if !self.stopping.get() && !expected {
             self.counters.failure(end.reason());
         }
         tracing::info!(peer = %identity_hex(&peer), reason = %end, "link down");
@@ -583,11 +599,20 @@ impl Links {
                     }
                 }
                 message => {
-                    let checked = self.check(&message);
+                    let checked = self.check(&message).await;
                     let frame = FromLinks::Frame { link: link.shared.id, message, checked };
-                    if !self.tell(frame).await {
-                        return LinkEnd::Closed(CloseCause::Closed as u8); // the executor stopped
+                    // Waiting for room at the cluster executor is not the peer's silence, and
+                    // a close meanwhile ends the wait.
+                    let told = futures_lite::future::or(self.tell(frame), async {
+                        link.closed().await;
+                        false
+                    })
+                    .await;
+                    if !told {
+                        let cause = link.shared.close_cause();
+                        return LinkEnd::Closed(if cause == 0 { CloseCause::Closed as u8 } else { cause });
                     }
+                    link.last_heard.set(Instant::now());
                 }
             }
             glommio::yield_if_needed().await;
@@ -595,7 +620,7 @@ impl Links {
     }
 
     /// The events of a frame that hold (the others are left to the executor to report).
-    fn check(&self, message: &Message) -> Vec<Event> {
+    async fn check(&self, message: &Message) -> Vec<Event> {
         let events: &[WireEvent] = match message {
             Message::Batch(batch) => &batch.events,
             Message::Fetched(fetched) => &fetched.events,
@@ -603,7 +628,16 @@ impl Links {
             Message::Ephemeral(event) => std::slice::from_ref(event),
             _ => &[],
         };
-        events.iter().filter_map(|wire| check_event(wire, &self.limits, self.verify_replicated).ok()).collect()
+        let mut checked = Vec::with_capacity(events.len());
+        for (index, wire) in events.iter().enumerate() {
+            if index % CHECKS_PER_YIELD == CHECKS_PER_YIELD - 1 {
+                glommio::yield_if_needed().await;
+            }
+            if let Ok(event) = check_event(wire, &self.limits, self.verify_replicated) {
+                checked.push(event);
+            }
+        }
+        checked
     }
 }
 

@@ -117,6 +117,13 @@ pub async fn receive(node: Rc<Node>, shard: usize, receiver: SharedReceiver<From
         match report {
             FromLinks::Up { link, hello, dialer, role } => {
                 let link = Rc::new(Link { peer: hello.public_key, dialer, shared: link });
+                if node.stopping.get() {
+                    node.close_link(&link, CloseCause::Shutdown);
+                    continue;
+                }
+                if link.shared.is_closed() {
+                    continue; // ended on its shard already (its `Down` follows)
+                }
                 if !register(&node, &link) {
                     node.close_link(&link, CloseCause::Duplicate);
                     continue;
@@ -126,10 +133,15 @@ pub async fn receive(node: Rc<Node>, shard: usize, receiver: SharedReceiver<From
                 *node.links_up_by_peer.borrow_mut().entry(peer).or_default() += 1;
                 tracing::info!(peer = %identity_hex(&peer), ?role, shard, "link up");
                 node.drive(|replicator, now, store| replicator.link_up(now, peer, hello.epoch, &hello.heads, store));
-                super::membership::link_up(&node, peer, &hello.advertise).await;
+                // Its own task: announcing may resolve names, and frames must not wait on that.
+                let (announcing, advertise) = (node.clone(), hello.advertise);
+                glommio::spawn_local(async move { super::membership::link_up(&announcing, peer, &advertise).await })
+                    .detach();
             }
             FromLinks::Frame { link, message, checked } => {
-                let Some(peer) = registered_peer(&node, link) else { continue };
+                // Frames still in the channel from a link this node closed are not taken.
+                let Some(link) = registered(&node, link).filter(|link| !link.shared.is_closed()) else { continue };
+                let peer = link.peer;
                 node.checked.borrow_mut().extend(checked.into_iter().map(|event| (*event.id(), event)));
                 match message {
                     message @ (Message::SyncOpen(_)
@@ -157,14 +169,14 @@ pub async fn receive(node: Rc<Node>, shard: usize, receiver: SharedReceiver<From
     }
 }
 
-/// The peer of a link the node keeps, by id.
-fn registered_peer(node: &Node, id: u64) -> Option<NodeId> {
-    node.links.borrow().values().find(|link| link.id() == id).map(|link| link.peer)
+/// A link the node keeps, by id (links are few: one per peer).
+fn registered(node: &Node, id: u64) -> Option<Rc<Link>> {
+    node.links.borrow().values().find(|link| link.id() == id).cloned()
 }
 
 /// A link ended; if it was the one kept for its peer, the peer is unlinked.
 fn link_down(node: &Node, id: u64) {
-    let Some(peer) = registered_peer(node, id) else { return };
+    let Some(peer) = registered(node, id).map(|link| link.peer) else { return };
     node.links.borrow_mut().remove(&peer);
     node.counters.links_closed.inc();
     node.drive(|replicator, now, store| replicator.link_down(now, peer, store));
@@ -183,7 +195,8 @@ fn link_down(node: &Node, id: u64) {
 fn register(node: &Node, link: &Rc<Link>) -> bool {
     let existing = node.links.borrow().get(&link.peer).cloned();
     if let Some(existing) = existing {
-        if link.dialer > existing.dialer {
+        // A link that ended on its shard (its `Down` not yet here) never wins.
+        if link.dialer > existing.dialer && !existing.shared.is_closed() {
             return false;
         }
         node.links.borrow_mut().remove(&link.peer);

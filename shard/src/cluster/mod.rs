@@ -327,7 +327,10 @@ impl Node {
     /// if it was not (an event held over from an earlier frame) or did not hold. `None`
     /// (logged and counted) if it does not hold.
     fn event_of(&self, wire: &WireEvent) -> Option<Event> {
-        if let Some(event) = self.checked.borrow_mut().remove(&wire.id) {
+        // The id does not cover the signature: the checked event stands for this one only if
+        // its signature is the same.
+        let checked = self.checked.borrow_mut().remove(&wire.id);
+        if let Some(event) = checked.filter(|event| event.sig() == &wire.sig) {
             return Some(event);
         }
         match link::check_event(wire, &self.limits, self.config.verify_replicated) {
@@ -539,7 +542,7 @@ pub async fn run(setup: ClusterSetup) {
     node.stop.notify_all();
     let links: Vec<Rc<Link>> = node.links.borrow().values().cloned().collect();
     for link in links {
-        node.close_link(&link, CloseCause::Closed);
+        node.close_link(&link, CloseCause::Shutdown);
     }
     node.apply_wake.notify_all();
     node.deliver_wake.notify_all();
