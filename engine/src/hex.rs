@@ -29,14 +29,11 @@ pub fn encode_into(bytes: &[u8], out: &mut Vec<u8>) {
     encode_to_slice(bytes, &mut out[start..]);
 }
 
-/// Writes the lowercase hex of `bytes` into `out`, which must be twice as long.
+/// Writes the lowercase hex of `bytes` into `out`, which must be twice as long. SIMD where the
+/// CPU has it (`const-hex`): the read path hex-encodes id, pubkey, sig and every packed tag
+/// value of each event it serves, and this was 11% of a `query` run's CPU done a byte at a time.
 pub fn encode_to_slice(bytes: &[u8], out: &mut [u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    assert_eq!(out.len(), bytes.len() * 2, "hex output is twice the input");
-    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
-        pair[0] = DIGITS[(byte >> 4) as usize];
-        pair[1] = DIGITS[(byte & 0x0f) as usize];
-    }
+    const_hex::encode_to_slice(bytes, out).expect("hex output is twice the input");
 }
 
 /// The lowercase hex of `bytes` as a `String`.

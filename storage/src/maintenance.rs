@@ -99,7 +99,7 @@ impl Store {
                 report.problem(|| format!("event {seq}: above the last sequence number {last_seq}"));
             }
             check_json(&record, &limits, &mut report);
-            match tables.ids.get(&txn, &record.header.id)?.map(decode_seq).transpose()? {
+            match crate::store::seq_of_id(&txn, tables, &record.header.id)? {
                 Some(found) if found == seq => {}
                 found => report.problem(|| format!("event {seq}: ids entry names {found:?}")),
             }
@@ -127,11 +127,15 @@ impl Store {
                 }
             }
             // The position is held (by this event, or by one a restored origin put there since).
-            let log = schema::cursor_key(&header.origin, header.origin_epoch);
-            let start = schema::origin_log_dup(header.origin_seq, 0);
-            let at = tables.origin_log.duplicates_from(&txn, &log, &start)?.next().transpose()?;
-            if at.is_none_or(|dup| dup[..8] != header.origin_seq.to_be_bytes()) {
-                report.problem(|| format!("event {seq}: missing its log position {}", header.origin_seq));
+            match crate::store::log_of(&txn, tables, header.log)? {
+                Some(log) => {
+                    let start = schema::origin_log_dup(header.origin_seq, 0);
+                    let at = tables.origin_log.duplicates_from(&txn, &log, &start)?.next().transpose()?;
+                    if at.is_none_or(|dup| dup[..8] != header.origin_seq.to_be_bytes()) {
+                        report.problem(|| format!("event {seq}: missing its log position {}", header.origin_seq));
+                    }
+                }
+                None => report.problem(|| format!("event {seq}: its log number {} names no log", header.log)),
             }
             if let Some(coordinate) = record.coordinate() {
                 let candidate = (header.created_at, header.id, seq);
@@ -197,12 +201,15 @@ impl Store {
     ) -> Result<(), StorageError> {
         let mut ids = 0u64;
         for entry in self.tables.ids.iter(txn)? {
-            let (id, seq) = entry?;
+            let (key, _) = entry?;
             ids += 1;
+            let (prefix, seq) = key
+                .split_at_checked(schema::ID_PREFIX_BYTES)
+                .ok_or_else(|| StorageError::Corrupt(format!("ids key {}", hex(key))))?;
             let seq = decode_seq(seq)?;
             match read_record(txn, &self.tables, seq) {
-                Ok(Some(record)) if record.header.id[..] == *id => {}
-                Ok(_) => report.problem(|| format!("ids: {} names {seq}, which is not that event", hex(id))),
+                Ok(Some(record)) if record.header.id.starts_with(prefix) => {}
+                Ok(_) => report.problem(|| format!("ids: {} names {seq}, which is not that event", hex(prefix))),
                 Err(_) => {}
             }
         }
@@ -223,6 +230,18 @@ impl Store {
         }
         if entries != expirations {
             report.problem(|| format!("expiration: {entries} entries, the events need {expirations}"));
+        }
+        // Each log number names a log that has that number back.
+        for entry in self.tables.logs.prefix_iter(txn, b"n")? {
+            let (key, log) = entry?;
+            let number = key.get(1..).and_then(|number| number.try_into().ok()).map(u32::from_be_bytes);
+            let back = match <&[u8; 40]>::try_from(log) {
+                Ok(log) => self.tables.logs.get(txn, &[b"l", &log[..]].concat())?,
+                Err(_) => None,
+            };
+            if number.is_none() || back.map(<[u8]>::to_vec) != number.map(|number| number.to_be_bytes().to_vec()) {
+                report.problem(|| format!("logs: number {} does not name a log numbered so", hex(key)));
+            }
         }
         Ok(())
     }
@@ -514,14 +533,18 @@ mod tests {
         let coordinate = coordinate.to_vec();
         tables.replaceable.put(&mut txn, &coordinate, &3u64.to_be_bytes()).unwrap();
         let id2 = Record::decode(2, tables.events.get(&txn, &2u64.to_be_bytes()).unwrap().unwrap()).unwrap().header.id;
-        tables.ids.delete(&mut txn, &id2).unwrap();
+        tables.ids.delete(&mut txn, &schema::id_key(&id2, 2)).unwrap();
         // Event 4's JSON says something else than its header (same length, other content).
         let mut bytes = tables.events.get(&txn, &4u64.to_be_bytes()).unwrap().unwrap().to_vec();
         let at = bytes.windows(4).rposition(|window| window == b"\"n3\"").expect("the content n3");
         bytes[at + 2] = b'9';
         tables.events.put(&mut txn, &4u64.to_be_bytes(), &bytes).unwrap();
         // A word posting names an event that does not exist.
-        tables.search_postings.put(&mut txn, b"zz", &crate::search::posting(999)).unwrap();
+        tables.search_postings.put(&mut txn, b"zz", &crate::search::posting(999).unwrap()).unwrap();
+        // A second number for the one log (the log still names the first).
+        let (_, log) = tables.logs.prefix_iter(&txn, b"n").unwrap().next().unwrap().unwrap();
+        let log = log.to_vec();
+        tables.logs.put(&mut txn, &[b"n", &7u32.to_be_bytes()[..]].concat(), &log).unwrap();
         txn.commit().unwrap();
 
         let found = problems(&store);
@@ -541,11 +564,40 @@ mod tests {
             "search_postings: \"n9\" has 1 postings, the events say 2",
             "search_postings: \"zz\" names event 999, not an indexed event",
             "search_postings: \"zz\" has 1 postings, the events say 0",
+            "logs: number 6e00000007 does not name a log numbered so",
         ];
         for text in expected {
             assert!(found.iter().any(|problem| problem.contains(text)), "{text:?} not in {found:#?}");
         }
         assert_eq!(found.len(), expected.len(), "{found:#?}");
+    }
+
+    /// `ids` keeps 8 bytes of each id: an entry of another event under the same prefix (as two
+    /// ids sharing their first 8 bytes would make) never answers for the wrong id.
+    #[test]
+    fn ids_sharing_a_prefix_are_told_apart_by_their_records() {
+        let directory = tempfile::tempdir().unwrap();
+        let (store, events) = populated(directory.path());
+        let seq_of = |id: &parrhesia_engine::Id| {
+            let txn = store.env.read_txn().unwrap();
+            crate::store::seq_of_id(&txn, &store.tables, id).unwrap()
+        };
+        let (first, second) = (seq_of(events[0].id()).unwrap(), seq_of(events[1].id()).unwrap());
+        // Event 2 listed under event 1's prefix, ahead of event 1 itself (a lower seq).
+        let mut txn = store.env.write_txn().unwrap();
+        let mut colliding = *events[1].id();
+        colliding[..schema::ID_PREFIX_BYTES].copy_from_slice(&events[0].id()[..schema::ID_PREFIX_BYTES]);
+        store.tables.ids.put(&mut txn, &schema::id_key(&colliding, 0), &[]).unwrap();
+        store.tables.ids.delete(&mut txn, &schema::id_key(events[1].id(), second)).unwrap();
+        store.tables.ids.put(&mut txn, &schema::id_key(&colliding, second), &[]).unwrap();
+        txn.commit().unwrap();
+        assert_eq!(seq_of(events[0].id()), Some(first));
+        assert_eq!(seq_of(&colliding), None, "same prefix, another id");
+        assert_eq!(seq_of(events[1].id()), None, "its entry is under another prefix now");
+        assert!(store.contains_id(events[0].id()).unwrap());
+        let found = problems(&store);
+        assert!(found.iter().any(|problem| problem.contains("ids: ") && problem.contains("names 0")), "{found:#?}");
+        assert!(found.iter().any(|problem| problem.contains("event 2: ids entry names None")), "{found:#?}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use parrhesia_engine::policy::{Change, Policy, ip_key};
 use parrhesia_engine::{Id, Pubkey};
 
 use crate::error::StorageError;
-use crate::store::{Store, decode_seq};
+use crate::store::Store;
 use crate::write::Writer;
 
 /// `policy` key classes: one byte, then the key.
@@ -123,7 +123,7 @@ impl Store {
             }
             Some(Change::BanEvent(id, reason)) => {
                 table.put(&mut txn, &keyed(BANNED_EVENT, id), reason.as_bytes())?;
-                if let Some(seq) = self.tables.ids.get(&txn, id)?.map(decode_seq).transpose()? {
+                if let Some(seq) = crate::store::seq_of_id(&txn, &self.tables, id)? {
                     let mut pending = crate::write::Pending::default();
                     Writer::new(&mut txn, self, &mut pending).remove(seq)?;
                     pending.flush(&mut txn, self)?;

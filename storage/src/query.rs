@@ -441,7 +441,7 @@ impl Cursor {
                     let mut found = Vec::with_capacity(ids.len());
                     for id in ids.iter() {
                         *examined += 1;
-                        let Some(seq) = tables.ids.get(txn, id)?.map(decode_seq).transpose()? else { continue };
+                        let Some(seq) = crate::store::seq_of_id(txn, tables, id)? else { continue };
                         if seq > snapshot_seq {
                             continue;
                         }

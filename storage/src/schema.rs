@@ -15,10 +15,14 @@ use sha2::{Digest, Sha256};
 /// word index (`search_postings`, `search_words`, meta `search_*`; `search.rs`). Version 7: the
 /// time indexes keep `created_at ++ seq` as 16-byte duplicates under their field
 /// (`DUP_SORT | DUP_FIXED`) instead of repeating the field in one key per event, and
-/// `origin_log` keeps `position ++ seq` under its log's key the same way.
-pub const SCHEMA_VERSION: u32 = 7;
+/// `origin_log` keeps `position ++ seq` under its log's key the same way. Version 8: records
+/// pack the 64-char hex strings of their JSON (`record.rs`), `ids` keys are the id's first
+/// 8 bytes and the seq (`id_key`), word index postings are 5 bytes (`search::posting`), and
+/// records name their origin log by the number the `logs` table gives it.
+pub const SCHEMA_VERSION: u32 = 8;
 
 pub const TABLE_EVENTS: &str = "events";
+/// `id_key`: the id's first 8 bytes ++ seq -> nothing.
 pub const TABLE_IDS: &str = "ids";
 pub const TABLE_REPLACEABLE: &str = "replaceable";
 pub const TABLE_DELETED: &str = "deleted";
@@ -29,17 +33,21 @@ pub const TABLE_META: &str = "meta";
 pub const TABLE_ORIGIN_LOG: &str = "origin_log";
 /// `origin ++ origin epoch` -> the next origin seq this node has not pulled (replication cursor).
 pub const TABLE_CURSORS: &str = "cursors";
+/// The store's numbers for the origin logs it holds, both ways: `number` (4 bytes) ->
+/// `origin ++ origin epoch`, and `origin ++ origin epoch` (40 bytes) -> `number`. A record
+/// keeps its log's number (4 bytes) instead of the log (40).
+pub const TABLE_LOGS: &str = "logs";
 /// `class ++ key` -> reason: the operator's policy (`policy.rs`).
 pub const TABLE_POLICY: &str = "policy";
 /// `unix ms ++ NIP-98 event id` -> caller, method, params: every management call.
 pub const TABLE_AUDIT: &str = "audit";
 /// `kind ++ letter ++ encoded value` -> count ++ 256 HyperLogLog registers (`counts.rs`).
 pub const TABLE_TAG_COUNTS: &str = "tag_counts";
-/// `word` -> seq (big-endian) for each event whose content holds it (`DUP_SORT | DUP_FIXED`; `search.rs`).
+/// `word` -> seq (5 bytes big-endian, `search::posting`) for each event whose content holds it (`DUP_SORT | DUP_FIXED`; `search.rs`).
 pub const TABLE_SEARCH_POSTINGS: &str = "search_postings";
 /// `word` -> how many indexed events hold it.
 pub const TABLE_SEARCH_WORDS: &str = "search_words";
-pub const TABLE_COUNT: u32 = 18;
+pub const TABLE_COUNT: u32 = 19;
 
 pub const META_SCHEMA_VERSION: &[u8] = b"schema_version";
 pub const META_NODE_ID: &[u8] = b"node_id";
@@ -70,12 +78,24 @@ pub enum TimeIndex {
     Tag,
 }
 
-/// Tables of fixed-size duplicates (`DUP_SORT | DUP_FIXED`): a word's postings (8 bytes each),
+/// Tables of fixed-size duplicates (`DUP_SORT | DUP_FIXED`): a word's postings (5 bytes each),
 /// a time index's events under one field and a log's positions (16 bytes each).
 pub fn is_dup_sort(table: &str) -> bool {
     table == TABLE_SEARCH_POSTINGS
         || table == TABLE_ORIGIN_LOG
         || TimeIndex::ALL.iter().any(|index| index.table_name() == table)
+}
+
+/// The bytes of an id that `ids` keys hold: enough to tell events apart (a reader confirms the
+/// whole id from the record), half the bytes of an entry keyed by the whole id.
+pub const ID_PREFIX_BYTES: usize = 8;
+
+/// The `ids` key of the event `seq` with this id.
+pub fn id_key(id: &parrhesia_engine::Id, seq: u64) -> [u8; ID_PREFIX_BYTES + 8] {
+    let mut key = [0; ID_PREFIX_BYTES + 8];
+    key[..ID_PREFIX_BYTES].copy_from_slice(&id[..ID_PREFIX_BYTES]);
+    key[ID_PREFIX_BYTES..].copy_from_slice(&seq.to_be_bytes());
+    key
 }
 
 /// The one key of the `time` index (LMDB keys cannot be empty).
@@ -112,7 +132,7 @@ pub const DELETED_VANISH: u8 = b'v';
 /// Tag values and `d` identifiers are encoded self-delimiting so a key prefix never matches a
 /// longer value: 64-char lowercase hex as its 32 bytes, short text with its length, long text by
 /// its sha256 (queries re-check the real value, so a hashed key only narrows the scan).
-const VALUE_HEX: u8 = 0;
+pub(crate) const VALUE_HEX: u8 = 0;
 const VALUE_SHORT: u8 = 1;
 const VALUE_HASHED: u8 = 2;
 const VALUE_SHORT_BYTES_MAX: usize = 60;

@@ -2,8 +2,9 @@
 //!
 //! Events of the store's search kinds (`META_SEARCH_KINDS`, set when the store is created or
 //! re-indexed) have each distinct word of their content (`engine::search::for_each_word`) in
-//! `search_postings`: key the word, one duplicate value per event, its seq big-endian (LMDB
-//! keeps a word's duplicates sorted and packs them 8 bytes each with `DUP_FIXED`; a new event
+//! `search_postings`: key the word, one duplicate value per event, its seq in 5 bytes
+//! big-endian (`posting`; LMDB keeps a word's duplicates sorted and packs them 5 bytes each
+//! with `DUP_FIXED`, 800 to a page; a new event
 //! has the highest seq, so its postings are appended with `APPEND_DUP`, which fills pages
 //! instead of splitting them in half; readers walk a word's list backwards, newest first). `search_words` keeps each word's document frequency, and meta the
 //! number of indexed documents and their total length in words, for BM25. Removing an event
@@ -20,7 +21,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use std::ops::Bound;
 
-use heed::{PutFlags, RoTxn, RwTxn, WithoutTls};
+use heed::{RoTxn, RwTxn, WithoutTls};
 use parrhesia_engine::search::{Query, idf};
 use parrhesia_engine::{Filter, Id, ReadAccess};
 
@@ -80,8 +81,27 @@ pub(crate) fn distinct_words(content: &str) -> (Vec<String>, u32) {
     (counts.into_keys().collect(), length)
 }
 
-pub(crate) fn posting(seq: u64) -> [u8; 8] {
-    seq.to_be_bytes()
+/// The bytes of a posting: the low 5 of the seq, big-endian. A store numbers its events from
+/// 1 and would need 2^40 of them (a petabyte at the smallest event) to outgrow it; the writer
+/// refuses to index beyond, rather than wrap.
+pub(crate) const POSTING_BYTES: usize = 5;
+const POSTING_SEQ_MAX: u64 = (1 << (8 * POSTING_BYTES)) - 1;
+
+pub(crate) fn posting(seq: u64) -> Result<[u8; POSTING_BYTES], StorageError> {
+    if seq > POSTING_SEQ_MAX {
+        return Err(StorageError::Corrupt(format!(
+            "seq {seq} is beyond what the word index holds ({POSTING_SEQ_MAX})"
+        )));
+    }
+    Ok(seq.to_be_bytes()[8 - POSTING_BYTES..].try_into().expect("5 bytes"))
+}
+
+pub(crate) fn decode_posting(bytes: &[u8]) -> Result<u64, StorageError> {
+    let bytes: [u8; POSTING_BYTES] =
+        bytes.try_into().map_err(|_| StorageError::Corrupt("word index posting".into()))?;
+    let mut seq = [0; 8];
+    seq[8 - POSTING_BYTES..].copy_from_slice(&bytes);
+    Ok(u64::from_be_bytes(seq))
 }
 
 impl Writer<'_, '_> {
@@ -92,12 +112,7 @@ impl Writer<'_, '_> {
         }
         let (words, length) = distinct_words(content);
         for word in words {
-            let (postings, key, value) = (self.tables.search_postings, word.as_bytes(), posting(seq));
-            match postings.put_with_flags(self.txn, PutFlags::APPEND_DUP, key, &value) {
-                // Not above the word's last posting (never so for a new event): a plain put.
-                Err(heed::Error::Mdb(heed::MdbError::KeyExist)) => postings.put(self.txn, key, &value)?,
-                other => other?,
-            }
+            crate::store::put_dup(self.tables.search_postings, self.txn, word.as_bytes(), &posting(seq)?)?;
             *self.pending.search.frequencies.entry(word.into_bytes()).or_default() += 1;
         }
         self.pending.search.documents += 1;
@@ -109,7 +124,7 @@ impl Writer<'_, '_> {
     pub(crate) fn unindex_words(&mut self, seq: u64, (words, length): (Vec<String>, u32)) -> Result<(), StorageError> {
         for word in words {
             // A posting that is not there (a damaged index) moves no frequency.
-            if self.tables.search_postings.delete_one_duplicate(self.txn, word.as_bytes(), &posting(seq))? {
+            if self.tables.search_postings.delete_one_duplicate(self.txn, word.as_bytes(), &posting(seq)?)? {
                 *self.pending.search.frequencies.entry(word.into_bytes()).or_default() -= 1;
             }
         }
@@ -444,7 +459,7 @@ fn next_posting<'txn>(
     snapshot_seq: u64,
 ) -> Result<Option<u64>, StorageError> {
     for entry in list {
-        let seq = decode_seq(entry?.1)?;
+        let seq = decode_posting(entry?.1)?;
         if seq <= snapshot_seq {
             return Ok(Some(seq));
         }
@@ -514,7 +529,7 @@ impl Store {
         };
         for entry in tables.search_postings.iter(txn)? {
             let (word, value) = entry?;
-            let seq = decode_seq(value)?;
+            let seq = decode_posting(value)?;
             match &mut current {
                 Some((held, count)) if held.as_slice() == word => *count += 1,
                 _ => check_count(current.replace((word.to_vec(), 1)), &mut problem),
@@ -544,9 +559,22 @@ fn lossy(word: &[u8]) -> String {
 mod tests {
     use parrhesia_engine::{Filter, Keys, Limits};
 
+    use super::{POSTING_SEQ_MAX, decode_posting, posting};
     use crate::error::StorageError;
     use crate::schema;
     use crate::store::{Store, StoreOptions};
+
+    #[test]
+    fn postings_keep_five_bytes_of_the_seq_in_order() {
+        let seqs = [1, 255, 256, 1 << 32, POSTING_SEQ_MAX];
+        let postings: Vec<_> = seqs.iter().map(|seq| posting(*seq).unwrap()).collect();
+        assert!(postings.windows(2).all(|pair| pair[0] < pair[1]), "byte order is seq order");
+        for (seq, bytes) in seqs.iter().zip(&postings) {
+            assert_eq!(decode_posting(bytes).unwrap(), *seq);
+        }
+        assert!(posting(POSTING_SEQ_MAX + 1).is_err(), "never wraps");
+        assert!(decode_posting(&[0; 8]).is_err());
+    }
 
     #[test]
     fn reindex_rebuilds_a_lost_index_in_place() {
@@ -589,7 +617,7 @@ mod tests {
             txn.commit().unwrap();
         }
         let refused = Store::open(directory.path(), &StoreOptions::default()).unwrap_err();
-        assert!(matches!(refused, StorageError::SchemaVersion { found: 6, expected: 7 }), "{refused}");
+        assert!(matches!(refused, StorageError::SchemaVersion { found: 6, expected: 8 }), "{refused}");
         let message = refused.to_string();
         assert!(message.contains("parrhesia-tools export") && message.contains("parrhesia-tools import"), "{message}");
         assert!(matches!(

@@ -82,6 +82,7 @@ pub(crate) struct Tables {
     pub tag_counts: Table,
     pub search_postings: Table,
     pub search_words: Table,
+    pub logs: Table,
 }
 
 /// Every table, in the order `Tables::in_order` lists the handles.
@@ -104,6 +105,7 @@ const TABLE_NAMES: [&str; schema::TABLE_COUNT as usize] = [
     schema::TABLE_TAG_COUNTS,
     schema::TABLE_SEARCH_POSTINGS,
     schema::TABLE_SEARCH_WORDS,
+    schema::TABLE_LOGS,
 ];
 
 impl Tables {
@@ -129,6 +131,7 @@ impl Tables {
             self.tag_counts,
             self.search_postings,
             self.search_words,
+            self.logs,
         ]
     }
 
@@ -411,6 +414,7 @@ pub(crate) fn create_tables(env: &Env<WithoutTls>) -> Result<Tables, StorageErro
                 tag_counts,
                 search_postings,
                 search_words,
+                logs,
             ],
         ) = created
         else {
@@ -431,6 +435,7 @@ pub(crate) fn create_tables(env: &Env<WithoutTls>) -> Result<Tables, StorageErro
             tag_counts,
             search_postings,
             search_words,
+            logs,
         })
     }
 }
@@ -465,14 +470,14 @@ impl Store {
     /// Whether an event with this id is stored (the relay's duplicate check before verifying).
     pub fn contains_id(&self, id: &Id) -> Result<bool, StorageError> {
         let txn = self.env.read_txn()?;
-        Ok(self.tables.ids.get(&txn, id)?.is_some())
+        Ok(seq_of_id(&txn, &self.tables, id)?.is_some())
     }
 
     /// The stored event with this id.
     pub fn get_by_id(&self, id: &Id) -> Result<Option<StoredEvent>, StorageError> {
         let txn = self.env.read_txn()?;
-        let Some(seq) = self.tables.ids.get(&txn, id)? else { return Ok(None) };
-        read_record(&txn, &self.tables, decode_seq(seq)?)?.map(|record| StoredEvent::from_record(&record)).transpose()
+        let Some(seq) = seq_of_id(&txn, &self.tables, id)? else { return Ok(None) };
+        read_record(&txn, &self.tables, seq)?.map(|record| StoredEvent::from_record(&record)).transpose()
     }
 
     /// Every table's size: name, entries, and bytes in pages (branch, leaf and overflow).
@@ -664,10 +669,20 @@ impl Store {
         Ok(positions.last().map_or(0, |last| last + 1))
     }
 
+    /// The origin node and epoch of the log this store numbers `number` (a record's
+    /// `Header::log`).
+    pub fn log_origin(&self, number: u32) -> Result<Option<([u8; 32], u64)>, StorageError> {
+        let txn = self.env.read_txn()?;
+        Ok(log_of(&txn, &self.tables, number)?.map(|log| {
+            let (origin, epoch) = log.split_at(32);
+            (origin.try_into().expect("32 bytes"), u64::from_be_bytes(epoch.try_into().expect("8 bytes")))
+        }))
+    }
+
     /// Which of `ids` this store holds, in one read transaction.
     pub fn holds(&self, ids: &[[u8; 32]]) -> Result<Vec<bool>, StorageError> {
         let txn = self.env.read_txn()?;
-        ids.iter().map(|id| Ok(self.tables.ids.get(&txn, id)?.is_some())).collect()
+        ids.iter().map(|id| Ok(seq_of_id(&txn, &self.tables, id)?.is_some())).collect()
     }
 
     /// Starts this process's stretch of the node's own log under a new epoch; the previous
@@ -898,6 +913,71 @@ pub(crate) fn due_expirations<'txn>(
 }
 
 /// The record stored under `seq`, in place.
+/// The sequence number of the stored event with this id: each `ids` entry under the id's prefix
+/// names a candidate, and its record confirms the whole id.
+pub(crate) fn seq_of_id(txn: &RoTxn<WithoutTls>, tables: &Tables, id: &Id) -> Result<Option<u64>, StorageError> {
+    for entry in tables.ids.prefix_iter(txn, &id[..schema::ID_PREFIX_BYTES])? {
+        let (key, _) = entry?;
+        let seq = decode_seq(&key[schema::ID_PREFIX_BYTES..])?;
+        if read_record(txn, tables, seq)?.is_some_and(|record| record.header.id == *id) {
+            return Ok(Some(seq));
+        }
+    }
+    Ok(None)
+}
+
+/// Puts a duplicate of a `DUP_SORT | DUP_FIXED` table, appended (`APPEND_DUP`) when it sorts
+/// after the key's last one, as it does for events arriving in time order and for postings and
+/// log positions always. LMDB splits a full page of fixed-size duplicates in half unless told
+/// it is appending, so in-order puts without the flag leave every page of a key's sub-database
+/// half empty (measured: 68.8 of the 300k gen store's 329.8 MiB were such pages).
+pub(crate) fn put_dup(table: Table, txn: &mut RwTxn, key: &[u8], dup: &[u8]) -> Result<(), StorageError> {
+    match table.put_with_flags(txn, heed::PutFlags::APPEND_DUP, key, dup) {
+        // Not after the key's last duplicate: a plain put finds its place.
+        Err(heed::Error::Mdb(heed::MdbError::KeyExist)) => table.put(txn, key, dup)?,
+        other => other?,
+    }
+    Ok(())
+}
+
+/// The `logs` key of a log's number, and of a log (`schema::cursor_key`).
+fn log_number_key(number: u32) -> [u8; 5] {
+    let mut key = [b'n'; 5];
+    key[1..].copy_from_slice(&number.to_be_bytes());
+    key
+}
+
+fn log_key(log: &[u8; 40]) -> [u8; 41] {
+    let mut key = [b'l'; 41];
+    key[1..].copy_from_slice(log);
+    key
+}
+
+/// The origin log (`schema::cursor_key`: origin ++ epoch) this store numbers `number`.
+pub(crate) fn log_of(txn: &RoTxn<WithoutTls>, tables: &Tables, number: u32) -> Result<Option<[u8; 40]>, StorageError> {
+    let Some(log) = tables.logs.get(txn, &log_number_key(number))? else { return Ok(None) };
+    Ok(Some(log.try_into().map_err(|_| StorageError::Corrupt(format!("log number {number}")))?))
+}
+
+/// The number this store gives the origin log (`schema::cursor_key`), numbering it (the next
+/// after the highest) if it has none yet.
+pub(crate) fn log_number(txn: &mut RwTxn, tables: &Tables, log: &[u8; 40]) -> Result<u32, StorageError> {
+    let corrupt = || StorageError::Corrupt("log number".into());
+    if let Some(number) = tables.logs.get(txn, &log_key(log))? {
+        return Ok(u32::from_be_bytes(number.try_into().map_err(|_| corrupt())?));
+    }
+    let highest = match tables.logs.rev_prefix_iter(txn, b"n")?.next().transpose()? {
+        Some((key, _)) => {
+            u32::from_be_bytes(key.get(1..).and_then(|number| number.try_into().ok()).ok_or_else(corrupt)?)
+        }
+        None => 0,
+    };
+    let number = highest.checked_add(1).ok_or_else(corrupt)?;
+    tables.logs.put(txn, &log_key(log), &number.to_be_bytes())?;
+    tables.logs.put(txn, &log_number_key(number), log)?;
+    Ok(number)
+}
+
 pub(crate) fn read_record<'txn>(
     txn: &'txn RoTxn<WithoutTls>,
     tables: &Tables,

@@ -10,7 +10,7 @@ use crate::error::StorageError;
 use crate::record::{self, Header, Record};
 use crate::schema;
 use crate::search::PendingSearch;
-use crate::store::{Store, Tables, decode_seq, read_last_seq, read_record};
+use crate::store::{Store, Tables, decode_seq, read_last_seq, read_record, seq_of_id};
 
 /// A replicated batch applied in a write transaction not yet committed (`Store::
 /// stage_replicated`). Dropped or failed, nothing of it is stored and its sequence numbers
@@ -288,7 +288,7 @@ impl Writer<'_, '_> {
         if event.kind_class() == KindClass::Ephemeral {
             return Ok(refuse(Prefix::Invalid, "ephemeral events are not stored"));
         }
-        if tables.ids.get(self.read(), event.id())?.is_some() {
+        if seq_of_id(self.read(), tables, event.id())?.is_some() {
             return Ok(Admission::Refuse(Outcome::Duplicate));
         }
         if event.expiration().is_some_and(|expiration| expiration <= now) {
@@ -340,14 +340,14 @@ impl Writer<'_, '_> {
         let tables = self.tables;
         let seq_bytes = seq.to_be_bytes();
         let (origin, origin_epoch, origin_seq) = position;
+        let log = crate::store::log_number(self.txn, tables, &schema::cursor_key(&origin, origin_epoch))?;
         let header = Header {
             id: *event.id(),
             pubkey: *event.pubkey(),
             created_at: event.created_at(),
             kind: event.kind(),
             expiration: event.expiration().unwrap_or(0),
-            origin,
-            origin_epoch,
+            log,
             origin_seq,
             sig: *event.sig(),
         };
@@ -366,11 +366,11 @@ impl Writer<'_, '_> {
         assert_eq!(written.coordinate(), coordinate, "record coordinate");
         let keys = schema::index_keys(&written);
         tables.events.put(self.txn, &seq_bytes, &bytes)?;
-        tables.ids.put(self.txn, event.id(), &seq_bytes)?;
+        tables.ids.put(self.txn, &schema::id_key(event.id(), seq), &[])?;
         self.put_position(&origin, origin_epoch, origin_seq, seq)?;
         let dup = schema::time_dup(header.created_at, seq);
         for (index, key) in keys {
-            tables.time_index(index).put(self.txn, &key, &dup)?;
+            crate::store::put_dup(tables.time_index(index), self.txn, &key, &dup)?;
         }
         if let Some(coordinate) = coordinate {
             tables.replaceable.put(self.txn, &coordinate, &seq_bytes)?;
@@ -389,7 +389,7 @@ impl Writer<'_, '_> {
     /// such extra positions are left behind and skipped by readers (sequence numbers are
     /// never reused, so they never name another event).
     fn add_position(&mut self, id: &parrhesia_engine::Id, position: ([u8; 32], u64, u64)) -> Result<(), StorageError> {
-        let Some(seq) = self.tables.ids.get(self.read(), id)?.map(decode_seq).transpose()? else { return Ok(()) };
+        let Some(seq) = seq_of_id(self.read(), self.tables, id)? else { return Ok(()) };
         let (origin, epoch, origin_seq) = position;
         self.put_position(&origin, epoch, origin_seq, seq)
     }
@@ -405,7 +405,7 @@ impl Writer<'_, '_> {
         if let Some(earlier) = earlier {
             table.delete_one_duplicate(self.txn, &key, &earlier)?;
         }
-        table.put(self.txn, &key, &schema::origin_log_dup(position, seq))?;
+        crate::store::put_dup(table, self.txn, &key, &schema::origin_log_dup(position, seq))?;
         Ok(())
     }
 
@@ -421,10 +421,12 @@ impl Writer<'_, '_> {
             self.unindex_words(seq, words)?;
         }
         tables.events.delete(self.txn, &seq.to_be_bytes())?;
-        tables.ids.delete(self.txn, &header.id)?;
+        tables.ids.delete(self.txn, &schema::id_key(&header.id, seq))?;
         // A restored origin may have reused a position for another event: remove only our own.
-        let log = schema::cursor_key(&header.origin, header.origin_epoch);
-        tables.origin_log.delete_one_duplicate(self.txn, &log, &schema::origin_log_dup(header.origin_seq, seq))?;
+        // A log number naming no log (a damaged store) leaves its position for `verify` to report.
+        if let Some(log) = crate::store::log_of(self.read(), tables, header.log)? {
+            tables.origin_log.delete_one_duplicate(self.txn, &log, &schema::origin_log_dup(header.origin_seq, seq))?;
+        }
         let dup = schema::time_dup(header.created_at, seq);
         for (index, key) in keys {
             tables.time_index(index).delete_one_duplicate(self.txn, &key, &dup)?;
@@ -463,7 +465,7 @@ impl Writer<'_, '_> {
             key.extend_from_slice(&id);
             key.extend_from_slice(author);
             tables.deleted.put(self.txn, &key, &[])?;
-            let Some(seq) = tables.ids.get(self.read(), &id)?.map(decode_seq).transpose()? else { continue };
+            let Some(seq) = seq_of_id(self.read(), tables, &id)? else { continue };
             let Some(target) = read_record(self.read(), tables, seq)? else { continue };
             let protected = matches!(target.header.kind, KIND_DELETION | KIND_VANISH);
             if target.header.pubkey == *author && !protected {

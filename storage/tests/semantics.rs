@@ -250,7 +250,7 @@ fn sequence_numbers_form_the_log() {
     let log = store.events_since(0, 100, usize::MAX).unwrap();
     assert_eq!(log.iter().map(|stored| stored.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
     assert_eq!(log[0].json, **batch_one[0].json());
-    assert_eq!(log[0].header.origin, [0; 32]);
+    assert_eq!(store.log_origin(log[0].header.log).unwrap().map(|(origin, _)| origin), Some([0; 32]));
     assert_eq!(log[0].header.origin_seq, 1);
     assert_eq!(store.events_since(4, 100, usize::MAX).unwrap().len(), 2);
     assert_eq!(store.events_since(0, 2, usize::MAX).unwrap().len(), 2);
@@ -384,7 +384,12 @@ fn origin_logs_and_cursors() {
     let held = origin_log(&store, &[2; 32], 77, 11);
     assert_eq!(held.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), vec![12, 14]);
     let stored = store.get_by_id(remote[0].1.id()).unwrap().unwrap();
-    assert_eq!((stored.header.origin, stored.header.origin_epoch, stored.header.origin_seq), ([2; 32], 77, 10));
+    assert_eq!(store.log_origin(stored.header.log).unwrap(), Some(([2; 32], 77)));
+    assert_eq!(stored.header.origin_seq, 10);
+    let own_log = store.get_by_id(own.id()).unwrap().unwrap().header.log;
+    assert_eq!(store.log_origin(own_log).unwrap(), Some(([1; 32], epoch)));
+    assert_ne!(stored.header.log, own_log, "each log its own number");
+    assert_eq!(store.log_origin(own_log.max(stored.header.log) + 1).unwrap(), None);
     assert!(origin_log(&store, &[1; 32], epoch, 2).is_empty(), "replicated events are not in the own log");
 
     // Idempotent, and the cursor never moves back.

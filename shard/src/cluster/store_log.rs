@@ -103,6 +103,6 @@ fn wire_event(position: u64, record: &Record) -> WireEvent {
         id: header.id,
         pubkey: header.pubkey,
         sig: header.sig,
-        middle: record.json_middle().to_vec(),
+        middle: record.json_middle(),
     }
 }
