@@ -618,7 +618,8 @@ mod tests {
         let upper = "AB".repeat(32);
         let longer = format!("{hex}0");
         // Each case: tags, content, and (strings kept whole, references to the tag section).
-        let cases: Vec<(Vec<Vec<&str>>, String, (usize, usize))> = vec![
+        type Case<'a> = (Vec<Vec<&'a str>>, String, (usize, usize));
+        let cases: Vec<Case> = vec![
             (vec![vec!["e", &hex], vec!["p", &other, "wss://r"]], "plain".into(), (0, 2)),
             // The second value of a tag is not in the tag section; the content equals a tag value.
             (vec![vec!["e", &hex, &other]], hex.clone(), (1, 2)),
