@@ -105,6 +105,23 @@ impl LinkShared {
         Push { pushed, wake }
     }
 
+    /// Queues a frame in its class and counts its bytes as sent. A class past its bound (see
+    /// `LinkQueues::push`) closes the link instead: the peer is too slow, it reconnects and
+    /// resumes from its cursors. The caller wakes the link's writer when `wake` says so, and
+    /// always after a close.
+    pub fn send(&self, class: usize, frame: Vec<u8>, counters: &ClusterMetrics) -> Push {
+        let bytes = frame.len() as u64;
+        let push = self.push(class, frame);
+        if matches!(push.pushed, Pushed::Overflow) {
+            let queued = self.queued_bytes();
+            tracing::warn!(peer = %identity_hex(&self.peer), class, queued, "closing link: its send queue is full");
+            self.close(CloseCause::QueueFull);
+        } else {
+            counters.link_bytes_sent.add(bytes);
+        }
+        push
+    }
+
     /// The next frame to write, control first and the other classes by weight.
     fn pop(&self) -> Option<Vec<u8>> {
         self.outbox().queues.pop()
@@ -227,15 +244,8 @@ struct Local {
 impl Local {
     /// Queues a frame from this shard (pings, pongs) and wakes the writer if it waits.
     fn send(&self, frame: Vec<u8>, counters: &ClusterMetrics) {
-        let bytes = frame.len() as u64;
-        let push = self.shared.push(CONTROL, frame);
-        if matches!(push.pushed, Pushed::Overflow) {
-            tracing::warn!(peer = %identity_hex(&self.shared.peer), "closing link: its control queue is full");
-            self.close(CloseCause::QueueFull);
-            return;
-        }
-        counters.link_bytes_sent.add(bytes);
-        if push.wake {
+        let push = self.shared.send(CONTROL, frame, counters);
+        if push.wake || matches!(push.pushed, Pushed::Overflow) {
             self.wake.notify_all();
         }
     }

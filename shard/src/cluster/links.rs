@@ -55,19 +55,15 @@ impl Node {
         if link.shared.is_closed() {
             return None;
         }
-        let bytes = frame.len();
-        let push = link.shared.push(class, frame);
+        let push = link.shared.send(class, frame, &self.counters);
         let dropped = match push.pushed {
             Pushed::Queued => None,
             Pushed::Dropped { frames, bytes } => Some((frames, bytes)),
             Pushed::Overflow => {
-                let queued = link.shared.queued_bytes();
-                tracing::warn!(peer = %identity_hex(&link.peer), queued, "closing link: its send queue is full");
-                self.close_link(link, CloseCause::QueueFull);
+                self.to_shard(link.shared.shard, ToLinks::Wake(link.id()));
                 return None;
             }
         };
-        self.counters.link_bytes_sent.add(bytes as u64);
         if push.wake {
             self.to_shard(link.shared.shard, ToLinks::Wake(link.id()));
         }
@@ -177,14 +173,20 @@ fn registered(node: &Node, id: u64) -> Option<Rc<Link>> {
 /// A link ended; if it was the one kept for its peer, the peer is unlinked.
 fn link_down(node: &Node, id: u64) {
     let Some(peer) = registered(node, id).map(|link| link.peer) else { return };
-    node.links.borrow_mut().remove(&peer);
-    node.counters.links_closed.inc();
-    node.drive(|replicator, now, store| replicator.link_down(now, peer, store));
-    super::anti_entropy::link_down(node, peer);
+    unlink(node, peer);
     // If the membership still sees the peer up once it had time to notice a dead process,
     // this node cannot reach a live member: a partition (see `membership::check_partitions`).
     node.links_lost.borrow_mut().insert(peer, node.now_ms());
     tracing::info!(peer = %identity_hex(&peer), "link unregistered");
+}
+
+/// Forgets the link kept for `peer`: counted closed, and replication and anti-entropy told the
+/// peer is down (until a link registers again).
+fn unlink(node: &Node, peer: NodeId) {
+    node.links.borrow_mut().remove(&peer);
+    node.counters.links_closed.inc();
+    node.drive(|replicator, now, store| replicator.link_down(now, peer, store));
+    super::anti_entropy::link_down(node, peer);
 }
 
 /// Registers a new link; of two links between the same pair, both ends keep the one dialled
@@ -199,11 +201,8 @@ fn register(node: &Node, link: &Rc<Link>) -> bool {
         if link.dialer > existing.dialer && !existing.shared.is_closed() {
             return false;
         }
-        node.links.borrow_mut().remove(&link.peer);
+        unlink(node, link.peer);
         node.close_link(&existing, CloseCause::Duplicate);
-        node.counters.links_closed.inc();
-        node.drive(|replicator, now, store| replicator.link_down(now, link.peer, store));
-        super::anti_entropy::link_down(node, link.peer);
     }
     node.links.borrow_mut().insert(link.peer, link.clone());
     true
