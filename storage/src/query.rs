@@ -441,12 +441,9 @@ impl Cursor {
                     let mut found = Vec::with_capacity(ids.len());
                     for id in ids.iter() {
                         *examined += 1;
-                        let Some(seq) = crate::store::seq_of_id(txn, tables, id)? else { continue };
-                        if seq > snapshot_seq {
-                            continue;
-                        }
-                        if let Some(record) = read_record(txn, tables, seq)? {
-                            found.push((record.header.created_at, seq));
+                        let Some(record) = crate::store::record_of_id(txn, tables, id)? else { continue };
+                        if record.seq <= snapshot_seq {
+                            found.push((record.header.created_at, record.seq));
                         }
                     }
                     found.sort_unstable_by(|left, right| right.cmp(left));

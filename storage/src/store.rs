@@ -476,8 +476,7 @@ impl Store {
     /// The stored event with this id.
     pub fn get_by_id(&self, id: &Id) -> Result<Option<StoredEvent>, StorageError> {
         let txn = self.env.read_txn()?;
-        let Some(seq) = seq_of_id(&txn, &self.tables, id)? else { return Ok(None) };
-        read_record(&txn, &self.tables, seq)?.map(|record| StoredEvent::from_record(&record)).transpose()
+        record_of_id(&txn, &self.tables, id)?.map(|record| StoredEvent::from_record(&record)).transpose()
     }
 
     /// Every table's size: name, entries, and bytes in pages (branch, leaf and overflow).
@@ -913,17 +912,26 @@ pub(crate) fn due_expirations<'txn>(
 }
 
 /// The record stored under `seq`, in place.
-/// The sequence number of the stored event with this id: each `ids` entry under the id's prefix
-/// names a candidate, and its record confirms the whole id.
-pub(crate) fn seq_of_id(txn: &RoTxn<WithoutTls>, tables: &Tables, id: &Id) -> Result<Option<u64>, StorageError> {
+/// The stored event with this id: each `ids` entry under the id's prefix names a candidate,
+/// and its record confirms the whole id.
+pub(crate) fn record_of_id<'txn>(
+    txn: &'txn RoTxn<WithoutTls>,
+    tables: &Tables,
+    id: &Id,
+) -> Result<Option<Record<'txn>>, StorageError> {
     for entry in tables.ids.prefix_iter(txn, &id[..schema::ID_PREFIX_BYTES])? {
         let (key, _) = entry?;
         let seq = decode_seq(&key[schema::ID_PREFIX_BYTES..])?;
-        if read_record(txn, tables, seq)?.is_some_and(|record| record.header.id == *id) {
-            return Ok(Some(seq));
+        if let Some(record) = read_record(txn, tables, seq)?.filter(|record| record.header.id == *id) {
+            return Ok(Some(record));
         }
     }
     Ok(None)
+}
+
+/// The sequence number of the stored event with this id (`record_of_id`).
+pub(crate) fn seq_of_id(txn: &RoTxn<WithoutTls>, tables: &Tables, id: &Id) -> Result<Option<u64>, StorageError> {
+    Ok(record_of_id(txn, tables, id)?.map(|record| record.seq))
 }
 
 /// Puts a duplicate of a `DUP_SORT | DUP_FIXED` table, appended (`APPEND_DUP`) when it sorts

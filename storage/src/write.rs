@@ -465,11 +465,10 @@ impl Writer<'_, '_> {
             key.extend_from_slice(&id);
             key.extend_from_slice(author);
             tables.deleted.put(self.txn, &key, &[])?;
-            let Some(seq) = seq_of_id(self.read(), tables, &id)? else { continue };
-            let Some(target) = read_record(self.read(), tables, seq)? else { continue };
+            let Some(target) = crate::store::record_of_id(self.read(), tables, &id)? else { continue };
             let protected = matches!(target.header.kind, KIND_DELETION | KIND_VANISH);
             if target.header.pubkey == *author && !protected {
-                self.remove(seq)?;
+                self.remove(target.seq)?;
             }
         }
         for value in deletion.tag_values("a") {
