@@ -113,6 +113,11 @@ pub struct Config {
     pub outbound_bytes_max: usize,
     /// What happens to live events beyond the bound: `close`, `drop_oldest` or `drop_newest`.
     pub outbound_overflow: OverflowPolicy,
+    /// Milliseconds a connection holds a live event before writing it, so that the events
+    /// arriving meanwhile leave in the same write: fewer sends per delivery (the relay's main
+    /// cost in fanout) for that much more latency. Replies queued behind a held event wait with
+    /// it; REQ results and replies to an idle connection go at once. 0 (the default): at once.
+    pub delivery_linger_ms: u64,
     /// NIP-42: `none`, `writes` or `all`; refused requests get `auth-required:` and the
     /// challenge again (NIP-11 `auth_required`). Set `relay_url` so AUTH events are checked
     /// against it (without it any `relay` tag is taken).
@@ -449,6 +454,7 @@ impl Default for Config {
             connections_max: 0,
             outbound_bytes_max: 4 * 1024 * 1024,
             outbound_overflow: OverflowPolicy::Close,
+            delivery_linger_ms: 0,
             auth_required: AuthRequired::None,
             auth_challenge_on_connect: false,
             auth_window_seconds: 600,

@@ -259,7 +259,10 @@ pub async fn run(
                 threshold_bytes: shard.config.deflate_threshold_bytes,
                 stored_events: shard.config.deflate_stored_events,
             });
-            crate::outbound::write_loop(&connection.outbound, sink, &shard.event_scratch, &shard.metrics, deflate).await
+            let linger = std::time::Duration::from_millis(shard.config.delivery_linger_ms);
+            let output =
+                crate::outbound::Output { scratch: &shard.event_scratch, metrics: &shard.metrics, deflate, linger };
+            crate::outbound::write_loop(&connection.outbound, sink, output).await
         }
     });
     let mut ended = CloseReason::Client;

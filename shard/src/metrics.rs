@@ -232,6 +232,9 @@ pub struct ShardMetrics {
     pub accept_failures: Count,
     pub client_messages: [Count; CLIENT_VERBS.len()],
     pub relay_messages: [Count; RELAY_VERBS.len()],
+    /// Flushes of a connection's queued messages to its socket (one write each, as the
+    /// socket takes it): messages sent per flush is what `delivery_linger_ms` raises.
+    pub outbound_flushes: Count,
     /// By outcome, then kind class.
     pub events: [[Count; KIND_CLASSES.len()]; EVENT_OUTCOMES.len()],
     /// Decode, duplicate check, signature and policy of one EVENT, up to handing it on.
@@ -290,6 +293,7 @@ impl Default for ShardMetrics {
             accept_failures: Count::default(),
             client_messages: Default::default(),
             relay_messages: Default::default(),
+            outbound_flushes: Count::default(),
             events: Default::default(),
             ingest_check: Histogram::seconds(),
             fanout: Histogram::seconds(),
@@ -696,6 +700,12 @@ impl Sources {
             "Messages sent to clients, by verb",
             ("verb", &RELAY_VERBS),
             |shard, verb| count(&shard.relay_messages[verb]),
+        )?;
+        self.per_shard(
+            encoder,
+            "parrhesia_outbound_flushes",
+            "Flushes of a connection's queued messages to its socket (messages per flush: see delivery_linger_ms)",
+            |shard| count(&shard.outbound_flushes),
         )?;
         let samples = self.shards.iter().enumerate().flat_map(|(index, shard)| {
             EVENT_OUTCOMES.iter().enumerate().flat_map(move |(outcome, outcome_name)| {

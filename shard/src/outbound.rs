@@ -301,20 +301,26 @@ impl Outbound {
     }
 }
 
+/// How a connection's frames are written: `scratch` is the shard's buffer for joining live
+/// events; `metrics` counts what is sent, by verb; `deflate` is set when the connection
+/// negotiated permessage-deflate; `linger` is `delivery_linger_ms`.
+pub struct Output<'a> {
+    pub scratch: &'a RefCell<BytesMut>,
+    pub metrics: &'a ShardMetrics,
+    pub deflate: Option<Deflate<'a>>,
+    pub linger: std::time::Duration,
+}
+
 /// Drains `outbound` into `sink` until a Close frame is sent or the socket fails.
 /// Frames are fed to the socket layer, which batches them in its write buffer, and flushed
-/// once the queue is empty (a cork per turn, not a write per frame). `scratch` is the
-/// shard's buffer for joining live events; `metrics` counts what is sent, by verb; `deflate`
-/// is set when the connection negotiated permessage-deflate.
-pub async fn write_loop<S>(
-    outbound: &Outbound,
-    mut sink: S,
-    scratch: &RefCell<BytesMut>,
-    metrics: &ShardMetrics,
-    deflate: Option<Deflate<'_>>,
-) where
+/// once the queue is empty (a cork per turn, not a write per frame). With a linger, a live
+/// event that finds the connection idle waits that long first, and leaves with whatever
+/// arrived meanwhile.
+pub async fn write_loop<S>(outbound: &Outbound, mut sink: S, output: Output<'_>)
+where
     S: futures_util::Sink<Message> + Unpin,
 {
+    let Output { scratch, metrics, deflate, linger } = output;
     loop {
         let Some(frame) = outbound.pop() else {
             // The flush can wait long on a slow reader; frames queued meanwhile are taken on
@@ -322,10 +328,15 @@ pub async fn write_loop<S>(
             if sink.flush().await.is_err() {
                 break;
             }
+            metrics.outbound_flushes.inc();
             outbound.drained.notify_all();
             if outbound.queue.borrow().is_empty() {
                 outbound.release_staging();
                 outbound.queued.notified().await;
+                let held = outbound.queue.borrow().front().is_some_and(Frame::is_live_event);
+                if held && !linger.is_zero() {
+                    glommio::timer::sleep(linger).await;
+                }
             }
             continue;
         };

@@ -117,3 +117,28 @@ fn a_metrics_listener_takes_metrics_off_the_relay_port() {
     let (status, _) = common::http_get(metrics_port, "/", &[]);
     assert_eq!(status, 404, "the metrics listener serves metrics only");
 }
+
+/// `delivery_linger_ms`: live events reaching a subscriber while it waits leave in one flush,
+/// in order and none lost; the publisher's OKs (replies to an idle connection) are not held.
+#[test]
+fn a_delivery_linger_joins_live_events_into_fewer_flushes() {
+    // Long enough for 20 publishes on loopback to finish inside it (nosync: no fsync each).
+    let relay = Relay::start(&["--shards", "1", "--durability", "nosync", "--set", "delivery_linger_ms=4000"]);
+    let author = keys(5);
+    let mut subscriber = relay.connect();
+    subscriber.send_text(r#"["REQ","live",{"kinds":[1]}]"#);
+    assert!(subscriber.until_eose("live").is_empty(), "an empty store, EOSE at once");
+    let mut publisher = relay.connect();
+    let flushes = || total(&scrape(&relay), "parrhesia_outbound_flushes_total", &[]);
+    let before = flushes();
+    let events: Vec<_> = (0..20).map(|number| note(&author, &format!("linger {number}"))).collect();
+    for event in &events {
+        assert_eq!(publisher.publish(event), (true, String::new()), "each OK comes while the deliveries wait");
+    }
+    let delivered: Vec<_> = events.iter().map(|_| *subscriber.next_event("live").id()).collect();
+    assert_eq!(delivered, events.iter().map(|event| *event.id()).collect::<Vec<_>>());
+    // One flush per OK; the subscriber's 20 deliveries in one (two if the linger ended
+    // between two publishes).
+    let flushed = flushes() - before;
+    assert!((20.0..=22.0).contains(&flushed), "{flushed} flushes for 20 OKs and 20 deliveries");
+}
