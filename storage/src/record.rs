@@ -26,7 +26,7 @@ pub struct Header {
     /// NIP-40 expiration; 0 when the event does not expire.
     pub expiration: u64,
     /// The origin log: the node that first accepted the event and the epoch of that node's
-    /// store when it did, as this store numbers the logs it holds (`Store::log`; 0 in a record
+    /// store when it did, as this store numbers the logs it holds (`Store::log_origin`; 0 in a record
     /// of schema 7 or before, which keeps them whole), and the event's sequence number there.
     pub log: u32,
     pub origin_seq: u64,
@@ -34,8 +34,8 @@ pub struct Header {
 }
 
 const RECORD_VERSION: u8 = 5;
-/// Schema version 4 to 7 records: the version 5 header without the packed string count, then
-/// the middle as it is.
+/// Schema version 4 to 7 records: the origin node and epoch (32 + 8 bytes) where version 5 has
+/// the log number, no middle length, and the middle as it is.
 const RECORD_VERSION_4: u8 = 4;
 const HEADER_BYTES_VERSION_4: usize = HEADER_BYTES - 4 - 4 + 32 + 8;
 /// Schema version 3 records: the version 4 header without the origin epoch.

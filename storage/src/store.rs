@@ -911,7 +911,6 @@ pub(crate) fn due_expirations<'txn>(
     Ok(tables.expiration.range(txn, &range)?)
 }
 
-/// The record stored under `seq`, in place.
 /// The stored event with this id: each `ids` entry under the id's prefix names a candidate,
 /// and its record confirms the whole id.
 pub(crate) fn record_of_id<'txn>(
@@ -938,7 +937,7 @@ pub(crate) fn seq_of_id(txn: &RoTxn<WithoutTls>, tables: &Tables, id: &Id) -> Re
 /// after the key's last one, as it does for events arriving in time order and for postings and
 /// log positions always. LMDB splits a full page of fixed-size duplicates in half unless told
 /// it is appending, so in-order puts without the flag leave every page of a key's sub-database
-/// half empty (measured: 68.8 of the 300k gen store's 329.8 MiB were such pages).
+/// half empty (measured: the 300k gen store's sub-database pages went from 68.8 to 47.8 MiB).
 pub(crate) fn put_dup(table: Table, txn: &mut RwTxn, key: &[u8], dup: &[u8]) -> Result<(), StorageError> {
     match table.put_with_flags(txn, heed::PutFlags::APPEND_DUP, key, dup) {
         // Not after the key's last duplicate: a plain put finds its place.
@@ -986,6 +985,7 @@ pub(crate) fn log_number(txn: &mut RwTxn, tables: &Tables, log: &[u8; 40]) -> Re
     Ok(number)
 }
 
+/// The record stored under `seq`, in place.
 pub(crate) fn read_record<'txn>(
     txn: &'txn RoTxn<WithoutTls>,
     tables: &Tables,
