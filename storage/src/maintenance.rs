@@ -232,11 +232,11 @@ impl Store {
             report.problem(|| format!("expiration: {entries} entries, the events need {expirations}"));
         }
         // Each log number names a log that has that number back.
-        for entry in self.tables.logs.prefix_iter(txn, b"n")? {
+        for entry in self.tables.logs.prefix_iter(txn, &[schema::LOG_NUMBER_PREFIX])? {
             let (key, log) = entry?;
-            let number = key.get(1..).and_then(|number| number.try_into().ok()).map(u32::from_be_bytes);
+            let number = schema::number_of_log_number_key(key);
             let back = match <&[u8; 40]>::try_from(log) {
-                Ok(log) => self.tables.logs.get(txn, &[b"l", &log[..]].concat())?,
+                Ok(log) => self.tables.logs.get(txn, &schema::log_key(log))?,
                 Err(_) => None,
             };
             if number.is_none() || back.map(<[u8]>::to_vec) != number.map(|number| number.to_be_bytes().to_vec()) {
@@ -542,9 +542,9 @@ mod tests {
         // A word posting names an event that does not exist.
         tables.search_postings.put(&mut txn, b"zz", &crate::search::posting(999).unwrap()).unwrap();
         // A second number for the one log (the log still names the first).
-        let (_, log) = tables.logs.prefix_iter(&txn, b"n").unwrap().next().unwrap().unwrap();
+        let (_, log) = tables.logs.prefix_iter(&txn, &[schema::LOG_NUMBER_PREFIX]).unwrap().next().unwrap().unwrap();
         let log = log.to_vec();
-        tables.logs.put(&mut txn, &[b"n", &7u32.to_be_bytes()[..]].concat(), &log).unwrap();
+        tables.logs.put(&mut txn, &schema::log_number_key(7), &log).unwrap();
         txn.commit().unwrap();
 
         let found = problems(&store);

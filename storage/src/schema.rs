@@ -33,9 +33,9 @@ pub const TABLE_META: &str = "meta";
 pub const TABLE_ORIGIN_LOG: &str = "origin_log";
 /// `origin ++ origin epoch` -> the next origin seq this node has not pulled (replication cursor).
 pub const TABLE_CURSORS: &str = "cursors";
-/// The store's numbers for the origin logs it holds, both ways: `number` (4 bytes) ->
-/// `origin ++ origin epoch`, and `origin ++ origin epoch` (40 bytes) -> `number`. A record
-/// keeps its log's number (4 bytes) instead of the log (40).
+/// The store's numbers for the origin logs it holds, both ways: `log_number_key(number)` ->
+/// `origin ++ origin epoch`, and `log_key(origin ++ origin epoch)` -> `number` (4 bytes). A
+/// record keeps its log's number (4 bytes) instead of the log (40).
 pub const TABLE_LOGS: &str = "logs";
 /// `class ++ key` -> reason: the operator's policy (`policy.rs`).
 pub const TABLE_POLICY: &str = "policy";
@@ -213,6 +213,33 @@ pub fn cursor_key(origin: &[u8; 32], epoch: u64) -> [u8; 40] {
     let mut key = [0; 40];
     key[..32].copy_from_slice(origin);
     key[32..].copy_from_slice(&epoch.to_be_bytes());
+    key
+}
+
+/// The first byte of every `logs` key that holds a number (`log_number_key`), and of every key
+/// that holds a log (`log_key`).
+pub const LOG_NUMBER_PREFIX: u8 = b'n';
+const LOG_PREFIX: u8 = b'l';
+
+/// The `logs` key under which the log numbered `number` is kept.
+pub fn log_number_key(number: u32) -> [u8; 5] {
+    let mut key = [LOG_NUMBER_PREFIX; 5];
+    key[1..].copy_from_slice(&number.to_be_bytes());
+    key
+}
+
+/// The number a `log_number_key` holds; `None` for anything else.
+pub fn number_of_log_number_key(key: &[u8]) -> Option<u32> {
+    match key {
+        [LOG_NUMBER_PREFIX, number @ ..] => Some(u32::from_be_bytes(number.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// The `logs` key under which the number of the log (`cursor_key`) is kept.
+pub fn log_key(log: &[u8; 40]) -> [u8; 41] {
+    let mut key = [LOG_PREFIX; 41];
+    key[1..].copy_from_slice(log);
     key
 }
 

@@ -947,22 +947,9 @@ pub(crate) fn put_dup(table: Table, txn: &mut RwTxn, key: &[u8], dup: &[u8]) -> 
     Ok(())
 }
 
-/// The `logs` key of a log's number, and of a log (`schema::cursor_key`).
-fn log_number_key(number: u32) -> [u8; 5] {
-    let mut key = [b'n'; 5];
-    key[1..].copy_from_slice(&number.to_be_bytes());
-    key
-}
-
-fn log_key(log: &[u8; 40]) -> [u8; 41] {
-    let mut key = [b'l'; 41];
-    key[1..].copy_from_slice(log);
-    key
-}
-
 /// The origin log (`schema::cursor_key`: origin ++ epoch) this store numbers `number`.
 pub(crate) fn log_of(txn: &RoTxn<WithoutTls>, tables: &Tables, number: u32) -> Result<Option<[u8; 40]>, StorageError> {
-    let Some(log) = tables.logs.get(txn, &log_number_key(number))? else { return Ok(None) };
+    let Some(log) = tables.logs.get(txn, &schema::log_number_key(number))? else { return Ok(None) };
     Ok(Some(log.try_into().map_err(|_| StorageError::Corrupt(format!("log number {number}")))?))
 }
 
@@ -970,18 +957,16 @@ pub(crate) fn log_of(txn: &RoTxn<WithoutTls>, tables: &Tables, number: u32) -> R
 /// after the highest) if it has none yet.
 pub(crate) fn log_number(txn: &mut RwTxn, tables: &Tables, log: &[u8; 40]) -> Result<u32, StorageError> {
     let corrupt = || StorageError::Corrupt("log number".into());
-    if let Some(number) = tables.logs.get(txn, &log_key(log))? {
+    if let Some(number) = tables.logs.get(txn, &schema::log_key(log))? {
         return Ok(u32::from_be_bytes(number.try_into().map_err(|_| corrupt())?));
     }
-    let highest = match tables.logs.rev_prefix_iter(txn, b"n")?.next().transpose()? {
-        Some((key, _)) => {
-            u32::from_be_bytes(key.get(1..).and_then(|number| number.try_into().ok()).ok_or_else(corrupt)?)
-        }
+    let highest = match tables.logs.rev_prefix_iter(txn, &[schema::LOG_NUMBER_PREFIX])?.next().transpose()? {
+        Some((key, _)) => schema::number_of_log_number_key(key).ok_or_else(corrupt)?,
         None => 0,
     };
     let number = highest.checked_add(1).ok_or_else(corrupt)?;
-    tables.logs.put(txn, &log_key(log), &number.to_be_bytes())?;
-    tables.logs.put(txn, &log_number_key(number), log)?;
+    tables.logs.put(txn, &schema::log_key(log), &number.to_be_bytes())?;
+    tables.logs.put(txn, &schema::log_number_key(number), log)?;
     Ok(number)
 }
 
