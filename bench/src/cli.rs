@@ -359,6 +359,11 @@ pub struct QueryArgs {
     /// catch_up, search [default: all but search].
     #[arg(long, value_delimiter = ',', value_parser = shape)]
     pub shapes: Vec<crate::query::Shape>,
+    /// Queries per second, all connections together, on a fixed schedule (an open loop: the
+    /// latency at a stated load, counted from each REQ's slot). Without it each connection
+    /// sends its next REQ when the last one is answered (a closed loop: the relay's capacity).
+    #[arg(long, value_parser = positive_f64)]
+    pub rate: Option<f64>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -525,6 +530,7 @@ impl QueryArgs {
             duration: self.duration,
             query_timeout: Duration::from_millis(self.query_timeout_milliseconds),
             shapes: if self.shapes.is_empty() { crate::query::SHAPES.to_vec() } else { self.shapes.clone() },
+            rate: self.rate,
         }
     }
 }
@@ -569,6 +575,7 @@ impl MixedArgs {
                 duration: self.duration,
                 query_timeout: Duration::from_secs(10),
                 shapes: crate::query::SHAPES.to_vec(),
+                rate: None,
             },
             fanout: self.knobs.options(self.fanout_rate, self.duration),
             duration: self.duration,

@@ -1,6 +1,13 @@
 //! `query`: against a relay preloaded with a `gen` file, C connections each run one REQ at a
 //! time (REQ, events, EOSE, CLOSE) drawn from a mix of shapes built from the file's values;
 //! per shape: REQ->EOSE latency, queries per second, events per query.
+//!
+//! Without a rate each connection sends its next REQ as soon as the last one's EOSE is in (a
+//! closed loop: it measures how many queries the relay answers, and its latency is the queue
+//! that C waiting connections make, C / throughput by Little's law). With `--rate R` the
+//! connections send R queries per second between them on a fixed schedule (an open loop: the
+//! latency of a relay at a stated load); a REQ's latency then counts from its scheduled time,
+//! so a relay or client that falls behind shows up in it (no coordinated omission).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use parrhesia_engine::{Filter, RelayMessage, TagFilter};
 
-use crate::client::{Connection, Incoming, Target, close_message, reason_prefix, req_message};
+use crate::client::{Connection, Target, close_message, reason_prefix, req_message};
 use crate::event_file::{Corpus, read_lines};
 use crate::failure::{Failure, Outcome};
 use crate::ingest::{CONNECT_TIMEOUT, add_counts};
@@ -194,6 +201,35 @@ pub struct QueryOptions {
     pub query_timeout: Duration,
     /// The shapes of the mix (those the corpus has values for are run).
     pub shapes: Vec<Shape>,
+    /// Queries per second, all connections together; None: each connection as fast as answers
+    /// come.
+    pub rate: Option<f64>,
+}
+
+/// The open loop's timetable: connection `c` sends its `n`th REQ at
+/// `start + (n * connections + c) / rate`, so the connections take turns at the total rate.
+#[derive(Clone, Copy, Debug)]
+struct Schedule {
+    start: Instant,
+    /// Between two REQs of the whole run.
+    interval: Duration,
+    connections: u64,
+}
+
+impl Schedule {
+    fn new(rate: f64, connections: usize) -> Schedule {
+        // A lead so every connection is open before its first slot.
+        let lead = Duration::from_millis(200 + connections as u64);
+        Schedule {
+            start: Instant::now() + lead,
+            interval: Duration::from_secs_f64(1.0 / rate.max(0.001)),
+            connections: connections.max(1) as u64,
+        }
+    }
+
+    fn slot(&self, connection: usize, n: u64) -> Instant {
+        self.start + self.interval.mul_f64((n * self.connections + connection as u64) as f64)
+    }
 }
 
 /// Live totals, for the progress line.
@@ -231,6 +267,8 @@ struct Tally {
     shapes: BTreeMap<Shape, ShapeTally>,
     connect_failures: BTreeMap<String, u64>,
     link_ends: BTreeMap<String, u64>,
+    /// With a rate: how late after its slot each REQ went out.
+    lateness: Latency,
 }
 
 impl Tally {
@@ -238,6 +276,7 @@ impl Tally {
         for (shape, part) in other.shapes {
             self.shapes.entry(shape).or_default().merge(part);
         }
+        self.lateness.merge(&other.lateness);
         add_counts(&mut self.connect_failures, other.connect_failures);
         add_counts(&mut self.link_ends, other.link_ends);
     }
@@ -247,6 +286,7 @@ impl Tally {
 pub struct QueryResult {
     tally: Tally,
     seconds: f64,
+    paced: bool,
 }
 
 /// Reads the file and builds the corpus queries draw from.
@@ -267,13 +307,14 @@ pub fn execute(
     let shapes: Vec<Shape> = options.shapes.iter().copied().filter(|shape| shape.available(&corpus)).collect();
     anyhow::ensure!(!shapes.is_empty(), "{} has no values to build queries from", options.file.display());
     let started = Instant::now();
+    let schedule = options.rate.map(|rate| Schedule::new(rate, options.connections));
     let mut handles = Vec::with_capacity(options.connections);
     for number in 0..options.connections {
         let (target, stop, counters, shapes) = (target.clone(), stop.clone(), counters.clone(), shapes.clone());
         let maker = QueryMaker::new(corpus.clone(), QUERY_SEED + number as u64);
         let query_timeout = options.query_timeout;
         handles.push(worker::spawn(format!("query-{number}"), move || {
-            let worker = Worker { target: &target, shapes: &shapes, query_timeout, deadline, stop: &stop };
+            let worker = Worker { target: &target, shapes: &shapes, query_timeout, deadline, stop: &stop, schedule };
             worker.run(maker, number, &counters)
         })?);
     }
@@ -281,7 +322,12 @@ pub fn execute(
     for part in worker::join_all(handles)? {
         tally.merge(part);
     }
-    Ok(QueryResult { tally, seconds: started.elapsed().as_secs_f64() })
+    // A paced run's clock starts at the first slot, not during the lead.
+    let seconds = match schedule {
+        Some(schedule) => Instant::now().saturating_duration_since(schedule.start).as_secs_f64(),
+        None => started.elapsed().as_secs_f64(),
+    };
+    Ok(QueryResult { tally, seconds, paced: schedule.is_some() })
 }
 
 struct Worker<'a> {
@@ -290,6 +336,7 @@ struct Worker<'a> {
     query_timeout: Duration,
     deadline: Instant,
     stop: &'a Stop,
+    schedule: Option<Schedule>,
 }
 
 /// How one query ended.
@@ -313,9 +360,21 @@ impl Worker<'_> {
         while !self.stop.is_stopped() && Instant::now() < self.deadline {
             let shape = self.shapes[(number + sequence) % self.shapes.len()];
             let subscription_id = format!("q{sequence}");
-            sequence += 1;
             let filters: Vec<String> = maker.filters(shape).iter().map(Filter::to_json).collect();
-            let started = Instant::now();
+            let started = match self.schedule {
+                Some(schedule) => {
+                    let slot = schedule.slot(number, sequence as u64);
+                    if slot >= self.deadline {
+                        break;
+                    }
+                    // Idle between queries (a CLOSE has no answer), so the wait is a sleep.
+                    std::thread::sleep(slot.saturating_duration_since(Instant::now()));
+                    tally.lateness.record(Instant::now().saturating_duration_since(slot));
+                    slot
+                }
+                None => Instant::now(),
+            };
+            sequence += 1;
             let answer = connection
                 .send_text(req_message(&subscription_id, &filters))
                 .and_then(|()| self.await_answer(&mut connection, &subscription_id));
@@ -359,6 +418,9 @@ impl Worker<'_> {
         subscription_id: &str,
     ) -> Result<Answer, crate::client::LinkEnded> {
         let give_up = Instant::now() + self.query_timeout;
+        // How this relay frames an event of the subscription; counted without parsing the
+        // event (a relay that frames it otherwise is decoded below, only slower).
+        let event_prefix = format!(r#"["EVENT","{subscription_id}","#);
         let mut events = 0;
         loop {
             let now = Instant::now();
@@ -366,14 +428,17 @@ impl Worker<'_> {
                 return Ok(Answer::TimedOut);
             }
             connection.set_read_timeout(Some((give_up - now).min(POLL_INTERVAL)))?;
-            match connection.read()? {
-                Incoming::Message(RelayMessage::Event { subscription_id: id, .. }) if id == subscription_id => {
-                    events += 1
-                }
-                Incoming::Message(RelayMessage::Eose { subscription_id: id }) if id == subscription_id => {
+            let Some(text) = connection.read_text()? else { continue };
+            if text.starts_with(&event_prefix) {
+                events += 1;
+                continue;
+            }
+            match RelayMessage::decode(text.as_str()) {
+                Ok(RelayMessage::Event { subscription_id: id, .. }) if id == subscription_id => events += 1,
+                Ok(RelayMessage::Eose { subscription_id: id }) if id == subscription_id => {
                     return Ok(Answer::Eose { events });
                 }
-                Incoming::Message(RelayMessage::Closed { subscription_id: id, message }) if id == subscription_id => {
+                Ok(RelayMessage::Closed { subscription_id: id, message }) if id == subscription_id => {
                     return Ok(Answer::Closed(message.to_string()));
                 }
                 _ => {}
@@ -421,6 +486,18 @@ impl QueryResult {
         report.latency("query.latency", &overall.latency);
         report.counts("query.connect_failures", &self.tally.connect_failures, "connections");
         report.counts("query.connection_ends", &self.tally.link_ends, "connections");
+        if self.paced {
+            report.latency("query.send_lateness", &self.tally.lateness);
+            if let Some(lateness) = self.tally.lateness.percentiles()
+                && lateness.p99_micros > 10_000
+            {
+                report.note(format!(
+                    "REQs went out up to {:.1} ms after their slot (p99): the relay does not keep up with \
+                     this rate on these connections, or the bench is short of CPU; latency includes it",
+                    lateness.p99_micros as f64 / 1000.0
+                ));
+            }
+        }
         if overall.completed > 0 && overall.events == 0 {
             report.note("every query came back empty: preload the relay with `ingest` of the same file first");
         }
@@ -480,6 +557,9 @@ fn describe(report: &mut Report, options: &QueryOptions) {
     report.parameter("connections", options.connections);
     report.parameter("duration_seconds", options.duration.as_secs_f64());
     report.parameter("shapes", options.shapes.iter().map(|shape| shape.name()).collect::<Vec<_>>().join(","));
+    if let Some(rate) = options.rate {
+        report.parameter("rate", rate);
+    }
 }
 
 #[cfg(test)]
@@ -552,12 +632,22 @@ mod tests {
     }
 
     #[test]
+    fn the_schedule_takes_turns_at_the_total_rate() {
+        let schedule = Schedule::new(1_000.0, 4);
+        let slots: Vec<Duration> =
+            [(0, 0), (1, 0), (3, 0), (0, 1), (2, 5)].map(|(c, n)| schedule.slot(c, n) - schedule.start).to_vec();
+        let millis = |m: u64| Duration::from_millis(m);
+        assert_eq!(slots, [millis(0), millis(1), millis(3), millis(4), millis(22)]);
+        assert!(schedule.start > Instant::now(), "a lead before the first slot");
+    }
+
+    #[test]
     fn report_has_per_shape_and_overall_figures() {
         let mut tally = Tally::default();
         let mut shape = ShapeTally { completed: 10, events: 40, ..ShapeTally::default() };
         shape.latency.record_micros(2_000);
         tally.shapes.insert(Shape::TagE, shape);
-        let result = QueryResult { tally, seconds: 2.0 };
+        let result = QueryResult { tally, seconds: 2.0, paced: false };
         let mut report = Report::new("query", "ws://x");
         result.report_into(&mut report);
         assert_eq!(report.value("query.tag_e.per_second"), Some(5.0));
@@ -565,7 +655,8 @@ mod tests {
         assert_eq!(report.value("query.per_second"), Some(5.0));
         assert!(report.value("query.tag_e.latency.p99").is_some());
         assert!(result.failure().is_none());
-        let nothing = QueryResult { tally: Tally::default(), seconds: 1.0 };
+        assert_eq!(report.value("query.send_lateness.p99"), None);
+        let nothing = QueryResult { tally: Tally::default(), seconds: 1.0, paced: true };
         assert_eq!(nothing.failure().expect("failed").exit_code(), 3);
     }
 }

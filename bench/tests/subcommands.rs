@@ -202,6 +202,27 @@ fn every_subcommand_against_the_real_relay() {
     assert!(run.metric("query.events") > 0.0);
     assert_eq!(run.metric("query.timeouts"), 0.0);
 
+    // query at a rate: the schedule bounds the count (40/s for the 1.5 s after a ~0.2 s lead,
+    // where the closed loop above answers as fast as it can), each REQ's lateness is reported.
+    let run = bench(&[
+        "query",
+        "--url",
+        url,
+        "--file",
+        path_text(&events),
+        "--connections",
+        "4",
+        "--duration",
+        "1.5",
+        "--rate",
+        "40",
+    ])
+    .succeeded();
+    let completed = run.metric("query.completed");
+    assert!(completed > 0.0 && completed <= 52.0, "{completed}");
+    assert!(run.metric("query.send_lateness.max") >= run.metric("query.send_lateness.p50"));
+    assert_eq!(run.metric("query.timeouts"), 0.0);
+
     // fanout: every matching event reaches every subscriber.
     let run = bench(&[
         "fanout",
