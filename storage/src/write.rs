@@ -340,7 +340,8 @@ impl Writer<'_, '_> {
         let tables = self.tables;
         let seq_bytes = seq.to_be_bytes();
         let (origin, origin_epoch, origin_seq) = position;
-        let log = crate::store::log_number(self.txn, tables, &schema::cursor_key(&origin, origin_epoch))?;
+        let log_key = schema::cursor_key(&origin, origin_epoch);
+        let log = crate::store::log_number(self.txn, tables, &log_key)?;
         let header = Header {
             id: *event.id(),
             pubkey: *event.pubkey(),
@@ -367,7 +368,7 @@ impl Writer<'_, '_> {
         let keys = schema::index_keys(&written);
         tables.events.put(self.txn, &seq_bytes, &bytes)?;
         tables.ids.put(self.txn, &schema::id_key(event.id(), seq), &[])?;
-        self.put_position(&origin, origin_epoch, origin_seq, seq)?;
+        self.put_position(&log_key, origin_seq, seq)?;
         let dup = schema::time_dup(header.created_at, seq);
         for (index, key) in keys {
             crate::store::put_dup(tables.time_index(index), self.txn, &key, &dup)?;
@@ -391,21 +392,20 @@ impl Writer<'_, '_> {
     fn add_position(&mut self, id: &parrhesia_engine::Id, position: ([u8; 32], u64, u64)) -> Result<(), StorageError> {
         let Some(seq) = seq_of_id(self.read(), self.tables, id)? else { return Ok(()) };
         let (origin, epoch, origin_seq) = position;
-        self.put_position(&origin, epoch, origin_seq, seq)
+        self.put_position(&schema::cursor_key(&origin, epoch), origin_seq, seq)
     }
 
-    /// Records that `seq` is at `position` of the log (`origin`, `epoch`). One event per
-    /// position: one recorded there before (a restored origin that reused the position) gives
-    /// way, as the key it replaced did before positions were duplicates.
-    fn put_position(&mut self, origin: &[u8; 32], epoch: u64, position: u64, seq: u64) -> Result<(), StorageError> {
+    /// Records that `seq` is at `position` of the log `key` (`schema::cursor_key`: origin ++
+    /// epoch). One event per position: one recorded there before (a restored origin that reused
+    /// the position) gives way, as the key it replaced did before positions were duplicates.
+    fn put_position(&mut self, key: &[u8; 40], position: u64, seq: u64) -> Result<(), StorageError> {
         let table = self.tables.origin_log;
-        let key = schema::cursor_key(origin, epoch);
-        let at = table.duplicates_from(self.read(), &key, &schema::origin_log_dup(position, 0))?.next().transpose()?;
+        let at = table.duplicates_from(self.read(), key, &schema::origin_log_dup(position, 0))?.next().transpose()?;
         let earlier = at.filter(|dup| dup[..8] == position.to_be_bytes()).map(<[u8]>::to_vec);
         if let Some(earlier) = earlier {
-            table.delete_one_duplicate(self.txn, &key, &earlier)?;
+            table.delete_one_duplicate(self.txn, key, &earlier)?;
         }
-        crate::store::put_dup(table, self.txn, &key, &schema::origin_log_dup(position, seq))?;
+        crate::store::put_dup(table, self.txn, key, &schema::origin_log_dup(position, seq))?;
         Ok(())
     }
 
