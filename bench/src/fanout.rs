@@ -293,13 +293,13 @@ fn receive(
     stop: &Stop,
     counters: &FanoutCounters,
 ) -> Result<(), LinkEnded> {
-    let event_prefix = format!(r#"["EVENT","{SUBSCRIPTION_ID}","#);
+    let event_prefix = parrhesia_engine::event_message_prefix(SUBSCRIPTION_ID);
     while !stop.is_stopped() {
         let Some(text) = connection.read_text()? else { continue };
         // A live delivery is told by its first bytes and its send time read from the text, not
         // decoded (500 subscribers at 100 events/s are 50,000 decodes a second on the machine
         // the relay runs on); anything else, or a relay that frames events otherwise, is decoded.
-        if tally.ready && text.starts_with(&event_prefix) {
+        if tally.ready && text.as_bytes().starts_with(&event_prefix) {
             record_delivery(&text, tally, counters);
             continue;
         }

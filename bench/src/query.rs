@@ -420,7 +420,7 @@ impl Worker<'_> {
         let give_up = Instant::now() + self.query_timeout;
         // How this relay frames an event of the subscription; counted without parsing the
         // event (a relay that frames it otherwise is decoded below, only slower).
-        let event_prefix = format!(r#"["EVENT","{subscription_id}","#);
+        let event_prefix = parrhesia_engine::event_message_prefix(subscription_id);
         let mut events = 0;
         loop {
             let now = Instant::now();
@@ -429,7 +429,7 @@ impl Worker<'_> {
             }
             connection.set_read_timeout(Some((give_up - now).min(POLL_INTERVAL)))?;
             let Some(text) = connection.read_text()? else { continue };
-            if text.starts_with(&event_prefix) {
+            if text.as_bytes().starts_with(&event_prefix) {
                 events += 1;
                 continue;
             }
