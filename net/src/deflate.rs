@@ -128,7 +128,7 @@ pub fn finish_message(payload: &mut Vec<u8>) {
 }
 
 /// Why an inbound compressed message was refused. Nothing of it was delivered.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InflateError {
     /// It inflates (or its compressed frames add up) to more than the message limit: close
     /// with 1009.
@@ -137,6 +137,11 @@ pub enum InflateError {
     /// It is not valid deflate data: close with 1007.
     #[error("a compressed message is not valid deflate data")]
     Corrupt,
+    /// A frame breaks RFC 6455 in a way only this layer sees (a 64-bit length with its most
+    /// significant bit set, a new data frame or RSV1 inside a compressed message): close with
+    /// 1002.
+    #[error("protocol error: {0}")]
+    Protocol(&'static str),
 }
 
 /// A shard's decompressor. Each message is inflated on its own (client_no_context_takeover).
@@ -354,7 +359,8 @@ impl FrameInflater {
         Ok(())
     }
 
-    /// A frame header is complete: decide what to do with its payload.
+    /// A frame header is complete: decide what to do with its payload. Every length here is
+    /// the peer's: it is checked before it is added to anything.
     fn start_frame(&mut self, inflater: &mut Inflater) -> Result<(), InflateError> {
         let first = self.header[0];
         let (fin, rsv1, opcode) = (first & 0x80 != 0, first & 0x40 != 0, first & 0x0f);
@@ -364,23 +370,36 @@ impl FrameInflater {
             127 => (u64::from_be_bytes(self.header[2..10].try_into().expect("eight bytes")), 10),
             short => (u64::from(short), 2),
         };
+        if length > i64::MAX as u64 {
+            return Err(InflateError::Protocol("a 64-bit frame length with its most significant bit set"));
+        }
         let masked = second & 0x80 != 0;
         let header_bytes = mask_at + if masked { 4 } else { 0 };
-        let starts_compressed = rsv1 && (opcode == 1 || opcode == 2) && self.compressed_opcode.is_none();
-        let continues_compressed = opcode == 0 && !rsv1 && self.compressed_opcode.is_some();
-        if !(starts_compressed || continues_compressed) {
-            // Not ours to change (control frames between fragments included); anything
-            // malformed is left for the WebSocket layer to refuse.
+        let data = opcode == 1 || opcode == 2;
+        let in_compressed = self.compressed_opcode.is_some();
+        if in_compressed && (data || (opcode == 0 && rsv1)) {
+            // A fragmented message ends before another begins; RSV1 marks only its first frame.
+            return Err(InflateError::Protocol("a data frame inside a fragmented compressed message"));
+        }
+        let starts_compressed = rsv1 && data;
+        if !(starts_compressed || (opcode == 0 && in_compressed)) {
+            // Not ours to change (control frames between fragments included); tungstenite
+            // bounds these frames and messages and refuses anything else malformed.
             self.output.extend_from_slice(&self.header[..header_bytes]);
             self.parse = if length == 0 { Parse::Header { have: 0 } } else { Parse::Pass { remaining: length } };
             return Ok(());
         }
+        if masked != self.masked {
+            return Err(InflateError::Protocol("a frame masked contrary to its sender's role"));
+        }
+        // Checked before any payload is read, over all of the message's frames so far: the
+        // compressed bytes alone may not pass the limit (`compressed` never holds more).
+        let room = self.message_bytes_max - self.compressed.len();
+        if length > room as u64 {
+            return Err(InflateError::TooBig { limit: self.message_bytes_max });
+        }
         if starts_compressed {
             self.compressed_opcode = Some(opcode);
-        }
-        // Checked before any payload is read: the compressed bytes alone may not pass the limit.
-        if self.compressed.len() as u64 + length > self.message_bytes_max as u64 {
-            return Err(InflateError::TooBig { limit: self.message_bytes_max });
         }
         let mask = if masked { self.header[mask_at..mask_at + 4].try_into().expect("four bytes") } else { [0; 4] };
         if length == 0 {
@@ -394,7 +413,8 @@ impl FrameInflater {
     /// The last frame of a compressed message is in: inflate it and emit one plain frame.
     fn finish_message(&mut self, inflater: &mut Inflater) -> Result<(), InflateError> {
         let opcode = self.compressed_opcode.take().expect("a compressed message is being gathered");
-        let mut plain = Vec::with_capacity(self.compressed.len() * 3);
+        assert!(self.compressed.len() <= self.message_bytes_max, "the length check bounds what is gathered");
+        let mut plain = Vec::with_capacity(self.compressed.len().saturating_mul(3).min(self.message_bytes_max));
         inflater.inflate_message(&self.compressed, self.message_bytes_max, &mut plain)?;
         self.compressed = Vec::new();
         write_frame_header(&mut self.output, opcode, plain.len(), self.masked);
@@ -672,6 +692,94 @@ mod tests {
             }
             assert_eq!(frames_of(&out), expected, "read {step} bytes at a time");
             assert_eq!(inflater.stats.messages, 2);
+        }
+    }
+
+    /// A client frame header claiming `length` payload bytes (the 64-bit form), masked.
+    fn header_claiming(fin: bool, rsv1: bool, opcode: u8, length: u64) -> Vec<u8> {
+        let mut header = vec![u8::from(fin) << 7 | u8::from(rsv1) << 6 | opcode, 0x80 | 127];
+        header.extend_from_slice(&length.to_be_bytes());
+        header.extend_from_slice(&[1, 2, 3, 4]);
+        header
+    }
+
+    /// Feeds `wire` in pieces of `step` bytes; the first error, if any.
+    fn feed_in_steps(wire: &[u8], step: usize, limit: usize) -> Result<(), InflateError> {
+        let mut frames = FrameInflater::new(true, limit);
+        let mut inflater = Inflater::default();
+        for piece in wire.chunks(step) {
+            frames.feed(piece, &mut inflater)?;
+            let count = frames.output().len();
+            frames.consume_output(count);
+            assert!(frames.compressed.len() <= limit, "gathered {} bytes past the limit", frames.compressed.len());
+        }
+        Ok(())
+    }
+
+    /// The attack that made one client grow a relay without bound: a compressed message's
+    /// first frame, then a continuation whose 64-bit length made `gathered + length` wrap past
+    /// the limit, then whatever the client streams.
+    #[test]
+    fn peer_lengths_cannot_wrap_past_the_message_limit() {
+        let limit = 2 << 20;
+        let first = client_frame(false, true, 1, &[0x4b; 10], [9, 9, 9, 9]);
+        let protocol = Err(InflateError::Protocol("a 64-bit frame length with its most significant bit set"));
+        let too_big = Err(InflateError::TooBig { limit });
+        let streamed = vec![0x55; 64 * 1024];
+        let cases: Vec<(&str, Vec<Vec<u8>>, Result<(), InflateError>)> = vec![
+            (
+                "2^64 - 5 after ten bytes",
+                vec![first.clone(), header_claiming(true, false, 0, u64::MAX - 4)],
+                protocol.clone(),
+            ),
+            (
+                "2^64 - 10 exactly wraps to zero",
+                vec![first.clone(), header_claiming(false, false, 0, 0u64.wrapping_sub(10))],
+                protocol.clone(),
+            ),
+            ("the top bit on a first frame", vec![header_claiming(true, true, 1, 1 << 63)], protocol.clone()),
+            ("the top bit on a plain frame", vec![header_claiming(true, false, 1, u64::MAX)], protocol.clone()),
+            (
+                "2^63 - 1, top bit clear",
+                vec![first.clone(), header_claiming(true, false, 0, i64::MAX as u64)],
+                too_big.clone(),
+            ),
+            (
+                "continuations adding up past the limit",
+                vec![
+                    first.clone(),
+                    client_frame(false, false, 0, &vec![0; limit / 2], [1, 1, 1, 1]),
+                    client_frame(false, false, 0, &vec![0; limit / 2 - 10], [1, 1, 1, 1]),
+                    header_claiming(true, false, 0, 1),
+                ],
+                too_big.clone(),
+            ),
+            (
+                "a new compressed message inside one",
+                vec![first.clone(), client_frame(true, true, 1, &[0; 4], [1, 1, 1, 1])],
+                Err(InflateError::Protocol("a data frame inside a fragmented compressed message")),
+            ),
+            (
+                "RSV1 on a continuation",
+                vec![first.clone(), client_frame(true, true, 0, &[0; 4], [1, 1, 1, 1])],
+                Err(InflateError::Protocol("a data frame inside a fragmented compressed message")),
+            ),
+            (
+                "an unmasked compressed frame from a client",
+                vec![{
+                    let mut frame = vec![0xc1, 4];
+                    frame.extend_from_slice(&[0; 4]);
+                    frame
+                }],
+                Err(InflateError::Protocol("a frame masked contrary to its sender's role")),
+            ),
+        ];
+        for (name, frames, expected) in cases {
+            let mut wire: Vec<u8> = frames.concat();
+            wire.extend_from_slice(&streamed);
+            for step in [1, 3, 10, 4096, wire.len()] {
+                assert_eq!(feed_in_steps(&wire, step, limit), expected, "{name}, {step} bytes at a time");
+            }
         }
     }
 

@@ -293,6 +293,9 @@ pub async fn run(
             }
             Err(error) => {
                 ended = close_reason_of(&error);
+                if ended == CloseReason::ProtocolError {
+                    connection.close(1002, "protocol error", ended);
+                }
                 break;
             }
         }
@@ -376,6 +379,9 @@ fn refuse_compressed(connection: &Connection, error: &parrhesia_net::deflate::In
         }
         parrhesia_net::deflate::InflateError::Corrupt => {
             connection.close(1007, "invalid compressed data", CloseReason::ProtocolError)
+        }
+        parrhesia_net::deflate::InflateError::Protocol(_) => {
+            connection.close(1002, "protocol error", CloseReason::ProtocolError)
         }
     }
 }

@@ -7,7 +7,6 @@
 mod common;
 
 use std::net::TcpStream;
-use std::time::Duration;
 
 use common::metrics::{scrape, total};
 use common::{Relay, WAIT, hex, keys, note};
@@ -188,8 +187,11 @@ fn compressed_input_is_bounded_by_the_message_limit() {
     // The relay serves everyone else as before, and says it refused two messages.
     let event = note(&keys(72), "still here");
     assert_eq!(relay.connect().publish(&event), (true, String::new()));
-    std::thread::sleep(Duration::from_millis(1100)); // inbound counters are copied each second
-    assert_eq!(total(&scrape(&relay), "parrhesia_inflate_refused_total", &[]), 2.0);
+    // Inbound counters are copied in once a second: wait for both, then check there are no more.
+    let refused = common::metrics::scrape_until(&relay, "both refusals are counted", |scrape| {
+        total(scrape, "parrhesia_inflate_refused_total", &[]) >= 2.0
+    });
+    assert_eq!(total(&refused, "parrhesia_inflate_refused_total", &[]), 2.0);
 }
 
 #[test]
@@ -200,4 +202,149 @@ fn deflate_off_declines_every_offer() {
     let event = note(&keys(73), &"uncompressed ".repeat(50));
     socket.send(Message::text(format!("[\"EVENT\",{}]", event.json()))).unwrap();
     assert!(matches!(socket.read().unwrap(), Message::Text(_)), "an OK in a plain frame");
+}
+
+/// Bytes a hostile client streams after its frame headers (the relay must stop taking them).
+const STREAMED_BYTES: usize = 64 << 20;
+
+/// A WebSocket connection made by hand, so a test can send frames no library would.
+fn raw_connection(relay: &Relay, deflate: bool) -> TcpStream {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_write_timeout(Some(WAIT)).unwrap();
+    let offer = if deflate { "Sec-WebSocket-Extensions: permessage-deflate\r\n" } else { "" };
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{offer}\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0];
+        stream.read_exact(&mut byte).expect("the handshake's answer");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(head.contains("permessage-deflate"), deflate, "{head}");
+    stream
+}
+
+/// A masked client frame header claiming `length` bytes in the 64-bit form.
+fn header_claiming(fin: bool, rsv1: bool, opcode: u8, length: u64) -> Vec<u8> {
+    let mut header = vec![u8::from(fin) << 7 | u8::from(rsv1) << 6 | opcode, 0x80 | 127];
+    header.extend_from_slice(&length.to_be_bytes());
+    header.extend_from_slice(&[0x21, 0x42, 0x63, 0x84]);
+    header
+}
+
+/// A masked client frame carrying `payload` (zero mask key: the payload goes as it is).
+fn frame(fin: bool, rsv1: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = header_claiming(fin, rsv1, opcode, payload.len() as u64);
+    let at = frame.len() - 4;
+    frame[at..].copy_from_slice(&[0; 4]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Reads the relay's frames until its Close; its code, or None if the socket ended first.
+fn close_code_of(mut stream: TcpStream) -> Option<u16> {
+    use std::io::Read;
+    loop {
+        let mut head = [0u8; 2];
+        stream.read_exact(&mut head).ok()?;
+        let length = match head[1] & 0x7f {
+            126 => {
+                let mut bytes = [0u8; 2];
+                stream.read_exact(&mut bytes).ok()?;
+                u64::from(u16::from_be_bytes(bytes))
+            }
+            127 => {
+                let mut bytes = [0u8; 8];
+                stream.read_exact(&mut bytes).ok()?;
+                u64::from_be_bytes(bytes)
+            }
+            short => u64::from(short),
+        };
+        assert!(length < 1 << 20, "a frame from the relay claims {length} bytes");
+        let mut payload = vec![0; length as usize];
+        stream.read_exact(&mut payload).ok()?;
+        if head[0] & 0x0f == 8 {
+            return payload.get(..2).map(|code| u16::from_be_bytes([code[0], code[1]]));
+        }
+    }
+}
+
+/// Sends `frames`, then streams up to `STREAMED_BYTES` more while another thread reads the
+/// relay's answer. Returns the close code and how many streamed bytes the socket took.
+fn attack(relay: &Relay, deflate: bool, frames: &[Vec<u8>]) -> (Option<u16>, usize) {
+    use std::io::Write;
+    let mut stream = raw_connection(relay, deflate);
+    let reader = std::thread::spawn({
+        let stream = stream.try_clone().unwrap();
+        move || close_code_of(stream)
+    });
+    let chunk = vec![0x5a; 64 * 1024];
+    let mut streamed = 0;
+    if stream.write_all(&frames.concat()).is_ok() {
+        while streamed < STREAMED_BYTES && stream.write_all(&chunk).is_ok() {
+            streamed += chunk.len();
+        }
+    }
+    (reader.join().expect("the reader thread"), streamed)
+}
+
+/// The attack that grew a relay without bound (issue 34): a compressed message's first frame,
+/// then a continuation whose 64-bit length wrapped the size check, then a stream of bytes the
+/// relay gathered as compressed payload. Each variant is closed at its header, the relay's
+/// heap does not grow by what was streamed, and the relay goes on serving.
+#[test]
+fn a_peer_length_cannot_make_the_relay_allocate_without_bound() {
+    let relay = Relay::start(&["--shards", "1"]);
+    assert!(relay.connect().publish(&note(&keys(74), "warm up")).0);
+    let before = common::anonymous_rss_bytes(relay.pid());
+    let first = frame(false, true, 1, &[0x4b; 10]);
+    let several = [100, 200, 300].map(|length| frame(false, false, 0, &vec![0; length]));
+    let message_limit = 2 << 20; // twice the default 1 MiB frame limit
+    let cases: Vec<(&str, bool, Vec<Vec<u8>>, u16)> = vec![
+        ("the frames of the report", true, vec![first.clone(), header_claiming(true, false, 0, u64::MAX - 4)], 1002),
+        (
+            "several continuations, then the wrapping one",
+            true,
+            [vec![first.clone()], several.to_vec(), vec![header_claiming(true, false, 0, u64::MAX - 614)]].concat(),
+            1002,
+        ),
+        ("the length's top bit on a plain frame", true, vec![header_claiming(true, false, 1, 1 << 63)], 1002),
+        (
+            "a continuation just past the message limit",
+            true,
+            vec![first.clone(), header_claiming(true, false, 0, message_limit - 9)],
+            1009,
+        ),
+        (
+            "without deflate: the wrapping continuation",
+            false,
+            vec![frame(false, false, 1, b"[\"REQ\",\"x\""), header_claiming(true, false, 0, u64::MAX - 4)],
+            1009,
+        ),
+        (
+            "without deflate: continuations adding up past the message limit",
+            false,
+            vec![
+                frame(false, false, 1, &vec![b' '; 1 << 20]),
+                frame(false, false, 0, &vec![b' '; 1 << 20]),
+                header_claiming(true, false, 0, 16),
+            ],
+            1009,
+        ),
+    ];
+    for (name, deflate, frames, expected) in cases {
+        let (code, streamed) = attack(&relay, deflate, &frames);
+        assert_eq!(code, Some(expected), "{name}");
+        assert!(streamed < STREAMED_BYTES / 2, "{name}: the relay took {streamed} streamed bytes");
+    }
+    let grown = common::anonymous_rss_bytes(relay.pid()).saturating_sub(before);
+    assert!(grown < 16 << 20, "the relay's heap grew by {grown} bytes");
+    assert!(relay.connect().publish(&note(&keys(74), "still serving")).0);
 }

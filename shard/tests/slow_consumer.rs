@@ -5,18 +5,10 @@
 
 mod common;
 
-use common::{Client, Relay, keys, now};
+use common::{Client, Relay, anonymous_rss_bytes, keys, now};
 
 const EVENTS: usize = 3000;
 const CONTENT_BYTES: usize = 4096;
-
-/// Anonymous resident memory of a process, in bytes (heap and stacks, not the LMDB map).
-fn anonymous_rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let line = status.lines().find(|line| line.starts_with("RssAnon:")).expect("RssAnon line");
-    let kilobytes: u64 = line.split_whitespace().nth(1).and_then(|value| value.parse().ok()).expect("a number");
-    kilobytes * 1024
-}
 
 /// Publishes `EVENTS` kind-1 events of `CONTENT_BYTES` each (about 12 MiB in all) while a
 /// reader keeps up; returns how many the reader received.

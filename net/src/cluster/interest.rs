@@ -171,10 +171,10 @@ impl PeerInterest {
     /// Takes a delta: applied if it follows the summary held, else a full one is needed. An
     /// error (a flip outside a bloom) is a protocol error.
     pub fn on_delta(&mut self, now_ms: u64, delta: &SummaryDelta, stale_ms: u64) -> Result<DeltaOutcome, String> {
-        let follows = self
-            .view
-            .as_ref()
-            .is_some_and(|(generation, sequence, _)| delta.generation == *generation && delta.sequence == sequence + 1);
+        let follows = self.view.as_ref().is_some_and(|(generation, sequence, _)| {
+            // The peer's numbers: a held `u64::MAX` is followed by nothing, not by zero.
+            delta.generation == *generation && sequence.checked_add(1) == Some(delta.sequence)
+        });
         if !follows {
             self.view = None;
             self.confirmed_ms = None;
@@ -319,5 +319,27 @@ mod tests {
         };
         assert!(peer.on_delta(1, &bad, 2000).is_err());
         assert_eq!(peer.current(1, 2000), Some(publisher.summary()), "unchanged");
+    }
+
+    /// A peer chooses its summary's numbers: a full summary at sequence `u64::MAX` is followed
+    /// by no delta (it overflowed computing `sequence + 1` before).
+    #[test]
+    fn a_peer_sequence_at_the_end_of_u64_asks_for_a_full_summary() {
+        let publisher = InterestPublisher::default();
+        let mut peer = PeerInterest::default();
+        let mut full = publisher.full();
+        full.sequence = u64::MAX;
+        peer.on_full(0, &full).unwrap();
+        let delta = |sequence| SummaryDelta {
+            generation: full.generation,
+            sequence,
+            match_all: true,
+            kinds: vec![],
+            flips: vec![vec![], vec![], vec![]],
+        };
+        assert_eq!(peer.on_delta(1, &delta(0), 2000), Ok(DeltaOutcome::RequestFull), "zero does not follow u64::MAX");
+        peer.on_full(2, &full).unwrap();
+        assert_eq!(peer.on_delta(3, &delta(u64::MAX), 2000), Ok(DeltaOutcome::RequestFull));
+        assert!(peer.current(3, 2000).is_none());
     }
 }

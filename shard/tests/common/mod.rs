@@ -454,3 +454,11 @@ pub fn note(keys: &Keys, content: &str) -> Event {
 pub fn hex(bytes: &[u8]) -> String {
     parrhesia_engine::hex::encode(bytes)
 }
+
+/// Anonymous resident memory of a process, in bytes (heap and stacks, not the LMDB map).
+pub fn anonymous_rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let line = status.lines().find(|line| line.starts_with("RssAnon:")).expect("RssAnon line");
+    let kilobytes: u64 = line.split_whitespace().nth(1).and_then(|value| value.parse().ok()).expect("a number");
+    kilobytes * 1024
+}
