@@ -6,6 +6,8 @@ pub mod access;
 pub mod auth;
 pub mod event;
 pub mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hex;
 pub mod hll;
 pub mod index;

@@ -288,6 +288,11 @@ impl FrameInflater {
         }
     }
 
+    /// Bytes of the compressed message gathered so far (never more than the message limit).
+    pub fn gathered_bytes(&self) -> usize {
+        self.compressed.len()
+    }
+
     /// Frames ready to be read.
     pub fn output(&self) -> &[u8] {
         &self.output[self.output_start..]
@@ -726,7 +731,8 @@ mod tests {
         let protocol = Err(InflateError::Protocol("a 64-bit frame length with its most significant bit set"));
         let too_big = Err(InflateError::TooBig { limit });
         let streamed = vec![0x55; 64 * 1024];
-        let cases: Vec<(&str, Vec<Vec<u8>>, Result<(), InflateError>)> = vec![
+        type Case = (&'static str, Vec<Vec<u8>>, Result<(), InflateError>);
+        let cases: Vec<Case> = vec![
             (
                 "2^64 - 5 after ten bytes",
                 vec![first.clone(), header_claiming(true, false, 0, u64::MAX - 4)],

@@ -6,6 +6,8 @@
 
 pub mod cluster;
 pub mod deflate;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod relay_info;

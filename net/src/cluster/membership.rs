@@ -238,7 +238,7 @@ impl Membership {
     }
 
     /// Wraps a foca payload in a signed envelope.
-    fn seal(&self, unix_ms: u64, payload: &[u8]) -> Vec<u8> {
+    pub(crate) fn seal(&self, unix_ms: u64, payload: &[u8]) -> Vec<u8> {
         let mut datagram = Vec::with_capacity(4 + 1 + self.cluster_id.len() + 32 + 8 + payload.len() + 64);
         datagram.extend_from_slice(MAGIC);
         datagram.push(self.cluster_id.len() as u8);
