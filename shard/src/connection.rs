@@ -491,13 +491,18 @@ fn within_rate(shard: &Shard, connection: &Connection, message: &ClientMessage) 
             .reply(RelayMessage::Closed { subscription_id: subscription_id.clone().into(), message: reason.into() }),
         _ => {}
     }
-    connection.strikes.set(connection.strikes.get() + 1);
-    let strikes_max = shard.config.rate_limit_strikes_max;
-    if strikes_max > 0 && connection.strikes.get() >= strikes_max {
+    if struck_out(&connection.strikes, shard.config.rate_limit_strikes_max) {
         connection.reply(RelayMessage::Notice { message: "rate-limited: too many requests over the limits".into() });
         connection.close(1008, "rate limited", CloseReason::RateLimited);
     }
     false
+}
+
+/// Counts one more refusal in a row; whether that reaches `strikes_max` (0: never). The count
+/// saturates: with no bound set, a client refused 2^32 times must not wrap it (nor panic).
+fn struck_out(strikes: &Cell<u32>, strikes_max: u32) -> bool {
+    strikes.set(strikes.get().saturating_add(1));
+    strikes_max > 0 && strikes.get() >= strikes_max
 }
 
 /// `["AUTH", event]`: checks it against this connection's challenge and the relay's URL.
@@ -601,4 +606,31 @@ async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Eve
         return Some(refusal_outcome(Prefix::Error));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::struck_out;
+
+    /// (strikes before, bound) -> (struck out, strikes after). The last rows start at u32::MAX:
+    /// `+ 1` panicked there in debug builds (and wrapped to 0 in release).
+    #[test]
+    fn strikes_table() {
+        let cases = [
+            ((0, 3), (false, 1)),
+            ((1, 3), (false, 2)),
+            ((2, 3), (true, 3)),
+            ((5, 0), (false, 6)),
+            ((u32::MAX - 1, 0), (false, u32::MAX)),
+            ((u32::MAX, 0), (false, u32::MAX)),
+            ((u32::MAX, 50), (true, u32::MAX)),
+        ];
+        for ((before, strikes_max), expected) in cases {
+            let strikes = Cell::new(before);
+            let out = struck_out(&strikes, strikes_max);
+            assert_eq!((out, strikes.get()), expected, "{before} strikes, bound {strikes_max}");
+        }
+    }
 }

@@ -628,7 +628,9 @@ impl Store {
             last = Some(position);
             visit(position, record);
         }
-        Ok(Some(held.max(last.map_or(from_seq, |last| last + 1))))
+        // Positions come from peers (net's replication keeps them below u64::MAX, but this
+        // store takes any it is given): the one after the last saturates, never wraps to 0.
+        Ok(Some(held.max(last.map_or(from_seq, |last: u64| last.saturating_add(1)))))
     }
 
     /// Hands the events this node holds at `positions` (increasing) of the log (`origin`,
@@ -665,7 +667,8 @@ impl Store {
             events += 1;
             visit(position, record);
         }
-        Ok(positions.last().map_or(0, |last| last + 1))
+        // `positions` are a peer's fetch: past the last one saturates, never wraps to 0.
+        Ok(positions.last().map_or(0, |last| last.saturating_add(1)))
     }
 
     /// The origin node and epoch of the log this store numbers `number` (a record's

@@ -594,4 +594,26 @@ mod log_positions {
         assert_eq!(positions(&store), vec![(1, *first.id()), (2, *third.id())]);
         assert_eq!(store.verify(|_| {}).unwrap().problems, 0);
     }
+
+    /// A position of u64::MAX (a peer's; the store takes any) is read back without the
+    /// position after it overflowing: it saturates (before, a debug build panicked, and a
+    /// release build's `read_log_at` answered 0, before the fetch's own start).
+    #[test]
+    fn the_last_position_does_not_wrap() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::open(directory.path(), &StoreOptions::default()).unwrap();
+        let keys = Keys::from_secret_bytes([6; 32]).unwrap();
+        let note = keys.sign(1_700_000_000, 1, Vec::new(), "at the end".into());
+        let origin = [8; 32];
+        store.apply_replicated(&origin, 1, 1..u64::MAX, &[(u64::MAX, note.clone())], &[], 1_700_000_100).unwrap();
+        let mut seen = Vec::new();
+        let next = store
+            .read_log(&origin, 1, u64::MAX - 1, 10, 1 << 20, |position, record| seen.push((position, record.header.id)))
+            .unwrap();
+        assert_eq!((next, seen), (Some(u64::MAX), vec![(u64::MAX, *note.id())]));
+        let mut fetched = Vec::new();
+        let next =
+            store.read_log_at(&origin, 1, &[u64::MAX], 10, 1 << 20, |position, _| fetched.push(position)).unwrap();
+        assert_eq!((next, fetched), (u64::MAX, vec![u64::MAX]));
+    }
 }
