@@ -33,6 +33,15 @@ fn json_logs_are_one_object_per_line() {
     assert!(limit["fields"]["now"].is_u64());
 }
 
+/// Text logs to a pipe (a file, a journal) carry no terminal colour codes.
+#[test]
+fn text_logs_to_a_pipe_have_no_colour_codes() {
+    let relay = common::Relay::start(&["--shards", "1"]);
+    let log = relay.log_text();
+    assert!(log.contains("INFO"), "the relay logged at info level:\n{log}");
+    assert!(!log.contains('\u{1b}'), "an escape sequence in:\n{log:?}");
+}
+
 /// The deployment files work with this build: the unit's ExecStart flags parse and the sample
 /// configuration it points at is valid.
 #[test]
