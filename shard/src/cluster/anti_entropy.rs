@@ -6,7 +6,7 @@
 //! (peers then pull them like any other); every step is counted.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -32,6 +32,9 @@ struct Initiated {
     negentropy: Session,
     /// Fetches sent and not fully answered.
     fetching: usize,
+    /// Ids fetched and not yet received: an answer brings these and nothing else, so what a
+    /// peer sends is bounded by what this node asked for.
+    asked: HashSet<[u8; 32]>,
     /// The negentropy rounds are over (only fetches may remain).
     reconciled: bool,
 }
@@ -101,7 +104,7 @@ async fn start(node: &Node, peer: NodeId) {
     node.anti_entropy
         .initiated
         .borrow_mut()
-        .insert(session, Initiated { peer, negentropy, fetching: 0, reconciled: false });
+        .insert(session, Initiated { peer, negentropy, fetching: 0, asked: HashSet::new(), reconciled: false });
     node.counters.anti_entropy_started.inc();
     node.send_to(peer, Message::SyncOpen(SyncOpen { session, since, message }));
 }
@@ -197,6 +200,7 @@ fn fetch(node: &Node, peer: NodeId, session: u64, need: Vec<Id>) {
     for chunk in ids.chunks(FETCH_IDS_MAX) {
         if let Some(state) = node.anti_entropy.initiated.borrow_mut().get_mut(&session) {
             state.fetching += 1;
+            state.asked.extend(chunk.iter().copied());
         }
         node.send_to(peer, Message::SyncFetch(SyncFetch { session, ids: chunk.to_vec() }));
     }
@@ -242,14 +246,19 @@ fn serve_fetch(node: &Node, peer: NodeId, fetch: SyncFetch) {
 
 /// Fetched events, checked as replicated ones are, to the writer.
 fn receive_events(node: &Node, peer: NodeId, answer: SyncEvents) {
-    {
+    let wanted: Vec<&WireEvent> = {
         let mut initiated = node.anti_entropy.initiated.borrow_mut();
         let Some(state) = initiated.get_mut(&answer.session).filter(|state| state.peer == peer) else { return };
         if answer.last {
             state.fetching = state.fetching.saturating_sub(1);
         }
+        answer.events.iter().filter(|wire| state.asked.remove(&wire.id)).collect()
+    };
+    if wanted.len() < answer.events.len() {
+        let unasked = answer.events.len() - wanted.len();
+        tracing::warn!(peer = %parrhesia_net::identity_hex(&peer), unasked, "anti-entropy: dropping events not asked for");
     }
-    let events: Vec<parrhesia_engine::Event> = answer.events.iter().filter_map(|wire| node.event_of(wire)).collect();
+    let events: Vec<parrhesia_engine::Event> = wanted.into_iter().filter_map(|wire| node.event_of(wire)).collect();
     node.counters.anti_entropy_repaired.add(events.len() as u64);
     if !events.is_empty() {
         node.repairs.borrow_mut().push_back(events);
