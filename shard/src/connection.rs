@@ -76,7 +76,7 @@ impl Connection {
         Connection {
             client: address,
             address: parrhesia_engine::rate::address_key(address),
-            rate: RefCell::new(shard.limiter.connection_buckets(crate::unix_now_ms())),
+            rate: RefCell::new(shard.limiter.connection_buckets(crate::system::unix_now_ms())),
             strikes: Cell::new(0),
             id,
             deflate,
@@ -478,7 +478,8 @@ fn within_rate(shard: &Shard, connection: &Connection, message: &ClientMessage) 
         _ => return true,
     };
     let pubkey = connection.authenticated.borrow().first().copied();
-    let taken = shard.limiter.take(verb, &connection.rate, connection.address, pubkey.as_ref(), crate::unix_now_ms());
+    let taken =
+        shard.limiter.take(verb, &connection.rate, connection.address, pubkey.as_ref(), crate::system::unix_now_ms());
     let Err(refusal) = taken else {
         connection.strikes.set(0);
         return true;
@@ -512,7 +513,7 @@ fn authenticate(shard: &Shard, connection: &Connection, event: &Event) {
         event,
         &connection.challenge,
         config.relay_url.as_deref(),
-        crate::unix_now(),
+        crate::system::unix_now(),
         config.auth_window_seconds,
     );
     if let Err(reason) = checked {
@@ -584,7 +585,7 @@ async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Eve
     if let Err(reason) = event.verify_signature() {
         return refuse(reason);
     }
-    if let Err(reason) = event.check_created_at(crate::unix_now(), &shard.limits) {
+    if let Err(reason) = event.check_created_at(crate::system::unix_now(), &shard.limits) {
         return refuse(reason);
     }
     if event.tags().iter().any(|tag| tag.len() == 1 && tag[0] == "-") && !connection.is_authenticated_as(event.pubkey())

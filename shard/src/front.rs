@@ -91,7 +91,7 @@ fn admitted(shard: &Shard, address: std::net::IpAddr) -> bool {
         shard.metrics.blocked_ip_refusals.inc();
         return false;
     }
-    if !shard.limiter.admit_connection(parrhesia_engine::rate::address_key(address), crate::unix_now_ms()) {
+    if !shard.limiter.admit_connection(parrhesia_engine::rate::address_key(address), crate::system::unix_now_ms()) {
         shard.metrics.rate_limited_connections.inc();
         return false;
     }

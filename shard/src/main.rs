@@ -3,6 +3,7 @@
 mod cluster;
 mod config;
 mod connection;
+mod executor;
 mod front;
 mod management;
 mod messages;
@@ -11,10 +12,12 @@ mod negentropy;
 mod notify;
 mod outbound;
 mod rate;
+mod relay_info;
 mod req;
 mod runtime;
 mod shard;
 mod startup;
+mod system;
 mod undurable;
 mod writer;
 
@@ -94,16 +97,6 @@ fn keep_freed_heap_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_heap_memory() {}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    unix_now_ms() / 1000
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn unix_now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
-}
 
 fn main() -> ExitCode {
     keep_freed_heap_memory();

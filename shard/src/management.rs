@@ -44,10 +44,11 @@ pub async fn serve(shard: &Shard, stream: &mut TcpStream, request: &parrhesia_ne
         return answer(401, failure("auth-required: a NIP-98 Authorization header is required"));
     };
     let http = HttpRequest { url: &url, method: "POST", body: &body };
-    let event = match nip98::check(header, &http, crate::unix_now(), shard.config.management_auth_window_seconds) {
-        Ok(event) => event,
-        Err(reason) => return answer(401, failure(&reason.to_string())),
-    };
+    let event =
+        match nip98::check(header, &http, crate::system::unix_now(), shard.config.management_auth_window_seconds) {
+            Ok(event) => event,
+            Err(reason) => return answer(401, failure(&reason.to_string())),
+        };
     if !shard.admins.contains(event.pubkey()) {
         return answer(403, failure("restricted: this pubkey may not manage the relay"));
     }

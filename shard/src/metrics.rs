@@ -1131,7 +1131,7 @@ impl Sources {
         family(encoder, "parrhesia_shards", "Shards (executors serving connections)", one(self.shards.len() as u64))?;
         let info = [([("version", env!("CARGO_PKG_VERSION"))], Sample::Gauge(1))];
         family(encoder, "parrhesia_build_info", "The running build", info)?;
-        if let Ok(limit) = crate::runtime::open_file_limit() {
+        if let Ok(limit) = crate::system::open_file_limit() {
             family(encoder, "process_max_fds", "The open-file limit (soft)", one(limit.rlim_cur))?;
         }
         if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {

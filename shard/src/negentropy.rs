@@ -137,8 +137,10 @@ pub async fn items(
     keep_going: impl Fn() -> bool,
 ) -> Result<(NegentropyStorageVector, u64), Refusal> {
     let mut storage = NegentropyStorageVector::new();
-    let mut scan =
-        store.count_scan(std::slice::from_ref(filter), crate::unix_now()).map_err(Refusal::Store)?.with_access(access);
+    let mut scan = store
+        .count_scan(std::slice::from_ref(filter), crate::system::unix_now())
+        .map_err(Refusal::Store)?
+        .with_access(access);
     let (mut items, mut slices) = (0, 0);
     while !scan.is_done() && keep_going() {
         scan.step(store, budget, |record| {

@@ -82,7 +82,7 @@ async fn serve(
         "error: the relay could not read its store".to_string()
     };
     let started = std::time::Instant::now();
-    let now = crate::unix_now();
+    let now = crate::system::unix_now();
     let access = connection.read_access(&shard.read_restricted);
     let mut scan =
         shard.store.scan(filters, shard.limits.filter_limit_max, now).map_err(storage_error)?.with_access(&access);
@@ -134,7 +134,7 @@ async fn catch_up(
             }
             return Ok(());
         }
-        let now = crate::unix_now();
+        let now = crate::system::unix_now();
         let durable = shard.undurable.borrow().durable_seq();
         if after >= durable {
             // The rest was fanned out before its commit: not readable from the store yet.
@@ -237,7 +237,7 @@ async fn count_sliced(
     read_events: bool,
     mut each: impl FnMut(parrhesia_storage::Record),
 ) -> Result<u64, parrhesia_storage::StorageError> {
-    let now = crate::unix_now();
+    let now = crate::system::unix_now();
     let scan =
         if read_events { shard.store.count_scan(filters, now)? } else { shard.store.tally_scan(filters, now)? };
     let mut scan = scan.with_access(access);
@@ -257,7 +257,7 @@ async fn count_everything(
     connection: &Connection,
     access: &ReadAccess,
 ) -> Result<u64, parrhesia_storage::StorageError> {
-    let everything = shard.store.count_everything(crate::unix_now())?;
+    let everything = shard.store.count_everything(crate::system::unix_now())?;
     if access.is_open() {
         return Ok(everything);
     }

@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use glommio::channels::shared_channel;
 use glommio::{CpuSet, LocalExecutorBuilder, Placement};
-use parrhesia_net::{Limitation, RelayInfo};
 use parrhesia_storage::{DirectoryLock, Durability, Store, StoreOptions};
 
 use crate::cluster::ClusterMetrics;
@@ -32,78 +31,14 @@ const STARTUP_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pulled batches waiting for the writer (one per log in flight at most, so few).
 const CLUSTER_APPLY_QUEUE_BATCHES: usize = 64;
 
-/// The NIPs this relay serves, as NIP-11 lists them (ascending).
-pub const SUPPORTED_NIPS: [u16; 11] = [1, 9, 11, 13, 40, 42, 45, 50, 62, 70, 77];
-
-fn relay_info(config: &Config) -> RelayInfo {
-    let mut supported_nips = SUPPORTED_NIPS.to_vec();
-    if !config.admin_pubkeys.is_empty() {
-        supported_nips.extend([86, 98]);
-    }
-    RelayInfo {
-        name: config.relay_name.clone(),
-        description: config.relay_description.clone(),
-        icon: None,
-        pubkey: config.relay_pubkey.clone(),
-        contact: config.relay_contact.clone(),
-        software: "https://github.com/parrhesia/parrhesia-rs".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        supported_nips,
-        limitation: Limitation {
-            auth_required: config.auth_required != crate::config::AuthRequired::None,
-            ..Limitation::from_limits(&config.limits())
-        },
-    }
-}
-
-/// The NIP-11 document as the operator's policy shapes it: a name, description or icon set
-/// through NIP-86 replaces the configured one; allow-lists make writes restricted.
-pub fn relay_info_json(base: &RelayInfo, policy: &parrhesia_engine::policy::Policy) -> String {
-    let mut info = base.clone();
-    if let Some(name) = &policy.relay_name {
-        info.name = name.clone();
-    }
-    if let Some(description) = &policy.relay_description {
-        info.description = description.clone();
-    }
-    if let Some(icon) = &policy.relay_icon {
-        info.icon = Some(icon.clone());
-    }
-    info.limitation.restricted_writes |= !policy.allowed_pubkeys.is_empty() || !policy.allowed_kinds.is_empty();
-    info.to_json()
-}
-
 /// An executor as every one of the node's is built: named, small io_uring memory, 2 ms preempt.
 fn executor(placement: Placement, name: &str) -> LocalExecutorBuilder {
     LocalExecutorBuilder::new(placement).name(name).io_memory(IO_MEMORY_BYTES).preempt_timer(PREEMPT_TIMER)
 }
 
-/// Raises the soft open-file limit to the hard limit (every connection is a file) and returns
-/// both, as (soft before, soft now, hard).
-/// The open-file limit (soft, hard).
-pub fn open_file_limit() -> std::io::Result<libc::rlimit> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit only writes the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(limit)
-}
-
-fn raise_open_file_limit() -> std::io::Result<(u64, u64, u64)> {
-    let mut limit = open_file_limit()?;
-    let before = limit.rlim_cur;
-    limit.rlim_cur = limit.rlim_max;
-    // SAFETY: setrlimit only reads the struct we pass.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok((before, limit.rlim_cur, limit.rlim_max))
-}
-
 /// Runs the relay until a signal stops it. Returns after a clean shutdown.
 pub fn run(config: Config) -> anyhow::Result<()> {
-    let open_files_max = match raise_open_file_limit() {
+    let open_files_max = match crate::system::raise_open_file_limit() {
         Ok((before, now, hard)) => {
             tracing::info!(before, now, hard, "open file limit (soft raised to hard)");
             usize::try_from(now).unwrap_or(usize::MAX)
@@ -239,7 +174,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 
     let cpus: Vec<usize> =
         CpuSet::online().map(|set| set.into_iter().map(|location| location.cpu).collect()).unwrap_or_default();
-    let relay_info = relay_info(&config);
+    let relay_info = crate::relay_info::relay_info(&config);
     let policy_generations: Arc<[std::sync::atomic::AtomicU64]> =
         (0..shards).map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
     let (bound_sender, bound_receiver) = std::sync::mpsc::channel();

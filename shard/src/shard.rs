@@ -16,6 +16,7 @@ use parrhesia_storage::{Outcome, Store};
 
 use crate::config::Config;
 use crate::connection::Connection;
+use crate::executor::with_pulse;
 use crate::messages::{Commit, Ephemeral, ManageAnswer, ManageRequest, StoreRequest, ToCluster, WriterRequest};
 use crate::metrics::{DEFLATE_IN_COMPRESSED, DEFLATE_IN_INFLATED};
 use crate::metrics::{Metrics, OUTCOME_DUPLICATE, OUTCOME_STORED, ShardMetrics, refusal_outcome};
@@ -186,7 +187,7 @@ impl Shard {
     fn on_commit(&self, commit: Commit) {
         self.metrics.commit_queue.observe_duration(commit.sent.elapsed());
         if let Some((generation, policy)) = commit.policy {
-            self.relay_info_json.replace(crate::runtime::relay_info_json(&self.relay_info, &policy));
+            self.relay_info_json.replace(crate::relay_info::relay_info_json(&self.relay_info, &policy));
             // A newly blocked address loses the connections it holds too.
             for connection in self.connections.borrow().values() {
                 if policy.ip_blocked(connection.client).is_some() && !connection.is_closed() {
@@ -300,7 +301,7 @@ impl Shard {
         let negentropy_idle = Duration::from_secs(self.config.negentropy_idle_timeout_seconds);
         let connections: Vec<Rc<Connection>> = self.connections.borrow().values().cloned().collect();
         let (mut queued_bytes, mut fullest) = (0, 0);
-        self.limiter.prune(crate::unix_now_ms());
+        self.limiter.prune(crate::system::unix_now_ms());
         let (addresses, pubkeys) = self.limiter.tracked();
         self.metrics.rate_limit_keys.set((addresses + pubkeys) as i64);
         for connection in connections {
@@ -398,12 +399,12 @@ pub async fn run(setup: ShardSetup) {
         admins: setup.config.admin_keys(),
         limiter: crate::rate::Limiter::new(
             setup.config.rate_limits().expect("validated at load").share(setup.shards),
-            crate::unix_now_ms(),
+            crate::system::unix_now_ms(),
         ),
         trusted_proxies: setup.config.trusted_proxy_addresses().expect("validated at load"),
         config: setup.config,
         store: setup.store,
-        relay_info_json: RefCell::new(crate::runtime::relay_info_json(&setup.relay_info, &setup.policy)),
+        relay_info_json: RefCell::new(crate::relay_info::relay_info_json(&setup.relay_info, &setup.policy)),
         relay_info: setup.relay_info,
         policy: RefCell::new(setup.policy),
         policy_generations: setup.policy_generations,
@@ -507,18 +508,6 @@ pub async fn run(setup: ShardSetup) {
     while !shard.connections.borrow().is_empty() && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// Runs `future` while waking this executor every millisecond. glommio checks whether the
-/// other end of a shared channel has connected only when the executor wakes, and a parked
-/// executor with nothing else to do would wait forever.
-pub async fn with_pulse<F: std::future::Future>(future: F) -> F::Output {
-    futures_lite::future::or(future, async {
-        loop {
-            glommio::timer::sleep(Duration::from_millis(1)).await;
-        }
-    })
-    .await
 }
 
 async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {

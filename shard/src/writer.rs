@@ -20,7 +20,7 @@ use crate::messages::{
 };
 use crate::metrics::WriterMetrics;
 use crate::startup::{StartupSteps, Step};
-use crate::{unix_now, unix_now_ms};
+use crate::system::{unix_now, unix_now_ms};
 
 /// What the writer needs; built by the runtime.
 pub struct WriterSetup {
@@ -67,7 +67,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         let (queue, open_channels, wake) = (queue.clone(), open_channels.clone(), wake_sender.clone());
         let (startup, calls) = (setup.startup.clone(), calls.clone());
         forwarders.push(glommio::spawn_local(async move {
-            let receiver = crate::shard::with_pulse(receiver.connect()).await;
+            let receiver = crate::executor::with_pulse(receiver.connect()).await;
             startup.mark(Step::WriterRequests(shard));
             while let Some(request) = receiver.recv().await {
                 match request {
@@ -86,8 +86,8 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         let (replicated, wake, notices) = (replicated.clone(), wake_sender.clone(), notices.clone());
         // The cluster executor may start after the writer: connect without holding the loop.
         forwarders.push(glommio::spawn_local(async move {
-            notices.replace(Some(crate::shard::with_pulse(sender.connect()).await));
-            let receiver = crate::shard::with_pulse(receiver.connect()).await;
+            notices.replace(Some(crate::executor::with_pulse(sender.connect()).await));
+            let receiver = crate::executor::with_pulse(receiver.connect()).await;
             while let Some(batch) = receiver.recv().await {
                 replicated.borrow_mut().push_back(batch);
                 let _ = wake.try_send(());
@@ -96,7 +96,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
     }
     let mut commits = Vec::with_capacity(setup.commits.len());
     for (shard, sender) in setup.commits.into_iter().enumerate() {
-        commits.push(crate::shard::with_pulse(sender.connect()).await);
+        commits.push(crate::executor::with_pulse(sender.connect()).await);
         setup.startup.mark(Step::WriterCommits(shard));
     }
     let mut report = WriterReport::default();

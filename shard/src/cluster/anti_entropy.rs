@@ -67,7 +67,7 @@ pub async fn run(node: Rc<Node>) {
 
 /// The window's start, in Unix seconds.
 fn since(node: &Node) -> u64 {
-    crate::unix_now().saturating_sub(node.config.anti_entropy_window_seconds)
+    crate::system::unix_now().saturating_sub(node.config.anti_entropy_window_seconds)
 }
 
 /// This node's (created_at, id) items from `since` on, sealed; `None` past the bound.

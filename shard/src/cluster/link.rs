@@ -28,9 +28,9 @@ use parrhesia_net::identity_hex;
 use parrhesia_storage::Store;
 
 use super::ClusterMetrics;
+use crate::executor::with_pulse;
 use crate::metrics::ShardMetrics;
 use crate::notify::Notify;
-use crate::shard::with_pulse;
 
 const PING_INTERVAL: Duration = Duration::from_secs(1);
 /// A link that has carried nothing (pongs included) for this long is dead.

@@ -16,8 +16,8 @@ use parrhesia_net::identity_hex;
 
 use super::Node;
 use super::link::{CloseCause, FromLinks, LinkShared, ToLinks};
+use crate::executor::with_pulse;
 use crate::notify::Notify;
-use crate::shard::with_pulse;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);

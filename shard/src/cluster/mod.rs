@@ -31,11 +31,11 @@ use parrhesia_net::cluster::replication::{Action, ApplyBatch, ReplicationConfig,
 use parrhesia_storage::Store;
 
 use crate::config::ClusterConfig;
+use crate::executor::with_pulse;
 use crate::messages::{Ephemeral, ReplicatedBatch, ToCluster, ToWriter, WriterNotice};
 pub use crate::metrics::ClusterMetrics;
 use crate::metrics::{OriginFigures, PeerFigures, QueueFigures};
 use crate::notify::Notify;
-use crate::shard::with_pulse;
 use link::{CloseCause, FromLinks, ToLinks};
 use links::Link;
 use store_log::StoreLog;
@@ -438,7 +438,7 @@ pub async fn run(setup: ClusterSetup) {
         origin_timeout_ms: setup.config.origin_timeout_seconds * 1000,
         origins,
         linger_ms: setup.config.replication_linger_ms,
-        unix_offset_ms: crate::unix_now_ms(),
+        unix_offset_ms: crate::system::unix_now_ms(),
         ..ReplicationConfig::default()
     };
     let store = StoreLog(setup.store);
