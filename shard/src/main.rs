@@ -1,20 +1,16 @@
 //! The `parrhesia` relay binary: command line, configuration, logging, then the runtime.
 
+mod client;
 mod cluster;
 mod config;
-mod connection;
 mod executor;
-mod front;
-mod management;
 mod messages;
 mod metrics;
-mod negentropy;
 mod notify;
-mod outbound;
 mod rate;
 mod relay_info;
-mod req;
 mod runtime;
+mod serve;
 mod shard;
 mod startup;
 mod system;

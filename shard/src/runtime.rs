@@ -14,7 +14,7 @@ use parrhesia_storage::{DirectoryLock, Durability, Store, StoreOptions};
 use crate::cluster::ClusterMetrics;
 use crate::config::{Config, DurabilitySetting};
 use crate::metrics::{Metrics, ShardMetrics, WriterMetrics};
-use crate::shard::ShardSetup;
+use crate::serve::ShardSetup;
 use crate::startup::StartupSteps;
 use crate::writer::WriterSetup;
 
@@ -226,7 +226,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         // One shard per core, pinned, when they fit; otherwise let the kernel place them.
         let placement = if shards <= cpus.len() { Placement::Fixed(cpus[index]) } else { Placement::Unbound };
         let handle = executor(placement, &format!("shard-{index}"))
-            .spawn(move || crate::shard::run(setup))
+            .spawn(move || crate::serve::run(setup))
             .map_err(|error| anyhow::anyhow!("starting shard {index}: {error}"))?;
         handles.push(handle);
     }

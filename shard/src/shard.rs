@@ -1,60 +1,42 @@
-//! One shard: an executor's state (its connections, its subscription index, its read handle on
-//! the store), its accept loop, and what it does with commits and ephemeral events that arrive
-//! from the writer and from other shards.
+//! One shard's state (its connections, its subscription index, its read handle on the store)
+//! and what it does with commits and ephemeral events that arrive from the writer, from other
+//! shards and from the cluster. Its tasks (listeners, ticks, channel ends) are in `serve`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
-use glommio::net::TcpListener;
+use glommio::channels::shared_channel::ConnectedSender;
 use parrhesia_engine::{Event, Id, Limits, RelayMessage, SubscriptionIndex};
 use parrhesia_storage::{Outcome, Store};
 
+use crate::client::connection::Connection;
+use crate::client::outbound::{Frame, LiveOutcome};
 use crate::config::Config;
-use crate::connection::Connection;
-use crate::executor::with_pulse;
 use crate::messages::{Commit, Ephemeral, ManageAnswer, ManageRequest, StoreRequest, ToCluster, WriterRequest};
 use crate::metrics::{DEFLATE_IN_COMPRESSED, DEFLATE_IN_INFLATED};
 use crate::metrics::{Metrics, OUTCOME_DUPLICATE, OUTCOME_STORED, ShardMetrics, refusal_outcome};
 use crate::notify::Notify;
-use crate::outbound::{Frame, LiveOutcome};
-use crate::startup::{StartupSteps, Step};
 use bytes::Bytes;
 use parrhesia_engine::policy::Policy;
 use parrhesia_net::deflate::{Deflater, Inflater};
 
-/// Everything a shard is started with.
-pub struct ShardSetup {
+/// What a shard's state is built from (the rest of its setup is its tasks': listeners and
+/// the receiving ends of its channels).
+pub struct Parts {
     pub index: usize,
+    pub connections_max: usize,
     pub config: Config,
     pub store: Store,
-    /// The NIP-11 document as configured, and the operator's policy as stored at start.
     pub relay_info: parrhesia_net::RelayInfo,
     pub policy: Arc<Policy>,
-    /// The policy generation each shard has taken (each shard writes its own).
     pub policy_generations: Arc<[std::sync::atomic::AtomicU64]>,
-    pub to_writer: SharedSender<WriterRequest>,
-    pub from_writer: SharedReceiver<Commit>,
-    /// To every other shard, and from every other shard.
-    pub to_peers: Vec<SharedSender<Ephemeral>>,
-    pub from_peers: Vec<SharedReceiver<Ephemeral>>,
-    pub connections_max: usize,
     /// How many shards the node runs (node-wide rate limits are split among them).
     pub shards: usize,
-    pub shutdown: Arc<AtomicBool>,
-    /// Told once the listener is bound (or failed to bind).
-    pub bound: std::sync::mpsc::Sender<Result<(), String>>,
-    pub startup: Arc<StartupSteps>,
-    /// With a cluster: ephemeral events to the cluster executor (for peers) and from it,
-    /// and this shard's subscription interest changes (the node's summary).
-    pub cluster: Option<(SharedSender<ToCluster>, SharedReceiver<Ephemeral>)>,
-    /// With a cluster: what this shard needs to accept, dial and run links to peers.
-    pub links: Option<crate::cluster::link::LinksSetup>,
-    /// This shard's metrics, and the node's for rendering `/metrics`.
+    pub to_writer: Rc<ConnectedSender<WriterRequest>>,
+    pub to_peers: Vec<Rc<ConnectedSender<Ephemeral>>>,
     pub metrics: Arc<ShardMetrics>,
     pub metrics_page: Arc<Metrics>,
 }
@@ -184,7 +166,7 @@ impl Shard {
     }
 
     /// Handles one commit from the writer: answer the OKs, then fan out in sequence order.
-    fn on_commit(&self, commit: Commit) {
+    pub fn on_commit(&self, commit: Commit) {
         self.metrics.commit_queue.observe_duration(commit.sent.elapsed());
         if let Some((generation, policy)) = commit.policy {
             self.relay_info_json.replace(crate::relay_info::relay_info_json(&self.relay_info, &policy));
@@ -236,7 +218,7 @@ impl Shard {
 
     /// Delivers `event` to every live subscription here that matches it. `seq` is `None` for
     /// ephemeral events; a stored event goes only to subscriptions whose scan did not cover it.
-    fn fan_out(&self, event: &Event, seq: Option<u64>) {
+    pub fn fan_out(&self, event: &Event, seq: Option<u64>) {
         let started = Instant::now();
         let mut matches = self.fanout_matches.borrow_mut();
         matches.clear();
@@ -293,7 +275,7 @@ impl Shard {
     }
 
     /// Pings, pong deadlines and idle connections, once a second.
-    fn check_connections(&self) {
+    pub fn check_connections(&self) {
         let now = Instant::now();
         let ping_interval = Duration::from_secs(self.config.ping_interval_seconds);
         let pong_timeout = Duration::from_secs(self.config.pong_timeout_seconds);
@@ -306,7 +288,7 @@ impl Shard {
         self.metrics.rate_limit_keys.set((addresses + pubkeys) as i64);
         for connection in connections {
             connection.check_liveness(now, ping_interval, pong_timeout, idle_timeout);
-            crate::negentropy::expire(&connection, now, negentropy_idle);
+            crate::client::reconciliation::expire(&connection, now, negentropy_idle);
             let bytes = connection.outbound.queued_bytes();
             queued_bytes += bytes;
             fullest = fullest.max(bytes);
@@ -320,286 +302,82 @@ impl Shard {
         let per_mille = fullest.saturating_mul(1000) / self.config.outbound_bytes_max.max(1);
         self.metrics.outbound_pressure_per_mille.set(per_mille as i64);
     }
-}
 
-/// Runs a shard until shutdown completes.
-pub async fn run(setup: ShardSetup) {
-    // A shared channel's `connect` waits for the other end: connect every receiving end in its
-    // own task first, so shards connecting to each other cannot wait on each other in a cycle.
-    let (index, startup) = (setup.index, setup.startup.clone());
-    let from_writer = glommio::spawn_local({
-        let startup = startup.clone();
-        async move {
-            let receiver = with_pulse(setup.from_writer.connect()).await;
-            startup.mark(Step::ShardFromWriter(index));
-            receiver
+    /// A shard's state, before any of its tasks runs.
+    pub fn new(parts: Parts) -> Shard {
+        let deflater = RefCell::new(Deflater::new(parts.config.deflate_level));
+        Shard {
+            index: parts.index,
+            connections_max: parts.connections_max,
+            limits: parts.config.limits(),
+            read_restricted: parts.config.read_restricted_kinds.as_slice().into(),
+            admins: parts.config.admin_keys(),
+            limiter: crate::rate::Limiter::new(
+                parts.config.rate_limits().expect("validated at load").share(parts.shards),
+                crate::system::unix_now_ms(),
+            ),
+            trusted_proxies: parts.config.trusted_proxy_addresses().expect("validated at load"),
+            config: parts.config,
+            store: parts.store,
+            relay_info_json: RefCell::new(crate::relay_info::relay_info_json(&parts.relay_info, &parts.policy)),
+            relay_info: parts.relay_info,
+            policy: RefCell::new(parts.policy),
+            policy_generations: parts.policy_generations,
+            manage_pending: RefCell::default(),
+            subscriptions: RefCell::new(SubscriptionIndex::new()),
+            fanout_matches: RefCell::default(),
+            event_scratch: RefCell::default(),
+            connections: RefCell::default(),
+            pending: RefCell::default(),
+            next_ticket: Cell::new(0),
+            next_connection: Cell::new(0),
+            next_generation: Cell::new(0),
+            last_seq_seen: Cell::new(0),
+            undurable: RefCell::default(),
+            to_writer: RefCell::new(Some(parts.to_writer)),
+            to_peers: RefCell::new(parts.to_peers),
+            to_cluster: RefCell::new(None),
+            interest_pending: RefCell::default(),
+            interest_wake: Notify::default(),
+            stopping: Cell::new(false),
+            stop: Notify::default(),
+            deflater,
+            inflater: Rc::default(),
+            metrics: parts.metrics,
+            metrics_page: parts.metrics_page,
         }
-    });
-    // Peer channels are listed in shard order, skipping this shard.
-    let peers = (0..setup.to_peers.len() + 1).filter(|&other| other != index);
-    let from_peers: Vec<_> = setup
-        .from_peers
-        .into_iter()
-        .zip(peers.clone())
-        .map(|(receiver, from)| {
-            let startup = startup.clone();
-            glommio::spawn_local(async move {
-                let receiver = with_pulse(receiver.connect()).await;
-                startup.mark(Step::ShardFromPeer { from, to: index });
-                receiver
-            })
-        })
-        .collect();
-    let to_writer = Rc::new(with_pulse(setup.to_writer.connect()).await);
-    startup.mark(Step::ShardToWriter(index));
-    let mut to_peers = Vec::new();
-    for (peer, to) in setup.to_peers.into_iter().zip(peers) {
-        to_peers.push(Rc::new(with_pulse(peer.connect()).await));
-        startup.mark(Step::ShardToPeer { from: index, to });
     }
-    let from_writer = from_writer.await;
-    let listener = match TcpListener::bind(setup.config.listen.as_str()) {
-        Ok(listener) => listener,
-        Err(error) => {
-            let _ =
-                setup.bound.send(Err(format!("shard {} cannot bind {}: {error}", setup.index, setup.config.listen)));
-            return;
-        }
-    };
-    // With a cluster, every shard accepts links on its port, as clients on theirs.
-    let links_listener = match setup.links.as_ref().map(|links| (TcpListener::bind(links.listen.as_str()), links)) {
-        Some((Ok(listener), _)) => Some(listener),
-        Some((Err(error), links)) => {
-            let _ = setup.bound.send(Err(format!(
-                "shard {} cannot bind the cluster's link address {}: {error}",
-                setup.index, links.listen
-            )));
-            return;
-        }
-        None => None,
-    };
-    // The metrics listener, if any, is shard 0's (a scrape is rare and cheap).
-    let metrics_listener = match setup.config.metrics_listen.as_deref().filter(|_| setup.index == 0) {
-        Some(address) => match TcpListener::bind(address) {
-            Ok(listener) => Some(listener),
-            Err(error) => {
-                let _ = setup.bound.send(Err(format!("cannot bind the metrics listener {address}: {error}")));
-                return;
-            }
-        },
-        None => None,
-    };
-    let _ = setup.bound.send(Ok(()));
-    let deflater = RefCell::new(Deflater::new(setup.config.deflate_level));
-    let shard = Rc::new(Shard {
-        index: setup.index,
-        connections_max: setup.connections_max,
-        limits: setup.config.limits(),
-        read_restricted: setup.config.read_restricted_kinds.as_slice().into(),
-        admins: setup.config.admin_keys(),
-        limiter: crate::rate::Limiter::new(
-            setup.config.rate_limits().expect("validated at load").share(setup.shards),
-            crate::system::unix_now_ms(),
-        ),
-        trusted_proxies: setup.config.trusted_proxy_addresses().expect("validated at load"),
-        config: setup.config,
-        store: setup.store,
-        relay_info_json: RefCell::new(crate::relay_info::relay_info_json(&setup.relay_info, &setup.policy)),
-        relay_info: setup.relay_info,
-        policy: RefCell::new(setup.policy),
-        policy_generations: setup.policy_generations,
-        manage_pending: RefCell::default(),
-        subscriptions: RefCell::new(SubscriptionIndex::new()),
-        fanout_matches: RefCell::default(),
-        event_scratch: RefCell::default(),
-        connections: RefCell::default(),
-        pending: RefCell::default(),
-        next_ticket: Cell::new(0),
-        next_connection: Cell::new(0),
-        next_generation: Cell::new(0),
-        last_seq_seen: Cell::new(0),
-        undurable: RefCell::default(),
-        to_writer: RefCell::new(Some(to_writer)),
-        to_peers: RefCell::new(to_peers),
-        to_cluster: RefCell::new(None),
-        interest_pending: RefCell::default(),
-        interest_wake: Notify::default(),
-        stopping: Cell::new(false),
-        stop: Notify::default(),
-        deflater,
-        inflater: Rc::default(),
-        metrics: setup.metrics,
-        metrics_page: setup.metrics_page,
-    });
-    // Events committed before this shard started are in the store: scans find them.
-    shard.last_seq_seen.set(shard.store.last_seq().unwrap_or(0));
-    shard.undurable.replace(crate::undurable::Undurable::new(shard.last_seq_seen.get()));
-    let commits = glommio::spawn_local({
-        let shard = shard.clone();
-        async move {
-            while let Some(commit) = from_writer.recv().await {
-                shard.on_commit(commit);
-            }
-        }
-    });
-    let mut peer_tasks = Vec::new();
-    for receiver in from_peers {
-        let shard = shard.clone();
-        peer_tasks.push(glommio::spawn_local(async move {
-            let receiver = receiver.await;
-            while let Some(message) = receiver.recv().await {
-                shard.fan_out(&message.event, None);
-            }
-        }));
-    }
-    // The cluster's ends connect in the background (the cluster executor may start after this
-    // shard). Its receiving task is dropped at shutdown, not awaited: the cluster executor
-    // stops after the shards.
-    let cluster_task = setup.cluster.map(|(to_cluster, from_cluster)| {
-        shard.subscriptions.borrow_mut().track_interest();
-        let shard_for_sender = shard.clone();
-        glommio::spawn_local(async move {
-            let sender = Rc::new(with_pulse(to_cluster.connect()).await);
-            shard_for_sender.to_cluster.replace(Some(sender.clone()));
-            forward_interest(&shard_for_sender, &sender).await;
-        })
-        .detach();
-        let shard = shard.clone();
-        glommio::spawn_local(async move {
-            let receiver = with_pulse(from_cluster.connect()).await;
-            while let Some(message) = receiver.recv().await {
-                shard.fan_out(&message.event, None);
-            }
-        })
-    });
-    let links = setup.links.zip(links_listener).map(|(links, listener)| {
-        let (links, to_cluster, from_cluster) = crate::cluster::link::Links::new(links);
-        let task = glommio::spawn_local(links.clone().run(listener, to_cluster, from_cluster));
-        (links, task)
-    });
-    let ticker = glommio::spawn_local(tick(shard.clone(), setup.shutdown));
-    let metrics_task = metrics_listener.map(|listener| glommio::spawn_local(metrics_loop(shard.clone(), listener)));
-    accept_loop(&shard, &listener).await;
-    if let Some(task) = metrics_task {
-        task.await;
-    }
-    drop(listener);
-    if let Some((links, task)) = links {
-        links.stop();
-        task.await;
-    }
-    ticker.await;
-    // Stop taking events; the writer commits what it holds and answers before it closes.
-    shard.to_writer.borrow_mut().take();
-    shard.to_peers.borrow_mut().clear();
-    shard.to_cluster.borrow_mut().take();
-    // The interest forwarder holds the other clone of the cluster sender: end it too.
-    shard.interest_wake.notify_all();
-    commits.await;
-    for task in peer_tasks {
-        task.await;
-    }
-    drop(cluster_task);
-    let connections: Vec<Rc<Connection>> = shard.connections.borrow().values().cloned().collect();
-    for connection in &connections {
-        connection.close(1001, "relay shutting down", crate::metrics::CloseReason::Shutdown);
-    }
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while !shard.connections.borrow().is_empty() && Instant::now() < deadline {
-        glommio::timer::sleep(Duration::from_millis(10)).await;
-    }
-}
 
-async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {
-    let mut last_warning: Option<Instant> = None;
-    loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            shard.stop.notified().await;
-            None
-        })
-        .await;
-        let Some(accepted) = accepted else { break };
-        match accepted {
-            Ok(stream) if shard.connections.borrow().len() >= shard.connections_max => {
-                // At this shard's share of the connection limit: a clean, counted refusal.
-                shard.metrics.connections_refused.inc();
-                glommio::spawn_local(crate::front::refuse(stream)).detach();
-            }
-            Ok(stream) => {
-                let shard = shard.clone();
-                glommio::spawn_local(async move { crate::front::serve(shard, stream).await }).detach();
-            }
-            Err(error) => {
-                // Out of file descriptors, mostly. Count it, say so at most once a second, and
-                // back off so a storm of waiting clients does not spin this shard.
-                shard.metrics.accept_failures.inc();
-                let failures = shard.metrics.accept_failures.get();
-                if last_warning.is_none_or(|at: Instant| at.elapsed() >= Duration::from_secs(1)) {
-                    tracing::warn!(shard = shard.index, %error, failures, "accept failed");
-                    last_warning = Some(Instant::now());
+    /// The cluster executor connected its end: interest changes and ephemeral events go there.
+    pub fn connect_cluster(&self, sender: Rc<ConnectedSender<ToCluster>>) {
+        self.to_cluster.replace(Some(sender));
+    }
+
+    /// Stops taking events: the writer, the other shards and the cluster are sent no more, and
+    /// the interest forwarder ends.
+    pub fn stop_sending(&self) {
+        self.to_writer.borrow_mut().take();
+        self.to_peers.borrow_mut().clear();
+        self.to_cluster.borrow_mut().take();
+        // The interest forwarder holds the other clone of the cluster sender: end it too.
+        self.interest_wake.notify_all();
+    }
+
+    /// Sends this shard's interest changes to the cluster executor as they happen, waiting when
+    /// its queue is full (they are never dropped), until shutdown.
+    pub async fn forward_interest(&self, sender: &ConnectedSender<ToCluster>) {
+        loop {
+            let changes = std::mem::take(&mut *self.interest_pending.borrow_mut());
+            if changes.is_empty() {
+                if self.stopping.get() {
+                    return;
                 }
-                glommio::timer::sleep(Duration::from_millis(50)).await;
+                self.interest_wake.notified().await;
+                continue;
             }
-        }
-        if shard.stopping.get() {
-            break;
-        }
-    }
-}
-
-/// Accepts scrapes on the metrics listener until the shard stops.
-async fn metrics_loop(shard: Rc<Shard>, listener: TcpListener) {
-    loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            shard.stop.notified().await;
-            None
-        })
-        .await;
-        match accepted {
-            None => return,
-            Some(Ok(stream)) => {
-                glommio::spawn_local(crate::front::serve_metrics(shard.clone(), stream)).detach();
+            if sender.send(ToCluster::Interest(changes)).await.is_err() {
+                return; // the cluster executor has stopped
             }
-            // Out of descriptors: the relay's own accept loop reports it; wait and go on.
-            Some(Err(_)) => glommio::timer::sleep(Duration::from_millis(50)).await,
-        }
-        if shard.stopping.get() {
-            return;
-        }
-    }
-}
-
-/// Once a second: connection liveness; and the shutdown flag set by the signal handler.
-async fn tick(shard: Rc<Shard>, shutdown: Arc<AtomicBool>) {
-    let mut last_check = Instant::now();
-    loop {
-        glommio::timer::sleep(Duration::from_millis(50)).await;
-        if shutdown.load(Ordering::Relaxed) {
-            shard.stopping.set(true);
-            shard.stop.notify_all();
-            return;
-        }
-        if last_check.elapsed() >= Duration::from_secs(1) {
-            shard.check_connections();
-            last_check = Instant::now();
-        }
-    }
-}
-
-/// Sends this shard's interest changes to the cluster executor as they happen, waiting when
-/// its queue is full (they are never dropped), until shutdown.
-async fn forward_interest(shard: &Shard, sender: &ConnectedSender<ToCluster>) {
-    loop {
-        let changes = std::mem::take(&mut *shard.interest_pending.borrow_mut());
-        if changes.is_empty() {
-            if shard.stopping.get() {
-                return;
-            }
-            shard.interest_wake.notified().await;
-            continue;
-        }
-        if sender.send(ToCluster::Interest(changes)).await.is_err() {
-            return; // the cluster executor has stopped
         }
     }
 }

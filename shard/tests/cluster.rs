@@ -833,7 +833,10 @@ fn subscriptions_opened_during_replication_get_each_event_once(failing_commits: 
     let a = mesh.start(0);
     let env: Vec<(&str, &str)> =
         failing_commits.map(|every| ("FAILPOINT_PARRHESIA_REPLICATED_COMMIT", every)).into_iter().collect();
-    let b = mesh.start_with_env(1, &[], &env);
+    // Its subscribers are read one after another once the stream is in: on a loaded machine
+    // that takes longer than the default ping interval and pong timeout, and a client not read
+    // meanwhile is closed for "no pong" (liveness is not what this test is about).
+    let b = mesh.start_with_env(1, &["ping_interval_seconds=3600"], &env);
     for node in [&a, &b] {
         wait_for_log(node, "link up", 1);
     }

@@ -17,7 +17,7 @@ use parrhesia_net::cluster::frame::{Message, SyncErr, SyncEvents, SyncFetch, Syn
 use parrhesia_storage::ScanBudget;
 
 use super::Node;
-use crate::negentropy::Refusal;
+use crate::client::reconciliation::Refusal;
 
 /// The largest negentropy message either side sends (the crate's frames, before the link's).
 const MESSAGE_BYTES_MAX: u64 = 512 * 1024;
@@ -75,7 +75,7 @@ async fn items(node: &Node, since: u64) -> Option<NegentropyStorageVector> {
     let filter = Filter { since: Some(since), ..Filter::default() };
     let budget = ScanBudget { candidates_max: 4096, time_max: Some(Duration::from_millis(2)) };
     let max = node.config.anti_entropy_items_max;
-    match crate::negentropy::items(node.store.store(), &filter, &Default::default(), max, budget, || {
+    match crate::client::reconciliation::items(node.store.store(), &filter, &Default::default(), max, budget, || {
         !node.stopping.get()
     })
     .await

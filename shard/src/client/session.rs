@@ -1,8 +1,7 @@
-//! One WebSocket connection on its shard: its subscriptions' states, liveness, the read loop
-//! that decodes client messages and dispatches them, and its EVENT handling.
+//! One WebSocket connection's life on its shard: the read loop that decodes client messages
+//! and dispatches them, its rate limits and AUTH, and its EVENT handling.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -11,204 +10,14 @@ use glommio::net::TcpStream;
 use parrhesia_engine::{ClientMessage, Event, KindClass, Prefix, Reason, RelayMessage, ReplyTo};
 use tungstenite::Message;
 
+use super::connection::Connection;
 use crate::config::AuthRequired;
 use crate::metrics::{
     CLIENT_VERB_INVALID, CloseReason, KIND_UNKNOWN, OUTCOME_DUPLICATE, OUTCOME_EPHEMERAL, kind_class_index,
     refusal_outcome,
 };
-use crate::notify::Notify;
-use crate::outbound::Outbound;
 use crate::shard::Shard;
-use parrhesia_net::deflate::{Deflater, InflatingStream};
-
-/// Where a subscription is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// The stored-events scan (and its catch-up) is running; live fanout skips it.
-    Scanning,
-    /// Live: stored events with a sequence above `after_seq` are delivered. `since` is the
-    /// shard's `Undurable::clock` when it went live, `snapshot_seq` where its scan read up to.
-    Live { after_seq: u64, since: u64, snapshot_seq: u64 },
-}
-
-pub struct SubscriptionState {
-    /// Distinguishes this REQ from an earlier one with the same id (a REQ replaces).
-    pub generation: u64,
-    pub phase: Phase,
-    /// `["EVENT","<id>",`, built once for every event this subscription is sent.
-    pub prefix: bytes::Bytes,
-    /// The prefix compressed (a permessage-deflate part), made for the first live event a
-    /// deflate connection is sent on this subscription.
-    pub prefix_deflated: std::cell::OnceCell<bytes::Bytes>,
-}
-
-pub struct Connection {
-    pub id: u64,
-    /// permessage-deflate was negotiated.
-    pub deflate: bool,
-    pub outbound: Outbound,
-    pub subscriptions: RefCell<HashMap<String, SubscriptionState>>,
-    /// NIP-77 sessions by subscription id.
-    pub negentropy: RefCell<HashMap<String, crate::negentropy::Session>>,
-    /// NIP-42: this connection's challenge, and the pubkeys it authenticated as.
-    challenge: String,
-    authenticated: RefCell<Vec<parrhesia_engine::Pubkey>>,
-    /// The client's address, as is (a blocked address closes the connection) and as rate
-    /// limits key it; this connection's EVENT/REQ/COUNT buckets, and how many requests in a row
-    /// a limit refused.
-    pub client: std::net::IpAddr,
-    address: std::net::IpAddr,
-    rate: RefCell<[parrhesia_engine::rate::Bucket; 3]>,
-    strikes: Cell<u32>,
-    last_activity: Cell<Instant>,
-    last_ping: Cell<Instant>,
-    awaiting_pong_since: Cell<Option<Instant>>,
-    closed: Cell<bool>,
-    /// Why it closed, once it has (counted in metrics when the connection ends).
-    close_reason: Cell<Option<CloseReason>>,
-    closed_notify: Notify,
-}
-
-impl Connection {
-    fn new(shard: &Shard, id: u64, address: std::net::IpAddr, deflate: bool) -> Connection {
-        let now = Instant::now();
-        let outbound_bytes_max = shard.config.outbound_bytes_max;
-        Connection {
-            client: address,
-            address: parrhesia_engine::rate::address_key(address),
-            rate: RefCell::new(shard.limiter.connection_buckets(crate::system::unix_now_ms())),
-            strikes: Cell::new(0),
-            id,
-            deflate,
-            outbound: Outbound::new(outbound_bytes_max),
-            subscriptions: RefCell::default(),
-            negentropy: RefCell::default(),
-            challenge: fresh_challenge(),
-            authenticated: RefCell::default(),
-            last_activity: Cell::new(now),
-            last_ping: Cell::new(now),
-            awaiting_pong_since: Cell::new(None),
-            closed: Cell::new(false),
-            close_reason: Cell::new(None),
-            closed_notify: Notify::default(),
-        }
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.closed.get()
-    }
-
-    /// Queues a Close frame and stops reading.
-    pub fn close(&self, code: u16, reason: &'static str, why: CloseReason) {
-        if self.close_reason.get().is_none() {
-            self.close_reason.set(Some(why));
-        }
-        self.outbound.close(code, reason);
-        self.closed.set(true);
-        self.closed_notify.notify_all();
-    }
-
-    /// Live overflow with the `close` policy: say why, then close (1008, policy violation).
-    pub fn close_for_overflow(&self) {
-        tracing::debug!(connection = self.id, "outbound queue full: closing");
-        self.outbound.discard_events();
-        let notice = RelayMessage::Notice { message: "error: too slow reading; the outbound queue is full".into() };
-        self.outbound.push_reply(notice.encode());
-        self.close(1008, "outbound queue full", CloseReason::OutboundOverflow);
-    }
-
-    /// The subscription's EVENT prefix if a live event (with `seq`, or ephemeral) goes to it
-    /// now; `None` if it does not.
-    /// `taken_back`: the event was fanned out before and its commit failed: a subscription
-    /// that was sent it then is not sent it again.
-    pub fn live_prefix(
-        &self,
-        subscription_id: &str,
-        seq: Option<u64>,
-        taken_back: Option<crate::undurable::TakenBack>,
-    ) -> Option<bytes::Bytes> {
-        let subscriptions = self.subscriptions.borrow();
-        let state = subscriptions.get(subscription_id)?;
-        match state.phase {
-            Phase::Live { after_seq, since, snapshot_seq }
-                if seq.is_none_or(|seq| seq > after_seq)
-                    && taken_back.is_none_or(|taken| !taken.reached(since, snapshot_seq)) =>
-            {
-                Some(state.prefix.clone())
-            }
-            _ => None,
-        }
-    }
-
-    /// The subscription's prefix as a compressed part, compressed on first use.
-    pub fn deflated_prefix(&self, subscription_id: &str, deflater: &RefCell<Deflater>) -> Option<bytes::Bytes> {
-        let subscriptions = self.subscriptions.borrow();
-        let state = subscriptions.get(subscription_id)?;
-        let part = state.prefix_deflated.get_or_init(|| {
-            let mut out = Vec::new();
-            deflater.borrow_mut().compress_part(&state.prefix, &mut out);
-            bytes::Bytes::from(out)
-        });
-        Some(part.clone())
-    }
-
-    /// Whether `generation` is still the current REQ for `subscription_id`.
-    pub fn is_current(&self, subscription_id: &str, generation: u64) -> bool {
-        !self.closed.get()
-            && self.subscriptions.borrow().get(subscription_id).is_some_and(|state| state.generation == generation)
-    }
-
-    pub fn check_liveness(
-        &self,
-        now: Instant,
-        ping_interval: Duration,
-        pong_timeout: Duration,
-        idle_timeout: Duration,
-    ) {
-        if self.closed.get() {
-            return;
-        }
-        if self.awaiting_pong_since.get().is_some_and(|since| now.duration_since(since) >= pong_timeout) {
-            self.close(1001, "no pong", CloseReason::NoPong);
-        } else if now.duration_since(self.last_activity.get()) >= idle_timeout && self.subscriptions.borrow().is_empty()
-        {
-            self.close(1000, "idle", CloseReason::Idle);
-        } else if now.duration_since(self.last_ping.get()) >= ping_interval {
-            self.last_ping.set(now);
-            if self.awaiting_pong_since.get().is_none() {
-                self.awaiting_pong_since.set(Some(now));
-            }
-            self.outbound.push_ping();
-        }
-    }
-
-    pub fn reply(&self, message: RelayMessage) {
-        self.outbound.push_reply(message.encode());
-    }
-
-    /// Whether this connection authenticated (NIP-42) as anyone, or as `pubkey`.
-    pub fn is_authenticated(&self) -> bool {
-        !self.authenticated.borrow().is_empty()
-    }
-
-    pub fn is_authenticated_as(&self, pubkey: &parrhesia_engine::Pubkey) -> bool {
-        self.authenticated.borrow().contains(pubkey)
-    }
-
-    /// What this connection may read: `restricted` kinds only as their author or a recipient.
-    pub fn read_access(&self, restricted: &std::sync::Arc<[u16]>) -> parrhesia_engine::ReadAccess {
-        parrhesia_engine::ReadAccess::new(restricted.clone(), self.authenticated.borrow().clone())
-    }
-
-    /// Sends (again) this connection's AUTH challenge.
-    pub fn challenge(&self) {
-        self.reply(RelayMessage::Auth { challenge: self.challenge.clone().into() });
-    }
-
-    fn ok(&self, event: &Event, accepted: bool, message: String) {
-        self.reply(RelayMessage::Ok { event_id: *event.id(), accepted, message: message.into() });
-    }
-}
+use parrhesia_net::deflate::InflatingStream;
 
 /// Serves an upgraded connection until it closes. `deflate`: the client offered
 /// permessage-deflate and the relay accepts it.
@@ -242,7 +51,8 @@ pub async fn run(
         shard.metrics.deflate_connections.inc();
     }
     let (sink, mut source) = socket.split();
-    let connection = Rc::new(Connection::new(&shard, id, client, deflate));
+    let rate = shard.limiter.connection_buckets(crate::system::unix_now_ms());
+    let connection = Rc::new(Connection::new(id, client, deflate, shard.config.outbound_bytes_max, rate));
     shard.connections.borrow_mut().insert(id, connection.clone());
     if shard.config.auth_challenge_on_connect {
         connection.challenge();
@@ -254,15 +64,19 @@ pub async fn run(
         let connection = connection.clone();
         let shard = shard.clone();
         async move {
-            let deflate = connection.deflate.then(|| crate::outbound::Deflate {
+            let deflate = connection.deflate.then(|| crate::client::outbound::Deflate {
                 deflater: &shard.deflater,
                 threshold_bytes: shard.config.deflate_threshold_bytes,
                 stored_events: shard.config.deflate_stored_events,
             });
             let linger = std::time::Duration::from_millis(shard.config.delivery_linger_ms);
-            let output =
-                crate::outbound::Output { scratch: &shard.event_scratch, metrics: &shard.metrics, deflate, linger };
-            crate::outbound::write_loop(&connection.outbound, sink, output).await
+            let output = crate::client::outbound::Output {
+                scratch: &shard.event_scratch,
+                metrics: &shard.metrics,
+                deflate,
+                linger,
+            };
+            crate::client::outbound::write_loop(&connection.outbound, sink, output).await
         }
     });
     let mut ended = CloseReason::Client;
@@ -352,20 +166,22 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
             }
         }
         Ok(ClientMessage::Req { subscription_id, filters }) => {
-            crate::req::open(shard, connection, subscription_id, filters)
+            crate::client::req::open(shard, connection, subscription_id, filters)
         }
         Ok(ClientMessage::Count { subscription_id, filters }) => {
-            crate::req::count(shard, connection, subscription_id, filters)
+            crate::client::req::count(shard, connection, subscription_id, filters)
         }
         Ok(ClientMessage::Close { subscription_id }) => forget_subscription(shard, connection, &subscription_id),
         Ok(ClientMessage::Auth(event)) => authenticate(shard, connection, &event),
         Ok(ClientMessage::NegOpen { subscription_id, filter, message }) => {
-            crate::negentropy::open(shard, connection, subscription_id, filter, message)
+            crate::client::negentropy::open(shard, connection, subscription_id, filter, message)
         }
         Ok(ClientMessage::NegMsg { subscription_id, message }) => {
-            crate::negentropy::message(connection, subscription_id, message)
+            crate::client::negentropy::message(connection, subscription_id, message)
         }
-        Ok(ClientMessage::NegClose { subscription_id }) => crate::negentropy::close(connection, &subscription_id),
+        Ok(ClientMessage::NegClose { subscription_id }) => {
+            crate::client::negentropy::close(connection, &subscription_id)
+        }
     }
 }
 
@@ -530,13 +346,6 @@ fn authenticate(shard: &Shard, connection: &Connection, event: &Event) {
     }
     drop(authenticated);
     connection.ok(event, true, String::new());
-}
-
-/// A fresh NIP-42 challenge: 16 random bytes as hex.
-fn fresh_challenge() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the system's random source works");
-    parrhesia_engine::hex::encode(&bytes)
 }
 
 /// The EVENT pipeline after parsing (limits, structure and id were checked by the decoder):

@@ -63,7 +63,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
             let offers = request.headers.iter().filter(|(name, _)| name == "sec-websocket-extensions");
             let deflate =
                 shard.config.deflate && parrhesia_net::deflate::accepts_offer(offers.map(|(_, value)| value.as_str()));
-            return crate::connection::run(shard, stream, client, &key, request.leftover, deflate).await;
+            return crate::client::session::run(shard, stream, client, &key, request.leftover, deflate).await;
         }
         Route::RelayInfo => {
             parrhesia_net::response(200, "application/nostr+json", shard.relay_info_json.borrow().as_bytes(), &CORS)
@@ -76,7 +76,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
             plain(404, "metrics are served on the metrics listener (metrics_listen) only\n")
         }
         Route::Metrics => metrics_page(&shard),
-        Route::Management => crate::management::serve(&shard, &mut stream, &request).await,
+        Route::Management => crate::client::management::serve(&shard, &mut stream, &request).await,
         Route::BadUpgrade(reason) => plain(400, &format!("{reason}\n")),
         Route::NotFound => plain(404, "not found; this is a Nostr relay, connect with a WebSocket\n"),
     };

@@ -9,7 +9,7 @@ use std::time::Duration;
 use parrhesia_engine::{Filter, ReadAccess, RelayMessage};
 use parrhesia_storage::{RecordFilter, ScanBudget};
 
-use crate::connection::{Connection, Phase, SubscriptionState};
+use crate::client::connection::{Connection, Phase, SubscriptionState};
 use crate::shard::Shard;
 
 /// Log entries read per catch-up slice.
@@ -39,7 +39,7 @@ pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: Str
     }
     let generation = shard.next_generation();
     let filters = Rc::new(filters);
-    let prefix = crate::outbound::event_prefix(&subscription_id);
+    let prefix = crate::client::outbound::event_prefix(&subscription_id);
     let state = SubscriptionState {
         generation,
         phase: Phase::Scanning,
