@@ -3,6 +3,8 @@
 //! through them on every test run. Each takes any bytes and panics only on a broken
 //! property; none of this is used by the relay.
 
+use std::path::{Path, PathBuf};
+
 use base64::Engine;
 
 use crate::management::{Call, Request, result, success};
@@ -123,4 +125,37 @@ pub fn management_body(data: &[u8]) {
         policy.apply(change);
     }
     assert_json(&success(result(&request.call, &policy)));
+}
+
+/// Replays a target's kept inputs through its body, as `tests/fuzz_corpus.rs` of this crate and
+/// of `net` do: `seeds` (written into the corpus directory too when
+/// `PARRHESIA_WRITE_FUZZ_SEEDS` is set), then `<fuzz_dir>/corpus/<name>/`, which must not be
+/// empty, and every past crash in `<fuzz_dir>/regressions/<name>/`. Panics naming the input
+/// that fails.
+pub fn replay_kept_inputs(fuzz_dir: &Path, name: &str, target: fn(&[u8]), seeds: &[Vec<u8>]) {
+    assert!(!seeds.is_empty(), "{name} has seeds");
+    let corpus_dir = fuzz_dir.join("corpus").join(name);
+    let write_seeds = std::env::var_os("PARRHESIA_WRITE_FUZZ_SEEDS").is_some();
+    for (number, seed) in seeds.iter().enumerate() {
+        target(seed);
+        if write_seeds {
+            std::fs::create_dir_all(&corpus_dir).expect("a corpus directory");
+            std::fs::write(corpus_dir.join(format!("seed-{number}")), seed).expect("a seed file");
+        }
+    }
+    let corpus = inputs_in(&corpus_dir);
+    assert!(!corpus.is_empty(), "{name}: no corpus kept under {}", corpus_dir.display());
+    let regressions = inputs_in(&fuzz_dir.join("regressions").join(name));
+    for (path, input) in corpus.iter().chain(&regressions) {
+        let outcome = std::panic::catch_unwind(|| target(input));
+        assert!(outcome.is_ok(), "{name} fails on {}", path.display());
+    }
+}
+
+/// The files of `dir`, in name order, if it exists.
+fn inputs_in(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files: Vec<PathBuf> = entries.map(|entry| entry.expect("a directory entry").path()).collect();
+    files.sort();
+    files.into_iter().map(|path| (path.clone(), std::fs::read(&path).expect("a corpus file"))).collect()
 }

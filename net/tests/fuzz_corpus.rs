@@ -4,7 +4,7 @@
 //! `PARRHESIA_WRITE_FUZZ_SEEDS=1` it also writes the seeds into the corpus directories (the
 //! start of a fuzzing run; see `net/fuzz/README.md`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use parrhesia_net::cluster::frame::{Hello, Message, PROTOCOL_VERSION};
 use parrhesia_net::cluster::interest::InterestPublisher;
@@ -23,39 +23,11 @@ const TARGETS: [(&str, Target); 6] = [
     ("interest_summary", fuzzing::interest_summary),
 ];
 
-fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
-}
-
-/// The files of `dir`, if it exists.
-fn inputs_in(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut files: Vec<PathBuf> = entries.map(|entry| entry.expect("a directory entry").path()).collect();
-    files.sort();
-    files.into_iter().map(|path| (path.clone(), std::fs::read(&path).expect("a corpus file"))).collect()
-}
-
 #[test]
 fn every_kept_input_still_passes_its_target() {
-    let write_seeds = std::env::var_os("PARRHESIA_WRITE_FUZZ_SEEDS").is_some();
+    let fuzz_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     for (name, target) in TARGETS {
-        let seeds = seeds(name);
-        assert!(!seeds.is_empty(), "{name} has seeds");
-        for (number, seed) in seeds.iter().enumerate() {
-            target(seed);
-            if write_seeds {
-                let dir = fuzz_dir().join("corpus").join(name);
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(dir.join(format!("seed-{number}")), seed).unwrap();
-            }
-        }
-        let corpus = inputs_in(&fuzz_dir().join("corpus").join(name));
-        assert!(!corpus.is_empty(), "{name}: no corpus kept under net/fuzz/corpus/{name}");
-        let regressions = inputs_in(&fuzz_dir().join("regressions").join(name));
-        for (path, input) in corpus.iter().chain(&regressions) {
-            let outcome = std::panic::catch_unwind(|| target(input));
-            assert!(outcome.is_ok(), "{name} fails on {}", path.display());
-        }
+        parrhesia_engine::fuzzing::replay_kept_inputs(&fuzz_dir, name, target, &seeds(name));
     }
 }
 
