@@ -220,7 +220,7 @@ pub fn a_batch_is_stored_with_its_cursor<S: ContractStore>(store: &mut S) {
 
 pub fn a_held_event_is_recorded_in_another_log<S: ContractStore>(store: &mut S) {
     let (own_event, unknown) = (store.event(1, 0), store.event(2, 0));
-    publish_all(store, &[own_event.clone()]);
+    assert!(store.publish(&own_event));
     let own = store.own_log();
     let (own_read, _) = read_all(store, &own.origin, own.epoch, 1);
     // Pulled whole from a peer's log: stored once, at both positions.
@@ -262,7 +262,7 @@ pub fn a_restart_begins_a_new_epoch<S: ContractStore>(store: &mut S) {
     assert_eq!(store.heads()[0], own, "the new own log comes first");
     assert_eq!(head(store, &before.origin, before.epoch), Some(before), "the old log is still held, as far");
     assert_eq!(head(store, &before.origin, before.epoch | 1).map(|head| head.next_seq), Some(old_class.1));
-    publish_all(store, &[later.clone()]);
+    assert!(store.publish(&later));
     assert_eq!(
         read_all(store, &own.origin, own.epoch, 1).0.iter().map(|event| event.id).collect::<Vec<_>>(),
         [later.id]
