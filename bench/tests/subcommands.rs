@@ -11,40 +11,68 @@ use std::time::Duration;
 /// How long the relay may take to print its startup line (not a speed claim).
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
 
-/// The relay binary: `$PARRHESIA_BIN`, else `parrhesia` in this test's target directory (test
-/// executables live in `target/<profile>/deps/`). `cargo test --workspace` builds it before any
-/// test runs; when it is missing (`cargo test -p parrhesia-bench` on a clean tree) it is built
-/// here (cargo does not hold the build lock while tests run).
+/// The relay binary: `$PARRHESIA_BIN` as given, else the one `cargo build -p parrhesia-shard
+/// --bin parrhesia` names, built here (in this test's target directory and profile) once per
+/// test process. Cargo sets `CARGO_BIN_EXE_<name>` only for this package's own binaries, and a
+/// `parrhesia` merely found in the target directory may be left from an older tree; cargo's
+/// own check rebuilds it if any source changed (and is quick when nothing did).
 fn relay_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("PARRHESIA_BIN") {
-        return PathBuf::from(path);
-    }
-    let test_executable = std::env::current_exe().expect("test executable path");
-    let profile_directory = test_executable.parent().and_then(Path::parent).expect("target/<profile>/deps");
-    let binary = profile_directory.join("parrhesia");
-    if binary.exists() {
-        return binary;
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args(["build", "-p", "parrhesia-shard", "--bin", "parrhesia"]);
-    if profile_directory.file_name().is_some_and(|name| name == "release") {
-        build.arg("--release");
-    }
-    let target_directory = profile_directory.parent().expect("target directory");
-    let status = build
-        .env("CARGO_TARGET_DIR", target_directory)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p parrhesia-shard failed");
-    assert!(binary.exists(), "no relay binary at {}", binary.display());
-    binary
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| std::env::var_os("PARRHESIA_BIN").map_or_else(build_relay, PathBuf::from)).clone()
 }
 
+fn build_relay() -> PathBuf {
+    // Test executables live in `<target>/<profile>/deps/`.
+    let test_executable = std::env::current_exe().expect("test executable path");
+    let profile_directory = test_executable.parent().and_then(Path::parent).expect("<target>/<profile>/deps");
+    let profile = match profile_directory.file_name().and_then(|name| name.to_str()).expect("a profile directory") {
+        "debug" => "dev",
+        other => other,
+    };
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "-p", "parrhesia-shard", "--bin", "parrhesia", "--message-format", "json-render-diagnostics"])
+        .args(["--profile", profile])
+        .env("CARGO_TARGET_DIR", profile_directory.parent().expect("target directory"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo build");
+    assert!(output.status.success(), "cargo build -p parrhesia-shard --bin parrhesia failed");
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8 cargo messages");
+    let executable = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == "parrhesia")
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .expect("cargo named the parrhesia executable");
+    assert!(executable.is_file(), "no relay binary at {}", executable.display());
+    executable
+}
+
+/// A loopback port free for TCP and UDP, below the kernel's ephemeral range (32768-60999 on
+/// Linux), as `shard/tests/common/mod.rs` takes them: a port taken with `bind(0)` and released
+/// could be handed to any client socket or proxy before the relay binds it. Each test process
+/// starts at its own offset and counts up; the bind checks skip ports in use.
 fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("address").port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port between {FIRST} and {}", FIRST + SPAN);
 }
 
 struct Relay {

@@ -15,6 +15,9 @@
 //! every step: no pull lingers while one of its waiting events matches the puller's summary
 //! as the server holds it, if that summary is current (such an event goes out at once).
 //!
+//! The simulated store also keeps the store contract (`parrhesia_net::cluster::store_contract`)
+//! the node's LMDB store is held to, so the two cannot drift apart unseen.
+//!
 //! `PARRHESIA_SIM_SEEDS` sets how many seeds run (default 1000); `PARRHESIA_SEED` replays one.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -25,8 +28,9 @@ use parrhesia_engine::summary::{EventProbe, InterestKey};
 use parrhesia_net::cluster::NodeId;
 use parrhesia_net::cluster::frame::{LogHead, Message, PositionId, WireEvent};
 use parrhesia_net::cluster::replication::{
-    Action, AppliedBatch, LOG_CLASS_MASK, LogStore, ReadIds, ReadLog, ReplicationConfig, Replicator,
+    Action, AppliedBatch, ApplyBatch, LOG_CLASS_MASK, LogStore, ReadIds, ReadLog, ReplicationConfig, Replicator,
 };
+use parrhesia_net::cluster::store_contract::{self, ContractStore};
 
 const PULL_EVENTS_MAX: u32 = 4;
 const PULL_BYTES_MAX: u32 = 600;
@@ -121,6 +125,64 @@ impl SimStore {
         self.origin_log.insert((origin, epoch, origin_seq), id);
         true
     }
+
+    /// How far this store holds a log: its cursor (1: nothing of it).
+    fn cursor(&self, log: (NodeId, u64)) -> u64 {
+        self.cursors.get(&log).copied().unwrap_or(1)
+    }
+
+    /// What the writer does with a batch, in one step as in one LMDB transaction: its events
+    /// stored (idempotent by id) at their positions, held events recorded at theirs (a gone
+    /// one stays a hole) and the cursor moved, never back. Returns the ids stored new; `None`,
+    /// changing nothing, if the batch would leave a gap.
+    fn apply(&mut self, batch: &ApplyBatch) -> Option<Vec<[u8; 32]>> {
+        let log = (batch.origin, batch.epoch);
+        if batch.from_seq > self.cursor(log) {
+            return None;
+        }
+        let mut stored = Vec::new();
+        for event in &batch.events {
+            if self.insert(event.id, Some((batch.origin, batch.epoch, event.origin_seq))) {
+                stored.push(event.id);
+            }
+        }
+        for held in &batch.positions {
+            if self.events.contains_key(&held.id) {
+                self.origin_log.insert((batch.origin, batch.epoch, held.position), held.id);
+            }
+        }
+        let cursor = self.cursors.entry(log).or_insert(1);
+        *cursor = (*cursor).max(batch.next_seq);
+        Some(stored)
+    }
+}
+
+/// The writes the store contract sets its reads up with, as the simulation makes them.
+impl ContractStore for SimStore {
+    fn event(&mut self, number: u32, class: u8) -> WireEvent {
+        // `class_of` reads the class from byte 7.
+        let mut id = [0; 32];
+        id[..4].copy_from_slice(&number.to_be_bytes());
+        id[7] = class * 3;
+        assert_eq!(class_of(&id), class);
+        wire_event(id, 0)
+    }
+
+    fn publish(&mut self, event: &WireEvent) -> bool {
+        self.insert(event.id, None)
+    }
+
+    fn apply(&mut self, batch: &ApplyBatch) -> bool {
+        SimStore::apply(self, batch).is_some()
+    }
+
+    fn restart(&mut self) {
+        self.start_epoch(self.epoch + (LOG_CLASS_MASK + 1));
+    }
+
+    fn counted_bytes(&self, event: &WireEvent) -> usize {
+        event.wire_bytes()
+    }
 }
 
 impl LogStore for SimStore {
@@ -197,7 +259,7 @@ fn wire_event(id: [u8; 32], origin_seq: u64) -> WireEvent {
 struct Process {
     replicator: Replicator,
     /// Batches with the writer: applied at the given time unless the node crashes first.
-    applying: Vec<(u64, parrhesia_net::cluster::replication::ApplyBatch)>,
+    applying: Vec<(u64, ApplyBatch)>,
     /// Event ids delivered to this process's subscriber.
     delivered: BTreeSet<[u8; 32]>,
     /// Authors this process's subscriptions follow.
@@ -505,27 +567,17 @@ impl Sim {
                     );
                 }
                 let log = (batch.origin, batch.epoch);
-                let held = node.store.cursors.get(&log).copied().unwrap_or(1);
                 // The writer refuses a batch that would leave a gap, and sometimes fails.
-                let stored = batch.from_seq <= held && !self.random.chance(2);
+                let stored = batch.from_seq <= node.store.cursor(log) && !self.random.chance(2);
                 if stored {
-                    for event in &batch.events {
-                        if node.store.insert(event.id, Some((batch.origin, batch.epoch, event.origin_seq))) {
-                            let process = node.process.as_mut().expect("up");
-                            assert!(process.delivered.insert(event.id), "node {index} delivered an event twice");
-                        }
+                    for id in node.store.apply(&batch).expect("no gap") {
+                        let process = node.process.as_mut().expect("up");
+                        assert!(process.delivered.insert(id), "node {index} delivered an event twice");
                     }
-                    for held in &batch.positions {
-                        // The writer records a held event's position (a gone one stays a hole).
-                        if node.store.events.contains_key(&held.id) {
-                            node.store.origin_log.insert((batch.origin, batch.epoch, held.position), held.id);
-                        }
-                    }
-                    let cursor = node.store.cursors.entry(log).or_insert(1);
-                    *cursor = (*cursor).max(batch.next_seq);
+                    let cursor = node.store.cursor(log);
                     let floor = node.cursor_floor.entry(log).or_insert(0);
-                    assert!(*cursor >= *floor, "cursor moved back");
-                    *floor = *cursor;
+                    assert!(cursor >= *floor, "cursor moved back");
+                    *floor = cursor;
                 }
                 let process = node.process.as_mut().expect("up");
                 let applied = AppliedBatch {
@@ -806,4 +858,11 @@ fn replication_converges_under_faults() {
         && total.positions_held > 0
         && total.events_fetched > 0;
     assert!(exercised, "the faults were exercised");
+}
+
+/// The simulator's store keeps the contract the node's LMDB store is held to as well
+/// (`shard/src/cluster/store_log.rs`): what the simulation shows holds for the real store.
+#[test]
+fn the_simulated_store_keeps_the_store_contract() {
+    store_contract::check_all(|| SimStore::new(node_id(0), 0x1234_5678_0000_0000));
 }

@@ -250,15 +250,21 @@ fn strangers_and_other_clusters_never_join() {
         stranger.start(&[mesh.specs[0].cluster_address()], &[&mesh.specs[0].public_key], "test-cluster");
     let foreign = NodeSpec::new();
     let foreign_node = foreign.start(&[mesh.specs[0].cluster_address()], &[&mesh.specs[0].public_key], "other-cluster");
-    wait_for_log(&a, "is not in allowed_peers", 1);
-    wait_for_log(&a, "peer belongs to cluster \"other-cluster\"", 1);
+    let refusals = ["is not in allowed_peers", "peer belongs to cluster \"other-cluster\""];
+    for refusal in refusals {
+        wait_for_log(&a, refusal, 1);
+    }
+    let refused_before: Vec<usize> = refusals.iter().map(|refusal| a.log_text().matches(refusal).count()).collect();
     let author = keys(43);
     let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
     let event = note(&author, "members only");
     assert!(a.connect().publish(&event).0);
     wait_for_events(&b, &filter, 1);
-    // Time for a pull to have happened had either been linked.
-    std::thread::sleep(Duration::from_millis(500));
+    // Each outsider dials A again, after the event was stored, and is refused again: still
+    // unlinked then. A pull needs a link, and a link would say "link up" in its log.
+    for (refusal, before) in refusals.into_iter().zip(refused_before) {
+        wait_for_log(&a, refusal, before + 1);
+    }
     for outsider in [&stranger_node, &foreign_node] {
         assert!(outsider.connect().req("outside", &[&filter]).is_empty(), "{}", outsider.log_text());
         assert!(!outsider.log_text().contains("link up"), "{}", outsider.log_text());
@@ -391,12 +397,19 @@ fn partitions_through_a_faulty_network_heal_and_converge() {
     proxies[2].block(key(1));
     wait_for_log(a, "member down", 1);
     wait_for_log(b, "member down", 2);
+    let mut by_node = Vec::new();
     for (index, node) in nodes.iter().enumerate() {
-        published.extend(publish_stream(&mut [node.connect()], &author, 10, &format!("cut {index}")));
+        by_node.push(publish_stream(&mut [node.connect()], &author, 10, &format!("cut {index}")));
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // A and C replicate what the two of them accepted: time enough for it to reach B too, had
+    // the cut let anything through.
+    let reachable: Vec<Event> = by_node[0].iter().chain(&by_node[2]).cloned().collect();
+    for node in [&nodes[0], &nodes[2]] {
+        assert_eq!(ids(&wait_for_events(node, &filter, reachable.len())), ids(&reachable), "A and C, linked");
+    }
     let on_b = b.connect().req("partitioned", &[&filter]);
-    assert_eq!(on_b.len(), 10, "B holds only its own events while cut off");
+    assert_eq!(ids(&on_b), ids(&by_node[1]), "B holds only its own events while cut off");
+    published.extend(by_node.into_iter().flatten());
     proxies[1].set(Fault::Pass);
     proxies[0].unblock_all();
     proxies[2].unblock_all();
@@ -413,7 +426,12 @@ fn partitions_through_a_faulty_network_heal_and_converge() {
             published.extend(publish_stream(&mut [node.connect()], &author, 10, &format!("{fault:?} {index}")));
         }
         if fault == Fault::Blackhole {
-            std::thread::sleep(Duration::from_secs(6));
+            // Until every link is declared dead (silent for 5 s): healing must then link anew.
+            for node in &nodes {
+                scrape_until(node, "every link declared dead in the blackhole", |scrape| {
+                    total(scrape, "parrhesia_cluster_links_open", &[]) == 0.0
+                });
+            }
         }
         for proxy in &proxies {
             proxy.set(Fault::Pass);

@@ -5,8 +5,9 @@ mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use common::{Relay, hex, keys, note};
+use common::{Relay, WAIT, hex, keys, note};
 
 #[test]
 fn stored_events_survive_a_restart() {
@@ -28,43 +29,78 @@ fn stored_events_survive_a_restart() {
     assert_eq!(found_ids, expected);
 }
 
+/// Event ids the relay answered `OK true`, shared by the publishing threads.
+type Acknowledged = Arc<Mutex<Vec<[u8; 32]>>>;
+
+/// A thread publishing notes one at a time until `stop`, or until the relay dies under it (then
+/// the event in flight is not acknowledged). Any other answer than `OK true` panics the thread.
+fn spawn_publisher(
+    url: String,
+    author: parrhesia_engine::Keys,
+    label: String,
+    acknowledged: Acknowledged,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut client = common::Client::connect(&url);
+        for number in 0.. {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let event = note(&author, &format!("{label} event {number}"));
+            // A dead relay fails the send or the read: the helpers panic, caught here.
+            let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                client.send_text(&format!(r#"["EVENT",{}]"#, event.json()));
+                client.recv()
+            }));
+            match answer {
+                Ok(parrhesia_engine::RelayMessage::Ok { accepted: true, .. }) => {
+                    acknowledged.lock().unwrap().push(*event.id())
+                }
+                Ok(other) => panic!("unexpected answer {other:?}"),
+                Err(_) => break,
+            }
+        }
+    })
+}
+
+/// Waits until `count` events are acknowledged; a publisher that ends first (it panicked, or
+/// its relay went away) fails the test with its panic instead of leaving this to wait forever.
+fn wait_for_acknowledged(acknowledged: &Acknowledged, count: usize, publishers: &[std::thread::JoinHandle<()>]) {
+    let deadline = Instant::now() + WAIT;
+    while acknowledged.lock().unwrap().len() < count {
+        assert!(!publishers.iter().any(|publisher| publisher.is_finished()), "a publisher ended before the kill");
+        assert!(Instant::now() < deadline, "{} of {count} acknowledged", acknowledged.lock().unwrap().len());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn kill_minus_nine_loses_no_acknowledged_event() {
     let mut relay = Relay::start(&["--shards", "2"]);
     for trial in 0..4u8 {
-        let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let acknowledged = Acknowledged::default();
         let stop = Arc::new(AtomicBool::new(false));
         let publishers: Vec<_> = (0..3u8)
             .map(|publisher| {
-                let (url, acknowledged, stop) = (relay.url(), acknowledged.clone(), stop.clone());
-                std::thread::spawn(move || {
-                    let mut client = common::Client::connect(&url);
-                    let author = keys(40 + trial * 3 + publisher);
-                    for number in 0.. {
-                        if stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let event = note(&author, &format!("trial {trial} publisher {publisher} event {number}"));
-                        client.send_text(&format!(r#"["EVENT",{}]"#, event.json()));
-                        // The relay may die before answering: then this event is not acknowledged.
-                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client.recv())) {
-                            Ok(parrhesia_engine::RelayMessage::Ok { accepted: true, .. }) => {
-                                acknowledged.lock().unwrap().push(*event.id())
-                            }
-                            Ok(other) => panic!("unexpected answer {other:?}"),
-                            Err(_) => break,
-                        }
-                    }
-                })
+                let author = keys(40 + trial * 3 + publisher);
+                let label = format!("trial {trial} publisher {publisher}");
+                spawn_publisher(relay.url(), author, label, acknowledged.clone(), stop.clone())
             })
             .collect();
-        while acknowledged.lock().unwrap().len() < 50 * (usize::from(trial) + 1) {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_for_acknowledged(&acknowledged, 50 * (usize::from(trial) + 1), &publishers)
+        }));
         relay.kill();
         stop.store(true, Ordering::Relaxed);
+        // A publisher's own panic is the reason to show, before the wait's.
         for publisher in publishers {
-            let _ = publisher.join();
+            if let Err(panic) = publisher.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        if let Err(panic) = waited {
+            std::panic::resume_unwind(panic);
         }
         relay = relay.restart();
         let acknowledged = acknowledged.lock().unwrap().clone();

@@ -14,6 +14,15 @@ fn contents(events: &[parrhesia_engine::Event]) -> Vec<String> {
     events.iter().map(|event| event.content().to_string()).collect()
 }
 
+fn ids(events: &[parrhesia_engine::Event]) -> Vec<[u8; 32]> {
+    events.iter().map(|event| *event.id()).collect()
+}
+
+/// A filter for `event` by its id.
+fn by_id(event: &parrhesia_engine::Event) -> String {
+    format!(r#"{{"ids":["{}"]}}"#, parrhesia_engine::hex::encode(event.id()))
+}
+
 #[test]
 fn search_ranks_stored_events_and_matches_live_ones_by_the_same_words() {
     let relay = Relay::start(&["--shards", "2"]);
@@ -46,10 +55,13 @@ fn search_ranks_stored_events_and_matches_live_ones_by_the_same_words() {
     let mut listener = relay.connect();
     assert!(listener.req("live", &[r#"{"search":"espresso "}"#]).is_empty());
     let mut publisher = relay.connect();
-    publisher.publish(&author.sign(now(), 7, Vec::new(), "espresso".into()));
-    publisher.publish(&author.sign(now(), 1, Vec::new(), "no match here".into()));
+    // Each is stored (OK true) and fanned out in turn: had either of the first two been
+    // delivered, it would have come before `wanted` (`next_event` fails on it).
+    let reaction = author.sign(now(), 7, Vec::new(), "espresso".into());
+    assert_eq!(publisher.publish(&reaction), (true, String::new()));
+    assert_eq!(publisher.publish(&author.sign(now(), 1, Vec::new(), "no match here".into())), (true, String::new()));
     let wanted = author.sign(now(), 1, Vec::new(), "Espresso at noon".into());
-    publisher.publish(&wanted);
+    assert_eq!(publisher.publish(&wanted), (true, String::new()));
     assert_eq!(listener.next_event("live").id(), wanted.id());
     assert!(listener.quiet_for(Duration::from_millis(300)), "only the matching note is delivered");
 
@@ -72,12 +84,11 @@ fn a_store_indexed_for_other_kinds_is_refused_until_reindexed() {
     let data_dir = directory.path().join("data");
     let mut relay = Relay::start_in(&data_dir, &["--shards", "1"]);
     let author = keys(2);
-    relay.connect().publish(&author.sign(
-        now(),
-        30023,
-        vec![vec!["d".into(), "a".into()]],
-        "article about gardens".into(),
-    ));
+    let article = author.sign(now(), 30023, vec![vec!["d".into(), "a".into()]], "article about gardens".into());
+    let mut client = relay.connect();
+    assert_eq!(client.publish(&article), (true, String::new()));
+    assert_eq!(ids(&client.req("article", &[r#"{"search":"gardens "}"#])), [*article.id()], "30023 indexed by default");
+    drop(client);
     relay.stop();
     // Another kinds list: the relay refuses to start and says what to run.
     let binary = env!("CARGO_BIN_EXE_parrhesia");
@@ -101,8 +112,10 @@ fn a_store_indexed_for_other_kinds_is_refused_until_reindexed() {
     let mut client = relay.connect();
     assert!(client.req("article", &[r#"{"search":"gardens "}"#]).is_empty(), "30023 is no longer indexed");
     client.send_text(r#"["CLOSE","article"]"#);
-    assert!(client.publish(&author.sign(now(), 1, Vec::new(), "gardens in spring".into())).0);
-    assert_eq!(relay.connect().req("note", &[r#"{"search":"gardens "}"#]).len(), 1);
+    assert_eq!(ids(&client.req("stored", &[&by_id(&article)])), [*article.id()], "the article is still stored");
+    let spring = author.sign(now(), 1, Vec::new(), "gardens in spring".into());
+    assert_eq!(client.publish(&spring), (true, String::new()));
+    assert_eq!(ids(&relay.connect().req("note", &[r#"{"search":"gardens "}"#])), [*spring.id()]);
 }
 
 /// `parrhesia-tools import --config FILE` builds a new store for the relay's `search_kinds`, so
@@ -126,6 +139,8 @@ fn import_indexes_the_configured_search_kinds() {
     assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
     let config_arg = config.display().to_string();
     let relay = Relay::start_in(&data_dir, &["--shards", "1", "--config", &config_arg]);
-    let found = relay.connect().req("gardens", &[r#"{"search":"gardens "}"#]);
+    let mut client = relay.connect();
+    let found = client.req("gardens", &[r#"{"search":"gardens "}"#]);
     assert_eq!(contents(&found), ["gardens in spring"], "only kind 1 is indexed");
+    assert_eq!(ids(&client.req("article", &[&by_id(&events[1])])), [*events[1].id()], "the article was imported");
 }

@@ -106,3 +106,81 @@ fn wire_event(position: u64, record: &Record) -> WireEvent {
         middle: record.json_middle(),
     }
 }
+
+/// The node's LMDB store, in a temporary directory, held to the contract the simulator's
+/// in-memory store keeps (`parrhesia_net::cluster::store_contract`).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parrhesia_engine::{Event, Keys, Limits};
+    use parrhesia_net::cluster::replication::ApplyBatch;
+    use parrhesia_net::cluster::store_contract::{self, ContractStore};
+    use parrhesia_storage::{Durability, Outcome, StoreOptions};
+
+    /// Kind 7 has a log of its own (class 1), as `cluster.traffic_classes` would give it.
+    fn classes() -> std::collections::HashMap<u16, u8> {
+        std::collections::HashMap::from([(7, 1)])
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs()
+    }
+
+    /// A replicated event as the link checks it into an `Event`.
+    fn parsed(wire: &WireEvent) -> Event {
+        let json = parrhesia_storage::record::json_from_parts(&wire.id, &wire.pubkey, &wire.sig, &wire.middle);
+        Event::parse(std::str::from_utf8(&json).expect("UTF-8"), &Limits::default()).expect("an event")
+    }
+
+    impl ContractStore for StoreLog {
+        fn event(&mut self, number: u32, class: u8) -> WireEvent {
+            let keys = Keys::from_secret_bytes([3; 32]).expect("a key");
+            let kind = if class == 1 { 7 } else { 1 };
+            let event = keys.sign(now(), kind, Vec::new(), format!("contract event {number}"));
+            let middle = parrhesia_storage::record::json_middle(event.json()).to_vec();
+            WireEvent { origin_seq: 0, id: *event.id(), pubkey: *event.pubkey(), sig: *event.sig(), middle }
+        }
+
+        fn publish(&mut self, event: &WireEvent) -> bool {
+            match self.0.apply(&[parsed(event)], now()).expect("a local commit").as_slice() {
+                [Outcome::Stored { .. }] => true,
+                [Outcome::Duplicate] => false,
+                other => panic!("refused: {other:?}"),
+            }
+        }
+
+        fn apply(&mut self, batch: &ApplyBatch) -> bool {
+            let events: Vec<(u64, Event)> = batch.events.iter().map(|wire| (wire.origin_seq, parsed(wire))).collect();
+            let held: Vec<(u64, [u8; 32])> = batch.positions.iter().map(|held| (held.position, held.id)).collect();
+            let positions = batch.from_seq..batch.next_seq;
+            let applied = self.0.apply_replicated(&batch.origin, batch.epoch, positions, &events, &held, now());
+            applied.expect("a replicated commit").is_some()
+        }
+
+        fn restart(&mut self) {
+            self.0.begin_epoch_with_classes(classes()).expect("a new epoch");
+        }
+
+        fn counted_bytes(&self, event: &WireEvent) -> usize {
+            parsed(event).json().len()
+        }
+    }
+
+    #[test]
+    fn the_lmdb_store_keeps_the_store_contract() {
+        let mut directories = Vec::new();
+        store_contract::check_all(|| {
+            let directory = tempfile::tempdir().expect("a temporary directory");
+            let options = StoreOptions {
+                node_id: [0x42; 32],
+                durability: Durability::NoSync,
+                map_bytes_max: 1 << 30,
+                ..StoreOptions::default()
+            };
+            let mut store = Store::open(&directory.path().join("data"), &options).expect("a new store");
+            store.begin_epoch_with_classes(classes()).expect("this run's epoch");
+            directories.push(directory);
+            StoreLog(store)
+        });
+    }
+}

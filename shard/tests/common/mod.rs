@@ -383,14 +383,15 @@ impl Client {
         }
     }
 
-    /// The next EVENT for `subscription`.
+    /// The next message, which must be an EVENT for `subscription`: anything else (an EVENT
+    /// for another subscription, a NOTICE, a CLOSED) fails the test rather than being dropped
+    /// unseen.
     pub fn next_event(&mut self, subscription: &str) -> Event {
-        loop {
-            if let RelayMessage::Event { subscription_id, event } = self.recv()
-                && subscription_id == subscription
-            {
-                return Event::parse_trusted(&event).expect("event");
+        match self.recv() {
+            RelayMessage::Event { subscription_id, event } if subscription_id == subscription => {
+                Event::parse_trusted(&event).expect("event")
             }
+            other => panic!("expected an EVENT for {subscription:?}, got {other:?}"),
         }
     }
 
@@ -421,18 +422,34 @@ impl Client {
         message
     }
 
-    /// Whether any message arrives within `timeout`.
+    /// Whether no message arrives within `timeout`: frames that carry no message (pings,
+    /// pongs) are read past until the timeout, which alone means quiet. A message (one already
+    /// held included) or the relay closing is not quiet; what came is printed.
     pub fn quiet_for(&mut self, timeout: Duration) -> bool {
-        self.set_read_timeout(timeout);
-        let quiet = match self.socket.read() {
-            Ok(Message::Text(text)) => panic!("unexpected message: {text}"),
-            Ok(_) => true,
-            Err(tungstenite::Error::Io(error))
-                if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
-            {
-                true
+        if let Some(message) = self.held.pop_front() {
+            eprintln!("not quiet: {message:?}");
+            return false;
+        }
+        let deadline = Instant::now() + timeout;
+        let quiet = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break true;
             }
-            Err(error) => panic!("socket error: {error}"),
+            self.set_read_timeout(left);
+            match self.socket.read() {
+                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
+                Ok(other) => {
+                    eprintln!("not quiet: {other:?}");
+                    break false;
+                }
+                Err(tungstenite::Error::Io(error))
+                    if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                {
+                    break true;
+                }
+                Err(error) => panic!("socket error: {error}"),
+            }
         };
         self.set_read_timeout(WAIT);
         quiet
