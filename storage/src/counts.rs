@@ -14,7 +14,8 @@ use parrhesia_engine::hll::{Hll, OFFSET_LETTERS, REGISTERS, offset_of};
 use crate::error::StorageError;
 use crate::record::Record;
 use crate::schema;
-use crate::store::{Store, Table};
+use crate::store::Store;
+use crate::tables::Table;
 use crate::write::Writer;
 
 const COUNT_BYTES: usize = 8;

@@ -12,6 +12,7 @@ pub mod record;
 pub mod schema;
 pub mod search;
 mod store;
+mod tables;
 mod write;
 
 pub use counts::KeptCount;

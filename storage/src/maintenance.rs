@@ -12,7 +12,8 @@ use crate::error::StorageError;
 use crate::query::ScanBudget;
 use crate::record::{self, Record, RecordFilter};
 use crate::schema::{self, TimeIndex};
-use crate::store::{Store, decode_record, decode_seq, read_last_seq, read_record};
+use crate::store::Store;
+use crate::tables::{decode_record, decode_seq, read_last_seq, read_record};
 
 /// What `verify` found: the number of problems by check, and the first few in words.
 #[derive(Debug, Default)]
@@ -99,7 +100,7 @@ impl Store {
                 report.problem(|| format!("event {seq}: above the last sequence number {last_seq}"));
             }
             check_json(&record, &limits, &mut report);
-            match crate::store::seq_of_id(&txn, tables, &record.header.id)? {
+            match crate::tables::seq_of_id(&txn, tables, &record.header.id)? {
                 Some(found) if found == seq => {}
                 found => report.problem(|| format!("event {seq}: ids entry names {found:?}")),
             }
@@ -127,7 +128,7 @@ impl Store {
                 }
             }
             // The position is held (by this event, or by one a restored origin put there since).
-            match crate::store::log_of(&txn, tables, header.log)? {
+            match crate::tables::log_of(&txn, tables, header.log)? {
                 Some(log) => {
                     let start = schema::origin_log_dup(header.origin_seq, 0);
                     let at = tables.origin_log.duplicates_from(&txn, &log, &start)?.next().transpose()?;
@@ -580,7 +581,7 @@ mod tests {
         let (store, events) = populated(directory.path());
         let seq_of = |id: &parrhesia_engine::Id| {
             let txn = store.env.read_txn().unwrap();
-            crate::store::seq_of_id(&txn, &store.tables, id).unwrap()
+            crate::tables::seq_of_id(&txn, &store.tables, id).unwrap()
         };
         let (first, second) = (seq_of(events[0].id()).unwrap(), seq_of(events[1].id()).unwrap());
         // Event 2 listed under event 1's prefix, ahead of event 1 itself (a lower seq).

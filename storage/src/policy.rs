@@ -123,7 +123,7 @@ impl Store {
             }
             Some(Change::BanEvent(id, reason)) => {
                 table.put(&mut txn, &keyed(BANNED_EVENT, id), reason.as_bytes())?;
-                if let Some(seq) = crate::store::seq_of_id(&txn, &self.tables, id)? {
+                if let Some(seq) = crate::tables::seq_of_id(&txn, &self.tables, id)? {
                     let mut pending = crate::write::Pending::default();
                     Writer::new(&mut txn, self, &mut pending).remove(seq)?;
                     pending.flush(&mut txn, self)?;

@@ -28,7 +28,8 @@ use parrhesia_engine::{Filter, Id, ReadAccess};
 use crate::error::StorageError;
 use crate::record::{Record, RecordFilter};
 use crate::schema;
-use crate::store::{Store, Tables, decode_seq, read_record};
+use crate::store::Store;
+use crate::tables::{Tables, decode_seq, read_record};
 use crate::write::Writer;
 
 /// The words a prefix-only query expands to, at most (the most frequent are kept).
@@ -112,7 +113,7 @@ impl Writer<'_, '_> {
         }
         let (words, length) = distinct_words(content);
         for word in words {
-            crate::store::put_dup(self.tables.search_postings, self.txn, word.as_bytes(), &posting(seq)?)?;
+            crate::tables::put_dup(self.tables.search_postings, self.txn, word.as_bytes(), &posting(seq)?)?;
             *self.pending.search.frequencies.entry(word.into_bytes()).or_default() += 1;
         }
         self.pending.search.documents += 1;

@@ -10,7 +10,8 @@ use crate::error::StorageError;
 use crate::record::{self, Header, Record};
 use crate::schema;
 use crate::search::PendingSearch;
-use crate::store::{Store, Tables, decode_seq, read_last_seq, read_record, seq_of_id};
+use crate::store::Store;
+use crate::tables::{Tables, decode_seq, read_last_seq, read_record, seq_of_id};
 
 /// A replicated batch applied in a write transaction not yet committed (`Store::
 /// stage_replicated`). Dropped or failed, nothing of it is stored and its sequence numbers
@@ -201,7 +202,7 @@ impl Store {
     /// Returns how many were removed.
     pub fn sweep_expired(&self, now: u64, events_max: usize) -> Result<usize, StorageError> {
         let mut txn = self.env.write_txn()?;
-        let due: Vec<u64> = crate::store::due_expirations(&txn, &self.tables, now)?
+        let due: Vec<u64> = crate::tables::due_expirations(&txn, &self.tables, now)?
             .take(events_max)
             .map(|entry| entry.map(|(key, _)| schema::split_time_suffix(key).1))
             .collect::<Result<_, _>>()?;
@@ -341,7 +342,7 @@ impl Writer<'_, '_> {
         let seq_bytes = seq.to_be_bytes();
         let (origin, origin_epoch, origin_seq) = position;
         let log_key = schema::cursor_key(&origin, origin_epoch);
-        let log = crate::store::log_number(self.txn, tables, &log_key)?;
+        let log = crate::tables::log_number(self.txn, tables, &log_key)?;
         let header = Header {
             id: *event.id(),
             pubkey: *event.pubkey(),
@@ -371,7 +372,7 @@ impl Writer<'_, '_> {
         self.put_position(&log_key, origin_seq, seq)?;
         let dup = schema::time_dup(header.created_at, seq);
         for (index, key) in keys {
-            crate::store::put_dup(tables.time_index(index), self.txn, &key, &dup)?;
+            crate::tables::put_dup(tables.time_index(index), self.txn, &key, &dup)?;
         }
         if let Some(coordinate) = coordinate {
             tables.replaceable.put(self.txn, &coordinate, &seq_bytes)?;
@@ -405,7 +406,7 @@ impl Writer<'_, '_> {
         if let Some(earlier) = earlier {
             table.delete_one_duplicate(self.txn, key, &earlier)?;
         }
-        crate::store::put_dup(table, self.txn, key, &schema::origin_log_dup(position, seq))?;
+        crate::tables::put_dup(table, self.txn, key, &schema::origin_log_dup(position, seq))?;
         Ok(())
     }
 
@@ -424,7 +425,7 @@ impl Writer<'_, '_> {
         tables.ids.delete(self.txn, &schema::id_key(&header.id, seq))?;
         // A restored origin may have reused a position for another event: remove only our own.
         // A log number naming no log (a damaged store) leaves its position for `verify` to report.
-        if let Some(log) = crate::store::log_of(self.read(), tables, header.log)? {
+        if let Some(log) = crate::tables::log_of(self.read(), tables, header.log)? {
             tables.origin_log.delete_one_duplicate(self.txn, &log, &schema::origin_log_dup(header.origin_seq, seq))?;
         }
         let dup = schema::time_dup(header.created_at, seq);
@@ -465,7 +466,7 @@ impl Writer<'_, '_> {
             key.extend_from_slice(&id);
             key.extend_from_slice(author);
             tables.deleted.put(self.txn, &key, &[])?;
-            let Some(target) = crate::store::record_of_id(self.read(), tables, &id)? else { continue };
+            let Some(target) = crate::tables::record_of_id(self.read(), tables, &id)? else { continue };
             let protected = matches!(target.header.kind, KIND_DELETION | KIND_VANISH);
             if target.header.pubkey == *author && !protected {
                 self.remove(target.seq)?;
