@@ -10,10 +10,11 @@ use heed::{RoTxn, WithoutTls};
 use parrhesia_engine::{Filter, Id, ReadAccess};
 
 use crate::error::StorageError;
+use crate::reads::StoredEvent;
 use crate::record::{Record, RecordFilter};
 use crate::schema::{self, TimeIndex};
 use crate::search::SearchScan;
-use crate::store::{Store, StoredEvent};
+use crate::store::Store;
 use crate::tables::{Tables, decode_seq, due_expirations, read_last_seq, read_record};
 
 /// How much one `QueryScan::step` may do before it returns. A step always finishes the group of

@@ -558,12 +558,7 @@ fn lossy(word: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use parrhesia_engine::{Filter, Keys, Limits};
-
     use super::{POSTING_SEQ_MAX, decode_posting, posting};
-    use crate::error::StorageError;
-    use crate::schema;
-    use crate::store::{Store, StoreOptions};
 
     #[test]
     fn postings_keep_five_bytes_of_the_seq_in_order() {
@@ -575,70 +570,5 @@ mod tests {
         }
         assert!(posting(POSTING_SEQ_MAX + 1).is_err(), "never wraps");
         assert!(decode_posting(&[0; 8]).is_err());
-    }
-
-    #[test]
-    fn reindex_rebuilds_a_lost_index_in_place() {
-        let directory = tempfile::tempdir().unwrap();
-        let keys = Keys::from_secret_bytes([3; 32]).unwrap();
-        let notes: Vec<_> =
-            (0..30).map(|at| keys.sign(1_700_000_000 + at, 1, Vec::new(), format!("note number{at} coffee"))).collect();
-        {
-            let store = Store::open(directory.path(), &StoreOptions::default()).unwrap();
-            store.apply(&notes, 1_700_000_100).unwrap();
-            // The word index gone (as in a store written before it, which `reindex` once
-            // upgraded in place): the same tables, no postings, no statistics.
-            let mut txn = store.env.write_txn().unwrap();
-            let meta = store.tables.meta;
-            for key in [schema::META_SEARCH_KINDS, schema::META_SEARCH_DOCUMENTS, schema::META_SEARCH_LENGTH] {
-                meta.delete(&mut txn, key).unwrap();
-            }
-            store.tables.search_postings.clear(&mut txn).unwrap();
-            store.tables.search_words.clear(&mut txn).unwrap();
-            txn.commit().unwrap();
-        }
-        let mut progress = Vec::new();
-        let report = crate::store::reindex_search(directory.path(), None, |read| progress.push(read)).unwrap();
-        assert_eq!((report.events, report.indexed), (30, 30));
-        assert_eq!(progress.last(), Some(&30));
-        let store = Store::open(directory.path(), &StoreOptions::default()).unwrap();
-        let report = store.verify(|_| {}).unwrap();
-        assert_eq!(report.problems, 0, "{:#?}", report.shown);
-        let search = Filter::parse(r#"{"search":"number2"}"#, &Limits::default()).unwrap();
-        assert_eq!(store.query(&[search], 100, 1_700_000_100).unwrap().len(), 11, "number2, number20..29");
-    }
-
-    #[test]
-    fn a_store_of_an_older_layout_is_refused_with_how_to_move_its_events() {
-        let directory = tempfile::tempdir().unwrap();
-        {
-            let store = Store::open(directory.path(), &StoreOptions::default()).unwrap();
-            let mut txn = store.env.write_txn().unwrap();
-            store.tables.meta.put(&mut txn, schema::META_SCHEMA_VERSION, &6u32.to_be_bytes()).unwrap();
-            txn.commit().unwrap();
-        }
-        let refused = Store::open(directory.path(), &StoreOptions::default()).unwrap_err();
-        assert!(matches!(refused, StorageError::SchemaVersion { found: 6, expected: 8 }), "{refused}");
-        let message = refused.to_string();
-        assert!(message.contains("parrhesia-tools export") && message.contains("parrhesia-tools import"), "{message}");
-        assert!(matches!(
-            crate::store::reindex_search(directory.path(), None, |_| {}),
-            Err(StorageError::SchemaVersion { found: 6, .. })
-        ));
-    }
-
-    #[test]
-    fn an_interrupted_reindex_is_refused_until_run_again() {
-        let directory = tempfile::tempdir().unwrap();
-        {
-            let store = Store::open(directory.path(), &StoreOptions::default()).unwrap();
-            let mut txn = store.env.write_txn().unwrap();
-            store.tables.meta.put(&mut txn, schema::META_SEARCH_REBUILDING, &[]).unwrap();
-            txn.commit().unwrap();
-        }
-        let refused = Store::open(directory.path(), &StoreOptions::default()).unwrap_err();
-        assert!(matches!(refused, StorageError::SearchRebuilding), "{refused}");
-        crate::store::reindex_search(directory.path(), None, |_| {}).unwrap();
-        Store::open(directory.path(), &StoreOptions::default()).unwrap();
     }
 }
