@@ -16,6 +16,7 @@ pub mod schema;
 pub mod search;
 mod store;
 mod tables;
+mod words;
 mod write;
 
 pub use counts::KeptCount;

@@ -83,7 +83,7 @@ impl Store {
         // NIP-45 kept counts, as the events say they should be.
         let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
         // NIP-50 word index, likewise.
-        let mut words = crate::search::ExpectedIndex::default();
+        let mut words = crate::words::ExpectedIndex::default();
         let last_seq = read_last_seq(&txn, tables)?;
         for entry in tables.events.iter(&txn)? {
             let (key, bytes) = entry?;
@@ -541,7 +541,7 @@ mod tests {
         bytes[at + 2] = b'9';
         tables.events.put(&mut txn, &4u64.to_be_bytes(), &bytes).unwrap();
         // A word posting names an event that does not exist.
-        tables.search_postings.put(&mut txn, b"zz", &crate::search::posting(999).unwrap()).unwrap();
+        tables.search_postings.put(&mut txn, b"zz", &crate::words::posting(999).unwrap()).unwrap();
         // A second number for the one log (the log still names the first).
         let (_, log) = tables.logs.prefix_iter(&txn, &[schema::LOG_NUMBER_PREFIX]).unwrap().next().unwrap().unwrap();
         let log = log.to_vec();

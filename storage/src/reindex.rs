@@ -47,7 +47,7 @@ pub fn reindex_search(
     let kinds = match (kinds, meta.get(&txn, schema::META_SEARCH_KINDS)?) {
         (Some(kinds), _) => normal_kinds(kinds),
         (None, Some(stored)) => decode_kinds(stored)?,
-        (None, None) => crate::search::DEFAULT_SEARCH_KINDS.to_vec(),
+        (None, None) => crate::store::DEFAULT_SEARCH_KINDS.to_vec(),
     };
     meta.put(&mut txn, schema::META_SEARCH_REBUILDING, &[])?;
     meta.put(&mut txn, schema::META_SEARCH_KINDS, &encode_kinds(&kinds))?;

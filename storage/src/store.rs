@@ -44,7 +44,7 @@ pub struct StoreOptions {
     pub relay_url: Option<String>,
     /// The kinds whose content NIP-50 search indexes. A new store records them; an existing
     /// store that records others is refused (`parrhesia-tools reindex` changes them). `None`:
-    /// whatever the store records (`search::DEFAULT_SEARCH_KINDS` for a new one).
+    /// whatever the store records (`DEFAULT_SEARCH_KINDS` for a new one).
     pub search_kinds: Option<Vec<u16>>,
     /// Events a search filter examines, at most: the newest holding its rarest term.
     pub search_candidates_max: usize,
@@ -64,6 +64,10 @@ impl Default for StoreOptions {
         }
     }
 }
+
+/// The kinds indexed when a store is created without saying: text meant to be read (profiles,
+/// notes, comments, long-form articles, highlights).
+pub const DEFAULT_SEARCH_KINDS: [u16; 5] = [0, 1, 1111, 9802, 30023];
 
 /// The event store of one node. Cheap to clone; every clone shares one LMDB environment, so
 /// each shard holds its own clone and opens its own short read transactions.
@@ -308,7 +312,7 @@ fn init_meta(
         }
         (Some(stored), _) => stored,
         (None, wanted) => {
-            let kinds = normal_kinds(wanted.as_deref().unwrap_or(&crate::search::DEFAULT_SEARCH_KINDS));
+            let kinds = normal_kinds(wanted.as_deref().unwrap_or(&DEFAULT_SEARCH_KINDS));
             meta.put(txn, schema::META_SEARCH_KINDS, &encode_kinds(&kinds))?;
             kinds
         }

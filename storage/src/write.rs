@@ -9,9 +9,9 @@ use crate::counts::PendingCounts;
 use crate::error::StorageError;
 use crate::record::{self, Header, Record};
 use crate::schema;
-use crate::search::PendingSearch;
 use crate::store::Store;
 use crate::tables::{Tables, decode_seq, read_last_seq, read_record, seq_of_id};
+use crate::words::{PendingSearch, distinct_words, posting};
 
 /// A replicated batch applied in a write transaction not yet committed (`Store::
 /// stage_replicated`). Dropped or failed, nothing of it is stored and its sequence numbers
@@ -301,7 +301,7 @@ impl Writer<'_, '_> {
         if tables.deleted.get(self.read(), &deleted_id)?.is_some() {
             return Ok(refuse(Prefix::Blocked, "this event was deleted by its author"));
         }
-        let mut banned = [crate::policy::BANNED_EVENT; 33];
+        let mut banned = [schema::BANNED_EVENT; 33];
         banned[1..].copy_from_slice(event.id());
         if tables.policy.get(self.read(), &banned)?.is_some() {
             return Ok(refuse(Prefix::Blocked, "this event is banned here"));
@@ -382,7 +382,7 @@ impl Writer<'_, '_> {
             schema::time_suffix(&mut key, header.expiration, seq);
             tables.expiration.put(self.txn, &key, &[])?;
         }
-        self.count_tags(event);
+        self.pending.counts.count_tags(event);
         self.index_words(event.kind(), event.content(), seq)
     }
 
@@ -416,8 +416,8 @@ impl Writer<'_, '_> {
         let Some(stored) = read_record(self.read(), tables, seq)? else { return Ok(()) };
         let (header, keys, coordinate) = (stored.header, schema::index_keys(&stored), stored.coordinate());
         let counted = crate::counts::counted_keys(&stored);
-        let words = crate::search::indexed_words(&stored, &self.store.search_kinds);
-        self.uncount_tags(counted);
+        let words = crate::words::indexed_words(&stored, &self.store.search_kinds);
+        self.pending.counts.uncount_tags(counted);
         if let Some(words) = words {
             self.unindex_words(seq, words)?;
         }
@@ -525,6 +525,36 @@ impl Writer<'_, '_> {
                 self.remove(seq)?;
             }
         }
+        Ok(())
+    }
+}
+
+impl Writer<'_, '_> {
+    /// Adds a stored event to the word index, if its kind is indexed.
+    pub(crate) fn index_words(&mut self, kind: u16, content: &str, seq: u64) -> Result<(), StorageError> {
+        if !self.store.search_kinds.contains(&kind) {
+            return Ok(());
+        }
+        let (words, length) = distinct_words(content);
+        for word in words {
+            crate::tables::put_dup(self.tables.search_postings, self.txn, word.as_bytes(), &posting(seq)?)?;
+            *self.pending.search.frequencies.entry(word.into_bytes()).or_default() += 1;
+        }
+        self.pending.search.documents += 1;
+        self.pending.search.length += i64::from(length);
+        Ok(())
+    }
+
+    /// Takes a removed event's words (`indexed_words`) out of the word index.
+    pub(crate) fn unindex_words(&mut self, seq: u64, (words, length): (Vec<String>, u32)) -> Result<(), StorageError> {
+        for word in words {
+            // A posting that is not there (a damaged index) moves no frequency.
+            if self.tables.search_postings.delete_one_duplicate(self.txn, word.as_bytes(), &posting(seq)?)? {
+                *self.pending.search.frequencies.entry(word.into_bytes()).or_default() -= 1;
+            }
+        }
+        self.pending.search.documents -= 1;
+        self.pending.search.length -= i64::from(length);
         Ok(())
     }
 }
