@@ -14,8 +14,8 @@ use parrhesia_engine::hll::{Hll, OFFSET_LETTERS, REGISTERS, offset_of};
 use crate::error::StorageError;
 use crate::record::Record;
 use crate::schema;
-use crate::store::{Store, Table};
-use crate::write::Writer;
+use crate::store::Store;
+use crate::tables::Table;
 
 const COUNT_BYTES: usize = 8;
 /// Registers set, at most, kept as (register, rank) pairs; beyond, all 256 are kept. Most
@@ -107,7 +107,7 @@ fn corrupt() -> StorageError {
     StorageError::Corrupt("a kept count cannot be read".into())
 }
 
-impl Writer<'_, '_> {
+impl PendingCounts {
     /// Counts a stored event under each distinct qualifying tag value of it.
     pub(crate) fn count_tags(&mut self, event: &Event) {
         let mut seen: Vec<Vec<u8>> = Vec::new();
@@ -120,7 +120,7 @@ impl Writer<'_, '_> {
             if seen.contains(&entry) {
                 continue;
             }
-            let pending = self.pending.counts.0.entry(entry.clone()).or_insert(Pending { delta: 0, added: None });
+            let pending = self.0.entry(entry.clone()).or_insert(Pending { delta: 0, added: None });
             pending.delta += 1;
             if let Some(offset) = offset_of(letter, value) {
                 pending.added.get_or_insert_with(|| Hll::new(offset)).add(event.pubkey());
@@ -132,7 +132,7 @@ impl Writer<'_, '_> {
     /// Takes a removed event out of the counts `counted_keys` names.
     pub(crate) fn uncount_tags(&mut self, entries: Vec<Vec<u8>>) {
         for entry in entries {
-            self.pending.counts.0.entry(entry).or_insert(Pending { delta: 0, added: None }).delta -= 1;
+            self.0.entry(entry).or_insert(Pending { delta: 0, added: None }).delta -= 1;
         }
     }
 }

@@ -8,10 +8,15 @@ mod lock;
 mod maintenance;
 mod policy;
 mod query;
+mod reads;
 pub mod record;
+mod reindex;
+mod replication;
 pub mod schema;
 pub mod search;
 mod store;
+mod tables;
+mod words;
 mod write;
 
 pub use counts::KeptCount;
@@ -20,9 +25,9 @@ pub use lock::{DirectoryLock, LOCK_FILE, LockError};
 pub use maintenance::{Space, VERIFY_PROBLEMS_SHOWN, VerifyReport};
 pub use policy::AuditEntry;
 pub use query::{QueryScan, ScanBudget};
+pub use reads::{StoreGauges, StoredEvent, TableStats};
 pub use record::{Header, Record, RecordFilter};
-pub use store::{
-    Durability, ExportError, LogHead, ReindexReport, Store, StoreGauges, StoreOptions, StoredEvent, TableStats,
-    export_any_version, reindex_search,
-};
+pub use reindex::{ReindexReport, reindex_search};
+pub use replication::LogHead;
+pub use store::{Durability, ExportError, Store, StoreOptions, export_any_version};
 pub use write::{KIND_DELETION, KIND_VANISH, Outcome, StagedBatch};

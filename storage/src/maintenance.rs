@@ -12,7 +12,8 @@ use crate::error::StorageError;
 use crate::query::ScanBudget;
 use crate::record::{self, Record, RecordFilter};
 use crate::schema::{self, TimeIndex};
-use crate::store::{Store, decode_record, decode_seq, read_last_seq, read_record};
+use crate::store::Store;
+use crate::tables::{decode_record, decode_seq, read_last_seq, read_record};
 
 /// What `verify` found: the number of problems by check, and the first few in words.
 #[derive(Debug, Default)]
@@ -82,7 +83,7 @@ impl Store {
         // NIP-45 kept counts, as the events say they should be.
         let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
         // NIP-50 word index, likewise.
-        let mut words = crate::search::ExpectedIndex::default();
+        let mut words = crate::words::ExpectedIndex::default();
         let last_seq = read_last_seq(&txn, tables)?;
         for entry in tables.events.iter(&txn)? {
             let (key, bytes) = entry?;
@@ -99,7 +100,7 @@ impl Store {
                 report.problem(|| format!("event {seq}: above the last sequence number {last_seq}"));
             }
             check_json(&record, &limits, &mut report);
-            match crate::store::seq_of_id(&txn, tables, &record.header.id)? {
+            match crate::tables::seq_of_id(&txn, tables, &record.header.id)? {
                 Some(found) if found == seq => {}
                 found => report.problem(|| format!("event {seq}: ids entry names {found:?}")),
             }
@@ -127,7 +128,7 @@ impl Store {
                 }
             }
             // The position is held (by this event, or by one a restored origin put there since).
-            match crate::store::log_of(&txn, tables, header.log)? {
+            match crate::tables::log_of(&txn, tables, header.log)? {
                 Some(log) => {
                     let start = schema::origin_log_dup(header.origin_seq, 0);
                     let at = tables.origin_log.duplicates_from(&txn, &log, &start)?.next().transpose()?;
@@ -540,7 +541,7 @@ mod tests {
         bytes[at + 2] = b'9';
         tables.events.put(&mut txn, &4u64.to_be_bytes(), &bytes).unwrap();
         // A word posting names an event that does not exist.
-        tables.search_postings.put(&mut txn, b"zz", &crate::search::posting(999).unwrap()).unwrap();
+        tables.search_postings.put(&mut txn, b"zz", &crate::words::posting(999).unwrap()).unwrap();
         // A second number for the one log (the log still names the first).
         let (_, log) = tables.logs.prefix_iter(&txn, &[schema::LOG_NUMBER_PREFIX]).unwrap().next().unwrap().unwrap();
         let log = log.to_vec();
@@ -580,7 +581,7 @@ mod tests {
         let (store, events) = populated(directory.path());
         let seq_of = |id: &parrhesia_engine::Id| {
             let txn = store.env.read_txn().unwrap();
-            crate::store::seq_of_id(&txn, &store.tables, id).unwrap()
+            crate::tables::seq_of_id(&txn, &store.tables, id).unwrap()
         };
         let (first, second) = (seq_of(events[0].id()).unwrap(), seq_of(events[1].id()).unwrap());
         // Event 2 listed under event 1's prefix, ahead of event 1 itself (a lower seq).

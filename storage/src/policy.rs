@@ -9,18 +9,11 @@ use parrhesia_engine::policy::{Change, Policy, ip_key};
 use parrhesia_engine::{Id, Pubkey};
 
 use crate::error::StorageError;
+use crate::schema::{
+    ALLOWED_KIND, ALLOWED_PUBKEY, BANNED_EVENT, BANNED_PUBKEY, BLOCKED_IP, RELAY_DESCRIPTION, RELAY_ICON, RELAY_NAME,
+};
 use crate::store::Store;
 use crate::write::Writer;
-
-/// `policy` key classes: one byte, then the key.
-const BANNED_PUBKEY: u8 = b'p';
-const ALLOWED_PUBKEY: u8 = b'a';
-pub(crate) const BANNED_EVENT: u8 = b'e';
-const ALLOWED_KIND: u8 = b'k';
-const BLOCKED_IP: u8 = b'i';
-const RELAY_NAME: u8 = b'n';
-const RELAY_DESCRIPTION: u8 = b'd';
-const RELAY_ICON: u8 = b'c';
 
 /// One management call as the audit log keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,7 +116,7 @@ impl Store {
             }
             Some(Change::BanEvent(id, reason)) => {
                 table.put(&mut txn, &keyed(BANNED_EVENT, id), reason.as_bytes())?;
-                if let Some(seq) = crate::store::seq_of_id(&txn, &self.tables, id)? {
+                if let Some(seq) = crate::tables::seq_of_id(&txn, &self.tables, id)? {
                     let mut pending = crate::write::Pending::default();
                     Writer::new(&mut txn, self, &mut pending).remove(seq)?;
                     pending.flush(&mut txn, self)?;

@@ -10,10 +10,12 @@ use heed::{RoTxn, WithoutTls};
 use parrhesia_engine::{Filter, Id, ReadAccess};
 
 use crate::error::StorageError;
+use crate::reads::StoredEvent;
 use crate::record::{Record, RecordFilter};
 use crate::schema::{self, TimeIndex};
 use crate::search::SearchScan;
-use crate::store::{Store, StoredEvent, Tables, decode_seq, due_expirations, read_last_seq, read_record};
+use crate::store::Store;
+use crate::tables::{Tables, decode_seq, due_expirations, read_last_seq, read_record};
 
 /// How much one `QueryScan::step` may do before it returns. A step always finishes the group of
 /// events sharing one created_at it started, so it may slightly exceed the budget.
@@ -441,7 +443,7 @@ impl Cursor {
                     let mut found = Vec::with_capacity(ids.len());
                     for id in ids.iter() {
                         *examined += 1;
-                        let Some(record) = crate::store::record_of_id(txn, tables, id)? else { continue };
+                        let Some(record) = crate::tables::record_of_id(txn, tables, id)? else { continue };
                         if record.seq <= snapshot_seq {
                             found.push((record.header.created_at, record.seq));
                         }

@@ -11,6 +11,9 @@
 //! marker and its 32 bytes. A reader writes the JSON back by hex-encoding id, pubkey, sig and
 //! each packed string: no parse, 223 bytes less per event than storing the JSON whole and 62
 //! less per tag value.
+//!
+//! Over 700 lines only by its tests (about 310: round trips of every record version, packing,
+//! damage, filtering against the engine), which stay beside the format they pin down.
 
 use parrhesia_engine::{Event, Filter, Id, KindClass, Pubkey, ReadAccess};
 

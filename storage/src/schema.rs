@@ -12,12 +12,12 @@ use sha2::{Digest, Sha256};
 /// origin's store epoch; the `origin_log` and `cursors` tables (replication). Version 5: the
 /// `policy` and `audit` tables (NIP-86), banned event ids refused by `apply`, and the
 /// `tag_counts` table (NIP-45 counts and registers kept at write time). Version 6: the NIP-50
-/// word index (`search_postings`, `search_words`, meta `search_*`; `search.rs`). Version 7: the
+/// word index (`search_postings`, `search_words`, meta `search_*`; `words.rs`). Version 7: the
 /// time indexes keep `created_at ++ seq` as 16-byte duplicates under their field
 /// (`DUP_SORT | DUP_FIXED`) instead of repeating the field in one key per event, and
 /// `origin_log` keeps `position ++ seq` under its log's key the same way. Version 8: records
 /// pack the 64-char hex strings of their JSON (`record.rs`), `ids` keys are the id's first
-/// 8 bytes and the seq (`id_key`), word index postings are 5 bytes (`search::posting`), and
+/// 8 bytes and the seq (`id_key`), word index postings are 5 bytes (`words::posting`), and
 /// records name their origin log by the number the `logs` table gives it.
 pub const SCHEMA_VERSION: u32 = 8;
 
@@ -43,7 +43,7 @@ pub const TABLE_POLICY: &str = "policy";
 pub const TABLE_AUDIT: &str = "audit";
 /// `kind ++ letter ++ encoded value` -> count ++ 256 HyperLogLog registers (`counts.rs`).
 pub const TABLE_TAG_COUNTS: &str = "tag_counts";
-/// `word` -> seq (5 bytes big-endian, `search::posting`) for each event whose content holds it (`DUP_SORT | DUP_FIXED`; `search.rs`).
+/// `word` -> seq (5 bytes big-endian, `words::posting`) for each event whose content holds it (`DUP_SORT | DUP_FIXED`; `words.rs`).
 pub const TABLE_SEARCH_POSTINGS: &str = "search_postings";
 /// `word` -> how many indexed events hold it.
 pub const TABLE_SEARCH_WORDS: &str = "search_words";
@@ -128,6 +128,16 @@ impl TimeIndex {
 pub const DELETED_ID: u8 = b'i';
 pub const DELETED_COORDINATE: u8 = b'a';
 pub const DELETED_VANISH: u8 = b'v';
+
+/// `policy` key classes: one byte, then the key.
+pub(crate) const BANNED_PUBKEY: u8 = b'p';
+pub(crate) const ALLOWED_PUBKEY: u8 = b'a';
+pub(crate) const BANNED_EVENT: u8 = b'e';
+pub(crate) const ALLOWED_KIND: u8 = b'k';
+pub(crate) const BLOCKED_IP: u8 = b'i';
+pub(crate) const RELAY_NAME: u8 = b'n';
+pub(crate) const RELAY_DESCRIPTION: u8 = b'd';
+pub(crate) const RELAY_ICON: u8 = b'c';
 
 /// Tag values and `d` identifiers are encoded self-delimiting so a key prefix never matches a
 /// longer value: 64-char lowercase hex as its 32 bytes, short text with its length, long text by

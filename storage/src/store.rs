@@ -1,17 +1,19 @@
-//! Opening the node's LMDB environment: options, the tables, the meta records (schema version,
-//! node id, store epoch, last sequence number), and small reads the relay needs on its hot path.
+//! The `Store` handle and opening it: options, the LMDB environment, the meta records (schema
+//! version, node id, store epoch, search kinds), this run's epoch and log classes, and
+//! `export_any_version`, which reads a store of any version. Stands on the tables
+//! (`tables.rs`); knows none of the roles built on the handle (reads, replication, the write
+//! path, scans, search, policy).
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::path::Path;
 
 use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, DatabaseFlags, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
-use parrhesia_engine::Id;
+use heed::{CommitOrAbort, Env, EnvFlags, EnvOpenOptions, RwTxn, WithoutTls};
 
 use crate::error::StorageError;
-use crate::record::{Header, Record};
-use crate::schema::{self, TimeIndex};
+use crate::schema;
+use crate::tables::{Table, Tables, create_tables, read_last_seq};
 
 /// When a commit reaches the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,7 +44,7 @@ pub struct StoreOptions {
     pub relay_url: Option<String>,
     /// The kinds whose content NIP-50 search indexes. A new store records them; an existing
     /// store that records others is refused (`parrhesia-tools reindex` changes them). `None`:
-    /// whatever the store records (`search::DEFAULT_SEARCH_KINDS` for a new one).
+    /// whatever the store records (`DEFAULT_SEARCH_KINDS` for a new one).
     pub search_kinds: Option<Vec<u16>>,
     /// Events a search filter examines, at most: the newest holding its rarest term.
     pub search_candidates_max: usize,
@@ -63,82 +65,9 @@ impl Default for StoreOptions {
     }
 }
 
-/// A table handle; valid for as long as its environment is open (the `Store` holds both).
-pub(crate) type Table = Database<'static, Bytes, Bytes>;
-
-#[derive(Clone, Copy)]
-pub(crate) struct Tables {
-    pub events: Table,
-    pub ids: Table,
-    pub time: [Table; 5],
-    pub replaceable: Table,
-    pub deleted: Table,
-    pub expiration: Table,
-    pub meta: Table,
-    pub origin_log: Table,
-    pub cursors: Table,
-    pub policy: Table,
-    pub audit: Table,
-    pub tag_counts: Table,
-    pub search_postings: Table,
-    pub search_words: Table,
-    pub logs: Table,
-}
-
-/// Every table, in the order `Tables::in_order` lists the handles.
-const TABLE_NAMES: [&str; schema::TABLE_COUNT as usize] = [
-    schema::TABLE_EVENTS,
-    schema::TABLE_IDS,
-    TimeIndex::Time.table_name(),
-    TimeIndex::Pubkey.table_name(),
-    TimeIndex::Kind.table_name(),
-    TimeIndex::PubkeyKind.table_name(),
-    TimeIndex::Tag.table_name(),
-    schema::TABLE_REPLACEABLE,
-    schema::TABLE_DELETED,
-    schema::TABLE_EXPIRATION,
-    schema::TABLE_META,
-    schema::TABLE_ORIGIN_LOG,
-    schema::TABLE_CURSORS,
-    schema::TABLE_POLICY,
-    schema::TABLE_AUDIT,
-    schema::TABLE_TAG_COUNTS,
-    schema::TABLE_SEARCH_POSTINGS,
-    schema::TABLE_SEARCH_WORDS,
-    schema::TABLE_LOGS,
-];
-
-impl Tables {
-    /// Every handle, in the order of `TABLE_NAMES`.
-    fn in_order(&self) -> [Table; schema::TABLE_COUNT as usize] {
-        let [time, pubkey, kind, pubkey_kind, tag] = self.time;
-        [
-            self.events,
-            self.ids,
-            time,
-            pubkey,
-            kind,
-            pubkey_kind,
-            tag,
-            self.replaceable,
-            self.deleted,
-            self.expiration,
-            self.meta,
-            self.origin_log,
-            self.cursors,
-            self.policy,
-            self.audit,
-            self.tag_counts,
-            self.search_postings,
-            self.search_words,
-            self.logs,
-        ]
-    }
-
-    pub fn time_index(&self, index: TimeIndex) -> Table {
-        self.time[TimeIndex::ALL.iter().position(|&candidate| candidate == index).expect("listed")]
-    }
-}
+/// The kinds indexed when a store is created without saying: text meant to be read (profiles,
+/// notes, comments, long-form articles, highlights).
+pub const DEFAULT_SEARCH_KINDS: [u16; 5] = [0, 1, 1111, 9802, 30023];
 
 /// The event store of one node. Cheap to clone; every clone shares one LMDB environment, so
 /// each shard holds its own clone and opens its own short read transactions.
@@ -164,47 +93,6 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(formatter, "Store({})", self.env.path().display())
-    }
-}
-
-/// One table's size, from LMDB's own counts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TableStats {
-    pub name: &'static str,
-    pub entries: u64,
-    /// Bytes in the table's pages (branch, leaf and overflow); free pages are not counted.
-    pub bytes: u64,
-    /// A `DUP_SORT` table: LMDB's counts leave out the sub-databases that hold a key's
-    /// duplicates past one page, so `bytes` is its main tree only.
-    pub main_tree_only: bool,
-}
-
-/// The store's size as `/metrics` reports it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StoreGauges {
-    /// Events stored (expired ones not yet swept included).
-    pub events: u64,
-    /// The sequence number of the last stored event.
-    pub last_seq: u64,
-    /// Size of the data file on disk.
-    pub disk_bytes: u64,
-}
-
-/// An event as read back from the store, owned (for tools and tests; the relay's hot paths
-/// read `Record`s in place instead).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredEvent {
-    pub seq: u64,
-    pub header: Header,
-    pub json: String,
-}
-
-impl StoredEvent {
-    /// Copies a record out of its page.
-    pub fn from_record(record: &Record) -> Result<StoredEvent, StorageError> {
-        let json =
-            record.json_string().ok_or_else(|| StorageError::Corrupt(format!("event {} is not UTF-8", record.seq)))?;
-        Ok(StoredEvent { seq: record.seq, header: record.header, json })
     }
 }
 
@@ -249,7 +137,7 @@ impl Store {
 }
 
 /// Opens the LMDB environment in `path` (creating the directory if needed).
-fn open_env(path: &Path, options: &StoreOptions) -> Result<Env<WithoutTls>, StorageError> {
+pub(crate) fn open_env(path: &Path, options: &StoreOptions) -> Result<Env<WithoutTls>, StorageError> {
     std::fs::create_dir_all(path).map_err(|source| StorageError::Directory { path: path.into(), source })?;
     let mut open_options = EnvOpenOptions::new().read_txn_without_tls();
     open_options.map_size(options.map_bytes_max).max_readers(options.readers_max).max_dbs(schema::TABLE_COUNT);
@@ -263,180 +151,11 @@ fn open_env(path: &Path, options: &StoreOptions) -> Result<Env<WithoutTls>, Stor
     Ok(unsafe { open_options.open(path) }?)
 }
 
-/// What `reindex_search` did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReindexReport {
-    /// Events read.
-    pub events: u64,
-    /// Events of the search kinds, now in the index.
-    pub indexed: u64,
-    /// The kinds the index now holds (recorded in the store).
-    pub kinds: Vec<u16>,
-}
-
-/// Events indexed per transaction by `reindex_search`.
-const REINDEX_BATCH_EVENTS: usize = 20_000;
-
-/// Rebuilds the NIP-50 word index of the store in `path` over the events of `kinds` (`None`:
-/// the kinds the store records, or the default), and records those kinds. The relay must be
-/// stopped. While it runs the store is marked, so that
-/// an interrupted rebuild is refused until it is run again. `progress` gets the events read.
-pub fn reindex_search(
-    path: &Path,
-    kinds: Option<&[u16]>,
-    mut progress: impl FnMut(u64),
-) -> Result<ReindexReport, StorageError> {
-    if !path.join("data.mdb").is_file() {
-        return Err(StorageError::NotAStore(path.into()));
-    }
-    let env = open_env(path, &StoreOptions::default())?;
-    match existing_schema_version(&env)? {
-        Some(schema::SCHEMA_VERSION) => {}
-        Some(found) => return Err(StorageError::SchemaVersion { found, expected: schema::SCHEMA_VERSION }),
-        None => return Err(StorageError::NotAStore(path.into())),
-    }
-    let tables = create_tables(&env)?;
-    let mut txn = env.write_txn()?;
-    let meta = tables.meta;
-    let kinds = match (kinds, meta.get(&txn, schema::META_SEARCH_KINDS)?) {
-        (Some(kinds), _) => normal_kinds(kinds),
-        (None, Some(stored)) => decode_kinds(stored)?,
-        (None, None) => crate::search::DEFAULT_SEARCH_KINDS.to_vec(),
-    };
-    meta.put(&mut txn, schema::META_SEARCH_REBUILDING, &[])?;
-    meta.put(&mut txn, schema::META_SEARCH_KINDS, &encode_kinds(&kinds))?;
-    meta.delete(&mut txn, schema::META_SEARCH_DOCUMENTS)?;
-    meta.delete(&mut txn, schema::META_SEARCH_LENGTH)?;
-    tables.search_postings.clear(&mut txn)?;
-    tables.search_words.clear(&mut txn)?;
-    let node_id: [u8; 32] = meta
-        .get(&txn, schema::META_NODE_ID)?
-        .and_then(|id| id.try_into().ok())
-        .ok_or_else(|| StorageError::Corrupt("node id".into()))?;
-    let epoch = meta.get(&txn, schema::META_EPOCH)?.map(decode_seq).transpose()?.unwrap_or_default();
-    txn.commit()?;
-    let store = Store {
-        env,
-        tables,
-        node_id,
-        epoch,
-        relay_url: None,
-        search_kinds: kinds,
-        search_candidates_max: 0,
-        seq_floor: Default::default(),
-        log_classes: Default::default(),
-    };
-    let mut report = ReindexReport { kinds: store.search_kinds.clone(), ..ReindexReport::default() };
-    let mut next_seq = 0u64;
-    loop {
-        let mut txn = store.env.write_txn()?;
-        let mut batch: Vec<(u64, u16, String)> = Vec::new();
-        let mut read = 0;
-        let lower = next_seq.to_be_bytes();
-        let range = (std::ops::Bound::Included(&lower[..]), std::ops::Bound::Unbounded);
-        for entry in tables.events.range(&txn, &range)? {
-            let (key, bytes) = entry?;
-            let record = decode_record(decode_seq(key)?, bytes)?;
-            read += 1;
-            next_seq = record.seq + 1;
-            if store.search_kinds.contains(&record.header.kind) {
-                let content =
-                    record.content().ok_or_else(|| StorageError::Corrupt(format!("event {} content", record.seq)))?;
-                batch.push((record.seq, record.header.kind, content));
-            }
-            if read == REINDEX_BATCH_EVENTS {
-                break;
-            }
-        }
-        let mut pending = crate::write::Pending::default();
-        let mut writer = crate::write::Writer::new(&mut txn, &store, &mut pending);
-        for (seq, kind, content) in &batch {
-            writer.index_words(*kind, content, *seq)?;
-        }
-        pending.flush(&mut txn, &store)?;
-        if read < REINDEX_BATCH_EVENTS {
-            meta.delete(&mut txn, schema::META_SEARCH_REBUILDING)?;
-        }
-        txn.commit()?;
-        report.events += read as u64;
-        report.indexed += batch.len() as u64;
-        progress(report.events);
-        if read < REINDEX_BATCH_EVENTS {
-            return Ok(report);
-        }
-    }
-}
-
 /// A store of another schema version is refused, with what to do about it.
 pub(crate) fn check_schema_version(found: u32) -> Result<(), StorageError> {
     match found {
         schema::SCHEMA_VERSION => Ok(()),
         found => Err(StorageError::SchemaVersion { found, expected: schema::SCHEMA_VERSION }),
-    }
-}
-
-/// Opens (creating if needed) every table of the schema.
-pub(crate) fn create_tables(env: &Env<WithoutTls>) -> Result<Tables, StorageError> {
-    {
-        let txn = env.write_txn()?;
-        let created = env.create_databases_and_commit(txn, |opener, txn| -> Result<_, heed::Error> {
-            let mut tables = Vec::with_capacity(TABLE_NAMES.len());
-            for name in TABLE_NAMES {
-                let mut options = opener.database_options().types::<Bytes, Bytes>();
-                options.name(name);
-                if schema::is_dup_sort(name) {
-                    options.flags(DatabaseFlags::DUP_SORT | DatabaseFlags::DUP_FIXED);
-                }
-                tables.push(options.create(txn)?);
-            }
-            let Ok(tables) = <[_; schema::TABLE_COUNT as usize]>::try_from(tables) else {
-                unreachable!("one handle per name")
-            };
-            Ok(CommitOrAbort::<_, ()>::Commit(tables))
-        })?;
-        let CommitOrAbort::Commit(
-            [
-                events,
-                ids,
-                time,
-                pubkey,
-                kind,
-                pubkey_kind,
-                tag,
-                replaceable,
-                deleted,
-                expiration,
-                meta,
-                origin_log,
-                cursors,
-                policy,
-                audit,
-                tag_counts,
-                search_postings,
-                search_words,
-                logs,
-            ],
-        ) = created
-        else {
-            unreachable!("the closure never aborts")
-        };
-        Ok(Tables {
-            events,
-            ids,
-            time: [time, pubkey, kind, pubkey_kind, tag],
-            replaceable,
-            deleted,
-            expiration,
-            meta,
-            origin_log,
-            cursors,
-            policy,
-            audit,
-            tag_counts,
-            search_postings,
-            search_words,
-            logs,
-        })
     }
 }
 
@@ -451,242 +170,13 @@ impl Store {
         self.epoch
     }
 
-    /// The sequence number of the last stored event (0 before the first).
-    pub fn last_seq(&self) -> Result<u64, StorageError> {
-        let txn = self.env.read_txn()?;
-        read_last_seq(&txn, &self.tables)
-    }
-
-    /// What `/metrics` reports of the store, read in one transaction.
-    pub fn gauges(&self) -> Result<StoreGauges, StorageError> {
-        let txn = self.env.read_txn()?;
-        Ok(StoreGauges {
-            events: self.tables.events.len(&txn)?,
-            last_seq: read_last_seq(&txn, &self.tables)?,
-            disk_bytes: self.env.real_disk_size()?,
-        })
-    }
-
-    /// Whether an event with this id is stored (the relay's duplicate check before verifying).
-    pub fn contains_id(&self, id: &Id) -> Result<bool, StorageError> {
-        let txn = self.env.read_txn()?;
-        Ok(seq_of_id(&txn, &self.tables, id)?.is_some())
-    }
-
-    /// The stored event with this id.
-    pub fn get_by_id(&self, id: &Id) -> Result<Option<StoredEvent>, StorageError> {
-        let txn = self.env.read_txn()?;
-        record_of_id(&txn, &self.tables, id)?.map(|record| StoredEvent::from_record(&record)).transpose()
-    }
-
-    /// Every table's size: name, entries, and bytes in pages (branch, leaf and overflow).
-    pub fn table_stats(&self) -> Result<Vec<TableStats>, StorageError> {
-        let txn = self.env.read_txn()?;
-        let mut stats = Vec::with_capacity(TABLE_NAMES.len());
-        for (name, table) in TABLE_NAMES.into_iter().zip(self.tables.in_order()) {
-            let stat = table.stat(&txn)?;
-            let pages = stat.branch_pages + stat.leaf_pages + stat.overflow_pages;
-            stats.push(TableStats {
-                name,
-                entries: stat.entries as u64,
-                bytes: (pages * stat.page_size as usize) as u64,
-                main_tree_only: schema::is_dup_sort(name),
-            });
-        }
-        Ok(stats)
-    }
-
     /// Forces written data to disk (for `Durability::NoSync`, on a timer and at shutdown).
     pub fn flush(&self) -> Result<(), StorageError> {
         Ok(self.env.force_sync()?)
     }
-
-    /// Events in sequence order after `after_seq`: the node's log, as replication reads it.
-    /// Stops after `events_max` events or once `bytes_max` bytes of JSON are collected (at
-    /// least one event is returned if any exists).
-    pub fn events_since(
-        &self,
-        after_seq: u64,
-        events_max: usize,
-        bytes_max: usize,
-    ) -> Result<Vec<StoredEvent>, StorageError> {
-        let mut out = Vec::new();
-        let mut failure = None;
-        self.log_since(after_seq, events_max, bytes_max, |record| match StoredEvent::from_record(&record) {
-            Ok(stored) => out.push(stored),
-            Err(error) => failure = Some(error),
-        })?;
-        failure.map_or(Ok(out), Err)
-    }
-
-    /// Hands each record after `after_seq` to `visit`, in sequence order, in place (one read
-    /// transaction): the same bounds as `events_since`. Returns the last seq visited, or
-    /// `after_seq` when there was none.
-    pub fn log_since(
-        &self,
-        after_seq: u64,
-        events_max: usize,
-        bytes_max: usize,
-        mut visit: impl FnMut(Record),
-    ) -> Result<u64, StorageError> {
-        let txn = self.env.read_txn()?;
-        let start = (after_seq.saturating_add(1)).to_be_bytes();
-        let range = (std::ops::Bound::Included(&start[..]), std::ops::Bound::Unbounded);
-        let (mut events, mut bytes, mut last) = (0, 0, after_seq);
-        for entry in self.tables.events.range(&txn, &range)? {
-            if events >= events_max || (bytes >= bytes_max && events > 0) {
-                break;
-            }
-            let (key, bytes_stored) = entry?;
-            let record = decode_record(decode_seq(key)?, bytes_stored)?;
-            bytes += record.json_len();
-            events += 1;
-            last = record.seq;
-            visit(record);
-        }
-        Ok(last)
-    }
-}
-
-/// How much of one origin log a node holds: every event of the log below `next_seq` that
-/// has not since been removed (replaced, deleted, expired).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct LogHead {
-    pub origin: [u8; 32],
-    pub epoch: u64,
-    pub next_seq: u64,
 }
 
 impl Store {
-    /// Every origin log this node holds, with how far: its own current one first (its cursor
-    /// is written with each local commit: the position after its last own event; deletions
-    /// never move it back) and one per other log.
-    pub fn log_heads(&self) -> Result<Vec<LogHead>, StorageError> {
-        let txn = self.env.read_txn()?;
-        let own_key = schema::cursor_key(&self.node_id, self.epoch);
-        let own_next = self.tables.cursors.get(&txn, &own_key)?.map(decode_seq).transpose()?.unwrap_or(1);
-        let mut heads = vec![LogHead { origin: self.node_id, epoch: self.epoch, next_seq: own_next }];
-        for entry in self.tables.cursors.iter(&txn)? {
-            let (key, value) = entry?;
-            if key == own_key {
-                continue;
-            }
-            let corrupt = || StorageError::Corrupt("replication cursor".into());
-            let (origin, epoch) = key.split_at_checked(32).ok_or_else(corrupt)?;
-            heads.push(LogHead {
-                origin: origin.try_into().map_err(|_| corrupt())?,
-                epoch: decode_seq(epoch)?,
-                next_seq: decode_seq(value)?,
-            });
-        }
-        Ok(heads)
-    }
-
-    /// The replication cursor of one log: the next origin seq not yet pulled (1 if none).
-    pub fn cursor(&self, origin: &[u8; 32], epoch: u64) -> Result<u64, StorageError> {
-        let txn = self.env.read_txn()?;
-        let value = self.tables.cursors.get(&txn, &schema::cursor_key(origin, epoch))?;
-        Ok(value.map(decode_seq).transpose()?.unwrap_or(1))
-    }
-
-    /// Hands each event this node holds of the log (`origin`, `epoch`) from `from_seq` on (in
-    /// position order, in place, one read transaction) to `visit` with its position in that
-    /// log (an event that reached this node through several logs is stored once, with the
-    /// position it came with first in its header), up to `events_max` events or once
-    /// `bytes_max` bytes of JSON are visited (at least one if any exists). Returns the
-    /// position before which this node holds nothing more that was not visited (read in the
-    /// same transaction, so a concurrent commit is never skipped), or `None` if it holds
-    /// nothing of this log.
-    pub fn read_log(
-        &self,
-        origin: &[u8; 32],
-        epoch: u64,
-        from_seq: u64,
-        events_max: usize,
-        bytes_max: usize,
-        mut visit: impl FnMut(u64, Record),
-    ) -> Result<Option<u64>, StorageError> {
-        let txn = self.env.read_txn()?;
-        let held = match self.tables.cursors.get(&txn, &schema::cursor_key(origin, epoch))? {
-            Some(next) => decode_seq(next)?,
-            // This node's current log, before its first event.
-            None if self.is_own_current_log(origin, epoch) => 1,
-            None => return Ok(None),
-        };
-        let log = schema::cursor_key(origin, epoch);
-        let start = schema::origin_log_dup(from_seq.max(1), 0);
-        let (mut events, mut bytes, mut last) = (0, 0, None);
-        for entry in self.tables.origin_log.duplicates_from(&txn, &log, &start)? {
-            let (position, seq) = schema::split_time_suffix(entry?);
-            if events >= events_max || (bytes >= bytes_max && events > 0) {
-                return Ok(Some(position));
-            }
-            // An extra position of a since removed event (see `add_position`): skipped.
-            let Some(record) = read_record(&txn, &self.tables, seq)? else { continue };
-            bytes += record.json_len();
-            events += 1;
-            last = Some(position);
-            visit(position, record);
-        }
-        // Positions come from peers (net's replication keeps them below u64::MAX, but this
-        // store takes any it is given): the one after the last saturates, never wraps to 0.
-        Ok(Some(held.max(last.map_or(from_seq, |last: u64| last.saturating_add(1)))))
-    }
-
-    /// Hands the events this node holds at `positions` (increasing) of the log (`origin`,
-    /// `epoch`) to `visit`, as `read_log` does, up to `events_max` events or once `bytes_max`
-    /// bytes of JSON are visited (at least one if any is held). Returns the first position
-    /// not looked at, or one past the last position when every one was (positions of events
-    /// not held are looked at and skipped).
-    pub fn read_log_at(
-        &self,
-        origin: &[u8; 32],
-        epoch: u64,
-        positions: &[u64],
-        events_max: usize,
-        bytes_max: usize,
-        mut visit: impl FnMut(u64, Record),
-    ) -> Result<u64, StorageError> {
-        let txn = self.env.read_txn()?;
-        let log = schema::cursor_key(origin, epoch);
-        let (mut events, mut bytes) = (0, 0);
-        for &position in positions {
-            if events >= events_max || (bytes >= bytes_max && events > 0) {
-                return Ok(position);
-            }
-            let start = schema::origin_log_dup(position, 0);
-            let Some(entry) = self.tables.origin_log.duplicates_from(&txn, &log, &start)?.next().transpose()? else {
-                continue;
-            };
-            let (at, seq) = schema::split_time_suffix(entry);
-            if at != position {
-                continue;
-            }
-            let Some(record) = read_record(&txn, &self.tables, seq)? else { continue };
-            bytes += record.json_len();
-            events += 1;
-            visit(position, record);
-        }
-        // `positions` are a peer's fetch: past the last one saturates, never wraps to 0.
-        Ok(positions.last().map_or(0, |last| last.saturating_add(1)))
-    }
-
-    /// The origin node and epoch of the log this store numbers `number` (a record's
-    /// `Header::log`).
-    pub fn log_origin(&self, number: u32) -> Result<Option<([u8; 32], u64)>, StorageError> {
-        let txn = self.env.read_txn()?;
-        Ok(log_of(&txn, &self.tables, number)?.map(|log| {
-            let (origin, epoch) = log.split_at(32);
-            (origin.try_into().expect("32 bytes"), u64::from_be_bytes(epoch.try_into().expect("8 bytes")))
-        }))
-    }
-
-    /// Which of `ids` this store holds, in one read transaction.
-    pub fn holds(&self, ids: &[[u8; 32]]) -> Result<Vec<bool>, StorageError> {
-        let txn = self.env.read_txn()?;
-        ids.iter().map(|id| Ok(seq_of_id(&txn, &self.tables, id)?.is_some())).collect()
-    }
-
     /// Starts this process's stretch of the node's own log under a new epoch; the previous
     /// epoch's log stays a log this node holds and serves. A store restored from a backup
     /// therefore never numbers two events the same in one log. Call once, before the store
@@ -793,7 +283,7 @@ fn open_existing_table(env: &Env<WithoutTls>, name: &str) -> Result<Option<Table
 }
 
 /// The schema version recorded in an existing store; `None` for a new one.
-fn existing_schema_version(env: &Env<WithoutTls>) -> Result<Option<u32>, StorageError> {
+pub(crate) fn existing_schema_version(env: &Env<WithoutTls>) -> Result<Option<u32>, StorageError> {
     let Some(meta) = open_existing_table(env, schema::TABLE_META)? else { return Ok(None) };
     let txn = env.read_txn()?;
     let Some(version) = meta.get(&txn, schema::META_SCHEMA_VERSION)? else { return Ok(None) };
@@ -822,7 +312,7 @@ fn init_meta(
         }
         (Some(stored), _) => stored,
         (None, wanted) => {
-            let kinds = normal_kinds(wanted.as_deref().unwrap_or(&crate::search::DEFAULT_SEARCH_KINDS));
+            let kinds = normal_kinds(wanted.as_deref().unwrap_or(&DEFAULT_SEARCH_KINDS));
             meta.put(txn, schema::META_SEARCH_KINDS, &encode_kinds(&kinds))?;
             kinds
         }
@@ -842,7 +332,7 @@ pub(crate) fn encode_kinds(kinds: &[u16]) -> Vec<u8> {
     kinds.iter().flat_map(|kind| kind.to_be_bytes()).collect()
 }
 
-fn decode_kinds(bytes: &[u8]) -> Result<Vec<u16>, StorageError> {
+pub(crate) fn decode_kinds(bytes: &[u8]) -> Result<Vec<u16>, StorageError> {
     if !bytes.len().is_multiple_of(2) {
         return Err(StorageError::Corrupt("search kinds".into()));
     }
@@ -886,101 +376,5 @@ fn init_identity(txn: &mut RwTxn, tables: &Tables, options: &StoreOptions) -> Re
             meta.put(txn, schema::META_EPOCH, &epoch.to_be_bytes())?;
             Ok((options.node_id, epoch))
         }
-    }
-}
-
-pub(crate) fn read_last_seq(txn: &RoTxn<WithoutTls>, tables: &Tables) -> Result<u64, StorageError> {
-    let bytes = tables.meta.get(txn, schema::META_LAST_SEQ)?.ok_or_else(|| StorageError::Corrupt("last seq".into()))?;
-    decode_seq(bytes)
-}
-
-pub(crate) fn decode_seq(bytes: &[u8]) -> Result<u64, StorageError> {
-    Ok(u64::from_be_bytes(bytes.try_into().map_err(|_| StorageError::Corrupt("sequence number".into()))?))
-}
-
-pub(crate) fn decode_record(seq: u64, bytes: &[u8]) -> Result<Record<'_>, StorageError> {
-    Record::decode(seq, bytes).ok_or_else(|| StorageError::Corrupt(format!("record {seq}")))
-}
-
-/// The expiration entries due at `now` (expiration at or before it): events expired and not
-/// swept yet.
-pub(crate) fn due_expirations<'txn>(
-    txn: &'txn RoTxn<WithoutTls>,
-    tables: &Tables,
-    now: u64,
-) -> Result<heed::RoRange<'txn, Bytes, Bytes>, StorageError> {
-    let upper = now.saturating_add(1).to_be_bytes();
-    let range = (std::ops::Bound::Unbounded, std::ops::Bound::Excluded(&upper[..]));
-    Ok(tables.expiration.range(txn, &range)?)
-}
-
-/// The stored event with this id: each `ids` entry under the id's prefix names a candidate,
-/// and its record confirms the whole id.
-pub(crate) fn record_of_id<'txn>(
-    txn: &'txn RoTxn<WithoutTls>,
-    tables: &Tables,
-    id: &Id,
-) -> Result<Option<Record<'txn>>, StorageError> {
-    for entry in tables.ids.prefix_iter(txn, &id[..schema::ID_PREFIX_BYTES])? {
-        let (key, _) = entry?;
-        let seq = decode_seq(&key[schema::ID_PREFIX_BYTES..])?;
-        if let Some(record) = read_record(txn, tables, seq)?.filter(|record| record.header.id == *id) {
-            return Ok(Some(record));
-        }
-    }
-    Ok(None)
-}
-
-/// The sequence number of the stored event with this id (`record_of_id`).
-pub(crate) fn seq_of_id(txn: &RoTxn<WithoutTls>, tables: &Tables, id: &Id) -> Result<Option<u64>, StorageError> {
-    Ok(record_of_id(txn, tables, id)?.map(|record| record.seq))
-}
-
-/// Puts a duplicate of a `DUP_SORT | DUP_FIXED` table, appended (`APPEND_DUP`) when it sorts
-/// after the key's last one, as it does for events arriving in time order and for postings and
-/// log positions always. LMDB splits a full page of fixed-size duplicates in half unless told
-/// it is appending, so in-order puts without the flag leave every page of a key's sub-database
-/// half empty (measured: the 300k gen store's sub-database pages went from 68.8 to 47.8 MiB).
-pub(crate) fn put_dup(table: Table, txn: &mut RwTxn, key: &[u8], dup: &[u8]) -> Result<(), StorageError> {
-    match table.put_with_flags(txn, heed::PutFlags::APPEND_DUP, key, dup) {
-        // Not after the key's last duplicate: a plain put finds its place.
-        Err(heed::Error::Mdb(heed::MdbError::KeyExist)) => table.put(txn, key, dup)?,
-        other => other?,
-    }
-    Ok(())
-}
-
-/// The origin log (`schema::cursor_key`: origin ++ epoch) this store numbers `number`.
-pub(crate) fn log_of(txn: &RoTxn<WithoutTls>, tables: &Tables, number: u32) -> Result<Option<[u8; 40]>, StorageError> {
-    let Some(log) = tables.logs.get(txn, &schema::log_number_key(number))? else { return Ok(None) };
-    Ok(Some(log.try_into().map_err(|_| StorageError::Corrupt(format!("log number {number}")))?))
-}
-
-/// The number this store gives the origin log (`schema::cursor_key`), numbering it (the next
-/// after the highest) if it has none yet.
-pub(crate) fn log_number(txn: &mut RwTxn, tables: &Tables, log: &[u8; 40]) -> Result<u32, StorageError> {
-    let corrupt = || StorageError::Corrupt("log number".into());
-    if let Some(number) = tables.logs.get(txn, &schema::log_key(log))? {
-        return Ok(u32::from_be_bytes(number.try_into().map_err(|_| corrupt())?));
-    }
-    let highest = match tables.logs.rev_prefix_iter(txn, &[schema::LOG_NUMBER_PREFIX])?.next().transpose()? {
-        Some((key, _)) => schema::number_of_log_number_key(key).ok_or_else(corrupt)?,
-        None => 0,
-    };
-    let number = highest.checked_add(1).ok_or_else(corrupt)?;
-    tables.logs.put(txn, &schema::log_key(log), &number.to_be_bytes())?;
-    tables.logs.put(txn, &schema::log_number_key(number), log)?;
-    Ok(number)
-}
-
-/// The record stored under `seq`, in place.
-pub(crate) fn read_record<'txn>(
-    txn: &'txn RoTxn<WithoutTls>,
-    tables: &Tables,
-    seq: u64,
-) -> Result<Option<Record<'txn>>, StorageError> {
-    match tables.events.get(txn, &seq.to_be_bytes())? {
-        Some(bytes) => decode_record(seq, bytes).map(Some),
-        None => Ok(None),
     }
 }

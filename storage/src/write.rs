@@ -9,8 +9,9 @@ use crate::counts::PendingCounts;
 use crate::error::StorageError;
 use crate::record::{self, Header, Record};
 use crate::schema;
-use crate::search::PendingSearch;
-use crate::store::{Store, Tables, decode_seq, read_last_seq, read_record, seq_of_id};
+use crate::store::Store;
+use crate::tables::{Tables, decode_seq, read_last_seq, read_record, seq_of_id};
+use crate::words::{PendingSearch, distinct_words, posting};
 
 /// A replicated batch applied in a write transaction not yet committed (`Store::
 /// stage_replicated`). Dropped or failed, nothing of it is stored and its sequence numbers
@@ -201,7 +202,7 @@ impl Store {
     /// Returns how many were removed.
     pub fn sweep_expired(&self, now: u64, events_max: usize) -> Result<usize, StorageError> {
         let mut txn = self.env.write_txn()?;
-        let due: Vec<u64> = crate::store::due_expirations(&txn, &self.tables, now)?
+        let due: Vec<u64> = crate::tables::due_expirations(&txn, &self.tables, now)?
             .take(events_max)
             .map(|entry| entry.map(|(key, _)| schema::split_time_suffix(key).1))
             .collect::<Result<_, _>>()?;
@@ -300,7 +301,7 @@ impl Writer<'_, '_> {
         if tables.deleted.get(self.read(), &deleted_id)?.is_some() {
             return Ok(refuse(Prefix::Blocked, "this event was deleted by its author"));
         }
-        let mut banned = [crate::policy::BANNED_EVENT; 33];
+        let mut banned = [schema::BANNED_EVENT; 33];
         banned[1..].copy_from_slice(event.id());
         if tables.policy.get(self.read(), &banned)?.is_some() {
             return Ok(refuse(Prefix::Blocked, "this event is banned here"));
@@ -341,7 +342,7 @@ impl Writer<'_, '_> {
         let seq_bytes = seq.to_be_bytes();
         let (origin, origin_epoch, origin_seq) = position;
         let log_key = schema::cursor_key(&origin, origin_epoch);
-        let log = crate::store::log_number(self.txn, tables, &log_key)?;
+        let log = crate::tables::log_number(self.txn, tables, &log_key)?;
         let header = Header {
             id: *event.id(),
             pubkey: *event.pubkey(),
@@ -371,7 +372,7 @@ impl Writer<'_, '_> {
         self.put_position(&log_key, origin_seq, seq)?;
         let dup = schema::time_dup(header.created_at, seq);
         for (index, key) in keys {
-            crate::store::put_dup(tables.time_index(index), self.txn, &key, &dup)?;
+            crate::tables::put_dup(tables.time_index(index), self.txn, &key, &dup)?;
         }
         if let Some(coordinate) = coordinate {
             tables.replaceable.put(self.txn, &coordinate, &seq_bytes)?;
@@ -381,7 +382,7 @@ impl Writer<'_, '_> {
             schema::time_suffix(&mut key, header.expiration, seq);
             tables.expiration.put(self.txn, &key, &[])?;
         }
-        self.count_tags(event);
+        self.pending.counts.count_tags(event);
         self.index_words(event.kind(), event.content(), seq)
     }
 
@@ -405,7 +406,7 @@ impl Writer<'_, '_> {
         if let Some(earlier) = earlier {
             table.delete_one_duplicate(self.txn, key, &earlier)?;
         }
-        crate::store::put_dup(table, self.txn, key, &schema::origin_log_dup(position, seq))?;
+        crate::tables::put_dup(table, self.txn, key, &schema::origin_log_dup(position, seq))?;
         Ok(())
     }
 
@@ -415,8 +416,8 @@ impl Writer<'_, '_> {
         let Some(stored) = read_record(self.read(), tables, seq)? else { return Ok(()) };
         let (header, keys, coordinate) = (stored.header, schema::index_keys(&stored), stored.coordinate());
         let counted = crate::counts::counted_keys(&stored);
-        let words = crate::search::indexed_words(&stored, &self.store.search_kinds);
-        self.uncount_tags(counted);
+        let words = crate::words::indexed_words(&stored, &self.store.search_kinds);
+        self.pending.counts.uncount_tags(counted);
         if let Some(words) = words {
             self.unindex_words(seq, words)?;
         }
@@ -424,7 +425,7 @@ impl Writer<'_, '_> {
         tables.ids.delete(self.txn, &schema::id_key(&header.id, seq))?;
         // A restored origin may have reused a position for another event: remove only our own.
         // A log number naming no log (a damaged store) leaves its position for `verify` to report.
-        if let Some(log) = crate::store::log_of(self.read(), tables, header.log)? {
+        if let Some(log) = crate::tables::log_of(self.read(), tables, header.log)? {
             tables.origin_log.delete_one_duplicate(self.txn, &log, &schema::origin_log_dup(header.origin_seq, seq))?;
         }
         let dup = schema::time_dup(header.created_at, seq);
@@ -465,7 +466,7 @@ impl Writer<'_, '_> {
             key.extend_from_slice(&id);
             key.extend_from_slice(author);
             tables.deleted.put(self.txn, &key, &[])?;
-            let Some(target) = crate::store::record_of_id(self.read(), tables, &id)? else { continue };
+            let Some(target) = crate::tables::record_of_id(self.read(), tables, &id)? else { continue };
             let protected = matches!(target.header.kind, KIND_DELETION | KIND_VANISH);
             if target.header.pubkey == *author && !protected {
                 self.remove(target.seq)?;
@@ -524,6 +525,36 @@ impl Writer<'_, '_> {
                 self.remove(seq)?;
             }
         }
+        Ok(())
+    }
+}
+
+impl Writer<'_, '_> {
+    /// Adds a stored event to the word index, if its kind is indexed.
+    pub(crate) fn index_words(&mut self, kind: u16, content: &str, seq: u64) -> Result<(), StorageError> {
+        if !self.store.search_kinds.contains(&kind) {
+            return Ok(());
+        }
+        let (words, length) = distinct_words(content);
+        for word in words {
+            crate::tables::put_dup(self.tables.search_postings, self.txn, word.as_bytes(), &posting(seq)?)?;
+            *self.pending.search.frequencies.entry(word.into_bytes()).or_default() += 1;
+        }
+        self.pending.search.documents += 1;
+        self.pending.search.length += i64::from(length);
+        Ok(())
+    }
+
+    /// Takes a removed event's words (`indexed_words`) out of the word index.
+    pub(crate) fn unindex_words(&mut self, seq: u64, (words, length): (Vec<String>, u32)) -> Result<(), StorageError> {
+        for word in words {
+            // A posting that is not there (a damaged index) moves no frequency.
+            if self.tables.search_postings.delete_one_duplicate(self.txn, word.as_bytes(), &posting(seq)?)? {
+                *self.pending.search.frequencies.entry(word.into_bytes()).or_default() -= 1;
+            }
+        }
+        self.pending.search.documents -= 1;
+        self.pending.search.length -= i64::from(length);
         Ok(())
     }
 }
