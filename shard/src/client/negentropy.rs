@@ -140,4 +140,29 @@ mod tests {
             }
         }
     }
+
+    /// The corpus `net/fuzz`'s `negentropy_message` target grew (kept in the repository),
+    /// replayed on stable as that target runs it: two messages on one relay session, each
+    /// answered or refused, never a panic.
+    #[test]
+    fn the_kept_fuzz_corpus_is_answered_or_refused() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../net/fuzz/corpus/negentropy_message");
+        let inputs: Vec<_> =
+            std::fs::read_dir(&dir).expect("the kept corpus").map(|entry| entry.unwrap().path()).collect();
+        assert!(!inputs.is_empty(), "no corpus under {}", dir.display());
+        let items = || {
+            let mut storage = NegentropyStorageVector::new();
+            for n in 0..64u8 {
+                storage.insert(u64::from(n) * 1000, Id::from_byte_array([n; 32])).unwrap();
+            }
+            storage.seal().unwrap();
+            storage
+        };
+        for path in inputs {
+            let message = std::fs::read(&path).unwrap();
+            let mut relay = Negentropy::owned(items(), 4096).unwrap();
+            let _ = relay.reconcile(&message);
+            let _ = relay.reconcile(&message);
+        }
+    }
 }
