@@ -1,0 +1,47 @@
+//! The writer's metrics (`WriterMetrics`): group commits by source, the queue, replicated
+//! events stored per origin, cross-node delivery lag.
+
+use std::time::Duration;
+
+use super::{Count, EVENT_COUNTS, Gauge, Histogram};
+
+/// The writer's metrics (the writer executor writes them).
+#[derive(Debug)]
+pub struct WriterMetrics {
+    /// By source: 0 client events, 1 replicated batches.
+    pub batch_events: [Histogram; 2],
+    pub commit_duration: [Histogram; 2],
+    /// Client events waiting for the writer after it took a batch.
+    pub queue_events: Gauge,
+    pub events_stored: [Count; 2],
+    /// Replicated events stored, and their JSON bytes, per origin. The writer takes the lock
+    /// once per replicated batch, scrapes to read; bounded by the origins replication pulls
+    /// (allowed peers).
+    pub applied_by_origin: std::sync::Mutex<std::collections::BTreeMap<[u8; 32], (u64, u64)>>,
+    /// Origin commit to this node's fanout enqueue, for replicated batches whose origin knew
+    /// the commit time (batches answered from recent commits, not backlog reads).
+    pub delivery_lag: Histogram,
+}
+
+pub const WRITE_SOURCES: [&str; 2] = ["clients", "replication"];
+
+impl WriterMetrics {
+    /// A group commit of `events` from `source` (index into `WRITE_SOURCES`) took `duration`.
+    pub fn committed(&self, source: usize, duration: Duration, events: usize) {
+        self.commit_duration[source].observe_duration(duration);
+        self.batch_events[source].observe(events as u64);
+    }
+}
+
+impl Default for WriterMetrics {
+    fn default() -> WriterMetrics {
+        WriterMetrics {
+            batch_events: [Histogram::of(EVENT_COUNTS), Histogram::of(EVENT_COUNTS)],
+            commit_duration: [Histogram::seconds(), Histogram::seconds()],
+            queue_events: Gauge::default(),
+            events_stored: Default::default(),
+            applied_by_origin: Default::default(),
+            delivery_lag: Histogram::seconds(),
+        }
+    }
+}
