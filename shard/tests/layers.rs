@@ -13,6 +13,8 @@ const SHARD_LAYERS: [(&str, &[&str]); 6] = [
         &[
             "messages",
             "config",
+            "config::cluster",
+            "config::values",
             "rate",
             "notify",
             "startup",
