@@ -49,31 +49,10 @@ fn build_relay() -> PathBuf {
     executable
 }
 
-/// A loopback port free for TCP and UDP, below the kernel's ephemeral range (32768-60999 on
-/// Linux), as `shard/tests/common/mod.rs` takes them: a port taken with `bind(0)` and released
-/// could be handed to any client socket or proxy before the relay binds it. Each test process
-/// starts at its own offset and counts up; the bind checks skip ports in use.
-fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const FIRST: u32 = 20_000;
-    const SPAN: u32 = 12_000;
-    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
-    let _ = NEXT.compare_exchange(
-        u32::MAX,
-        std::process::id().wrapping_mul(7919) % SPAN,
-        Ordering::SeqCst,
-        Ordering::SeqCst,
-    );
-    for _ in 0..SPAN {
-        let port = (FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
-        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
-        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
-        if tcp.is_ok() && udp.is_ok() {
-            return port;
-        }
-    }
-    panic!("no free loopback port between {FIRST} and {}", FIRST + SPAN);
-}
+/// Ports the way the shard's tests take them (one copy of the rule for both).
+#[path = "../../shard/tests/common/ports.rs"]
+mod ports;
+use ports::free_port;
 
 struct Relay {
     child: Child,
