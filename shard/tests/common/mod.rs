@@ -346,6 +346,15 @@ impl Client {
         self.until_eose(subscription)
     }
 
+    /// A NIP-45 COUNT: it opens no subscription, so nothing arrives for it later.
+    pub fn count(&mut self, request: &str, filters: &[&str]) -> u64 {
+        self.send_text(&format!(r#"["COUNT","{request}",{}]"#, filters.join(",")));
+        match self.recv() {
+            RelayMessage::Count { subscription_id, count, .. } if subscription_id == request => count,
+            other => panic!("expected COUNT {request}, got {other:?}"),
+        }
+    }
+
     pub fn until_eose(&mut self, subscription: &str) -> Vec<Event> {
         let mut events = Vec::new();
         loop {
