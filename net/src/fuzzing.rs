@@ -7,7 +7,7 @@ use futures_lite::future::block_on;
 use futures_lite::io::Cursor;
 
 use crate::cluster::frame::{Hello, Message, PROTOCOL_VERSION, SummaryDelta, SummaryFull, split_frames};
-use crate::cluster::handshake::{self, Admission, Role};
+use crate::cluster::handshake::{self, Admission, Exchanged, Role};
 use crate::cluster::interest::{InterestPublisher, PeerInterest};
 use crate::cluster::membership::{Member, Membership};
 use crate::deflate::{FrameInflater, InflateError, Inflater};
@@ -48,6 +48,76 @@ pub fn frame_decode(data: &[u8]) {
         assert!(consumed <= data.len());
         for range in ranges {
             let _ = Message::decode(&data[range]);
+        }
+    }
+}
+
+/// A link's protection. The first byte picks what the rest is: (0) a peer's preamble, read by
+/// a node of either mode; (1) a peer's Noise handshake message, read by an acceptor (as the
+/// first) and by a dialer (as the second); (2) a peer's plaintext, sealed, opened and split
+/// into frames that are decoded (the frame decoder behind the decryption layer), then sealed
+/// again with one byte flipped where the input says, which must open to nothing.
+pub fn secure_records(data: &[u8]) {
+    use crate::cluster::secure::{self, Encryption, NoiseHandshake, PREAMBLE_BYTES, Preamble, SecureError};
+    let mut bytes = Bytes(data);
+    let mode = bytes.u8() % 3;
+    let (dialer_key, acceptor_key) = ([1; 32], [2; 32]);
+    match mode {
+        0 => {
+            let mut preamble = [0; PREAMBLE_BYTES];
+            let rest = bytes.rest();
+            let length = rest.len().min(PREAMBLE_BYTES);
+            preamble[..length].copy_from_slice(&rest[..length]);
+            for encryption in [Encryption::Required, Encryption::Off] {
+                if let Ok(peer) = Preamble::new(encryption, dialer_key).decode_peer(&preamble) {
+                    assert_eq!(peer.encode(), preamble, "a preamble that decodes is the bytes it came from");
+                    assert_eq!(peer.encryption, encryption);
+                }
+            }
+        }
+        1 => {
+            let message = bytes.rest();
+            let dialer_preamble = Preamble::new(Encryption::Required, dialer_key).encode();
+            let acceptor_preamble = Preamble::new(Encryption::Required, acceptor_key).encode();
+            let mut acceptor = NoiseHandshake::acceptor(&dialer_preamble, &acceptor_preamble).expect("parameters");
+            if acceptor.read(message).is_ok() {
+                assert!(acceptor.write().is_ok(), "an acceptor that read a first message answers it");
+            }
+            let mut dialer = NoiseHandshake::dialer(&dialer_preamble, &acceptor_preamble).expect("parameters");
+            let _ = dialer.write().expect("first message");
+            // Only the acceptor's own answer authenticates (its tag); the fuzzer cannot forge one.
+            assert!(dialer.read(message).is_err(), "a forged second message of {} bytes", message.len());
+        }
+        _ => {
+            let flip_at = bytes.u32() as usize;
+            let plain = bytes.rest();
+            let ((mut sealer, _, _), (_, mut opener, _)) = secure::linked_pair(dialer_key, acceptor_key);
+            let mut sealed = Vec::new();
+            sealer.seal(plain, &mut sealed).expect("seal");
+            let mut opened = Vec::new();
+            for record in secure::split_records(&sealed).expect("records it sealed") {
+                opener.open(record, &mut opened).expect("records it sealed open");
+            }
+            assert_eq!(opened, plain);
+            frame_decode(&opened);
+            let mut damaged = Vec::new();
+            sealer.seal(plain, &mut damaged).expect("seal");
+            if damaged.is_empty() {
+                return; // nothing to send, nothing sealed
+            }
+            let at = flip_at % damaged.len();
+            damaged[at] ^= 1 << (flip_at >> 29);
+            let mut out = Vec::new();
+            let result = secure::split_records(&damaged).and_then(|records| {
+                let complete: usize = records.iter().map(|record| 2 + record.len()).sum();
+                if complete < damaged.len() {
+                    return Err(SecureError::RecordLength(damaged.len() - complete)); // a length now too long
+                }
+                records.iter().try_for_each(|record| opener.open(record, &mut out))
+            });
+            assert!(result.is_err(), "a flipped bit at {at} of {} went unnoticed", damaged.len());
+            // Only records wholly before the damage opened.
+            assert!(out.len() <= at, "plaintext from past the damage");
         }
     }
 }
@@ -140,13 +210,13 @@ pub fn link_handshake(data: &[u8]) {
     if admission.check_hello(&own, &peer).is_err() {
         return;
     }
-    let (dialer_hello, acceptor_hello) = (bodies[0], &own_frame[4..]);
+    let exchanged = Exchanged { channel: &[5; 32], dialer_hello: bodies[0], acceptor_hello: &own_frame[4..] };
     let signature = match (sign_for_peer, bodies.get(1).map(|body| Message::decode(body))) {
-        (true, _) => handshake::sign(&peer_key, Role::Dialer, dialer_hello, acceptor_hello),
+        (true, _) => handshake::sign(&peer_key, Role::Dialer, exchanged),
         (false, Some(Ok(Message::Auth(signature)))) => signature,
         _ => return,
     };
-    let verified = handshake::verify_peer(&peer.public_key, Role::Acceptor, dialer_hello, acceptor_hello, &signature);
+    let verified = handshake::verify_peer(&peer.public_key, Role::Acceptor, exchanged, &signature);
     assert_eq!(verified.is_ok(), sign_for_peer, "only the allowed peer's own signature verifies");
 }
 

@@ -14,13 +14,14 @@ use parrhesia_net::identity::NodeKey;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 7] = [
     ("frame_decode", fuzzing::frame_decode),
     ("deflate_frames", fuzzing::deflate_frames),
     ("http_request", fuzzing::http_request),
     ("link_handshake", fuzzing::link_handshake),
     ("membership_datagram", fuzzing::membership_datagram),
     ("interest_summary", fuzzing::interest_summary),
+    ("secure_records", fuzzing::secure_records),
 ];
 
 #[test]
@@ -96,6 +97,18 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
         }
         "membership_datagram" => vec![vec![0; 120], vec![1; 64], [&b"\0PRM1\x01c"[..], &peer.public(), &[0; 80]].concat()],
         "interest_summary" => vec![vec![0, 0, 0, 0, 0, 0, 0, 5, 1, 1, 0, 1, 0, 0, 3], vec![1, 0, 1, 255, 0, 0, 1, 1, 255, 3]],
+        "secure_records" => {
+            use parrhesia_net::cluster::secure::{Encryption, Preamble};
+            let preamble = Preamble::new(Encryption::Required, peer.public()).encode();
+            let plain = [Message::Hello(hello(&peer, 3)).encode(), Message::Ping(7).encode()].concat();
+            vec![
+                [&[0u8][..], &preamble].concat(),
+                [&[1u8][..], &[9; 32]].concat(),
+                [&[1u8][..], &[9; 48]].concat(),
+                [&[2u8, 5, 0, 0, 0][..], &plain].concat(),
+                [&[2u8, 0xff, 0xff, 0xff, 0xff][..], &vec![3; 70_000]].concat(),
+            ]
+        }
         other => panic!("no seeds for {other}"),
     }
 }

@@ -204,6 +204,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                         shards,
                         key: key.clone(),
                         admission: crate::cluster::admission(cluster, key.public()),
+                        encryption: match cluster.link_encryption {
+                            crate::config::LinkEncryption::Required => {
+                                parrhesia_net::cluster::secure::Encryption::Required
+                            }
+                            crate::config::LinkEncryption::Off => parrhesia_net::cluster::secure::Encryption::Off,
+                        },
                         listen: cluster.listen.clone(),
                         advertise: cluster.advertise.clone().unwrap_or_else(|| cluster.listen.clone()),
                         store: store.clone(),
@@ -283,10 +289,14 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         config.data_dir.display(),
         config.durability,
         config.cluster.as_ref().map_or(String::new(), |cluster| format!(
-            " cluster={} node={} links={}",
+            " cluster={} node={} links={} link_encryption={}",
             cluster.cluster_id,
             parrhesia_net::identity_hex(store.node_id()),
-            cluster.listen
+            cluster.listen,
+            match cluster.link_encryption {
+                crate::config::LinkEncryption::Required => "required",
+                crate::config::LinkEncryption::Off => "OFF (frames in the clear: for measuring only)",
+            }
         ))
     );
     for handle in handles {

@@ -7,127 +7,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::cluster::*;
 use common::metrics::{scrape, scrape_until, total};
-use common::{Client, Relay, WAIT, free_port, hex, keys, note, tools_binary};
+use common::{Client, Relay, WAIT, hex, keys, note, tools_binary};
 use parrhesia_engine::Event;
-
-/// `parrhesia-tools keygen --out FILE`; returns the public key it prints.
-fn keygen(path: &Path) -> String {
-    let output = Command::new(tools_binary()).arg("keygen").arg("--out").arg(path).output().expect("run keygen");
-    assert!(output.status.success(), "keygen failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).expect("UTF-8").trim().to_string()
-}
-
-/// One node's identity and addresses, before and across starts.
-struct NodeSpec {
-    dir: tempfile::TempDir,
-    public_key: String,
-    cluster_port: u16,
-}
-
-impl NodeSpec {
-    fn new() -> NodeSpec {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let public_key = keygen(&dir.path().join("node.key"));
-        NodeSpec { dir, public_key, cluster_port: free_port() }
-    }
-
-    fn cluster_address(&self) -> String {
-        format!("127.0.0.1:{}", self.cluster_port)
-    }
-
-    /// Starts this node with `seeds` and `allowed` peers in cluster `cluster_id`.
-    fn start(&self, seeds: &[String], allowed: &[&str], cluster_id: &str) -> Relay {
-        self.start_with(seeds, allowed, cluster_id, &self.cluster_address(), &[], &[])
-    }
-
-    /// As `start`, telling the others to reach it at `advertise` (a proxy in front of it), with
-    /// more `--set` assignments.
-    fn start_with(
-        &self,
-        seeds: &[String],
-        allowed: &[&str],
-        cluster_id: &str,
-        advertise: &str,
-        sets: &[&str],
-        env: &[(&str, &str)],
-    ) -> Relay {
-        let args = [
-            format!("cluster.advertise={advertise}"),
-            format!("cluster.node_key_file={}", self.dir.path().join("node.key").display()),
-            format!("cluster.listen={}", self.cluster_address()),
-            format!("cluster.seeds={}", seeds.join(",")),
-            format!("cluster.allowed_peers={}", allowed.join(",")),
-            format!("cluster.cluster_id={cluster_id}"),
-        ];
-        let mut flags: Vec<String> = Vec::new();
-        for arg in args.into_iter().chain(sets.iter().map(|set| set.to_string())) {
-            flags.push("--set".into());
-            flags.push(arg);
-        }
-        flags.extend(["--shards".to_string(), "2".to_string()]);
-        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-        Relay::start_in_with_env(&self.dir.path().join("data"), &flags, env)
-    }
-}
-
-/// A full mesh of `count` nodes: every node has every other as a seed and an allowed peer.
-struct Mesh {
-    specs: Vec<NodeSpec>,
-}
-
-impl Mesh {
-    fn new(count: usize) -> Mesh {
-        Mesh { specs: (0..count).map(|_| NodeSpec::new()).collect() }
-    }
-
-    fn start(&self, index: usize) -> Relay {
-        self.start_with(index, &[])
-    }
-
-    fn start_with(&self, index: usize, sets: &[&str]) -> Relay {
-        self.start_with_env(index, sets, &[])
-    }
-
-    fn start_with_env(&self, index: usize, sets: &[&str], env: &[(&str, &str)]) -> Relay {
-        let others: Vec<&NodeSpec> =
-            self.specs.iter().enumerate().filter(|(other, _)| *other != index).map(|(_, spec)| spec).collect();
-        let seeds: Vec<String> = others.iter().map(|spec| spec.cluster_address()).collect();
-        let allowed: Vec<&str> = others.iter().map(|spec| spec.public_key.as_str()).collect();
-        let spec = &self.specs[index];
-        spec.start_with(&seeds, &allowed, "test-cluster", &spec.cluster_address(), sets, env)
-    }
-}
-
-/// Waits until `relay` has logged `count` lines containing `text`.
-fn wait_for_log(relay: &Relay, text: &str, count: usize) {
-    let deadline = Instant::now() + WAIT;
-    while relay.log_text().matches(text).count() < count {
-        assert!(Instant::now() < deadline, "no {count} x {text:?} in the log:\n{}", relay.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Waits until a REQ on `relay` for `filter` returns `count` events; returns them.
-fn wait_for_events(relay: &Relay, filter: &str, count: usize) -> Vec<Event> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        // A fresh connection each time: a live event for the last subscription may still
-        // arrive after its CLOSE, and must not be counted as part of this scan.
-        let events = relay.connect().req("converge", &[filter]);
-        if events.len() >= count {
-            return events;
-        }
-        assert!(Instant::now() < deadline, "{} of {count} events on {}", events.len(), relay.url());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn subscribe(relay: &Relay, subscription: &str, filter: &str) -> Client {
-    let mut client = relay.connect();
-    assert!(client.req(subscription, &[filter]).is_empty());
-    client
-}
 
 #[test]
 fn an_event_published_on_one_node_reaches_the_others_live_and_stored() {
@@ -189,22 +72,6 @@ fn an_event_published_on_one_node_reaches_the_others_live_and_stored() {
     assert!(nodes[1].connect().req("stored", &[&kinds]).is_empty(), "never stored");
 }
 
-/// Publishes `count` notes by `author`, alternating between the clients, and returns them.
-fn publish_stream(clients: &mut [Client], author: &parrhesia_engine::Keys, count: usize, label: &str) -> Vec<Event> {
-    let mut events = Vec::with_capacity(count);
-    for number in 0..count {
-        let event = note(author, &format!("{label} {number}"));
-        let client = &mut clients[number % clients.len()];
-        assert!(client.publish(&event).0, "accepted");
-        events.push(event);
-    }
-    events
-}
-
-fn ids(events: &[Event]) -> std::collections::BTreeSet<[u8; 32]> {
-    events.iter().map(|event| *event.id()).collect()
-}
-
 #[test]
 fn a_node_killed_during_a_publish_stream_converges_after_restart() {
     let mesh = Mesh::new(3);
@@ -241,15 +108,18 @@ fn a_node_killed_during_a_publish_stream_converges_after_restart() {
 
 #[test]
 fn strangers_and_other_clusters_never_join() {
-    let mesh = Mesh::new(2);
+    let mut mesh = Mesh::new(2);
+    // A node A allows but of another cluster (its key is refused before any other check; its
+    // cluster only inside the channel, in its hello).
+    mesh.specs.push(NodeSpec::new());
     let (a, b) = (mesh.start(0), mesh.start(1));
     wait_for_log(&a, "link up", 1);
-    // A node A does not allow (it allows A), and a node A allows but of another cluster.
+    // A node A does not allow (it allows A).
     let stranger = NodeSpec::new();
     let stranger_node =
         stranger.start(&[mesh.specs[0].cluster_address()], &[&mesh.specs[0].public_key], "test-cluster");
-    let foreign = NodeSpec::new();
-    let foreign_node = foreign.start(&[mesh.specs[0].cluster_address()], &[&mesh.specs[0].public_key], "other-cluster");
+    let foreign_node =
+        mesh.specs[2].start(&[mesh.specs[0].cluster_address()], &[&mesh.specs[0].public_key], "other-cluster");
     let refusals = ["is not in allowed_peers", "peer belongs to cluster \"other-cluster\""];
     for refusal in refusals {
         wait_for_log(&a, refusal, 1);
@@ -275,53 +145,6 @@ fn strangers_and_other_clusters_never_join() {
     assert_eq!(total(&refused, "parrhesia_cluster_links_open", &[]), 1.0);
 }
 
-/// A peer played by the test: handshakes with `address` as the node whose key is in `key_file`.
-fn handshake_as(key_file: &Path, address: &str, cluster_id: &str) -> std::net::TcpStream {
-    use parrhesia_net::cluster::frame::{Hello, Message, PROTOCOL_VERSION};
-    use parrhesia_net::cluster::handshake::{self, Role};
-    use std::io::{Read, Write};
-    let key = parrhesia_net::NodeKey::load(key_file).expect("key");
-    let mut stream = std::net::TcpStream::connect(address).expect("connect");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let hello = Hello {
-        version: PROTOCOL_VERSION,
-        cluster_id: cluster_id.into(),
-        public_key: key.public(),
-        nonce: handshake::fresh_nonce().unwrap(),
-        epoch: 1,
-        advertise: "127.0.0.1:9".into(),
-        heads: Vec::new(),
-    };
-    let own = Message::Hello(hello).encode();
-    stream.write_all(&own).unwrap();
-    let read_body = |stream: &mut std::net::TcpStream| {
-        let mut header = [0; 4];
-        stream.read_exact(&mut header).unwrap();
-        let mut body = vec![0; u32::from_be_bytes(header) as usize];
-        stream.read_exact(&mut body).unwrap();
-        body
-    };
-    let peer_hello = read_body(&mut stream);
-    let signature = handshake::sign(&key, Role::Dialer, &own[4..], &peer_hello);
-    stream.write_all(&Message::Auth(signature).encode()).unwrap();
-    let Message::Auth(_) = Message::decode(&read_body(&mut stream)).unwrap() else { panic!("no auth") };
-    stream
-}
-
-/// Whether the node closed `stream` (EOF or reset), reading and discarding what it sends.
-fn closed_by_node(stream: &mut std::net::TcpStream) -> bool {
-    use std::io::Read;
-    let mut buffer = [0; 4096];
-    loop {
-        match stream.read(&mut buffer) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
-}
-
 #[test]
 fn garbage_from_an_authenticated_peer_closes_that_link_only() {
     use std::io::Write;
@@ -339,17 +162,31 @@ fn garbage_from_an_authenticated_peer_closes_that_link_only() {
         &[0xff, 0xff, 0xff, 0xff],          // a length over the limit
         &[0, 0, 0, 2, 3, 0, 0, 0, 9, 9, 9], // a ping that claims more than it is (truncated next)
     ];
+    // Garbage inside the channel: frames the peer sealed itself.
     for (round, garbage) in bodies.iter().enumerate() {
-        let mut stream = handshake_as(&key_file, &address, "test-cluster");
+        let mut link = handshake_as(&key_file, &address, "test-cluster");
         wait_for_log(&a, "link up", 2 + round);
         // The node may close as soon as it has read enough to refuse: later writes may fail.
-        let _ = stream.write_all(garbage);
+        let _ = link.send(garbage);
         if round == 3 {
-            let _ = stream.write_all(&[0, 0, 0, 100, 6]); // then a frame cut short
-            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let _ = link.send(&[0, 0, 0, 100, 6]); // then a frame cut short
+            let _ = link.stream.shutdown(std::net::Shutdown::Write);
         }
-        assert!(closed_by_node(&mut stream), "round {round}");
+        assert!(closed_by_node(&mut link.stream), "round {round}");
     }
+    // Bytes on the wire that the channel did not seal: a record that fails its tag, and one
+    // too short to hold one.
+    let raw: [&[u8]; 2] =
+        [&[0, 20, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], &[0, 3, 1, 2, 3]];
+    for (round, bytes) in raw.iter().enumerate() {
+        let mut link = handshake_as(&key_file, &address, "test-cluster");
+        wait_for_log(&a, "link up", 6 + round);
+        let _ = link.stream.write_all(bytes);
+        assert!(closed_by_node(&mut link.stream), "raw round {round}");
+    }
+    scrape_until(&a, "two tampered links counted", |scrape| {
+        total(scrape, "parrhesia_cluster_link_failures_total", &[("reason", "tampered")]) >= 2.0
+    });
     // A still serves its clients and its other link.
     let author = keys(44);
     let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
@@ -358,23 +195,6 @@ fn garbage_from_an_authenticated_peer_closes_that_link_only() {
     assert_eq!(wait_for_events(&b, &filter, 1)[0].id(), event.id());
     let log = a.log_text();
     assert!(log.contains("bad frame") || log.contains("malformed"), "{log}");
-}
-
-/// Three nodes, each reached only through its proxy (links and membership datagrams): it
-/// advertises the proxy, and the others' seeds are proxies. `sets` go to every node.
-fn proxied_cluster(sets: &[&str]) -> ([NodeSpec; 3], Vec<common::proxy::Proxy>, Vec<Relay>) {
-    let specs = [NodeSpec::new(), NodeSpec::new(), NodeSpec::new()];
-    let proxies: Vec<common::proxy::Proxy> =
-        specs.iter().map(|spec| common::proxy::Proxy::start(spec.cluster_address())).collect();
-    let nodes = (0..3)
-        .map(|index| {
-            let others: Vec<usize> = (0..3).filter(|other| *other != index).collect();
-            let seeds: Vec<String> = others.iter().map(|&other| proxies[other].address()).collect();
-            let allowed: Vec<&str> = others.iter().map(|&other| specs[other].public_key.as_str()).collect();
-            specs[index].start_with(&seeds, &allowed, "test-cluster", &proxies[index].address(), sets, &[])
-        })
-        .collect();
-    (specs, proxies, nodes)
 }
 
 #[test]

@@ -10,8 +10,9 @@ use rkyv::{Archive, Deserialize, Serialize};
 /// Bytes before the payload: length (4) and type (1).
 pub const FRAME_HEADER_BYTES: usize = 5;
 
-/// The link protocol version a hello carries; a peer of another version is refused.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// The link protocol version a hello carries (that of the preamble, `secure::LINK_VERSION`); a
+/// peer of another version is refused. 3: links encrypted, hellos signed with the channel.
+pub const PROTOCOL_VERSION: u32 = super::secure::LINK_VERSION as u32;
 
 /// How much of one origin log a node holds (see `parrhesia_storage::LogHead`).
 #[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,7 +1,9 @@
 //! Mutual authentication of a link: each side sends a `Hello`, then its signature over the
-//! transcript of both hellos (dialer's first) and its own role. Both nonces are fresh, so a
-//! recorded signature never verifies on another connection; the role byte keeps a node's own
-//! signature from being reflected back to it.
+//! transcript of the link's channel (the Noise handshake hash of `secure.rs`, which covers both
+//! ephemeral keys and both preambles), both hellos (dialer's first) and its own role. The
+//! channel and both nonces are fresh, so a recorded signature never verifies on another
+//! connection, and a party in the middle (two channels, two hashes) gets none that verifies on
+//! either; the role byte keeps a node's own signature from being reflected back to it.
 
 use sha2::{Digest, Sha256};
 
@@ -32,6 +34,8 @@ pub enum HandshakeError {
     BadSignature,
     #[error("peer sent {0} where the handshake expected another frame")]
     Unexpected(&'static str),
+    #[error("peer's hello names another key than its preamble")]
+    PreambleKey,
 }
 
 /// What a node checks a peer's hello against.
@@ -43,6 +47,18 @@ pub struct Admission {
 }
 
 impl Admission {
+    /// Checks a key the peer claims (in its preamble, then its hello): not this node's own, and
+    /// allowed.
+    pub fn check_key(&self, key: &[u8; 32]) -> Result<(), HandshakeError> {
+        if *key == self.own_key {
+            return Err(HandshakeError::OwnKey);
+        }
+        if !self.allowed_peers.contains(key) {
+            return Err(HandshakeError::NotAllowed(crate::identity_hex(key)));
+        }
+        Ok(())
+    }
+
     /// Checks the peer's hello (before its signature arrives).
     pub fn check_hello(&self, own: &Hello, peer: &Hello) -> Result<(), HandshakeError> {
         if peer.version != PROTOCOL_VERSION {
@@ -51,12 +67,7 @@ impl Admission {
         if peer.cluster_id != self.cluster_id {
             return Err(HandshakeError::OtherCluster(peer.cluster_id.clone()));
         }
-        if peer.public_key == self.own_key {
-            return Err(HandshakeError::OwnKey);
-        }
-        if !self.allowed_peers.contains(&peer.public_key) {
-            return Err(HandshakeError::NotAllowed(crate::identity_hex(&peer.public_key)));
-        }
+        self.check_key(&peer.public_key)?;
         if peer.nonce == own.nonce {
             return Err(HandshakeError::ReflectedNonce);
         }
@@ -71,37 +82,48 @@ pub fn fresh_nonce() -> Result<[u8; 32], getrandom::Error> {
     Ok(nonce)
 }
 
-/// The bytes a side signs: a domain tag, the signer's role, and the digests of both hellos'
-/// frames (the dialer's first).
-pub fn transcript(signer: Role, dialer_hello: &[u8], acceptor_hello: &[u8]) -> Vec<u8> {
-    let mut message = b"parrhesia-link-v1".to_vec();
+/// The bytes a side signs: a domain tag, the signer's role, the channel's handshake hash
+/// (empty on a link without encryption), and the digests of both hellos' frames (the dialer's
+/// first).
+pub fn transcript(signer: Role, channel: &[u8], dialer_hello: &[u8], acceptor_hello: &[u8]) -> Vec<u8> {
+    let mut message = b"parrhesia-link-v3".to_vec();
     message.push(match signer {
         Role::Dialer => b'D',
         Role::Acceptor => b'A',
     });
+    message.push(channel.len() as u8);
+    message.extend_from_slice(channel);
     message.extend_from_slice(&Sha256::digest(dialer_hello));
     message.extend_from_slice(&Sha256::digest(acceptor_hello));
     message
 }
 
+/// The hellos a link exchanged, and the channel they travelled in.
+#[derive(Clone, Copy, Debug)]
+pub struct Exchanged<'a> {
+    pub channel: &'a [u8],
+    pub dialer_hello: &'a [u8],
+    pub acceptor_hello: &'a [u8],
+}
+
 /// This node's signature for the handshake.
-pub fn sign(key: &NodeKey, own_role: Role, dialer_hello: &[u8], acceptor_hello: &[u8]) -> [u8; 64] {
-    key.sign(&transcript(own_role, dialer_hello, acceptor_hello))
+pub fn sign(key: &NodeKey, own_role: Role, exchanged: Exchanged<'_>) -> [u8; 64] {
+    key.sign(&transcript(own_role, exchanged.channel, exchanged.dialer_hello, exchanged.acceptor_hello))
 }
 
 /// Checks the peer's signature (the peer has the other role).
 pub fn verify_peer(
     peer_key: &[u8; 32],
     own_role: Role,
-    dialer_hello: &[u8],
-    acceptor_hello: &[u8],
+    exchanged: Exchanged<'_>,
     signature: &[u8; 64],
 ) -> Result<(), HandshakeError> {
     let peer_role = match own_role {
         Role::Dialer => Role::Acceptor,
         Role::Acceptor => Role::Dialer,
     };
-    if verify(peer_key, &transcript(peer_role, dialer_hello, acceptor_hello), signature) {
+    let Exchanged { channel, dialer_hello, acceptor_hello } = exchanged;
+    if verify(peer_key, &transcript(peer_role, channel, dialer_hello, acceptor_hello), signature) {
         Ok(())
     } else {
         Err(HandshakeError::BadSignature)
@@ -139,19 +161,39 @@ mod tests {
         let a = Message::Hello(acceptor_hello.clone()).encode();
         admission(&acceptor, &[&dialer]).check_hello(&acceptor_hello, &dialer_hello).unwrap();
         admission(&dialer, &[&acceptor]).check_hello(&dialer_hello, &acceptor_hello).unwrap();
-        let dialer_signature = sign(&dialer, Role::Dialer, &d, &a);
-        let acceptor_signature = sign(&acceptor, Role::Acceptor, &d, &a);
-        verify_peer(&dialer.public(), Role::Acceptor, &d, &a, &dialer_signature).unwrap();
-        verify_peer(&acceptor.public(), Role::Dialer, &d, &a, &acceptor_signature).unwrap();
+        let channel = [7; 32];
+        let exchanged = Exchanged { channel: &channel, dialer_hello: &d, acceptor_hello: &a };
+        let dialer_signature = sign(&dialer, Role::Dialer, exchanged);
+        let acceptor_signature = sign(&acceptor, Role::Acceptor, exchanged);
+        verify_peer(&dialer.public(), Role::Acceptor, exchanged, &dialer_signature).unwrap();
+        verify_peer(&acceptor.public(), Role::Dialer, exchanged, &acceptor_signature).unwrap();
 
         // A reflected signature, a replayed one (other nonce) and a stranger's all fail.
-        let reflected = verify_peer(&acceptor.public(), Role::Acceptor, &d, &a, &acceptor_signature);
+        let reflected = verify_peer(&acceptor.public(), Role::Acceptor, exchanged, &acceptor_signature);
         assert_eq!(reflected, Err(HandshakeError::BadSignature));
         let fresh = Message::Hello(hello(&acceptor, 9, "c")).encode();
-        let replayed = verify_peer(&dialer.public(), Role::Acceptor, &d, &fresh, &dialer_signature);
-        assert_eq!(replayed, Err(HandshakeError::BadSignature));
-        let forged = sign(&stranger, Role::Dialer, &d, &a);
-        assert_eq!(verify_peer(&dialer.public(), Role::Acceptor, &d, &a, &forged), Err(HandshakeError::BadSignature));
+        let replayed = Exchanged { acceptor_hello: &fresh, ..exchanged };
+        assert_eq!(
+            verify_peer(&dialer.public(), Role::Acceptor, replayed, &dialer_signature),
+            Err(HandshakeError::BadSignature)
+        );
+        let forged = sign(&stranger, Role::Dialer, exchanged);
+        assert_eq!(
+            verify_peer(&dialer.public(), Role::Acceptor, exchanged, &forged),
+            Err(HandshakeError::BadSignature)
+        );
+        // A party in the middle relays the hellos between two channels of its own: the
+        // signatures name the dialer's channel, and the acceptor's is another.
+        let middle = Exchanged { channel: &[8; 32], ..exchanged };
+        assert_eq!(
+            verify_peer(&dialer.public(), Role::Acceptor, middle, &dialer_signature),
+            Err(HandshakeError::BadSignature)
+        );
+        let unencrypted = Exchanged { channel: &[], ..exchanged };
+        assert_eq!(
+            verify_peer(&dialer.public(), Role::Acceptor, unencrypted, &dialer_signature),
+            Err(HandshakeError::BadSignature)
+        );
 
         let checks = admission(&acceptor, &[&dialer]);
         let refused = [

@@ -11,6 +11,7 @@ pub mod interest;
 pub mod membership;
 pub mod queues;
 pub mod replication;
+pub mod secure;
 #[doc(hidden)]
 pub mod store_contract;
 

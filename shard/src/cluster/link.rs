@@ -6,9 +6,7 @@
 //! cluster executor), a writer (the link's queues, which the cluster executor fills, to the
 //! socket) and a pinger (a link silent for 5 s is dead). The replicator, the summaries and the
 //! membership stay on the cluster executor: they are the node's one view of its peers.
-//! One piece past ~700 lines (730 of code, then tests): its handshake, reader, writer and pinger
-//! share the link's state; issue 27's encrypted transport replaces the handshake and framing,
-//! and the file splits along that seam then.
+//! The link's bytes (handshake, encryption, frame reading and writing) are `transport.rs`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -17,20 +15,21 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
 use glommio::net::{TcpListener, TcpStream};
 use parrhesia_engine::{Event, Limits};
 use parrhesia_net::NodeKey;
 use parrhesia_net::cluster::NodeId;
-use parrhesia_net::cluster::frame::{FrameError, Hello, Message, PROTOCOL_VERSION, WireEvent, body_length};
-use parrhesia_net::cluster::handshake::{self, Admission, HandshakeError, Role};
+use parrhesia_net::cluster::frame::{Hello, Message, WireEvent};
+use parrhesia_net::cluster::handshake::{Admission, HandshakeError, Role};
 use parrhesia_net::cluster::queues::{CONTROL, ClassConfig, ClassFigures, LinkQueues, Pushed};
+use parrhesia_net::cluster::secure::Encryption;
 use parrhesia_net::identity_hex;
 use parrhesia_storage::Store;
 
 use super::ClusterMetrics;
+use super::transport::{HANDSHAKE_TIMEOUT, LinkEnd, LinkReader, LinkWriter, Linked, Party, with_timeout};
 use crate::executor::with_pulse;
 use crate::metrics::ShardMetrics;
 use crate::notify::Notify;
@@ -38,9 +37,6 @@ use crate::notify::Notify;
 const PING_INTERVAL: Duration = Duration::from_secs(1);
 /// A link that has carried nothing (pongs included) for this long is dead.
 const SILENCE_TIMEOUT: Duration = Duration::from_secs(5);
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// The largest hello or auth frame read before the peer is authenticated.
-const HANDSHAKE_FRAME_BYTES_MAX: usize = 16 * 1024;
 /// Connections in their handshake at once on a node (each shard takes its share); more are
 /// closed at once (unauthenticated peers must not hold more than this many sockets and
 /// buffers).
@@ -196,6 +192,7 @@ pub struct LinksSetup {
     pub shards: usize,
     pub key: NodeKey,
     pub admission: Admission,
+    pub encryption: Encryption,
     /// The cluster's link address (every shard binds it).
     pub listen: String,
     pub advertise: String,
@@ -216,9 +213,7 @@ pub struct LinksSetup {
 pub struct Links {
     shard: usize,
     handshakes_max: usize,
-    key: NodeKey,
-    admission: Admission,
-    advertise: String,
+    party: Party,
     store: Store,
     limits: Limits,
     verify_replicated: bool,
@@ -265,57 +260,36 @@ impl Local {
     }
 }
 
-/// Why a link ended.
+/// Why an event from a peer was not taken.
 #[derive(Debug)]
-enum LinkEnd {
-    Handshake(HandshakeError),
-    Io(std::io::Error),
-    Frame(FrameError),
-    Timeout(&'static str),
-    /// Closed by the cluster executor (the cause) or by this shard.
-    Closed(u8),
-}
-
-impl LinkEnd {
-    fn reason(&self) -> &'static str {
-        match self {
-            LinkEnd::Handshake(HandshakeError::BadSignature) => "bad_signature",
-            LinkEnd::Handshake(HandshakeError::NotAllowed(_)) => "not_allowed",
-            LinkEnd::Handshake(HandshakeError::OtherCluster(_)) => "other_cluster",
-            LinkEnd::Handshake(_) => "handshake",
-            LinkEnd::Io(_) => "io",
-            LinkEnd::Frame(_) => "bad_frame",
-            LinkEnd::Timeout(_) => "timeout",
-            LinkEnd::Closed(cause) if *cause == CloseCause::Duplicate as u8 => "duplicate",
-            LinkEnd::Closed(cause) if *cause == CloseCause::Protocol as u8 => "protocol",
-            LinkEnd::Closed(cause) if *cause == CloseCause::QueueFull as u8 => "queue_full",
-            LinkEnd::Closed(cause) if *cause == CloseCause::Silent as u8 => "silent",
-            LinkEnd::Closed(cause) if *cause == CloseCause::Shutdown as u8 => "shutdown",
-            LinkEnd::Closed(_) => "closed",
-        }
-    }
-}
-
-impl std::fmt::Display for LinkEnd {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LinkEnd::Handshake(error) => write!(formatter, "handshake refused: {error}"),
-            LinkEnd::Io(error) => write!(formatter, "{error}"),
-            LinkEnd::Frame(error) => write!(formatter, "{error}"),
-            LinkEnd::Timeout(what) => write!(formatter, "{what}"),
-            LinkEnd::Closed(_) => write!(formatter, "closed ({})", self.reason()),
-        }
-    }
+pub enum EventCheck {
+    /// Not an event (not UTF-8, not an event's JSON, an id that does not match, with
+    /// `verify_replicated` a bad signature): the peer is broken or lying.
+    Invalid(String),
+    /// An event, but past this node's limits (`event_bytes_max`, `tags_per_event_max`): refused
+    /// as a client's would be.
+    Refused(String),
 }
 
 /// An event from a peer, checked as a client's would be (id, limits) and, with `verify`, its
 /// signature.
-pub fn check_event(wire: &WireEvent, limits: &Limits, verify: bool) -> Result<Event, String> {
+pub fn check_event(wire: &WireEvent, limits: &Limits, verify: bool) -> Result<Event, EventCheck> {
     let json = parrhesia_storage::record::json_from_parts(&wire.id, &wire.pubkey, &wire.sig, &wire.middle);
-    let json = String::from_utf8(json).map_err(|_| "not UTF-8".to_string())?;
-    let event = Event::parse(&json, limits).map_err(|reason| reason.to_string())?;
+    let json = String::from_utf8(json).map_err(|_| EventCheck::Invalid("not UTF-8".to_string()))?;
+    let event = match Event::parse(&json, limits) {
+        Ok(event) => event,
+        Err(reason) => {
+            // Only this node's limits refused it if it parses without them (the frame's bound
+            // already bounds its size).
+            let unbounded = Limits { event_bytes_max: usize::MAX, tags_per_event_max: usize::MAX, ..limits.clone() };
+            return Err(match Event::parse(&json, &unbounded) {
+                Ok(_) => EventCheck::Refused(reason.to_string()),
+                Err(_) => EventCheck::Invalid(reason.to_string()),
+            });
+        }
+    };
     if verify {
-        event.verify_signature().map_err(|reason| reason.to_string())?;
+        event.verify_signature().map_err(|reason| EventCheck::Invalid(reason.to_string()))?;
     }
     Ok(event)
 }
@@ -325,9 +299,12 @@ impl Links {
         let links = Rc::new(Links {
             shard: setup.shard,
             handshakes_max: HANDSHAKES_MAX.div_ceil(setup.shards.max(1)),
-            key: setup.key,
-            admission: setup.admission,
-            advertise: setup.advertise,
+            party: Party {
+                key: setup.key,
+                admission: setup.admission,
+                encryption: setup.encryption,
+                advertise: setup.advertise,
+            },
             store: setup.store,
             limits: setup.limits,
             verify_replicated: setup.verify_replicated,
@@ -464,12 +441,13 @@ impl Links {
             self.counters.failure("too_many_handshakes");
             return Err(LinkEnd::Timeout("too many handshakes at once"));
         }
-        let (mut reader, mut writer) = futures_lite::io::split(stream);
+        let (reader, writer) = futures_lite::io::split(stream);
         self.handshakes.set(self.handshakes.get() + 1);
-        let shaken = with_timeout("no handshake within 5 s", self.handshake(&mut reader, &mut writer, role)).await;
+        let handshake = self.party.handshake(reader, writer, role, self.store.epoch());
+        let shaken = with_timeout("no handshake within 5 s", handshake).await;
         self.handshakes.set(self.handshakes.get() - 1);
-        let (hello, own_nonce) = match shaken {
-            Ok(shaken) => shaken,
+        let Linked { mut reader, writer, hello, own_nonce } = match shaken {
+            Ok(linked) => linked,
             Err(end) => {
                 self.counters.failure(end.reason());
                 if !matches!(end, LinkEnd::Handshake(HandshakeError::OwnKey)) {
@@ -500,7 +478,7 @@ impl Links {
             last_heard: Cell::new(Instant::now()),
             ping_sent: Cell::new(None),
         });
-        let dialer = if role == Role::Dialer { (self.key.public(), own_nonce) } else { (peer, hello.nonce) };
+        let dialer = if role == Role::Dialer { (self.party.key.public(), own_nonce) } else { (peer, hello.nonce) };
         self.links.borrow_mut().insert(shared.id, link.clone());
         self.shard_counters.cluster_links_owned.set(self.links.borrow().len() as i64);
         let end = if self.tell(FromLinks::Up { link: shared.clone(), hello, dialer, role }).await {
@@ -529,55 +507,11 @@ impl Links {
         Ok(peer)
     }
 
-    /// The handshake: both sides send a hello, check the other's, then sign the transcript
-    /// and check the other's signature. Returns the peer's hello.
-    async fn handshake(
-        &self,
-        reader: &mut (impl AsyncRead + Unpin),
-        writer: &mut (impl AsyncWrite + Unpin),
-        role: Role,
-    ) -> Result<(Hello, [u8; 32]), LinkEnd> {
-        let nonce = handshake::fresh_nonce().map_err(|error| LinkEnd::Io(std::io::Error::other(error.to_string())))?;
-        let hello = Hello {
-            version: PROTOCOL_VERSION,
-            cluster_id: self.admission.cluster_id.clone(),
-            public_key: self.key.public(),
-            nonce,
-            epoch: self.store.epoch(),
-            advertise: self.advertise.clone(),
-            // Sent after authentication (the replicator's first frame), not to strangers.
-            heads: Vec::new(),
-        };
-        let own_frame = Message::Hello(hello.clone()).encode();
-        writer.write_all(&own_frame).await.map_err(LinkEnd::Io)?;
-        writer.flush().await.map_err(LinkEnd::Io)?;
-        let peer_body = read_body(reader, HANDSHAKE_FRAME_BYTES_MAX, || {}).await?;
-        let Message::Hello(peer) = Message::decode(&peer_body).map_err(LinkEnd::Frame)? else {
-            return Err(LinkEnd::Handshake(HandshakeError::Unexpected("another frame")));
-        };
-        self.admission.check_hello(&hello, &peer).map_err(LinkEnd::Handshake)?;
-        let own_body = &own_frame[4..];
-        let (dialer_hello, acceptor_hello) = match role {
-            Role::Dialer => (own_body, &peer_body[..]),
-            Role::Acceptor => (&peer_body[..], own_body),
-        };
-        let signature = handshake::sign(&self.key, role, dialer_hello, acceptor_hello);
-        writer.write_all(&Message::Auth(signature).encode()).await.map_err(LinkEnd::Io)?;
-        writer.flush().await.map_err(LinkEnd::Io)?;
-        let auth_body = read_body(reader, HANDSHAKE_FRAME_BYTES_MAX, || {}).await?;
-        let Message::Auth(peer_signature) = Message::decode(&auth_body).map_err(LinkEnd::Frame)? else {
-            return Err(LinkEnd::Handshake(HandshakeError::Unexpected("another frame")));
-        };
-        handshake::verify_peer(&peer.public_key, role, dialer_hello, acceptor_hello, &peer_signature)
-            .map_err(LinkEnd::Handshake)?;
-        Ok((peer, nonce))
-    }
-
     /// Reads, decodes and checks frames; answers pings; passes the rest to the executor.
-    async fn read_loop(&self, link: &Local, reader: &mut (impl AsyncRead + Unpin)) -> LinkEnd {
+    async fn read_loop(&self, link: &Local, reader: &mut LinkReader<impl AsyncRead + Unpin>) -> LinkEnd {
         loop {
             let heard = || link.last_heard.set(Instant::now());
-            let read = read_body(reader, self.frame_bytes_max, heard);
+            let read = reader.read_body(self.frame_bytes_max, heard);
             let body = futures_lite::future::or(read, async {
                 link.closed().await;
                 Err(LinkEnd::Closed(link.shared.close_cause()))
@@ -612,7 +546,13 @@ impl Links {
                     }
                 }
                 message => {
-                    let checked = self.check(&message).await;
+                    let checked = match self.check(&message).await {
+                        Ok(checked) => checked,
+                        Err(end) => {
+                            tracing::warn!(peer = %identity_hex(&link.shared.peer), reason = %end, "closing link");
+                            return end;
+                        }
+                    };
                     let frame = FromLinks::Frame { link: link.shared.id, message, checked };
                     // Waiting for room at the cluster executor is not the peer's silence, and
                     // a close meanwhile ends the wait.
@@ -632,8 +572,9 @@ impl Links {
         }
     }
 
-    /// The events of a frame that hold (the others are left to the executor to report).
-    async fn check(&self, message: &Message) -> Vec<Event> {
+    /// The events of a frame that hold; those past this node's limits are left to the executor
+    /// to report. An invalid one fails the whole frame (the link closes).
+    async fn check(&self, message: &Message) -> Result<Vec<Event>, LinkEnd> {
         let events: &[WireEvent] = match message {
             Message::Batch(batch) => &batch.events,
             Message::Fetched(fetched) => &fetched.events,
@@ -646,43 +587,20 @@ impl Links {
             if index % CHECKS_PER_YIELD == CHECKS_PER_YIELD - 1 {
                 glommio::yield_if_needed().await;
             }
-            if let Ok(event) = check_event(wire, &self.limits, self.verify_replicated) {
-                checked.push(event);
+            match check_event(wire, &self.limits, self.verify_replicated) {
+                Ok(event) => checked.push(event),
+                Err(EventCheck::Refused(_)) => {}
+                Err(EventCheck::Invalid(reason)) => {
+                    let id = parrhesia_engine::hex::encode(&wire.id);
+                    return Err(LinkEnd::InvalidEvent(format!("{id}: {reason}")));
+                }
             }
         }
-        checked
+        Ok(checked)
     }
 }
 
-/// Reads one frame body (type and payload), refusing a length over `limit` before reading it,
-/// calling `progress` as each piece of a large frame arrives (a link busy with one big batch
-/// is not silent).
-async fn read_body(
-    reader: &mut (impl AsyncRead + Unpin),
-    limit: usize,
-    mut progress: impl FnMut(),
-) -> Result<Vec<u8>, LinkEnd> {
-    const PIECE_BYTES: usize = 64 * 1024;
-    let mut header = [0; 4];
-    reader.read_exact(&mut header).await.map_err(LinkEnd::Io)?;
-    let length = body_length(header, limit).map_err(LinkEnd::Frame)?;
-    let mut body = vec![0; length];
-    for piece in body.chunks_mut(PIECE_BYTES) {
-        reader.read_exact(piece).await.map_err(LinkEnd::Io)?;
-        progress();
-    }
-    Ok(body)
-}
-
-async fn with_timeout<T>(what: &'static str, future: impl Future<Output = Result<T, LinkEnd>>) -> Result<T, LinkEnd> {
-    futures_lite::future::or(future, async {
-        glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
-        Err(LinkEnd::Timeout(what))
-    })
-    .await
-}
-
-async fn write_loop(link: Rc<Local>, mut writer: impl AsyncWrite + Unpin) -> std::io::Result<()> {
+async fn write_loop(link: Rc<Local>, mut writer: LinkWriter<impl AsyncWrite + Unpin>) -> std::io::Result<()> {
     loop {
         let Some(frame) = link.shared.pop() else {
             // Nothing queued: flush what was written, then wait for a push (or the close).
@@ -700,7 +618,7 @@ async fn write_loop(link: Rc<Local>, mut writer: impl AsyncWrite + Unpin) -> std
             continue;
         };
         // A closed link stops writing at once, even to a peer that stopped reading.
-        let written = futures_lite::future::or(async { Some(writer.write_all(&frame).await) }, async {
+        let written = futures_lite::future::or(async { Some(writer.write_frame(&frame).await) }, async {
             link.closed().await;
             None
         })

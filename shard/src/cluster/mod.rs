@@ -10,6 +10,7 @@ pub mod link;
 mod links;
 mod membership;
 mod store_log;
+mod transport;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -335,8 +336,10 @@ impl Node {
         }
         match link::check_event(wire, &self.limits, self.config.verify_replicated) {
             Ok(event) => Some(event),
-            Err(reason) => {
-                tracing::warn!(id = %parrhesia_engine::hex::encode(&wire.id), %reason, "dropping an invalid event from a peer");
+            // An invalid event closed its link on the shard before its frame got here; one
+            // past this node's limits is refused as a client's would be.
+            Err(link::EventCheck::Refused(reason) | link::EventCheck::Invalid(reason)) => {
+                tracing::warn!(id = %parrhesia_engine::hex::encode(&wire.id), %reason, "refusing an event from a peer");
                 self.counters.replicated_events_invalid.inc();
                 None
             }
@@ -509,6 +512,12 @@ pub async fn run(setup: ClusterSetup) {
         config: setup.config,
     });
     tracing::info!(node = %parrhesia_net::identity_hex(&me), listen = %node.config.listen, "cluster links listening");
+    if node.config.link_encryption == crate::config::LinkEncryption::Off {
+        tracing::warn!(
+            "cluster.link_encryption is off: link frames travel in the clear after the handshake, and anyone on \
+             the path can read and alter replicated events; use it only to measure the cost of encryption"
+        );
+    }
     let mut tasks = vec![
         glommio::spawn_local(apply_loop(node.clone(), setup.to_writer)),
         glommio::spawn_local(notice_loop(node.clone(), setup.from_writer)),

@@ -7,6 +7,8 @@ use anyhow::{Context, bail};
 use documented::DocumentedFields;
 use serde::{Deserialize, Serialize};
 
+use super::values::LinkEncryption;
+
 /// `[cluster]`: this node's identity, where it meets its peers, and who they may be.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, DocumentedFields)]
 #[serde(deny_unknown_fields, default)]
@@ -24,6 +26,11 @@ pub struct ClusterConfig {
     pub allowed_peers: Vec<String>,
     /// Name of the cluster; another cluster's links are refused. Required.
     pub cluster_id: String,
+    /// "required": every link frame is encrypted and authenticated (Noise, keys signed by the
+    /// node keys) and a plaintext peer is refused. "off" sends frames in the clear after the
+    /// handshake, for measuring the cost of encryption only: anyone on the path can read and
+    /// alter replicated events.
+    pub link_encryption: LinkEncryption,
     /// Check the signature of every replicated event again (the origin checked it already).
     pub verify_replicated: bool,
     /// Largest link frame accepted, in bytes.
@@ -86,6 +93,7 @@ impl Default for ClusterConfig {
             seeds: Vec::new(),
             allowed_peers: Vec::new(),
             cluster_id: String::new(),
+            link_encryption: LinkEncryption::Required,
             verify_replicated: false,
             link_frame_bytes_max: 8 * 1024 * 1024,
             link_queue_bytes_max: 32 * 1024 * 1024,

@@ -17,7 +17,7 @@ mod values;
 
 pub use cluster::ClusterConfig;
 use values::parse_rate;
-pub use values::{AuthRequired, DurabilitySetting, LogFormat, OverflowPolicy};
+pub use values::{AuthRequired, DurabilitySetting, LinkEncryption, LogFormat, OverflowPolicy};
 
 /// The relay's configuration. Flat, so every key maps to one `PARRHESIA_<KEY>` variable. Each
 /// field's doc comment is what `parrhesia --print-config` prints above it.

@@ -1,5 +1,5 @@
 //! The configuration's typed values: the enums a key takes (`auth_required`, `outbound_overflow`,
-//! `durability`, `log_format`) and the parser of a rate limit's "PER_SECOND/BURST" text.
+//! `durability`, `log_format`, `cluster.link_encryption`) and the parser of a rate limit's "PER_SECOND/BURST" text.
 
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,14 @@ pub enum DurabilitySetting {
     Fsync,
     /// No fsync at commit; flush every `flush_interval_ms`.
     Nosync,
+}
+
+/// `cluster.link_encryption`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkEncryption {
+    Required,
+    Off,
 }
 
 /// How log lines are written.

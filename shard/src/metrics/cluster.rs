@@ -5,7 +5,7 @@
 use super::{Count, Gauge};
 
 /// Why a cluster link was refused or closed.
-pub const LINK_FAILURES: [&str; 14] = [
+pub const LINK_FAILURES: [&str; 19] = [
     "bad_signature",
     "not_allowed",
     "other_cluster",
@@ -19,6 +19,11 @@ pub const LINK_FAILURES: [&str; 14] = [
     "too_many_handshakes",
     "silent",
     "protocol",
+    "tampered",
+    "plaintext_peer",
+    "encryption_mismatch",
+    "not_a_link",
+    "invalid_event",
     "other",
 ];
 

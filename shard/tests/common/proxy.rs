@@ -2,8 +2,9 @@
 //! TCP (links) and UDP (membership) on the same port number, and forwards to the node. On
 //! command it cuts every connection and drops every datagram (and refuses new connections),
 //! blackholes them (bytes are read and dropped, sockets stay open: a silent peer), delays
-//! every chunk and datagram, or blocks one node's traffic only: links whose first frame is that
-//! node's hello, and datagrams whose envelope names it as sender. Threads and blocking sockets;
+//! every chunk and datagram, or blocks one node's traffic only: links whose preamble names that
+//! node's key (the one part of a link in the clear), and datagrams whose envelope names it as
+//! sender. Threads and blocking sockets;
 //! for tests only.
 
 use std::collections::HashSet;
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use parrhesia_net::cluster::frame::Message;
+use parrhesia_net::cluster::secure::{Encryption, PREAMBLE_BYTES, Preamble};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -28,7 +29,19 @@ pub enum Fault {
     /// Stop reading (TCP) until the fault changes: the sender's socket buffers fill and its
     /// writes block, as behind a stalled peer. Datagrams are dropped.
     Stall,
+    /// Past a connection's handshake (its first `TAMPER_AFTER` bytes each way), flip one bit of
+    /// the next chunk, once per direction.
+    Flip,
+    /// Past the handshake, forward half of the next chunk, then close the connection.
+    Truncate,
+    /// Past the handshake, put a chunk copied from an earlier connection in front of the next
+    /// chunk (well-formed records, sealed for another channel), once per direction.
+    Inject,
 }
+
+/// Bytes of each direction of a connection let through untouched by the tampering faults: its
+/// preamble, Noise messages, hello and auth records fit well within them.
+const TAMPER_AFTER: usize = 1024;
 
 impl Fault {
     fn encode(self) -> u64 {
@@ -37,7 +50,10 @@ impl Fault {
             Fault::Cut => 1,
             Fault::Blackhole => 2,
             Fault::Stall => 3,
-            Fault::Delay(milliseconds) => 4 + milliseconds,
+            Fault::Flip => 4,
+            Fault::Truncate => 5,
+            Fault::Inject => 6,
+            Fault::Delay(milliseconds) => 16 + milliseconds,
         }
     }
 
@@ -47,7 +63,10 @@ impl Fault {
             1 => Fault::Cut,
             2 => Fault::Blackhole,
             3 => Fault::Stall,
-            delay => Fault::Delay(delay - 4),
+            4 => Fault::Flip,
+            5 => Fault::Truncate,
+            6 => Fault::Inject,
+            delay => Fault::Delay(delay - 16),
         }
     }
 }
@@ -61,6 +80,13 @@ struct Shared {
     stalled: Mutex<HashSet<[u8; 32]>>,
     /// (socket, its dialer's key once known) for every proxied connection.
     sockets: Mutex<Vec<(TcpStream, Option<[u8; 32]>)>>,
+    /// Every byte forwarded over TCP, both ways, in the order forwarded.
+    recorded: Mutex<Vec<u8>>,
+    /// What each connection's dialer sent, preamble first, by connection.
+    dialed: Mutex<Vec<Vec<u8>>>,
+    /// A chunk seen past a handshake (and the pump it passed), for `Fault::Inject` on
+    /// another connection.
+    earlier_chunk: Mutex<Option<(usize, Vec<u8>)>>,
 }
 
 impl Shared {
@@ -132,6 +158,16 @@ impl Proxy {
         self.shared.stalled.lock().unwrap().insert(key);
     }
 
+    /// Every byte forwarded over TCP so far, both ways.
+    pub fn recorded(&self) -> Vec<u8> {
+        self.shared.recorded.lock().unwrap().clone()
+    }
+
+    /// What the dialer of each connection so far sent, preamble first.
+    pub fn dialed(&self) -> Vec<Vec<u8>> {
+        self.shared.dialed.lock().unwrap().clone()
+    }
+
     pub fn unblock_all(&self) {
         self.shared.blocked.lock().unwrap().clear();
         self.shared.stalled.lock().unwrap().clear();
@@ -162,7 +198,8 @@ fn forward_datagrams(socket: UdpSocket, target: &str, shared: &Shared) {
             continue;
         }
         match shared.fault() {
-            Fault::Pass => {}
+            // Tampering is for links: datagrams carry their own signatures.
+            Fault::Pass | Fault::Flip | Fault::Truncate | Fault::Inject => {}
             Fault::Cut | Fault::Blackhole | Fault::Stall => continue,
             Fault::Delay(milliseconds) => std::thread::sleep(Duration::from_millis(milliseconds)),
         }
@@ -170,13 +207,13 @@ fn forward_datagrams(socket: UdpSocket, target: &str, shared: &Shared) {
     }
 }
 
-/// Reads the dialer's first frame (its hello) to learn its key, then forwards both ways.
+/// Reads the dialer's preamble to learn its key, then forwards both ways.
 fn proxy_connection(mut client: TcpStream, target: &str, shared: Arc<Shared>) {
     if shared.fault() == Fault::Cut {
         let _ = client.shutdown(Shutdown::Both);
         return;
     }
-    let Some((hello, dialer)) = read_hello(&mut client) else {
+    let Some((preamble, dialer)) = read_preamble(&mut client) else {
         let _ = client.shutdown(Shutdown::Both);
         return;
     };
@@ -188,42 +225,55 @@ fn proxy_connection(mut client: TcpStream, target: &str, shared: Arc<Shared>) {
         let _ = client.shutdown(Shutdown::Both);
         return;
     };
-    if server.write_all(&hello).is_err() {
+    if server.write_all(&preamble).is_err() {
         return;
     }
+    let connection = {
+        let mut dialed = shared.dialed.lock().unwrap();
+        dialed.push(preamble.clone());
+        dialed.len() - 1
+    };
+    shared.recorded.lock().unwrap().extend_from_slice(&preamble);
     {
         let mut sockets = shared.sockets.lock().unwrap();
         sockets.push((client.try_clone().expect("clone socket"), dialer));
         sockets.push((server.try_clone().expect("clone socket"), dialer));
     }
-    pump(client.try_clone().expect("clone"), server.try_clone().expect("clone"), dialer, shared.clone());
-    pump(server, client, dialer, shared);
+    let (from_client, to_server) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+    pump(from_client, to_server, dialer, Some(connection), PREAMBLE_BYTES, shared.clone());
+    pump(server, client, dialer, None, 0, shared);
 }
 
-/// The first frame of a link and the key its hello names (None if it is not a hello).
-fn read_hello(client: &mut TcpStream) -> Option<(Vec<u8>, Option<[u8; 32]>)> {
+/// The first bytes of a link (its preamble) and the key they name (None if they are not a
+/// preamble).
+fn read_preamble(client: &mut TcpStream) -> Option<(Vec<u8>, Option<[u8; 32]>)> {
     client.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut header = [0; 4];
-    client.read_exact(&mut header).ok()?;
-    let length = u32::from_be_bytes(header) as usize;
-    if length > 1 << 20 {
-        return None;
-    }
-    let mut frame = header.to_vec();
-    frame.resize(4 + length, 0);
-    client.read_exact(&mut frame[4..]).ok()?;
+    let mut preamble = vec![0; PREAMBLE_BYTES];
+    client.read_exact(&mut preamble).ok()?;
     client.set_read_timeout(None).ok()?;
-    let dialer = match Message::decode(&frame[4..]) {
-        Ok(Message::Hello(hello)) => Some(hello.public_key),
-        _ => None,
-    };
-    Some((frame, dialer))
+    let own = Preamble::new(Encryption::Required, [0; 32]);
+    let off = Preamble::new(Encryption::Off, [0; 32]);
+    let bytes: &[u8; PREAMBLE_BYTES] = preamble[..].try_into().ok()?;
+    let dialer = own.decode_peer(bytes).or_else(|_| off.decode_peer(bytes)).ok().map(|peer| peer.key);
+    Some((preamble, dialer))
 }
 
-/// Copies `from` to `to` under the current fault, on its own thread.
-fn pump(mut from: TcpStream, mut to: TcpStream, dialer: Option<[u8; 32]>, shared: Arc<Shared>) {
+/// Copies `from` to `to` under the current fault, on its own thread. `dialed` is the
+/// connection whose dialer's bytes these are (recorded for replay); `forwarded` counts what
+/// this direction let through before.
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    dialer: Option<[u8; 32]>,
+    dialed: Option<usize>,
+    mut forwarded: usize,
+    shared: Arc<Shared>,
+) {
+    static PUMPS: AtomicU64 = AtomicU64::new(0);
+    let pump = PUMPS.fetch_add(1, Ordering::Relaxed) as usize;
     std::thread::spawn(move || {
         let mut buffer = vec![0; 64 * 1024];
+        let mut tampered = false;
         loop {
             while shared.is_stalled(dialer) {
                 std::thread::sleep(Duration::from_millis(10));
@@ -236,13 +286,44 @@ fn pump(mut from: TcpStream, mut to: TcpStream, dialer: Option<[u8; 32]>, shared
             while shared.is_stalled(dialer) {
                 std::thread::sleep(Duration::from_millis(10));
             }
-            match shared.fault() {
+            let past_handshake = forwarded >= TAMPER_AFTER;
+            forwarded += read;
+            let chunk = &mut buffer[..read];
+            let earlier = match past_handshake {
+                true => shared.earlier_chunk.lock().unwrap().get_or_insert_with(|| (pump, chunk.to_vec())).clone(),
+                false => (pump, Vec::new()),
+            };
+            let fault = shared.fault();
+            let tamper = past_handshake
+                && !tampered
+                && match fault {
+                    Fault::Flip | Fault::Truncate => true,
+                    Fault::Inject => earlier.0 != pump,
+                    _ => false,
+                };
+            match fault {
                 Fault::Pass | Fault::Stall => {}
                 Fault::Cut => break,
                 Fault::Blackhole => continue,
                 Fault::Delay(milliseconds) => std::thread::sleep(Duration::from_millis(milliseconds)),
+                Fault::Flip if tamper => chunk[read / 2] ^= 1,
+                Fault::Truncate if tamper => {
+                    let _ = to.write_all(&chunk[..read / 2]);
+                    break;
+                }
+                Fault::Inject if tamper => {
+                    if to.write_all(&earlier.1).is_err() {
+                        break;
+                    }
+                }
+                Fault::Flip | Fault::Truncate | Fault::Inject => {}
             }
-            if to.write_all(&buffer[..read]).is_err() {
+            tampered |= tamper;
+            shared.recorded.lock().unwrap().extend_from_slice(chunk);
+            if let Some(connection) = dialed {
+                shared.dialed.lock().unwrap()[connection].extend_from_slice(chunk);
+            }
+            if to.write_all(chunk).is_err() {
                 break;
             }
         }
