@@ -12,6 +12,7 @@
 #   BASE_PORT=17700 relays listen on BASE_PORT+0..2, links on BASE_PORT+10..12
 #   DURABILITY=fsync
 #   SHARDS=2        shards per node
+#   LINK_ENCRYPTION=required   cluster.link_encryption (off: to measure what encryption costs)
 #   PERF_CATCH_UP=FILE  record a perf profile of the restarted node while it catches up
 #
 # Exit code: 0, or the first failing step's.
@@ -23,6 +24,7 @@ events=${EVENTS:-100000}
 base=${BASE_PORT:-17700}
 durability=${DURABILITY:-fsync}
 shards=${SHARDS:-2}
+link_encryption=${LINK_ENCRYPTION:-required}
 work=${WORK:-$(mktemp -d)}
 mkdir -p "$work"
 echo "work directory: $work" >&2
@@ -51,7 +53,8 @@ start_node() { # start_node N
         --shards "$shards" \
         --set "cluster.node_key_file=$work/node$node.key" --set "cluster.listen=127.0.0.1:$((base + 10 + node))" \
         --set "cluster.seeds=$(IFS=,; echo "${seeds[*]}")" --set "cluster.allowed_peers=$(IFS=,; echo "${peers[*]}")" \
-        --set cluster.cluster_id=bench --log warn 2>> "$work/node$node.log" &
+        --set cluster.cluster_id=bench --set "cluster.link_encryption=$link_encryption" \
+        --log warn 2>> "$work/node$node.log" &
     pids[node]=$!
     local before; before=$(grep -c "listening on" "$work/node$node.log" 2>/dev/null || true)
     for _ in $(seq 200); do

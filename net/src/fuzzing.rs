@@ -235,7 +235,7 @@ pub fn membership_datagram(data: &[u8]) {
     let datagram = match bytes.u8() & 1 {
         0 => bytes.rest().to_vec(),
         _ => {
-            let peer = Membership::new(member(&peer_key, 2), peer_key, "c".into(), vec![own_public], 2);
+            let mut peer = Membership::new(member(&peer_key, 2), peer_key, "c".into(), vec![own_public], 2);
             peer.seal(UNIX_MS, bytes.rest())
         }
     };

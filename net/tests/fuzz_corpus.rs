@@ -95,7 +95,7 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             let auth = Message::Auth([5; 64]).encode();
             vec![[&[1u8][..], &hello_frame].concat(), [&[0u8][..], &hello_frame, &auth].concat()]
         }
-        "membership_datagram" => vec![vec![0; 120], vec![1; 64], [&b"\0PRM1\x01c"[..], &peer.public(), &[0; 80]].concat()],
+        "membership_datagram" => vec![vec![0; 120], vec![1; 64], [&b"\0PRM2\x01c"[..], &peer.public(), &[0; 80]].concat()],
         "interest_summary" => vec![vec![0, 0, 0, 0, 0, 0, 0, 5, 1, 1, 0, 1, 0, 0, 3], vec![1, 0, 1, 255, 0, 0, 1, 1, 255, 3]],
         "secure_records" => {
             use parrhesia_net::cluster::secure::{Encryption, Preamble};

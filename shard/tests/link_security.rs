@@ -167,3 +167,23 @@ fn a_plaintext_peer_and_an_encrypting_node_never_link() {
     assert!(encrypting.connect().publish(&note(&author, "alone")).0);
     assert!(plaintext.connect().publish(&note(&author, "alone too")).0);
 }
+
+#[test]
+fn a_replayed_membership_datagram_is_dropped_and_counted() {
+    let (specs, proxies, nodes) = proxied_cluster(&[]);
+    for node in &nodes {
+        wait_for_log(node, "link up", 2);
+    }
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while proxies[0].datagrams().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no membership datagram reached node 0");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // A datagram node 0 took already, sent again as is (authentic, in its time window).
+    let datagram = proxies[0].datagrams().remove(0);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.send_to(&datagram, specs[0].cluster_address()).unwrap();
+    scrape_until(&nodes[0], "the replay counted", |scrape| {
+        total(scrape, "parrhesia_cluster_membership_datagrams_refused_total", &[("reason", "replayed")]) >= 1.0
+    });
+}

@@ -3,10 +3,13 @@
 //! task that owns the UDP socket and the clock lives in `shard`. Timers foca asks for are kept
 //! in one ordered map and fed back in due order.
 //!
-//! Envelope: `"PRM1" | cluster id length (u8) | cluster id | sender key (32) | unix ms (u64) |
-//! foca payload | ed25519 signature (64) over everything before it`. A datagram from another
-//! cluster, from a key not allowed, older or newer than `ENVELOPE_AGE_MS_MAX`, badly signed, or
-//! whose foca header names another sender, never reaches foca.
+//! Envelope: `"PRM2" | cluster id length (u8) | cluster id | sender key (32) | unix ms (u64) |
+//! number (u64) | foca payload | ed25519 signature (64) over everything before it`. A datagram
+//! from another cluster, from a key not allowed, older or newer than `ENVELOPE_AGE_MS_MAX`,
+//! badly signed, seen before (its sender, time and number: every datagram a node seals has a
+//! number of its own), or whose foca header names another sender, never reaches foca.
+//! Datagrams are signed, not encrypted: an observer reads member keys, addresses, states and
+//! incarnations.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU32;
@@ -24,10 +27,13 @@ use serde::{Deserialize, Serialize};
 use super::NodeId;
 use crate::identity::{NodeKey, verify};
 
-const MAGIC: &[u8; 4] = b"PRM1";
+const MAGIC: &[u8; 4] = b"PRM2";
 const SIGNATURE_BYTES: usize = 64;
 /// How far an envelope's clock may be from ours (replayed datagrams older than this are dropped).
 pub const ENVELOPE_AGE_MS_MAX: u64 = 60_000;
+/// Datagrams remembered to refuse their replays (at most; the oldest are forgotten first,
+/// and anything older than `ENVELOPE_AGE_MS_MAX` is refused by its time anyway).
+const SEEN_MAX: usize = 65_536;
 /// The largest datagram sent or accepted.
 pub const DATAGRAM_BYTES_MAX: usize = 1400;
 
@@ -89,6 +95,8 @@ pub enum Refusal {
     NotAllowed,
     #[error("envelope too old or from the future")]
     Stale,
+    #[error("a datagram seen before")]
+    Replayed,
     #[error("bad signature")]
     BadSignature,
     #[error("the payload names another sender")]
@@ -119,6 +127,11 @@ pub struct Membership {
     allowed: Vec<NodeId>,
     /// Members suspect at the last look (a suspicion is counted once, when it starts).
     suspects: BTreeSet<NodeId>,
+    /// Authentic datagrams of the last `ENVELOPE_AGE_MS_MAX` (and a little more): (sent ms,
+    /// sender, number), oldest first.
+    seen: BTreeSet<(u64, NodeId, u64)>,
+    /// The number the next sealed datagram carries.
+    next_number: u64,
     pub stats: MembershipStats,
 }
 
@@ -139,6 +152,8 @@ impl Membership {
             cluster_id,
             allowed,
             suspects: BTreeSet::new(),
+            seen: BTreeSet::new(),
+            next_number: seed,
             stats: MembershipStats::default(),
         }
     }
@@ -220,14 +235,24 @@ impl Membership {
         if !self.allowed.contains(&sender) {
             return Err(Refusal::NotAllowed);
         }
-        let (sent_ms, payload) = rest.split_at_checked(8).ok_or(Refusal::Malformed)?;
+        let (sent_ms, rest) = rest.split_at_checked(8).ok_or(Refusal::Malformed)?;
         let sent_ms = u64::from_be_bytes(sent_ms.try_into().map_err(|_| Refusal::Malformed)?);
         if sent_ms.abs_diff(unix_ms) > ENVELOPE_AGE_MS_MAX {
             return Err(Refusal::Stale);
         }
+        let (number, payload) = rest.split_at_checked(8).ok_or(Refusal::Malformed)?;
+        let number = u64::from_be_bytes(number.try_into().map_err(|_| Refusal::Malformed)?);
         let signature: [u8; 64] = signature.try_into().map_err(|_| Refusal::Malformed)?;
         if !verify(&sender, signed, &signature) {
             return Err(Refusal::BadSignature);
+        }
+        // Remembered only once authentic, so strangers cannot fill the memory.
+        let oldest_kept = unix_ms.saturating_sub(2 * ENVELOPE_AGE_MS_MAX);
+        while self.seen.first().is_some_and(|(sent, _, _)| *sent < oldest_kept) || self.seen.len() >= SEEN_MAX {
+            self.seen.pop_first();
+        }
+        if !self.seen.insert((sent_ms, sender, number)) {
+            return Err(Refusal::Replayed);
         }
         let header: foca::Header<Member> =
             PostcardCodec.decode_header(payload.chunk()).map_err(|_| Refusal::Malformed)?;
@@ -238,13 +263,15 @@ impl Membership {
     }
 
     /// Wraps a foca payload in a signed envelope.
-    pub(crate) fn seal(&self, unix_ms: u64, payload: &[u8]) -> Vec<u8> {
-        let mut datagram = Vec::with_capacity(4 + 1 + self.cluster_id.len() + 32 + 8 + payload.len() + 64);
+    pub(crate) fn seal(&mut self, unix_ms: u64, payload: &[u8]) -> Vec<u8> {
+        let mut datagram = Vec::with_capacity(4 + 1 + self.cluster_id.len() + 32 + 16 + payload.len() + 64);
         datagram.extend_from_slice(MAGIC);
         datagram.push(self.cluster_id.len() as u8);
         datagram.extend_from_slice(self.cluster_id.as_bytes());
         datagram.extend_from_slice(&self.key.public());
         datagram.extend_from_slice(&unix_ms.to_be_bytes());
+        datagram.extend_from_slice(&self.next_number.to_be_bytes());
+        self.next_number = self.next_number.wrapping_add(1);
         datagram.extend_from_slice(payload);
         let signature = self.key.sign(&datagram);
         datagram.extend_from_slice(&signature);
@@ -306,12 +333,17 @@ fn duration_ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Why datagrams were refused, as counted (`MembershipStats::datagrams_refused`).
+pub const REFUSALS: [&str; 8] =
+    ["malformed", "other_cluster", "not_allowed", "stale", "replayed", "bad_signature", "impersonation", "protocol"];
+
 fn refusal_name(refusal: Refusal) -> &'static str {
     match refusal {
         Refusal::Malformed => "malformed",
         Refusal::OtherCluster => "other_cluster",
         Refusal::NotAllowed => "not_allowed",
         Refusal::Stale => "stale",
+        Refusal::Replayed => "replayed",
         Refusal::BadSignature => "bad_signature",
         Refusal::Impersonation => "impersonation",
         Refusal::Protocol => "protocol",
@@ -404,6 +436,13 @@ mod tests {
         let output = net.nodes[1].announce(0, UNIX_MS, member(0).0);
         let datagram = output.datagrams[0].1.clone();
         assert!(net.nodes[0].on_datagram(0, UNIX_MS, &datagram).is_ok());
+        // The same datagram again, at once or a while later within its window: a replay.
+        assert_eq!(net.nodes[0].on_datagram(1, UNIX_MS + 1, &datagram).err(), Some(Refusal::Replayed));
+        assert_eq!(net.nodes[0].on_datagram(2, UNIX_MS + 50_000, &datagram).err(), Some(Refusal::Replayed));
+        assert_eq!(net.nodes[0].stats.datagrams_refused.get("replayed"), Some(&2));
+        // The same payload sealed again is another datagram (its own number).
+        let again = net.nodes[1].announce(3, UNIX_MS, member(0).0);
+        assert!(net.nodes[0].on_datagram(3, UNIX_MS, &again.datagrams[0].1).is_ok());
         let mut tampered = datagram.clone();
         let last = tampered.len() - 70;
         tampered[last] ^= 1;

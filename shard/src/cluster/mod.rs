@@ -192,6 +192,9 @@ impl Node {
         let members = &self.membership.borrow().stats;
         let membership = [members.joins, members.suspicions, members.downs, members.rejoins, members.foca_errors];
         ClusterMetrics::copy(&self.counters.membership, &membership);
+        let refused = parrhesia_net::cluster::membership::REFUSALS
+            .map(|reason| members.datagrams_refused.get(reason).copied().unwrap_or(0));
+        ClusterMetrics::copy(&self.counters.membership_refused, &refused);
         self.counters.links_open.set(self.links.borrow().len() as i64);
         self.counters.members_up.set(self.members.borrow().len() as i64);
         let (alive, suspect, down) = self.membership.borrow().counts_by_state();

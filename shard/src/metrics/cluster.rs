@@ -3,6 +3,7 @@
 //! figures published whole on every cluster tick.
 
 use super::{Count, Gauge};
+pub use parrhesia_net::cluster::membership::REFUSALS;
 
 /// Why a cluster link was refused or closed.
 pub const LINK_FAILURES: [&str; 19] = [
@@ -52,6 +53,8 @@ pub struct ClusterMetrics {
     /// and `MEMBERSHIP_STATS`.
     pub replication: [Count; REPLICATION_STATS.len()],
     pub membership: [Count; MEMBERSHIP_STATS.len()],
+    /// Membership datagrams refused, by `parrhesia_net::cluster::membership::REFUSALS`.
+    pub membership_refused: [Count; REFUSALS.len()],
     /// Members foca knows, by `MEMBER_STATES`.
     pub members_by_state: [Gauge; MEMBER_STATES.len()],
     /// Distinct keys in this node's interest summary, by `SUMMARY_CLASSES`.

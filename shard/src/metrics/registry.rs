@@ -11,7 +11,8 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::cluster::{
-    ClusterMetrics, LINK_FAILURES, MEMBER_STATES, MEMBERSHIP_STATS, PeerFigures, REPLICATION_STATS, SUMMARY_CLASSES,
+    ClusterMetrics, LINK_FAILURES, MEMBER_STATES, MEMBERSHIP_STATS, PeerFigures, REFUSALS, REPLICATION_STATS,
+    SUMMARY_CLASSES,
 };
 use super::shard::{
     CLIENT_VERBS, CLOSE_REASONS, DEFLATE_FORMS, EVENT_OUTCOMES, KIND_CLASSES, RELAY_VERBS, ShardMetrics,
@@ -430,6 +431,16 @@ impl Sources {
             .zip(&cluster.link_failures)
             .map(|(reason, count)| ([("reason", *reason)], Sample::Counter(count.get())));
         family(encoder, "parrhesia_cluster_link_failures", "Links refused or closed, by reason", failures)?;
+        let refused = REFUSALS
+            .iter()
+            .zip(&cluster.membership_refused)
+            .map(|(reason, count)| ([("reason", *reason)], Sample::Counter(count.get())));
+        family(
+            encoder,
+            "parrhesia_cluster_membership_datagrams_refused",
+            "Membership datagrams refused before foca saw them, by reason",
+            refused,
+        )?;
         family(
             encoder,
             "parrhesia_cluster_link_sent_bytes",

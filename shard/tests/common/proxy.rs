@@ -84,6 +84,8 @@ struct Shared {
     recorded: Mutex<Vec<u8>>,
     /// What each connection's dialer sent, preamble first, by connection.
     dialed: Mutex<Vec<Vec<u8>>>,
+    /// Every membership datagram forwarded.
+    datagrams: Mutex<Vec<Vec<u8>>>,
     /// A chunk seen past a handshake (and the pump it passed), for `Fault::Inject` on
     /// another connection.
     earlier_chunk: Mutex<Option<(usize, Vec<u8>)>>,
@@ -163,6 +165,11 @@ impl Proxy {
         self.shared.recorded.lock().unwrap().clone()
     }
 
+    /// Every membership datagram forwarded so far.
+    pub fn datagrams(&self) -> Vec<Vec<u8>> {
+        self.shared.datagrams.lock().unwrap().clone()
+    }
+
     /// What the dialer of each connection so far sent, preamble first.
     pub fn dialed(&self) -> Vec<Vec<u8>> {
         self.shared.dialed.lock().unwrap().clone()
@@ -189,7 +196,7 @@ fn forward_datagrams(socket: UdpSocket, target: &str, shared: &Shared) {
     let mut buffer = vec![0; 64 * 1024];
     while let Ok((length, _)) = socket.recv_from(&mut buffer) {
         let datagram = &buffer[..length];
-        // The envelope: "PRM1", cluster id length, cluster id, sender key.
+        // The envelope: "PRM2", cluster id length, cluster id, sender key.
         let sender = datagram.get(4).and_then(|&id_length| {
             let start = 5 + id_length as usize;
             datagram.get(start..start + 32).and_then(|key| <[u8; 32]>::try_from(key).ok())
@@ -203,6 +210,7 @@ fn forward_datagrams(socket: UdpSocket, target: &str, shared: &Shared) {
             Fault::Cut | Fault::Blackhole | Fault::Stall => continue,
             Fault::Delay(milliseconds) => std::thread::sleep(Duration::from_millis(milliseconds)),
         }
+        shared.datagrams.lock().unwrap().push(datagram.to_vec());
         let _ = socket.send_to(datagram, target);
     }
 }
