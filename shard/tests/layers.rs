@@ -41,6 +41,7 @@ const SHARD_LAYERS: [(&str, &[&str]); 6] = [
             "serve",
             "writer",
             "cluster",
+            "cluster::transport",
             "cluster::link",
             "cluster::links",
             "cluster::membership",

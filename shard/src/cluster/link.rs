@@ -29,6 +29,7 @@ use parrhesia_net::identity_hex;
 use parrhesia_storage::Store;
 
 use super::ClusterMetrics;
+pub use super::transport::CloseCause;
 use super::transport::{HANDSHAKE_TIMEOUT, LinkEnd, LinkReader, LinkWriter, Linked, Party, with_timeout};
 use crate::executor::with_pulse;
 use crate::metrics::ShardMetrics;
@@ -44,25 +45,6 @@ const HANDSHAKES_MAX: usize = 64;
 /// Events of a frame checked between two yields to the shard's other tasks (a batch of
 /// signature checks must not hold up its clients).
 const CHECKS_PER_YIELD: usize = 64;
-
-/// Why the cluster executor closed a link (kept in `LinkShared::closed`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum CloseCause {
-    Open = 0,
-    /// Closed by this node: shutdown, or the link's shard stopping.
-    Closed = 1,
-    /// Another link to the peer is kept.
-    Duplicate = 2,
-    /// The peer broke the protocol.
-    Protocol = 3,
-    /// The peer let control or replication frames pile up past their bound.
-    QueueFull = 4,
-    /// Nothing heard for `SILENCE_TIMEOUT`.
-    Silent = 5,
-    /// The node is stopping (not a failure).
-    Shutdown = 6,
-}
 
 /// What a link's two executors share: its queues (filled by the cluster executor, emptied by
 /// the link's shard), whether it is closed, and its last round trip.

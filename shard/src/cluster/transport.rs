@@ -14,11 +14,28 @@ use parrhesia_net::cluster::secure::{
     Encryption, NoiseHandshake, Opener, PREAMBLE_BYTES, Preamble, RECORD_PLAIN_MAX, Sealer, SecureError, record_length,
 };
 
-use super::link::CloseCause;
-
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest hello or auth frame read before the peer is authenticated.
 const HANDSHAKE_FRAME_BYTES_MAX: usize = 16 * 1024;
+
+/// Why the cluster executor closed a link (kept in `LinkShared::closed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CloseCause {
+    Open = 0,
+    /// Closed by this node: shutdown, or the link's shard stopping.
+    Closed = 1,
+    /// Another link to the peer is kept.
+    Duplicate = 2,
+    /// The peer broke the protocol.
+    Protocol = 3,
+    /// The peer let control or replication frames pile up past their bound.
+    QueueFull = 4,
+    /// Nothing heard for `SILENCE_TIMEOUT`.
+    Silent = 5,
+    /// The node is stopping (not a failure).
+    Shutdown = 6,
+}
 
 /// Why a link ended.
 #[derive(Debug)]
