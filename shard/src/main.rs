@@ -133,7 +133,11 @@ fn main() -> ExitCode {
         config::LogFormat::Text => logs.init(),
         config::LogFormat::Json => logs.json().init(),
     }
-    match runtime::run(config) {
+    let reload: cluster::reload::Load = {
+        let file = cli.config.clone();
+        Box::new(move || config::Config::load(file.as_deref(), std::env::vars(), &flags))
+    };
+    match runtime::run(config, reload) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("parrhesia: {error:#}");

@@ -37,7 +37,9 @@ fn executor(placement: Placement, name: &str) -> LocalExecutorBuilder {
 }
 
 /// Runs the relay until a signal stops it. Returns after a clean shutdown.
-pub fn run(config: Config) -> anyhow::Result<()> {
+/// `reload` loads the configuration again from its layers (on SIGHUP; only `[cluster]`'s
+/// `allowed_peers`, `seeds` and `advertise` take effect while running).
+pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Result<()> {
     let open_files_max = match crate::system::raise_open_file_limit() {
         Ok((before, now, hard)) => {
             tracing::info!(before, now, hard, "open file limit (soft raised to hard)");
@@ -93,6 +95,20 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, shutdown.clone()).context("installing signal handlers")?;
     }
+    // SIGHUP asks the cluster executor to reload; without a cluster nothing reloads (and the
+    // signal no longer ends the process, as its default would).
+    let reload_requested = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, reload_requested.clone())
+        .context("installing the SIGHUP handler")?;
+    // Who may link and the address advertised: shared by every shard's links and the cluster
+    // executor, which replaces them on a reload.
+    let terms = match (&config.cluster, &node_key) {
+        (Some(cluster), Some(key)) => Some(Arc::new(std::sync::RwLock::new(crate::cluster::transport::Terms {
+            admission: crate::cluster::admission(cluster, key.public()),
+            advertise: cluster.advertise.clone().unwrap_or_else(|| cluster.listen.clone()),
+        }))),
+        _ => None,
+    };
 
     let mut to_writer = Vec::new();
     let mut writer_requests = Vec::new();
@@ -197,13 +213,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             bound: bound_sender.clone(),
             startup: startup.clone(),
             cluster: shard_clusters[index].take(),
-            links: match (shard_links[index].take(), &config.cluster, &node_key, &cluster_metrics) {
-                (Some((to_cluster, from_cluster)), Some(cluster), Some(key), Some(counters)) => {
+            links: match (shard_links[index].take(), &config.cluster, &node_key, &cluster_metrics, &terms) {
+                (Some((to_cluster, from_cluster)), Some(cluster), Some(key), Some(counters), Some(terms)) => {
                     Some(crate::cluster::link::LinksSetup {
                         shard: index,
                         shards,
                         key: key.clone(),
-                        admission: crate::cluster::admission(cluster, key.public()),
+                        terms: terms.clone(),
                         encryption: match cluster.link_encryption {
                             crate::config::LinkEncryption::Required => {
                                 parrhesia_net::cluster::secure::Encryption::Required
@@ -211,7 +227,6 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                             crate::config::LinkEncryption::Off => parrhesia_net::cluster::secure::Encryption::Off,
                         },
                         listen: cluster.listen.clone(),
-                        advertise: cluster.advertise.clone().unwrap_or_else(|| cluster.listen.clone()),
                         store: store.clone(),
                         limits: config.limits(),
                         verify_replicated: cluster.verify_replicated,
@@ -237,8 +252,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         handles.push(handle);
     }
     let mut listeners = shards;
-    let cluster = match (cluster_writer, node_key, &config.cluster, cluster_metrics) {
-        (Some((to_writer, from_writer)), Some(key), Some(cluster_config), Some(metrics)) => {
+    let cluster = match (cluster_writer, node_key, &config.cluster, cluster_metrics, terms) {
+        (Some((to_writer, from_writer)), Some(key), Some(cluster_config), Some(metrics), Some(terms)) => {
             let (to_shards, from_shards) = cluster_shards.into_iter().unzip();
             let setup = crate::cluster::ClusterSetup {
                 config: cluster_config.clone(),
@@ -254,6 +269,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 shutdown: shutdown.clone(),
                 bound: bound_sender.clone(),
                 metrics,
+                terms,
+                reload: crate::cluster::reload::Reload { requested: reload_requested.clone(), load: reload },
             };
             listeners += 1;
             let handle = executor(Placement::Unbound, "cluster")

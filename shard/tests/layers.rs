@@ -42,6 +42,7 @@ const SHARD_LAYERS: [(&str, &[&str]); 6] = [
             "writer",
             "cluster",
             "cluster::transport",
+            "cluster::reload",
             "cluster::link",
             "cluster::links",
             "cluster::membership",

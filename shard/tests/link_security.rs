@@ -187,3 +187,61 @@ fn a_replayed_membership_datagram_is_dropped_and_counted() {
         total(scrape, "parrhesia_cluster_membership_datagrams_refused_total", &[("reason", "replayed")]) >= 1.0
     });
 }
+
+/// Sends SIGHUP to a relay (it reloads its configuration's peers).
+fn hang_up(relay: &Relay) {
+    let status = std::process::Command::new("kill").arg("-HUP").arg(relay.pid().to_string()).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn peers_removed_and_added_by_a_reload_lose_and_regain_their_links() {
+    let mesh = Mesh::new(3);
+    let file = mesh.specs[0].dir.path().join("parrhesia.toml");
+    let write = |peers: &[usize]| {
+        let seeds: Vec<String> = peers.iter().map(|&peer| mesh.specs[peer].cluster_address()).collect();
+        let allowed: Vec<&str> = peers.iter().map(|&peer| mesh.specs[peer].public_key.as_str()).collect();
+        mesh.specs[0].write_config(&file, &seeds, &allowed);
+    };
+    write(&[1, 2]);
+    let a = mesh.specs[0].start_from_file(&file);
+    let (b, c) = (mesh.start(1), mesh.start(2));
+    wait_for_log(&a, "link up", 2);
+    let links_open = |scrape: &prometheus_parse::Scrape| total(scrape, "parrhesia_cluster_links_open", &[]);
+    scrape_until(&a, "both links open", |scrape| links_open(scrape) == 2.0);
+
+    // C is no longer allowed: A closes its link at once and refuses it from then on.
+    write(&[1]);
+    let hung_up = std::time::Instant::now();
+    hang_up(&a);
+    scrape_until(&a, "only B's link left", |scrape| links_open(scrape) == 1.0);
+    eprintln!("the removed peer's link closed {:?} after SIGHUP", hung_up.elapsed());
+    wait_for_log(&a, "cluster configuration reloaded", 1);
+    let not_allowed = |scrape: &prometheus_parse::Scrape| {
+        total(scrape, "parrhesia_cluster_link_failures_total", &[("reason", "not_allowed")])
+    };
+    let refused_before = not_allowed(&scrape(&a));
+    scrape_until(&a, "C's next dial refused", |scrape| not_allowed(scrape) > refused_before);
+    assert_eq!(links_open(&scrape(&a)), 1.0);
+    // C goes on: B takes its events.
+    let author = keys(63);
+    let from_c = note(&author, "published on C while A does not allow it");
+    assert!(c.connect().publish(&from_c).0);
+    let filter = format!(r#"{{"ids":["{}"]}}"#, hex(from_c.id()));
+    wait_for_events(&b, &filter, 1);
+
+    // A file that does not parse: nothing changes, and the failure is counted.
+    std::fs::write(&file, "[cluster\n").unwrap();
+    hang_up(&a);
+    scrape_until(&a, "the failed reload counted", |scrape| {
+        total(scrape, "parrhesia_cluster_reloads_failed_total", &[]) == 1.0
+    });
+    assert_eq!(links_open(&scrape(&a)), 1.0);
+
+    // C allowed again: A dials it, links, and pulls what C took meanwhile.
+    write(&[1, 2]);
+    hang_up(&a);
+    scrape_until(&a, "both links open again", |scrape| links_open(scrape) == 2.0);
+    assert_eq!(wait_for_events(&a, &filter, 1)[0].id(), from_c.id());
+    assert_eq!(total(&scrape(&a), "parrhesia_cluster_reloads_total", &[]), 2.0);
+}

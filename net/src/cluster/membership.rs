@@ -176,6 +176,25 @@ impl Membership {
         counts
     }
 
+    /// Replaces the keys allowed in (a reloaded configuration): datagrams from any other key
+    /// are refused from now on.
+    pub fn set_allowed(&mut self, allowed: Vec<NodeId>) {
+        self.allowed = allowed;
+    }
+
+    /// This node now listens at `address` (a reloaded `advertise`): it becomes a new identity
+    /// (its number bumped, so it wins over the old one everywhere) and tells the members.
+    pub fn change_address(&mut self, now_ms: u64, unix_ms: u64, address: String) -> Output {
+        let current = self.foca.identity().clone();
+        if current.address != address {
+            let renewed = Member { address, bump: current.bump + 1, ..current };
+            if self.foca.change_identity(renewed, &mut self.runtime).is_err() {
+                self.stats.foca_errors += 1;
+            }
+        }
+        self.drain(now_ms, unix_ms)
+    }
+
     pub fn is_isolated(&self) -> bool {
         self.foca.num_members() == 0
     }

@@ -22,7 +22,7 @@ use parrhesia_engine::{Event, Limits};
 use parrhesia_net::NodeKey;
 use parrhesia_net::cluster::NodeId;
 use parrhesia_net::cluster::frame::{Hello, Message, WireEvent};
-use parrhesia_net::cluster::handshake::{Admission, HandshakeError, Role};
+use parrhesia_net::cluster::handshake::{HandshakeError, Role};
 use parrhesia_net::cluster::queues::{CONTROL, ClassConfig, ClassFigures, LinkQueues, Pushed};
 use parrhesia_net::cluster::secure::Encryption;
 use parrhesia_net::identity_hex;
@@ -30,7 +30,7 @@ use parrhesia_storage::Store;
 
 use super::ClusterMetrics;
 pub use super::transport::CloseCause;
-use super::transport::{HANDSHAKE_TIMEOUT, LinkEnd, LinkReader, LinkWriter, Linked, Party, with_timeout};
+use super::transport::{HANDSHAKE_TIMEOUT, LinkEnd, LinkReader, LinkWriter, Linked, Party, SharedTerms, with_timeout};
 use crate::executor::with_pulse;
 use crate::metrics::ShardMetrics;
 use crate::notify::Notify;
@@ -173,11 +173,11 @@ pub struct LinksSetup {
     /// How many shards the node runs (they share `HANDSHAKES_MAX`).
     pub shards: usize,
     pub key: NodeKey,
-    pub admission: Admission,
     pub encryption: Encryption,
+    /// Who may link and the address advertised (a reload changes them).
+    pub terms: SharedTerms,
     /// The cluster's link address (every shard binds it).
     pub listen: String,
-    pub advertise: String,
     pub store: Store,
     pub limits: Limits,
     pub verify_replicated: bool,
@@ -281,12 +281,7 @@ impl Links {
         let links = Rc::new(Links {
             shard: setup.shard,
             handshakes_max: HANDSHAKES_MAX.div_ceil(setup.shards.max(1)),
-            party: Party {
-                key: setup.key,
-                admission: setup.admission,
-                encryption: setup.encryption,
-                advertise: setup.advertise,
-            },
+            party: Party { key: setup.key, encryption: setup.encryption, terms: setup.terms },
             store: setup.store,
             limits: setup.limits,
             verify_replicated: setup.verify_replicated,

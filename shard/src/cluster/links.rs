@@ -213,9 +213,11 @@ fn register(node: &Node, link: &Rc<Link>) -> bool {
 /// Resolves the seeds now and every `SEED_RESOLVE_INTERVAL`, and keeps one dial loop per
 /// address they resolve to; a loop whose address no longer resolves ends (after its link, if
 /// it has one, ends).
-pub async fn seed_loop(node: Rc<Node>, seeds: Vec<String>) {
-    let own = [node.config.listen.clone(), node.advertise().to_string()];
+pub async fn seed_loop(node: Rc<Node>) {
     while !node.stopping.get() {
+        // The seeds and the own address as they are now (a reload changes them).
+        let own = [node.config.listen.clone(), node.advertise()];
+        let seeds = node.reloadable.borrow().seeds.clone();
         let mut resolved = std::collections::HashSet::new();
         for seed in seeds.iter().filter(|seed| !own.contains(seed)) {
             // getaddrinfo blocks this executor briefly; seeds are few and this runs every 30 s.
@@ -231,7 +233,8 @@ pub async fn seed_loop(node: Rc<Node>, seeds: Vec<String>) {
                 glommio::spawn_local(dial_seed(node.clone(), address)).detach();
             }
         }
-        sleep_or_stop(&node, SEED_RESOLVE_INTERVAL).await;
+        // A reload wakes it early.
+        futures_lite::future::or(sleep_or_stop(&node, SEED_RESOLVE_INTERVAL), node.seed_wake.notified()).await;
     }
 }
 

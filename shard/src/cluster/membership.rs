@@ -97,6 +97,20 @@ pub async fn link_up(node: &Rc<Node>, peer: NodeId, advertise: &str) {
     }
 }
 
+/// The node advertises another address now (a reload): the membership takes it as a new
+/// identity and tells the members.
+pub fn readvertise(node: &Rc<Node>, address: String) {
+    let socket = node.membership_socket.borrow().clone();
+    if let Some(socket) = socket {
+        let node = node.clone();
+        glommio::spawn_local(async move {
+            let output = node.membership.borrow_mut().change_address(node.now_ms(), unix_ms(), address);
+            carry_out(&node, &socket, output).await;
+        })
+        .detach();
+    }
+}
+
 async fn announce(node: &Rc<Node>, socket: &UdpSocket, key: NodeId, address: String) {
     let output = node.membership.borrow_mut().announce(node.now_ms(), unix_ms(), Member { key, address, bump: 0 });
     carry_out(node, socket, output).await;

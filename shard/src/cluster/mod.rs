@@ -9,8 +9,9 @@ mod anti_entropy;
 pub mod link;
 mod links;
 mod membership;
+pub mod reload;
 mod store_log;
-mod transport;
+pub mod transport;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -40,6 +41,7 @@ use crate::notify::Notify;
 use link::{CloseCause, FromLinks, ToLinks};
 use links::Link;
 use store_log::StoreLog;
+use transport::SharedTerms;
 
 /// How often the replicator's timers are looked at.
 const TICK: Duration = Duration::from_millis(100);
@@ -61,6 +63,9 @@ pub struct ClusterSetup {
     /// Told once the membership socket is bound (or failed to bind).
     pub bound: std::sync::mpsc::Sender<Result<(), String>>,
     pub metrics: Arc<ClusterMetrics>,
+    /// Who may link and the address advertised, shared with the shards' links.
+    pub terms: SharedTerms,
+    pub reload: reload::Reload,
 }
 
 /// The node as its tasks share it (one executor: `Rc`/`RefCell`).
@@ -89,6 +94,12 @@ pub struct Node {
     pub member_dials: RefCell<HashSet<NodeId>>,
     /// Where each linked peer said it listens.
     link_addresses: RefCell<HashMap<NodeId, String>>,
+    /// Who may link and the address advertised, shared with the shards' links.
+    terms: SharedTerms,
+    /// `allowed_peers`, `seeds` and `advertise` as last loaded (`config` holds them as started).
+    reloadable: RefCell<reload::Reloadable>,
+    /// Wakes the seed loop (a reload changed the seeds).
+    seed_wake: Notify,
     /// Addresses the seeds resolved to at the last look, and those with a dial loop.
     seeds_resolved: RefCell<HashSet<std::net::SocketAddr>>,
     seed_addresses: RefCell<HashSet<std::net::SocketAddr>>,
@@ -157,8 +168,9 @@ impl Node {
     }
 
     /// host:port others should use to reach this node.
-    pub fn advertise(&self) -> &str {
-        self.config.advertise.as_deref().unwrap_or(&self.config.listen)
+    /// The address this node advertises now.
+    pub fn advertise(&self) -> String {
+        self.reloadable.borrow().advertise.clone().unwrap_or_else(|| self.config.listen.clone())
     }
 
     pub fn now_ms(&self) -> u64 {
@@ -492,6 +504,9 @@ pub async fn run(setup: ClusterSetup) {
         link_addresses: RefCell::default(),
         links_lost: RefCell::default(),
         seeds_resolved: RefCell::default(),
+        terms: setup.terms,
+        reloadable: RefCell::new(reload::Reloadable::of(&setup.config)),
+        seed_wake: Notify::default(),
         seed_addresses: RefCell::default(),
         applies: RefCell::default(),
         repairs: RefCell::default(),
@@ -535,7 +550,7 @@ pub async fn run(setup: ClusterSetup) {
         tasks.push(glommio::spawn_local(links::pump(node.clone(), shard, to_links)));
         tasks.push(glommio::spawn_local(links::receive(node.clone(), shard, from_links)));
     }
-    tasks.push(glommio::spawn_local(links::seed_loop(node.clone(), node.config.seeds.clone())));
+    tasks.push(glommio::spawn_local(links::seed_loop(node.clone())));
     tasks.push(glommio::spawn_local(anti_entropy::run(node.clone())));
     let mut metrics_published = Instant::now();
     while !setup.shutdown.load(Ordering::Relaxed) {
@@ -545,6 +560,7 @@ pub async fn run(setup: ClusterSetup) {
         let wait = Duration::from_millis(deadline.saturating_sub(node.now_ms()).max(1)).min(TICK);
         glommio::timer::sleep(wait).await;
         node.drive(|replicator, now, store| replicator.tick(now, store));
+        setup.reload.check(&node);
         if metrics_published.elapsed() >= TICK {
             node.publish_metrics();
             metrics_published = Instant::now();

@@ -3,6 +3,7 @@
 //! channel's records for the link's whole life. `link.rs` runs links on top of them; nothing
 //! here knows the link's queues or the cluster executor.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,6 +36,8 @@ pub enum CloseCause {
     Silent = 5,
     /// The node is stopping (not a failure).
     Shutdown = 6,
+    /// A reloaded configuration no longer allows the peer.
+    NotAllowed = 7,
 }
 
 /// Why a link ended.
@@ -76,6 +79,7 @@ impl LinkEnd {
             LinkEnd::Closed(cause) if *cause == CloseCause::QueueFull as u8 => "queue_full",
             LinkEnd::Closed(cause) if *cause == CloseCause::Silent as u8 => "silent",
             LinkEnd::Closed(cause) if *cause == CloseCause::Shutdown as u8 => "shutdown",
+            LinkEnd::Closed(cause) if *cause == CloseCause::NotAllowed as u8 => "not_allowed",
             LinkEnd::Closed(_) => "closed",
         }
     }
@@ -205,12 +209,26 @@ impl<W: AsyncWrite + Unpin> LinkWriter<W> {
     }
 }
 
+/// What a reload may change about the links a node makes: who may link, and the address it
+/// advertises. One per node, shared by its shards and its cluster executor.
+#[derive(Clone, Debug)]
+pub struct Terms {
+    pub admission: Admission,
+    pub advertise: String,
+}
+
+pub type SharedTerms = Arc<RwLock<Terms>>;
+
+/// The node's current terms (a panic while one was held left a whole value behind).
+pub fn current_terms(terms: &SharedTerms) -> Terms {
+    terms.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+}
+
 /// Who this node is to its peers, and how it protects its links.
 pub struct Party {
     pub key: NodeKey,
-    pub admission: Admission,
     pub encryption: Encryption,
-    pub advertise: String,
+    pub terms: SharedTerms,
 }
 
 /// A link past its handshake.
@@ -233,13 +251,16 @@ impl Party {
         role: Role,
         epoch: u64,
     ) -> Result<Linked<R, W>, LinkEnd> {
+        // The terms when the handshake began (a reload meanwhile applies to the next one; the
+        // cluster executor closes links to peers it no longer allows).
+        let Terms { admission, advertise } = current_terms(&self.terms);
         let own_preamble = Preamble::new(self.encryption, self.key.public());
         writer.write_all(&own_preamble.encode()).await.map_err(LinkEnd::Io)?;
         writer.flush().await.map_err(LinkEnd::Io)?;
         let mut peer_bytes = [0; PREAMBLE_BYTES];
         reader.read_exact(&mut peer_bytes).await.map_err(LinkEnd::Io)?;
         let peer_preamble = own_preamble.decode_peer(&peer_bytes)?;
-        self.admission.check_key(&peer_preamble.key).map_err(LinkEnd::Handshake)?;
+        admission.check_key(&peer_preamble.key).map_err(LinkEnd::Handshake)?;
         let (mut reader, mut writer, channel) = match self.encryption {
             Encryption::Off => (LinkReader::new(reader, None), LinkWriter::new(writer, None), Vec::new()),
             Encryption::Required => {
@@ -268,11 +289,11 @@ impl Party {
         let nonce = handshake::fresh_nonce().map_err(|error| LinkEnd::Io(std::io::Error::other(error.to_string())))?;
         let hello = Hello {
             version: PROTOCOL_VERSION,
-            cluster_id: self.admission.cluster_id.clone(),
+            cluster_id: admission.cluster_id.clone(),
             public_key: self.key.public(),
             nonce,
             epoch,
-            advertise: self.advertise.clone(),
+            advertise,
             // Sent after authentication (the replicator's first frame), not to strangers.
             heads: Vec::new(),
         };
@@ -283,7 +304,7 @@ impl Party {
         let Message::Hello(peer) = Message::decode(&peer_body).map_err(LinkEnd::Frame)? else {
             return Err(LinkEnd::Handshake(HandshakeError::Unexpected("another frame")));
         };
-        self.admission.check_hello(&hello, &peer).map_err(LinkEnd::Handshake)?;
+        admission.check_hello(&hello, &peer).map_err(LinkEnd::Handshake)?;
         if peer.public_key != peer_preamble.key {
             return Err(LinkEnd::Handshake(HandshakeError::PreambleKey));
         }

@@ -33,6 +33,9 @@ pub const LINK_FAILURES: [&str; 19] = [
 #[derive(Debug, Default)]
 pub struct ClusterMetrics {
     pub links_open: Gauge,
+    /// SIGHUP reloads applied, and those refused (the running configuration kept).
+    pub reloads: Count,
+    pub reloads_failed: Count,
     pub links_opened: Count,
     pub links_closed: Count,
     pub link_failures: [Count; LINK_FAILURES.len()],

@@ -431,6 +431,18 @@ impl Sources {
             .zip(&cluster.link_failures)
             .map(|(reason, count)| ([("reason", *reason)], Sample::Counter(count.get())));
         family(encoder, "parrhesia_cluster_link_failures", "Links refused or closed, by reason", failures)?;
+        family(
+            encoder,
+            "parrhesia_cluster_reloads",
+            "SIGHUP reloads of the cluster's peers applied",
+            one(Sample::Counter(cluster.reloads.get())),
+        )?;
+        family(
+            encoder,
+            "parrhesia_cluster_reloads_failed",
+            "SIGHUP reloads refused (the running configuration kept)",
+            one(Sample::Counter(cluster.reloads_failed.get())),
+        )?;
         let refused = REFUSALS
             .iter()
             .zip(&cluster.membership_refused)

@@ -69,6 +69,30 @@ impl NodeSpec {
     }
 }
 
+impl NodeSpec {
+    /// Writes a configuration file whose `[cluster]` table makes this node one of
+    /// `cluster-id` "test-cluster" with these seeds and allowed peers.
+    pub fn write_config(&self, path: &Path, seeds: &[String], allowed: &[&str]) {
+        let quoted = |items: &[&str]| items.iter().map(|item| format!("{item:?}")).collect::<Vec<_>>().join(", ");
+        let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+        let text = format!(
+            "[cluster]\nnode_key_file = {:?}\nlisten = {:?}\nseeds = [{}]\nallowed_peers = [{}]\ncluster_id = \"test-cluster\"\n",
+            self.dir.path().join("node.key").display().to_string(),
+            self.cluster_address(),
+            quoted(&seeds),
+            quoted(allowed),
+        );
+        std::fs::write(path, text).expect("write the configuration");
+    }
+
+    /// Starts this node from the configuration file at `path` (`--config`), so a SIGHUP
+    /// reloads what the file says then.
+    pub fn start_from_file(&self, path: &Path) -> Relay {
+        let path = path.display().to_string();
+        Relay::start_in_with_env(&self.dir.path().join("data"), &["--config", &path, "--shards", "2"], &[])
+    }
+}
+
 /// A full mesh of `count` nodes: every node has every other as a seed and an allowed peer.
 pub struct Mesh {
     pub specs: Vec<NodeSpec>,

@@ -367,6 +367,12 @@ pub struct Replicator {
 
 impl Replicator {
     /// Starts from the store's cursors (every log it holds, and how far).
+    /// Replaces the origins whose logs this node pulls (a reloaded `allowed_peers`): heads of
+    /// other origins are ignored from now on; logs held stay held.
+    pub fn set_origins(&mut self, origins: Vec<NodeId>) {
+        self.config.origins = origins;
+    }
+
     pub fn new(me: NodeId, config: ReplicationConfig, now_ms: u64, store: &impl LogStore) -> Replicator {
         let own = store.own_log();
         let logs = store
