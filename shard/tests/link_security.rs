@@ -201,7 +201,7 @@ fn peers_removed_and_added_by_a_reload_lose_and_regain_their_links() {
     let write = |peers: &[usize]| {
         let seeds: Vec<String> = peers.iter().map(|&peer| mesh.specs[peer].cluster_address()).collect();
         let allowed: Vec<&str> = peers.iter().map(|&peer| mesh.specs[peer].public_key.as_str()).collect();
-        mesh.specs[0].write_config(&file, &seeds, &allowed);
+        mesh.specs[0].write_config(&file, &mesh.specs[0].key_file(), &seeds, &allowed, "");
     };
     write(&[1, 2]);
     let a = mesh.specs[0].start_from_file(&file);
@@ -244,4 +244,105 @@ fn peers_removed_and_added_by_a_reload_lose_and_regain_their_links() {
     scrape_until(&a, "both links open again", |scrape| links_open(scrape) == 2.0);
     assert_eq!(wait_for_events(&a, &filter, 1)[0].id(), from_c.id());
     assert_eq!(total(&scrape(&a), "parrhesia_cluster_reloads_total", &[]), 2.0);
+}
+
+#[test]
+fn a_node_key_rotated_under_write_load_loses_nothing() {
+    let mesh = Mesh::new(3);
+    let files: Vec<std::path::PathBuf> = mesh.specs.iter().map(|spec| spec.dir.path().join("parrhesia.toml")).collect();
+    let rotated_key_file = mesh.specs[2].dir.path().join("rotated.key");
+    let rotated = keygen(&rotated_key_file);
+    let write = |node: usize, key_file: &std::path::Path, allowed: &[&str]| {
+        let seeds: Vec<String> =
+            (0..3).filter(|other| *other != node).map(|other| mesh.specs[other].cluster_address()).collect();
+        mesh.specs[node].write_config(&files[node], key_file, &seeds, allowed, "origin_timeout_seconds = 2\n");
+    };
+    let key = |node: usize| mesh.specs[node].public_key.as_str();
+    write(0, &mesh.specs[0].key_file(), &[key(1), key(2)]);
+    write(1, &mesh.specs[1].key_file(), &[key(0), key(2)]);
+    write(2, &mesh.specs[2].key_file(), &[key(0), key(1)]);
+    let nodes: Vec<Relay> = mesh.specs.iter().zip(&files).map(|(spec, file)| spec.start_from_file(file)).collect();
+    for node in &nodes {
+        wait_for_log(node, "link up", 2);
+    }
+    // Writers on A and B all along, and on C before and after its rotation.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let author = keys(64);
+    let writers: Vec<_> = [nodes[0].url(), nodes[1].url()]
+        .into_iter()
+        .enumerate()
+        .map(|(index, url)| {
+            let (stop, author) = (stop.clone(), author.clone());
+            std::thread::spawn(move || {
+                let mut client = common::Client::connect(&url);
+                let mut published = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let event = note(&author, &format!("writer {index} {}", published.len()));
+                    assert!(client.publish(&event).0);
+                    published.push(*event.id());
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                published
+            })
+        })
+        .collect();
+    let mut published: Vec<[u8; 32]> = Vec::new();
+    let mut publish_on = |node: &Relay, label: &str| {
+        for number in 0..20 {
+            let event = note(&author, &format!("{label} {number}"));
+            assert!(node.connect().publish(&event).0);
+            published.push(*event.id());
+        }
+    };
+    publish_on(&nodes[2], "on C under its first key");
+
+    // The recipe: every other node allows the new key too, and reloads.
+    write(0, &mesh.specs[0].key_file(), &[key(1), key(2), &rotated]);
+    write(1, &mesh.specs[1].key_file(), &[key(0), key(2), &rotated]);
+    for node in &nodes[..2] {
+        hang_up(node);
+        scrape_until(node, "the new key allowed", |scrape| {
+            total(scrape, "parrhesia_cluster_reloads_total", &[]) == 1.0
+        });
+    }
+    // The node stops, its store is given to the new key, and it starts with it.
+    let mut nodes = nodes;
+    let mut c = nodes.pop().unwrap();
+    c.stop();
+    let output = std::process::Command::new(common::tools_binary())
+        .args(["rekey", "--data-dir"])
+        .arg(mesh.specs[2].dir.path().join("data"))
+        .arg("--node-key-file")
+        .arg(&rotated_key_file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&rotated));
+    write(2, &rotated_key_file, &[key(0), key(1)]);
+    let c = c.restart();
+    wait_for_log(&c, "link up", 2);
+    assert!(c.log_text().contains(&format!("node={rotated}")), "{}", c.log_text());
+    publish_on(&c, "on C under its new key");
+    // The old key removed everywhere.
+    write(0, &mesh.specs[0].key_file(), &[key(1), &rotated]);
+    write(1, &mesh.specs[1].key_file(), &[key(0), &rotated]);
+    for node in &nodes {
+        hang_up(node);
+        scrape_until(node, "the old key removed", |scrape| {
+            total(scrape, "parrhesia_cluster_reloads_total", &[]) == 2.0
+        });
+    }
+    publish_on(&c, "on C after the old key went");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for writer in writers {
+        published.extend(writer.join().unwrap());
+    }
+    let all: std::collections::BTreeSet<[u8; 32]> = published.iter().copied().collect();
+    eprintln!("{} events published across the rotation", all.len());
+    let filter = format!(r#"{{"authors":["{}"],"limit":100000}}"#, hex(author.public_key()));
+    for node in nodes.iter().chain([&c]) {
+        let held: std::collections::BTreeSet<[u8; 32]> =
+            wait_for_events(node, &filter, all.len()).iter().map(|event| *event.id()).collect();
+        assert_eq!(held, all, "every event on every node");
+    }
 }

@@ -207,6 +207,25 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Gives the store to another node key (its key was rotated; the node must be stopped):
+    /// later runs number their own events in logs of `node_id`, and the logs of the previous
+    /// key stay as held logs (their cursors are where its last run left them), served to
+    /// peers like any other. Returns the previous node id.
+    pub fn rekey(&mut self, node_id: [u8; 32]) -> Result<[u8; 32], StorageError> {
+        let previous = self.node_id;
+        if previous != node_id {
+            let mut txn = self.env.write_txn()?;
+            self.tables.meta.put(&mut txn, schema::META_NODE_ID, &node_id)?;
+            let epoch = new_epoch();
+            self.tables.meta.put(&mut txn, schema::META_EPOCH, &epoch.to_be_bytes())?;
+            txn.commit()?;
+            (self.node_id, self.epoch) = (node_id, epoch);
+        }
+        Ok(previous)
+    }
+}
+
 /// A random epoch (a store's or a run's); its low byte is 0, left for the class of kinds a
 /// log holds (`Store::begin_epoch_with_classes`).
 fn new_epoch() -> u64 {

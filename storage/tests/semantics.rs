@@ -335,6 +335,24 @@ fn reopen_reads_the_same_answers() {
     drop(Store::open(dir.path(), &keyed).unwrap());
     let other = StoreOptions { node_id: [8; 32], ..StoreOptions::default() };
     assert!(Store::open(dir.path(), &other).unwrap_err().to_string().contains("belongs to node"));
+    // Given to a rotated key, it opens as that node and no longer as the old one; what the
+    // old key's runs logged stays held, at the cursors they left.
+    let mut store = Store::open(dir.path(), &keyed).unwrap();
+    store.apply(&[event(&keys(20), NOW, 1, &[], "before the rotation")], NOW).unwrap();
+    let heads_before = store.log_heads().unwrap();
+    assert!(heads_before.iter().any(|head| head.origin == [9; 32] && head.next_seq > 1));
+    assert_eq!(store.rekey([8; 32]).unwrap(), [9; 32]);
+    assert_eq!(store.rekey([8; 32]).unwrap(), [8; 32], "once is enough");
+    drop(store);
+    let store = Store::open(dir.path(), &other).unwrap();
+    assert_eq!(store.node_id(), &[8; 32]);
+    let heads_after = store.log_heads().unwrap();
+    for head in &heads_before {
+        assert!(heads_after.contains(head), "{head:?} kept");
+    }
+    assert!(heads_after.iter().any(|head| head.origin == [8; 32]), "a log of the new key");
+    drop(store);
+    assert!(Store::open(dir.path(), &keyed).unwrap_err().to_string().contains("belongs to node"));
 }
 
 #[test]

@@ -148,6 +148,14 @@ enum Command {
     Audit,
     /// Print the public key of the node key in FILE.
     Pubkey { file: PathBuf },
+    /// Give the store to another node key (a rotated key; the relay must be stopped): its
+    /// next run starts its own log under the new key, and the old key's logs stay as held
+    /// logs, served to peers (see the README's key rotation recipe).
+    Rekey {
+        /// The new node key (`keygen --out FILE`).
+        #[arg(long, value_name = "FILE")]
+        node_key_file: PathBuf,
+    },
     /// Reconcile the local store (the relay stopped) with a relay by NIP-77 negentropy, then
     /// fetch what only it holds (down), publish what only the store holds (up), or both.
     /// Prints a summary: have (here only), need (there only), transferred, failed by reason.
@@ -217,6 +225,7 @@ fn main() -> ExitCode {
             admin::run(&url, signed_url.as_deref(), &method, &params, &key)
         }
         Command::Audit => data_dir().and_then(|dir| admin::audit(&dir)),
+        Command::Rekey { node_key_file } => data_dir().and_then(|dir| store_commands::rekey(&dir, &node_key_file)),
         Command::Pubkey { file } => NodeKey::load(&file)
             .map(|key| {
                 println!("{}", key.public_hex());

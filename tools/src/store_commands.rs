@@ -177,3 +177,18 @@ pub fn delete(data_dir: &Path, filters: &[Filter], dry_run: bool) -> Result<Done
     eprintln!("deleted {removed} events from {}", data_dir.display());
     Ok(Done::Ok)
 }
+
+/// Gives the store to the node key in `key_file` (a rotated key; the relay must be stopped).
+pub fn rekey(data_dir: &Path, key_file: &Path) -> Result<Done> {
+    let key = parrhesia_net::NodeKey::load(key_file).with_context(|| format!("loading {}", key_file.display()))?;
+    let _lock = lock(data_dir, "rekey")?;
+    let mut store = open(data_dir)?;
+    let previous = store.rekey(key.public()).context("writing the store's node id")?;
+    let (previous, now) = (parrhesia_engine::hex::encode(&previous), parrhesia_engine::hex::encode(&key.public()));
+    if previous == now {
+        println!("the store already belongs to {now}");
+    } else {
+        println!("the store belonged to {previous} and now belongs to {now}; the logs of {previous} stay as held logs");
+    }
+    Ok(Done::Ok)
+}

@@ -70,19 +70,25 @@ impl NodeSpec {
 }
 
 impl NodeSpec {
-    /// Writes a configuration file whose `[cluster]` table makes this node one of
-    /// `cluster-id` "test-cluster" with these seeds and allowed peers.
-    pub fn write_config(&self, path: &Path, seeds: &[String], allowed: &[&str]) {
+    /// Writes a configuration file whose `[cluster]` table makes this node, with the key in
+    /// `key_file`, one of cluster "test-cluster" with these seeds and allowed peers, and
+    /// `extra` lines in the table.
+    pub fn write_config(&self, path: &Path, key_file: &Path, seeds: &[String], allowed: &[&str], extra: &str) {
         let quoted = |items: &[&str]| items.iter().map(|item| format!("{item:?}")).collect::<Vec<_>>().join(", ");
         let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
         let text = format!(
-            "[cluster]\nnode_key_file = {:?}\nlisten = {:?}\nseeds = [{}]\nallowed_peers = [{}]\ncluster_id = \"test-cluster\"\n",
-            self.dir.path().join("node.key").display().to_string(),
+            "[cluster]\nnode_key_file = {:?}\nlisten = {:?}\nseeds = [{}]\nallowed_peers = [{}]\ncluster_id = \"test-cluster\"\n{extra}",
+            key_file.display().to_string(),
             self.cluster_address(),
             quoted(&seeds),
             quoted(allowed),
         );
         std::fs::write(path, text).expect("write the configuration");
+    }
+
+    /// The key file the node was made with.
+    pub fn key_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("node.key")
     }
 
     /// Starts this node from the configuration file at `path` (`--config`), so a SIGHUP
