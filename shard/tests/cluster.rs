@@ -187,6 +187,25 @@ fn garbage_from_an_authenticated_peer_closes_that_link_only() {
     scrape_until(&a, "two tampered links counted", |scrape| {
         total(scrape, "parrhesia_cluster_link_failures_total", &[("reason", "tampered")]) >= 2.0
     });
+    // A well-formed frame carrying an event whose content does not match its id: the link
+    // closes: its frame is dropped whole, never passed on with the bad event left out.
+    let forged = note(&keys(45), "as signed");
+    let middle = parrhesia_storage::record::json_middle(forged.json()).to_vec();
+    let text = String::from_utf8(middle).unwrap().replace("as signed", "as altered");
+    let wire = parrhesia_net::cluster::frame::WireEvent {
+        origin_seq: 0,
+        id: *forged.id(),
+        pubkey: *forged.pubkey(),
+        sig: *forged.sig(),
+        middle: text.into_bytes(),
+    };
+    let mut link = handshake_as(&key_file, &address, "test-cluster");
+    wait_for_log(&a, "link up", 8);
+    let _ = link.send(&parrhesia_net::cluster::frame::Message::Ephemeral(wire).encode());
+    assert!(closed_by_node(&mut link.stream), "an invalid event closes its link");
+    scrape_until(&a, "the invalid event counted", |scrape| {
+        total(scrape, "parrhesia_cluster_link_failures_total", &[("reason", "invalid_event")]) >= 1.0
+    });
     // A still serves its clients and its other link.
     let author = keys(44);
     let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
