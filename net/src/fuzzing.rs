@@ -200,6 +200,7 @@ pub fn link_handshake(data: &[u8]) {
         epoch: 1,
         advertise: String::new(),
         heads: Vec::new(),
+        settings: Vec::new(),
     };
     let own_frame = Message::Hello(own.clone()).encode();
     let mut bytes = Bytes(data);

@@ -60,6 +60,7 @@ fn hello(key: &NodeKey, nonce: u8) -> Hello {
         epoch: 1,
         advertise: "127.0.0.1:7000".into(),
         heads: Vec::new(),
+        settings: Vec::new(),
     }
 }
 

@@ -220,6 +220,7 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
                         shards,
                         key: key.clone(),
                         terms: terms.clone(),
+                        settings: crate::cluster::shared_settings(&config),
                         encryption: match cluster.link_encryption {
                             crate::config::LinkEncryption::Required => {
                                 parrhesia_net::cluster::secure::Encryption::Required
@@ -271,6 +272,7 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
                 metrics,
                 terms,
                 reload: crate::cluster::reload::Reload { requested: reload_requested.clone(), load: reload },
+                settings: crate::cluster::shared_settings(&config),
             };
             listeners += 1;
             let handle = executor(Placement::Unbound, "cluster")

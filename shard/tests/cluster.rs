@@ -785,3 +785,30 @@ fn a_backlog_of_one_class_of_kinds_does_not_hold_back_another() {
         })
     });
 }
+
+/// Settings that change what a node stores or serves are compared when nodes link: a
+/// difference is logged with both values and shown per peer and setting, and the link stays.
+#[test]
+fn settings_nodes_should_agree_on_are_compared_when_they_link() {
+    let mesh = Mesh::new(2);
+    let a = mesh.start(0);
+    let b = mesh.start_with(1, &["event_bytes_max=200000", "cluster.traffic_classes=mls:1:1059"]);
+    wait_for_log(&a, "link up", 1);
+    wait_for_log(&a, "a setting nodes should agree on differs", 2);
+    let mismatch = |scrape: &prometheus_parse::Scrape, peer: &str, setting: &str| {
+        total(scrape, "parrhesia_cluster_config_mismatch", &[("peer", peer), ("setting", setting)])
+    };
+    for (node, peer) in [(&a, &mesh.specs[1].public_key), (&b, &mesh.specs[0].public_key)] {
+        let scrape = scrape_until(node, "the mismatches shown", |scrape| {
+            mismatch(scrape, peer, "event_bytes_max") == 1.0 && mismatch(scrape, peer, "cluster.traffic_classes") == 1.0
+        });
+        assert_eq!(mismatch(&scrape, peer, "tags_per_event_max"), 0.0, "settings that agree are not shown");
+    }
+    let log = a.log_text();
+    assert!(log.contains("here=262144") && log.contains("there=200000"), "{log}");
+    // The link stays: events still cross.
+    let author = keys(46);
+    let event = note(&author, "across a mismatch");
+    assert!(a.connect().publish(&event).0);
+    wait_for_events(&b, &format!(r#"{{"ids":["{}"]}}"#, hex(event.id())), 1);
+}

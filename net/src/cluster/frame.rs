@@ -36,6 +36,28 @@ pub struct Hello {
     pub advertise: String,
     /// The sender's logs and how far it holds each.
     pub heads: Vec<LogHead>,
+    /// The sender's settings that change what a node stores or serves (see `Setting`).
+    pub settings: Vec<Setting>,
+}
+
+/// A setting nodes of a cluster should agree on, by its configuration key, its value as text:
+/// a difference is reported on both sides when they link.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Setting {
+    pub name: String,
+    pub value: String,
+}
+
+/// The settings of `peer` that differ from `own` (missing there counts): (name, own value,
+/// the peer's value or "(not sent)"), in `own`'s order.
+pub fn differing_settings(own: &[Setting], peer: &[Setting]) -> Vec<(String, String, String)> {
+    own.iter()
+        .filter_map(|mine| {
+            let theirs = peer.iter().find(|setting| setting.name == mine.name).map(|setting| setting.value.clone());
+            (theirs.as_ref() != Some(&mine.value))
+                .then(|| (mine.name.clone(), mine.value.clone(), theirs.unwrap_or_else(|| "(not sent)".to_string())))
+        })
+        .collect()
 }
 
 /// An event as replication carries it: id, pubkey and sig as bytes and the middle of its
@@ -446,6 +468,7 @@ mod tests {
                 epoch: 3,
                 advertise: "127.0.0.1:1".into(),
                 heads: vec![head],
+                settings: vec![Setting { name: "event_bytes_max".into(), value: "262144".into() }],
             }),
             Message::Auth([4; 64]),
             Message::Ping(5),

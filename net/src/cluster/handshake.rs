@@ -144,6 +144,7 @@ mod tests {
             epoch: 1,
             advertise: String::new(),
             heads: Vec::new(),
+            settings: Vec::new(),
         }
     }
 

@@ -176,6 +176,8 @@ pub struct LinksSetup {
     pub encryption: Encryption,
     /// Who may link and the address advertised (a reload changes them).
     pub terms: SharedTerms,
+    /// The settings peers compare with theirs.
+    pub settings: Vec<parrhesia_net::cluster::frame::Setting>,
     /// The cluster's link address (every shard binds it).
     pub listen: String,
     pub store: Store,
@@ -281,7 +283,7 @@ impl Links {
         let links = Rc::new(Links {
             shard: setup.shard,
             handshakes_max: HANDSHAKES_MAX.div_ceil(setup.shards.max(1)),
-            party: Party { key: setup.key, encryption: setup.encryption, terms: setup.terms },
+            party: Party { key: setup.key, encryption: setup.encryption, terms: setup.terms, settings: setup.settings },
             store: setup.store,
             limits: setup.limits,
             verify_replicated: setup.verify_replicated,

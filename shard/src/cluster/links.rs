@@ -128,6 +128,18 @@ pub async fn receive(node: Rc<Node>, shard: usize, receiver: SharedReceiver<From
                 node.counters.links_opened.inc();
                 *node.links_up_by_peer.borrow_mut().entry(peer).or_default() += 1;
                 tracing::info!(peer = %identity_hex(&peer), ?role, shard, "link up");
+                let differing = parrhesia_net::cluster::frame::differing_settings(&node.settings, &hello.settings);
+                for (setting, own, theirs) in &differing {
+                    tracing::warn!(
+                        peer = %identity_hex(&peer),
+                        setting = %setting,
+                        here = %own,
+                        there = %theirs,
+                        "a setting nodes should agree on differs"
+                    );
+                }
+                let differing = differing.into_iter().map(|(setting, _, _)| setting).collect();
+                node.config_mismatches.borrow_mut().insert(peer, differing);
                 node.drive(|replicator, now, store| replicator.link_up(now, peer, hello.epoch, &hello.heads, store));
                 // Its own task: announcing may resolve names, and frames must not wait on that.
                 let (announcing, advertise) = (node.clone(), hello.advertise);

@@ -25,7 +25,7 @@ use glommio::net::UdpSocket;
 use parrhesia_engine::{Event, EventProbe, Limits};
 use parrhesia_net::NodeKey;
 use parrhesia_net::cluster::NodeId;
-use parrhesia_net::cluster::frame::{Message, WireEvent};
+use parrhesia_net::cluster::frame::{Message, Setting, WireEvent};
 use parrhesia_net::cluster::handshake::Admission;
 use parrhesia_net::cluster::membership::{Member, Membership};
 use parrhesia_net::cluster::queues::{CONTROL, ClassConfig};
@@ -66,6 +66,8 @@ pub struct ClusterSetup {
     /// Who may link and the address advertised, shared with the shards' links.
     pub terms: SharedTerms,
     pub reload: reload::Reload,
+    /// The settings peers compare with theirs (`shared_settings`).
+    pub settings: Vec<Setting>,
 }
 
 /// The node as its tasks share it (one executor: `Rc`/`RefCell`).
@@ -100,6 +102,10 @@ pub struct Node {
     reloadable: RefCell<reload::Reloadable>,
     /// Wakes the seed loop (a reload changed the seeds).
     seed_wake: Notify,
+    /// The settings peers compare with theirs, and per peer those it differed in at its last
+    /// link up.
+    settings: Vec<Setting>,
+    config_mismatches: RefCell<HashMap<NodeId, Vec<String>>>,
     /// Addresses the seeds resolved to at the last look, and those with a dial loop.
     seeds_resolved: RefCell<HashSet<std::net::SocketAddr>>,
     seed_addresses: RefCell<HashSet<std::net::SocketAddr>>,
@@ -232,6 +238,7 @@ impl Node {
                     live: replicator.live_stats().get(&peer).copied().unwrap_or_default(),
                     summary_age_seconds: ages.get(&peer).copied().flatten().map(|age| age as f64 / 1000.0),
                     summary_bytes_sent: self.summary_bytes_sent.borrow().get(&peer).copied().unwrap_or(0),
+                    config_mismatches: self.config_mismatches.borrow().get(&peer).cloned().unwrap_or_default(),
                 };
                 (parrhesia_net::identity_hex(&peer), figures)
             })
@@ -377,6 +384,30 @@ impl Node {
     }
 }
 
+/// The settings whose difference between two nodes changes what one stores or serves of the
+/// other's events: compared when they link, a difference logged with both values and counted
+/// (`parrhesia_cluster_config_mismatch{peer,setting}`). Never a refusal: nodes take a new value
+/// one restart at a time, and a cluster must not split while it rolls out.
+pub fn shared_settings(config: &crate::config::Config) -> Vec<Setting> {
+    let setting = |name: &str, value: String| Setting { name: name.into(), value };
+    let mut settings = vec![
+        // A peer's event past these is refused here (and then missing from the logs this node
+        // serves).
+        setting("event_bytes_max", config.event_bytes_max.to_string()),
+        setting("tags_per_event_max", config.tags_per_event_max.to_string()),
+        // Who may read what: a subscriber on one node sees what another would hide.
+        setting("read_restricted_kinds", format!("{:?}", config.read_restricted_kinds)),
+    ];
+    if let Some(cluster) = &config.cluster {
+        // A class's log is numbered by its place in the list.
+        settings.push(setting("cluster.traffic_classes", format!("{:?}", cluster.traffic_classes)));
+        // A batch larger than a peer's frame limit closes its link, again and again.
+        settings.push(setting("cluster.link_frame_bytes_max", cluster.link_frame_bytes_max.to_string()));
+        settings.push(setting("cluster.pull_bytes_max", cluster.pull_bytes_max.to_string()));
+    }
+    settings
+}
+
 /// Who may link to a node with this configuration and key.
 pub fn admission(config: &ClusterConfig, me: NodeId) -> Admission {
     Admission { cluster_id: config.cluster_id.clone(), own_key: me, allowed_peers: config.allowed_peer_keys() }
@@ -507,6 +538,8 @@ pub async fn run(setup: ClusterSetup) {
         terms: setup.terms,
         reloadable: RefCell::new(reload::Reloadable::of(&setup.config)),
         seed_wake: Notify::default(),
+        settings: setup.settings,
+        config_mismatches: RefCell::default(),
         seed_addresses: RefCell::default(),
         applies: RefCell::default(),
         repairs: RefCell::default(),

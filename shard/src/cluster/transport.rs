@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use futures_lite::{AsyncRead, AsyncWrite};
 use parrhesia_net::NodeKey;
-use parrhesia_net::cluster::frame::{FrameError, Hello, Message, PROTOCOL_VERSION, body_length};
+use parrhesia_net::cluster::frame::{FrameError, Hello, Message, PROTOCOL_VERSION, Setting, body_length};
 use parrhesia_net::cluster::handshake::{self, Admission, Exchanged, HandshakeError, Role};
 use parrhesia_net::cluster::secure::{
     Encryption, NoiseHandshake, Opener, PREAMBLE_BYTES, Preamble, RECORD_PLAIN_MAX, Sealer, SecureError, record_length,
@@ -229,6 +229,8 @@ pub struct Party {
     pub key: NodeKey,
     pub encryption: Encryption,
     pub terms: SharedTerms,
+    /// The settings peers compare with theirs (`crate::cluster::shared_settings`).
+    pub settings: Vec<Setting>,
 }
 
 /// A link past its handshake.
@@ -296,6 +298,7 @@ impl Party {
             advertise,
             // Sent after authentication (the replicator's first frame), not to strangers.
             heads: Vec::new(),
+            settings: self.settings.clone(),
         };
         let own_frame = Message::Hello(hello.clone()).encode();
         writer.write_frame(&own_frame).await.map_err(LinkEnd::Io)?;

@@ -85,6 +85,8 @@ pub struct PeerFigures {
     pub summary_age_seconds: Option<f64>,
     /// Bytes of this node's summaries (full and deltas) sent to it.
     pub summary_bytes_sent: u64,
+    /// Settings it sent at its last link up that differ from this node's.
+    pub config_mismatches: Vec<String>,
 }
 
 /// One origin this node pulls, by its key (hex): see `Replicator::backlog`.

@@ -589,6 +589,18 @@ impl Sources {
             "How long ago the linked peer last confirmed its interest summary",
             age,
         )?;
+        let mismatches = figures.peers.iter().flat_map(|(key, figures)| {
+            figures
+                .config_mismatches
+                .iter()
+                .map(move |setting| ([("peer", key.clone()), ("setting", setting.clone())], Sample::Gauge(1)))
+        });
+        family(
+            encoder,
+            "parrhesia_cluster_config_mismatch",
+            "1 for each setting the peer sent at its last link up that differs from this node's",
+            mismatches,
+        )?;
         let queue = |(peer, class): &(String, String)| [("peer", peer.clone()), ("class", class.clone())];
         let gauge_of = |value: u64| Sample::Gauge(i64::try_from(value).unwrap_or(i64::MAX));
         let queued = figures.queues.iter().map(|(key, figures)| (queue(key), gauge_of(figures.queued_bytes)));

@@ -247,6 +247,7 @@ pub fn handshake_as(key_file: &Path, address: &str, cluster_id: &str) -> TestLin
         epoch: 1,
         advertise: "127.0.0.1:9".into(),
         heads: Vec::new(),
+        settings: Vec::new(),
     };
     let own = Message::Hello(hello).encode();
     link.send(&own).unwrap();
