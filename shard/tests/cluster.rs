@@ -812,3 +812,64 @@ fn settings_nodes_should_agree_on_are_compared_when_they_link() {
     assert!(a.connect().publish(&event).0);
     wait_for_events(&b, &format!(r#"{{"ids":["{}"]}}"#, hex(event.id())), 1);
 }
+
+/// Each node restarted in turn (SIGTERM, then started again) while a writer publishes to the
+/// others: every acknowledged event ends up on every node, and the others serve throughout.
+#[test]
+fn a_rolling_restart_under_a_write_stream_loses_nothing() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let mesh = Mesh::new(3);
+    let nodes: Vec<Relay> = (0..3).map(|index| mesh.start(index)).collect();
+    for node in &nodes {
+        wait_for_log(node, "link up", 2);
+    }
+    let urls: Vec<String> = nodes.iter().map(Relay::url).collect();
+    // The node being restarted (usize::MAX: none); the writer holds the lock per publish, so no
+    // publish is in flight to a node when it stops.
+    let (down, turn, stop) =
+        (Arc::new(AtomicUsize::new(usize::MAX)), Arc::new(Mutex::new(())), Arc::new(AtomicBool::new(false)));
+    let author = keys(47);
+    let writer = {
+        let (down, turn, stop, author) = (down.clone(), turn.clone(), stop.clone(), author.clone());
+        std::thread::spawn(move || {
+            let mut acknowledged = Vec::new();
+            let mut number = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let _turn = turn.lock().unwrap();
+                let node = (0..3).map(|step| (number + step) % 3).find(|node| *node != down.load(Ordering::Relaxed));
+                let event = note(&author, &format!("rolling {number}"));
+                if Client::connect(&urls[node.unwrap()]).publish(&event).0 {
+                    acknowledged.push(*event.id());
+                }
+                number += 1;
+            }
+            acknowledged
+        })
+    };
+    let mut nodes: Vec<Option<Relay>> = nodes.into_iter().map(Some).collect();
+    for index in 0..3 {
+        std::thread::sleep(Duration::from_millis(300));
+        let mut node = {
+            let _turn = turn.lock().unwrap();
+            down.store(index, Ordering::Relaxed);
+            let mut node = nodes[index].take().unwrap();
+            node.stop();
+            node
+        };
+        node = node.restart();
+        wait_for_log(&node, "link up", 2);
+        down.store(usize::MAX, Ordering::Relaxed);
+        nodes[index] = Some(node);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let acknowledged: std::collections::BTreeSet<[u8; 32]> = writer.join().unwrap().into_iter().collect();
+    eprintln!("{} events acknowledged during the rolling restart", acknowledged.len());
+    let filter = format!(r#"{{"authors":["{}"],"limit":100000}}"#, hex(author.public_key()));
+    for node in nodes.iter().flatten() {
+        let held: std::collections::BTreeSet<[u8; 32]> =
+            wait_for_events(node, &filter, acknowledged.len()).iter().map(|event| *event.id()).collect();
+        assert!(acknowledged.is_subset(&held), "an acknowledged event missing on {}", node.url());
+    }
+}
