@@ -73,7 +73,13 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
     let options = StoreOptions {
         map_bytes_max: config.map_bytes_max,
         durability,
-        relay_url: config.relay_url.clone(),
+        // NIP-62 requests naming this relay, or (in a cluster) any URL the cluster serves under.
+        relay_urls: config
+            .relay_url
+            .iter()
+            .chain(config.cluster.iter().flat_map(|cluster| &cluster.relay_urls))
+            .cloned()
+            .collect(),
         node_id: node_key.as_ref().map_or([0; 32], |key| key.public()),
         search_kinds: Some(config.search_kinds.clone()),
         search_candidates_max: config.search_candidates_max,

@@ -848,19 +848,19 @@ fn a_rolling_restart_under_a_write_stream_loses_nothing() {
         })
     };
     let mut nodes: Vec<Option<Relay>> = nodes.into_iter().map(Some).collect();
-    for index in 0..3 {
+    for (index, slot) in nodes.iter_mut().enumerate() {
         std::thread::sleep(Duration::from_millis(300));
         let mut node = {
             let _turn = turn.lock().unwrap();
             down.store(index, Ordering::Relaxed);
-            let mut node = nodes[index].take().unwrap();
+            let mut node = slot.take().unwrap();
             node.stop();
             node
         };
         node = node.restart();
         wait_for_log(&node, "link up", 2);
         down.store(usize::MAX, Ordering::Relaxed);
-        nodes[index] = Some(node);
+        *slot = Some(node);
     }
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
@@ -871,5 +871,40 @@ fn a_rolling_restart_under_a_write_stream_loses_nothing() {
         let held: std::collections::BTreeSet<[u8; 32]> =
             wait_for_events(node, &filter, acknowledged.len()).iter().map(|event| *event.id()).collect();
         assert!(acknowledged.is_subset(&held), "an acknowledged event missing on {}", node.url());
+    }
+}
+
+/// `cluster.relay_urls`: a NIP-62 request sent to one node naming another node's URL removes
+/// the author's events on every node, and keeps them from coming back.
+#[test]
+fn a_vanish_request_naming_any_url_of_the_cluster_removes_the_author_everywhere() {
+    let mesh = Mesh::new(3);
+    let urls = ["wss://a.relay.example", "wss://b.relay.example", "wss://c.relay.example"];
+    let shared = format!("cluster.relay_urls={}", urls.join(","));
+    let nodes: Vec<Relay> =
+        (0..3).map(|index| mesh.start_with(index, &[&format!("relay_url={}", urls[index]), &shared])).collect();
+    for node in &nodes {
+        wait_for_log(node, "link up", 2);
+    }
+    let author = keys(48);
+    let notes: Vec<Event> = (0..4).map(|number| note(&author, &format!("soon gone {number}"))).collect();
+    for (number, event) in notes.iter().enumerate() {
+        assert!(nodes[if number % 2 == 0 { 0 } else { 2 }].connect().publish(event).0);
+    }
+    let filter = format!(r#"{{"authors":["{}"],"kinds":[1]}}"#, hex(author.public_key()));
+    for node in &nodes {
+        wait_for_events(node, &filter, notes.len());
+    }
+    // Sent to B, naming A's URL (B's own is another).
+    let request = author.sign(common::now(), 62, vec![vec!["relay".into(), urls[0].into()]], String::new());
+    assert!(nodes[1].connect().publish(&request).0);
+    for node in &nodes {
+        let deadline = Instant::now() + WAIT;
+        while !node.connect().req("gone", &[&filter]).is_empty() {
+            assert!(Instant::now() < deadline, "the author's notes are still on {}", node.url());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // And they do not come back: published again, they are refused.
+        assert!(!node.connect().publish(&notes[0]).0, "a vanished author's note accepted again");
     }
 }

@@ -66,7 +66,7 @@ pub fn reindex_search(
         tables,
         node_id,
         epoch,
-        relay_url: None,
+        relay_urls: Vec::new(),
         search_kinds: kinds,
         search_candidates_max: 0,
         seq_floor: Default::default(),

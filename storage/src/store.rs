@@ -40,8 +40,9 @@ pub struct StoreOptions {
     /// Open the store as whichever node it belongs to (`node_id` unused): for operator tools
     /// working on a node's store while the node is stopped.
     pub as_stored_node: bool,
-    /// This relay's own URL, for NIP-62 requests that name it (`ALL_RELAYS` always applies).
-    pub relay_url: Option<String>,
+    /// This relay's URLs, for NIP-62 requests that name one (`ALL_RELAYS` always applies): its
+    /// own `relay_url` and, in a cluster, every URL the cluster serves under.
+    pub relay_urls: Vec<String>,
     /// The kinds whose content NIP-50 search indexes. A new store records them; an existing
     /// store that records others is refused (`parrhesia-tools reindex` changes them). `None`:
     /// whatever the store records (`DEFAULT_SEARCH_KINDS` for a new one).
@@ -58,7 +59,7 @@ impl Default for StoreOptions {
             durability: Durability::Fsync,
             node_id: [0; 32],
             as_stored_node: false,
-            relay_url: None,
+            relay_urls: Vec::new(),
             search_kinds: None,
             search_candidates_max: 1024,
         }
@@ -77,7 +78,7 @@ pub struct Store {
     pub(crate) tables: Tables,
     pub(crate) node_id: [u8; 32],
     pub(crate) epoch: u64,
-    pub(crate) relay_url: Option<String>,
+    pub(crate) relay_urls: Vec<String>,
     /// The kinds the word index holds (`META_SEARCH_KINDS`).
     pub(crate) search_kinds: Vec<u16>,
     pub(crate) search_candidates_max: usize,
@@ -122,7 +123,7 @@ impl Store {
             tables,
             node_id,
             epoch,
-            relay_url: options.relay_url.clone(),
+            relay_urls: options.relay_urls.clone(),
             search_kinds,
             search_candidates_max: options.search_candidates_max,
             seq_floor: Default::default(),

@@ -495,13 +495,13 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    /// NIP-62: a request applies if it tags `ALL_RELAYS` or this relay's URL.
+    /// NIP-62: a request applies if it tags `ALL_RELAYS` or one of this relay's URLs (compared
+    /// as NIP-42 compares them: scheme and host case, default port, trailing slash).
     fn vanish_applies(&self, request: &Event) -> bool {
-        let normalize = |url: &str| url.trim_end_matches('/').to_ascii_lowercase();
-        let own = self.store.relay_url.as_deref().map(normalize);
-        request
-            .tag_values("relay")
-            .any(|value| value == "ALL_RELAYS" || own.as_deref().is_some_and(|own| normalize(value) == own))
+        request.tag_values("relay").any(|value| {
+            value == "ALL_RELAYS"
+                || self.store.relay_urls.iter().any(|own| parrhesia_engine::auth::same_relay_url(value, own))
+        })
     }
 
     /// NIP-62: delete every event of the author up to the request's `created_at` (deletion

@@ -191,7 +191,7 @@ fn expiration_rejects_hides_and_sweeps() {
 #[test]
 fn vanish_removes_the_author_up_to_its_time() {
     let dir = tempfile::tempdir().unwrap();
-    let options = StoreOptions { relay_url: Some("wss://relay.example.com".into()), ..StoreOptions::default() };
+    let options = StoreOptions { relay_urls: vec!["wss://relay.example.com".into()], ..StoreOptions::default() };
     let store = Store::open(dir.path(), &options).unwrap();
     let (alice, bob, carol) = (keys(10), keys(11), keys(12));
     let notes = vec![

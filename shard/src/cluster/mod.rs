@@ -401,6 +401,8 @@ pub fn shared_settings(config: &crate::config::Config) -> Vec<Setting> {
     if let Some(cluster) = &config.cluster {
         // A class's log is numbered by its place in the list.
         settings.push(setting("cluster.traffic_classes", format!("{:?}", cluster.traffic_classes)));
+        // Which NIP-62 requests remove an author's events here.
+        settings.push(setting("cluster.relay_urls", format!("{:?}", cluster.relay_urls)));
         // A batch larger than a peer's frame limit closes its link, again and again.
         settings.push(setting("cluster.link_frame_bytes_max", cluster.link_frame_bytes_max.to_string()));
         settings.push(setting("cluster.pull_bytes_max", cluster.pull_bytes_max.to_string()));

@@ -31,6 +31,10 @@ pub struct ClusterConfig {
     /// handshake, for measuring the cost of encryption only: anyone on the path can read and
     /// alter replicated events.
     pub link_encryption: LinkEncryption,
+    /// Every URL the cluster serves clients under (each node's `relay_url`, a shared name):
+    /// a NIP-62 request naming any of them removes its author's events on every node, as one
+    /// naming ALL_RELAYS does. List the same URLs on every node.
+    pub relay_urls: Vec<String>,
     /// Check the signature of every replicated event again (the origin checked it already).
     pub verify_replicated: bool,
     /// Largest link frame accepted, in bytes.
@@ -94,6 +98,7 @@ impl Default for ClusterConfig {
             allowed_peers: Vec::new(),
             cluster_id: String::new(),
             link_encryption: LinkEncryption::Required,
+            relay_urls: Vec::new(),
             verify_replicated: false,
             link_frame_bytes_max: 8 * 1024 * 1024,
             link_queue_bytes_max: 32 * 1024 * 1024,
