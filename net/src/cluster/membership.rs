@@ -428,6 +428,30 @@ mod tests {
     }
 
     #[test]
+    fn a_new_address_reaches_the_members_as_the_same_key_renewed() {
+        let mut net = Net::new(3);
+        for index in [1, 2] {
+            let output = net.nodes[index].announce(0, UNIX_MS, member(0).0);
+            net.deliver(output.datagrams, None);
+        }
+        net.run(5_000, None);
+        // Node 1 now advertises "node01" (routed to it all the same).
+        let output = net.nodes[1].change_address(net.now_ms, UNIX_MS, "node01".into());
+        net.deliver(output.datagrams, None);
+        net.run(5_000, None);
+        for index in [0, 2] {
+            let seen: Vec<&Member> = net.nodes[index].members().filter(|member| member.key == member_key(1)).collect();
+            assert_eq!(seen.len(), 1, "node {index} holds node 1 once");
+            assert_eq!(seen[0].address, "node01", "node {index} has its new address");
+            assert!(seen[0].bump > 1, "as a renewed identity");
+        }
+        // The same address again changes nothing.
+        let before = net.nodes[1].stats.foca_errors;
+        let _ = net.nodes[1].change_address(net.now_ms, UNIX_MS, "node01".into());
+        assert_eq!(net.nodes[1].stats.foca_errors, before);
+    }
+
+    #[test]
     fn members_join_through_one_seed_and_a_silent_one_goes_down() {
         let mut net = Net::new(3);
         // 1 and 2 know only 0.
