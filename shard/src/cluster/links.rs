@@ -120,6 +120,11 @@ pub async fn receive(node: Rc<Node>, shard: usize, receiver: SharedReceiver<From
                 if link.shared.is_closed() {
                     continue; // ended on its shard already (its `Down` follows)
                 }
+                // A handshake that began before a reload removed the peer ends here.
+                if !node.allows(&link.peer) {
+                    node.close_link(&link, CloseCause::NotAllowed);
+                    continue;
+                }
                 if !register(&node, &link) {
                     node.close_link(&link, CloseCause::Duplicate);
                     continue;

@@ -174,6 +174,11 @@ impl Node {
     }
 
     /// host:port others should use to reach this node.
+    /// Whether the peer is allowed now (a reload may have removed it).
+    pub fn allows(&self, peer: &NodeId) -> bool {
+        self.terms.read().unwrap_or_else(std::sync::PoisonError::into_inner).admission.allowed_peers.contains(peer)
+    }
+
     /// The address this node advertises now.
     pub fn advertise(&self) -> String {
         self.reloadable.borrow().advertise.clone().unwrap_or_else(|| self.config.listen.clone())
