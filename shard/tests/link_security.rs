@@ -101,7 +101,8 @@ fn tampering_on_the_path_closes_links_and_stores_nothing_damaged() {
             if hit && number >= 20 {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "{fault:?} never hit a link");
+            // (Bounded so the three rounds stay within one REQ's answer: `stored` reads them all.)
+            assert!(std::time::Instant::now() < deadline && number < 150, "{fault:?} never hit a link");
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         eprintln!(
@@ -339,10 +340,7 @@ fn a_node_key_rotated_under_write_load_loses_nothing() {
     }
     let all: std::collections::BTreeSet<[u8; 32]> = published.iter().copied().collect();
     eprintln!("{} events published across the rotation", all.len());
-    let filter = format!(r#"{{"authors":["{}"],"limit":100000}}"#, hex(author.public_key()));
     for node in nodes.iter().chain([&c]) {
-        let held: std::collections::BTreeSet<[u8; 32]> =
-            wait_for_events(node, &filter, all.len()).iter().map(|event| *event.id()).collect();
-        assert_eq!(held, all, "every event on every node");
+        wait_for_ids(node, &all);
     }
 }

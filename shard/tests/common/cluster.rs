@@ -151,6 +151,26 @@ pub fn wait_for_events(relay: &Relay, filter: &str, count: usize) -> Vec<Event> 
     }
 }
 
+/// Waits until `relay` holds every one of `ids` (asked by id, 100 at a time: a REQ answers at
+/// most the relay's `filter_limit_max` events, and a filter holds at most 128 ids).
+pub fn wait_for_ids(relay: &Relay, ids: &std::collections::BTreeSet<[u8; 32]>) {
+    let deadline = Instant::now() + WAIT;
+    let mut missing: Vec<[u8; 32]> = ids.iter().copied().collect();
+    while !missing.is_empty() {
+        let mut held = std::collections::BTreeSet::new();
+        for chunk in missing.chunks(100) {
+            let list: Vec<String> = chunk.iter().map(|id| format!("\"{}\"", super::hex(id))).collect();
+            let filter = format!(r#"{{"ids":[{}]}}"#, list.join(","));
+            held.extend(relay.connect().req("held", &[&filter]).iter().map(|event| *event.id()));
+        }
+        missing.retain(|id| !held.contains(id));
+        assert!(Instant::now() < deadline, "{} of {} events missing on {}", missing.len(), ids.len(), relay.url());
+        if !missing.is_empty() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 pub fn subscribe(relay: &Relay, subscription: &str, filter: &str) -> Client {
     let mut client = relay.connect();
     assert!(client.req(subscription, &[filter]).is_empty());
