@@ -98,7 +98,8 @@ pub struct Node {
     link_addresses: RefCell<HashMap<NodeId, String>>,
     /// Who may link and the address advertised, shared with the shards' links.
     terms: SharedTerms,
-    /// `allowed_peers`, `seeds` and `advertise` as last loaded (`config` holds them as started).
+    /// `allowed_peers`, `seeds` and `advertise` as last loaded (`config` holds them as started;
+    /// the keys and the address in effect are in `terms`).
     reloadable: RefCell<reload::Reloadable>,
     /// Wakes the seed loop (a reload changed the seeds).
     seed_wake: Notify,
@@ -176,12 +177,12 @@ impl Node {
     /// host:port others should use to reach this node.
     /// Whether the peer is allowed now (a reload may have removed it).
     pub fn allows(&self, peer: &NodeId) -> bool {
-        self.terms.read().unwrap_or_else(std::sync::PoisonError::into_inner).admission.allowed_peers.contains(peer)
+        transport::read_terms(&self.terms).admission.allowed_peers.contains(peer)
     }
 
     /// The address this node advertises now.
     pub fn advertise(&self) -> String {
-        self.reloadable.borrow().advertise.clone().unwrap_or_else(|| self.config.listen.clone())
+        transport::read_terms(&self.terms).advertise.clone()
     }
 
     pub fn now_ms(&self) -> u64 {

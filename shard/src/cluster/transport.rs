@@ -219,9 +219,9 @@ pub struct Terms {
 
 pub type SharedTerms = Arc<RwLock<Terms>>;
 
-/// The node's current terms (a panic while one was held left a whole value behind).
-pub fn current_terms(terms: &SharedTerms) -> Terms {
-    terms.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+/// The node's current terms, read (a panic while they were held left a whole value behind).
+pub fn read_terms(terms: &SharedTerms) -> std::sync::RwLockReadGuard<'_, Terms> {
+    terms.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Who this node is to its peers, and how it protects its links.
@@ -255,7 +255,7 @@ impl Party {
     ) -> Result<Linked<R, W>, LinkEnd> {
         // The terms when the handshake began (a reload meanwhile applies to the next one; the
         // cluster executor closes links to peers it no longer allows).
-        let Terms { admission, advertise } = current_terms(&self.terms);
+        let Terms { admission, advertise } = read_terms(&self.terms).clone();
         let own_preamble = Preamble::new(self.encryption, self.key.public());
         writer.write_all(&own_preamble.encode()).await.map_err(LinkEnd::Io)?;
         writer.flush().await.map_err(LinkEnd::Io)?;
