@@ -5,6 +5,8 @@
 
 mod admin;
 mod export;
+mod health;
+mod http;
 mod import;
 mod progress;
 mod store_commands;
@@ -12,6 +14,7 @@ mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -143,6 +146,16 @@ enum Command {
         #[arg(long, value_name = "URL")]
         signed_url: Option<String>,
     },
+    /// Check that a relay answers: its NIP-11 document, read over HTTP within --timeout-ms,
+    /// names NIP-01 among its supported NIPs. Exits 0 and prints the relay's name and software
+    /// if so, else exits 1 saying what failed: a container HEALTHCHECK or a Kubernetes probe.
+    Health {
+        /// The relay, http:// or ws:// [default: PARRHESIA_LISTEN's address (an unspecified
+        /// address read as loopback), else http://127.0.0.1:7777].
+        url: Option<String>,
+        #[arg(long, default_value_t = 5000, value_name = "MS")]
+        timeout_ms: u64,
+    },
     /// Print the store's audit log of management calls, oldest first, one JSON object a line.
     /// Read-only: the relay may keep running.
     Audit,
@@ -224,6 +237,7 @@ fn main() -> ExitCode {
         Command::Admin { url, method, params, key, signed_url } => {
             admin::run(&url, signed_url.as_deref(), &method, &params, &key)
         }
+        Command::Health { url, timeout_ms } => health::run(url.as_deref(), Duration::from_millis(timeout_ms)),
         Command::Audit => data_dir().and_then(|dir| admin::audit(&dir)),
         Command::Rekey { node_key_file } => data_dir().and_then(|dir| store_commands::rekey(&dir, &node_key_file)),
         Command::Pubkey { file } => NodeKey::load(&file)
