@@ -33,6 +33,8 @@ pub struct Relay {
     log_reader: Option<std::thread::JoinHandle<()>>,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// What runs the relay: the binary, or `deploy/entrypoint.sh relay` (which execs it).
+    launcher: Vec<String>,
 }
 
 impl Relay {
@@ -54,11 +56,28 @@ impl Relay {
     pub fn start_in_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Relay {
         let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
         let env = env.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect();
-        Relay::spawn(data_dir.to_path_buf(), free_port(), args, env)
+        Relay::spawn(data_dir.to_path_buf(), free_port(), args, env, vec![env!("CARGO_BIN_EXE_parrhesia").to_string()])
     }
 
-    fn spawn(data_dir: PathBuf, port: u16, args: Vec<String>, env: Vec<(String, String)>) -> Relay {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_parrhesia"))
+    /// Starts a relay the way the container image does: `deploy/entrypoint.sh relay` with the
+    /// workspace's `parrhesia` and `parrhesia-tools` first on PATH, these environment
+    /// variables, and the port and data directory given as flags.
+    pub fn start_by_entrypoint(data_dir: &Path, port: u16, env: &[(String, String)]) -> Relay {
+        let mut env = env.to_vec();
+        env.push(("PATH".into(), entrypoint_path()));
+        let launcher = vec!["sh".to_string(), entrypoint_script(), "relay".to_string()];
+        Relay::spawn(data_dir.to_path_buf(), port, vec![], env, launcher)
+    }
+
+    fn spawn(
+        data_dir: PathBuf,
+        port: u16,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        launcher: Vec<String>,
+    ) -> Relay {
+        let mut child = Command::new(&launcher[0])
+            .args(&launcher[1..])
             .envs(env.iter().map(|(key, value)| (key, value)))
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
@@ -81,7 +100,8 @@ impl Relay {
                 lines.lock().unwrap().push(line);
             }
         });
-        let relay = Relay { child, port, data_dir, _temp: None, log, log_reader: Some(log_reader), args, env };
+        let relay =
+            Relay { child, port, data_dir, _temp: None, log, log_reader: Some(log_reader), args, env, launcher };
         if ready.recv_timeout(WAIT).is_err() {
             panic!("relay did not start: {:?}", relay.log.lock().unwrap());
         }
@@ -135,7 +155,8 @@ impl Relay {
             self.stop();
         }
         let temp = self._temp.take();
-        let mut relay = Relay::spawn(self.data_dir.clone(), self.port, self.args.clone(), self.env.clone());
+        let launcher = self.launcher.clone();
+        let mut relay = Relay::spawn(self.data_dir.clone(), self.port, self.args.clone(), self.env.clone(), launcher);
         relay._temp = temp;
         relay
     }
@@ -211,6 +232,18 @@ pub fn tools_binary() -> PathBuf {
     let tools = relay.with_file_name("parrhesia-tools");
     assert!(tools.is_file(), "{} is missing: run the workspace's tests (cargo test --workspace)", tools.display());
     tools
+}
+
+/// `deploy/entrypoint.sh`, the container image's entrypoint.
+pub fn entrypoint_script() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/entrypoint.sh").to_string()
+}
+
+/// PATH with the workspace's binaries (the relay and `parrhesia-tools`) first, as the image
+/// installs them.
+pub fn entrypoint_path() -> String {
+    let binaries = tools_binary().parent().expect("binary directory").display().to_string();
+    format!("{binaries}:{}", std::env::var("PATH").unwrap_or_default())
 }
 
 /// Opens connections until there is one on each of a two-shard relay's shards.
