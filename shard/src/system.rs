@@ -1,4 +1,5 @@
-//! What the relay asks of the operating system: the open-file limit and the Unix clock.
+//! What the relay asks of the operating system: the open-file limit, the space on the store's
+//! filesystem and the Unix clock.
 
 /// The open-file limit (soft, hard).
 pub fn open_file_limit() -> std::io::Result<libc::rlimit> {
@@ -21,6 +22,22 @@ pub fn raise_open_file_limit() -> std::io::Result<(u64, u64, u64)> {
         return Err(std::io::Error::last_os_error());
     }
     Ok((before, limit.rlim_cur, limit.rlim_max))
+}
+
+/// The size of the filesystem holding `path` and the bytes an unprivileged process may still
+/// write there (statvfs: blocks and available blocks, times the fragment size).
+pub fn filesystem_space(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: the path is NUL-terminated; statvfs only writes the struct we pass.
+    if unsafe { libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: statvfs succeeded, so it filled the struct.
+    let stat = unsafe { stat.assume_init() };
+    let fragment = stat.f_frsize as u64;
+    Ok((stat.f_blocks as u64 * fragment, stat.f_bavail as u64 * fragment))
 }
 
 /// Seconds since the Unix epoch.

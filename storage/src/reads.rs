@@ -31,6 +31,12 @@ pub struct StoreGauges {
     pub last_seq: u64,
     /// Size of the data file on disk.
     pub disk_bytes: u64,
+    /// The map: the most the data file may grow to (`map_bytes_max`).
+    pub map_bytes: u64,
+    /// Pages in use up to the highest one ever written, in bytes: the part of the map taken
+    /// (freed pages below it are reused before the map grows, so this is the high-water mark
+    /// that reaches `map_bytes` when LMDB refuses writes with MDB_MAP_FULL).
+    pub map_used_bytes: u64,
 }
 
 /// An event as read back from the store, owned (for tools and tests; the relay's hot paths
@@ -58,13 +64,21 @@ impl Store {
         read_last_seq(&txn, &self.tables)
     }
 
+    /// The store's directory.
+    pub fn directory(&self) -> &std::path::Path {
+        self.env.path()
+    }
+
     /// What `/metrics` reports of the store, read in one transaction.
     pub fn gauges(&self) -> Result<StoreGauges, StorageError> {
         let txn = self.env.read_txn()?;
+        let info = self.env.info();
         Ok(StoreGauges {
             events: self.tables.events.len(&txn)?,
             last_seq: read_last_seq(&txn, &self.tables)?,
             disk_bytes: self.env.real_disk_size()?,
+            map_bytes: info.map_size as u64,
+            map_used_bytes: (info.last_page_number as u64 + 1) * u64::from(self.env.unnamed_database_stat().page_size),
         })
     }
 

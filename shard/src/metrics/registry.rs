@@ -402,7 +402,28 @@ impl Sources {
             "Sequence number of the last stored event",
             gauge(gauges.last_seq),
         )?;
-        family(encoder, "parrhesia_store_disk_bytes", "Size of the LMDB data file", gauge(gauges.disk_bytes))
+        family(encoder, "parrhesia_store_disk_bytes", "Size of the LMDB data file", gauge(gauges.disk_bytes))?;
+        family(
+            encoder,
+            "parrhesia_store_map_bytes",
+            "The LMDB map: the most the data file may grow to (map_bytes_max)",
+            gauge(gauges.map_bytes),
+        )?;
+        family(
+            encoder,
+            "parrhesia_store_map_used_bytes",
+            "Bytes of the map taken, up to the highest page ever written (freed pages below it are reused first); writes fail with the map full when it reaches parrhesia_store_map_bytes",
+            gauge(gauges.map_used_bytes),
+        )?;
+        // The filesystem the store lives on; a failed statvfs leaves the two out.
+        let Ok((total, available)) = crate::system::filesystem_space(self.store.0.directory()) else { return Ok(()) };
+        family(encoder, "parrhesia_store_filesystem_bytes", "Size of the filesystem holding the store", gauge(total))?;
+        family(
+            encoder,
+            "parrhesia_store_filesystem_available_bytes",
+            "Bytes the relay may still write on the filesystem holding the store",
+            gauge(available),
+        )
     }
 
     fn encode_cluster(&self, encoder: &mut DescriptorEncoder) -> fmt::Result {
