@@ -26,6 +26,8 @@ pub fn raise_open_file_limit() -> std::io::Result<(u64, u64, u64)> {
 
 /// The size of the filesystem holding `path` and the bytes an unprivileged process may still
 /// write there (statvfs: blocks and available blocks, times the fragment size).
+// statvfs's field types differ across platforms (u64 here, u32 on some 32-bit targets).
+#[allow(clippy::unnecessary_cast)]
 pub fn filesystem_space(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
