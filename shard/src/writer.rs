@@ -103,6 +103,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
     let mut management = Management::new(&setup.store, setup.policy, setup.management_auth_window_seconds);
     let mut last_flush = Instant::now();
     let mut last_sweep = Instant::now();
+    let space = SpaceWatch::new(setup.metrics.clone());
     loop {
         let batch: Vec<(usize, StoreRequest)> = {
             let mut queue = queue.borrow_mut();
@@ -125,7 +126,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         }
         if !batch.is_empty() {
             report.commits += 1;
-            let stored = commit(&setup.store, batch, &commits, &setup.metrics, &management.policy).await;
+            let stored = commit(&setup.store, batch, &commits, &setup.metrics, &management.policy, &space).await;
             report.events_stored += stored.len() as u64;
             if !stored.is_empty() {
                 notify_cluster(&notices, WriterNotice::Committed(stored)).await;
@@ -134,13 +135,13 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         match pulled {
             Some(ToWriter::Replicated(pulled)) => {
                 report.replicated_stored +=
-                    commit_replicated(&setup.store, pulled, &commits, &notices, &setup.metrics).await;
+                    commit_replicated(&setup.store, pulled, &commits, &notices, &setup.metrics, &space).await;
             }
             Some(ToWriter::Repair(events)) => {
                 // As a client's events: stored in this node's own log, fanned out, and the
                 // cluster told (its peers then pull them like any other).
                 let batch = events.into_iter().map(|event| (usize::MAX, StoreRequest { ticket: 0, event })).collect();
-                let stored = commit(&setup.store, batch, &commits, &setup.metrics, &management.policy).await;
+                let stored = commit(&setup.store, batch, &commits, &setup.metrics, &management.policy, &space).await;
                 report.events_stored += stored.len() as u64;
                 if !stored.is_empty() {
                     notify_cluster(&notices, WriterNotice::Committed(stored)).await;
@@ -289,6 +290,7 @@ async fn commit_replicated(
     shards: &[glommio::channels::shared_channel::ConnectedSender<Commit>],
     notices: &Notices,
     metrics: &WriterMetrics,
+    space: &SpaceWatch,
 ) -> u64 {
     let ReplicatedBatch { origin, epoch, from_seq, next_seq, events, positions, origin_commit_unix_ms } = batch;
     let applied = |stored| AppliedBatch { origin, epoch, from_seq, next_seq, stored };
@@ -303,7 +305,12 @@ async fn commit_replicated(
             return 0;
         }
         Err(error) => {
-            tracing::warn!(%error, events = count, "storing a replicated batch failed; it will be pulled again");
+            if space.refused(&error, SOURCE_REPLICATION, count) {
+                // Pulled again at once it would fail again: pace the retries while full.
+                glommio::timer::sleep(FULL_RETRY_PAUSE).await;
+            } else {
+                tracing::warn!(%error, events = count, "storing a replicated batch failed; it will be pulled again");
+            }
             notify_cluster(notices, WriterNotice::Applied(applied(false))).await;
             return 0;
         }
@@ -328,8 +335,15 @@ async fn commit_replicated(
         staged.commit()
     };
     metrics.committed(SOURCE_REPLICATION, started.elapsed(), count);
+    if committed.is_ok() {
+        space.wrote();
+    }
     if let Err(error) = committed {
-        tracing::warn!(%error, events = count, "committing a replicated batch failed; it will be pulled again");
+        if space.refused(&error, SOURCE_REPLICATION, count) {
+            glommio::timer::sleep(FULL_RETRY_PAUSE).await;
+        } else {
+            tracing::warn!(%error, events = count, "committing a replicated batch failed; it will be pulled again");
+        }
         if !stored.is_empty() {
             let taken_back: Vec<parrhesia_engine::Id> = stored.iter().map(|(_, event)| *event.id()).collect();
             for sender in shards {
@@ -375,6 +389,7 @@ async fn commit(
     shards: &[glommio::channels::shared_channel::ConnectedSender<Commit>],
     metrics: &WriterMetrics,
     policy: &parrhesia_engine::policy::Policy,
+    space: &SpaceWatch,
 ) -> Arc<[(u64, parrhesia_engine::Event)]> {
     let (routes, events): (Vec<(usize, u64)>, Vec<_>) =
         batch.into_iter().map(|(shard, request)| ((shard, request.ticket), request.event)).unzip();
@@ -387,7 +402,13 @@ async fn commit(
     let result = store.apply(&admitted, unix_now());
     metrics.committed(SOURCE_CLIENTS, started.elapsed(), admitted.len());
     let applied = match result {
-        Ok(outcomes) => outcomes,
+        Ok(outcomes) => {
+            space.wrote();
+            outcomes
+        }
+        Err(error) if space.refused(&error, SOURCE_CLIENTS, admitted.len()) => {
+            vec![Outcome::Rejected(Reason::new(Prefix::Error, STORE_FULL)); admitted.len()]
+        }
         Err(error) => {
             tracing::warn!(%error, events = admitted.len(), "group commit failed; nothing of the batch was stored");
             vec![Outcome::Rejected(Reason::new(Prefix::Error, "the relay could not store this event")); admitted.len()]
@@ -431,6 +452,83 @@ fn stored_events(
             _ => None,
         })
         .collect()
+}
+
+/// The `error:` answer to events refused because the store has no space.
+const STORE_FULL: &str = "store full: the relay cannot store events until space is freed";
+
+/// While the store is full, a replicated batch's retry waits this long (it would fail again).
+const FULL_RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// How often a store that stays full is logged again, and how long without a refusal before
+/// it counts as having space again (at the edge, small batches fit where large ones did not).
+const FULL_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Whether the store is full (a write failed for lack of space within the last minute): says
+/// so in the log when it happens, then at most once a minute with what was refused
+/// meanwhile, and once when it has taken writes for a minute without a refusal; counts what it
+/// refused and sets `parrhesia_store_full`. Reads and live delivery do not go through the
+/// writer and carry on.
+struct SpaceWatch {
+    metrics: Arc<WriterMetrics>,
+    full: Cell<Option<Full>>,
+}
+
+#[derive(Clone, Copy)]
+struct Full {
+    since: Instant,
+    logged: Instant,
+    last_refusal: Instant,
+    /// Events refused since `logged`.
+    refused: u64,
+}
+
+impl SpaceWatch {
+    fn new(metrics: Arc<WriterMetrics>) -> SpaceWatch {
+        SpaceWatch { metrics, full: Cell::new(None) }
+    }
+
+    /// A write of `events` from `source` failed with `error`: whether for lack of space
+    /// (counted and logged here; any other error is the caller's to report).
+    fn refused(&self, error: &StorageError, source: usize, events: usize) -> bool {
+        if !error.is_out_of_space() {
+            return false;
+        }
+        self.metrics.store_full_events[source].add(events as u64);
+        self.metrics.store_full.set(1);
+        let now = Instant::now();
+        let events = events as u64;
+        let full = match self.full.get() {
+            None => {
+                tracing::error!(
+                    %error,
+                    "the store is full: new events are refused with `error: store full` until space is freed \
+                     (retention, deletions, a larger map_bytes_max and a restart, or a larger disk); \
+                     reads and live delivery go on"
+                );
+                Full { since: now, logged: now, last_refusal: now, refused: events }
+            }
+            Some(full) if now.duration_since(full.logged) >= FULL_LOG_INTERVAL => {
+                let (refused, full_for_seconds) = (full.refused + events, full.since.elapsed().as_secs());
+                tracing::error!(%error, refused, full_for_seconds, "the store is still full");
+                Full { logged: now, last_refusal: now, refused: 0, ..full }
+            }
+            Some(full) => Full { last_refusal: now, refused: full.refused + events, ..full },
+        };
+        self.full.set(Some(full));
+        true
+    }
+
+    /// A write succeeded: once none was refused for a minute, the store has space again.
+    fn wrote(&self) {
+        let Some(full) = self.full.get() else { return };
+        if full.last_refusal.elapsed() >= FULL_LOG_INTERVAL {
+            self.full.set(None);
+            self.metrics.store_full.set(0);
+            let full_for_seconds = full.since.elapsed().as_secs();
+            tracing::warn!(full_for_seconds, refused = full.refused, "the store takes writes again");
+        }
+    }
 }
 
 fn flush(store: &Store) {

@@ -38,3 +38,24 @@ pub enum StorageError {
     #[error("store is corrupt: {0}")]
     Corrupt(String),
 }
+
+impl StorageError {
+    /// Whether a write failed for lack of space: the LMDB map is full (`map_bytes_max`), or
+    /// the filesystem (or the user's quota) is. The transaction was aborted; nothing of it is
+    /// stored, and the store takes writes again once there is space.
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            StorageError::Lmdb(heed::Error::Mdb(heed::MdbError::MapFull)) => true,
+            StorageError::Lmdb(heed::Error::Io(error)) => {
+                matches!(error.raw_os_error(), Some(libc_codes::ENOSPC | libc_codes::EDQUOT))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The two errno values of a full disk, on Linux (the only target; no libc dependency here).
+mod libc_codes {
+    pub const ENOSPC: i32 = 28;
+    pub const EDQUOT: i32 = 122;
+}

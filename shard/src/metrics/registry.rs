@@ -370,6 +370,18 @@ impl Sources {
             "Client events waiting for the writer",
             [(NO_LABELS, Sample::Gauge(writer.queue_events.get()))],
         )?;
+        family(
+            encoder,
+            "parrhesia_writer_store_full_events",
+            "Events the writer could not store for lack of space (map or disk full): refused with `error: store full` (clients) or pulled again later (replication)",
+            by_source(|writer, source| Sample::Counter(writer.store_full_events[source].get())),
+        )?;
+        family(
+            encoder,
+            "parrhesia_store_full",
+            "1 while the store is full (a write failed for lack of space within the last minute), else 0",
+            [(NO_LABELS, Sample::Gauge(writer.store_full.get()))],
+        )?;
         let applied = writer.applied_by_origin.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let origin = |key: &[u8; 32]| [("origin", parrhesia_net::identity_hex(key))];
         let events = applied.iter().map(|(key, (events, _))| (origin(key), Sample::Counter(*events)));

@@ -18,6 +18,11 @@ pub struct WriterMetrics {
     /// once per replicated batch, scrapes to read; bounded by the origins replication pulls
     /// (allowed peers).
     pub applied_by_origin: std::sync::Mutex<std::collections::BTreeMap<[u8; 32], (u64, u64)>>,
+    /// Events refused (clients) or batches' events left to be pulled again (replication)
+    /// because the store had no space (map or disk full).
+    pub store_full_events: [Count; 2],
+    /// 1 while the store is full (a write failed for lack of space in the last minute), else 0.
+    pub store_full: Gauge,
     /// Origin commit to this node's fanout enqueue, for replicated batches whose origin knew
     /// the commit time (batches answered from recent commits, not backlog reads).
     pub delivery_lag: Histogram,
@@ -41,6 +46,8 @@ impl Default for WriterMetrics {
             queue_events: Gauge::default(),
             events_stored: Default::default(),
             applied_by_origin: Default::default(),
+            store_full_events: Default::default(),
+            store_full: Gauge::default(),
             delivery_lag: Histogram::seconds(),
         }
     }

@@ -1,0 +1,149 @@
+//! A store with no space left: when the LMDB map (`map_bytes_max`) or the disk fills, new
+//! events are refused with `error: store full` (counted, logged), REQ, COUNT, NIP-11 and live
+//! delivery carry on, every acknowledged event stays, and writes resume once there is space:
+//! after a restart with a larger map, or as soon as the disk has room again.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::cluster::wait_for_ids;
+use common::metrics::{scrape, total};
+use common::{Relay, WAIT, keys, now};
+use parrhesia_engine::Event;
+
+/// A note of about 3 KB, distinct for each `number`.
+fn large_note(author: u8, number: usize) -> Event {
+    keys(author).sign(now(), 1, vec![], format!("{number} {}", "x".repeat(3000)))
+}
+
+/// Publishes large notes until one is refused; returns the ids acknowledged and the refusal.
+fn fill_until_refused(relay: &Relay, author: u8) -> (std::collections::BTreeSet<[u8; 32]>, String) {
+    let mut client = relay.connect();
+    let mut accepted = std::collections::BTreeSet::new();
+    for number in 0..20_000 {
+        let event = large_note(author, number);
+        let (ok, message) = client.publish(&event);
+        if !ok {
+            return (accepted, message);
+        }
+        accepted.insert(*event.id());
+    }
+    panic!("20,000 notes of 3 KB were all accepted: the store never filled");
+}
+
+/// What a full store must still do: serve every acknowledged event (REQ), count (COUNT),
+/// answer NIP-11, deliver live events, and report itself full in /metrics.
+fn serves_while_full(relay: &Relay, accepted: &std::collections::BTreeSet<[u8; 32]>) {
+    wait_for_ids(relay, accepted);
+    let count = relay.connect().count("stored", &[r#"{"kinds":[1]}"#]);
+    assert!(count >= accepted.len() as u64, "COUNT {count} of {} acknowledged", accepted.len());
+    let (status, _) = relay.http_get("/", &[("Accept", "application/nostr+json")]);
+    assert_eq!(status, 200);
+    let mut subscriber = relay.connect();
+    assert!(subscriber.req("live", &[r#"{"kinds":[20001]}"#]).is_empty());
+    let ephemeral = keys(9).sign(now(), 20001, vec![], "delivered while the store is full".into());
+    assert!(relay.connect().publish(&ephemeral).0, "ephemeral events are not stored");
+    assert_eq!(subscriber.next_event("live").id(), ephemeral.id());
+    let scrape = scrape(relay);
+    assert_eq!(total(&scrape, "parrhesia_store_full", &[]), 1.0);
+    assert!(total(&scrape, "parrhesia_writer_store_full_events_total", &[("source", "clients")]) >= 1.0);
+}
+
+#[test]
+fn a_full_map_refuses_events_with_store_full_keeps_serving_and_resumes_with_a_larger_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut relay = Relay::start_in(&data, &["--shards", "2", "--set", "map_bytes_max=2097152"]);
+    let (accepted, refusal) = fill_until_refused(&relay, 31);
+    assert!(refusal.starts_with("error: store full"), "{refusal}");
+    assert!(accepted.len() > 100, "only {} notes fitted in 2 MiB", accepted.len());
+    // Still full: the next one is refused the same way (and nothing else broke).
+    let (ok, again) = relay.connect().publish(&large_note(31, 99_999));
+    assert!(!ok && again.starts_with("error: store full"), "{again}");
+    serves_while_full(&relay, &accepted);
+    assert_eq!(relay.log_text().matches("the store is full").count(), 1, "logged once: {}", relay.log_text());
+
+    // The operator raises the map and restarts: writes resume, nothing acknowledged is lost
+    // (and the store verifies clean when the relay is dropped).
+    relay.stop();
+    let relay = Relay::start_in(&data, &["--shards", "2", "--set", "map_bytes_max=67108864"]);
+    let more = large_note(31, 100_000);
+    assert!(relay.connect().publish(&more).0);
+    let mut all = accepted;
+    all.insert(*more.id());
+    wait_for_ids(&relay, &all);
+}
+
+/// A tmpfs of `bytes`, unmounted (lazily) when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// Mounts one, or says why it cannot (not root, no tmpfs in this sandbox).
+    fn mount(bytes: u64) -> Result<SmallDisk, String> {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(&dir)
+            .output()
+            .map_err(|error| format!("cannot run mount: {error}"))?;
+        if !output.status.success() {
+            return Err(format!("mount -t tmpfs failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
+        }
+        Ok(SmallDisk(dir))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn a_full_disk_refuses_events_with_store_full_keeps_serving_and_resumes_once_space_is_freed() {
+    let disk = match SmallDisk::mount(6 << 20) {
+        Ok(disk) => disk,
+        Err(reason) => {
+            // Never silently: the reason is in the test's output.
+            println!("skipped: a full disk needs a small filesystem, and {reason}");
+            return;
+        }
+    };
+    // Something else on the disk the operator can remove to make room.
+    let filler = disk.path().join("old-logs");
+    std::fs::write(&filler, vec![7u8; 2 << 20]).unwrap();
+    let data = disk.path().join("data");
+    let relay = Relay::start_in(&data, &["--shards", "2"]);
+    let (accepted, refusal) = fill_until_refused(&relay, 32);
+    assert!(refusal.starts_with("error: store full"), "{refusal}");
+    assert!(accepted.len() > 100, "only {} notes fitted", accepted.len());
+    serves_while_full(&relay, &accepted);
+
+    // Space is freed while the relay runs: it takes writes again by itself.
+    std::fs::remove_file(&filler).unwrap();
+    let more = large_note(32, 100_000);
+    let deadline = Instant::now() + WAIT;
+    let mut client = relay.connect();
+    loop {
+        let (ok, message) = client.publish(&more);
+        if ok {
+            break;
+        }
+        assert!(message.starts_with("error: store full"), "{message}");
+        assert!(Instant::now() < deadline, "still refused after the space was freed: {message}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut all = accepted;
+    all.insert(*more.id());
+    wait_for_ids(&relay, &all);
+    // The relay is dropped (and its store verified) before the disk is unmounted.
+    drop(relay);
+}
