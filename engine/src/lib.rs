@@ -21,6 +21,7 @@ pub mod policy;
 pub mod random;
 pub mod rate;
 pub mod reason;
+pub mod retention;
 pub mod search;
 pub mod summary;
 
