@@ -62,6 +62,10 @@ pub struct RelayInfo {
     pub version: String,
     pub supported_nips: Vec<u16>,
     pub limitation: Limitation,
+    /// NIP-11 `retention`: what the relay keeps and for how long (kinds, `time` in seconds,
+    /// null for forever); absent when it keeps everything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<serde_json::Value>,
 }
 
 impl RelayInfo {
@@ -77,6 +81,7 @@ mod tests {
     #[test]
     fn document_shape() {
         let info = RelayInfo {
+            retention: None,
             name: "relay".into(),
             description: "d".into(),
             icon: None,

@@ -26,6 +26,7 @@ pub fn relay_info(config: &Config) -> RelayInfo {
             auth_required: config.auth_required != crate::config::AuthRequired::None,
             ..Limitation::from_limits(&config.limits())
         },
+        retention: config.retention().ok().filter(|retention| !retention.is_off()).map(|retention| retention.nip11()),
     }
 }
 

@@ -185,6 +185,8 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
         batch_events_max: config.writer_batch_events_max,
         flush_interval: (durability == Durability::NoSync).then(|| Duration::from_millis(config.flush_interval_ms)),
         sweep_interval: Duration::from_secs(config.expiration_sweep_interval_seconds.max(1)),
+        retention: config.retention().expect("validated when the configuration loaded"),
+        retention_interval: Duration::from_secs(config.retention_interval_seconds),
         cluster: writer_cluster,
         metrics: writer_metrics,
         management_auth_window_seconds: config.management_auth_window_seconds,

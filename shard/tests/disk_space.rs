@@ -1,7 +1,8 @@
 //! A store with no space left: when the LMDB map (`map_bytes_max`) or the disk fills, new
 //! events are refused with `error: store full` (counted, logged), REQ, COUNT, NIP-11 and live
 //! delivery carry on, every acknowledged event stays, and writes resume once there is space:
-//! after a restart with a larger map, or as soon as the disk has room again.
+//! after a restart with a larger map, or as soon as the disk has room again. And retention:
+//! the relay removes, while it serves, exactly what its rules no longer keep.
 
 mod common;
 
@@ -146,4 +147,110 @@ fn a_full_disk_refuses_events_with_store_full_keeps_serving_and_resumes_once_spa
     wait_for_ids(&relay, &all);
     // The relay is dropped (and its store verified) before the disk is unmounted.
     drop(relay);
+}
+
+// ---- Retention: the relay removes what its rules no longer keep, while it serves ----
+
+/// The rules of the test below, written out plainly: what a relay configured with them keeps.
+fn naive_keeps(kind: u16, age: u64, author: u8) -> bool {
+    let protected = author == 40;
+    let replaceable = kind == 0 || kind == 3 || (10000..20000).contains(&kind) || (30000..40000).contains(&kind);
+    protected
+        || match kind {
+            7 => age <= 600,
+            4 => true,
+            _ if replaceable => true,
+            _ => age <= 3600,
+        }
+}
+
+#[test]
+fn retention_removes_exactly_what_the_rules_no_longer_keep_while_the_relay_serves() {
+    let protected = common::hex(keys(40).public_key());
+    let relay = Relay::start(&[
+        "--shards",
+        "2",
+        "--set",
+        "retention_max_age_seconds=3600",
+        "--set",
+        "retention_kinds=7:600, 4:forever",
+        "--set",
+        &format!("retention_protected_pubkeys={protected}"),
+        "--set",
+        "retention_interval_seconds=1",
+        "--set",
+        "search_kinds=1",
+        // Kind 4 (DMs) readable without AUTH here, so the test can look for it.
+        "--set",
+        "read_restricted_kinds=",
+    ]);
+    // NIP-11 tells clients what is kept.
+    let (_, document) = relay.http_get("/", &[("Accept", "application/nostr+json")]);
+    let document: serde_json::Value = serde_json::from_str(&document).unwrap();
+    assert_eq!(
+        document["retention"],
+        serde_json::json!([
+            {"kinds": [7], "time": 600}, {"kinds": [4], "time": null},
+            {"kinds": [0, 3, [10000, 19999], [30000, 39999]], "time": null}, {"time": 3600}
+        ])
+    );
+    // Events of every kind the rules treat differently, at ages either side of their limits,
+    // by an ordinary author and a protected one; a subscriber for fresh notes meanwhile.
+    let mut subscriber = relay.connect();
+    assert!(subscriber.req("fresh", &[r##"{"kinds":[1],"#t":["fresh"]}"##]).is_empty());
+    let mut client = relay.connect();
+    let mut published: Vec<(Event, bool)> = Vec::new();
+    let mut number = 0;
+    for author in [41u8, 40] {
+        for (kind, age) in [
+            (1, 100),
+            (1, 7200),
+            (7, 300),
+            (7, 900),
+            (4, 100_000),
+            (0, 100_000),
+            (10002, 100_000),
+            (30023, 100_000),
+            (6, 5000),
+        ] {
+            number += 1;
+            let tags = if kind == 30023 { vec![vec!["d".to_string(), format!("{number}")]] } else { vec![] };
+            let event = keys(author).sign(now() - age, kind, tags, format!("retention words {number}"));
+            assert!(client.publish(&event).0, "kind {kind} aged {age}");
+            published.push((event, naive_keeps(kind, age, author)));
+        }
+    }
+    // A larger sweep (old notes) with live traffic through it: every fresh note is delivered.
+    for number in 0..2000 {
+        let old = keys(42).sign(now() - 7200, 1, vec![], format!("old words {number}"));
+        assert!(client.publish(&old).0);
+        if number % 200 == 0 {
+            let fresh = keys(43).sign(now(), 1, vec![vec!["t".into(), "fresh".into()]], format!("fresh {number}"));
+            assert!(client.publish(&fresh).0);
+            assert_eq!(subscriber.next_event("fresh").id(), fresh.id());
+            published.push((fresh, true));
+        }
+    }
+    // Two passes that began after the last publish have removed everything due.
+    let passes = |relay: &Relay| total(&scrape(relay), "parrhesia_retention_passes_total", &[]);
+    let before = passes(&relay);
+    let deadline = Instant::now() + WAIT;
+    while passes(&relay) < before + 2.0 {
+        assert!(Instant::now() < deadline, "retention passes stalled");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (event, kept) in &published {
+        let found = relay.connect().req("one", &[&format!(r#"{{"ids":["{}"]}}"#, common::hex(event.id()))]);
+        assert_eq!(found.len() == 1, *kept, "kind {} created {}s ago", event.kind(), now() - event.created_at());
+    }
+    let old_left =
+        relay.connect().count("old", &[&format!(r#"{{"authors":["{}"]}}"#, common::hex(keys(42).public_key()))]);
+    assert_eq!(old_left, 0);
+    let removed = total(&scrape(&relay), "parrhesia_retention_removed_events_total", &[]);
+    let expected = published.iter().filter(|(_, kept)| !kept).count() + 2000;
+    assert_eq!(removed as usize, expected);
+    // NIP-50 no longer finds the removed notes (their words went with them); the relay's drop
+    // verifies every index and count.
+    assert!(relay.connect().req("search", &[r#"{"search":"old words"}"#]).is_empty());
+    assert!(!relay.connect().req("search", &[r#"{"search":"retention words"}"#]).is_empty());
 }

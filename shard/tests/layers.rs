@@ -40,6 +40,8 @@ const SHARD_LAYERS: [(&str, &[&str]); 6] = [
         &[
             "serve",
             "writer",
+            "writer::retention",
+            "writer::space",
             "cluster",
             "cluster::transport",
             "cluster::reload",

@@ -403,6 +403,12 @@ pub fn shared_settings(config: &crate::config::Config) -> Vec<Setting> {
         setting("tags_per_event_max", config.tags_per_event_max.to_string()),
         // Who may read what: a subscriber on one node sees what another would hide.
         setting("read_restricted_kinds", format!("{:?}", config.read_restricted_kinds)),
+        // What each node removes by age: a node that keeps less serves holes the others fill
+        // again (and it removes them again).
+        setting("retention_max_age_seconds", config.retention_max_age_seconds.to_string()),
+        setting("retention_kinds", format!("{:?}", config.retention_kinds)),
+        setting("retention_keep_replaceable", config.retention_keep_replaceable.to_string()),
+        setting("retention_protected_pubkeys", format!("{:?}", config.retention_protected_pubkeys)),
     ];
     if let Some(cluster) = &config.cluster {
         // A class's log is numbered by its place in the list.

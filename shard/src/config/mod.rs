@@ -199,6 +199,22 @@ pub struct Config {
     pub scan_budget_us: u64,
     /// Expired events (NIP-40) are swept this often, in seconds.
     pub expiration_sweep_interval_seconds: u64,
+    /// Retention: stored events older than this many seconds are removed while the relay runs
+    /// (kinds that `retention_kinds` names follow their own rule); 0 keeps them forever.
+    pub retention_max_age_seconds: u64,
+    /// Per-kind retention, each "KINDS:SECONDS" (or "KINDS:forever"), KINDS a list of kinds
+    /// and ranges: e.g. ["1, 7:2592000", "30000-39999:31536000", "4, 1059:forever"]. The first
+    /// entry naming a kind decides it.
+    pub retention_kinds: Vec<String>,
+    /// `retention_max_age_seconds` leaves replaceable and addressable events alone (the store
+    /// holds only the latest of each: profiles, contact lists, relay lists); a kind named in
+    /// `retention_kinds` follows its rule anyway.
+    pub retention_keep_replaceable: bool,
+    /// Pubkeys (64 hex) whose events retention never removes.
+    pub retention_protected_pubkeys: Vec<String>,
+    /// A retention pass starts this often, in seconds; it walks the events older than the
+    /// shortest age, oldest first, in slices of 1,000 between the writer's commits.
+    pub retention_interval_seconds: u64,
     /// NIP-77 negentropy: sessions one connection may hold at once.
     pub negentropy_sessions_max: usize,
     /// Events one negentropy session may cover; a NEG-OPEN whose filter matches more is
@@ -288,6 +304,11 @@ impl Default for Config {
             scan_budget_candidates_max: 2048,
             scan_budget_us: 2000,
             expiration_sweep_interval_seconds: 60,
+            retention_max_age_seconds: 0,
+            retention_kinds: Vec::new(),
+            retention_keep_replaceable: true,
+            retention_protected_pubkeys: Vec::new(),
+            retention_interval_seconds: 600,
             negentropy_sessions_max: 4,
             negentropy_items_max: 1_000_000,
             negentropy_message_bytes_max: 256 * 1024,
@@ -412,6 +433,10 @@ impl Config {
         }
         self.rate_limits()?;
         self.trusted_proxy_addresses()?;
+        self.retention()?;
+        if self.retention_interval_seconds == 0 {
+            bail!("configuration key `retention_interval_seconds` must be greater than 0");
+        }
         for admin in &self.admin_pubkeys {
             if parrhesia_engine::hex::decode_array::<32>(admin).is_none() {
                 bail!("configuration key `admin_pubkeys`: {admin:?} is not 64 lowercase hex characters");
@@ -448,6 +473,35 @@ impl Config {
                 rate("rate_count_relay", &self.rate_count_relay)?,
             ],
             connect_address: rate("rate_connect_address", &self.rate_connect_address)?,
+        })
+    }
+
+    /// The retention rules (`retention_*`).
+    pub fn retention(&self) -> anyhow::Result<parrhesia_engine::retention::Retention> {
+        let kinds = self
+            .retention_kinds
+            .iter()
+            .map(|rule| {
+                parrhesia_engine::retention::KindRule::parse(rule)
+                    .map_err(|why| anyhow::anyhow!("configuration key `retention_kinds`: {why}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let protected = self
+            .retention_protected_pubkeys
+            .iter()
+            .map(|key| {
+                parrhesia_engine::hex::decode_array::<32>(key).with_context(|| {
+                    format!(
+                        "configuration key `retention_protected_pubkeys`: {key:?} is not 64 lowercase hex characters"
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(parrhesia_engine::retention::Retention {
+            default_age: (self.retention_max_age_seconds > 0).then_some(self.retention_max_age_seconds),
+            kinds,
+            keep_replaceable: self.retention_keep_replaceable,
+            protected,
         })
     }
 

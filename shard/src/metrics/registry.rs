@@ -382,6 +382,31 @@ impl Sources {
             "1 while the store is full (a write failed for lack of space within the last minute), else 0",
             [(NO_LABELS, Sample::Gauge(writer.store_full.get()))],
         )?;
+        let counter = |value: u64| [(NO_LABELS, Sample::Counter(value))];
+        family(
+            encoder,
+            "parrhesia_retention_examined_events",
+            "Old events retention passes examined",
+            counter(writer.retention_examined.get()),
+        )?;
+        family(
+            encoder,
+            "parrhesia_retention_removed_events",
+            "Events retention removed past their age",
+            counter(writer.retention_removed.get()),
+        )?;
+        family(
+            encoder,
+            "parrhesia_retention_passes",
+            "Retention passes completed",
+            counter(writer.retention_passes.get()),
+        )?;
+        family(
+            encoder,
+            "parrhesia_retention_pass_running",
+            "1 while a retention pass is under way",
+            [(NO_LABELS, Sample::Gauge(writer.retention_running.get()))],
+        )?;
         let applied = writer.applied_by_origin.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let origin = |key: &[u8; 32]| [("origin", parrhesia_net::identity_hex(key))];
         let events = applied.iter().map(|(key, (events, _))| (origin(key), Sample::Counter(*events)));

@@ -23,6 +23,12 @@ pub struct WriterMetrics {
     pub store_full_events: [Count; 2],
     /// 1 while the store is full (a write failed for lack of space in the last minute), else 0.
     pub store_full: Gauge,
+    /// Retention: index entries examined, events removed, passes completed, and 1 while a
+    /// pass is under way.
+    pub retention_examined: Count,
+    pub retention_removed: Count,
+    pub retention_passes: Count,
+    pub retention_running: Gauge,
     /// Origin commit to this node's fanout enqueue, for replicated batches whose origin knew
     /// the commit time (batches answered from recent commits, not backlog reads).
     pub delivery_lag: Histogram,
@@ -48,6 +54,10 @@ impl Default for WriterMetrics {
             applied_by_origin: Default::default(),
             store_full_events: Default::default(),
             store_full: Gauge::default(),
+            retention_examined: Count::default(),
+            retention_removed: Count::default(),
+            retention_passes: Count::default(),
+            retention_running: Gauge::default(),
             delivery_lag: Histogram::seconds(),
         }
     }

@@ -22,6 +22,12 @@ use crate::metrics::WriterMetrics;
 use crate::startup::{StartupSteps, Step};
 use crate::system::{unix_now, unix_now_ms};
 
+mod retention;
+mod space;
+
+use retention::RetentionRun;
+use space::{FULL_RETRY_PAUSE, STORE_FULL, SpaceWatch};
+
 /// What the writer needs; built by the runtime.
 pub struct WriterSetup {
     pub store: Store,
@@ -40,6 +46,9 @@ pub struct WriterSetup {
     pub management_auth_window_seconds: u64,
     /// The operator's policy as stored at start.
     pub policy: parrhesia_engine::policy::Policy,
+    /// The retention rules, and how often a pass starts.
+    pub retention: parrhesia_engine::retention::Retention,
+    pub retention_interval: Duration,
 }
 
 /// What the writer did, reported at exit.
@@ -104,6 +113,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
     let mut last_flush = Instant::now();
     let mut last_sweep = Instant::now();
     let space = SpaceWatch::new(setup.metrics.clone());
+    let mut retention = RetentionRun::new(setup.retention.clone(), setup.retention_interval, setup.metrics.clone());
     loop {
         let batch: Vec<(usize, StoreRequest)> = {
             let mut queue = queue.borrow_mut();
@@ -121,7 +131,9 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
             if open_channels.get() == 0 {
                 break;
             }
-            let tick = glommio::timer::sleep(Duration::from_millis(200));
+            // A retention pass under way runs its slices close together; else sleep longer.
+            let pause = if retention.busy() { retention::SLICE_PAUSE } else { Duration::from_millis(200) };
+            let tick = glommio::timer::sleep(pause);
             futures_lite::future::or(async { wake_receiver.recv().await.unwrap_or(()) }, tick).await;
         }
         if !batch.is_empty() {
@@ -157,6 +169,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
             sweep(&setup.store);
             last_sweep = Instant::now();
         }
+        retention.step(&setup.store, unix_now());
         glommio::yield_if_needed().await;
     }
     drop(notices.take());
@@ -452,83 +465,6 @@ fn stored_events(
             _ => None,
         })
         .collect()
-}
-
-/// The `error:` answer to events refused because the store has no space.
-const STORE_FULL: &str = "store full: the relay cannot store events until space is freed";
-
-/// While the store is full, a replicated batch's retry waits this long (it would fail again).
-const FULL_RETRY_PAUSE: Duration = Duration::from_secs(1);
-
-/// How often a store that stays full is logged again, and how long without a refusal before
-/// it counts as having space again (at the edge, small batches fit where large ones did not).
-const FULL_LOG_INTERVAL: Duration = Duration::from_secs(60);
-
-/// Whether the store is full (a write failed for lack of space within the last minute): says
-/// so in the log when it happens, then at most once a minute with what was refused
-/// meanwhile, and once when it has taken writes for a minute without a refusal; counts what it
-/// refused and sets `parrhesia_store_full`. Reads and live delivery do not go through the
-/// writer and carry on.
-struct SpaceWatch {
-    metrics: Arc<WriterMetrics>,
-    full: Cell<Option<Full>>,
-}
-
-#[derive(Clone, Copy)]
-struct Full {
-    since: Instant,
-    logged: Instant,
-    last_refusal: Instant,
-    /// Events refused since `logged`.
-    refused: u64,
-}
-
-impl SpaceWatch {
-    fn new(metrics: Arc<WriterMetrics>) -> SpaceWatch {
-        SpaceWatch { metrics, full: Cell::new(None) }
-    }
-
-    /// A write of `events` from `source` failed with `error`: whether for lack of space
-    /// (counted and logged here; any other error is the caller's to report).
-    fn refused(&self, error: &StorageError, source: usize, events: usize) -> bool {
-        if !error.is_out_of_space() {
-            return false;
-        }
-        self.metrics.store_full_events[source].add(events as u64);
-        self.metrics.store_full.set(1);
-        let now = Instant::now();
-        let events = events as u64;
-        let full = match self.full.get() {
-            None => {
-                tracing::error!(
-                    %error,
-                    "the store is full: new events are refused with `error: store full` until space is freed \
-                     (retention, deletions, a larger map_bytes_max and a restart, or a larger disk); \
-                     reads and live delivery go on"
-                );
-                Full { since: now, logged: now, last_refusal: now, refused: events }
-            }
-            Some(full) if now.duration_since(full.logged) >= FULL_LOG_INTERVAL => {
-                let (refused, full_for_seconds) = (full.refused + events, full.since.elapsed().as_secs());
-                tracing::error!(%error, refused, full_for_seconds, "the store is still full");
-                Full { logged: now, last_refusal: now, refused: 0, ..full }
-            }
-            Some(full) => Full { last_refusal: now, refused: full.refused + events, ..full },
-        };
-        self.full.set(Some(full));
-        true
-    }
-
-    /// A write succeeded: once none was refused for a minute, the store has space again.
-    fn wrote(&self) {
-        let Some(full) = self.full.get() else { return };
-        if full.last_refusal.elapsed() >= FULL_LOG_INTERVAL {
-            self.full.set(None);
-            self.metrics.store_full.set(0);
-            let full_for_seconds = full.since.elapsed().as_secs();
-            tracing::warn!(full_for_seconds, refused = full.refused, "the store takes writes again");
-        }
-    }
 }
 
 fn flush(store: &Store) {
