@@ -265,7 +265,7 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
         (Some((to_writer, from_writer)), Some(key), Some(cluster_config), Some(metrics), Some(terms)) => {
             let (to_shards, from_shards) = cluster_shards.into_iter().unzip();
             let setup = crate::cluster::ClusterSetup {
-                config: cluster_config.clone(),
+                config: anti_entropy_within_retention(cluster_config, &config),
                 key,
                 store: store.clone(),
                 limits: config.limits(),
@@ -338,4 +338,24 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
         report.events_stored, report.commits
     );
     Ok(())
+}
+
+/// The cluster's settings with anti-entropy's window no longer than the shortest retention
+/// age: a peer that has not swept yet must not hand back, by reconciliation, what this node's
+/// retention just removed (replication itself never re-sends a position already pulled).
+fn anti_entropy_within_retention(
+    cluster: &crate::config::ClusterConfig,
+    config: &Config,
+) -> crate::config::ClusterConfig {
+    let mut cluster = cluster.clone();
+    let shortest = config.retention().ok().and_then(|retention| retention.shortest_age());
+    if let Some(shortest) = shortest.filter(|shortest| *shortest < cluster.anti_entropy_window_seconds) {
+        tracing::info!(
+            window_seconds = shortest,
+            configured = cluster.anti_entropy_window_seconds,
+            "anti-entropy reconciles no further back than the shortest retention age"
+        );
+        cluster.anti_entropy_window_seconds = shortest;
+    }
+    cluster
 }
