@@ -82,6 +82,20 @@ impl Retention {
         }
     }
 
+    /// Whether a size budget may remove an event of `kind` by `author` (oldest first): any
+    /// event some rule would remove in time, and, with no rule for it, any event of a kind
+    /// the default age would cover. Protected authors, kinds kept `forever` and (with
+    /// `keep_replaceable`) replaceable events stay.
+    pub fn evictable(&self, kind: u16, author: &Pubkey) -> bool {
+        if self.protected.contains(author) {
+            return false;
+        }
+        if let Some(rule) = self.kinds.iter().find(|rule| rule.covers(kind)) {
+            return rule.age.is_some();
+        }
+        !matches!(KindClass::of(kind), KindClass::Replaceable | KindClass::Addressable) || !self.keep_replaceable
+    }
+
     /// Whether an event is past its retention at `now`.
     pub fn expired(&self, kind: u16, author: &Pubkey, created_at: u64, now: u64) -> bool {
         self.age_of(kind, author).is_some_and(|age| created_at < now.saturating_sub(age))
@@ -164,6 +178,20 @@ mod tests {
         assert!(rules.expired(1, &author, 89, 100));
         assert!(!rules.expired(1, &author, 90, 100), "exactly at its age: kept");
         assert!(!rules.expired(1, &author, 5, 8), "the clock before the age: kept");
+    }
+
+    #[test]
+    fn a_size_budget_may_remove_what_no_rule_keeps_forever() {
+        let mut rules = retention(None, &["4:forever", "30023:50"]);
+        rules.protected.insert([9; 32]);
+        let author = [1; 32];
+        assert!(rules.evictable(1, &author), "no age at all: still evictable by size");
+        assert!(!rules.evictable(4, &author), "kept forever");
+        assert!(!rules.evictable(0, &author), "replaceable, kept");
+        assert!(rules.evictable(30023, &author), "named with an age");
+        assert!(!rules.evictable(1, &[9; 32]), "protected");
+        rules.keep_replaceable = false;
+        assert!(rules.evictable(0, &author));
     }
 
     #[test]

@@ -187,6 +187,8 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
         sweep_interval: Duration::from_secs(config.expiration_sweep_interval_seconds.max(1)),
         retention: config.retention().expect("validated when the configuration loaded"),
         retention_interval: Duration::from_secs(config.retention_interval_seconds),
+        store_budget: (config.store_bytes_max > 0)
+            .then(|| (config.store_bytes_max, config.store_bytes_max / 100 * config.store_bytes_low_water_percent)),
         cluster: writer_cluster,
         metrics: writer_metrics,
         management_auth_window_seconds: config.management_auth_window_seconds,

@@ -254,3 +254,52 @@ fn retention_removes_exactly_what_the_rules_no_longer_keep_while_the_relay_serve
     assert!(relay.connect().req("search", &[r#"{"search":"old words"}"#]).is_empty());
     assert!(!relay.connect().req("search", &[r#"{"search":"retention words"}"#]).is_empty());
 }
+
+#[test]
+fn a_store_over_its_size_budget_loses_its_oldest_events_down_to_the_low_water_mark() {
+    let budget: u64 = 3 << 20;
+    let relay = Relay::start(&[
+        "--shards",
+        "2",
+        "--set",
+        &format!("store_bytes_max={budget}"),
+        "--set",
+        "retention_kinds=4:forever",
+        "--set",
+        "read_restricted_kinds=",
+    ]);
+    let mut client = relay.connect();
+    // Kept forever whatever the budget: the oldest of all.
+    let kept: Vec<Event> =
+        (0..20).map(|number| keys(51).sign(now() - 50_000 + number, 4, vec![], format!("dm {number}"))).collect();
+    for event in &kept {
+        assert!(client.publish(event).0);
+    }
+    // About 7.5 MB of notes, oldest first.
+    let notes: Vec<Event> = (0..2500u64)
+        .map(|number| keys(50).sign(now() - 10_000 + number, 1, vec![], format!("{number} {}", "z".repeat(3000))))
+        .collect();
+    for event in &notes {
+        assert!(client.publish(event).0);
+    }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let scrape = scrape(&relay);
+        let used = total(&scrape, "parrhesia_store_map_used_bytes", &[]);
+        if used <= budget as f64 && total(&scrape, "parrhesia_retention_evicting", &[]) == 0.0 {
+            assert!(total(&scrape, "parrhesia_retention_removed_events_total", &[("rule", "size")]) > 0.0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {used} bytes in use, over the budget of {budget}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let present = |event: &Event| {
+        relay.connect().req("one", &[&format!(r#"{{"ids":["{}"]}}"#, common::hex(event.id()))]).len() == 1
+    };
+    assert!(kept.iter().all(present), "kind 4 is kept forever");
+    assert!(notes[2400..].iter().all(present), "the newest notes stay");
+    assert!(!notes[..100].iter().any(present), "the oldest notes went first");
+    // Oldest first: no kept note is older than a removed one.
+    let first_kept = notes.iter().position(present).unwrap();
+    assert!(notes[first_kept..].iter().all(present), "removed in age order, from the oldest");
+}

@@ -33,9 +33,9 @@ pub struct StoreGauges {
     pub disk_bytes: u64,
     /// The map: the most the data file may grow to (`map_bytes_max`).
     pub map_bytes: u64,
-    /// Pages in use up to the highest one ever written, in bytes: the part of the map taken
-    /// (freed pages below it are reused before the map grows, so this is the high-water mark
-    /// that reaches `map_bytes` when LMDB refuses writes with MDB_MAP_FULL).
+    /// Bytes of the map in use: the data file's pages less those on LMDB's free list (which
+    /// later writes reuse before the file grows). Writes fail with MDB_MAP_FULL when it nears
+    /// `map_bytes`; the `store_bytes_max` budget is kept against it.
     pub map_used_bytes: u64,
 }
 
@@ -64,6 +64,13 @@ impl Store {
         read_last_seq(&txn, &self.tables)
     }
 
+    /// Bytes of the data file in use (its pages less the free list's), as `/metrics` reports
+    /// `parrhesia_store_map_used_bytes`.
+    pub fn used_bytes(&self) -> Result<u64, StorageError> {
+        let txn = self.env.read_txn()?;
+        used_bytes(&self.env, &txn)
+    }
+
     /// The store's directory.
     pub fn directory(&self) -> &std::path::Path {
         self.env.path()
@@ -78,7 +85,7 @@ impl Store {
             last_seq: read_last_seq(&txn, &self.tables)?,
             disk_bytes: self.env.real_disk_size()?,
             map_bytes: info.map_size as u64,
-            map_used_bytes: (info.last_page_number as u64 + 1) * u64::from(self.env.unnamed_database_stat().page_size),
+            map_used_bytes: used_bytes(&self.env, &txn)?,
         })
     }
 
@@ -116,4 +123,11 @@ impl Store {
         let txn = self.env.read_txn()?;
         ids.iter().map(|id| Ok(seq_of_id(&txn, &self.tables, id)?.is_some())).collect()
     }
+}
+
+/// The data file's pages up to the last one written, less those on the free list, in bytes.
+fn used_bytes(env: &heed::Env<heed::WithoutTls>, txn: &heed::RoTxn<heed::WithoutTls>) -> Result<u64, StorageError> {
+    let pages = env.info().last_page_number as u64 + 1;
+    let free = txn.free_pages()? as u64;
+    Ok(pages.saturating_sub(free) * u64::from(env.unnamed_database_stat().page_size))
 }

@@ -1,6 +1,7 @@
-//! Retention sweeps: the stored events past the operator's rules (`parrhesia_engine::retention`)
-//! removed in bounded slices, oldest first, through the same removal as NIP-09 deletions and
-//! NIP-40 expiry (every index, count and word-index entry with the event).
+//! Retention sweeps: the stored events past the operator's rules (`parrhesia_engine::retention`),
+//! or the oldest ones a size budget lets go, removed in bounded slices, oldest first, through
+//! the same removal as NIP-09 deletions and NIP-40 expiry (every index, count and word-index
+//! entry with the event).
 
 use parrhesia_engine::retention::Retention;
 
@@ -35,8 +36,37 @@ impl Store {
     ) -> Result<RetentionSlice, StorageError> {
         let Some(shortest) = rules.shortest_age() else { return Ok(RetentionSlice::default()) };
         let horizon = now.saturating_sub(shortest);
+        self.sweep(from, horizon, examine_max, usize::MAX, |kind, author, created_at| {
+            rules.expired(kind, author, created_at, now)
+        })
+    }
+
+    /// One slice of a size-budget eviction: from `from` (the oldest event when `None`), oldest
+    /// first, removes at most `remove_max` of the events the rules let a budget remove
+    /// (`Retention::evictable`), examining at most `examine_max`.
+    pub fn evict_oldest(
+        &self,
+        rules: &Retention,
+        from: Option<[u8; 16]>,
+        examine_max: usize,
+        remove_max: usize,
+    ) -> Result<RetentionSlice, StorageError> {
+        self.sweep(from, u64::MAX, examine_max, remove_max, |kind, author, _| rules.evictable(kind, author))
+    }
+
+    /// Walks the time index from `from` while created_at < `horizon`, examining at most
+    /// `examine_max` entries and choosing at most `remove_max` by `doomed(kind, author,
+    /// created_at)`, then removes those in one transaction.
+    fn sweep(
+        &self,
+        from: Option<[u8; 16]>,
+        horizon: u64,
+        examine_max: usize,
+        remove_max: usize,
+        doomed: impl Fn(u16, &[u8; 32], u64) -> bool,
+    ) -> Result<RetentionSlice, StorageError> {
         let mut slice = RetentionSlice::default();
-        let mut doomed = Vec::new();
+        let mut chosen = Vec::new();
         {
             let txn = self.env.read_txn()?;
             let start = from.unwrap_or([0; 16]);
@@ -47,29 +77,29 @@ impl Store {
                 if created_at >= horizon {
                     break;
                 }
-                if slice.examined as usize >= examine_max.max(1) {
+                if slice.examined as usize >= examine_max.max(1) || chosen.len() >= remove_max.max(1) {
                     slice.next = Some(schema::time_dup(created_at, seq));
                     break;
                 }
                 slice.examined += 1;
                 let Some(record) = read_record(&txn, &self.tables, seq)? else { continue };
                 let header = &record.header;
-                if rules.expired(header.kind, &header.pubkey, created_at, now) {
-                    doomed.push(seq);
+                if doomed(header.kind, &header.pubkey, created_at) {
+                    chosen.push(seq);
                 }
             }
         }
-        if !doomed.is_empty() {
+        if !chosen.is_empty() {
             // The caller is the node's only writer: nothing changed since the walk's snapshot.
             let mut txn = self.env.write_txn()?;
             let mut pending = Pending::default();
             let mut writer = Writer::new(&mut txn, self, &mut pending);
-            for &seq in &doomed {
+            for &seq in &chosen {
                 writer.remove(seq)?;
             }
             pending.flush(&mut txn, self)?;
             txn.commit()?;
-            slice.removed = doomed.len() as u64;
+            slice.removed = chosen.len() as u64;
         }
         Ok(slice)
     }
@@ -150,6 +180,35 @@ mod tests {
         assert_eq!(report.problems, 0, "{:?}", report.shown);
         // A second pass finds nothing more.
         assert_eq!(sweep_all(&store, &rules, now, 25).0, 0);
+    }
+
+    /// Eviction takes the oldest evictable events first, skips what the rules keep, and gives
+    /// pages back to the free list (the store's used bytes fall).
+    #[test]
+    fn eviction_removes_the_oldest_evictable_events_and_frees_pages() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::open(directory.path(), &StoreOptions::default()).unwrap();
+        let author = Keys::from_secret_bytes([5; 32]).unwrap();
+        let events: Vec<Event> = (0..400u64)
+            .map(|number| {
+                let kind = if number % 10 == 0 { 4 } else { 1 };
+                author.sign(10_000 + number, kind, vec![], format!("{number} {}", "y".repeat(2000)))
+            })
+            .collect();
+        store.apply(&events, 20_000).unwrap();
+        let used_before = store.used_bytes().unwrap();
+        let rules = Retention { kinds: vec![KindRule::parse("4:forever").unwrap()], ..Retention::default() };
+        let slice = store.evict_oldest(&rules, None, 1000, 100).unwrap();
+        assert_eq!(slice.removed, 100);
+        assert!(slice.next.is_some(), "stopped at its removal bound");
+        let gone: Vec<&Event> = events.iter().filter(|event| store.get_by_id(event.id()).unwrap().is_none()).collect();
+        assert_eq!(gone.len(), 100);
+        assert!(gone.iter().all(|event| event.kind() == 1), "kind 4 is kept forever");
+        let oldest_kept = events.iter().filter(|e| e.kind() == 1 && store.get_by_id(e.id()).unwrap().is_some());
+        let newest_gone = gone.iter().map(|event| event.created_at()).max().unwrap();
+        assert!(oldest_kept.map(|event| event.created_at()).min().unwrap() > newest_gone, "oldest first");
+        assert!(store.used_bytes().unwrap() < used_before, "pages went back to the free list");
+        assert_eq!(store.verify(|_| {}).unwrap().problems, 0);
     }
 
     #[test]

@@ -212,6 +212,14 @@ pub struct Config {
     pub retention_keep_replaceable: bool,
     /// Pubkeys (64 hex) whose events retention never removes.
     pub retention_protected_pubkeys: Vec<String>,
+    /// Size budget, in bytes of the store in use (`parrhesia_store_map_used_bytes`); 0: none.
+    /// Past it the oldest events go first (not those of protected authors, kinds kept
+    /// `forever`, or kept replaceable events) until the store is back under the low-water mark.
+    /// Checked every second; LMDB reuses the freed pages, so the data file stops growing
+    /// near the budget (it never shrinks by itself: see `parrhesia-tools compact`).
+    pub store_bytes_max: u64,
+    /// The low-water mark, in percent of `store_bytes_max`.
+    pub store_bytes_low_water_percent: u64,
     /// A retention pass starts this often, in seconds; it walks the events older than the
     /// shortest age, oldest first, in slices of 1,000 between the writer's commits.
     pub retention_interval_seconds: u64,
@@ -309,6 +317,8 @@ impl Default for Config {
             retention_keep_replaceable: true,
             retention_protected_pubkeys: Vec::new(),
             retention_interval_seconds: 600,
+            store_bytes_max: 0,
+            store_bytes_low_water_percent: 90,
             negentropy_sessions_max: 4,
             negentropy_items_max: 1_000_000,
             negentropy_message_bytes_max: 256 * 1024,
@@ -436,6 +446,9 @@ impl Config {
         self.retention()?;
         if self.retention_interval_seconds == 0 {
             bail!("configuration key `retention_interval_seconds` must be greater than 0");
+        }
+        if !(1..=99).contains(&self.store_bytes_low_water_percent) {
+            bail!("configuration key `store_bytes_low_water_percent` must be between 1 and 99");
         }
         for admin in &self.admin_pubkeys {
             if parrhesia_engine::hex::decode_array::<32>(admin).is_none() {

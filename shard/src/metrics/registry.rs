@@ -389,11 +389,15 @@ impl Sources {
             "Old events retention passes examined",
             counter(writer.retention_examined.get()),
         )?;
+        let removed = super::writer::REMOVED_BY
+            .iter()
+            .zip(&writer.retention_removed)
+            .map(|(rule, count)| ([("rule", *rule)], Sample::Counter(count.get())));
         family(
             encoder,
             "parrhesia_retention_removed_events",
-            "Events retention removed past their age",
-            counter(writer.retention_removed.get()),
+            "Events retention removed: past their age (rule=age) or, oldest first, to bring the store under store_bytes_max (rule=size)",
+            removed,
         )?;
         family(
             encoder,
@@ -406,6 +410,12 @@ impl Sources {
             "parrhesia_retention_pass_running",
             "1 while a retention pass is under way",
             [(NO_LABELS, Sample::Gauge(writer.retention_running.get()))],
+        )?;
+        family(
+            encoder,
+            "parrhesia_retention_evicting",
+            "1 while the store is over store_bytes_max and its oldest events are being removed",
+            [(NO_LABELS, Sample::Gauge(writer.retention_evicting.get()))],
         )?;
         let applied = writer.applied_by_origin.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let origin = |key: &[u8; 32]| [("origin", parrhesia_net::identity_hex(key))];

@@ -23,18 +23,22 @@ pub struct WriterMetrics {
     pub store_full_events: [Count; 2],
     /// 1 while the store is full (a write failed for lack of space in the last minute), else 0.
     pub store_full: Gauge,
-    /// Retention: index entries examined, events removed, passes completed, and 1 while a
-    /// pass is under way.
+    /// Retention: index entries examined, events removed (by age, by size), passes completed,
+    /// 1 while a pass is under way, 1 while the store is cut back under its size budget.
     pub retention_examined: Count,
-    pub retention_removed: Count,
+    pub retention_removed: [Count; 2],
     pub retention_passes: Count,
     pub retention_running: Gauge,
+    pub retention_evicting: Gauge,
     /// Origin commit to this node's fanout enqueue, for replicated batches whose origin knew
     /// the commit time (batches answered from recent commits, not backlog reads).
     pub delivery_lag: Histogram,
 }
 
 pub const WRITE_SOURCES: [&str; 2] = ["clients", "replication"];
+
+/// `WriterMetrics::retention_removed` by index: past their age, or to keep the size budget.
+pub const REMOVED_BY: [&str; 2] = ["age", "size"];
 
 impl WriterMetrics {
     /// A group commit of `events` from `source` (index into `WRITE_SOURCES`) took `duration`.
@@ -55,9 +59,10 @@ impl Default for WriterMetrics {
             store_full_events: Default::default(),
             store_full: Gauge::default(),
             retention_examined: Count::default(),
-            retention_removed: Count::default(),
+            retention_removed: Default::default(),
             retention_passes: Count::default(),
             retention_running: Gauge::default(),
+            retention_evicting: Gauge::default(),
             delivery_lag: Histogram::seconds(),
         }
     }

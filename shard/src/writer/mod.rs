@@ -49,6 +49,8 @@ pub struct WriterSetup {
     /// The retention rules, and how often a pass starts.
     pub retention: parrhesia_engine::retention::Retention,
     pub retention_interval: Duration,
+    /// `store_bytes_max` and its low-water mark, in bytes.
+    pub store_budget: Option<(u64, u64)>,
 }
 
 /// What the writer did, reported at exit.
@@ -113,7 +115,8 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
     let mut last_flush = Instant::now();
     let mut last_sweep = Instant::now();
     let space = SpaceWatch::new(setup.metrics.clone());
-    let mut retention = RetentionRun::new(setup.retention.clone(), setup.retention_interval, setup.metrics.clone());
+    let mut retention =
+        RetentionRun::new(setup.retention.clone(), setup.retention_interval, setup.store_budget, setup.metrics.clone());
     loop {
         let batch: Vec<(usize, StoreRequest)> = {
             let mut queue = queue.borrow_mut();

@@ -1,8 +1,10 @@
-//! Retention passes, run by the writer between its commits: every `retention_interval_seconds`
-//! a pass walks the stored events older than the rules' shortest age, oldest first, one slice
-//! of at most `SLICE_EXAMINED` index entries at a time, and removes those past their rule
-//! (`Store::sweep_retention`). Removal goes through the writer because LMDB has one writer;
-//! slices are small so that client commits wait at most one slice.
+//! Retention, run by the writer between its commits: every `retention_interval_seconds` a pass
+//! walks the stored events older than the rules' shortest age, oldest first, one slice of at
+//! most `SLICE_EXAMINED` index entries at a time, and removes those past their rule
+//! (`Store::sweep_retention`); and every second the store's size is checked against
+//! `store_bytes_max`: past it, slices remove the oldest evictable events until the store is
+//! under the low-water mark (`Store::evict_oldest`). Removal goes through the writer because
+//! LMDB has one writer; slices are small so that client commits wait at most one slice.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +17,12 @@ use crate::metrics::WriterMetrics;
 /// Index entries one slice examines at most (each read of an old event's header is a lookup).
 const SLICE_EXAMINED: usize = 1000;
 
+/// Events one eviction slice removes at most (then the store's size is read again).
+const EVICT_SLICE: usize = 500;
+
+/// How often the store's size is compared with the budget when it is not being cut.
+const BUDGET_CHECK: Duration = Duration::from_secs(1);
+
 /// How long the writer waits between two slices when it has nothing else to do.
 pub(super) const SLICE_PAUSE: Duration = Duration::from_millis(5);
 
@@ -26,6 +34,11 @@ pub(super) struct RetentionRun {
     /// When the last pass started; `None`: none yet (the first starts at once).
     last_start: Option<Instant>,
     pass: Option<Pass>,
+    /// `store_bytes_max` and its low-water mark, in bytes.
+    budget: Option<(u64, u64)>,
+    last_check: Instant,
+    /// Over budget: where the next eviction slice starts, and what this round removed.
+    evicting: Option<Pass>,
 }
 
 /// A pass under way: where its next slice starts (`None`: at the oldest event) and its totals.
@@ -37,17 +50,28 @@ struct Pass {
 }
 
 impl RetentionRun {
-    pub(super) fn new(rules: Retention, interval: Duration, metrics: Arc<WriterMetrics>) -> RetentionRun {
-        RetentionRun { rules, interval, metrics, last_start: None, pass: None }
+    /// `budget`: `store_bytes_max` and the low-water mark, in bytes (`None`: no budget).
+    pub(super) fn new(
+        rules: Retention,
+        interval: Duration,
+        budget: Option<(u64, u64)>,
+        metrics: Arc<WriterMetrics>,
+    ) -> RetentionRun {
+        let last_check = Instant::now();
+        RetentionRun { rules, interval, metrics, last_start: None, pass: None, budget, last_check, evicting: None }
     }
 
-    /// Whether a pass is under way (its slices should follow each other closely).
+    /// Whether a pass or an eviction is under way (its slices should follow each other closely).
     pub(super) fn busy(&self) -> bool {
-        self.pass.is_some()
+        self.pass.is_some() || self.evicting.is_some()
     }
 
-    /// Runs one slice if a pass is under way or one is due (starting it), else nothing.
+    /// Runs one slice: of an eviction if the store is over its budget, else of the age pass
+    /// under way or due (starting it), else nothing.
     pub(super) fn step(&mut self, store: &Store, now: u64) {
+        if self.evict(store) {
+            return;
+        }
         if self.rules.is_off() {
             return;
         }
@@ -65,7 +89,7 @@ impl RetentionRun {
                 pass.examined += slice.examined;
                 pass.removed += slice.removed;
                 self.metrics.retention_examined.add(slice.examined);
-                self.metrics.retention_removed.add(slice.removed);
+                self.metrics.retention_removed[0].add(slice.removed);
                 pass.from = slice.next;
                 if slice.next.is_none() {
                     self.finish(None);
@@ -73,6 +97,68 @@ impl RetentionRun {
             }
             Err(error) => self.finish(Some(error)),
         }
+    }
+
+    /// Keeps the store under its budget: reads its size every `BUDGET_CHECK` (every slice while
+    /// cutting), starts cutting past `store_bytes_max`, stops under the low-water mark.
+    /// Returns whether it ran a slice.
+    fn evict(&mut self, store: &Store) -> bool {
+        let Some((max, low)) = self.budget else { return false };
+        if self.evicting.is_none() && self.last_check.elapsed() < BUDGET_CHECK {
+            return false;
+        }
+        self.last_check = Instant::now();
+        let used = match store.used_bytes() {
+            Ok(used) => used,
+            Err(error) => {
+                tracing::warn!(%error, "reading the store's size failed; the budget is checked again in a second");
+                return false;
+            }
+        };
+        match &self.evicting {
+            None if used > max => {
+                tracing::warn!(used, store_bytes_max = max, "the store is over its budget: removing the oldest events");
+                self.evicting = Some(Pass { from: None, started: Instant::now(), examined: 0, removed: 0 });
+                self.metrics.retention_evicting.set(1);
+            }
+            Some(round) if used <= low => {
+                let (removed, seconds) = (round.removed, round.started.elapsed().as_secs_f64());
+                tracing::info!(used, low_water = low, removed, seconds, "the store is back under its budget");
+                self.end_eviction();
+                return false;
+            }
+            None => return false,
+            Some(_) => {}
+        }
+        let round = self.evicting.as_mut().expect("cutting");
+        match store.evict_oldest(&self.rules, round.from, SLICE_EXAMINED, EVICT_SLICE) {
+            Ok(slice) => {
+                round.examined += slice.examined;
+                round.removed += slice.removed;
+                self.metrics.retention_examined.add(slice.examined);
+                self.metrics.retention_removed[1].add(slice.removed);
+                round.from = slice.next;
+                if slice.next.is_none() {
+                    tracing::warn!(
+                        used,
+                        store_bytes_max = max,
+                        removed = round.removed,
+                        "every event the rules let the budget remove is gone and the store is still over it"
+                    );
+                    self.end_eviction();
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "removing the oldest events failed; the budget is checked again in a second");
+                self.end_eviction();
+            }
+        }
+        true
+    }
+
+    fn end_eviction(&mut self) {
+        self.evicting = None;
+        self.metrics.retention_evicting.set(0);
     }
 
     fn finish(&mut self, error: Option<parrhesia_storage::StorageError>) {

@@ -104,6 +104,24 @@ impl<'e, T> RoTxn<'e, T> {
         self.inner.env.env_mut_ptr()
     }
 
+    /// The pages on LMDB's free list in this transaction's snapshot: pages inside the data file
+    /// that later writes reuse before the file grows (what `mdb_stat -f` reports as free
+    /// pages). Walks the free list's records (its database 0), summing each record's page count.
+    pub fn free_pages(&self) -> Result<usize> {
+        let mut cursor = crate::cursor::RoCursor::new(self, 0)?;
+        let mut pages = 0usize;
+        let mut entry = cursor.move_on_first(crate::cursor::MoveOperation::NoDup)?;
+        while let Some((_, data)) = entry {
+            // Each record is an ID list whose first machine word is its length.
+            const WORD: usize = std::mem::size_of::<usize>();
+            if let Some(count) = data.get(..WORD) {
+                pages += usize::from_ne_bytes(count.try_into().expect("one machine word"));
+            }
+            entry = cursor.move_on_next(crate::cursor::MoveOperation::NoDup)?;
+        }
+        Ok(pages)
+    }
+
     /// Return the transaction's ID.
     ///
     /// This returns the identifier associated with this transaction. For a
