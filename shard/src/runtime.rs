@@ -361,3 +361,30 @@ fn anti_entropy_within_retention(
     }
     cluster
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anti_entropy_reaches_no_further_back_than_the_shortest_retention_age() {
+        let set = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
+        };
+        let cluster = set(&[
+            ("cluster.node_key_file", "/k"),
+            ("cluster.listen", "127.0.0.1:1"),
+            ("cluster.cluster_id", "c"),
+            ("cluster.anti_entropy_window_seconds", "86400"),
+        ]);
+        let load = |extra: &[(&str, &str)]| {
+            let flags = [cluster.clone(), set(extra)].concat();
+            let config = Config::load(None, Vec::new(), &flags).unwrap();
+            anti_entropy_within_retention(config.cluster.as_ref().unwrap(), &config).anti_entropy_window_seconds
+        };
+        assert_eq!(load(&[]), 86400, "no retention: as configured");
+        assert_eq!(load(&[("retention_max_age_seconds", "7200")]), 7200);
+        assert_eq!(load(&[("retention_max_age_seconds", "900000"), ("retention_kinds", "7:600")]), 600);
+        assert_eq!(load(&[("retention_max_age_seconds", "900000")]), 86400, "a longer age leaves it");
+    }
+}
