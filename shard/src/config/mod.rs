@@ -221,7 +221,7 @@ pub struct Config {
     /// The low-water mark, in percent of `store_bytes_max`.
     pub store_bytes_low_water_percent: u64,
     /// A retention pass starts this often, in seconds; it walks the events older than the
-    /// shortest age, oldest first, in slices of 1,000 between the writer's commits.
+    /// shortest age, oldest first, in small paced slices between the writer's commits.
     pub retention_interval_seconds: u64,
     /// NIP-77 negentropy: sessions one connection may hold at once.
     pub negentropy_sessions_max: usize,

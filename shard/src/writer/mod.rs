@@ -134,11 +134,12 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
             if open_channels.get() == 0 {
                 break;
             }
-            // A retention pass under way runs its slices close together; else sleep longer.
-            let pause = if retention.busy() { retention::SLICE_PAUSE } else { Duration::from_millis(200) };
+            // A retention pass under way wakes the writer for its next slice; else sleep longer.
+            let pause = retention.next_slice_in().unwrap_or(Duration::from_millis(200));
             let tick = glommio::timer::sleep(pause);
             futures_lite::future::or(async { wake_receiver.recv().await.unwrap_or(()) }, tick).await;
         }
+        let clients_wrote = !batch.is_empty();
         if !batch.is_empty() {
             report.commits += 1;
             let stored = commit(&setup.store, batch, &commits, &setup.metrics, &management.policy, &space).await;
@@ -172,7 +173,8 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
             sweep(&setup.store);
             last_sweep = Instant::now();
         }
-        retention.step(&setup.store, unix_now());
+        // Clients writing now (a batch this turn, or more waiting): an age pass yields to them.
+        retention.step(&setup.store, unix_now(), clients_wrote || !queue.borrow().is_empty());
         glommio::yield_if_needed().await;
     }
     drop(notices.take());

@@ -1,10 +1,11 @@
 //! Retention, run by the writer between its commits: every `retention_interval_seconds` a pass
 //! walks the stored events older than the rules' shortest age, oldest first, one slice of at
-//! most `SLICE_EXAMINED` index entries at a time, and removes those past their rule
+//! most `AGE_SLICE_EXAMINED` index entries at a time, and removes those past their rule
 //! (`Store::sweep_retention`); and every second the store's size is checked against
 //! `store_bytes_max`: past it, slices remove the oldest evictable events until the store is
 //! under the low-water mark (`Store::evict_oldest`). Removal goes through the writer because
-//! LMDB has one writer; slices are small so that client commits wait at most one slice.
+//! LMDB has one writer; slices are small and paced (see the constants) so that client
+//! commits and the shards sharing the machine barely notice them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,8 +15,15 @@ use parrhesia_storage::Store;
 
 use crate::metrics::WriterMetrics;
 
-/// Index entries one slice examines at most (each read of an old event's header is a lookup).
-const SLICE_EXAMINED: usize = 1000;
+/// Index entries one slice examines at most (each read of an old event's header is a lookup):
+/// an age pass's slices are short, as a client commit may wait behind one; an eviction's are
+/// longer, to keep up with ingest.
+const AGE_SLICE_EXAMINED: usize = 250;
+const EVICT_SLICE_EXAMINED: usize = 1000;
+
+/// While clients' events wait for the writer, an age pass takes a slice at most this often
+/// (it has all of `retention_interval_seconds`; their commits come first).
+const AGE_SLICE_WHEN_BUSY: Duration = Duration::from_secs(1);
 
 /// Events one eviction slice removes at most (then the store's size is read again).
 const EVICT_SLICE: usize = 500;
@@ -23,8 +31,13 @@ const EVICT_SLICE: usize = 500;
 /// How often the store's size is compared with the budget when it is not being cut.
 const BUDGET_CHECK: Duration = Duration::from_secs(1);
 
-/// How long the writer waits between two slices when it has nothing else to do.
-pub(super) const SLICE_PAUSE: Duration = Duration::from_millis(5);
+/// After a slice that took T, the next waits a multiple of T (at least `SLICE_PAUSE_MIN`): an
+/// age pass, which has all the interval to finish, takes at most a tenth of the writer's
+/// core, so the shards sharing the machine keep their latency; an eviction, which must keep
+/// up with ingest to hold the budget, at most half.
+const AGE_PAUSE_FACTOR: u32 = 9;
+const EVICT_PAUSE_FACTOR: u32 = 1;
+const SLICE_PAUSE_MIN: Duration = Duration::from_millis(5);
 
 /// The retention rules and the pass under way, if any.
 pub(super) struct RetentionRun {
@@ -39,6 +52,9 @@ pub(super) struct RetentionRun {
     last_check: Instant,
     /// Over budget: where the next eviction slice starts, and what this round removed.
     evicting: Option<Pass>,
+    /// When the last slice ended, and no slice before `next_slice` (the pause after it).
+    last_slice: Instant,
+    next_slice: Instant,
 }
 
 /// A pass under way: where its next slice starts (`None`: at the oldest event) and its totals.
@@ -58,33 +74,62 @@ impl RetentionRun {
         metrics: Arc<WriterMetrics>,
     ) -> RetentionRun {
         let last_check = Instant::now();
-        RetentionRun { rules, interval, metrics, last_start: None, pass: None, budget, last_check, evicting: None }
+        RetentionRun {
+            rules,
+            interval,
+            metrics,
+            last_start: None,
+            pass: None,
+            budget,
+            last_check,
+            evicting: None,
+            last_slice: last_check,
+            next_slice: last_check,
+        }
     }
 
-    /// Whether a pass or an eviction is under way (its slices should follow each other closely).
-    pub(super) fn busy(&self) -> bool {
-        self.pass.is_some() || self.evicting.is_some()
+    /// While a pass or an eviction is under way, how long until its next slice (the writer
+    /// wakes for it); `None` when none is.
+    pub(super) fn next_slice_in(&self) -> Option<Duration> {
+        (self.pass.is_some() || self.evicting.is_some())
+            .then(|| self.next_slice.saturating_duration_since(Instant::now()))
     }
 
-    /// Runs one slice: of an eviction if the store is over its budget, else of the age pass
-    /// under way or due (starting it), else nothing.
-    pub(super) fn step(&mut self, store: &Store, now: u64) {
-        if self.evict(store) {
+    /// Runs one slice, unless the pause after the last has not passed: of an eviction if the
+    /// store is over its budget, else of the age pass under way or due (starting it), which
+    /// yields to waiting client events (`clients_waiting`) for up to `AGE_SLICE_WHEN_BUSY`.
+    pub(super) fn step(&mut self, store: &Store, now: u64, clients_waiting: bool) {
+        let started = Instant::now();
+        if started < self.next_slice {
             return;
         }
-        if self.rules.is_off() {
+        let age_may_run = !clients_waiting || started.duration_since(self.last_slice) >= AGE_SLICE_WHEN_BUSY;
+        let factor = if self.evict(store) {
+            EVICT_PAUSE_FACTOR
+        } else if age_may_run && self.age_slice(store, now) {
+            AGE_PAUSE_FACTOR
+        } else {
             return;
+        };
+        self.last_slice = Instant::now();
+        self.next_slice = self.last_slice + (started.elapsed() * factor).max(SLICE_PAUSE_MIN);
+    }
+
+    /// One slice of the age pass under way or due (starting it); returns whether it ran one.
+    fn age_slice(&mut self, store: &Store, now: u64) -> bool {
+        if self.rules.is_off() {
+            return false;
         }
         if self.pass.is_none() {
             if self.last_start.is_some_and(|started| started.elapsed() < self.interval) {
-                return;
+                return false;
             }
             self.last_start = Some(Instant::now());
             self.pass = Some(Pass { from: None, started: Instant::now(), examined: 0, removed: 0 });
             self.metrics.retention_running.set(1);
         }
         let pass = self.pass.as_mut().expect("a pass under way");
-        match store.sweep_retention(&self.rules, now, pass.from, SLICE_EXAMINED) {
+        match store.sweep_retention(&self.rules, now, pass.from, AGE_SLICE_EXAMINED) {
             Ok(slice) => {
                 pass.examined += slice.examined;
                 pass.removed += slice.removed;
@@ -97,6 +142,7 @@ impl RetentionRun {
             }
             Err(error) => self.finish(Some(error)),
         }
+        true
     }
 
     /// Keeps the store under its budget: reads its size every `BUDGET_CHECK` (every slice while
@@ -131,7 +177,7 @@ impl RetentionRun {
             Some(_) => {}
         }
         let round = self.evicting.as_mut().expect("cutting");
-        match store.evict_oldest(&self.rules, round.from, SLICE_EXAMINED, EVICT_SLICE) {
+        match store.evict_oldest(&self.rules, round.from, EVICT_SLICE_EXAMINED, EVICT_SLICE) {
             Ok(slice) => {
                 round.examined += slice.examined;
                 round.removed += slice.removed;
