@@ -28,6 +28,24 @@ pub enum Prefix {
 }
 
 impl Prefix {
+    pub const ALL: [Prefix; 9] = [
+        Prefix::Duplicate,
+        Prefix::Pow,
+        Prefix::Blocked,
+        Prefix::RateLimited,
+        Prefix::Invalid,
+        Prefix::Restricted,
+        Prefix::Mute,
+        Prefix::Error,
+        Prefix::AuthRequired,
+    ];
+
+    /// The prefix a message starts with (`"blocked: spam"` -> `Blocked`), if any.
+    pub fn of_message(message: &str) -> Option<Prefix> {
+        let (head, _) = message.split_once(':')?;
+        Prefix::ALL.into_iter().find(|prefix| prefix.as_str() == head)
+    }
+
     /// The prefix as it appears on the wire, without the colon.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -7,6 +7,7 @@ mod executor;
 mod messages;
 mod metrics;
 mod notify;
+mod plugin;
 mod rate;
 mod relay_info;
 mod runtime;

@@ -100,6 +100,8 @@ pub struct Shard {
     /// connections (every message is compressed on its own).
     pub deflater: RefCell<Deflater>,
     pub inflater: Rc<RefCell<Inflater>>,
+    /// `write_policy_plugin`: this shard's plugin process, asked about every client event.
+    pub write_policy: Option<crate::plugin::WritePolicy>,
 }
 
 impl Shard {
@@ -306,6 +308,15 @@ impl Shard {
     /// A shard's state, before any of its tasks runs.
     pub fn new(parts: Parts) -> Shard {
         let deflater = RefCell::new(Deflater::new(parts.config.deflate_level));
+        let write_policy = parts.config.write_policy_plugin.clone().map(|command| {
+            let timeout = std::time::Duration::from_millis(parts.config.write_policy_timeout_ms);
+            crate::plugin::WritePolicy::new(
+                command,
+                timeout,
+                parts.config.write_policy_queue_max,
+                parts.metrics.clone(),
+            )
+        });
         Shard {
             index: parts.index,
             connections_max: parts.connections_max,
@@ -343,6 +354,7 @@ impl Shard {
             stop: Notify::default(),
             deflater,
             inflater: Rc::default(),
+            write_policy,
             metrics: parts.metrics,
             metrics_page: parts.metrics_page,
         }

@@ -16,6 +16,7 @@ use crate::metrics::{
     CLIENT_VERB_INVALID, CloseReason, KIND_UNKNOWN, OUTCOME_DUPLICATE, OUTCOME_EPHEMERAL, kind_class_index,
     refusal_outcome,
 };
+use crate::plugin::{Source, SourceType, Verdict};
 use crate::shard::Shard;
 use parrhesia_net::deflate::InflatingStream;
 
@@ -350,7 +351,8 @@ fn authenticate(shard: &Shard, connection: &Connection, event: &Event) {
 
 /// The EVENT pipeline after parsing (limits, structure and id were checked by the decoder):
 /// AUTH when writes need it -> the operator's policy and Marmot's structure -> duplicate check
-/// -> NIP-13 -> signature -> created_at -> NIP-70 -> ephemeral fanout or the writer. Returns
+/// -> NIP-13 -> signature -> created_at -> NIP-70 -> the write-policy plugin -> ephemeral
+/// fanout or the writer. Returns
 /// the event's outcome for metrics when it is decided here (`None`: the writer decides it).
 /// `started` is when its message arrived: the checks' time is observed up to the hand-over.
 async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Event, started: Instant) -> Option<usize> {
@@ -404,6 +406,31 @@ async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Eve
             Prefix::AuthRequired,
             "this event may only be published by its author, authenticated (NIP-42, NIP-70)",
         ));
+    }
+    if let Some(plugin) = &shard.write_policy {
+        let authenticated = connection.authenticated.borrow().first().copied();
+        let address = connection.address.to_string();
+        let kind = if connection.address.is_ipv4() { SourceType::Ip4 } else { SourceType::Ip6 };
+        let source = Source { kind, info: &address, authed: authenticated.as_ref() };
+        match plugin.judge(&event, &source, crate::system::unix_now()).await {
+            Verdict::Accept => {}
+            Verdict::Reject(message) => {
+                checked();
+                connection.ok(&event, false, message.clone());
+                return Some(crate::metrics::refusal_outcome(Prefix::of_message(&message).unwrap_or(Prefix::Error)));
+            }
+            Verdict::ShadowReject => {
+                checked();
+                connection.ok(&event, true, String::new());
+                return Some(crate::metrics::OUTCOME_SHADOW_REJECTED);
+            }
+            Verdict::Failed(failure) => {
+                checked();
+                let message = failure.reason();
+                connection.ok(&event, false, message.clone());
+                return Some(crate::metrics::refusal_outcome(Prefix::of_message(&message).unwrap_or(Prefix::Error)));
+            }
+        }
     }
     checked();
     if ephemeral {

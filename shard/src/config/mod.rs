@@ -199,6 +199,15 @@ pub struct Config {
     pub scan_budget_us: u64,
     /// Expired events (NIP-40) are swept this often, in seconds.
     pub expiration_sweep_interval_seconds: u64,
+    /// A write-policy plugin, strfry's protocol (README "Write-policy plugins"): a path to an
+    /// executable (restarted when the file changes) or a shell command. Every client event
+    /// that passes the relay's own checks is put to it; each shard runs its own process.
+    pub write_policy_plugin: Option<String>,
+    /// How long the plugin may take to answer, in milliseconds; past it, it is killed and
+    /// the event refused with `error:`.
+    pub write_policy_timeout_ms: u64,
+    /// Requests one shard's plugin may hold at once; past it, events get `rate-limited:`.
+    pub write_policy_queue_max: usize,
     /// Retention: stored events older than this many seconds are removed while the relay runs
     /// (kinds that `retention_kinds` names follow their own rule); 0 keeps them forever.
     pub retention_max_age_seconds: u64,
@@ -312,6 +321,9 @@ impl Default for Config {
             scan_budget_candidates_max: 2048,
             scan_budget_us: 2000,
             expiration_sweep_interval_seconds: 60,
+            write_policy_plugin: None,
+            write_policy_timeout_ms: 2000,
+            write_policy_queue_max: 1024,
             retention_max_age_seconds: 0,
             retention_kinds: Vec::new(),
             retention_keep_replaceable: true,
@@ -447,6 +459,9 @@ impl Config {
         if self.retention_interval_seconds == 0 {
             bail!("configuration key `retention_interval_seconds` must be greater than 0");
         }
+        if self.write_policy_timeout_ms == 0 || self.write_policy_queue_max == 0 {
+            bail!("configuration keys `write_policy_timeout_ms` and `write_policy_queue_max` must be greater than 0");
+        }
         if !(1..=99).contains(&self.store_bytes_low_water_percent) {
             bail!("configuration key `store_bytes_low_water_percent` must be between 1 and 99");
         }
@@ -569,7 +584,8 @@ struct Layers {
 impl Layers {
     /// Sets `key` (`name` or `cluster.name`), refusing keys the schema does not have.
     fn set(&mut self, key: &str, value: Given, source: &str) -> anyhow::Result<()> {
-        const OPTIONAL: [&str; 4] = ["relay_contact", "relay_pubkey", "relay_url", "metrics_listen"];
+        const OPTIONAL: [&str; 5] =
+            ["relay_contact", "relay_pubkey", "relay_url", "metrics_listen", "write_policy_plugin"];
         const CLUSTER_OPTIONAL: [&str; 1] = ["advertise"];
         let (table, name, optional) = match key.strip_prefix("cluster.") {
             Some(name) => {

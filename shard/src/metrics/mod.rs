@@ -20,8 +20,8 @@ pub use cluster::{ClusterMetrics, OriginFigures, PeerFigures, QueueFigures};
 pub use registry::{CONTENT_TYPE, Metrics};
 pub use shard::{
     CLIENT_VERB_INVALID, CloseReason, DEFLATE_IN_COMPRESSED, DEFLATE_IN_INFLATED, DEFLATE_OUT_COMPRESSED,
-    DEFLATE_OUT_PLAIN, KIND_UNKNOWN, OUTCOME_DUPLICATE, OUTCOME_EPHEMERAL, OUTCOME_STORED, RELAY_VERB_EVENT,
-    ShardMetrics, kind_class_index, refusal_outcome, relay_verb,
+    DEFLATE_OUT_PLAIN, KIND_UNKNOWN, OUTCOME_DUPLICATE, OUTCOME_EPHEMERAL, OUTCOME_SHADOW_REJECTED, OUTCOME_STORED,
+    PLUGIN_FAILURES, RELAY_VERB_EVENT, ShardMetrics, kind_class_index, refusal_outcome, relay_verb,
 };
 pub use writer::WriterMetrics;
 

@@ -15,7 +15,8 @@ use super::cluster::{
     SUMMARY_CLASSES,
 };
 use super::shard::{
-    CLIENT_VERBS, CLOSE_REASONS, DEFLATE_FORMS, EVENT_OUTCOMES, KIND_CLASSES, RELAY_VERBS, ShardMetrics,
+    CLIENT_VERBS, CLOSE_REASONS, DEFLATE_FORMS, EVENT_OUTCOMES, KIND_CLASSES, PLUGIN_FAILURES, PLUGIN_VERDICTS,
+    RELAY_VERBS, ShardMetrics,
 };
 use super::writer::{WRITE_SOURCES, WriterMetrics};
 use super::{Count, Histogram};
@@ -327,6 +328,23 @@ impl Sources {
             "Ephemeral events not handed to the cluster (its queue was full)",
             |shard| count(&shard.cluster_ephemeral_dropped),
         )?;
+        self.per_shard_labelled(
+            encoder,
+            "parrhesia_write_policy_verdicts",
+            "Write-policy plugin verdicts (failed: no verdict, the event refused; see the failures)",
+            ("verdict", &PLUGIN_VERDICTS),
+            |shard, verdict| count(&shard.plugin_verdicts[verdict]),
+        )?;
+        self.per_shard_labelled(
+            encoder,
+            "parrhesia_write_policy_failures",
+            "Events the write-policy plugin gave no verdict on, by why (the plugin is killed and started again for timeout, exited, bad_answer)",
+            ("reason", &PLUGIN_FAILURES),
+            |shard, reason| count(&shard.plugin_failures[reason]),
+        )?;
+        self.per_shard(encoder, "parrhesia_write_policy_starts", "Write-policy plugin processes started", |shard| {
+            count(&shard.plugin_starts)
+        })?;
         self.per_shard(
             encoder,
             "parrhesia_cluster_links_owned",

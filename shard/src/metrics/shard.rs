@@ -56,7 +56,7 @@ pub fn relay_verb(frame: &[u8]) -> usize {
 }
 
 /// What became of an event a client sent: accepted outcomes, then the refusal prefixes.
-pub const EVENT_OUTCOMES: [&str; 11] = [
+pub const EVENT_OUTCOMES: [&str; 12] = [
     "stored",
     "duplicate",
     "ephemeral",
@@ -68,10 +68,17 @@ pub const EVENT_OUTCOMES: [&str; 11] = [
     "mute",
     "error",
     "auth-required",
+    "shadow-rejected",
 ];
 pub const OUTCOME_STORED: usize = 0;
 pub const OUTCOME_DUPLICATE: usize = 1;
 pub const OUTCOME_EPHEMERAL: usize = 2;
+/// Answered `OK true` by a write-policy plugin's `shadowReject`, neither stored nor fanned out.
+pub const OUTCOME_SHADOW_REJECTED: usize = 11;
+
+/// A write-policy plugin's verdicts, and why it gave none (`plugin::Failure` in order).
+pub const PLUGIN_VERDICTS: [&str; 4] = ["accept", "reject", "shadow_reject", "failed"];
+pub const PLUGIN_FAILURES: [&str; 5] = ["timeout", "exited", "bad_answer", "busy", "unavailable"];
 
 /// The outcome index of a refusal (or of `duplicate:`) by its NIP-01 prefix.
 pub fn refusal_outcome(prefix: Prefix) -> usize {
@@ -126,6 +133,11 @@ pub struct ShardMetrics {
     /// Addresses and pubkeys with rate-limit buckets held (sampled each second).
     pub rate_limit_keys: Gauge,
     pub cluster_ephemeral_dropped: Count,
+    /// Write-policy plugin: verdicts by `PLUGIN_VERDICTS`, failures by `PLUGIN_FAILURES`,
+    /// processes started.
+    pub plugin_verdicts: [Count; 4],
+    pub plugin_failures: [Count; 5],
+    pub plugin_starts: Count,
     /// Cluster links whose socket this shard owns, and the frames it received on them.
     pub cluster_links_owned: Gauge,
     pub cluster_link_frames_received: Count,
@@ -176,6 +188,9 @@ impl Default for ShardMetrics {
             rate_limited: Default::default(),
             rate_limit_keys: Gauge::default(),
             cluster_ephemeral_dropped: Count::default(),
+            plugin_verdicts: Default::default(),
+            plugin_failures: Default::default(),
+            plugin_starts: Count::default(),
             cluster_links_owned: Gauge::default(),
             cluster_link_frames_received: Count::default(),
             subscriptions_open: Gauge::default(),

@@ -1,0 +1,418 @@
+//! Write-policy plugins, strfry's protocol exactly: a program that reads one JSON request per
+//! line on its standard input (`{"type":"new","event":{...},"receivedAt":..,"sourceType":..,
+//! "sourceInfo":..,"authed":..}`) and answers one line per request on its standard output
+//! (`{"id":..,"action":"accept"|"reject"|"shadowReject","msg":..}`). Each shard runs its own
+//! plugin process and keeps several requests in flight, answers matched by event id. Two
+//! blocking threads per process move the lines (glommio has no pipes); the shard's tasks only
+//! await channels, so a slow plugin holds up the connections waiting on it and nothing else.
+//!
+//! A plugin that times out, answers garbage or an id nobody asked about, or exits, is killed
+//! and every request it held is refused with `error:`; the next event starts it again (no
+//! sooner than `RESTART_PAUSE` after a failure, so a plugin that dies at once does not spawn
+//! per event). A plugin given as a file path is restarted when the file changes.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use parrhesia_engine::{Event, Id};
+
+use crate::metrics::ShardMetrics;
+
+/// A plugin that dies within this long of starting is not started again for as long (events
+/// meanwhile get `error:`): one that fails at once must not be spawned for every event. One
+/// that served longer is started again for the next event.
+const RESTART_PAUSE: Duration = Duration::from_millis(100);
+
+/// How often a plugin's file is checked for a change.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Where an event came from, as the plugin is told (strfry's `sourceType`; its `Import`,
+/// `Stream` and `Sync` will name mirrored and imported events once those consult the plugin).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceType {
+    Ip4,
+    Ip6,
+}
+
+impl SourceType {
+    fn as_str(self) -> &'static str {
+        match self {
+            SourceType::Ip4 => "IP4",
+            SourceType::Ip6 => "IP6",
+        }
+    }
+}
+
+/// The request's context: its source, and the pubkey its connection authenticated as.
+pub struct Source<'a> {
+    pub kind: SourceType,
+    pub info: &'a str,
+    pub authed: Option<&'a [u8; 32]>,
+}
+
+/// A plugin's verdict on one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    /// `OK false` with this message (prefixed `blocked:` when it carries no NIP-01 prefix).
+    Reject(String),
+    /// `OK true`, but neither stored nor fanned out.
+    ShadowReject,
+    /// No verdict: the event is refused with this reason (`error:` or `rate-limited:`).
+    Failed(Failure),
+}
+
+/// Why a plugin gave no verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    Timeout,
+    /// It exited (or its pipes broke) before answering.
+    Exited,
+    /// It answered something that is not a verdict on a pending event.
+    BadAnswer,
+    /// `write_policy_queue_max` requests were in flight already.
+    Busy,
+    /// It could not be started, or failed less than `RESTART_PAUSE` ago.
+    Unavailable,
+}
+
+impl Failure {
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The answer to the client.
+    pub fn reason(self) -> String {
+        match self {
+            Failure::Busy => "rate-limited: the write policy plugin is busy; try again".into(),
+            failure => format!(
+                "error: the write policy plugin failed ({})",
+                crate::metrics::PLUGIN_FAILURES[failure.index()].replace('_', " ")
+            ),
+        }
+    }
+}
+
+/// A shard's plugin: its command, and the process answering now.
+pub struct WritePolicy {
+    command: String,
+    /// The command as a file, watched for changes (`None`: a shell command).
+    file: Option<PathBuf>,
+    timeout: Duration,
+    queue_max: usize,
+    metrics: Arc<ShardMetrics>,
+    current: RefCell<Option<Rc<Process>>>,
+    /// The file's modification time when the current process started, and the last check.
+    watched: Cell<(Option<SystemTime>, Instant)>,
+    /// When starting it last failed.
+    start_failed: Cell<Option<Instant>>,
+}
+
+/// One plugin process: where requests go, and who waits for which answer.
+struct Process {
+    /// Shared with the thread reading its output, which reaps it when it exits.
+    child: Arc<Mutex<Child>>,
+    requests: flume::Sender<String>,
+    waiting: RefCell<HashMap<Id, VecDeque<flume::Sender<Verdict>>>>,
+    in_flight: Cell<usize>,
+    started: Instant,
+    /// When it failed (killed, or found exited); `None` while it serves.
+    died: Cell<Option<Instant>>,
+}
+
+impl Process {
+    fn dead(&self) -> bool {
+        self.died.get().is_some()
+    }
+
+    /// Kills it and answers everything it held with `failure`.
+    fn fail(&self, failure: Failure) {
+        if self.dead() {
+            return;
+        }
+        self.died.set(Some(Instant::now()));
+        let _ = self.child.lock().unwrap_or_else(std::sync::PoisonError::into_inner).kill();
+        for (_, waiters) in self.waiting.borrow_mut().drain() {
+            for waiter in waiters {
+                let _ = waiter.try_send(Verdict::Failed(failure));
+            }
+        }
+    }
+}
+
+impl WritePolicy {
+    pub fn new(command: String, timeout: Duration, queue_max: usize, metrics: Arc<ShardMetrics>) -> WritePolicy {
+        let path = PathBuf::from(&command);
+        let file = path.is_file().then_some(path);
+        WritePolicy {
+            command,
+            file,
+            timeout,
+            queue_max: queue_max.max(1),
+            metrics,
+            current: RefCell::new(None),
+            watched: Cell::new((None, Instant::now())),
+            start_failed: Cell::new(None),
+        }
+    }
+
+    /// Asks the plugin about `event`.
+    pub async fn judge(&self, event: &Event, source: &Source<'_>, received_at: u64) -> Verdict {
+        let verdict = self.ask(event, source, received_at).await;
+        let index = match &verdict {
+            Verdict::Accept => 0,
+            Verdict::Reject(_) => 1,
+            Verdict::ShadowReject => 2,
+            Verdict::Failed(failure) => {
+                self.metrics.plugin_failures[failure.index()].inc();
+                3
+            }
+        };
+        self.metrics.plugin_verdicts[index].inc();
+        verdict
+    }
+
+    async fn ask(&self, event: &Event, source: &Source<'_>, received_at: u64) -> Verdict {
+        let Some(process) = self.process() else { return Verdict::Failed(Failure::Unavailable) };
+        if process.in_flight.get() >= self.queue_max {
+            return Verdict::Failed(Failure::Busy);
+        }
+        let mut request = serde_json::json!({
+            "type": "new",
+            "event": serde_json::from_str::<serde_json::Value>(event.json()).expect("an event's JSON parses"),
+            "receivedAt": received_at,
+            "sourceType": source.kind.as_str(),
+            "sourceInfo": source.info,
+        });
+        if let Some(authed) = source.authed {
+            request["authed"] = parrhesia_engine::hex::encode(authed).into();
+        }
+        let (answer, verdict) = flume::bounded(1);
+        process.waiting.borrow_mut().entry(*event.id()).or_default().push_back(answer);
+        let _in_flight = InFlight::new(&process);
+        if process.requests.send(format!("{request}\n")).is_err() {
+            process.fail(Failure::Exited);
+        }
+        let timeout = async {
+            glommio::timer::sleep(self.timeout).await;
+            Verdict::Failed(Failure::Timeout)
+        };
+        let answered = async { verdict.recv_async().await.unwrap_or(Verdict::Failed(Failure::Exited)) };
+        let verdict = futures_lite::future::or(answered, timeout).await;
+        if verdict == Verdict::Failed(Failure::Timeout) && !process.dead() {
+            tracing::warn!(command = %self.command, timeout_ms = self.timeout.as_millis() as u64, "write policy plugin timed out; killed");
+            process.fail(Failure::Timeout);
+        }
+        verdict
+    }
+
+    /// The process to ask: the current one, or a new one if there is none, it died (see
+    /// `RESTART_PAUSE`), or its file changed. `None` while it may not be started yet.
+    fn process(&self) -> Option<Rc<Process>> {
+        let changed = self.file_changed();
+        let current = self.current.borrow().clone();
+        if let Some(process) = current {
+            match process.died.get() {
+                None if !changed => return Some(process),
+                None => {
+                    tracing::info!(command = %self.command, "write policy plugin changed; starting it again");
+                    // Its standard input closes once no request refers to it: it answers what
+                    // it holds and exits.
+                    drop(self.current.borrow_mut().take());
+                }
+                Some(died) if died - process.started < RESTART_PAUSE && died.elapsed() < RESTART_PAUSE => return None,
+                Some(_) => {}
+            }
+        }
+        if self.start_failed.get().is_some_and(|failed| failed.elapsed() < RESTART_PAUSE) {
+            return None;
+        }
+        match self.start() {
+            Ok(process) => {
+                self.metrics.plugin_starts.inc();
+                *self.current.borrow_mut() = Some(process.clone());
+                Some(process)
+            }
+            Err(error) => {
+                tracing::warn!(command = %self.command, %error, "write policy plugin could not be started");
+                self.start_failed.set(Some(Instant::now()));
+                None
+            }
+        }
+    }
+
+    /// Whether the plugin's file changed since the current process started (checked once a
+    /// `WATCH_INTERVAL`).
+    fn file_changed(&self) -> bool {
+        let Some(file) = &self.file else { return false };
+        let (started_with, checked) = self.watched.get();
+        if checked.elapsed() < WATCH_INTERVAL || self.current.borrow().is_none() {
+            return false;
+        }
+        let now = std::fs::metadata(file).and_then(|metadata| metadata.modified()).ok();
+        self.watched.set((started_with, Instant::now()));
+        now != started_with
+    }
+
+    fn start(&self) -> std::io::Result<Rc<Process>> {
+        let mut command = match &self.file {
+            Some(file) => Command::new(file),
+            None => {
+                let mut shell = Command::new("sh");
+                shell.arg("-c").arg(&self.command);
+                shell
+            }
+        };
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+        let (stdin, stdout) = (child.stdin.take().expect("piped"), child.stdout.take().expect("piped"));
+        let child = Arc::new(Mutex::new(child));
+        let modified = self.file.as_ref().and_then(|file| std::fs::metadata(file).and_then(|m| m.modified()).ok());
+        self.watched.set((modified, Instant::now()));
+        let mut stdin = stdin;
+        let (requests, to_write) = flume::unbounded::<String>();
+        let (lines, answers) = flume::unbounded::<String>();
+        std::thread::Builder::new().name("plugin-stdin".into()).spawn(move || {
+            for line in to_write.iter() {
+                if stdin.write_all(line.as_bytes()).and_then(|()| stdin.flush()).is_err() {
+                    break;
+                }
+            }
+        })?;
+        let reaped = child.clone();
+        std::thread::Builder::new().name("plugin-stdout".into()).spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+            // Its output ended, so it answers nothing more: make sure it is gone, and reap it.
+            let mut child = reaped.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _ = child.kill();
+            let _ = child.wait();
+        })?;
+        let process = Rc::new(Process {
+            child,
+            requests,
+            waiting: RefCell::default(),
+            in_flight: Cell::new(0),
+            started: Instant::now(),
+            died: Cell::new(None),
+        });
+        glommio::spawn_local(read_answers(Rc::downgrade(&process), answers, self.command.clone())).detach();
+        Ok(process)
+    }
+}
+
+/// Delivers a process's answers to whoever waits for them, until it exits or misbehaves.
+async fn read_answers(process: std::rc::Weak<Process>, answers: flume::Receiver<String>, command: String) {
+    while let Ok(line) = answers.recv_async().await {
+        let Some(process) = process.upgrade() else { return };
+        if process.dead() {
+            return;
+        }
+        match parse_answer(&line) {
+            Some((id, verdict)) => {
+                let waiter = process.waiting.borrow_mut().get_mut(&id).and_then(VecDeque::pop_front);
+                process.waiting.borrow_mut().retain(|_, waiters| !waiters.is_empty());
+                match waiter {
+                    Some(waiter) => {
+                        let _ = waiter.try_send(verdict);
+                    }
+                    None => {
+                        tracing::warn!(%command, answer = %line.chars().take(200).collect::<String>(), "write policy plugin answered an event nobody asked about; killed");
+                        process.fail(Failure::BadAnswer);
+                        return;
+                    }
+                }
+            }
+            None => {
+                tracing::warn!(%command, answer = %line.chars().take(200).collect::<String>(), "write policy plugin answered something that is not a verdict; killed");
+                process.fail(Failure::BadAnswer);
+                return;
+            }
+        }
+    }
+    if let Some(process) = process.upgrade()
+        && !process.dead()
+    {
+        tracing::warn!(%command, "write policy plugin exited");
+        process.fail(Failure::Exited);
+    }
+}
+
+/// Counts a request in flight on its process for as long as it waits (a connection that goes
+/// away mid-wait drops it).
+struct InFlight<'a>(&'a Process);
+
+impl<'a> InFlight<'a> {
+    fn new(process: &'a Process) -> InFlight<'a> {
+        process.in_flight.set(process.in_flight.get() + 1);
+        InFlight(process)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.set(self.0.in_flight.get() - 1);
+    }
+}
+
+/// An answer line: `{"id": HEX, "action": "accept"|"reject"|"shadowReject", "msg": TEXT}`.
+fn parse_answer(line: &str) -> Option<(Id, Verdict)> {
+    let answer: serde_json::Value = serde_json::from_str(line).ok()?;
+    let id = parrhesia_engine::hex::decode_array::<32>(answer.get("id")?.as_str()?)?;
+    let message = answer.get("msg").and_then(serde_json::Value::as_str).unwrap_or("");
+    let verdict = match answer.get("action")?.as_str()? {
+        "accept" => Verdict::Accept,
+        "reject" => Verdict::Reject(with_prefix(message)),
+        "shadowReject" => Verdict::ShadowReject,
+        _ => return None,
+    };
+    Some((id, verdict))
+}
+
+/// A plugin's message as an `OK false` reason: kept if it starts with a NIP-01 prefix, else
+/// prefixed `blocked:`.
+fn with_prefix(message: &str) -> String {
+    if parrhesia_engine::Prefix::of_message(message).is_some() {
+        message.to_string()
+    } else if message.is_empty() {
+        "blocked: refused by the relay's write policy".to_string()
+    } else {
+        format!("blocked: {message}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_parse_to_verdicts_and_messages_get_a_prefix() {
+        let id = "ab".repeat(32);
+        let line = |action: &str, msg: &str| format!(r#"{{"id":"{id}","action":"{action}","msg":"{msg}"}}"#);
+        assert_eq!(parse_answer(&line("accept", "")).unwrap().1, Verdict::Accept);
+        assert_eq!(parse_answer(&line("shadowReject", "")).unwrap().1, Verdict::ShadowReject);
+        assert_eq!(parse_answer(&line("reject", "spam")).unwrap().1, Verdict::Reject("blocked: spam".into()));
+        assert_eq!(parse_answer(&line("reject", "pow: more")).unwrap().1, Verdict::Reject("pow: more".into()));
+        assert_eq!(
+            parse_answer(&line("reject", "")).unwrap().1,
+            Verdict::Reject("blocked: refused by the relay's write policy".into())
+        );
+        for bad in [
+            line("maybe", ""),
+            "not json".into(),
+            r#"{"action":"accept"}"#.into(),
+            r#"{"id":"zz","action":"accept"}"#.into(),
+        ] {
+            assert!(parse_answer(&bad).is_none(), "{bad}");
+        }
+    }
+}

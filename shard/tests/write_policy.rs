@@ -1,0 +1,201 @@
+//! Write-policy plugins (strfry's protocol) against the real binary, with a plugin written in
+//! Python as operators write them (`tests/plugins/policy.py`): accept, reject with a message,
+//! shadowReject, answers out of order, the fields a plugin sees (sourceType, sourceInfo,
+//! receivedAt, authed), and every way a plugin fails: too slow, exiting, a wrong id, garbage;
+//! each refuses only the event it held with `error:` and the next event is judged by a fresh
+//! plugin; and a changed script is started again.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::metrics::{scrape, total};
+use common::{Client, Relay, WAIT, hex, keys, note, now};
+use parrhesia_engine::{Event, RelayMessage};
+
+/// A copy of the test plugin in its own directory (so a test may rewrite it), and its log.
+fn plugin(dir: &Path) -> (PathBuf, PathBuf) {
+    let script = dir.join("policy.py");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plugins/policy.py"), &script).unwrap();
+    (script, dir.join("requests.jsonl"))
+}
+
+fn start(script: &Path, log: &Path, extra: &[&str]) -> Relay {
+    let mut args = vec!["--shards", "1", "--set"];
+    let plugin = format!("write_policy_plugin={}", script.display());
+    args.push(&plugin);
+    args.extend_from_slice(extra);
+    let log = log.display().to_string();
+    let dir = tempfile::tempdir().unwrap().keep();
+    Relay::start_in_with_env(&dir.join("data"), &args, &[("PLUGIN_LOG", &log), ("SLOW_SECONDS", "3")])
+}
+
+fn stored(relay: &Relay, event: &Event) -> bool {
+    relay.connect().req("one", &[&format!(r#"{{"ids":["{}"]}}"#, hex(event.id()))]).len() == 1
+}
+
+/// Publishes notes until one is accepted (a plugin that just failed may still be starting).
+fn accepted_soon(client: &mut Client, label: &str) -> Event {
+    let deadline = Instant::now() + WAIT;
+    for number in 0.. {
+        let event = note(&keys(60), &format!("{label} {number}"));
+        let (ok, message) = client.publish(&event);
+        if ok {
+            return event;
+        }
+        assert!(message.starts_with("error: the write policy plugin"), "{message}");
+        assert!(Instant::now() < deadline, "no plugin answered again: {message}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unreachable!()
+}
+
+#[test]
+fn verdicts_reach_the_client_and_shadow_rejected_events_go_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, log) = plugin(dir.path());
+    let relay = start(&script, &log, &[]);
+    let mut subscriber = relay.connect();
+    assert!(subscriber.req("live", &[r#"{"kinds":[1]}"#]).is_empty());
+    let mut client = relay.connect();
+
+    let plain = note(&keys(61), "hello");
+    assert_eq!(client.publish(&plain), (true, String::new()));
+    assert_eq!(subscriber.next_event("live").id(), plain.id());
+    let rejected = note(&keys(61), "reject-me");
+    assert_eq!(client.publish(&rejected), (false, "blocked: spam detected".to_string()));
+    let pow = note(&keys(61), "pow-me");
+    assert_eq!(client.publish(&pow), (false, "pow: difficulty 30 needed".to_string()), "a prefixed message is kept");
+    let shadow = note(&keys(61), "shadow");
+    assert_eq!(client.publish(&shadow), (true, String::new()), "shadowReject: OK true");
+    let after = note(&keys(61), "after the shadow");
+    assert!(client.publish(&after).0);
+    assert_eq!(subscriber.next_event("live").id(), after.id(), "the shadow-rejected event was not delivered");
+    assert!(stored(&relay, &plain) && stored(&relay, &after));
+    assert!(!stored(&relay, &rejected) && !stored(&relay, &pow) && !stored(&relay, &shadow));
+
+    // Several requests in flight, answered out of order, each to its own event.
+    let mut slow_client = relay.connect();
+    let later = note(&keys(62), "later");
+    slow_client.send_text(&format!(r#"["EVENT",{}]"#, later.json()));
+    let quick = note(&keys(62), "quick");
+    assert!(client.publish(&quick).0, "answered while the other waits");
+    match slow_client.recv() {
+        RelayMessage::Ok { event_id, accepted: true, .. } => assert_eq!(&event_id, later.id()),
+        other => panic!("{}", other.encode()),
+    }
+
+    let scrape = scrape(&relay);
+    assert_eq!(total(&scrape, "parrhesia_write_policy_verdicts_total", &[("verdict", "shadow_reject")]), 1.0);
+    assert_eq!(total(&scrape, "parrhesia_write_policy_verdicts_total", &[("verdict", "reject")]), 2.0);
+    assert_eq!(total(&scrape, "parrhesia_events_total", &[("outcome", "shadow-rejected")]), 1.0);
+    assert_eq!(total(&scrape, "parrhesia_write_policy_starts_total", &[]), 1.0, "one process served them all");
+}
+
+#[test]
+fn the_plugin_sees_the_source_the_time_and_the_authenticated_pubkey() {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, log) = plugin(dir.path());
+    let url = "wss://relay.example.com";
+    let relay = start(&script, &log, &["--set", &format!("relay_url={url}")]);
+    let anonymous = note(&keys(63), "anonymous");
+    assert!(relay.connect().publish(&anonymous).0);
+
+    let mut client = relay.connect();
+    client.send_text(r#"["REQ","x",{"kinds":[4]}]"#);
+    let challenge = loop {
+        if let RelayMessage::Auth { challenge } = client.recv() {
+            break challenge.to_string();
+        }
+    };
+    let alice = keys(64);
+    let tags = vec![vec!["relay".into(), url.into()], vec!["challenge".into(), challenge]];
+    let auth = alice.sign(now(), 22242, tags, String::new());
+    client.send_text(&format!(r#"["AUTH",{}]"#, auth.json()));
+    loop {
+        if let RelayMessage::Ok { accepted, .. } = client.recv() {
+            assert!(accepted);
+            break;
+        }
+    }
+    let authed = note(&alice, "authenticated");
+    assert!(client.publish(&authed).0);
+
+    let requests: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(requests.len(), 2);
+    for (request, event) in requests.iter().zip([&anonymous, &authed]) {
+        assert_eq!(request["type"], "new");
+        assert_eq!(request["event"]["id"], hex(event.id()));
+        assert_eq!(request["event"]["sig"], hex(event.sig()));
+        assert_eq!(request["sourceType"], "IP4");
+        assert_eq!(request["sourceInfo"], "127.0.0.1");
+        assert!(request["receivedAt"].as_u64().unwrap().abs_diff(now()) < 60);
+    }
+    assert!(requests[0].get("authed").is_none(), "no AUTH, no authed");
+    assert_eq!(requests[1]["authed"], hex(alice.public_key()));
+}
+
+#[test]
+fn a_plugin_that_fails_refuses_only_the_event_it_held_and_a_fresh_one_judges_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, log) = plugin(dir.path());
+    let relay = start(&script, &log, &["--set", "write_policy_timeout_ms=500"]);
+    let mut client = relay.connect();
+    for (content, failure) in
+        [("slow", "timeout"), ("crash", "exited"), ("wrongid", "bad answer"), ("garbage", "bad answer")]
+    {
+        let event = note(&keys(65), content);
+        let (ok, message) = client.publish(&event);
+        assert!(!ok, "{content}");
+        assert_eq!(message, format!("error: the write policy plugin failed ({failure})"), "{content}");
+        assert!(!stored(&relay, &event));
+        let next = accepted_soon(&mut client, &format!("after {content}"));
+        assert!(stored(&relay, &next));
+    }
+    let scrape = scrape(&relay);
+    for reason in ["timeout", "exited", "bad_answer"] {
+        assert!(total(&scrape, "parrhesia_write_policy_failures_total", &[("reason", reason)]) >= 1.0, "{reason}");
+    }
+    assert!(total(&scrape, "parrhesia_write_policy_starts_total", &[]) >= 5.0, "started again after each failure");
+}
+
+#[test]
+fn a_changed_script_is_started_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, log) = plugin(dir.path());
+    let relay = start(&script, &log, &[]);
+    let mut client = relay.connect();
+    assert!(client.publish(&note(&keys(66), "before the change")).0);
+    let text = std::fs::read_to_string(&script).unwrap().replace(r#"VERDICT = "accept""#, r#"VERDICT = "reject""#);
+    // Written beside and renamed over it, as an editor or a deploy does.
+    std::fs::write(dir.path().join("policy.py.new"), text).unwrap();
+    std::fs::set_permissions(dir.path().join("policy.py.new"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    std::fs::rename(dir.path().join("policy.py.new"), &script).unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (ok, message) = client.publish(&note(&keys(66), &format!("after the change {}", now())));
+        if !ok {
+            assert_eq!(message, "blocked: this relay takes nothing today");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the changed script was never started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(total(&scrape(&relay), "parrhesia_write_policy_starts_total", &[]), 2.0);
+}
+
+#[test]
+fn a_plugin_that_cannot_start_refuses_with_error_and_the_relay_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start_in(
+        &dir.path().join("data"),
+        &["--shards", "1", "--set", "write_policy_plugin=/nonexistent/plugin --flag"],
+    );
+    let mut client = relay.connect();
+    let (ok, message) = client.publish(&note(&keys(67), "nobody to ask"));
+    assert!(!ok && message.starts_with("error: the write policy plugin failed"), "{message}");
+    assert!(client.req("still", &[r#"{"kinds":[1]}"#]).is_empty(), "reads go on");
+}
