@@ -183,20 +183,21 @@ impl WritePolicy {
         if process.in_flight.get() >= self.queue_max {
             return Verdict::Failed(Failure::Busy);
         }
-        let mut request = serde_json::json!({
-            "type": "new",
-            "event": serde_json::from_str::<serde_json::Value>(event.json()).expect("an event's JSON parses"),
-            "receivedAt": received_at,
-            "sourceType": source.kind.as_str(),
-            "sourceInfo": source.info,
-        });
-        if let Some(authed) = source.authed {
-            request["authed"] = parrhesia_engine::hex::encode(authed).into();
-        }
+        // The event's JSON as received (already canonical), spliced in: no re-encoding.
+        let info = serde_json::to_string(source.info).expect("a string serializes");
+        let authed = match source.authed {
+            Some(authed) => format!(r#","authed":"{}""#, parrhesia_engine::hex::encode(authed)),
+            None => String::new(),
+        };
+        let request = format!(
+            "{{\"type\":\"new\",\"event\":{},\"receivedAt\":{received_at},\"sourceType\":\"{}\",\"sourceInfo\":{info}{authed}}}\n",
+            event.json(),
+            source.kind.as_str(),
+        );
         let (answer, verdict) = flume::bounded(1);
         process.waiting.borrow_mut().entry(*event.id()).or_default().push_back(answer);
         let _in_flight = InFlight::new(&process);
-        if process.requests.send(format!("{request}\n")).is_err() {
+        if process.requests.send(request).is_err() {
             process.fail(Failure::Exited);
         }
         let timeout = async {
@@ -276,19 +277,39 @@ impl WritePolicy {
         self.watched.set((modified, Instant::now()));
         let mut stdin = stdin;
         let (requests, to_write) = flume::unbounded::<String>();
-        let (lines, answers) = flume::unbounded::<String>();
+        let (lines, answers) = flume::unbounded::<Vec<String>>();
         std::thread::Builder::new().name("plugin-stdin".into()).spawn(move || {
-            for line in to_write.iter() {
-                if stdin.write_all(line.as_bytes()).and_then(|()| stdin.flush()).is_err() {
+            // Whatever has queued up meanwhile goes in the same write.
+            let mut batch = String::new();
+            while let Ok(line) = to_write.recv() {
+                batch.clear();
+                batch.push_str(&line);
+                batch.extend(to_write.try_iter().take(255));
+                if stdin.write_all(batch.as_bytes()).and_then(|()| stdin.flush()).is_err() {
                     break;
                 }
             }
         })?;
         let reaped = child.clone();
         std::thread::Builder::new().name("plugin-stdout".into()).spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if lines.send(line).is_err() {
+            // The lines already read in go together: one wake of the shard per burst.
+            let mut reader = BufReader::new(stdout);
+            'reading: loop {
+                let mut burst = Vec::new();
+                loop {
+                    let mut line = String::new();
+                    match reader.read_line(&mut line) {
+                        Ok(0) | Err(_) => {
+                            let _ = lines.send(burst);
+                            break 'reading;
+                        }
+                        Ok(_) => burst.push(line.trim_end_matches(['\n', '\r']).to_string()),
+                    }
+                    if !reader.buffer().contains(&b'\n') {
+                        break;
+                    }
+                }
+                if lines.send(burst).is_err() {
                     break;
                 }
             }
@@ -311,32 +332,34 @@ impl WritePolicy {
 }
 
 /// Delivers a process's answers to whoever waits for them, until it exits or misbehaves.
-async fn read_answers(process: std::rc::Weak<Process>, answers: flume::Receiver<String>, command: String) {
-    while let Ok(line) = answers.recv_async().await {
+async fn read_answers(process: std::rc::Weak<Process>, answers: flume::Receiver<Vec<String>>, command: String) {
+    while let Ok(burst) = answers.recv_async().await {
         let Some(process) = process.upgrade() else { return };
-        if process.dead() {
-            return;
-        }
-        match parse_answer(&line) {
-            Some((id, verdict)) => {
-                let waiter = process.waiting.borrow_mut().get_mut(&id).and_then(VecDeque::pop_front);
-                process.waiting.borrow_mut().retain(|_, waiters| !waiters.is_empty());
-                match waiter {
-                    Some(waiter) => {
-                        let _ = waiter.try_send(verdict);
-                    }
-                    None => {
-                        tracing::warn!(%command, answer = %line.chars().take(200).collect::<String>(), "write policy plugin answered an event nobody asked about; killed");
-                        process.fail(Failure::BadAnswer);
-                        return;
-                    }
-                }
-            }
-            None => {
-                tracing::warn!(%command, answer = %line.chars().take(200).collect::<String>(), "write policy plugin answered something that is not a verdict; killed");
-                process.fail(Failure::BadAnswer);
+        for line in burst {
+            if process.dead() {
                 return;
             }
+            let Some((id, verdict)) = parse_answer(&line) else {
+                let answer: String = line.chars().take(200).collect();
+                tracing::warn!(%command, %answer, "write policy plugin answered something that is not a verdict; killed");
+                process.fail(Failure::BadAnswer);
+                return;
+            };
+            let waiter = {
+                let mut waiting = process.waiting.borrow_mut();
+                let waiter = waiting.get_mut(&id).and_then(VecDeque::pop_front);
+                if waiting.get(&id).is_some_and(VecDeque::is_empty) {
+                    waiting.remove(&id);
+                }
+                waiter
+            };
+            let Some(waiter) = waiter else {
+                let answer: String = line.chars().take(200).collect();
+                tracing::warn!(%command, %answer, "write policy plugin answered an event nobody asked about; killed");
+                process.fail(Failure::BadAnswer);
+                return;
+            };
+            let _ = waiter.try_send(verdict);
         }
     }
     if let Some(process) = process.upgrade()
