@@ -46,7 +46,10 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         let _ = stream.close().await;
         return;
     }
-    let Some(request) = read_request(&shard, &mut stream).await else { return };
+    // Boxed, as is the management call below: a task's future is as large as its largest
+    // await, and this one lives as long as the connection; unboxed, these two (4.5 and 17 KB)
+    // would make every idle WebSocket carry them.
+    let Some(request) = Box::pin(read_request(&shard, &mut stream)).await else { return };
     let client = parrhesia_engine::rate::client_address(
         peer,
         &shard.trusted_proxies,
@@ -76,7 +79,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
             plain(404, "metrics are served on the metrics listener (metrics_listen) only\n")
         }
         Route::Metrics => metrics_page(&shard),
-        Route::Management => crate::client::management::serve(&shard, &mut stream, &request).await,
+        Route::Management => Box::pin(crate::client::management::serve(&shard, &mut stream, &request)).await,
         Route::BadUpgrade(reason) => plain(400, &format!("{reason}\n")),
         Route::NotFound => plain(404, "not found; this is a Nostr relay, connect with a WebSocket\n"),
     };
