@@ -24,6 +24,7 @@ pub mod reason;
 pub mod retention;
 pub mod search;
 pub mod summary;
+pub mod write_policy;
 
 pub use access::ReadAccess;
 pub use event::{Event, Id, Keys, KindClass, Pubkey, canonical_bytes, compute_id};

@@ -20,6 +20,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use parrhesia_engine::write_policy::{self, Source};
 use parrhesia_engine::{Event, Id};
 
 use crate::metrics::ShardMetrics;
@@ -32,31 +33,7 @@ const RESTART_PAUSE: Duration = Duration::from_millis(100);
 /// How often a plugin's file is checked for a change.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Where an event came from, as the plugin is told (strfry's `sourceType`; its `Import`,
-/// `Stream` and `Sync` will name mirrored and imported events once those consult the plugin).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SourceType {
-    Ip4,
-    Ip6,
-}
-
-impl SourceType {
-    fn as_str(self) -> &'static str {
-        match self {
-            SourceType::Ip4 => "IP4",
-            SourceType::Ip6 => "IP6",
-        }
-    }
-}
-
-/// The request's context: its source, and the pubkey its connection authenticated as.
-pub struct Source<'a> {
-    pub kind: SourceType,
-    pub info: &'a str,
-    pub authed: Option<&'a [u8; 32]>,
-}
-
-/// A plugin's verdict on one event.
+/// A plugin's verdict on one event, or why there is none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Accept,
@@ -66,6 +43,16 @@ pub enum Verdict {
     ShadowReject,
     /// No verdict: the event is refused with this reason (`error:` or `rate-limited:`).
     Failed(Failure),
+}
+
+impl From<write_policy::Verdict> for Verdict {
+    fn from(verdict: write_policy::Verdict) -> Verdict {
+        match verdict {
+            write_policy::Verdict::Accept => Verdict::Accept,
+            write_policy::Verdict::Reject(message) => Verdict::Reject(message),
+            write_policy::Verdict::ShadowReject => Verdict::ShadowReject,
+        }
+    }
 }
 
 /// Why a plugin gave no verdict.
@@ -183,17 +170,8 @@ impl WritePolicy {
         if process.in_flight.get() >= self.queue_max {
             return Verdict::Failed(Failure::Busy);
         }
-        // The event's JSON as received (already canonical), spliced in: no re-encoding.
-        let info = serde_json::to_string(source.info).expect("a string serializes");
-        let authed = match source.authed {
-            Some(authed) => format!(r#","authed":"{}""#, parrhesia_engine::hex::encode(authed)),
-            None => String::new(),
-        };
-        let request = format!(
-            "{{\"type\":\"new\",\"event\":{},\"receivedAt\":{received_at},\"sourceType\":\"{}\",\"sourceInfo\":{info}{authed}}}\n",
-            event.json(),
-            source.kind.as_str(),
-        );
+        // The event's JSON as received, spliced in: no re-encoding.
+        let request = write_policy::request_line(event, source, received_at);
         let (answer, verdict) = flume::bounded(1);
         process.waiting.borrow_mut().entry(*event.id()).or_default().push_back(answer);
         let _in_flight = InFlight::new(&process);
@@ -339,7 +317,7 @@ async fn read_answers(process: std::rc::Weak<Process>, answers: flume::Receiver<
             if process.dead() {
                 return;
             }
-            let Some((id, verdict)) = parse_answer(&line) else {
+            let Some((id, verdict)) = write_policy::parse_answer(&line) else {
                 let answer: String = line.chars().take(200).collect();
                 tracing::warn!(%command, %answer, "write policy plugin answered something that is not a verdict; killed");
                 process.fail(Failure::BadAnswer);
@@ -359,7 +337,7 @@ async fn read_answers(process: std::rc::Weak<Process>, answers: flume::Receiver<
                 process.fail(Failure::BadAnswer);
                 return;
             };
-            let _ = waiter.try_send(verdict);
+            let _ = waiter.try_send(verdict.into());
         }
     }
     if let Some(process) = process.upgrade()
@@ -384,58 +362,5 @@ impl<'a> InFlight<'a> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.set(self.0.in_flight.get() - 1);
-    }
-}
-
-/// An answer line: `{"id": HEX, "action": "accept"|"reject"|"shadowReject", "msg": TEXT}`.
-fn parse_answer(line: &str) -> Option<(Id, Verdict)> {
-    let answer: serde_json::Value = serde_json::from_str(line).ok()?;
-    let id = parrhesia_engine::hex::decode_array::<32>(answer.get("id")?.as_str()?)?;
-    let message = answer.get("msg").and_then(serde_json::Value::as_str).unwrap_or("");
-    let verdict = match answer.get("action")?.as_str()? {
-        "accept" => Verdict::Accept,
-        "reject" => Verdict::Reject(with_prefix(message)),
-        "shadowReject" => Verdict::ShadowReject,
-        _ => return None,
-    };
-    Some((id, verdict))
-}
-
-/// A plugin's message as an `OK false` reason: kept if it starts with a NIP-01 prefix, else
-/// prefixed `blocked:`.
-fn with_prefix(message: &str) -> String {
-    if parrhesia_engine::Prefix::of_message(message).is_some() {
-        message.to_string()
-    } else if message.is_empty() {
-        "blocked: refused by the relay's write policy".to_string()
-    } else {
-        format!("blocked: {message}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_parse_to_verdicts_and_messages_get_a_prefix() {
-        let id = "ab".repeat(32);
-        let line = |action: &str, msg: &str| format!(r#"{{"id":"{id}","action":"{action}","msg":"{msg}"}}"#);
-        assert_eq!(parse_answer(&line("accept", "")).unwrap().1, Verdict::Accept);
-        assert_eq!(parse_answer(&line("shadowReject", "")).unwrap().1, Verdict::ShadowReject);
-        assert_eq!(parse_answer(&line("reject", "spam")).unwrap().1, Verdict::Reject("blocked: spam".into()));
-        assert_eq!(parse_answer(&line("reject", "pow: more")).unwrap().1, Verdict::Reject("pow: more".into()));
-        assert_eq!(
-            parse_answer(&line("reject", "")).unwrap().1,
-            Verdict::Reject("blocked: refused by the relay's write policy".into())
-        );
-        for bad in [
-            line("maybe", ""),
-            "not json".into(),
-            r#"{"action":"accept"}"#.into(),
-            r#"{"id":"zz","action":"accept"}"#.into(),
-        ] {
-            assert!(parse_answer(&bad).is_none(), "{bad}");
-        }
     }
 }

@@ -199,3 +199,48 @@ fn a_plugin_that_cannot_start_refuses_with_error_and_the_relay_keeps_serving() {
     assert!(!ok && message.starts_with("error: the write policy plugin failed"), "{message}");
     assert!(client.req("still", &[r#"{"kinds":[1]}"#]).is_empty(), "reads go on");
 }
+
+#[test]
+fn an_import_puts_each_event_to_the_plugin_when_asked_and_stops_when_it_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, log) = plugin(dir.path());
+    let events = [note(&keys(68), "imported"), note(&keys(68), "reject-me"), note(&keys(68), "shadow")];
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, events.iter().map(|event| format!("{}\n", event.json())).collect::<String>()).unwrap();
+    let data = dir.path().join("data");
+    let import = |file: &Path| {
+        std::process::Command::new(common::tools_binary())
+            .args(["import", "--data-dir"])
+            .arg(&data)
+            .arg("--write-policy")
+            .arg(&script)
+            .arg(file)
+            .env("PLUGIN_LOG", &log)
+            .output()
+            .unwrap()
+    };
+    let output = import(&file);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("1 stored") && said.contains("refused 1: blocked: spam detected"), "{said}");
+    assert!(said.contains("shadow-rejected by the write policy plugin (not stored): 1"), "{said}");
+    let requests: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(requests.len(), 3);
+    assert!(
+        requests
+            .iter()
+            .all(|request| request["sourceType"] == "Import" && request["sourceInfo"] == file.display().to_string())
+    );
+    let relay = Relay::start_in(&data, &["--shards", "1"]);
+    assert!(stored(&relay, &events[0]) && !stored(&relay, &events[1]) && !stored(&relay, &events[2]));
+    drop(relay);
+
+    // A plugin that dies stops the import with an error; nothing of that batch is stored.
+    let failing = dir.path().join("failing.jsonl");
+    let crash = note(&keys(68), "crash");
+    std::fs::write(&failing, format!("{}\n{}\n", note(&keys(68), "before the crash").json(), crash.json())).unwrap();
+    let output = import(&failing);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("exited"), "{}", String::from_utf8_lossy(&output.stderr));
+}

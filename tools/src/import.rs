@@ -19,6 +19,8 @@ pub struct Options {
     /// The relay's `search_kinds` (from its --config): a new store is indexed for them, and a
     /// store indexed for others is refused (as the relay would refuse it).
     pub search_kinds: Option<Vec<u16>>,
+    /// A write-policy plugin to put every event to first, and its answer timeout.
+    pub write_policy: Option<(String, std::time::Duration)>,
 }
 
 /// What an import did, by outcome; refusals by their reason.
@@ -27,6 +29,8 @@ struct Tally {
     stored: u64,
     duplicate: u64,
     refused: BTreeMap<String, u64>,
+    /// Accepted as far as the plugin's answer goes, but not stored (`shadowReject`).
+    shadow_rejected: u64,
     bad_lines: u64,
     lines: u64,
 }
@@ -44,6 +48,12 @@ impl Tally {
             seconds,
             self.lines as f64 / seconds.max(1e-9)
         );
+        if self.shadow_rejected > 0 {
+            text.push_str(&format!(
+                "\n  shadow-rejected by the write policy plugin (not stored): {}",
+                self.shadow_rejected
+            ));
+        }
         for (reason, count) in &self.refused {
             text.push_str(&format!("\n  refused {count}: {reason}"));
         }
@@ -92,6 +102,11 @@ pub fn run(data_dir: &Path, file: Option<&Path>, options: &Options) -> Result<Do
     let bar = crate::progress::bytes(size, "importing");
     let started = Instant::now();
     let mut tally = Tally::default();
+    let mut plugin = match &options.write_policy {
+        Some((command, timeout)) => Some(crate::policy::Plugin::start(command, *timeout)?),
+        None => None,
+    };
+    let source = file.map_or("stdin".to_string(), |path| path.display().to_string());
     // One thread reads and checks (on every core) while this one writes the batch before.
     std::thread::scope(|scope| -> Result<()> {
         let (sender, receiver) = std::sync::mpsc::sync_channel(BATCHES_QUEUED_MAX);
@@ -102,7 +117,11 @@ pub fn run(data_dir: &Path, file: Option<&Path>, options: &Options) -> Result<Do
             }
             tally.bad_lines += batch.bad_lines.len() as u64;
             tally.lines += batch.lines;
-            store_batch(&store, &batch.events, &mut tally)?;
+            let events = match &mut plugin {
+                Some(plugin) => judged(plugin, batch.events, &source, &mut tally)?,
+                None => batch.events,
+            };
+            store_batch(&store, &events, &mut tally)?;
             bar.inc(batch.bytes);
         }
         reader.join().expect("the reading thread does not panic")
@@ -190,6 +209,26 @@ pub fn check(lines: Vec<(u64, String)>, bytes: u64, count: u64, verify: bool) ->
         }
     }
     batch
+}
+
+/// The events of a batch the plugin accepts; the others counted (rejected by their message).
+fn judged(
+    plugin: &mut crate::policy::Plugin,
+    events: Vec<Event>,
+    source: &str,
+    tally: &mut Tally,
+) -> Result<Vec<Event>> {
+    use parrhesia_engine::write_policy::Verdict;
+    let verdicts = plugin.judge(&events, source, crate::unix_now())?;
+    let mut accepted = Vec::with_capacity(events.len());
+    for (event, verdict) in events.into_iter().zip(verdicts) {
+        match verdict {
+            Verdict::Accept => accepted.push(event),
+            Verdict::Reject(message) => *tally.refused.entry(message).or_default() += 1,
+            Verdict::ShadowReject => tally.shadow_rejected += 1,
+        }
+    }
+    Ok(accepted)
 }
 
 fn store_batch(store: &Store, events: &[Event], tally: &mut Tally) -> Result<()> {

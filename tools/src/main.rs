@@ -8,6 +8,7 @@ mod export;
 mod health;
 mod http;
 mod import;
+mod policy;
 mod progress;
 mod store_commands;
 mod sync;
@@ -82,6 +83,14 @@ enum Command {
         /// an interrupted import is simply run again.
         #[arg(long, default_value_t = 10_000, value_name = "N")]
         batch_events_max: usize,
+        /// Put every event to this write-policy plugin first (strfry's protocol, sourceType
+        /// "Import"; a path or a shell command): rejected and shadow-rejected events are not
+        /// stored. Not with --url (the relay asks its own).
+        #[arg(long, value_name = "COMMAND", conflicts_with = "url")]
+        write_policy: Option<String>,
+        /// How long the plugin may take to answer one event.
+        #[arg(long, default_value_t = 10_000, value_name = "MS")]
+        write_policy_timeout_ms: u64,
     },
     /// Events by kind class and the most common kinds, each table's entries and bytes, the
     /// file's size and its free pages (read-only).
@@ -193,11 +202,13 @@ fn main() -> ExitCode {
         Command::Export { out, filter, since, until } => {
             data_dir().and_then(|dir| export::run(&dir, out.as_deref(), filter.as_deref(), since, until))
         }
-        Command::Import { file, no_verify, url, window, batch_events_max } => {
+        Command::Import { file, no_verify, url, window, batch_events_max, write_policy, write_policy_timeout_ms } => {
             let file = file.filter(|path| path.as_os_str() != "-");
             configured_search_kinds(cli.config.as_deref()).and_then(|search_kinds| {
                 let batch_events_max = batch_events_max.max(1);
-                let options = import::Options { verify: !no_verify, batch_events_max, search_kinds };
+                let write_policy =
+                    write_policy.map(|command| (command, Duration::from_millis(write_policy_timeout_ms)));
+                let options = import::Options { verify: !no_verify, batch_events_max, search_kinds, write_policy };
                 match url {
                     Some(url) => import::publish(&url, file.as_deref(), &options, window.max(1)),
                     None => data_dir().and_then(|dir| import::run(&dir, file.as_deref(), &options)),

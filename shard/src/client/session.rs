@@ -16,8 +16,9 @@ use crate::metrics::{
     CLIENT_VERB_INVALID, CloseReason, KIND_UNKNOWN, OUTCOME_DUPLICATE, OUTCOME_EPHEMERAL, kind_class_index,
     refusal_outcome,
 };
-use crate::plugin::{Source, SourceType, Verdict};
+use crate::plugin::Verdict;
 use crate::shard::Shard;
+use parrhesia_engine::write_policy::{Source, SourceType};
 use parrhesia_net::deflate::InflatingStream;
 
 /// Serves an upgraded connection until it closes. `deflate`: the client offered
