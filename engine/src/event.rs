@@ -290,6 +290,23 @@ impl Keys {
         Some(Keys { keypair, public_key })
     }
 
+    /// A secret key as people keep it: 64 hex characters, or NIP-19 `nsec1...` (surrounding
+    /// whitespace ignored). `None` for anything else, or a value that is not a valid key.
+    pub fn from_secret_text(text: &str) -> Option<Keys> {
+        let text = text.trim();
+        let secret = match text.strip_prefix("nsec1") {
+            Some(_) => {
+                let (hrp, data) = bech32::decode(text).ok()?;
+                if hrp.as_str() != "nsec" {
+                    return None;
+                }
+                <[u8; 32]>::try_from(data.as_slice()).ok()?
+            }
+            None => crate::hex::decode_array::<32>(text)?,
+        };
+        Keys::from_secret_bytes(secret)
+    }
+
     pub fn public_key(&self) -> &Pubkey {
         &self.public_key
     }
@@ -465,6 +482,19 @@ impl<'de> Visitor<'de> for TagsSeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_keys_read_as_hex_or_nsec() {
+        // NIP-19's example pair.
+        let hex = "67dea2ed018072d675f5415ecfaed7d2597555e202d85b3d65ea4e58d2d92ffa";
+        let nsec = "nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5";
+        let from_hex = Keys::from_secret_text(hex).unwrap();
+        let from_nsec = Keys::from_secret_text(&format!("  {nsec}\n")).unwrap();
+        assert_eq!(from_hex.public_key(), from_nsec.public_key());
+        for bad in ["", "nsec1", "npub180cvv07tjdrrgpa0j7j7tmnyl2yr6yr7l8j4s3evf6u64th6gkwsyjh6w6", &hex[2..], "zz"] {
+            assert!(Keys::from_secret_text(bad).is_none(), "{bad:?}");
+        }
+    }
 
     /// Signs notes with a growing nonce until the id has `difficulty` leading zero bits.
     fn mined(keys: &Keys, difficulty: u32, committed: &str) -> Event {

@@ -56,6 +56,9 @@ pub struct RelayInfo {
     pub icon: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pubkey: Option<String>,
+    /// NIP-11 `self`: the relay's own public key (it signs the events the relay publishes).
+    #[serde(rename = "self", skip_serializing_if = "Option::is_none")]
+    pub self_pubkey: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
     pub software: String,
@@ -82,6 +85,7 @@ mod tests {
     fn document_shape() {
         let info = RelayInfo {
             retention: None,
+            self_pubkey: None,
             name: "relay".into(),
             description: "d".into(),
             icon: None,

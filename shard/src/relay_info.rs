@@ -13,11 +13,14 @@ pub fn relay_info(config: &Config) -> RelayInfo {
     if !config.admin_pubkeys.is_empty() {
         supported_nips.extend([86, 98]);
     }
+    // Loaded and checked when the configuration loaded.
+    let own = config.relay_key().ok().flatten().map(|keys| parrhesia_engine::hex::encode(keys.public_key()));
     RelayInfo {
         name: config.relay_name.clone(),
         description: config.relay_description.clone(),
         icon: None,
-        pubkey: config.relay_pubkey.clone(),
+        pubkey: config.relay_pubkey.clone().or_else(|| own.clone()),
+        self_pubkey: own,
         contact: config.relay_contact.clone(),
         software: "https://github.com/parrhesia/parrhesia-rs".into(),
         version: env!("CARGO_PKG_VERSION").into(),

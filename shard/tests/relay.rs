@@ -106,3 +106,60 @@ fn count_carries_hll_registers_that_merge_across_relays() {
     let estimate = merged.estimate() as f64;
     assert!((estimate - 60.0).abs() / 60.0 < 0.2, "estimate {estimate} for 60 distinct reactions");
 }
+
+/// The relay's own key (`relay_key_file`): NIP-11 `self` (and `pubkey` unless the operator
+/// sets one), read from a `keygen --nostr` file or an `nsec1...` one; a file others may read,
+/// or one without a key, stops the relay at start with the reason.
+#[test]
+fn the_relay_key_is_nip11_self_and_a_bad_key_file_is_refused_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("relay.key");
+    let output = std::process::Command::new(common::tools_binary())
+        .args(["keygen", "--nostr", "--out"])
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let public = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    let document = |relay: &Relay| -> serde_json::Value {
+        serde_json::from_str(&relay.http_get("/", &[("Accept", "application/nostr+json")]).1).unwrap()
+    };
+    let key_flag = format!("relay_key_file={}", key_file.display());
+    let relay = Relay::start(&["--shards", "1", "--set", &key_flag]);
+    assert_eq!(document(&relay)["self"], public);
+    assert_eq!(document(&relay)["pubkey"], public, "no relay_pubkey: the relay's own");
+    drop(relay);
+    let operator = "ab".repeat(32);
+    let relay = Relay::start(&["--shards", "1", "--set", &key_flag, "--set", &format!("relay_pubkey={operator}")]);
+    assert_eq!(
+        (document(&relay)["self"].clone(), document(&relay)["pubkey"].clone()),
+        (public.clone().into(), operator.into())
+    );
+    drop(relay);
+
+    // NIP-19's example secret key, as an nsec file.
+    let nsec_file = dir.path().join("relay.nsec");
+    std::fs::write(&nsec_file, "nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5\n").unwrap();
+    std::fs::set_permissions(&nsec_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let relay = Relay::start(&["--shards", "1", "--set", &format!("relay_key_file={}", nsec_file.display())]);
+    assert_eq!(document(&relay)["self"], "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e");
+    drop(relay);
+
+    let refused = |path: &std::path::Path| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_parrhesia"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--set", &format!("relay_key_file={}", path.display())])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    std::fs::set_permissions(&nsec_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(refused(&nsec_file).contains("may be read by others"));
+    let empty = dir.path().join("empty.key");
+    std::fs::write(&empty, "not a key\n").unwrap();
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(refused(&empty).contains("holds no secret key"));
+}

@@ -403,6 +403,15 @@ pub fn shared_settings(config: &crate::config::Config) -> Vec<Setting> {
         setting("tags_per_event_max", config.tags_per_event_max.to_string()),
         // Who may read what: a subscriber on one node sees what another would hide.
         setting("read_restricted_kinds", format!("{:?}", config.read_restricted_kinds)),
+        // One relay, one key: the events it signs must verify against one NIP-11 `self`.
+        setting(
+            "relay_key",
+            config
+                .relay_key()
+                .ok()
+                .flatten()
+                .map_or("none".to_string(), |keys| parrhesia_engine::hex::encode(keys.public_key())),
+        ),
         // What each node removes by age: a node that keeps less serves holes the others fill
         // again (and it removes them again).
         setting("retention_max_age_seconds", config.retention_max_age_seconds.to_string()),

@@ -55,6 +55,11 @@ pub struct Config {
     pub relay_contact: Option<String>,
     /// NIP-11 `pubkey`: the operator's public key, 64 hex.
     pub relay_pubkey: Option<String>,
+    /// The relay's own Nostr key: a file holding its secret key, 64 hex or `nsec1...`, readable
+    /// by its owner only (`parrhesia-tools keygen --nostr --out FILE` makes one). Its public
+    /// key is NIP-11 `self` (and `pubkey` when `relay_pubkey` is not set). Every node of a
+    /// cluster uses the same relay key (one relay), distinct from their node keys.
+    pub relay_key_file: Option<String>,
     /// The relay's own URL, e.g. "wss://relay.example.com"; NIP-62 requests naming it apply here.
     pub relay_url: Option<String>,
 
@@ -265,6 +270,7 @@ impl Default for Config {
             relay_description: "A Parrhesia relay".into(),
             relay_contact: None,
             relay_pubkey: None,
+            relay_key_file: None,
             relay_url: None,
             frame_bytes_max: limits.frame_bytes_max,
             event_bytes_max: limits.event_bytes_max,
@@ -456,6 +462,7 @@ impl Config {
         self.rate_limits()?;
         self.trusted_proxy_addresses()?;
         self.retention()?;
+        self.relay_key()?;
         if self.retention_interval_seconds == 0 {
             bail!("configuration key `retention_interval_seconds` must be greater than 0");
         }
@@ -502,6 +509,26 @@ impl Config {
             ],
             connect_address: rate("rate_connect_address", &self.rate_connect_address)?,
         })
+    }
+
+    /// The relay's own key (`relay_key_file`), read and checked: refused if others may read
+    /// the file or it holds no valid secret key.
+    pub fn relay_key(&self) -> anyhow::Result<Option<parrhesia_engine::Keys>> {
+        let Some(path) = &self.relay_key_file else { return Ok(None) };
+        let context = || format!("configuration key `relay_key_file`: {path}");
+        let mode =
+            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).with_context(context)?.permissions());
+        if mode & 0o077 != 0 {
+            bail!(
+                "configuration key `relay_key_file`: {path} may be read by others (mode {:o}); chmod 600 it",
+                mode & 0o777
+            );
+        }
+        let text = std::fs::read_to_string(path).with_context(context)?;
+        let keys = parrhesia_engine::Keys::from_secret_text(&text).with_context(|| {
+            format!("configuration key `relay_key_file`: {path} holds no secret key (64 hex or nsec1...)")
+        })?;
+        Ok(Some(keys))
     }
 
     /// The retention rules (`retention_*`).
@@ -584,8 +611,8 @@ struct Layers {
 impl Layers {
     /// Sets `key` (`name` or `cluster.name`), refusing keys the schema does not have.
     fn set(&mut self, key: &str, value: Given, source: &str) -> anyhow::Result<()> {
-        const OPTIONAL: [&str; 5] =
-            ["relay_contact", "relay_pubkey", "relay_url", "metrics_listen", "write_policy_plugin"];
+        const OPTIONAL: [&str; 6] =
+            ["relay_contact", "relay_pubkey", "relay_key_file", "relay_url", "metrics_listen", "write_policy_plugin"];
         const CLUSTER_OPTIONAL: [&str; 1] = ["advertise"];
         let (table, name, optional) = match key.strip_prefix("cluster.") {
             Some(name) => {
