@@ -65,6 +65,23 @@ struct Pass {
     removed: u64,
 }
 
+/// `WriterMetrics::retention_removed` indices (`metrics::REMOVED_BY`).
+const BY_AGE: usize = 0;
+const BY_SIZE: usize = 1;
+
+impl Pass {
+    /// Adds a slice's figures (to the metrics too, removals under `rule`); whether the walk
+    /// reached its end.
+    fn record(&mut self, slice: parrhesia_storage::RetentionSlice, metrics: &WriterMetrics, rule: usize) -> bool {
+        self.examined += slice.examined;
+        self.removed += slice.removed;
+        metrics.retention_examined.add(slice.examined);
+        metrics.retention_removed[rule].add(slice.removed);
+        self.from = slice.next;
+        slice.next.is_none()
+    }
+}
+
 impl RetentionRun {
     /// `budget`: `store_bytes_max` and the low-water mark, in bytes (`None`: no budget).
     pub(super) fn new(
@@ -131,12 +148,7 @@ impl RetentionRun {
         let pass = self.pass.as_mut().expect("a pass under way");
         match store.sweep_retention(&self.rules, now, pass.from, AGE_SLICE_EXAMINED) {
             Ok(slice) => {
-                pass.examined += slice.examined;
-                pass.removed += slice.removed;
-                self.metrics.retention_examined.add(slice.examined);
-                self.metrics.retention_removed[0].add(slice.removed);
-                pass.from = slice.next;
-                if slice.next.is_none() {
+                if pass.record(slice, &self.metrics, BY_AGE) {
                     self.finish(None);
                 }
             }
@@ -179,12 +191,7 @@ impl RetentionRun {
         let round = self.evicting.as_mut().expect("cutting");
         match store.evict_oldest(&self.rules, round.from, EVICT_SLICE_EXAMINED, EVICT_SLICE) {
             Ok(slice) => {
-                round.examined += slice.examined;
-                round.removed += slice.removed;
-                self.metrics.retention_examined.add(slice.examined);
-                self.metrics.retention_removed[1].add(slice.removed);
-                round.from = slice.next;
-                if slice.next.is_none() {
+                if round.record(slice, &self.metrics, BY_SIZE) {
                     tracing::warn!(
                         used,
                         store_bytes_max = max,
