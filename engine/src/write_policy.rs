@@ -11,6 +11,8 @@ pub enum SourceType {
     Ip4,
     Ip6,
     Import,
+    /// Fetched from another relay by `parrhesia-tools sync`.
+    Sync,
 }
 
 impl SourceType {
@@ -19,6 +21,7 @@ impl SourceType {
             SourceType::Ip4 => "IP4",
             SourceType::Ip6 => "IP6",
             SourceType::Import => "Import",
+            SourceType::Sync => "Sync",
         }
     }
 }

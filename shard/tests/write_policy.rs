@@ -244,3 +244,36 @@ fn an_import_puts_each_event_to_the_plugin_when_asked_and_stops_when_it_fails() 
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("exited"), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn a_sync_down_puts_each_downloaded_event_to_the_plugin_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, log) = plugin(dir.path());
+    let remote = Relay::start(&["--shards", "1"]);
+    let events = [note(&keys(69), "synced"), note(&keys(69), "reject-me"), note(&keys(69), "shadow")];
+    let mut client = remote.connect();
+    for event in &events {
+        assert!(client.publish(event).0);
+    }
+    let data = dir.path().join("data");
+    let output = std::process::Command::new(common::tools_binary())
+        .args(["sync", "--data-dir"])
+        .arg(&data)
+        .arg("--write-policy")
+        .arg(&script)
+        .arg(remote.url())
+        .env("PLUGIN_LOG", &log)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("downloaded 1,"), "{said}");
+    assert!(said.contains("failed 1: refused here: blocked: spam detected"), "{said}");
+    assert!(said.contains("failed 1: refused here: shadow-rejected by the write policy plugin"), "{said}");
+    let requests: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(requests.len(), 3);
+    assert!(requests.iter().all(|request| request["sourceType"] == "Sync" && request["sourceInfo"] == remote.url()));
+    let local = Relay::start_in(&data, &["--shards", "1"]);
+    assert!(stored(&local, &events[0]) && !stored(&local, &events[1]) && !stored(&local, &events[2]));
+}

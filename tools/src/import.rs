@@ -218,17 +218,11 @@ fn judged(
     source: &str,
     tally: &mut Tally,
 ) -> Result<Vec<Event>> {
-    use parrhesia_engine::write_policy::Verdict;
-    let verdicts = plugin.judge(&events, source, crate::unix_now())?;
-    let mut accepted = Vec::with_capacity(events.len());
-    for (event, verdict) in events.into_iter().zip(verdicts) {
-        match verdict {
-            Verdict::Accept => accepted.push(event),
-            Verdict::Reject(message) => *tally.refused.entry(message).or_default() += 1,
-            Verdict::ShadowReject => tally.shadow_rejected += 1,
-        }
-    }
-    Ok(accepted)
+    let source = (parrhesia_engine::write_policy::SourceType::Import, source);
+    plugin.accepted(events, source, |refusal| match refusal {
+        Some(message) => *tally.refused.entry(message).or_default() += 1,
+        None => tally.shadow_rejected += 1,
+    })
 }
 
 fn store_batch(store: &Store, events: &[Event], tally: &mut Tally) -> Result<()> {

@@ -192,6 +192,13 @@ enum Command {
         /// EVENTs in flight at once when publishing (up).
         #[arg(long, default_value_t = 256, value_name = "N")]
         window: usize,
+        /// Put every downloaded event to this write-policy plugin first (strfry's protocol,
+        /// sourceType "Sync"; a path or a shell command): refused ones are not stored.
+        #[arg(long, value_name = "COMMAND")]
+        write_policy: Option<String>,
+        /// How long the plugin may take to answer one event.
+        #[arg(long, default_value_t = 10_000, value_name = "MS")]
+        write_policy_timeout_ms: u64,
     },
 }
 
@@ -233,16 +240,20 @@ fn main() -> ExitCode {
             };
             store_commands::delete(&dir, &filters, dry_run)
         }),
-        Command::Sync { url, filter, dir, window } => data_dir().and_then(|directory| {
-            let filter = match filter {
-                Some(text) => match parse_filters(&text)?.as_slice() {
-                    [filter] => filter.clone(),
-                    _ => anyhow::bail!("--filter: negentropy reconciles one filter (a JSON object)"),
-                },
-                None => Filter::default(),
-            };
-            sync::run(&directory, &url, &filter, dir, window)
-        }),
+        Command::Sync { url, filter, dir, window, write_policy, write_policy_timeout_ms } => {
+            data_dir().and_then(|directory| {
+                let filter = match filter {
+                    Some(text) => match parse_filters(&text)?.as_slice() {
+                        [filter] => filter.clone(),
+                        _ => anyhow::bail!("--filter: negentropy reconciles one filter (a JSON object)"),
+                    },
+                    None => Filter::default(),
+                };
+                let timeout = Duration::from_millis(write_policy_timeout_ms);
+                let plugin = write_policy.map(|command| policy::Plugin::start(&command, timeout)).transpose()?;
+                sync::run(&directory, &url, &filter, dir, window, plugin)
+            })
+        }
         Command::Keygen { out, nostr: false } => keygen(&out),
         Command::Keygen { out, nostr: true } => admin::keygen(&out),
         Command::Admin { url, method, params, key, signed_url } => {

@@ -1,7 +1,7 @@
-//! `import --write-policy`: the imported events put to a write-policy plugin first (strfry's
-//! protocol, `sourceType` "Import"), a batch at a time: every request of the batch written
-//! while the answers are read, matched by id. An import is a batch job that can be run again,
-//! so a plugin that exits, answers garbage or does not answer within the timeout stops it with
+//! `import --write-policy` and `sync --write-policy`: the events put to a write-policy plugin
+//! first (strfry's protocol, `sourceType` "Import" or "Sync"), a batch at a time: every request of the batch written
+//! while the answers are read, matched by id. Both are batch jobs that can be run again, so a
+//! plugin that exits, answers garbage or does not answer within the timeout stops them with
 //! an error (nothing of that batch is stored) instead of being restarted.
 
 use std::collections::{HashMap, VecDeque};
@@ -51,9 +51,29 @@ impl Plugin {
         Ok(Plugin { command: command.to_string(), stdin: child.stdin.take(), child, answers, timeout })
     }
 
+    /// The events the plugin accepts, in order; each refusal's message and each
+    /// shadow-rejection handed to `refused` (`None` for a shadow-rejection).
+    pub fn accepted(
+        &mut self,
+        events: Vec<Event>,
+        source: (SourceType, &str),
+        mut refused: impl FnMut(Option<String>),
+    ) -> Result<Vec<Event>> {
+        let verdicts = self.judge(&events, source, crate::unix_now())?;
+        let mut accepted = Vec::with_capacity(events.len());
+        for (event, verdict) in events.into_iter().zip(verdicts) {
+            match verdict {
+                Verdict::Accept => accepted.push(event),
+                Verdict::Reject(message) => refused(Some(message)),
+                Verdict::ShadowReject => refused(None),
+            }
+        }
+        Ok(accepted)
+    }
+
     /// The plugin's verdict on each event, in order.
-    pub fn judge(&mut self, events: &[Event], info: &str, received_at: u64) -> Result<Vec<Verdict>> {
-        let source = Source { kind: SourceType::Import, info, authed: None };
+    fn judge(&mut self, events: &[Event], (kind, info): (SourceType, &str), received_at: u64) -> Result<Vec<Verdict>> {
+        let source = Source { kind, info, authed: None };
         let requests: String =
             events.iter().map(|event| write_policy::request_line(event, &source, received_at)).collect();
         let mut stdin = self.stdin.take().context("the write policy plugin's input is closed")?;

@@ -44,7 +44,15 @@ struct Tally {
     failed: BTreeMap<String, u64>,
 }
 
-pub fn run(data_dir: &Path, url: &str, filter: &Filter, direction: Direction, window: usize) -> Result<Done> {
+/// `plugin`: a write-policy plugin that judges what is downloaded (`sourceType` "Sync").
+pub fn run(
+    data_dir: &Path,
+    url: &str,
+    filter: &Filter,
+    direction: Direction,
+    window: usize,
+    mut plugin: Option<crate::policy::Plugin>,
+) -> Result<Done> {
     let writes = direction != Direction::Up;
     let _lock = writes
         .then(|| DirectoryLock::acquire(data_dir, &format!("parrhesia-tools sync, pid {}", std::process::id())))
@@ -67,7 +75,7 @@ pub fn run(data_dir: &Path, url: &str, filter: &Filter, direction: Direction, wi
     );
     let mut tally = Tally { have: have.len(), need: need.len(), ..Tally::default() };
     if direction != Direction::Up {
-        download(&mut socket, &store, &need, &mut tally)?;
+        download(&mut socket, &store, &need, &mut tally, (plugin.as_mut(), url))?;
         store.flush().context("flushing the store")?;
     }
     if direction != Direction::Down {
@@ -164,7 +172,13 @@ fn reconcile(
 
 /// Fetches `need` by id (`REQS_IN_FLIGHT` REQs of `IDS_PER_REQ` at once), checks each event as
 /// an import does, stores them in batches.
-fn download(socket: &mut Socket, store: &Store, need: &[[u8; 32]], tally: &mut Tally) -> Result<()> {
+fn download(
+    socket: &mut Socket,
+    store: &Store,
+    need: &[[u8; 32]],
+    tally: &mut Tally,
+    (mut plugin, url): (Option<&mut crate::policy::Plugin>, &str),
+) -> Result<()> {
     let bar = crate::progress::counter("events downloaded");
     let chunks: Vec<&[[u8; 32]]> = need.chunks(IDS_PER_REQ).collect();
     // Subscription id -> ids asked for (to count those the relay no longer has).
@@ -207,7 +221,17 @@ fn download(socket: &mut Socket, store: &Store, need: &[[u8; 32]], tally: &mut T
                 *tally.failed.entry(format!("invalid from the relay: {reason}")).or_default() += 1;
             }
             bar.inc(checked.events.len() as u64);
-            store_events(store, &checked.events, tally)?;
+            let events = match plugin.as_deref_mut() {
+                Some(plugin) => {
+                    let source = (parrhesia_engine::write_policy::SourceType::Sync, url);
+                    plugin.accepted(checked.events, source, |refusal| {
+                        let reason = refusal.unwrap_or_else(|| "shadow-rejected by the write policy plugin".into());
+                        *tally.failed.entry(format!("refused here: {reason}")).or_default() += 1;
+                    })?
+                }
+                None => checked.events,
+            };
+            store_events(store, &events, tally)?;
         }
     }
     bar.finish_and_clear();
