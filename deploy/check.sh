@@ -84,7 +84,7 @@ for _ in $(seq 50); do
     fi
     sleep 0.2
 done 2>/dev/null
-kill "$relay"
+kill "$relay" 2>/dev/null || true
 wait "$relay" || true
 rm -rf "$data"
 if [[ -z $healthy ]]; then

@@ -55,6 +55,7 @@ prepare_node_key() {
     if [ -n "${NODE_KEY_SOURCE:-}" ]; then
         [ -n "$target" ] || die "NODE_KEY_SOURCE is set but PARRHESIA_CLUSTER_NODE_KEY_FILE is not"
         [ -f "$NODE_KEY_SOURCE" ] || die "NODE_KEY_SOURCE=$NODE_KEY_SOURCE is not a file"
+        mkdir -p "$(dirname "$target")"
         if ! cmp -s "$NODE_KEY_SOURCE" "$target"; then
             # A new file each time: the relay refuses a key file others may read.
             rm -f "$target"
@@ -62,7 +63,8 @@ prepare_node_key() {
         fi
     elif [ "${NODE_KEY_GENERATE:-}" = 1 ] && [ -n "$target" ] && [ ! -e "$target" ]; then
         mkdir -p "$(dirname "$target")"
-        say "first start: made node key $target, public key $(parrhesia-tools keygen --out "$target")"
+        public=$(parrhesia-tools keygen --out "$target")
+        say "first start: made node key $target, public key $public"
     fi
 }
 
@@ -94,6 +96,10 @@ prepare_peers() {
 
 mode=${1:-relay}
 [ $# -gt 0 ] && shift
+case $mode in
+    # Flags alone (`docker run IMAGE --config FILE`) are the relay's.
+    -*) set -- "$mode" "$@" && mode=relay ;;
+esac
 case $mode in
     relay)
         prepare_node_key

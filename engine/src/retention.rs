@@ -25,7 +25,13 @@ impl KindRule {
         let (kinds, age) = text.rsplit_once(':').ok_or_else(|| fail("no `:`"))?;
         let age = match age.trim() {
             "forever" => None,
-            seconds => Some(seconds.parse::<u64>().map_err(|_| fail("the age is not a number of seconds"))?),
+            seconds => match seconds.parse::<u64>() {
+                Ok(0) => {
+                    return Err(fail("an age of 0 would remove every such event at once; say `forever` to keep them"));
+                }
+                Ok(seconds) => Some(seconds),
+                Err(_) => return Err(fail("the age is not a number of seconds")),
+            },
         };
         let mut ranges = Vec::new();
         for item in kinds.split(',').map(str::trim) {
@@ -153,7 +159,7 @@ mod tests {
             KindRule { kinds: vec![(1, 1), (7, 7), (9000, 9999)], age: Some(2_592_000) }
         );
         assert_eq!(KindRule::parse("4:forever").unwrap(), KindRule { kinds: vec![(4, 4)], age: None });
-        for bad in ["1,7", "1:soon", "70000:5", "9-3:5", ":5", "1,,2:5", "x:5"] {
+        for bad in ["1,7", "1:soon", "70000:5", "9-3:5", ":5", "1,,2:5", "x:5", "7:0"] {
             assert!(KindRule::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -13,7 +13,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
@@ -29,6 +29,9 @@ use crate::metrics::ShardMetrics;
 /// meanwhile get `error:`): one that fails at once must not be spawned for every event. One
 /// that served longer is started again for the next event.
 const RESTART_PAUSE: Duration = Duration::from_millis(100);
+
+/// The longest answer line read; a longer one is no verdict (the plugin is killed).
+const ANSWER_BYTES_MAX: usize = 64 * 1024;
 
 /// How often a plugin's file is checked for a change.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -124,12 +127,30 @@ impl Process {
             return;
         }
         self.died.set(Some(Instant::now()));
-        let _ = self.child.lock().unwrap_or_else(std::sync::PoisonError::into_inner).kill();
+        kill_group(&self.child);
         for (_, waiters) in self.waiting.borrow_mut().drain() {
             for waiter in waiters {
                 let _ = waiter.try_send(Verdict::Failed(failure));
             }
         }
+    }
+}
+
+/// Kills the plugin's whole process group: a shell command (`sh -c "a | b"`) or a plugin that
+/// forks keeps the pipes open in its children otherwise.
+fn kill_group(child: &Mutex<Child>) {
+    let child = child.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill only sends a signal; the group was made for this child (process_group(0)).
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+}
+
+impl Drop for Process {
+    /// A process nothing refers to any more (replaced after its file changed, or the shard
+    /// stopping) goes, with its children.
+    fn drop(&mut self) {
+        kill_group(&self.child);
     }
 }
 
@@ -201,8 +222,7 @@ impl WritePolicy {
                 None if !changed => return Some(process),
                 None => {
                     tracing::info!(command = %self.command, "write policy plugin changed; starting it again");
-                    // Its standard input closes once no request refers to it: it answers what
-                    // it holds and exits.
+                    // It answers what it holds; once no request refers to it, it is killed.
                     drop(self.current.borrow_mut().take());
                 }
                 Some(died) if died - process.started < RESTART_PAUSE && died.elapsed() < RESTART_PAUSE => return None,
@@ -248,6 +268,8 @@ impl WritePolicy {
                 shell
             }
         };
+        // Its own process group, so that a kill reaches the children of a shell command too.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
         let (stdin, stdout) = (child.stdin.take().expect("piped"), child.stdout.take().expect("piped"));
         let child = Arc::new(Mutex::new(child));
@@ -275,13 +297,15 @@ impl WritePolicy {
             'reading: loop {
                 let mut burst = Vec::new();
                 loop {
-                    let mut line = String::new();
-                    match reader.read_line(&mut line) {
+                    // A line past `ANSWER_BYTES_MAX` is cut there (and is no verdict); bytes
+                    // that are not UTF-8 become U+FFFD (and make no verdict either).
+                    let mut line = Vec::new();
+                    match Read::by_ref(&mut reader).take(ANSWER_BYTES_MAX as u64).read_until(b'\n', &mut line) {
                         Ok(0) | Err(_) => {
                             let _ = lines.send(burst);
                             break 'reading;
                         }
-                        Ok(_) => burst.push(line.trim_end_matches(['\n', '\r']).to_string()),
+                        Ok(_) => burst.push(String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_string()),
                     }
                     if !reader.buffer().contains(&b'\n') {
                         break;
@@ -292,9 +316,8 @@ impl WritePolicy {
                 }
             }
             // Its output ended, so it answers nothing more: make sure it is gone, and reap it.
-            let mut child = reaped.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let _ = child.kill();
-            let _ = child.wait();
+            kill_group(&reaped);
+            let _ = reaped.lock().unwrap_or_else(std::sync::PoisonError::into_inner).wait();
         })?;
         let process = Rc::new(Process {
             child,

@@ -352,10 +352,10 @@ fn anti_entropy_within_retention(
     let mut cluster = cluster.clone();
     let shortest = config.retention().ok().and_then(|retention| retention.shortest_age());
     if let Some(shortest) = shortest.filter(|shortest| *shortest < cluster.anti_entropy_window_seconds) {
-        tracing::info!(
+        tracing::warn!(
             window_seconds = shortest,
             configured = cluster.anti_entropy_window_seconds,
-            "anti-entropy reconciles no further back than the shortest retention age"
+            "anti-entropy reconciles no further back than the shortest retention age, for every kind"
         );
         cluster.anti_entropy_window_seconds = shortest;
     }

@@ -277,3 +277,65 @@ fn a_sync_down_puts_each_downloaded_event_to_the_plugin_when_asked() {
     let local = Relay::start_in(&data, &["--shards", "1"]);
     assert!(stored(&local, &events[0]) && !stored(&local, &events[1]) && !stored(&local, &events[2]));
 }
+
+#[test]
+fn a_stuck_plugin_fails_an_import_on_time_even_with_its_pipe_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, log) = plugin(dir.path());
+    // One event the plugin sleeps on, then ~200 KB more than a pipe holds.
+    let mut lines = vec![note(&keys(70), "slow").json().to_string()];
+    lines.extend((0..200).map(|number| note(&keys(70), &format!("{number} {}", "p".repeat(1000))).json().to_string()));
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let started = Instant::now();
+    let output = std::process::Command::new(common::tools_binary())
+        .args(["import", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--write-policy-timeout-ms", "500", "--write-policy"])
+        .arg(&script)
+        .arg(&file)
+        .env("PLUGIN_LOG", &log)
+        .env("SLOW_SECONDS", "60")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("did not answer"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(started.elapsed() < WAIT, "it gave up on the timeout, not after the plugin's 60 s");
+}
+
+#[test]
+fn a_shell_command_plugin_is_killed_with_its_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, log) = plugin(dir.path());
+    // Not a lone command: the shell stays the plugin's parent.
+    let command = format!("write_policy_plugin=cd {} && python3 {} | cat", dir.path().display(), script.display());
+    let data = dir.path().join("data");
+    let relay = Relay::start_in_with_env(
+        &data,
+        &["--shards", "1", "--set", &command, "--set", "write_policy_timeout_ms=500"],
+        &[("PLUGIN_LOG", &log.display().to_string()), ("SLOW_SECONDS", "60")],
+    );
+    let mut client = relay.connect();
+    let (ok, message) = client.publish(&note(&keys(71), "slow"));
+    assert!(!ok && message.ends_with("(timeout)"), "{message}");
+    accepted_soon(&mut client, "after the timeout");
+    // The sleeping one is gone: one python process runs this script, the fresh one.
+    let running = || {
+        let output = std::process::Command::new("pgrep")
+            .arg("-f")
+            .arg(format!("^[^ ]*python3 {}$", script.display()))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).lines().count()
+    };
+    let deadline = Instant::now() + WAIT;
+    while running() != 1 {
+        let all = std::process::Command::new("pgrep").arg("-af").arg("policy.py").output().unwrap();
+        assert!(Instant::now() < deadline, "{} plugin processes still run: {}", running(), String::from_utf8_lossy(&all.stdout));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

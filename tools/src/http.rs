@@ -26,7 +26,12 @@ pub fn send(request: &Request) -> Result<(u16, String)> {
         .with_context(|| format!("{url}: only plain http:// or ws:// URLs (call a TLS relay on its local address)"))?;
     let (authority, path) =
         rest.split_once('/').map_or((rest, "/".to_string()), |(host, path)| (host, format!("/{path}")));
-    let address = if authority.contains(':') { authority.to_string() } else { format!("{authority}:80") };
+    // A port after the host ("[::1]:7777", "host:7777"); a bracketed IPv6 host has colons inside.
+    let has_port = match authority.strip_prefix('[') {
+        Some(rest) => rest.contains("]:"),
+        None => authority.contains(':'),
+    };
+    let address = if has_port { authority.to_string() } else { format!("{authority}:80") };
     let resolved = address.to_socket_addrs().with_context(|| format!("resolving {address}"))?.next();
     let resolved = resolved.with_context(|| format!("{address} resolves to no address"))?;
     let mut stream =

@@ -88,6 +88,11 @@ impl Plugin {
             let writer =
                 scope.spawn(move || stdin.write_all(requests.as_bytes()).and_then(|()| stdin.flush()).map(|()| stdin));
             let read = self.read_answers(&mut order, &mut verdicts, events.len());
+            if read.is_err() {
+                // A plugin that stopped answering may also have stopped reading: the writer
+                // blocks on a full pipe until it is gone.
+                let _ = self.child.kill();
+            }
             (writer.join().expect("the writing thread does not panic"), read)
         });
         read?;

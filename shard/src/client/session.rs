@@ -410,8 +410,10 @@ async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Eve
     }
     if let Some(plugin) = &shard.write_policy {
         let authenticated = connection.authenticated.borrow().first().copied();
-        let address = connection.address.to_string();
-        let kind = if connection.address.is_ipv4() { SourceType::Ip4 } else { SourceType::Ip6 };
+        // The client's own address (not the /64 rate limits key by), IPv4-mapped ones as IPv4.
+        let client = parrhesia_engine::policy::ip_key(connection.client);
+        let address = client.to_string();
+        let kind = if client.is_ipv4() { SourceType::Ip4 } else { SourceType::Ip6 };
         let source = Source { kind, info: &address, authed: authenticated.as_ref() };
         match plugin.judge(&event, &source, crate::system::unix_now()).await {
             Verdict::Accept => {}

@@ -469,6 +469,9 @@ impl Config {
         if self.write_policy_timeout_ms == 0 || self.write_policy_queue_max == 0 {
             bail!("configuration keys `write_policy_timeout_ms` and `write_policy_queue_max` must be greater than 0");
         }
+        if self.write_policy_timeout_ms > 3_600_000 {
+            bail!("configuration key `write_policy_timeout_ms` must be at most 3600000 (an hour)");
+        }
         if !(1..=99).contains(&self.store_bytes_low_water_percent) {
             bail!("configuration key `store_bytes_low_water_percent` must be between 1 and 99");
         }

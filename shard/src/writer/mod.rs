@@ -125,7 +125,9 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
             setup.metrics.queue_events.set(queue.len() as i64);
             batch
         };
-        let pulled = replicated.borrow_mut().pop_front();
+        // While the store is full, pulled batches wait (they would fail again) and clients'
+        // refusals, management calls and eviction go on.
+        let pulled = if space.replication_paused() { None } else { replicated.borrow_mut().pop_front() };
         let managed: Vec<(usize, ManageRequest)> = calls.borrow_mut().drain(..).collect();
         if !managed.is_empty() {
             management.serve(&setup.store, managed, &commits).await;
@@ -175,6 +177,7 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         }
         // Clients writing now (a batch this turn, or more waiting): an age pass yields to them.
         retention.step(&setup.store, unix_now(), clients_wrote || !queue.borrow().is_empty());
+        space.tick();
         glommio::yield_if_needed().await;
     }
     drop(notices.take());
@@ -324,8 +327,8 @@ async fn commit_replicated(
         }
         Err(error) => {
             if space.refused(&error, SOURCE_REPLICATION, count) {
-                // Pulled again at once it would fail again: pace the retries while full.
-                glommio::timer::sleep(FULL_RETRY_PAUSE).await;
+                // Pulled again at once it would fail again: the next waits a while.
+                space.pause_replication(FULL_RETRY_PAUSE);
             } else {
                 tracing::warn!(%error, events = count, "storing a replicated batch failed; it will be pulled again");
             }
@@ -358,7 +361,7 @@ async fn commit_replicated(
     }
     if let Err(error) = committed {
         if space.refused(&error, SOURCE_REPLICATION, count) {
-            glommio::timer::sleep(FULL_RETRY_PAUSE).await;
+            space.pause_replication(FULL_RETRY_PAUSE);
         } else {
             tracing::warn!(%error, events = count, "committing a replicated batch failed; it will be pulled again");
         }

@@ -31,6 +31,10 @@ const EVICT_SLICE: usize = 500;
 /// How often the store's size is compared with the budget when it is not being cut.
 const BUDGET_CHECK: Duration = Duration::from_secs(1);
 
+/// After a round that removed every evictable event and left the store over its budget (what
+/// the rules keep whatever happens is larger than it), the next round waits this long.
+const BUDGET_EXHAUSTED_PAUSE: Duration = Duration::from_secs(600);
+
 /// After a slice that took T, the next waits a multiple of T (at least `SLICE_PAUSE_MIN`): an
 /// age pass, which has all the interval to finish, takes at most a tenth of the writer's
 /// core, so the shards sharing the machine keep their latency; an eviction, which must keep
@@ -52,6 +56,8 @@ pub(super) struct RetentionRun {
     last_check: Instant,
     /// Over budget: where the next eviction slice starts, and what this round removed.
     evicting: Option<Pass>,
+    /// No eviction round starts before this (after one that found nothing more to remove).
+    budget_resumes: Option<Instant>,
     /// When the last slice ended, and no slice before `next_slice` (the pause after it).
     last_slice: Instant,
     next_slice: Instant,
@@ -100,6 +106,7 @@ impl RetentionRun {
             budget,
             last_check,
             evicting: None,
+            budget_resumes: None,
             last_slice: last_check,
             next_slice: last_check,
         }
@@ -162,7 +169,9 @@ impl RetentionRun {
     /// Returns whether it ran a slice.
     fn evict(&mut self, store: &Store) -> bool {
         let Some((max, low)) = self.budget else { return false };
-        if self.evicting.is_none() && self.last_check.elapsed() < BUDGET_CHECK {
+        if self.evicting.is_none()
+            && (self.last_check.elapsed() < BUDGET_CHECK || self.budget_resumes.is_some_and(|at| Instant::now() < at))
+        {
             return false;
         }
         self.last_check = Instant::now();
@@ -170,6 +179,7 @@ impl RetentionRun {
             Ok(used) => used,
             Err(error) => {
                 tracing::warn!(%error, "reading the store's size failed; the budget is checked again in a second");
+                self.end_eviction();
                 return false;
             }
         };
@@ -196,9 +206,11 @@ impl RetentionRun {
                         used,
                         store_bytes_max = max,
                         removed = round.removed,
-                        "every event the rules let the budget remove is gone and the store is still over it"
+                        "every event the rules let the budget remove is gone and the store is still over it; \
+                         the next try is in 10 minutes"
                     );
                     self.end_eviction();
+                    self.budget_resumes = Some(Instant::now() + BUDGET_EXHAUSTED_PAUSE);
                 }
             }
             Err(error) => {

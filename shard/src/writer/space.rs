@@ -28,6 +28,8 @@ const FULL_LOG_INTERVAL: Duration = Duration::from_secs(60);
 pub(super) struct SpaceWatch {
     metrics: Arc<WriterMetrics>,
     full: Cell<Option<Full>>,
+    /// No replicated batch is applied before this (set when one failed for lack of space).
+    replication_resumes: Cell<Option<Instant>>,
 }
 
 #[derive(Clone, Copy)]
@@ -41,7 +43,7 @@ struct Full {
 
 impl SpaceWatch {
     pub(super) fn new(metrics: Arc<WriterMetrics>) -> SpaceWatch {
-        SpaceWatch { metrics, full: Cell::new(None) }
+        SpaceWatch { metrics, full: Cell::new(None), replication_resumes: Cell::new(None) }
     }
 
     /// A write of `events` from `source` failed with `error`: whether for lack of space
@@ -73,6 +75,21 @@ impl SpaceWatch {
         };
         self.full.set(Some(full));
         true
+    }
+
+    /// Holds replicated batches back for `pause`.
+    pub(super) fn pause_replication(&self, pause: Duration) {
+        self.replication_resumes.set(Some(Instant::now() + pause));
+    }
+
+    pub(super) fn replication_paused(&self) -> bool {
+        self.replication_resumes.get().is_some_and(|resumes| Instant::now() < resumes)
+    }
+
+    /// Called on every turn of the writer: a store that refused nothing for a minute has space
+    /// again, whether or not anything was written since (said once, the gauge cleared).
+    pub(super) fn tick(&self) {
+        self.wrote();
     }
 
     /// A write succeeded: once none was refused for a minute, the store has space again.
