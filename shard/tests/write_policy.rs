@@ -335,7 +335,30 @@ fn a_shell_command_plugin_is_killed_with_its_children() {
     let deadline = Instant::now() + WAIT;
     while running() != 1 {
         let all = std::process::Command::new("pgrep").arg("-af").arg("policy.py").output().unwrap();
-        assert!(Instant::now() < deadline, "{} plugin processes still run: {}", running(), String::from_utf8_lossy(&all.stdout));
+        assert!(
+            Instant::now() < deadline,
+            "{} plugin processes still run: {}",
+            running(),
+            String::from_utf8_lossy(&all.stdout)
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn the_readme_example_plugin_runs_as_documented() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = &readme[readme.find("## Write-policy plugins").expect("the README section")..];
+    let start = section.find("```python\n").expect("the example") + "```python\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    assert!(example.lines().count() <= 12, "a ten-line example: {example}");
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("links.py");
+    std::fs::write(&script, example).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let relay = Relay::start(&["--shards", "1", "--set", &format!("write_policy_plugin={}", script.display())]);
+    let mut client = relay.connect();
+    assert!(client.publish(&note(&keys(72), "no links here")).0);
+    let (ok, message) = client.publish(&note(&keys(72), "see https://example.com"));
+    assert_eq!((ok, message.as_str()), (false, "auth-required: authenticate to post links"));
 }
