@@ -91,6 +91,23 @@ impl ClientMessage {
     }
 }
 
+/// The id an `["EVENT", {...}]` message claims for its event, read without building the event
+/// (no tags, no content, no hash): a relay that already holds that id can answer `duplicate:`
+/// at once, as strfry does. `None` for any other message, or one this reading cannot take
+/// (the full decoder then answers it). The id is only claimed: nothing here checks it.
+pub fn claimed_event_id(frame: &str) -> Option<crate::event::Id> {
+    #[derive(serde::Deserialize)]
+    struct Claimed<'a> {
+        #[serde(borrow)]
+        id: Cow<'a, str>,
+    }
+    let (verb, event): (Cow<'_, str>, Claimed<'_>) = serde_json::from_str(frame).ok()?;
+    if verb != "EVENT" {
+        return None;
+    }
+    crate::hex::decode_array::<32>(&event.id)
+}
+
 /// A message split into its type and at most a bounded number of raw elements.
 struct Envelope<'a> {
     kind: Cow<'a, str>,
@@ -411,6 +428,22 @@ impl RelayMessage<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_claimed_id_of_an_event_message_is_read_without_the_event() {
+        let id = "ab".repeat(32);
+        let frame = format!(r#"["EVENT",{{"kind":1,"id":"{id}","tags":[["e","x"]],"content":"\"hi\""}}]"#);
+        assert_eq!(claimed_event_id(&frame), crate::hex::decode_array::<32>(&id));
+        for other in [
+            format!(r#"["REQ",{{"id":"{id}"}}]"#),
+            format!(r#"["EVENT",{{"id":"{id}"}},3]"#),
+            r#"["EVENT",{"id":"zz"}]"#.to_string(),
+            r#"["EVENT",{"kind":1}]"#.to_string(),
+            "not json".to_string(),
+        ] {
+            assert_eq!(claimed_event_id(&other), None, "{other}");
+        }
+    }
     use crate::event::Keys;
     use crate::reason::Prefix;
 

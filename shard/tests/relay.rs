@@ -163,3 +163,44 @@ fn the_relay_key_is_nip11_self_and_a_bad_key_file_is_refused_at_start() {
     std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert!(refused(&empty).contains("holds no secret key"));
 }
+
+/// An EVENT whose claimed id the store holds is answered `duplicate:` before it is decoded:
+/// the same answer as before for a true duplicate, the same answer for a forgery of a held id
+/// (nothing is stored either way), still under the EVENT rate limit and behind AUTH.
+#[test]
+fn a_held_id_is_answered_duplicate_at_once_within_rate_limits_and_auth() {
+    let relay = Relay::start(&["--shards", "1"]);
+    let mut client = relay.connect();
+    let event = note(&keys(80), "once");
+    assert!(client.publish(&event).0);
+    assert_eq!(client.publish(&event), (true, "duplicate: already have this event".to_string()));
+    // The held id with other content: answered as a duplicate, the stored event unchanged.
+    let forged = event.json().replace("once", "twice");
+    client.send_text(&format!(r#"["EVENT",{forged}]"#));
+    match client.recv() {
+        parrhesia_engine::RelayMessage::Ok { event_id, accepted, message } => {
+            assert_eq!(
+                (&event_id, accepted, message.as_ref()),
+                (event.id(), true, "duplicate: already have this event")
+            );
+        }
+        other => panic!("{}", other.encode()),
+    }
+    let held = relay.connect().req("one", &[&format!(r#"{{"ids":["{}"]}}"#, hex(event.id()))]);
+    assert_eq!(held[0].content(), "once");
+    let scrape = common::metrics::scrape(&relay);
+    assert_eq!(common::metrics::total(&scrape, "parrhesia_events_total", &[("outcome", "duplicate")]), 2.0);
+    drop(relay);
+
+    let relay = Relay::start(&["--shards", "1", "--set", "rate_event_connection=1/1"]);
+    let mut client = relay.connect();
+    assert!(client.publish(&event).0);
+    let (accepted, message) = client.publish(&event);
+    assert!(!accepted && message.starts_with("rate-limited:"), "a duplicate is an EVENT like any other: {message}");
+    drop(relay);
+
+    let relay = Relay::start(&["--shards", "1", "--set", "auth_required=writes"]);
+    let mut client = relay.connect();
+    let (accepted, message) = client.publish(&event);
+    assert!(!accepted && message.starts_with("auth-required:"), "{message}");
+}

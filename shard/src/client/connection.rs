@@ -204,7 +204,11 @@ impl Connection {
     }
 
     pub(super) fn ok(&self, event: &Event, accepted: bool, message: String) {
-        self.reply(RelayMessage::Ok { event_id: *event.id(), accepted, message: message.into() });
+        self.ok_id(event.id(), accepted, message);
+    }
+
+    pub(super) fn ok_id(&self, id: &parrhesia_engine::Id, accepted: bool, message: String) {
+        self.reply(RelayMessage::Ok { event_id: *id, accepted, message: message.into() });
     }
 }
 

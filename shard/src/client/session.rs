@@ -142,6 +142,11 @@ pub async fn run(
 
 async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str) {
     let started = Instant::now();
+    let stored = match claimed_duplicate(shard, connection, text, started) {
+        Claimed::Answered => return,
+        Claimed::Absent => Some(false),
+        Claimed::Unknown => None,
+    };
     let message = ClientMessage::decode(text, &shard.limits);
     shard.metrics.client_messages[client_verb(&message)].inc();
     if let Ok(message) = &message
@@ -162,7 +167,7 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
         }
         Ok(ClientMessage::Event(event)) => {
             let kind_class = kind_class_index(event.kind_class());
-            let outcome = handle_event(shard, connection, event, started).await;
+            let outcome = handle_event(shard, connection, event, started, stored).await;
             if let Some(outcome) = outcome {
                 shard.metrics.event(outcome, kind_class);
             }
@@ -185,6 +190,46 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
             crate::client::negentropy::close(connection, &subscription_id)
         }
     }
+}
+
+/// `CLIENT_VERBS`' index of EVENT.
+const CLIENT_VERB_EVENT: usize = 0;
+
+/// What the look at an EVENT's claimed id found.
+enum Claimed {
+    /// The store holds it: answered `duplicate:`.
+    Answered,
+    /// The store does not hold it (the EVENT pipeline need not look again).
+    Absent,
+    /// Not an EVENT this reading takes, or one the connection may not send yet.
+    Unknown,
+}
+
+/// An EVENT whose claimed id the store holds is answered `duplicate:` before it is decoded:
+/// no tags, content or hash are built for the events clients send to every relay they know
+/// (strfry answers them the same way). The id is only claimed, so the answer says only that
+/// an event with this id is here; nothing is stored. Rate limits apply as to any EVENT; with
+/// writes behind AUTH an unauthenticated connection takes the full path (and its answer).
+fn claimed_duplicate(shard: &Shard, connection: &Connection, text: &str, started: Instant) -> Claimed {
+    if text.len() > shard.limits.frame_bytes_max
+        || (shard.config.auth_required != AuthRequired::None && !connection.is_authenticated())
+    {
+        return Claimed::Unknown;
+    }
+    let Some(id) = parrhesia_engine::message::claimed_event_id(text) else { return Claimed::Unknown };
+    match shard.store.contains_id(&id) {
+        Ok(true) => {}
+        Ok(false) => return Claimed::Absent,
+        Err(_) => return Claimed::Unknown,
+    }
+    shard.metrics.client_messages[CLIENT_VERB_EVENT].inc();
+    if !within_rate_of(shard, connection, crate::rate::Verb::Event, |reason| connection.ok_id(&id, false, reason)) {
+        return Claimed::Answered;
+    }
+    connection.ok_id(&id, true, "duplicate: already have this event".into());
+    shard.metrics.ingest_check.observe_duration(started.elapsed());
+    shard.metrics.event(OUTCOME_DUPLICATE, KIND_UNKNOWN);
+    Claimed::Answered
 }
 
 /// A compressed message the relay will not inflate: say why, and close (1009 for a message
@@ -229,7 +274,7 @@ fn close_reason_of(error: &tungstenite::Error) -> CloseReason {
 /// The metrics verb of a client message (`invalid` if it did not decode).
 fn client_verb(message: &Result<ClientMessage, parrhesia_engine::Rejection>) -> usize {
     match message {
-        Ok(ClientMessage::Event(_)) => 0,
+        Ok(ClientMessage::Event(_)) => CLIENT_VERB_EVENT,
         Ok(ClientMessage::Req { .. }) => 1,
         Ok(ClientMessage::Close { .. }) => 2,
         Ok(ClientMessage::Count { .. }) => 3,
@@ -295,6 +340,22 @@ fn within_rate(shard: &Shard, connection: &Connection, message: &ClientMessage) 
         ClientMessage::Count { .. } => Verb::Count,
         _ => return true,
     };
+    within_rate_of(shard, connection, verb, |reason| match message {
+        ClientMessage::Event(event) => connection.ok(event, false, reason),
+        ClientMessage::Req { subscription_id, .. } | ClientMessage::Count { subscription_id, .. } => connection
+            .reply(RelayMessage::Closed { subscription_id: subscription_id.clone().into(), message: reason.into() }),
+        _ => {}
+    })
+}
+
+/// Takes one `verb` from the connection's buckets; over a limit, `refuse` answers with the
+/// reason, and too many refusals in a row close the connection.
+fn within_rate_of(
+    shard: &Shard,
+    connection: &Connection,
+    verb: crate::rate::Verb,
+    refuse: impl FnOnce(String),
+) -> bool {
     let pubkey = connection.authenticated.borrow().first().copied();
     let taken =
         shard.limiter.take(verb, &connection.rate, connection.address, pubkey.as_ref(), crate::system::unix_now_ms());
@@ -303,13 +364,7 @@ fn within_rate(shard: &Shard, connection: &Connection, message: &ClientMessage) 
         return true;
     };
     shard.metrics.rate_limited[verb as usize].inc();
-    let reason = refusal.to_string();
-    match message {
-        ClientMessage::Event(event) => connection.ok(event, false, reason),
-        ClientMessage::Req { subscription_id, .. } | ClientMessage::Count { subscription_id, .. } => connection
-            .reply(RelayMessage::Closed { subscription_id: subscription_id.clone().into(), message: reason.into() }),
-        _ => {}
-    }
+    refuse(refusal.to_string());
     if struck_out(&connection.strikes, shard.config.rate_limit_strikes_max) {
         connection.reply(RelayMessage::Notice { message: "rate-limited: too many requests over the limits".into() });
         connection.close(1008, "rate limited", CloseReason::RateLimited);
@@ -317,8 +372,6 @@ fn within_rate(shard: &Shard, connection: &Connection, message: &ClientMessage) 
     false
 }
 
-/// Counts one more refusal in a row; whether that reaches `strikes_max` (0: never). The count
-/// saturates: with no bound set, a client refused 2^32 times must not wrap it (nor panic).
 fn struck_out(strikes: &Cell<u32>, strikes_max: u32) -> bool {
     strikes.set(strikes.get().saturating_add(1));
     strikes_max > 0 && strikes.get() >= strikes_max
@@ -356,7 +409,14 @@ fn authenticate(shard: &Shard, connection: &Connection, event: &Event) {
 /// fanout or the writer. Returns
 /// the event's outcome for metrics when it is decided here (`None`: the writer decides it).
 /// `started` is when its message arrived: the checks' time is observed up to the hand-over.
-async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Event, started: Instant) -> Option<usize> {
+/// `stored`: whether the store holds the event's id, if `claimed_duplicate` looked already.
+async fn handle_event(
+    shard: &Rc<Shard>,
+    connection: &Rc<Connection>,
+    event: Event,
+    started: Instant,
+    stored: Option<bool>,
+) -> Option<usize> {
     let checked = || shard.metrics.ingest_check.observe_duration(started.elapsed());
     let refuse = |reason: parrhesia_engine::Reason| {
         checked();
@@ -377,7 +437,11 @@ async fn handle_event(shard: &Rc<Shard>, connection: &Rc<Connection>, event: Eve
     }
     let ephemeral = event.kind_class() == KindClass::Ephemeral;
     if !ephemeral {
-        match shard.store.contains_id(event.id()) {
+        let held = match stored {
+            Some(held) => Ok(held),
+            None => shard.store.contains_id(event.id()),
+        };
+        match held {
             Ok(true) => {
                 checked();
                 connection.ok(&event, true, "duplicate: already have this event".into());
