@@ -10,9 +10,14 @@ pub const SUPPORTED_NIPS: [u16; 11] = [1, 9, 11, 13, 40, 42, 45, 50, 62, 70, 77]
 /// The document as configured (NIP-11).
 pub fn relay_info(config: &Config) -> RelayInfo {
     let mut supported_nips = SUPPORTED_NIPS.to_vec();
+    // NIP-17/59: gift wraps served only to their recipient, authenticated.
+    if config.read_restricted_kinds.contains(&1059) {
+        supported_nips.extend([17, 59]);
+    }
     if !config.admin_pubkeys.is_empty() {
         supported_nips.extend([86, 98]);
     }
+    supported_nips.sort_unstable();
     // Loaded and checked when the configuration loaded.
     let own = config.relay_key().ok().flatten().map(|keys| parrhesia_engine::hex::encode(keys.public_key()));
     RelayInfo {

@@ -49,6 +49,10 @@ fn relay_information_and_http_routes() {
     assert_eq!(document["name"], "test relay");
     assert!(document["supported_nips"].as_array().unwrap().contains(&serde_json::json!(1)));
     assert!(document["supported_nips"].as_array().unwrap().contains(&serde_json::json!(77)), "NIP-77 served");
+    let nips: Vec<u64> =
+        document["supported_nips"].as_array().unwrap().iter().filter_map(serde_json::Value::as_u64).collect();
+    assert!(nips.contains(&17) && nips.contains(&59), "gift wraps gated by default: {nips:?}");
+    assert!(nips.windows(2).all(|pair| pair[0] < pair[1]), "ascending: {nips:?}");
     assert_eq!(document["limitation"]["max_message_length"], 1024 * 1024);
     assert_eq!(document["limitation"]["max_subscriptions"], 32);
     assert_eq!(document["limitation"]["max_limit"], 500);
@@ -162,6 +166,16 @@ fn the_relay_key_is_nip11_self_and_a_bad_key_file_is_refused_at_start() {
     std::fs::write(&empty, "not a key\n").unwrap();
     std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert!(refused(&empty).contains("holds no secret key"));
+}
+
+/// Gift wraps readable by anyone: the relay no longer claims NIP-17/59.
+#[test]
+fn nip17_and_59_are_listed_only_while_gift_wraps_are_gated() {
+    let relay = Relay::start(&["--shards", "1", "--set", "read_restricted_kinds=4"]);
+    let (_, body) = relay.http_get("/", &[("Accept", "application/nostr+json")]);
+    let document: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let nips = document["supported_nips"].as_array().unwrap();
+    assert!(!nips.contains(&serde_json::json!(17)) && !nips.contains(&serde_json::json!(59)), "{nips:?}");
 }
 
 /// An EVENT whose claimed id the store holds is answered `duplicate:` before it is decoded:
