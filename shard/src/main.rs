@@ -6,6 +6,7 @@ mod config;
 mod executor;
 mod messages;
 mod metrics;
+mod monitor;
 mod notify;
 mod plugin;
 mod rate;

@@ -17,6 +17,9 @@ pub fn relay_info(config: &Config) -> RelayInfo {
     if !config.admin_pubkeys.is_empty() {
         supported_nips.extend([86, 98]);
     }
+    if config.monitor_interval_seconds > 0 {
+        supported_nips.push(66);
+    }
     supported_nips.sort_unstable();
     // Loaded and checked when the configuration loaded.
     let own = config.relay_key().ok().flatten().map(|keys| parrhesia_engine::hex::encode(keys.public_key()));

@@ -182,6 +182,8 @@ pub async fn run(setup: ShardSetup) {
         (links, task)
     });
     let ticker = glommio::spawn_local(tick(shard.clone(), setup.shutdown));
+    // Detached, not awaited at shutdown: a probe in flight ends with its timeout.
+    monitor_task(&shard, &listener);
     let metrics_task = metrics_listener.map(|listener| glommio::spawn_local(metrics_loop(shard.clone(), listener)));
     accept_loop(&shard, &listener).await;
     if let Some(task) = metrics_task {
@@ -208,6 +210,29 @@ pub async fn run(setup: ShardSetup) {
     while !shard.connections.borrow().is_empty() && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// NIP-66 self-monitoring, on shard 0 when configured (the configuration checked that the
+/// relay key and URL are set).
+fn monitor_task(shard: &Rc<Shard>, listener: &TcpListener) {
+    let interval = shard.config.monitor_interval_seconds;
+    if shard.index != 0 || interval == 0 {
+        return;
+    }
+    let (Some(keys), Some(url), Ok(mut local)) =
+        (shard.config.relay_key().ok().flatten(), shard.config.relay_url.clone(), listener.local_addr())
+    else {
+        return;
+    };
+    if local.ip().is_unspecified() {
+        local.set_ip(if local.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let run = crate::monitor::run(shard.clone(), keys, url, local, std::time::Duration::from_secs(interval));
+    glommio::spawn_local(run).detach();
 }
 
 async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {

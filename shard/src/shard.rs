@@ -41,6 +41,10 @@ pub struct Parts {
     pub metrics_page: Arc<Metrics>,
 }
 
+/// The connection id under which the relay submits events of its own (NIP-66): no client
+/// waits for their OK, and they are not counted as clients' events.
+pub const RELAY_ITSELF: u64 = u64::MAX;
+
 pub struct Shard {
     pub index: usize,
     /// This shard's share of `Config::connections_max`.
@@ -189,6 +193,12 @@ impl Shard {
         }
         for (ticket, outcome) in commit.outcomes {
             let Some((connection, id, kind_class)) = self.pending.borrow_mut().remove(&ticket) else { continue };
+            if connection == RELAY_ITSELF {
+                if let Outcome::Rejected(reason) = &outcome {
+                    tracing::warn!(%reason, "an event the relay signed itself was refused");
+                }
+                continue;
+            }
             let (accepted, message, counted) = match outcome {
                 Outcome::Stored { .. } => (true, String::new(), OUTCOME_STORED),
                 Outcome::Duplicate => (true, "duplicate: already have this event".to_string(), OUTCOME_DUPLICATE),

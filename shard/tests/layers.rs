@@ -39,6 +39,7 @@ const SHARD_LAYERS: [(&str, &[&str]); 6] = [
         "the node's roles: a shard's tasks, the writer, the cluster",
         &[
             "serve",
+            "monitor",
             "writer",
             "writer::retention",
             "writer::space",

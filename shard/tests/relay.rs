@@ -218,3 +218,62 @@ fn a_held_id_is_answered_duplicate_at_once_within_rate_limits_and_auth() {
     let (accepted, message) = client.publish(&event);
     assert!(!accepted && message.starts_with("auth-required:"), "{message}");
 }
+
+/// NIP-66: with a relay key and URL, the relay probes itself and publishes a kind 30166 for
+/// its URL (round trips, NIPs and requirements, the NIP-11 document) and a 10166
+/// announcement, signed by NIP-11 `self`: read back and verified by a third-party library.
+#[test]
+fn the_relay_monitors_itself_and_publishes_nip66_events_signed_by_its_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("relay.key");
+    std::fs::write(&key_file, "nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5\n").unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let relay_key = "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e";
+    let relay = Relay::start(&[
+        "--shards",
+        "2",
+        "--set",
+        &format!("relay_key_file={}", key_file.display()),
+        "--set",
+        "relay_url=WSS://Relay.Example.com",
+        "--set",
+        "monitor_interval_seconds=1",
+    ]);
+    let filter = format!(r#"{{"authors":["{relay_key}"],"kinds":[30166]}}"#);
+    let deadline = std::time::Instant::now() + common::WAIT;
+    let discovery = loop {
+        if let Some(event) = relay.connect().req("nip66", &[&filter]).pop() {
+            break event;
+        }
+        assert!(std::time::Instant::now() < deadline, "no 30166 published");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let parsed = nostr::event::Event::from_json(discovery.json().to_string()).unwrap();
+    assert!(parsed.verify().is_ok(), "signed by the relay key");
+    assert_eq!(parsed.pubkey.to_hex(), relay_key);
+    let tags: Vec<Vec<String>> = discovery.tags().to_vec();
+    let value = |name: &str| tags.iter().find(|tag| tag[0] == name).map(|tag| tag[1].clone());
+    assert_eq!(value("d").as_deref(), Some("wss://relay.example.com/"));
+    assert!(value("rtt-open").unwrap().parse::<u64>().is_ok() && value("rtt-read").unwrap().parse::<u64>().is_ok());
+    let nips: Vec<&str> = tags.iter().filter(|tag| tag[0] == "N").map(|tag| tag[1].as_str()).collect();
+    assert!(nips.contains(&"1") && nips.contains(&"66"), "{nips:?}");
+    let requirements: Vec<&str> = tags.iter().filter(|tag| tag[0] == "R").map(|tag| tag[1].as_str()).collect();
+    assert!(requirements.contains(&"!auth") && requirements.contains(&"!payment"), "{requirements:?}");
+    let document: serde_json::Value = serde_json::from_str(discovery.content()).unwrap();
+    assert_eq!(document["self"], relay_key);
+    let announcements = relay.connect().req("nip66", &[&format!(r#"{{"authors":["{relay_key}"],"kinds":[10166]}}"#)]);
+    assert_eq!(announcements.len(), 1);
+    let parsed = nostr::event::Event::from_json(announcements[0].json().to_string()).unwrap();
+    assert!(parsed.verify().is_ok());
+    assert!(announcements[0].tags().iter().any(|tag| tag[0] == "frequency" && tag[1] == "1"));
+    // Without the key, no monitoring: refused at start with the reason.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_parrhesia"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("other"))
+        .args(["--set", "monitor_interval_seconds=60"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("needs `relay_key_file`"));
+}

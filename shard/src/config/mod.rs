@@ -213,6 +213,10 @@ pub struct Config {
     pub write_policy_timeout_ms: u64,
     /// Requests one shard's plugin may hold at once; past it, events get `rate-limited:`.
     pub write_policy_queue_max: usize,
+    /// NIP-66: probe the relay's own listener this often, in seconds, and publish the result
+    /// as a kind 30166 event for `relay_url` (and a 10166 announcement), signed by the relay
+    /// key (`relay_key_file`, required, as is `relay_url`); 0 (the default): off.
+    pub monitor_interval_seconds: u64,
     /// Retention: stored events older than this many seconds are removed while the relay runs
     /// (kinds that `retention_kinds` names follow their own rule); 0 keeps them forever.
     pub retention_max_age_seconds: u64,
@@ -330,6 +334,7 @@ impl Default for Config {
             write_policy_plugin: None,
             write_policy_timeout_ms: 2000,
             write_policy_queue_max: 1024,
+            monitor_interval_seconds: 0,
             retention_max_age_seconds: 0,
             retention_kinds: Vec::new(),
             retention_keep_replaceable: true,
@@ -462,6 +467,11 @@ impl Config {
         self.rate_limits()?;
         self.trusted_proxy_addresses()?;
         self.retention()?;
+        if self.monitor_interval_seconds > 0 && (self.relay_key_file.is_none() || self.relay_url.is_none()) {
+            bail!(
+                "configuration key `monitor_interval_seconds` needs `relay_key_file` (it signs) and `relay_url` (it names)"
+            );
+        }
         self.relay_key()?;
         if self.retention_interval_seconds == 0 {
             bail!("configuration key `retention_interval_seconds` must be greater than 0");
