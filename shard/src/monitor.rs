@@ -1,6 +1,6 @@
 //! NIP-66 self-monitoring (`monitor_interval_seconds`): shard 0 probes the relay's own
 //! listener every interval (open: TCP and the WebSocket handshake; read: a REQ answered with
-//! EOSE; the NIP-11 document) and publishes, signed by the relay key, a kind 30166 relay
+//! EOSE; nip11: the document answers 200) and publishes, signed by the relay key, a kind 30166 relay
 //! discovery event for `relay_url` with those round trips and what NIP-11 says, and once a
 //! kind 10166 monitor announcement. The events are stored like any other (a cluster
 //! replicates them; every node's probe replaces the last, one relay under one key). The probe
@@ -95,6 +95,21 @@ async fn probe(local: std::net::SocketAddr) -> anyhow::Result<Probe> {
     .map_err(|error| anyhow::anyhow!("read: {error}"))?;
     let read = started.elapsed();
     let _ = socket.close(None).await;
+    glommio::timer::timeout(CHECK_TIMEOUT, async {
+        use futures_lite::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = TcpStream::connect(local).await?;
+        let request = format!("GET / HTTP/1.1\r\nHost: {local}\r\nAccept: application/nostr+json\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await?;
+        if answer.starts_with(b"HTTP/1.1 200") {
+            Ok(())
+        } else {
+            Err(glommio::GlommioError::IoError(std::io::Error::other("NIP-11 did not answer 200")))
+        }
+    })
+    .await
+    .map_err(|error| anyhow::anyhow!("nip11: {error}"))?;
     Ok(Probe { open, read })
 }
 
@@ -131,6 +146,7 @@ fn announcement(keys: &Keys, interval: Duration) -> Event {
         tag(&["frequency", &interval.as_secs().to_string()]),
         tag(&["timeout", "open", &timeout]),
         tag(&["timeout", "read", &timeout]),
+        tag(&["timeout", "nip11", &timeout]),
         tag(&["c", "open"]),
         tag(&["c", "read"]),
         tag(&["c", "nip11"]),
