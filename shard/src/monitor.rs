@@ -98,7 +98,8 @@ async fn probe(local: std::net::SocketAddr) -> anyhow::Result<Probe> {
     glommio::timer::timeout(CHECK_TIMEOUT, async {
         use futures_lite::{AsyncReadExt, AsyncWriteExt};
         let mut stream = TcpStream::connect(local).await?;
-        let request = format!("GET / HTTP/1.1\r\nHost: {local}\r\nAccept: application/nostr+json\r\nConnection: close\r\n\r\n");
+        let request =
+            format!("GET / HTTP/1.1\r\nHost: {local}\r\nAccept: application/nostr+json\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await?;
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).await?;

@@ -303,3 +303,36 @@ fn a_store_over_its_size_budget_loses_its_oldest_events_down_to_the_low_water_ma
     let first_kept = notes.iter().position(present).unwrap();
     assert!(notes[first_kept..].iter().all(present), "removed in age order, from the oldest");
 }
+
+/// A cluster node whose store is full refuses what replication brings (counted, paced, the
+/// writer going on) and serves what it holds; restarted with room, it pulls the rest.
+#[test]
+fn a_full_cluster_node_keeps_serving_and_catches_up_once_it_has_room() {
+    use common::cluster::{Mesh, ids, publish_stream, wait_for_ids, wait_for_log};
+    let mesh = Mesh::new(2);
+    let roomy = mesh.start(0);
+    let full = mesh.start_with(1, &["map_bytes_max=2097152"]);
+    wait_for_log(&roomy, "link up", 1);
+    wait_for_log(&full, "link up", 1);
+    let mut clients = vec![roomy.connect()];
+    let mut published = Vec::new();
+    for round in 0..8 {
+        published.extend(publish_stream(&mut clients, &keys(33), 100, &format!("{round} {}", "q".repeat(3000))));
+    }
+    // The full node refuses replicated batches for lack of space...
+    let deadline = Instant::now() + WAIT;
+    while total(&scrape(&full), "parrhesia_writer_store_full_events_total", &[("source", "replication")]) == 0.0 {
+        assert!(Instant::now() < deadline, "the full node never ran out of space");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // ...and still serves reads and takes nothing it cannot hold.
+    assert!(full.connect().count("held", &[r#"{"kinds":[1]}"#]) < published.len() as u64);
+    let (status, _) = full.http_get("/", &[("Accept", "application/nostr+json")]);
+    assert_eq!(status, 200);
+    // Given room, it pulls everything it missed.
+    let mut full = full;
+    full.stop();
+    let full = mesh.start_with(1, &["map_bytes_max=268435456"]);
+    wait_for_ids(&full, &ids(&published));
+    drop(roomy);
+}
