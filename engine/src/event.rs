@@ -311,6 +311,11 @@ impl Keys {
         &self.public_key
     }
 
+    /// The secret key's bytes (to derive other secrets from the relay key).
+    pub fn secret_bytes(&self) -> [u8; 32] {
+        self.keypair.to_secret_bytes()
+    }
+
     /// Builds and signs an event. Signing is deterministic (BIP-340 without auxiliary
     /// randomness), so a seeded generator yields the same events every run.
     pub fn sign(&self, created_at: u64, kind: u16, tags: Vec<Vec<String>>, content: String) -> Event {

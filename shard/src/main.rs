@@ -4,6 +4,7 @@ mod client;
 mod cluster;
 mod config;
 mod executor;
+mod members;
 mod messages;
 mod metrics;
 mod monitor;

@@ -20,6 +20,9 @@ pub fn relay_info(config: &Config) -> RelayInfo {
     if config.monitor_interval_seconds > 0 {
         supported_nips.push(66);
     }
+    if config.nip43 {
+        supported_nips.push(43);
+    }
     supported_nips.sort_unstable();
     // Loaded and checked when the configuration loaded.
     let own = config.relay_key().ok().flatten().map(|keys| parrhesia_engine::hex::encode(keys.public_key()));
@@ -35,6 +38,7 @@ pub fn relay_info(config: &Config) -> RelayInfo {
         supported_nips,
         limitation: Limitation {
             auth_required: config.auth_required != crate::config::AuthRequired::None,
+            restricted_writes: config.write_access == "members",
             ..Limitation::from_limits(&config.limits())
         },
         retention: config.retention().ok().filter(|retention| !retention.is_off()).map(|retention| retention.nip11()),

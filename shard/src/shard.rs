@@ -106,6 +106,8 @@ pub struct Shard {
     pub inflater: Rc<RefCell<Inflater>>,
     /// `write_policy_plugin`: this shard's plugin process, asked about every client event.
     pub write_policy: Option<crate::plugin::WritePolicy>,
+    /// NIP-43 membership, when `nip43` is on.
+    pub members: Option<crate::members::Members>,
 }
 
 impl Shard {
@@ -232,6 +234,9 @@ impl Shard {
     /// ephemeral events; a stored event goes only to subscriptions whose scan did not cover it.
     pub fn fan_out(&self, event: &Event, seq: Option<u64>) {
         let started = Instant::now();
+        if let Some(members) = &self.members {
+            members.seen(event);
+        }
         let mut matches = self.fanout_matches.borrow_mut();
         matches.clear();
         self.subscriptions.borrow_mut().matches_into(event, &mut matches);
@@ -327,6 +332,14 @@ impl Shard {
                 parts.metrics.clone(),
             )
         });
+        let members = match (parts.config.nip43, parts.config.relay_key()) {
+            (true, Ok(Some(keys))) => Some(crate::members::Members::new(
+                keys,
+                parts.config.invite_ttl_seconds,
+                parts.config.write_access == "members",
+            )),
+            _ => None,
+        };
         Shard {
             index: parts.index,
             connections_max: parts.connections_max,
@@ -365,6 +378,7 @@ impl Shard {
             deflater,
             inflater: Rc::default(),
             write_policy,
+            members,
             metrics: parts.metrics,
             metrics_page: parts.metrics_page,
         }

@@ -30,7 +30,7 @@ const SHARD_LAYERS: [(&str, &[&str]); 6] = [
         ],
     ),
     ("a client connection's state", &["client::outbound", "client::connection", "client::reconciliation"]),
-    ("the shard's state and fanout", &["shard", "plugin"]),
+    ("the shard's state and fanout", &["shard", "plugin", "members"]),
     (
         "what a client connection does",
         &["client", "client::req", "client::negentropy", "client::management", "client::session", "client::front"],

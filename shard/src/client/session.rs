@@ -173,7 +173,9 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
             }
         }
         Ok(ClientMessage::Req { subscription_id, filters }) => {
-            crate::client::req::open(shard, connection, subscription_id, filters)
+            if !invite(shard, connection, &subscription_id, &filters) {
+                crate::client::req::open(shard, connection, subscription_id, filters)
+            }
         }
         Ok(ClientMessage::Count { subscription_id, filters }) => {
             crate::client::req::count(shard, connection, subscription_id, filters)
@@ -194,6 +196,98 @@ async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str)
 
 /// `CLIENT_VERBS`' index of EVENT.
 const CLIENT_VERB_EVENT: usize = 0;
+
+/// NIP-43 join request (kind 28934): a recent request with a good claim makes its author a
+/// member (the relay publishes the addition and its new member list). Answers as the NIP says.
+async fn join(shard: &Shard, members: &crate::members::Members, connection: &Connection, request: &Event) -> usize {
+    let now = crate::system::unix_now();
+    let answer = |accepted: bool, message: String| connection.ok(request, accepted, message);
+    if !parrhesia_engine::nip43::recent(request, now) {
+        answer(false, "invalid: a join request must be created within 300 seconds of now".into());
+        return refusal_outcome(Prefix::Invalid);
+    }
+    let Some(claim) = request.tag_values("claim").next() else {
+        answer(false, "invalid: a join request needs a claim tag".into());
+        return refusal_outcome(Prefix::Invalid);
+    };
+    if members.is_member(&shard.store, request.pubkey()) {
+        answer(true, "claim-ignored: You are already a member of this relay.".into());
+        return OUTCOME_EPHEMERAL;
+    }
+    if let Err(reason) = members.check_claim(claim, now) {
+        answer(false, format!("restricted: {reason}"));
+        return refusal_outcome(Prefix::Restricted);
+    }
+    if !publish_all(shard, members.change(&shard.store, request.pubkey(), true, now)).await {
+        answer(false, "error: the relay is shutting down".into());
+        return refusal_outcome(Prefix::Error);
+    }
+    let relay = shard.config.relay_url.clone().unwrap_or_else(|| "this relay".into());
+    answer(true, format!("claim-accepted: Welcome to {relay}!"));
+    OUTCOME_EPHEMERAL
+}
+
+/// NIP-43 leave request (kind 28936): a recent request from a member ends the membership.
+async fn leave(shard: &Shard, members: &crate::members::Members, connection: &Connection, request: &Event) -> usize {
+    let now = crate::system::unix_now();
+    if !parrhesia_engine::nip43::recent(request, now) {
+        connection.ok(request, false, "invalid: a leave request must be created within 300 seconds of now".into());
+        return refusal_outcome(Prefix::Invalid);
+    }
+    if members.is_member(&shard.store, request.pubkey())
+        && !publish_all(shard, members.change(&shard.store, request.pubkey(), false, now)).await
+    {
+        connection.ok(request, false, "error: the relay is shutting down".into());
+        return refusal_outcome(Prefix::Error);
+    }
+    connection.ok(request, true, String::new());
+    OUTCOME_EPHEMERAL
+}
+
+/// Hands events the relay signed itself to the writer; false when it is stopping.
+async fn publish_all(shard: &Shard, events: impl IntoIterator<Item = Event>) -> bool {
+    for event in events {
+        if shard.submit(crate::shard::RELAY_ITSELF, event).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// NIP-43 invite request: a REQ whose every filter asks for kind 28935 only is answered with a
+/// fresh invite (then EOSE), for an authenticated member or admin. Returns whether it was one.
+fn invite(shard: &Shard, connection: &Connection, subscription_id: &str, filters: &[parrhesia_engine::Filter]) -> bool {
+    let Some(members) = &shard.members else { return false };
+    let asks = |filter: &parrhesia_engine::Filter| filter.kinds.as_deref() == Some(&[parrhesia_engine::nip43::INVITE]);
+    if filters.is_empty() || !filters.iter().all(asks) {
+        return false;
+    }
+    let closed = |message: &str| {
+        connection.reply(RelayMessage::Closed {
+            subscription_id: subscription_id.to_string().into(),
+            message: message.to_string().into(),
+        })
+    };
+    let authenticated: Vec<parrhesia_engine::Pubkey> = connection.authenticated.borrow().clone();
+    if authenticated.is_empty() {
+        connection.challenge();
+        closed("auth-required: invites are for authenticated members (NIP-43)");
+        return true;
+    }
+    let allowed =
+        authenticated.iter().any(|pubkey| shard.admins.contains(pubkey) || members.is_member(&shard.store, pubkey));
+    if !allowed {
+        closed("restricted: invites are for members (NIP-43)");
+        return true;
+    }
+    let invite = members.invite(crate::system::unix_now());
+    connection.reply(RelayMessage::Event {
+        subscription_id: subscription_id.to_string().into(),
+        event: invite.json().to_string().into(),
+    });
+    connection.reply(RelayMessage::Eose { subscription_id: subscription_id.to_string().into() });
+    true
+}
 
 /// What the look at an EVENT's claimed id found.
 enum Claimed {
@@ -471,6 +565,25 @@ async fn handle_event(
             Prefix::AuthRequired,
             "this event may only be published by its author, authenticated (NIP-42, NIP-70)",
         ));
+    }
+    if let Some(members) = &shard.members {
+        match event.kind() {
+            parrhesia_engine::nip43::JOIN_REQUEST => {
+                checked();
+                return Some(join(shard, members, connection, &event).await);
+            }
+            parrhesia_engine::nip43::LEAVE_REQUEST => {
+                checked();
+                return Some(leave(shard, members, connection, &event).await);
+            }
+            _ if members.members_only && !members.is_member(&shard.store, event.pubkey()) => {
+                return refuse(Reason::new(
+                    Prefix::Restricted,
+                    "this relay takes events from its members only; join with an invite (NIP-43)",
+                ));
+            }
+            _ => {}
+        }
     }
     if let Some(plugin) = &shard.write_policy {
         let authenticated = connection.authenticated.borrow().first().copied();

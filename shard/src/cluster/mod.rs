@@ -412,6 +412,9 @@ pub fn shared_settings(config: &crate::config::Config) -> Vec<Setting> {
                 .flatten()
                 .map_or("none".to_string(), |keys| parrhesia_engine::hex::encode(keys.public_key())),
         ),
+        // Who may write, and whether membership requests are answered.
+        setting("nip43", config.nip43.to_string()),
+        setting("write_access", config.write_access.clone()),
         // What each node removes by age: a node that keeps less serves holes the others fill
         // again (and it removes them again).
         setting("retention_max_age_seconds", config.retention_max_age_seconds.to_string()),

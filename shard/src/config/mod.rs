@@ -213,6 +213,15 @@ pub struct Config {
     pub write_policy_timeout_ms: u64,
     /// Requests one shard's plugin may hold at once; past it, events get `rate-limited:`.
     pub write_policy_queue_max: usize,
+    /// NIP-43 membership: members join with an invite claim (kind 28934) and leave (28936),
+    /// members and admins ask for invites (a REQ for kind 28935), and the relay publishes its
+    /// member list (13534) and each change (8000, 8001) signed by its key (`relay_key_file`,
+    /// required).
+    pub nip43: bool,
+    /// `all`, or `members`: only NIP-43 members (and the relay itself) may publish.
+    pub write_access: String,
+    /// How long an invite's claim stays good, in seconds (it may be used until then).
+    pub invite_ttl_seconds: u64,
     /// NIP-66: probe the relay's own listener this often, in seconds, and publish the result
     /// as a kind 30166 event for `relay_url` (and a 10166 announcement), signed by the relay
     /// key (`relay_key_file`, required, as is `relay_url`); 0 (the default): off.
@@ -334,6 +343,9 @@ impl Default for Config {
             write_policy_plugin: None,
             write_policy_timeout_ms: 2000,
             write_policy_queue_max: 1024,
+            nip43: false,
+            write_access: "all".into(),
+            invite_ttl_seconds: 900,
             monitor_interval_seconds: 0,
             retention_max_age_seconds: 0,
             retention_kinds: Vec::new(),
@@ -467,6 +479,15 @@ impl Config {
         self.rate_limits()?;
         self.trusted_proxy_addresses()?;
         self.retention()?;
+        if self.nip43 && self.relay_key_file.is_none() {
+            bail!("configuration key `nip43` needs `relay_key_file` (the relay signs its member list)");
+        }
+        match self.write_access.as_str() {
+            "all" => {}
+            "members" if self.nip43 => {}
+            "members" => bail!("configuration key `write_access = \"members\"` needs `nip43 = true`"),
+            other => bail!("configuration key `write_access`: {other:?} is not `all` or `members`"),
+        }
         if self.monitor_interval_seconds > 0 && (self.relay_key_file.is_none() || self.relay_url.is_none()) {
             bail!(
                 "configuration key `monitor_interval_seconds` needs `relay_key_file` (it signs) and `relay_url` (it names)"

@@ -1,0 +1,183 @@
+//! NIP-43 against the real binary, as a client sees it, every request built and signed by a
+//! third-party library (the `nostr` crate): invites only for authenticated members and
+//! admins, a join with a good claim answered `claim-accepted:` and the relay's 8000 and member
+//! list published (signed by NIP-11 `self`), a second join `claim-ignored:`, forged, expired
+//! and stale requests refused with their prefixes, `write_access = members` enforced, and a
+//! leave ending it (8001, the list without the member).
+
+mod common;
+#[path = "../../engine/tests/support/fixed_signer.rs"]
+mod fixed_signer;
+
+use std::time::{Duration, Instant};
+
+use common::{Client, Relay, WAIT};
+use fixed_signer::FixedSigner;
+use nostr::event::{EventBuilder, Kind, Tag};
+use nostr::types::Timestamp;
+use parrhesia_engine::RelayMessage;
+
+const URL: &str = "wss://relay.example.com";
+const RELAY_KEY: &str = "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e";
+
+fn send(client: &mut Client, event: &nostr::event::Event) -> (bool, String) {
+    client.send_text(&format!(r#"["EVENT",{}]"#, event.as_json()));
+    loop {
+        if let RelayMessage::Ok { event_id, accepted, message } = client.recv()
+            && event_id == event.id.to_bytes()
+        {
+            return (accepted, message.to_string());
+        }
+    }
+}
+
+fn request(signer: &FixedSigner, kind: u16, tags: &[[&str; 2]], created_at: u64) -> nostr::event::Event {
+    let tags = tags.iter().map(|tag| Tag::parse(*tag).unwrap());
+    signer.sign(EventBuilder::new(Kind::Custom(kind), "").tags(tags).custom_created_at(Timestamp::from(created_at)))
+}
+
+fn note(signer: &FixedSigner, content: &str) -> nostr::event::Event {
+    signer.sign(EventBuilder::new(Kind::TextNote, content))
+}
+
+/// AUTHs `client` as `signer` (the challenge comes with a refusal).
+fn authenticate(client: &mut Client, signer: &FixedSigner) {
+    client.send_text(r#"["REQ","x",{"kinds":[28935]}]"#);
+    let challenge = loop {
+        if let RelayMessage::Auth { challenge } = client.recv() {
+            break challenge.to_string();
+        }
+    };
+    let auth = request(signer, 22242, &[["relay", URL], ["challenge", &challenge]], common::now());
+    client.send_text(&format!(r#"["AUTH",{}]"#, auth.as_json()));
+    loop {
+        if let RelayMessage::Ok { event_id, accepted, message } = client.recv()
+            && event_id == auth.id.to_bytes()
+        {
+            assert!(accepted, "{message}");
+            return;
+        }
+    }
+}
+
+/// The invite an authenticated client gets for a REQ of kind 28935, or the CLOSED message.
+fn ask_invite(client: &mut Client) -> Result<String, String> {
+    client.send_text(r#"["REQ","invite",{"kinds":[28935]}]"#);
+    loop {
+        match client.recv() {
+            RelayMessage::Event { subscription_id, event } if subscription_id == "invite" => {
+                let parsed = nostr::event::Event::from_json(event.as_ref()).unwrap();
+                assert!(parsed.verify().is_ok(), "the invite is signed");
+                assert_eq!(parsed.pubkey.to_hex(), RELAY_KEY, "by NIP-11 self");
+                assert_eq!(parsed.kind, Kind::Custom(28935));
+                let claim = parsed.tags.iter().find_map(|tag| match tag.as_slice() {
+                    [name, value, ..] if name == "claim" => Some(value.clone()),
+                    _ => None,
+                });
+                let claim = claim.expect("a claim tag");
+                assert!(matches!(client.recv(), RelayMessage::Eose { .. }));
+                return Ok(claim);
+            }
+            RelayMessage::Closed { subscription_id, message } if subscription_id == "invite" => {
+                return Err(message.to_string());
+            }
+            _ => {}
+        }
+    }
+}
+
+fn members(relay: &Relay) -> Vec<String> {
+    let lists = relay.connect().req("list", &[&format!(r#"{{"authors":["{RELAY_KEY}"],"kinds":[13534]}}"#)]);
+    lists.last().map(|list| list.tag_values("member").map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// Publishes notes as `signer` until `accepted` holds of the answer (the other shard takes a
+/// change when its events fan out there).
+fn until_note(relay: &Relay, signer: &FixedSigner, accepted: bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (ok, message) = send(&mut relay.connect(), &note(signer, &format!("note {}", common::now())));
+        if ok == accepted {
+            return message;
+        }
+        assert!(Instant::now() < deadline, "still {message:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn members_join_with_an_invite_write_while_members_and_leave() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("relay.key");
+    std::fs::write(&key_file, "nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5\n").unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (admin, alice, bob) = (FixedSigner::new(90), FixedSigner::new(91), FixedSigner::new(92));
+    let relay = Relay::start(&[
+        "--shards",
+        "2",
+        "--set",
+        &format!("relay_key_file={}", key_file.display()),
+        "--set",
+        &format!("relay_url={URL}"),
+        "--set",
+        "nip43=true",
+        "--set",
+        "write_access=members",
+        "--set",
+        "invite_ttl_seconds=3",
+        "--set",
+        &format!("admin_pubkeys={}", admin.public_key.to_hex()),
+    ]);
+    let (_, document) = relay.http_get("/", &[("Accept", "application/nostr+json")]);
+    let document: serde_json::Value = serde_json::from_str(&document).unwrap();
+    assert!(document["supported_nips"].as_array().unwrap().contains(&serde_json::json!(43)));
+    assert_eq!(document["limitation"]["restricted_writes"], true);
+
+    // Not a member: writes refused; invites need AUTH, then membership.
+    let (ok, message) = send(&mut relay.connect(), &note(&alice, "before joining"));
+    assert!(!ok && message.starts_with("restricted:"), "{message}");
+    let mut alice_client = relay.connect();
+    assert!(ask_invite(&mut alice_client).unwrap_err().starts_with("auth-required:"));
+    authenticate(&mut alice_client, &alice);
+    assert!(ask_invite(&mut alice_client).unwrap_err().starts_with("restricted:"));
+
+    // An admin gets an invite; alice joins with it.
+    let mut admin_client = relay.connect();
+    authenticate(&mut admin_client, &admin);
+    let claim = ask_invite(&mut admin_client).unwrap();
+    let join = request(&alice, 28934, &[["claim", &claim]], common::now());
+    assert_eq!(send(&mut alice_client, &join), (true, format!("claim-accepted: Welcome to {URL}!")));
+    until_note(&relay, &alice, true);
+    assert_eq!(members(&relay), vec![alice.public_key.to_hex()]);
+    let added = relay.connect().req("added", &[&format!(r#"{{"authors":["{RELAY_KEY}"],"kinds":[8000]}}"#)]);
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0].tag_values("p").collect::<Vec<_>>(), vec![alice.public_key.to_hex()]);
+    let again = request(&alice, 28934, &[["claim", &claim]], common::now());
+    assert_eq!(
+        send(&mut alice_client, &again),
+        (true, "claim-ignored: You are already a member of this relay.".into())
+    );
+    // A member may invite too.
+    let bob_claim = ask_invite(&mut alice_client).unwrap();
+
+    // Forged, stale and (after the TTL) expired claims.
+    let mut forged = bob_claim.clone().into_bytes();
+    forged[40] = if forged[40] == b'0' { b'1' } else { b'0' };
+    let forged = String::from_utf8(forged).unwrap();
+    let (ok, message) = send(&mut relay.connect(), &request(&bob, 28934, &[["claim", &forged]], common::now()));
+    assert_eq!((ok, message.as_str()), (false, "restricted: That is an invalid invite code."));
+    let stale = request(&bob, 28934, &[["claim", &bob_claim]], common::now() - 1000);
+    assert!(send(&mut relay.connect(), &stale).1.starts_with("invalid:"));
+    std::thread::sleep(Duration::from_secs(4));
+    let late = request(&bob, 28934, &[["claim", &bob_claim]], common::now());
+    assert_eq!(send(&mut relay.connect(), &late), (false, "restricted: That invite code is expired.".to_string()));
+
+    // Alice leaves: 8001, the list without her, and her writes refused again.
+    let leave = request(&alice, 28936, &[], common::now());
+    assert!(send(&mut alice_client, &leave).0);
+    assert!(until_note(&relay, &alice, false).starts_with("restricted:"));
+    assert!(members(&relay).is_empty());
+    let removed = relay.connect().req("removed", &[&format!(r#"{{"authors":["{RELAY_KEY}"],"kinds":[8001]}}"#)]);
+    assert_eq!(removed.len(), 1);
+}
