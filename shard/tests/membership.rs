@@ -181,3 +181,57 @@ fn members_join_with_an_invite_write_while_members_and_leave() {
     let removed = relay.connect().req("removed", &[&format!(r#"{{"authors":["{RELAY_KEY}"],"kinds":[8001]}}"#)]);
     assert_eq!(removed.len(), 1);
 }
+
+/// In a cluster sharing the relay key: a claim one node issued is good on another, a join on
+/// one node makes a member everywhere (the 8000 and the list replicate), and the metrics count
+/// what each node answered.
+#[test]
+fn membership_is_one_across_a_cluster() {
+    use common::cluster::{Mesh, wait_for_log};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("relay.key");
+    std::fs::write(&key_file, "nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5\n").unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (admin, alice, bob) = (FixedSigner::new(93), FixedSigner::new(94), FixedSigner::new(95));
+    let sets = [
+        format!("relay_key_file={}", key_file.display()),
+        format!("relay_url={URL}"),
+        "nip43=true".to_string(),
+        "write_access=members".to_string(),
+        format!("admin_pubkeys={}", admin.public_key.to_hex()),
+    ];
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let mesh = Mesh::new(2);
+    let nodes = [mesh.start_with(0, &sets), mesh.start_with(1, &sets)];
+    for node in &nodes {
+        wait_for_log(node, "link up", 1);
+    }
+    let mut admin_client = nodes[0].connect();
+    authenticate(&mut admin_client, &admin);
+    let alice_claim = ask_invite(&mut admin_client).unwrap();
+    let bob_claim = ask_invite(&mut admin_client).unwrap();
+    // Alice joins on node 0 and may then write on node 1; bob joins on node 1 with node 0's claim.
+    let join = request(&alice, 28934, &[["claim", &alice_claim]], common::now());
+    assert!(send(&mut nodes[0].connect(), &join).1.starts_with("claim-accepted:"));
+    until_note(&nodes[1], &alice, true);
+    let join = request(&bob, 28934, &[["claim", &bob_claim]], common::now());
+    assert!(send(&mut nodes[1].connect(), &join).1.starts_with("claim-accepted:"));
+    until_note(&nodes[0], &bob, true);
+    // Both nodes hold both additions; each list names its node's joiner at least, and the
+    // members both fold are the same.
+    for node in &nodes {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let added =
+                node.connect().req("added", &[&format!(r#"{{"authors":["{RELAY_KEY}"],"kinds":[8000]}}"#)]).len();
+            if added == 2 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{added} additions on {}", node.url());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let scrape = common::metrics::scrape(&nodes[1]);
+    assert_eq!(common::metrics::total(&scrape, "parrhesia_nip43_requests_total", &[("outcome", "join_accepted")]), 1.0);
+}

@@ -200,8 +200,17 @@ const CLIENT_VERB_EVENT: usize = 0;
 /// NIP-43 join request (kind 28934): a recent request with a good claim makes its author a
 /// member (the relay publishes the addition and its new member list). Answers as the NIP says.
 async fn join(shard: &Shard, members: &crate::members::Members, connection: &Connection, request: &Event) -> usize {
+    use crate::metrics::{NIP43_JOIN_ACCEPTED, NIP43_JOIN_IGNORED, NIP43_JOIN_REFUSED};
     let now = crate::system::unix_now();
-    let answer = |accepted: bool, message: String| connection.ok(request, accepted, message);
+    let answer = |accepted: bool, message: String| {
+        let outcome = match (accepted, message.starts_with("claim-ignored")) {
+            (true, true) => NIP43_JOIN_IGNORED,
+            (true, false) => NIP43_JOIN_ACCEPTED,
+            (false, _) => NIP43_JOIN_REFUSED,
+        };
+        shard.metrics.nip43[outcome].inc();
+        connection.ok(request, accepted, message)
+    };
     if !parrhesia_engine::nip43::recent(request, now) {
         answer(false, "invalid: a join request must be created within 300 seconds of now".into());
         return refusal_outcome(Prefix::Invalid);
@@ -240,6 +249,7 @@ async fn leave(shard: &Shard, members: &crate::members::Members, connection: &Co
         connection.ok(request, false, "error: the relay is shutting down".into());
         return refusal_outcome(Prefix::Error);
     }
+    shard.metrics.nip43[crate::metrics::NIP43_LEAVE].inc();
     connection.ok(request, true, String::new());
     OUTCOME_EPHEMERAL
 }
@@ -270,6 +280,7 @@ fn invite(shard: &Shard, connection: &Connection, subscription_id: &str, filters
     };
     let authenticated: Vec<parrhesia_engine::Pubkey> = connection.authenticated.borrow().clone();
     if authenticated.is_empty() {
+        shard.metrics.nip43[crate::metrics::NIP43_INVITE_REFUSED].inc();
         connection.challenge();
         closed("auth-required: invites are for authenticated members (NIP-43)");
         return true;
@@ -277,9 +288,11 @@ fn invite(shard: &Shard, connection: &Connection, subscription_id: &str, filters
     let allowed =
         authenticated.iter().any(|pubkey| shard.admins.contains(pubkey) || members.is_member(&shard.store, pubkey));
     if !allowed {
+        shard.metrics.nip43[crate::metrics::NIP43_INVITE_REFUSED].inc();
         closed("restricted: invites are for members (NIP-43)");
         return true;
     }
+    shard.metrics.nip43[crate::metrics::NIP43_INVITE].inc();
     let invite = members.invite(crate::system::unix_now());
     connection.reply(RelayMessage::Event {
         subscription_id: subscription_id.to_string().into(),
@@ -577,6 +590,7 @@ async fn handle_event(
                 return Some(leave(shard, members, connection, &event).await);
             }
             _ if members.members_only && !members.is_member(&shard.store, event.pubkey()) => {
+                shard.metrics.nip43[crate::metrics::NIP43_WRITE_REFUSED].inc();
                 return refuse(Reason::new(
                     Prefix::Restricted,
                     "this relay takes events from its members only; join with an invite (NIP-43)",

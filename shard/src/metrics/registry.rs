@@ -15,8 +15,8 @@ use super::cluster::{
     SUMMARY_CLASSES,
 };
 use super::shard::{
-    CLIENT_VERBS, CLOSE_REASONS, DEFLATE_FORMS, EVENT_OUTCOMES, KIND_CLASSES, PLUGIN_FAILURES, PLUGIN_VERDICTS,
-    RELAY_VERBS, ShardMetrics,
+    CLIENT_VERBS, CLOSE_REASONS, DEFLATE_FORMS, EVENT_OUTCOMES, KIND_CLASSES, NIP43_OUTCOMES, PLUGIN_FAILURES,
+    PLUGIN_VERDICTS, RELAY_VERBS, ShardMetrics,
 };
 use super::writer::{WRITE_SOURCES, WriterMetrics};
 use super::{Count, Histogram};
@@ -345,6 +345,13 @@ impl Sources {
         self.per_shard(encoder, "parrhesia_write_policy_starts", "Write-policy plugin processes started", |shard| {
             count(&shard.plugin_starts)
         })?;
+        self.per_shard_labelled(
+            encoder,
+            "parrhesia_nip43_requests",
+            "NIP-43 requests by outcome: invites given or refused, joins accepted, ignored (a member already) or refused, leaves, and writes refused to non-members",
+            ("outcome", &NIP43_OUTCOMES),
+            |shard, outcome| count(&shard.nip43[outcome]),
+        )?;
         self.per_shard(
             encoder,
             "parrhesia_cluster_links_owned",

@@ -76,6 +76,17 @@ pub const OUTCOME_EPHEMERAL: usize = 2;
 /// Answered `OK true` by a write-policy plugin's `shadowReject`, neither stored nor fanned out.
 pub const OUTCOME_SHADOW_REJECTED: usize = 11;
 
+/// NIP-43 requests by what became of them.
+pub const NIP43_OUTCOMES: [&str; 7] =
+    ["invite", "invite_refused", "join_accepted", "join_ignored", "join_refused", "leave", "write_refused"];
+pub const NIP43_INVITE: usize = 0;
+pub const NIP43_INVITE_REFUSED: usize = 1;
+pub const NIP43_JOIN_ACCEPTED: usize = 2;
+pub const NIP43_JOIN_IGNORED: usize = 3;
+pub const NIP43_JOIN_REFUSED: usize = 4;
+pub const NIP43_LEAVE: usize = 5;
+pub const NIP43_WRITE_REFUSED: usize = 6;
+
 /// A write-policy plugin's verdicts, and why it gave none (`plugin::Failure` in order).
 pub const PLUGIN_VERDICTS: [&str; 4] = ["accept", "reject", "shadow_reject", "failed"];
 pub const PLUGIN_FAILURES: [&str; 5] = ["timeout", "exited", "bad_answer", "busy", "unavailable"];
@@ -138,6 +149,8 @@ pub struct ShardMetrics {
     pub plugin_verdicts: [Count; 4],
     pub plugin_failures: [Count; 5],
     pub plugin_starts: Count,
+    /// NIP-43 requests by `NIP43_OUTCOMES`.
+    pub nip43: [Count; 7],
     /// Cluster links whose socket this shard owns, and the frames it received on them.
     pub cluster_links_owned: Gauge,
     pub cluster_link_frames_received: Count,
@@ -191,6 +204,7 @@ impl Default for ShardMetrics {
             plugin_verdicts: Default::default(),
             plugin_failures: Default::default(),
             plugin_starts: Count::default(),
+            nip43: Default::default(),
             cluster_links_owned: Gauge::default(),
             cluster_link_frames_received: Count::default(),
             subscriptions_open: Gauge::default(),
