@@ -10,7 +10,7 @@ use crate::hex;
 use crate::policy::{Change, Policy};
 
 /// The methods served, as `supportedmethods` lists them.
-pub const METHODS: [&str; 20] = [
+pub const METHODS: [&str; 23] = [
     "supportedmethods",
     "banpubkey",
     "unbanpubkey",
@@ -31,7 +31,13 @@ pub const METHODS: [&str; 20] = [
     "blockip",
     "unblockip",
     "listblockedips",
+    "addmember",
+    "removemember",
+    "listmembers",
 ];
+
+/// NIP-43's methods (served only with membership on).
+pub const MEMBER_METHODS: [&str; 3] = ["addmember", "removemember", "listmembers"];
 
 /// A decoded request: a change to the policy, or a question about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +50,10 @@ pub enum Call {
     ListBannedEvents,
     ListAllowedKinds,
     ListBlockedIps,
+    /// NIP-43: the relay publishes the addition (8000) or removal (8001) and its member list.
+    AddMember(Pubkey),
+    RemoveMember(Pubkey),
+    ListMembers,
 }
 
 /// A request, as the audit log keeps it: the method and its params as sent.
@@ -112,6 +122,9 @@ fn decode_call(method: &str, params: &[Value]) -> Result<Call, String> {
         "blockip" => change(Change::BlockIp(ip()?, reason())),
         "unblockip" => change(Change::UnblockIp(ip()?)),
         "listblockedips" => Call::ListBlockedIps,
+        "addmember" => Call::AddMember(pubkey()?),
+        "removemember" => Call::RemoveMember(pubkey()?),
+        "listmembers" => Call::ListMembers,
         other => return Err(format!("unknown method `{other}` (supportedmethods lists them)")),
     })
 }
@@ -139,6 +152,9 @@ pub fn result(call: &Call, policy: &Policy) -> Value {
         Call::ListBlockedIps => {
             listed(policy.blocked_ips.iter().map(|(ip, reason)| (ip.to_string(), reason)).collect(), "ip")
         }
+        // The members are the shard's to answer (they live in events, not in the policy).
+        Call::AddMember(_) | Call::RemoveMember(_) => Value::Bool(true),
+        Call::ListMembers => Value::Array(Vec::new()),
     }
 }
 

@@ -4,7 +4,7 @@
 //! `client::session` answers join (28934) and leave (28936) requests and enforces
 //! `write_access = members`; `client::req` answers invite (28935) requests.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
 use parrhesia_engine::nip43::{self, Claims};
@@ -19,12 +19,16 @@ pub struct Members {
     pub members_only: bool,
     /// `None` until loaded, and again after a change fans out.
     set: RefCell<Option<BTreeSet<Pubkey>>>,
+    /// The created_at of the last member list this shard signed: the next is later, so two
+    /// changes within a second do not leave the older list standing (a replaceable event's
+    /// tie goes to the lower id).
+    last_list: Cell<u64>,
 }
 
 impl Members {
     pub fn new(keys: Keys, invite_ttl_seconds: u64, members_only: bool) -> Members {
         let claims = Claims::new(&keys);
-        Members { keys, claims, invite_ttl_seconds, members_only, set: RefCell::new(None) }
+        Members { keys, claims, invite_ttl_seconds, members_only, set: RefCell::new(None), last_list: Cell::new(0) }
     }
 
     pub fn relay(&self) -> &Pubkey {
@@ -92,7 +96,9 @@ impl Members {
         } else {
             set.remove(member);
         }
-        let events = [nip43::member_change(&self.keys, member, added, now), nip43::member_list(&self.keys, &set, now)];
+        let at = now.max(self.last_list.get() + 1);
+        self.last_list.set(at);
+        let events = [nip43::member_change(&self.keys, member, added, at), nip43::member_list(&self.keys, &set, at)];
         *self.set.borrow_mut() = Some(set);
         events
     }

@@ -86,9 +86,19 @@ fn ask_invite(client: &mut Client) -> Result<String, String> {
     }
 }
 
-fn members(relay: &Relay) -> Vec<String> {
-    let lists = relay.connect().req("list", &[&format!(r#"{{"authors":["{RELAY_KEY}"],"kinds":[13534]}}"#)]);
-    lists.last().map(|list| list.tag_values("member").map(str::to_string).collect()).unwrap_or_default()
+/// The relay's member list once it is `expected` (its events commit after the request's OK).
+fn members_become(relay: &Relay, expected: &[String]) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let lists = relay.connect().req("list", &[&format!(r#"{{"authors":["{RELAY_KEY}"],"kinds":[13534]}}"#)]);
+        let listed: Vec<String> =
+            lists.last().map(|list| list.tag_values("member").map(str::to_string).collect()).unwrap_or_default();
+        if listed == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the list is {listed:?}, not {expected:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Publishes notes as `signer` until `accepted` holds of the answer (the other shard takes a
@@ -149,7 +159,7 @@ fn members_join_with_an_invite_write_while_members_and_leave() {
     let join = request(&alice, 28934, &[["claim", &claim]], common::now());
     assert_eq!(send(&mut alice_client, &join), (true, format!("claim-accepted: Welcome to {URL}!")));
     until_note(&relay, &alice, true);
-    assert_eq!(members(&relay), vec![alice.public_key.to_hex()]);
+    members_become(&relay, &[alice.public_key.to_hex()]);
     let added = relay.connect().req("added", &[&format!(r#"{{"authors":["{RELAY_KEY}"],"kinds":[8000]}}"#)]);
     assert_eq!(added.len(), 1);
     assert_eq!(added[0].tag_values("p").collect::<Vec<_>>(), vec![alice.public_key.to_hex()]);
@@ -177,9 +187,54 @@ fn members_join_with_an_invite_write_while_members_and_leave() {
     let leave = request(&alice, 28936, &[], common::now());
     assert!(send(&mut alice_client, &leave).0);
     assert!(until_note(&relay, &alice, false).starts_with("restricted:"));
-    assert!(members(&relay).is_empty());
+    members_become(&relay, &[]);
     let removed = relay.connect().req("removed", &[&format!(r#"{{"authors":["{RELAY_KEY}"],"kinds":[8001]}}"#)]);
     assert_eq!(removed.len(), 1);
+    drop(relay);
+
+    // NIP-86, by an admin through `parrhesia-tools admin`: addmember, listmembers, removemember.
+    let admin_key = dir.path().join("admin.key");
+    let output = std::process::Command::new(common::tools_binary())
+        .args(["keygen", "--nostr", "--out"])
+        .arg(&admin_key)
+        .output()
+        .unwrap();
+    let admin_hex = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    let relay = Relay::start(&[
+        "--shards",
+        "2",
+        "--set",
+        &format!("relay_key_file={}", key_file.display()),
+        "--set",
+        &format!("relay_url={URL}"),
+        "--set",
+        "nip43=true",
+        "--set",
+        "write_access=members",
+        "--set",
+        &format!("admin_pubkeys={admin_hex}"),
+    ]);
+    let manage = |method: &str, params: &[String]| -> String {
+        let output = std::process::Command::new(common::tools_binary())
+            .args(["admin", &format!("http://127.0.0.1:{}/", relay.port), method])
+            .args(params)
+            .arg("--key")
+            .arg(&admin_key)
+            .args(["--signed-url", URL])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{method}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let bob_hex = bob.public_key.to_hex();
+    assert!(manage("supportedmethods", &[]).contains("addmember"));
+    manage("addmember", std::slice::from_ref(&bob_hex));
+    assert!(manage("listmembers", &[]).contains(&bob_hex));
+    until_note(&relay, &bob, true);
+    members_become(&relay, std::slice::from_ref(&bob_hex));
+    manage("removemember", std::slice::from_ref(&bob_hex));
+    assert!(until_note(&relay, &bob, false).starts_with("restricted:"));
+    assert!(!manage("listmembers", &[]).contains(&bob_hex));
 }
 
 /// In a cluster sharing the relay key: a claim one node issued is good on another, a join on

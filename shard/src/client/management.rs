@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use glommio::net::TcpStream;
-use parrhesia_engine::management::{Request, failure, success};
+use parrhesia_engine::management::{Call, Request, failure, success};
 use parrhesia_engine::nip98::{self, HttpRequest};
 
 use crate::messages::{ManageAnswer, ManageRequest};
@@ -56,6 +56,10 @@ pub async fn serve(shard: &Shard, stream: &mut TcpStream, request: &parrhesia_ne
         Ok(request) => request,
         Err(why) => return answer(400, failure(&format!("invalid: {why}"))),
     };
+    let member_call = matches!(request.call, Call::AddMember(_) | Call::RemoveMember(_) | Call::ListMembers);
+    if member_call && shard.members.is_none() {
+        return answer(400, failure("invalid: membership (NIP-43) is off on this relay (nip43 = false)"));
+    }
     let call = ManageRequest {
         ticket: 0,
         caller: *event.pubkey(),
@@ -63,9 +67,38 @@ pub async fn serve(shard: &Shard, stream: &mut TcpStream, request: &parrhesia_ne
         auth_created_at: event.created_at(),
         request,
     };
+    let asked = call.request.call.clone();
     match shard.manage(call).await {
         Some(ManageAnswer::Done(result, generation)) => {
             every_shard_took(shard, generation).await;
+            // Recorded (and its authorization taken) by the writer; the members are this
+            // shard's to change and list.
+            let result = match (&asked, &shard.members) {
+                (Call::AddMember(member), Some(members)) | (Call::RemoveMember(member), Some(members)) => {
+                    let added = matches!(asked, Call::AddMember(_));
+                    let now = crate::system::unix_now();
+                    for published in members.change(&shard.store, member, added, now) {
+                        if shard.submit(crate::shard::RELAY_ITSELF, published).await.is_err() {
+                            return answer(503, failure("error: the relay is shutting down"));
+                        }
+                    }
+                    result
+                }
+                (Call::ListMembers, Some(members)) => serde_json::Value::Array(
+                    members
+                        .current(&shard.store)
+                        .iter()
+                        .map(|member| serde_json::json!({ "pubkey": parrhesia_engine::hex::encode(member) }))
+                        .collect(),
+                ),
+                (Call::SupportedMethods, None) => serde_json::json!(
+                    parrhesia_engine::management::METHODS
+                        .iter()
+                        .filter(|method| !parrhesia_engine::management::MEMBER_METHODS.contains(method))
+                        .collect::<Vec<_>>()
+                ),
+                _ => result,
+            };
             answer(200, success(result))
         }
         Some(ManageAnswer::Replayed) => answer(401, failure("invalid: this authorization was used already")),
