@@ -47,10 +47,24 @@ pub fn member_list(relay: &Keys, members: &BTreeSet<Pubkey>, now: u64) -> Event 
     relay.sign(now, MEMBER_LIST, tags, String::new())
 }
 
-pub fn member_change(relay: &Keys, member: &Pubkey, added: bool, now: u64) -> Event {
+/// An addition (with the invite `claim` it used, which marks the claim spent on every node
+/// that holds the event) or a removal.
+pub fn member_change(relay: &Keys, member: &Pubkey, added: bool, claim: Option<&str>, now: u64) -> Event {
     let kind = if added { MEMBER_ADDED } else { MEMBER_REMOVED };
-    let tags = vec![vec!["-".to_string()], vec!["p".to_string(), crate::hex::encode(member)]];
+    let mut tags = vec![vec!["-".to_string()], vec!["p".to_string(), crate::hex::encode(member)]];
+    if let Some(claim) = claim {
+        tags.push(vec!["claim".to_string(), claim.to_string()]);
+    }
     relay.sign(now, kind, tags, String::new())
+}
+
+/// The invite claims the relay's additions record as used.
+pub fn spent_claims<'a>(relay: &Pubkey, events: impl IntoIterator<Item = &'a Event>) -> BTreeSet<String> {
+    events
+        .into_iter()
+        .filter(|event| event.pubkey() == relay && event.kind() == MEMBER_ADDED)
+        .flat_map(|event| event.tag_values("claim").map(str::to_string).collect::<Vec<_>>())
+        .collect()
 }
 
 pub fn invite(relay: &Keys, claim: &str, now: u64) -> Event {
@@ -59,7 +73,7 @@ pub fn invite(relay: &Keys, claim: &str, now: u64) -> Event {
 
 /// Invite claims: `hex(expires_at (8 bytes) || nonce (8) || HMAC-SHA-256(key, both)[..16])`,
 /// the key derived from the relay key. Any node holding the relay key checks any node's
-/// claims; a claim is good until it expires (bounded use, not single use).
+/// claims; a claim is good until it expires, once (`spent_claims`).
 pub struct Claims {
     key: [u8; 32],
 }
@@ -120,16 +134,18 @@ mod tests {
         let relay = keys(1);
         let (alice, bob) = (*keys(2).public_key(), *keys(3).public_key());
         let events = [
-            member_change(&relay, &alice, true, 10),
-            member_change(&relay, &bob, true, 10),
-            member_change(&relay, &alice, false, 20),
-            member_change(&relay, &alice, true, 15), // older than the removal: the removal wins
-            member_change(&relay, &bob, false, 10),  // a tie: the removal wins
-            member_change(&keys(9), &alice, true, 30), // not the relay's
+            member_change(&relay, &alice, true, None, 10),
+            member_change(&relay, &bob, true, None, 10),
+            member_change(&relay, &alice, false, None, 20),
+            member_change(&relay, &alice, true, None, 15), // older than the removal: the removal wins
+            member_change(&relay, &bob, false, None, 10),  // a tie: the removal wins
+            member_change(&keys(9), &alice, true, Some("x"), 30), // not the relay's
         ];
         assert!(members(relay.public_key(), &events).is_empty());
-        let rejoined = member_change(&relay, &alice, true, 25);
+        let rejoined = member_change(&relay, &alice, true, Some("abc"), 25);
         assert_eq!(members(relay.public_key(), events.iter().chain([&rejoined])), BTreeSet::from([alice]));
+        let spent = spent_claims(relay.public_key(), events.iter().chain([&rejoined]));
+        assert_eq!(spent, BTreeSet::from(["abc".to_string()]), "only the relay's additions spend claims");
     }
 
     #[test]

@@ -17,8 +17,9 @@ pub struct Members {
     invite_ttl_seconds: u64,
     /// `write_access = members`: only members (and the relay itself) may publish.
     pub members_only: bool,
-    /// `None` until loaded, and again after a change fans out.
-    set: RefCell<Option<BTreeSet<Pubkey>>>,
+    /// The members and the spent claims; `None` until loaded, and again after a change fans
+    /// out.
+    set: RefCell<Option<(BTreeSet<Pubkey>, BTreeSet<String>)>>,
     /// The created_at of the last member list this shard signed: the next is later, so two
     /// changes within a second do not leave the older list standing (a replaceable event's
     /// tie goes to the lower id).
@@ -37,12 +38,21 @@ impl Members {
 
     /// The members now (loaded from the store if the cache was dropped).
     pub fn current(&self, store: &Store) -> BTreeSet<Pubkey> {
-        if let Some(set) = self.set.borrow().as_ref() {
-            return set.clone();
+        self.loaded(store).0
+    }
+
+    /// Whether a join already used `claim` (an addition recorded it).
+    pub fn spent(&self, store: &Store, claim: &str) -> bool {
+        self.loaded(store).1.contains(claim)
+    }
+
+    fn loaded(&self, store: &Store) -> (BTreeSet<Pubkey>, BTreeSet<String>) {
+        if let Some(loaded) = self.set.borrow().as_ref() {
+            return loaded.clone();
         }
-        let set = self.load(store);
-        *self.set.borrow_mut() = Some(set.clone());
-        set
+        let loaded = self.load(store);
+        *self.set.borrow_mut() = Some(loaded.clone());
+        loaded
     }
 
     pub fn is_member(&self, store: &Store, pubkey: &Pubkey) -> bool {
@@ -57,7 +67,7 @@ impl Members {
         }
     }
 
-    fn load(&self, store: &Store) -> BTreeSet<Pubkey> {
+    fn load(&self, store: &Store) -> (BTreeSet<Pubkey>, BTreeSet<String>) {
         let filter = parrhesia_engine::Filter {
             authors: Some(vec![*self.relay()]),
             kinds: Some(vec![nip43::MEMBER_ADDED, nip43::MEMBER_REMOVED]),
@@ -73,7 +83,7 @@ impl Members {
         if let Err(error) = read {
             tracing::warn!(%error, "reading the relay's membership events failed; no members until the next change");
         }
-        nip43::members(self.relay(), &events)
+        (nip43::members(self.relay(), &events), nip43::spent_claims(self.relay(), &events))
     }
 
     /// A fresh invite (kind 28935) with a claim good for `invite_ttl_seconds`.
@@ -87,19 +97,22 @@ impl Members {
         self.claims.check(claim, now)
     }
 
-    /// The events a change publishes: the addition or removal, then the new member list. This
-    /// shard takes the change at once (the others when its events fan out to them).
-    pub fn change(&self, store: &Store, member: &Pubkey, added: bool, now: u64) -> [Event; 2] {
-        let mut set = self.current(store);
+    /// The events a change publishes: the addition (with the claim it spends, if any) or
+    /// removal, then the new member list. This shard takes the change at once (the others when
+    /// its events fan out to them).
+    pub fn change(&self, store: &Store, member: &Pubkey, added: bool, claim: Option<&str>, now: u64) -> [Event; 2] {
+        let (mut set, mut spent) = self.loaded(store);
         if added {
             set.insert(*member);
         } else {
             set.remove(member);
         }
+        spent.extend(claim.map(str::to_string));
         let at = now.max(self.last_list.get() + 1);
         self.last_list.set(at);
-        let events = [nip43::member_change(&self.keys, member, added, at), nip43::member_list(&self.keys, &set, at)];
-        *self.set.borrow_mut() = Some(set);
+        let change = nip43::member_change(&self.keys, member, added, claim, at);
+        let events = [change, nip43::member_list(&self.keys, &set, at)];
+        *self.set.borrow_mut() = Some((set, spent));
         events
     }
 }

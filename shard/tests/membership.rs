@@ -168,6 +168,12 @@ fn members_join_with_an_invite_write_while_members_and_leave() {
         send(&mut alice_client, &again),
         (true, "claim-ignored: You are already a member of this relay.".into())
     );
+    // A claim is spent once used, whoever brings it next.
+    let reused = request(&bob, 28934, &[["claim", &claim]], common::now());
+    assert_eq!(
+        send(&mut relay.connect(), &reused),
+        (false, "restricted: That invite code was used already.".to_string())
+    );
     // A member may invite too.
     let bob_claim = ask_invite(&mut alice_client).unwrap();
 

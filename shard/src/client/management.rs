@@ -77,7 +77,7 @@ pub async fn serve(shard: &Shard, stream: &mut TcpStream, request: &parrhesia_ne
                 (Call::AddMember(member), Some(members)) | (Call::RemoveMember(member), Some(members)) => {
                     let added = matches!(asked, Call::AddMember(_));
                     let now = crate::system::unix_now();
-                    for published in members.change(&shard.store, member, added, now) {
+                    for published in members.change(&shard.store, member, added, None, now) {
                         if shard.submit(crate::shard::RELAY_ITSELF, published).await.is_err() {
                             return answer(503, failure("error: the relay is shutting down"));
                         }

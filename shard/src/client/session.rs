@@ -227,7 +227,11 @@ async fn join(shard: &Shard, members: &crate::members::Members, connection: &Con
         answer(false, format!("restricted: {reason}"));
         return refusal_outcome(Prefix::Restricted);
     }
-    if !publish_all(shard, members.change(&shard.store, request.pubkey(), true, now)).await {
+    if members.spent(&shard.store, claim) {
+        answer(false, "restricted: That invite code was used already.".into());
+        return refusal_outcome(Prefix::Restricted);
+    }
+    if !publish_all(shard, members.change(&shard.store, request.pubkey(), true, Some(claim), now)).await {
         answer(false, "error: the relay is shutting down".into());
         return refusal_outcome(Prefix::Error);
     }
@@ -244,7 +248,7 @@ async fn leave(shard: &Shard, members: &crate::members::Members, connection: &Co
         return refusal_outcome(Prefix::Invalid);
     }
     if members.is_member(&shard.store, request.pubkey())
-        && !publish_all(shard, members.change(&shard.store, request.pubkey(), false, now)).await
+        && !publish_all(shard, members.change(&shard.store, request.pubkey(), false, None, now)).await
     {
         connection.ok(request, false, "error: the relay is shutting down".into());
         return refusal_outcome(Prefix::Error);
