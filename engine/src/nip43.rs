@@ -21,23 +21,56 @@ pub const LEAVE_REQUEST: u16 = 28936;
 pub const REQUEST_AGE_MAX: u64 = 300;
 
 /// The members as the relay's 8000/8001 events say: for each pubkey, its latest event wins
-/// (by created_at; a removal wins a tie). Events by other authors are ignored.
-pub fn members<'a>(relay: &Pubkey, events: impl IntoIterator<Item = &'a Event>) -> BTreeSet<Pubkey> {
-    let mut latest: BTreeMap<Pubkey, (u64, bool)> = BTreeMap::new();
-    for event in events.into_iter().filter(|event| event.pubkey() == relay) {
+/// (by created_at; a removal wins a tie), whatever order the events come in. And the invite
+/// claims the additions spent. Events by other authors are ignored.
+#[derive(Clone, Debug, Default)]
+pub struct Fold {
+    latest: BTreeMap<Pubkey, (u64, bool)>,
+    spent: BTreeSet<String>,
+}
+
+impl Fold {
+    pub fn apply(&mut self, relay: &Pubkey, event: &Event) {
+        if event.pubkey() != relay {
+            return;
+        }
         let added = match event.kind() {
             MEMBER_ADDED => true,
             MEMBER_REMOVED => false,
-            _ => continue,
+            _ => return,
         };
+        if added {
+            self.spent.extend(event.tag_values("claim").map(str::to_string));
+        }
         for member in event.tag_values("p").filter_map(crate::hex::decode_array::<32>) {
-            let entry = latest.entry(member).or_insert((event.created_at(), added));
+            let entry = self.latest.entry(member).or_insert((event.created_at(), added));
             if (event.created_at(), !added) > (entry.0, !entry.1) {
                 *entry = (event.created_at(), added);
             }
         }
     }
-    latest.into_iter().filter(|(_, (_, added))| *added).map(|(member, _)| member).collect()
+
+    pub fn members(&self) -> BTreeSet<Pubkey> {
+        self.latest.iter().filter(|(_, (_, added))| *added).map(|(member, _)| *member).collect()
+    }
+
+    pub fn is_member(&self, pubkey: &Pubkey) -> bool {
+        self.latest.get(pubkey).is_some_and(|(_, added)| *added)
+    }
+
+    /// Whether an addition recorded `claim` as used.
+    pub fn spent(&self, claim: &str) -> bool {
+        self.spent.contains(claim)
+    }
+}
+
+/// The members `events` fold to (see `Fold`).
+pub fn members<'a>(relay: &Pubkey, events: impl IntoIterator<Item = &'a Event>) -> BTreeSet<Pubkey> {
+    let mut fold = Fold::default();
+    for event in events {
+        fold.apply(relay, event);
+    }
+    fold.members()
 }
 
 /// Signs the relay's events: the list, an addition, a removal, an invite.
@@ -56,15 +89,6 @@ pub fn member_change(relay: &Keys, member: &Pubkey, added: bool, claim: Option<&
         tags.push(vec!["claim".to_string(), claim.to_string()]);
     }
     relay.sign(now, kind, tags, String::new())
-}
-
-/// The invite claims the relay's additions record as used.
-pub fn spent_claims<'a>(relay: &Pubkey, events: impl IntoIterator<Item = &'a Event>) -> BTreeSet<String> {
-    events
-        .into_iter()
-        .filter(|event| event.pubkey() == relay && event.kind() == MEMBER_ADDED)
-        .flat_map(|event| event.tag_values("claim").map(str::to_string).collect::<Vec<_>>())
-        .collect()
 }
 
 pub fn invite(relay: &Keys, claim: &str, now: u64) -> Event {
@@ -144,8 +168,12 @@ mod tests {
         assert!(members(relay.public_key(), &events).is_empty());
         let rejoined = member_change(&relay, &alice, true, Some("abc"), 25);
         assert_eq!(members(relay.public_key(), events.iter().chain([&rejoined])), BTreeSet::from([alice]));
-        let spent = spent_claims(relay.public_key(), events.iter().chain([&rejoined]));
-        assert_eq!(spent, BTreeSet::from(["abc".to_string()]), "only the relay's additions spend claims");
+        let mut fold = Fold::default();
+        for event in events.iter().chain([&rejoined]) {
+            fold.apply(relay.public_key(), event);
+        }
+        assert!(fold.spent("abc") && !fold.spent("x"), "only the relay's additions spend claims");
+        assert!(fold.is_member(&alice) && !fold.is_member(&bob));
     }
 
     #[test]

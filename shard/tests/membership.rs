@@ -293,6 +293,16 @@ fn membership_is_one_across_a_cluster() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+    // The same member list on both nodes: the one event, naming both.
+    let mut both = vec![alice.public_key.to_hex(), bob.public_key.to_hex()];
+    both.sort();
+    for node in &nodes {
+        members_become(node, &both);
+    }
+    let list = |node: &Relay| {
+        *node.connect().req("list", &[&format!(r#"{{"authors":["{RELAY_KEY}"],"kinds":[13534]}}"#)])[0].id()
+    };
+    assert_eq!(list(&nodes[0]), list(&nodes[1]));
     let scrape = common::metrics::scrape(&nodes[1]);
     assert_eq!(common::metrics::total(&scrape, "parrhesia_nip43_requests_total", &[("outcome", "join_accepted")]), 1.0);
 }

@@ -586,6 +586,12 @@ impl Config {
                 })
             })
             .collect::<anyhow::Result<_>>()?;
+        let mut protected: std::collections::BTreeSet<[u8; 32]> = protected;
+        // The relay's own events (its NIP-43 membership, its NIP-66 reports) are never removed:
+        // its members are what they say.
+        if let Ok(Some(keys)) = self.relay_key() {
+            protected.insert(*keys.public_key());
+        }
         Ok(parrhesia_engine::retention::Retention {
             default_age: (self.retention_max_age_seconds > 0).then_some(self.retention_max_age_seconds),
             kinds,
