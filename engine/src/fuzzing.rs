@@ -20,8 +20,17 @@ pub fn decode_client_message(data: &[u8]) {
     // WebSocket text frames are UTF-8; anything else never reaches the decoder.
     let Ok(frame) = std::str::from_utf8(data) else { return };
     let limits = Limits::default();
+    // The relay reads an EVENT's claimed id first (its duplicate shortcut); the full decode of
+    // an EVENT it accepts must claim the same id.
+    let claimed = crate::message::claimed_event_id(frame);
     match ClientMessage::decode(frame, &limits) {
-        Ok(ClientMessage::Event(event) | ClientMessage::Auth(event)) => check_event(&event, &limits),
+        Ok(ClientMessage::Event(event)) => {
+            if let Some(claimed) = claimed {
+                assert_eq!(&claimed, event.id(), "the claimed id is the decoded event's");
+            }
+            check_event(&event, &limits)
+        }
+        Ok(ClientMessage::Auth(event)) => check_event(&event, &limits),
         Ok(ClientMessage::Req { filters, .. } | ClientMessage::Count { filters, .. }) => {
             filters.iter().for_each(|filter| check_filter(filter, &limits))
         }
