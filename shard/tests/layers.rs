@@ -26,6 +26,7 @@ const SHARD_LAYERS: [(&str, &[&str]); 6] = [
             "metrics::writer",
             "metrics::cluster",
             "metrics::registry",
+            "metrics::registry::cluster",
             "relay_info",
         ],
     ),
