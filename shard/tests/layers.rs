@@ -15,6 +15,7 @@ const SHARD_LAYERS: [(&str, &[&str]); 6] = [
             "config",
             "config::cluster",
             "config::values",
+            "config::tests",
             "rate",
             "notify",
             "startup",

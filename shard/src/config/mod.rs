@@ -1,6 +1,8 @@
 //! The relay's one typed configuration schema and its layering: defaults < TOML file
 //! (`--config`) < `PARRHESIA_*` environment < command-line flags. Every layer is merged as a
 //! TOML table and validated once, so an unknown key or a bad value names the key it came from.
+//! Long because it is the schema itself: every key with its doc (printed as the README's
+//! sample) and its default, one place; the tests are in `tests.rs`.
 //!
 //! Here: `Config` with its defaults, the layering and the validation, and `--print-config`.
 //! The `[cluster]` table lives in `cluster`, the typed values a key takes in `values`.
@@ -703,93 +705,4 @@ fn typed_like(table: &toml::Table, key: &str, text: &str) -> toml::Value {
 }
 
 #[cfg(test)]
-mod tests {
-
-    #[test]
-    fn the_printed_configuration_loads_as_the_defaults_and_documents_every_key() {
-        let printed = print_config();
-        let directory = tempfile::tempdir().unwrap();
-        let path = directory.path().join("printed.toml");
-        std::fs::write(&path, &printed).unwrap();
-        assert_eq!(Config::load(Some(&path), vec![], &[]).unwrap(), Config::default());
-        for name in Config::FIELD_NAMES.iter().chain(ClusterConfig::FIELD_NAMES).filter(|name| **name != "cluster") {
-            assert!(printed.contains(&format!("\n{name} =")) || printed.contains(&format!("\n# {name} =")), "{name}");
-        }
-        // Uncommenting the cluster table (and giving it its required keys) turns it on.
-        let uncommented: String = printed
-            .split("# [cluster]\n")
-            .nth(1)
-            .unwrap()
-            .lines()
-            .filter(|line| line.starts_with("# ") && line.contains(" = "))
-            .map(|line| format!("{}\n", &line[2..]))
-            .collect();
-        let cluster = format!(
-            "[cluster]\n{}",
-            uncommented
-                .replace("node_key_file = \"\"", "node_key_file = \"k\"")
-                .replace("listen = \"\"", "listen = \"127.0.0.1:1\"")
-                .replace("cluster_id = \"\"", "cluster_id = \"c\"")
-        );
-        std::fs::write(&path, cluster).unwrap();
-        let config = Config::load(Some(&path), vec![], &[]).unwrap();
-        assert_eq!(config.cluster.unwrap().pull_events_max, ClusterConfig::default().pull_events_max);
-    }
-    use super::*;
-
-    pub(super) fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
-    }
-
-    #[test]
-    fn layers_override_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("relay.toml");
-        std::fs::write(&path, "shards = 3\nlisten = \"0.0.0.0:1\"\nrelay_name = \"file\"\n").unwrap();
-        let environment =
-            pairs(&[("PARRHESIA_LISTEN", "0.0.0.0:2"), ("HOME", "/root"), ("PARRHESIA_RELAY_NAME", "env")]);
-        let flags = pairs(&[("relay_name", "flag")]);
-        let config = Config::load(Some(&path), environment, &flags).unwrap();
-        assert_eq!(config.shards, 3, "file over default");
-        assert_eq!(config.listen, "0.0.0.0:2", "environment over file");
-        assert_eq!(config.relay_name, "flag", "flag over environment");
-        assert_eq!(config.frame_bytes_max, 1024 * 1024, "default kept");
-    }
-
-    type Pairs = Vec<(String, String)>;
-
-    #[test]
-    fn bad_input_names_the_key() {
-        let cases: Vec<(Pairs, Pairs, &str)> = vec![
-            (pairs(&[("PARRHESIA_SHARDZ", "2")]), vec![], "unknown configuration key `shardz`"),
-            (vec![], pairs(&[("nope", "1")]), "unknown configuration key `nope`"),
-            (vec![], pairs(&[("shards", "many")]), "shards"),
-            (vec![], pairs(&[("outbound_overflow", "explode")]), "outbound_overflow"),
-            (vec![], pairs(&[("frame_bytes_max", "0")]), "`frame_bytes_max` must be greater than 0"),
-            (vec![], pairs(&[("relay_pubkey", "xyz")]), "relay_pubkey"),
-            (vec![], pairs(&[("read_restricted_kinds", "4,dm")]), "read_restricted_kinds"),
-            (vec![], pairs(&[("read_restricted_kinds", "70000")]), "read_restricted_kinds"),
-            (vec![], pairs(&[("admin_pubkeys", "ab")]), "admin_pubkeys"),
-            (vec![], pairs(&[("rate_event_connection", "fast")]), "rate_event_connection"),
-            (vec![], pairs(&[("rate_req_address", "10/0")]), "rate_req_address"),
-            (vec![], pairs(&[("rate_count_relay", "-1/5")]), "rate_count_relay"),
-            (vec![], pairs(&[("trusted_proxies", "10.0.0.1,proxy")]), "trusted_proxies"),
-        ];
-        for (environment, flags, expected) in cases {
-            let error = format!("{:#}", Config::load(None, environment, &flags).unwrap_err());
-            assert!(error.contains(expected), "{error} should mention {expected}");
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("bad.toml");
-        std::fs::write(&path, "listen = 5\n").unwrap();
-        assert!(format!("{:#}", Config::load(Some(&path), vec![], &[]).unwrap_err()).contains("listen"));
-    }
-
-    #[test]
-    fn integer_lists_come_from_text() {
-        let environment = pairs(&[("PARRHESIA_READ_RESTRICTED_KINDS", "4, 1059")]);
-        assert_eq!(Config::load(None, environment, &[]).unwrap().read_restricted_kinds, vec![4, 1059]);
-        let flags = pairs(&[("read_restricted_kinds", "")]);
-        assert!(Config::load(None, vec![], &flags).unwrap().read_restricted_kinds.is_empty(), "empty: all public");
-    }
-}
+mod tests;
