@@ -18,7 +18,7 @@ use nostr::types::Timestamp;
 use parrhesia_engine::RelayMessage;
 
 const URL: &str = "wss://relay.example.com";
-const RELAY_KEY: &str = "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e";
+const RELAY_KEY: &str = common::NIP19_EXAMPLE_PUBLIC;
 
 fn send(client: &mut Client, event: &nostr::event::Event) -> (bool, String) {
     client.send_text(&format!(r#"["EVENT",{}]"#, event.as_json()));
@@ -87,6 +87,28 @@ fn ask_invite(client: &mut Client) -> Result<String, String> {
 }
 
 /// The relay's member list once it is `expected` (its events commit after the request's OK).
+/// The settings of a members-only NIP-43 relay with this key file and admin, and `more`.
+fn members_only(key_file: &std::path::Path, admin: &str, more: &[&str]) -> Vec<String> {
+    let mut sets = vec![
+        format!("relay_key_file={}", key_file.display()),
+        format!("relay_url={URL}"),
+        "nip43=true".to_string(),
+        "write_access=members".to_string(),
+        format!("admin_pubkeys={admin}"),
+    ];
+    sets.extend(more.iter().map(|set| set.to_string()));
+    sets
+}
+
+/// A two-shard relay with these settings.
+fn start(sets: &[String]) -> Relay {
+    let mut args = vec!["--shards", "2"];
+    for set in sets {
+        args.extend(["--set", set.as_str()]);
+    }
+    Relay::start(&args)
+}
+
 fn members_become(relay: &Relay, expected: &[String]) {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -117,28 +139,10 @@ fn until_note(relay: &Relay, signer: &FixedSigner, accepted: bool) -> String {
 
 #[test]
 fn members_join_with_an_invite_write_while_members_and_leave() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("relay.key");
-    std::fs::write(&key_file, "nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5\n").unwrap();
-    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key_file = common::nip19_example_key_file(dir.path());
     let (admin, alice, bob) = (FixedSigner::new(90), FixedSigner::new(91), FixedSigner::new(92));
-    let relay = Relay::start(&[
-        "--shards",
-        "2",
-        "--set",
-        &format!("relay_key_file={}", key_file.display()),
-        "--set",
-        &format!("relay_url={URL}"),
-        "--set",
-        "nip43=true",
-        "--set",
-        "write_access=members",
-        "--set",
-        "invite_ttl_seconds=3",
-        "--set",
-        &format!("admin_pubkeys={}", admin.public_key.to_hex()),
-    ]);
+    let relay = start(&members_only(&key_file, &admin.public_key.to_hex(), &["invite_ttl_seconds=3"]));
     let (_, document) = relay.http_get("/", &[("Accept", "application/nostr+json")]);
     let document: serde_json::Value = serde_json::from_str(&document).unwrap();
     assert!(document["supported_nips"].as_array().unwrap().contains(&serde_json::json!(43)));
@@ -206,20 +210,7 @@ fn members_join_with_an_invite_write_while_members_and_leave() {
         .output()
         .unwrap();
     let admin_hex = String::from_utf8(output.stdout).unwrap().trim().to_string();
-    let relay = Relay::start(&[
-        "--shards",
-        "2",
-        "--set",
-        &format!("relay_key_file={}", key_file.display()),
-        "--set",
-        &format!("relay_url={URL}"),
-        "--set",
-        "nip43=true",
-        "--set",
-        "write_access=members",
-        "--set",
-        &format!("admin_pubkeys={admin_hex}"),
-    ]);
+    let relay = start(&members_only(&key_file, &admin_hex, &[]));
     let manage = |method: &str, params: &[String]| -> String {
         let output = std::process::Command::new(common::tools_binary())
             .args(["admin", &format!("http://127.0.0.1:{}/", relay.port), method])
@@ -249,19 +240,10 @@ fn members_join_with_an_invite_write_while_members_and_leave() {
 #[test]
 fn membership_is_one_across_a_cluster() {
     use common::cluster::{Mesh, wait_for_log};
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("relay.key");
-    std::fs::write(&key_file, "nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5\n").unwrap();
-    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key_file = common::nip19_example_key_file(dir.path());
     let (admin, alice, bob) = (FixedSigner::new(93), FixedSigner::new(94), FixedSigner::new(95));
-    let sets = [
-        format!("relay_key_file={}", key_file.display()),
-        format!("relay_url={URL}"),
-        "nip43=true".to_string(),
-        "write_access=members".to_string(),
-        format!("admin_pubkeys={}", admin.public_key.to_hex()),
-    ];
+    let sets = members_only(&key_file, &admin.public_key.to_hex(), &[]);
     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
     let mesh = Mesh::new(2);
     let nodes = [mesh.start_with(0, &sets), mesh.start_with(1, &sets)];

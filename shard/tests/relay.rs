@@ -143,11 +143,10 @@ fn the_relay_key_is_nip11_self_and_a_bad_key_file_is_refused_at_start() {
     drop(relay);
 
     // NIP-19's example secret key, as an nsec file.
-    let nsec_file = dir.path().join("relay.nsec");
-    std::fs::write(&nsec_file, "nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5\n").unwrap();
-    std::fs::set_permissions(&nsec_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::create_dir(dir.path().join("nsec")).unwrap();
+    let nsec_file = common::nip19_example_key_file(&dir.path().join("nsec"));
     let relay = Relay::start(&["--shards", "1", "--set", &format!("relay_key_file={}", nsec_file.display())]);
-    assert_eq!(document(&relay)["self"], "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e");
+    assert_eq!(document(&relay)["self"], common::NIP19_EXAMPLE_PUBLIC);
     drop(relay);
 
     let refused = |path: &std::path::Path| {
@@ -224,12 +223,9 @@ fn a_held_id_is_answered_duplicate_at_once_within_rate_limits_and_auth() {
 /// announcement, signed by NIP-11 `self`: read back and verified by a third-party library.
 #[test]
 fn the_relay_monitors_itself_and_publishes_nip66_events_signed_by_its_key() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("relay.key");
-    std::fs::write(&key_file, "nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5\n").unwrap();
-    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let relay_key = "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e";
+    let key_file = common::nip19_example_key_file(dir.path());
+    let relay_key = common::NIP19_EXAMPLE_PUBLIC;
     let relay = Relay::start(&[
         "--shards",
         "2",

@@ -227,6 +227,20 @@ impl Drop for Relay {
 }
 
 /// The `parrhesia-tools` binary beside `parrhesia` (the workspace's test run builds both).
+/// NIP-19's example key pair, as a relay key: its `nsec1...` written (mode 0600) to
+/// `dir/relay.key` for `relay_key_file`; its public key is `NIP19_EXAMPLE_PUBLIC`.
+#[allow(dead_code)] // not every test binary has a relay key
+pub fn nip19_example_key_file(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("relay.key");
+    std::fs::write(&path, "nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+#[allow(dead_code)]
+pub const NIP19_EXAMPLE_PUBLIC: &str = "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e";
+
 pub fn tools_binary() -> PathBuf {
     let relay = PathBuf::from(env!("CARGO_BIN_EXE_parrhesia"));
     let tools = relay.with_file_name("parrhesia-tools");
