@@ -50,6 +50,17 @@ impl Fold {
         }
     }
 
+    /// Takes in what another fold saw (as if its events had been applied here).
+    pub fn merge(&mut self, other: &Fold) {
+        self.spent.extend(other.spent.iter().cloned());
+        for (member, &(created_at, added)) in &other.latest {
+            let entry = self.latest.entry(*member).or_insert((created_at, added));
+            if (created_at, !added) > (entry.0, !entry.1) {
+                *entry = (created_at, added);
+            }
+        }
+    }
+
     pub fn members(&self) -> BTreeSet<Pubkey> {
         self.latest.iter().filter(|(_, (_, added))| *added).map(|(member, _)| *member).collect()
     }

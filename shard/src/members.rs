@@ -84,6 +84,23 @@ impl Members {
         read(self.fold.borrow().as_ref().expect("loaded"))
     }
 
+    /// The created_at of the member list the store holds, 0 if none.
+    fn stored_list_at(&self, store: &Store) -> u64 {
+        let filter = parrhesia_engine::Filter {
+            authors: Some(vec![*self.relay()]),
+            kinds: Some(vec![nip43::MEMBER_LIST]),
+            ..parrhesia_engine::Filter::default()
+        };
+        let mut at = 0;
+        let _ = store.export_ordered(&[filter], 0, u64::MAX, |json| {
+            if let Some(list) = std::str::from_utf8(json).ok().and_then(Event::parse_trusted) {
+                at = at.max(list.created_at());
+            }
+            Ok(())
+        });
+        at
+    }
+
     fn load(&self, store: &Store) -> Fold {
         let filter = parrhesia_engine::Filter {
             authors: Some(vec![*self.relay()]),
@@ -118,14 +135,17 @@ impl Members {
     /// removal, then the new member list. This shard folds the change in at once (the others
     /// when its events fan out to them).
     pub fn change(&self, store: &Store, member: &Pubkey, added: bool, claim: Option<&str>, now: u64) -> [Event; 2] {
-        let at = now.max(self.last_list.get() + 1);
+        // Later than any list signed before, here or on another node (replicated): a
+        // replaceable event's tie goes to the lower id, which could be the older list.
+        let at = now.max(self.last_list.get() + 1).max(self.stored_list_at(store) + 1);
         self.last_list.set(at);
         let change = nip43::member_change(&self.keys, member, added, claim, at);
-        let members = self.with_fold(store, |fold| {
-            let mut fold = fold.clone();
-            fold.apply(self.relay(), &change);
-            fold.members()
-        });
+        // The list from what this shard folded and what the store holds now: an addition
+        // committed on another shard whose fan-out has not reached this one yet still counts.
+        let mut fold = self.load(store);
+        self.with_fold(store, |folded| fold.merge(folded));
+        fold.apply(self.relay(), &change);
+        let members = fold.members();
         self.seen(&change);
         let list = nip43::member_list(&self.keys, &members, at);
         [change, list]

@@ -258,6 +258,8 @@ fn membership_is_one_across_a_cluster() {
     let join = request(&alice, 28934, &[["claim", &alice_claim]], common::now());
     assert!(send(&mut nodes[0].connect(), &join).1.starts_with("claim-accepted:"));
     until_note(&nodes[1], &alice, true);
+    // Alice's addition committed on node 1 (its list is there) before bob joins there.
+    members_become(&nodes[1], &[alice.public_key.to_hex()]);
     let join = request(&bob, 28934, &[["claim", &bob_claim]], common::now());
     assert!(send(&mut nodes[1].connect(), &join).1.starts_with("claim-accepted:"));
     until_note(&nodes[0], &bob, true);
