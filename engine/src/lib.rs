@@ -19,6 +19,7 @@ pub mod message;
 pub mod nip43;
 pub mod nip98;
 pub mod policy;
+pub mod policy_log;
 pub mod random;
 pub mod rate;
 pub mod reason;

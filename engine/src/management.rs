@@ -158,6 +158,28 @@ pub fn result(call: &Call, policy: &Policy) -> Value {
     }
 }
 
+/// The request body that makes `change` (what tools and tests send; `Request::decode` gives
+/// the change back).
+pub fn body(change: &Change) -> String {
+    let with_reason = |key: String, reason: &String| json!([key, reason]);
+    let (method, params) = match change {
+        Change::BanPubkey(pubkey, reason) => ("banpubkey", with_reason(hex::encode(pubkey), reason)),
+        Change::UnbanPubkey(pubkey) => ("unbanpubkey", json!([hex::encode(pubkey)])),
+        Change::AllowPubkey(pubkey, reason) => ("allowpubkey", with_reason(hex::encode(pubkey), reason)),
+        Change::UnallowPubkey(pubkey) => ("unallowpubkey", json!([hex::encode(pubkey)])),
+        Change::BanEvent(id, reason) => ("banevent", with_reason(hex::encode(id), reason)),
+        Change::AllowEvent(id) => ("allowevent", json!([hex::encode(id)])),
+        Change::AllowKind(kind) => ("allowkind", json!([kind])),
+        Change::DisallowKind(kind) => ("disallowkind", json!([kind])),
+        Change::BlockIp(ip, reason) => ("blockip", with_reason(ip.to_string(), reason)),
+        Change::UnblockIp(ip) => ("unblockip", json!([ip.to_string()])),
+        Change::RelayName(name) => ("changerelayname", json!([name])),
+        Change::RelayDescription(text) => ("changerelaydescription", json!([text])),
+        Change::RelayIcon(icon) => ("changerelayicon", json!([icon])),
+    };
+    json!({ "method": method, "params": params }).to_string()
+}
+
 /// `{"result": ...}`.
 pub fn success(result: Value) -> String {
     json!({ "result": result }).to_string()
@@ -210,6 +232,29 @@ mod tests {
                 (Err(error), Err(part)) => assert!(error.contains(part), "{body}: {error}"),
                 (got, expected) => panic!("{body}: got {got:?}, expected {expected:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn every_change_has_a_body_that_decodes_to_it() {
+        let changes = [
+            Change::BanPubkey([1; 32], "spam".into()),
+            Change::UnbanPubkey([1; 32]),
+            Change::AllowPubkey([2; 32], String::new()),
+            Change::UnallowPubkey([2; 32]),
+            Change::BanEvent([3; 32], "x".into()),
+            Change::AllowEvent([3; 32]),
+            Change::AllowKind(7),
+            Change::DisallowKind(7),
+            Change::BlockIp("2001:db8::1".parse().unwrap(), "abuse".into()),
+            Change::UnblockIp("192.0.2.1".parse().unwrap()),
+            Change::RelayName("Mine".into()),
+            Change::RelayDescription("About".into()),
+            Change::RelayIcon("https://example.com/i.png".into()),
+        ];
+        for change in changes {
+            let decoded = Request::decode(body(&change).as_bytes()).expect("decodes");
+            assert_eq!(decoded.call, Call::Change(change));
         }
     }
 

@@ -64,8 +64,15 @@ pub struct Retention {
     /// The default age leaves replaceable and addressable events alone: the store holds only
     /// the latest of each (profiles, contact lists, relay lists), kept whatever their age.
     pub keep_replaceable: bool,
-    /// Authors whose events no rule removes.
+    /// Authors whose events no rule removes. (Policy entries, `policy_log`, are never removed
+    /// either: they are the cluster's record of every NIP-86 change, and what a wiped node
+    /// learns its policy from.)
     pub protected: BTreeSet<Pubkey>,
+}
+
+/// Kept whatever the rules say.
+fn always_kept(kind: u16, author: &Pubkey, protected: &BTreeSet<Pubkey>) -> bool {
+    kind == crate::policy_log::POLICY_ENTRY_KIND || protected.contains(author)
 }
 
 impl Retention {
@@ -76,7 +83,7 @@ impl Retention {
 
     /// Seconds after its `created_at` an event of `kind` by `author` goes; `None`: kept.
     pub fn age_of(&self, kind: u16, author: &Pubkey) -> Option<u64> {
-        if self.protected.contains(author) {
+        if always_kept(kind, author, &self.protected) {
             return None;
         }
         if let Some(rule) = self.kinds.iter().find(|rule| rule.covers(kind)) {
@@ -93,7 +100,7 @@ impl Retention {
     /// the default age would cover. Protected authors, kinds kept `forever` and (with
     /// `keep_replaceable`) replaceable events stay.
     pub fn evictable(&self, kind: u16, author: &Pubkey) -> bool {
-        if self.protected.contains(author) {
+        if always_kept(kind, author, &self.protected) {
             return false;
         }
         if let Some(rule) = self.kinds.iter().find(|rule| rule.covers(kind)) {
@@ -178,6 +185,7 @@ mod tests {
         assert_eq!(rules.age_of(30000, &author), None, "addressable, kept");
         assert_eq!(rules.age_of(30023, &author), Some(50), "named: the rule wins");
         assert_eq!(rules.age_of(1, &[9; 32]), None, "a protected author");
+        assert_eq!(rules.age_of(crate::policy_log::POLICY_ENTRY_KIND, &[1; 32]), None, "a policy entry");
         rules.keep_replaceable = false;
         assert_eq!(rules.age_of(0, &author), Some(100));
         assert_eq!(rules.shortest_age(), Some(10));
@@ -196,6 +204,7 @@ mod tests {
         assert!(!rules.evictable(0, &author), "replaceable, kept");
         assert!(rules.evictable(30023, &author), "named with an age");
         assert!(!rules.evictable(1, &[9; 32]), "protected");
+        assert!(!rules.evictable(crate::policy_log::POLICY_ENTRY_KIND, &[1; 32]), "a policy entry");
         rules.keep_replaceable = false;
         assert!(rules.evictable(0, &author));
     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use parrhesia_engine::policy::Policy;
-use parrhesia_engine::{Event, Id, InterestKey, Pubkey};
+use parrhesia_engine::{Event, InterestKey};
 use parrhesia_storage::Outcome;
 
 /// Shard -> writer: a verified, non-ephemeral event to store. `ticket` is the shard's handle
@@ -25,14 +25,15 @@ pub enum WriterRequest {
 }
 
 /// A NIP-86 call whose NIP-98 authorization and caller the shard checked. The writer refuses
-/// a reused authorization (node-wide), records the call and its change, and answers.
+/// a reused authorization (node-wide), records the call, stores a change as a policy entry
+/// (`policy_log`: the authorization and the body travel with it to every node) and answers.
 #[derive(Debug)]
 pub struct ManageRequest {
     pub ticket: u64,
-    pub caller: Pubkey,
     /// The NIP-98 event: its id is taken once, while its created_at is within the window.
-    pub auth_id: Id,
-    pub auth_created_at: u64,
+    pub auth: Event,
+    /// The request body as sent (what the authorization's payload hash covers).
+    pub body: String,
     pub request: parrhesia_engine::management::Request,
 }
 

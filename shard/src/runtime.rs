@@ -39,6 +39,22 @@ fn executor(placement: Placement, name: &str) -> LocalExecutorBuilder {
 /// Runs the relay until a signal stops it. Returns after a clean shutdown.
 /// `reload` loads the configuration again from its layers (on SIGHUP; only `[cluster]`'s
 /// `allowed_peers`, `seeds` and `advertise` take effect while running).
+/// What signs this node's policy entries: the relay key when there is one (NIP-11 `self`),
+/// else a key made for this run. Nothing trusts that signature (each entry carries the admin's).
+fn policy_signing_keys(config: &Config) -> anyhow::Result<parrhesia_engine::Keys> {
+    if let Some(keys) = config.relay_key()? {
+        return Ok(keys);
+    }
+    loop {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).context("reading the system's random source")?;
+        // One secret in about 2^128 is not a valid key: draw again.
+        if let Some(keys) = parrhesia_engine::Keys::from_secret_bytes(secret) {
+            return Ok(keys);
+        }
+    }
+}
+
 pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Result<()> {
     let open_files_max = match crate::system::raise_open_file_limit() {
         Ok((before, now, hard)) => {
@@ -81,6 +97,8 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
             .cloned()
             .collect(),
         node_id: node_key.as_ref().map_or([0; 32], |key| key.public()),
+        // Policy entries (NIP-86 changes, this node's and its peers') apply only if signed by one.
+        admin_pubkeys: config.admin_keys(),
         search_kinds: Some(config.search_kinds.clone()),
         search_candidates_max: config.search_candidates_max,
         ..StoreOptions::default()
@@ -193,6 +211,8 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
         metrics: writer_metrics,
         management_auth_window_seconds: config.management_auth_window_seconds,
         policy: (*policy).clone(),
+        policy_keys: policy_signing_keys(&config)?,
+        node: node_key.as_ref().map_or([0; 32], |key| key.public()),
     };
     let writer = executor(Placement::Unbound, "writer")
         .spawn(move || crate::writer::run(writer_setup))

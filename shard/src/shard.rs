@@ -51,7 +51,8 @@ pub struct Shard {
     pub connections_max: usize,
     pub config: Config,
     pub limits: Limits,
-    /// `Config::read_restricted_kinds`, shared by every reader's `ReadAccess`.
+    /// `Config::read_restricted_kinds` and the policy log's kind (`read_restricted`), shared by
+    /// every reader's `ReadAccess`.
     pub read_restricted: Arc<[u16]>,
     pub store: Store,
     /// The NIP-11 document as configured; what is served is `relay_info_json` (with the
@@ -344,7 +345,7 @@ impl Shard {
             index: parts.index,
             connections_max: parts.connections_max,
             limits: parts.config.limits(),
-            read_restricted: parts.config.read_restricted_kinds.as_slice().into(),
+            read_restricted: read_restricted(&parts.config.read_restricted_kinds),
             admins: parts.config.admin_keys(),
             limiter: crate::rate::Limiter::new(
                 parts.config.rate_limits().expect("validated at load").share(parts.shards),
@@ -416,4 +417,11 @@ impl Shard {
             }
         }
     }
+}
+
+/// The kinds readers are restricted from: the configured ones, and always the policy log
+/// (its entries carry operators' authorizations; only the relay's own key could read them).
+fn read_restricted(configured: &[u16]) -> Arc<[u16]> {
+    let policy_log = parrhesia_engine::policy_log::POLICY_ENTRY_KIND;
+    configured.iter().copied().chain((!configured.contains(&policy_log)).then_some(policy_log)).collect()
 }

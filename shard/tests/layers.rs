@@ -43,6 +43,7 @@ const SHARD_LAYERS: [(&str, &[&str]); 6] = [
             "serve",
             "monitor",
             "writer",
+            "writer::management",
             "writer::retention",
             "writer::space",
             "cluster",

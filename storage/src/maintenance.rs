@@ -335,6 +335,18 @@ impl Store {
         Ok(found)
     }
 
+    /// The ids of the stored events with these sequence numbers (those still stored), in order.
+    pub fn ids_of(&self, seqs: &[u64]) -> Result<Vec<parrhesia_engine::Id>, StorageError> {
+        let txn = self.env.read_txn()?;
+        let mut ids = Vec::with_capacity(seqs.len());
+        for &seq in seqs {
+            if let Some(record) = crate::tables::read_record(&txn, &self.tables, seq)? {
+                ids.push(record.header.id);
+            }
+        }
+        Ok(ids)
+    }
+
     /// Removes the events with these sequence numbers and all their index entries, in
     /// transactions of at most `batch_events_max`. No tombstone is kept: the same event sent
     /// again is stored again. Returns how many were removed.

@@ -1,18 +1,24 @@
 //! The operator's policy (NIP-86) and the audit log of management calls, persisted in the
-//! `policy` and `audit` tables. A change and its audit entry commit in one transaction; a
-//! banned event is removed in it too, and `apply` refuses its id from then on, whichever way it
-//! arrives (client, replication, repair, import).
+//! `policy` and `audit` tables. A change arrives as a policy entry (`policy_log`), an event
+//! stored like any other and replicated with the node's log; storing the newest entry of its
+//! key writes the change, in the same transaction. A banned event is removed in it too, and
+//! `apply` refuses its id from then on, whichever way it arrives (client, replication, repair,
+//! import).
 
 use std::net::IpAddr;
 
+use heed::{RoTxn, WithoutTls};
 use parrhesia_engine::policy::{Change, Policy, ip_key};
-use parrhesia_engine::{Id, Pubkey};
+use parrhesia_engine::policy_log::{self, POLICY_ENTRY_KIND};
+use parrhesia_engine::{Event, Id, Pubkey};
 
 use crate::error::StorageError;
+use crate::schema::{self, TimeIndex};
 use crate::schema::{
     ALLOWED_KIND, ALLOWED_PUBKEY, BANNED_EVENT, BANNED_PUBKEY, BLOCKED_IP, RELAY_DESCRIPTION, RELAY_ICON, RELAY_NAME,
 };
 use crate::store::Store;
+use crate::tables::{Tables, read_record};
 use crate::write::Writer;
 
 /// One management call as the audit log keeps it.
@@ -94,57 +100,29 @@ impl Store {
         Ok(policy)
     }
 
-    /// Records a management call: its change, if it makes one (a banned event is removed
-    /// too), and its audit entry, in one transaction. Returns whether an event was removed.
-    pub fn manage(&self, change: Option<&Change>, audit: &AuditEntry) -> Result<bool, StorageError> {
+    /// Records a management call in the audit log (its change, if any, is applied by its
+    /// policy entry: `Writer::apply_policy_entry`).
+    pub fn record_call(&self, audit: &AuditEntry) -> Result<(), StorageError> {
         let mut txn = self.env.write_txn()?;
-        let table = self.tables.policy;
-        let mut removed = false;
-        match change {
-            None => {}
-            Some(Change::BanPubkey(pubkey, reason)) => {
-                table.put(&mut txn, &keyed(BANNED_PUBKEY, pubkey), reason.as_bytes())?
-            }
-            Some(Change::UnbanPubkey(pubkey)) => {
-                table.delete(&mut txn, &keyed(BANNED_PUBKEY, pubkey))?;
-            }
-            Some(Change::AllowPubkey(pubkey, reason)) => {
-                table.put(&mut txn, &keyed(ALLOWED_PUBKEY, pubkey), reason.as_bytes())?
-            }
-            Some(Change::UnallowPubkey(pubkey)) => {
-                table.delete(&mut txn, &keyed(ALLOWED_PUBKEY, pubkey))?;
-            }
-            Some(Change::BanEvent(id, reason)) => {
-                table.put(&mut txn, &keyed(BANNED_EVENT, id), reason.as_bytes())?;
-                if let Some(seq) = crate::tables::seq_of_id(&txn, &self.tables, id)? {
-                    let mut pending = crate::write::Pending::default();
-                    Writer::new(&mut txn, self, &mut pending).remove(seq)?;
-                    pending.flush(&mut txn, self)?;
-                    removed = true;
-                }
-            }
-            Some(Change::AllowEvent(id)) => {
-                table.delete(&mut txn, &keyed(BANNED_EVENT, id))?;
-            }
-            Some(Change::AllowKind(kind)) => table.put(&mut txn, &keyed(ALLOWED_KIND, &kind.to_be_bytes()), &[])?,
-            Some(Change::DisallowKind(kind)) => {
-                table.delete(&mut txn, &keyed(ALLOWED_KIND, &kind.to_be_bytes()))?;
-            }
-            Some(Change::BlockIp(ip, reason)) => {
-                table.put(&mut txn, &keyed(BLOCKED_IP, &ip_bytes(*ip)), reason.as_bytes())?
-            }
-            Some(Change::UnblockIp(ip)) => {
-                table.delete(&mut txn, &keyed(BLOCKED_IP, &ip_bytes(*ip)))?;
-            }
-            Some(Change::RelayName(name)) => table.put(&mut txn, &[RELAY_NAME], name.as_bytes())?,
-            Some(Change::RelayDescription(text)) => table.put(&mut txn, &[RELAY_DESCRIPTION], text.as_bytes())?,
-            Some(Change::RelayIcon(icon)) => table.put(&mut txn, &[RELAY_ICON], icon.as_bytes())?,
-        }
         self.tables.audit.put(&mut txn, &audit.key(), &audit.value())?;
         txn.commit()?;
-        Ok(removed)
+        Ok(())
     }
 
+    /// The policy entries held, oldest first: the cluster-wide record of every change, each
+    /// with the node that accepted it (`policy_log::Version::node`).
+    pub fn policy_entries(&self) -> Result<Vec<Event>, StorageError> {
+        let txn = self.env.read_txn()?;
+        let kind = POLICY_ENTRY_KIND.to_be_bytes();
+        let mut entries = Vec::new();
+        for dup in self.tables.time_index(TimeIndex::Kind).duplicates_from(&txn, &kind, &schema::time_dup(0, 0))? {
+            let seq = schema::split_time_suffix(dup?).1;
+            if let Some(event) = read_event(&txn, &self.tables, seq)? {
+                entries.push(event);
+            }
+        }
+        Ok(entries)
+    }
     /// The management calls recorded at or after `since_unix_ms` (0: all), oldest first.
     pub fn audit_log(&self, since_unix_ms: u64) -> Result<Vec<AuditEntry>, StorageError> {
         let txn = self.env.read_txn()?;
@@ -157,5 +135,75 @@ impl Store {
             entries.push(decoded.ok_or_else(|| StorageError::Corrupt("an audit entry cannot be read".into()))?);
         }
         Ok(entries)
+    }
+}
+
+fn read_event(txn: &RoTxn<WithoutTls>, tables: &Tables, seq: u64) -> Result<Option<Event>, StorageError> {
+    let Some(record) = read_record(txn, tables, seq)? else { return Ok(None) };
+    let json = record.json_string().ok_or_else(|| StorageError::Corrupt(format!("record {seq} cannot be read")))?;
+    Ok(Event::parse_trusted(&json))
+}
+
+impl Writer<'_, '_> {
+    /// A just-stored policy entry (checked by `admit`): if it is the newest of the entries
+    /// held for its key, its change becomes the policy. Returns whether the policy changed.
+    /// Any order of arrival leaves the same policy: each entry is compared with all held.
+    pub(crate) fn apply_policy_entry(&mut self, entry: &Event) -> Result<(), StorageError> {
+        let (Ok(version), Ok(change)) = (policy_log::version(entry), policy_log::change(entry)) else {
+            return Ok(());
+        };
+        let key = policy_log::key(&change);
+        let index = self.tables.time_index(TimeIndex::Tag);
+        let mut newest = true;
+        for dup in index.duplicates_from(self.txn, &schema::tag_prefix(b'd', &key), &schema::time_dup(0, 0))? {
+            let seq = schema::split_time_suffix(dup?).1;
+            let Some(held) = read_event(self.txn, self.tables, seq)? else { continue };
+            let same_key = held.kind() == POLICY_ENTRY_KIND && held.tag_values("d").next() == Some(key.as_str());
+            if same_key && policy_log::version(&held).is_ok_and(|other| other > version) {
+                newest = false;
+                break;
+            }
+        }
+        if newest {
+            self.set_policy(&change)?;
+        }
+        Ok(())
+    }
+
+    /// Writes one decision to the `policy` table (a banned event is removed too).
+    fn set_policy(&mut self, change: &Change) -> Result<(), StorageError> {
+        let table = self.tables.policy;
+        let txn = &mut *self.txn;
+        match change {
+            Change::BanPubkey(pubkey, reason) => table.put(txn, &keyed(BANNED_PUBKEY, pubkey), reason.as_bytes())?,
+            Change::UnbanPubkey(pubkey) => {
+                table.delete(txn, &keyed(BANNED_PUBKEY, pubkey))?;
+            }
+            Change::AllowPubkey(pubkey, reason) => table.put(txn, &keyed(ALLOWED_PUBKEY, pubkey), reason.as_bytes())?,
+            Change::UnallowPubkey(pubkey) => {
+                table.delete(txn, &keyed(ALLOWED_PUBKEY, pubkey))?;
+            }
+            Change::BanEvent(id, reason) => {
+                table.put(txn, &keyed(BANNED_EVENT, id), reason.as_bytes())?;
+                if let Some(seq) = crate::tables::seq_of_id(self.txn, self.tables, id)? {
+                    self.remove(seq)?;
+                }
+            }
+            Change::AllowEvent(id) => {
+                table.delete(txn, &keyed(BANNED_EVENT, id))?;
+            }
+            Change::AllowKind(kind) => table.put(txn, &keyed(ALLOWED_KIND, &kind.to_be_bytes()), &[])?,
+            Change::DisallowKind(kind) => {
+                table.delete(txn, &keyed(ALLOWED_KIND, &kind.to_be_bytes()))?;
+            }
+            Change::BlockIp(ip, reason) => table.put(txn, &keyed(BLOCKED_IP, &ip_bytes(*ip)), reason.as_bytes())?,
+            Change::UnblockIp(ip) => {
+                table.delete(txn, &keyed(BLOCKED_IP, &ip_bytes(*ip)))?;
+            }
+            Change::RelayName(name) => table.put(txn, &[RELAY_NAME], name.as_bytes())?,
+            Change::RelayDescription(text) => table.put(txn, &[RELAY_DESCRIPTION], text.as_bytes())?,
+            Change::RelayIcon(icon) => table.put(txn, &[RELAY_ICON], icon.as_bytes())?,
+        }
+        Ok(())
     }
 }

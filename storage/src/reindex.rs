@@ -67,6 +67,7 @@ pub fn reindex_search(
         node_id,
         epoch,
         relay_urls: Vec::new(),
+        admin_pubkeys: Vec::new(),
         search_kinds: kinds,
         search_candidates_max: 0,
         seq_floor: Default::default(),

@@ -43,6 +43,9 @@ pub struct StoreOptions {
     /// This relay's URLs, for NIP-62 requests that name one (`ALL_RELAYS` always applies): its
     /// own `relay_url` and, in a cluster, every URL the cluster serves under.
     pub relay_urls: Vec<String>,
+    /// The operators (NIP-86 `admin_pubkeys`): a policy entry (`policy_log`) is stored and
+    /// applied only if one of them signed its authorization.
+    pub admin_pubkeys: Vec<parrhesia_engine::Pubkey>,
     /// The kinds whose content NIP-50 search indexes. A new store records them; an existing
     /// store that records others is refused (`parrhesia-tools reindex` changes them). `None`:
     /// whatever the store records (`DEFAULT_SEARCH_KINDS` for a new one).
@@ -60,6 +63,7 @@ impl Default for StoreOptions {
             node_id: [0; 32],
             as_stored_node: false,
             relay_urls: Vec::new(),
+            admin_pubkeys: Vec::new(),
             search_kinds: None,
             search_candidates_max: 1024,
         }
@@ -79,6 +83,7 @@ pub struct Store {
     pub(crate) node_id: [u8; 32],
     pub(crate) epoch: u64,
     pub(crate) relay_urls: Vec<String>,
+    pub(crate) admin_pubkeys: Vec<parrhesia_engine::Pubkey>,
     /// The kinds the word index holds (`META_SEARCH_KINDS`).
     pub(crate) search_kinds: Vec<u16>,
     pub(crate) search_candidates_max: usize,
@@ -124,6 +129,7 @@ impl Store {
             node_id,
             epoch,
             relay_urls: options.relay_urls.clone(),
+            admin_pubkeys: options.admin_pubkeys.clone(),
             search_kinds,
             search_candidates_max: options.search_candidates_max,
             seq_floor: Default::default(),

@@ -3,6 +3,7 @@
 //! NIP-40 expiration and NIP-62 vanish. Also the expiration sweep.
 
 use heed::{EnvFlags, FlagSetMode, RoTxn, RwTxn, WithoutTls};
+use parrhesia_engine::policy_log::{self, POLICY_ENTRY_KIND};
 use parrhesia_engine::{Event, KindClass, Prefix, Reason};
 
 use crate::counts::PendingCounts;
@@ -301,6 +302,11 @@ impl Writer<'_, '_> {
         if tables.deleted.get(self.read(), &deleted_id)?.is_some() {
             return Ok(refuse(Prefix::Blocked, "this event was deleted by its author"));
         }
+        if event.kind() == POLICY_ENTRY_KIND
+            && let Err(reason) = policy_log::check(event, &self.store.admin_pubkeys)
+        {
+            return Ok(Admission::Refuse(Outcome::Rejected(reason)));
+        }
         let mut banned = [schema::BANNED_EVENT; 33];
         banned[1..].copy_from_slice(event.id());
         if tables.policy.get(self.read(), &banned)?.is_some() {
@@ -446,11 +452,12 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    /// NIP-09 and NIP-62 effects of a just-stored event.
+    /// NIP-09, NIP-62 and NIP-86 (policy entry) effects of a just-stored event.
     fn apply_effects(&mut self, event: &Event) -> Result<(), StorageError> {
         match event.kind() {
             KIND_DELETION => self.delete_referenced(event),
             KIND_VANISH if self.vanish_applies(event) => self.vanish(event),
+            POLICY_ENTRY_KIND => self.apply_policy_entry(event),
             _ => Ok(()),
         }
     }

@@ -5,7 +5,8 @@
 mod common;
 
 use common::{event, filter, hex, ids, keys, open};
-use parrhesia_engine::{Event, Prefix};
+use parrhesia_engine::policy::Change;
+use parrhesia_engine::{Event, Keys, Prefix};
 use parrhesia_storage::{Durability, Outcome, ScanBudget, Store, StoreOptions, StoredEvent};
 
 const NOW: u64 = 1_700_000_000;
@@ -546,24 +547,32 @@ fn a_single_node_store_joins_a_cluster_under_a_key() {
     assert_eq!(Store::open(dir.path(), &tools).unwrap().node_id(), &[4; 32], "tools open it as its node");
 }
 
-/// NIP-86 decisions persist; a banned event is removed and refused from then on (also through
-/// `apply`, which replication and import use); every call is in the audit log, in order.
+/// A policy entry (`policy_log`) signed by `admin` for `change`, accepted by node `node` at
+/// `unix_ms`, its authorization made at `created_at`.
+fn policy_entry(admin: &Keys, change: &Change, created_at: u64, node: u8, unix_ms: u64) -> Event {
+    let body = parrhesia_engine::management::body(change);
+    let request =
+        parrhesia_engine::nip98::HttpRequest { url: "http://relay.test/", method: "POST", body: body.as_bytes() };
+    let auth = parrhesia_engine::nip98::sign(admin, &request, created_at);
+    parrhesia_engine::policy_log::entry_event(&keys(90), &auth, &body, change, &[node; 32], unix_ms)
+}
+
+fn open_managed(dir: &tempfile::TempDir, admin: &Keys) -> common::Checked {
+    let options = StoreOptions { admin_pubkeys: vec![*admin.public_key()], ..StoreOptions::default() };
+    common::Checked(Store::open(dir.path(), &options).expect("store opens"))
+}
+
+/// NIP-86 decisions arrive as policy entries and persist; a banned event is removed and
+/// refused from then on (also through `apply`, which replication and import use); an entry
+/// not signed by an admin of this store is refused; calls are in the audit log, in order.
 #[test]
-fn policy_changes_persist_and_banned_events_stay_out() {
-    use parrhesia_engine::policy::Change;
+fn policy_entries_persist_and_banned_events_stay_out() {
     use parrhesia_storage::AuditEntry;
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    let (alice, bob) = (keys(1), keys(2));
+    let (alice, admin) = (keys(1), keys(2));
+    let store = open_managed(&dir, &admin);
     let note = event(&alice, NOW, 1, &[("t", "x")], "bad");
     assert_eq!(apply_one(&store, &note), Outcome::Stored { seq: 1 });
-    let audit = |number: u8, method: &str| AuditEntry {
-        unix_ms: 1_000 + u64::from(number),
-        caller: *bob.public_key(),
-        auth_id: [number; 32],
-        method: method.into(),
-        params: format!(r#"["{number}"]"#),
-    };
     let changes = [
         Change::BanEvent(*note.id(), "illegal".into()),
         Change::BanPubkey(*alice.public_key(), "spam".into()),
@@ -576,32 +585,74 @@ fn policy_changes_persist_and_banned_events_stay_out() {
     ];
     let mut expected = parrhesia_engine::policy::Policy::default();
     for (number, change) in changes.iter().enumerate() {
-        let removed = store.manage(Some(change), &audit(number as u8, "m")).unwrap();
-        assert_eq!(removed, number == 0, "only the ban of a stored event removes one");
+        let entry = policy_entry(&admin, change, NOW, 1, 1_000 + number as u64);
+        assert!(matches!(apply_one(&store, &entry), Outcome::Stored { .. }), "{change:?}");
         expected.apply(change);
     }
-    store.manage(None, &audit(99, "listbannedpubkeys")).unwrap();
     assert!(!by_id(&store, &note), "the banned event is gone");
     let (prefix, detail) = rejected(&apply_one(&store, &note));
     assert_eq!((prefix, detail.as_str()), (Prefix::Blocked, "this event is banned here"));
     assert_eq!(store.policy().unwrap(), expected);
     assert_eq!(expected.ip_blocked("192.0.2.1".parse().unwrap()), Some(""));
-    let log = store.audit_log(0).unwrap();
-    assert_eq!(log.len(), changes.len() + 1);
-    assert_eq!(log.last().unwrap(), &audit(99, "listbannedpubkeys"));
-    assert!(log.windows(2).all(|pair| pair[0].unix_ms < pair[1].unix_ms), "oldest first");
-    let recent = store.audit_log(1_005).unwrap();
+    assert_eq!(store.policy_entries().unwrap().len(), changes.len(), "every entry is kept");
+    let forged = policy_entry(&alice, &Change::UnbanPubkey(*alice.public_key()), NOW + 1, 1, 2_000);
+    let (prefix, detail) = rejected(&apply_one(&store, &forged));
     assert_eq!(
-        recent.iter().map(|entry| entry.unix_ms).collect::<Vec<_>>(),
-        [1_005, 1_006, 1_007, 1_099],
-        "from a time on"
+        (prefix, detail.as_str()),
+        (Prefix::Restricted, "policy entry: signed by a key that is not an admin here")
     );
+    let audit = |number: u8, method: &str| AuditEntry {
+        unix_ms: 1_000 + u64::from(number),
+        caller: *admin.public_key(),
+        auth_id: [number; 32],
+        method: method.into(),
+        params: format!(r#"["{number}"]"#),
+    };
+    for number in [5, 6, 99] {
+        store.record_call(&audit(number, "listbannedpubkeys")).unwrap();
+    }
+    let log = store.audit_log(0).unwrap();
+    assert_eq!(log, [audit(5, "listbannedpubkeys"), audit(6, "listbannedpubkeys"), audit(99, "listbannedpubkeys")]);
+    assert_eq!(store.audit_log(1_006).unwrap().len(), 2, "from a time on");
     drop(store);
-    let store = open(&dir);
+    let store = open_managed(&dir, &admin);
     assert_eq!(store.policy().unwrap(), expected, "the policy survives reopening");
     // Lifting the ban lets the event in again.
-    store.manage(Some(&Change::AllowEvent(*note.id())), &audit(100, "allowevent")).unwrap();
+    let lift = policy_entry(&admin, &Change::AllowEvent(*note.id()), NOW + 2, 1, 3_000);
+    assert!(matches!(apply_one(&store, &lift), Outcome::Stored { .. }));
     assert!(matches!(apply_one(&store, &note), Outcome::Stored { .. }));
+}
+
+/// Entries about one key decide by version whatever order they arrive in: every order of a
+/// ban, an unban and a ban again (same second, two nodes) leaves the same policy, and an entry
+/// that loses is kept but changes nothing.
+#[test]
+fn policy_entries_converge_in_any_order() {
+    let admin = keys(2);
+    let spammer = *keys(3).public_key();
+    let entries = [
+        policy_entry(&admin, &Change::BanPubkey(spammer, "first".into()), NOW, 1, 5_000),
+        policy_entry(&admin, &Change::UnbanPubkey(spammer), NOW, 2, 5_001),
+        policy_entry(&admin, &Change::BanPubkey(spammer, "again".into()), NOW + 1, 1, 4_000),
+        policy_entry(&admin, &Change::UnbanPubkey(spammer), NOW, 3, 5_001),
+    ];
+    let orders = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]];
+    for order in orders {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_managed(&dir, &admin);
+        for index in order {
+            assert!(matches!(apply_one(&store, &entries[index]), Outcome::Stored { .. }));
+        }
+        let policy = store.policy().unwrap();
+        assert_eq!(policy.banned_pubkeys.get(&spammer).map(String::as_str), Some("again"), "order {order:?}");
+        assert_eq!(store.policy_entries().unwrap().len(), entries.len());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_managed(&dir, &admin);
+    for index in [0, 3] {
+        apply_one(&store, &entries[index]);
+    }
+    assert!(store.policy().unwrap().banned_pubkeys.is_empty(), "the later of two same-second entries wins");
 }
 
 /// NIP-45 counts kept at write time equal a scan's count, and their registers equal the

@@ -65,9 +65,13 @@ pub fn run(url: &str, signed_url: Option<&str>, method: &str, params: &[String],
     }
 }
 
-/// `parrhesia-tools audit`: every management call the store recorded, one JSON object a line.
-pub fn audit(dir: &Path) -> Result<Done> {
+/// `parrhesia-tools audit`: every management call the store recorded, one JSON object a line;
+/// with `changes`, every policy entry it holds instead (`policy_changes`).
+pub fn audit(dir: &Path, changes: bool) -> Result<Done> {
     let store = crate::store_commands::open(dir)?;
+    if changes {
+        return policy_changes(&store);
+    }
     for entry in store.audit_log(0)? {
         let line = serde_json::json!({
             "time_ms": entry.unix_ms,
@@ -75,6 +79,38 @@ pub fn audit(dir: &Path) -> Result<Done> {
             "method": entry.method,
             "params": serde_json::from_str::<serde_json::Value>(&entry.params).unwrap_or_default(),
             "auth_id": parrhesia_engine::hex::encode(&entry.auth_id),
+        });
+        println!("{line}");
+    }
+    Ok(Done::Ok)
+}
+
+/// The policy log, oldest first: when (the admin's time, the accepting node's clock), who,
+/// what, on which node, and whether it is the newest of its key (the one in force).
+fn policy_changes(store: &parrhesia_storage::Store) -> Result<Done> {
+    use parrhesia_engine::policy_log;
+    let entries = store.policy_entries()?;
+    let mut newest: std::collections::HashMap<String, policy_log::Version> = std::collections::HashMap::new();
+    for entry in &entries {
+        if let (Some(key), Ok(version)) = (entry.tag_values("d").next(), policy_log::version(entry)) {
+            let held = newest.entry(key.to_string()).or_insert(version);
+            *held = (*held).max(version);
+        }
+    }
+    let hex = parrhesia_engine::hex::encode;
+    for entry in &entries {
+        let (Ok(version), Some(key)) = (policy_log::version(entry), entry.tag_values("d").next()) else { continue };
+        let auth = entry.tag_values("auth").next().and_then(parrhesia_engine::Event::parse_trusted);
+        let body: serde_json::Value = serde_json::from_str(entry.content()).unwrap_or_default();
+        let line = serde_json::json!({
+            "created_at": version.created_at,
+            "node_time_ms": version.unix_ms,
+            "node": hex(&version.node),
+            "caller": auth.as_ref().map(|auth| hex(auth.pubkey())),
+            "method": body.get("method"),
+            "params": body.get("params"),
+            "key": key,
+            "in_force": newest.get(key) == Some(&version),
         });
         println!("{line}");
     }

@@ -129,6 +129,15 @@ enum Command {
         age: Option<u64>,
         #[arg(long)]
         dry_run: bool,
+        /// A Nostr key file of one of the relay's `admin_pubkeys`: each event is removed by a
+        /// ban of its id (NIP-86 `banevent`), which in a cluster reaches every node, removes it
+        /// there and keeps it out of every store (replication, anti-entropy, import, sync).
+        /// Without it the events leave this store only.
+        #[arg(long, value_name = "FILE")]
+        admin_key: Option<PathBuf>,
+        /// The ban's reason, with --admin-key.
+        #[arg(long, default_value = "deleted by the operator", requires = "admin_key")]
+        reason: String,
     },
     /// Write a new node key (ed25519) to FILE with mode 0600 and print its public key (64
     /// lowercase hex). Refuses to overwrite an existing file.
@@ -167,7 +176,12 @@ enum Command {
     },
     /// Print the store's audit log of management calls, oldest first, one JSON object a line.
     /// Read-only: the relay may keep running.
-    Audit,
+    Audit {
+        /// Print instead every policy change the store holds (the policy log: changes made on
+        /// any node of the cluster), with the node it was made on and whether it is in force.
+        #[arg(long)]
+        changes: bool,
+    },
     /// Print the public key of the node key in FILE.
     Pubkey { file: PathBuf },
     /// Give the store to another node key (a rotated key; the relay must be stopped): its
@@ -230,7 +244,7 @@ fn main() -> ExitCode {
         Command::Reindex { search_kinds } => {
             data_dir().and_then(|dir| store_commands::reindex(&dir, search_kinds.as_deref()))
         }
-        Command::Delete { filter, age, dry_run } => data_dir().and_then(|dir| {
+        Command::Delete { filter, age, dry_run, admin_key, reason } => data_dir().and_then(|dir| {
             let filters = match (filter, age) {
                 (Some(filter), _) => parse_filters(&filter)?,
                 (None, Some(age)) => {
@@ -238,7 +252,13 @@ fn main() -> ExitCode {
                 }
                 (None, None) => unreachable!("clap requires one"),
             };
-            store_commands::delete(&dir, &filters, dry_run)
+            let deletion = store_commands::Deletion {
+                filters: &filters,
+                dry_run,
+                admin_key: admin_key.as_deref(),
+                reason: &reason,
+            };
+            store_commands::delete(&dir, &deletion)
         }),
         Command::Sync { url, filter, dir, window, write_policy, write_policy_timeout_ms } => {
             data_dir().and_then(|directory| {
@@ -260,7 +280,7 @@ fn main() -> ExitCode {
             admin::run(&url, signed_url.as_deref(), &method, &params, &key)
         }
         Command::Health { url, timeout_ms } => health::run(url.as_deref(), Duration::from_millis(timeout_ms)),
-        Command::Audit => data_dir().and_then(|dir| admin::audit(&dir)),
+        Command::Audit { changes } => data_dir().and_then(|dir| admin::audit(&dir, changes)),
         Command::Rekey { node_key_file } => data_dir().and_then(|dir| store_commands::rekey(&dir, &node_key_file)),
         Command::Pubkey { file } => NodeKey::load(&file)
             .map(|key| {
@@ -338,7 +358,11 @@ fn parse_filters(text: &str) -> Result<Vec<Filter>> {
 }
 
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+    unix_now_ms() / 1000
+}
+
+pub fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 fn keygen(out: &Path) -> Result<Done> {

@@ -155,27 +155,84 @@ pub fn reindex(data_dir: &Path, kinds: Option<&[u16]>) -> Result<Done> {
     Ok(Done::Ok)
 }
 
-pub fn delete(data_dir: &Path, filters: &[Filter], dry_run: bool) -> Result<Done> {
-    if filters.iter().any(Filter::matches_everything) {
+/// How `delete` removes: from this store only, or as an admin's `banevent` per event.
+pub struct Deletion<'a> {
+    pub filters: &'a [Filter],
+    pub dry_run: bool,
+    /// The admin's key file: each event is removed by a policy entry banning its id, which
+    /// replicates to every node of a cluster and keeps the event out everywhere.
+    pub admin_key: Option<&'a Path>,
+    pub reason: &'a str,
+}
+
+pub fn delete(data_dir: &Path, deletion: &Deletion) -> Result<Done> {
+    if deletion.filters.iter().any(Filter::matches_everything) {
         bail!("the filter matches every event; to empty the store, remove its directory");
     }
-    let _lock = if dry_run { None } else { Some(lock(data_dir, "delete")?) };
-    let store = open(data_dir)?;
-    let seqs = store.matching(filters, crate::unix_now()).context("finding the matching events")?;
-    if dry_run {
+    let admin = deletion.admin_key.map(crate::admin::load_secret).transpose()?;
+    let _lock = if deletion.dry_run { None } else { Some(lock(data_dir, "delete")?) };
+    let options = StoreOptions {
+        as_stored_node: true,
+        admin_pubkeys: admin.iter().map(|keys| *keys.public_key()).collect(),
+        ..StoreOptions::default()
+    };
+    let store = Store::open_existing(data_dir, &options)
+        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    let seqs = store.matching(deletion.filters, crate::unix_now()).context("finding the matching events")?;
+    if deletion.dry_run {
         eprintln!("would delete {} events from {} (dry run)", seqs.len(), data_dir.display());
         return Ok(Done::Ok);
     }
     let bar = crate::progress::counter("events deleted");
     let mut removed = 0;
     for batch in seqs.chunks(DELETE_BATCH_EVENTS_MAX) {
-        removed += store.remove_events(batch, DELETE_BATCH_EVENTS_MAX).context("deleting")?;
+        removed += match &admin {
+            Some(admin) => ban_events(&store, admin, batch, deletion.reason)?,
+            None => store.remove_events(batch, DELETE_BATCH_EVENTS_MAX).context("deleting")?,
+        };
         bar.set_position(removed);
     }
     store.flush().context("flushing the store")?;
     bar.finish_and_clear();
     eprintln!("deleted {removed} events from {}", data_dir.display());
+    if admin.is_none() && store.node_id() != &[0; 32] {
+        eprintln!(
+            "from this store only: its peers still hold them and will send them back; pass --admin-key \
+             (a key in admin_pubkeys) to delete them on every node and keep them out"
+        );
+    }
     Ok(Done::Ok)
+}
+
+/// Removes the events `seqs` by storing, for each, a policy entry banning its id (NIP-86
+/// `banevent`, signed by `admin` as the relay would have recorded the call). Returns how many
+/// events went.
+fn ban_events(store: &Store, admin: &parrhesia_engine::Keys, seqs: &[u64], reason: &str) -> Result<u64> {
+    use parrhesia_engine::policy::Change;
+    let (now, now_ms) = (crate::unix_now(), crate::unix_now_ms());
+    let entries: Vec<parrhesia_engine::Event> = store
+        .ids_of(seqs)?
+        .into_iter()
+        .map(|id| {
+            let change = Change::BanEvent(id, reason.to_string());
+            let body = parrhesia_engine::management::body(&change);
+            let request = parrhesia_engine::nip98::HttpRequest {
+                url: "parrhesia-tools:delete",
+                method: "POST",
+                body: body.as_bytes(),
+            };
+            let auth = parrhesia_engine::nip98::sign(admin, &request, now);
+            parrhesia_engine::policy_log::entry_event(admin, &auth, &body, &change, store.node_id(), now_ms)
+        })
+        .collect();
+    let outcomes = store.apply(&entries, now).context("storing the bans")?;
+    if let Some(refused) = outcomes.iter().find_map(|outcome| match outcome {
+        parrhesia_storage::Outcome::Rejected(reason) => Some(reason),
+        _ => None,
+    }) {
+        bail!("the store refused a ban: {refused}");
+    }
+    Ok(entries.len() as u64)
 }
 
 /// Gives the store to the node key in `key_file` (a rotated key; the relay must be stopped).

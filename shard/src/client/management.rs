@@ -1,8 +1,9 @@
 //! NIP-86 relay management over HTTP: `POST` on the relay's URL with
 //! `Content-Type: application/nostr+json+rpc`, authorized by a NIP-98 header from a pubkey in
 //! `admin_pubkeys`. The shard checks the header, the caller and the body; the writer refuses a
-//! reused authorization, records the call (audit log) and its change in one transaction, and
-//! hands the new policy to every shard.
+//! reused authorization, records the call (audit log), stores its change as a policy entry
+//! (replicated to every node of a cluster, each of which checks the admin's signature again)
+//! and hands the new policy to every shard.
 
 use std::time::Duration;
 
@@ -60,13 +61,9 @@ pub async fn serve(shard: &Shard, stream: &mut TcpStream, request: &parrhesia_ne
     if member_call && shard.members.is_none() {
         return answer(400, failure("invalid: membership (NIP-43) is off on this relay (nip43 = false)"));
     }
-    let call = ManageRequest {
-        ticket: 0,
-        caller: *event.pubkey(),
-        auth_id: *event.id(),
-        auth_created_at: event.created_at(),
-        request,
-    };
+    // `Request::decode` read the body as JSON, so it is UTF-8.
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let call = ManageRequest { ticket: 0, auth: event, body, request };
     let asked = call.request.call.clone();
     match shard.manage(call).await {
         Some(ManageAnswer::Done(result, generation)) => {

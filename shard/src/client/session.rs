@@ -541,6 +541,12 @@ async fn handle_event(
             "this relay takes events only from authenticated clients (NIP-42)",
         ));
     }
+    if event.kind() == parrhesia_engine::policy_log::POLICY_ENTRY_KIND {
+        return refuse(Reason::new(
+            Prefix::Restricted,
+            "this kind is the relay's policy log: NIP-86 calls make its entries",
+        ));
+    }
     // The operator's bans and allow-lists (NIP-86): map lookups, before any other work.
     let allowed = shard.policy.borrow().check_event(&event);
     if let Err(reason) = allowed.and_then(|()| parrhesia_engine::marmot::check_event(&event)) {

@@ -442,7 +442,7 @@ pub fn admission(config: &ClusterConfig, me: NodeId) -> Admission {
 /// A link's traffic classes besides control, and which of them carry what.
 pub struct LinkClasses {
     /// Replication, live, sync, then for each of `traffic_classes` its live queue and its
-    /// stored-events queue.
+    /// stored-events queue, then the policy log's queue.
     pub classes: Vec<ClassConfig>,
     /// Ephemeral kinds with a class of their own: the class's live queue.
     pub kind_class: HashMap<u16, usize>,
@@ -486,6 +486,14 @@ pub fn link_classes(config: &ClusterConfig) -> LinkClasses {
             drop_oldest: false,
         });
     }
+    // The policy log's class comes after the configured ones (`ClusterConfig::log_classes`).
+    log_class_queue.push(classes.len());
+    classes.push(ClassConfig {
+        name: format!("{}_stored", crate::config::POLICY_CLASS),
+        weight: config.link_replication_weight,
+        bytes_max: config.link_queue_bytes_max,
+        drop_oldest: false,
+    });
     LinkClasses { classes, kind_class, log_class_queue }
 }
 

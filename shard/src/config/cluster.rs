@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use documented::DocumentedFields;
+use parrhesia_engine::policy_log::POLICY_ENTRY_KIND;
 use serde::{Deserialize, Serialize};
 
 use super::values::LinkEncryption;
@@ -120,6 +121,10 @@ impl Default for ClusterConfig {
     }
 }
 
+/// The policy log's class (`policy_log`): NIP-86 changes travel in a log and a queue of their
+/// own, so a backlog of other events never holds a ban back. Never dropped, like every log.
+pub const POLICY_CLASS: &str = "policy";
+
 impl ClusterConfig {
     pub(super) fn validate(&self) -> anyhow::Result<()> {
         let required = [
@@ -167,27 +172,38 @@ impl ClusterConfig {
             let kinds: Vec<u16> =
                 kinds.split(',').map(|kind| kind.trim().parse()).collect::<Result<_, _>>().ok().with_context(bad)?;
             // (`<name>_stored` is the queue of the class's stored events.)
-            let reserved = ["control", "replication", "live", "sync"].contains(&name) || name.ends_with("_stored");
+            let reserved =
+                ["control", "replication", "live", "sync", POLICY_CLASS].contains(&name) || name.ends_with("_stored");
             if name.is_empty() || reserved || classes.iter().any(|(known, _, _)| known == name) {
                 bail!(
                     "configuration key `cluster.traffic_classes`: the class name {name:?} is empty, reserved or repeated"
                 );
             }
+            if kinds.contains(&POLICY_ENTRY_KIND) {
+                bail!(
+                    "configuration key `cluster.traffic_classes`: kind {POLICY_ENTRY_KIND} (the policy log) has a \
+                     class of its own"
+                );
+            }
             classes.push((name.to_string(), weight, kinds));
         }
-        if classes.len() > 255 {
-            bail!("configuration key `cluster.traffic_classes`: at most 255 classes");
+        if classes.len() > 254 {
+            bail!("configuration key `cluster.traffic_classes`: at most 254 classes (one more is the policy log's)");
         }
         Ok(classes)
     }
 
-    /// The kinds of `traffic_classes` and their class numbers (1, 2, ... in list order): the
-    /// store numbers a node's own events of those kinds in a log per class.
+    /// The kinds of `traffic_classes` and their class numbers (1, 2, ... in list order), then
+    /// the policy log's kind in the class after them: the store numbers a node's own events of
+    /// those kinds in a log per class.
     pub fn log_classes(&self) -> anyhow::Result<std::collections::HashMap<u16, u8>> {
-        let classes = self.kind_classes()?.into_iter().enumerate();
-        let numbered =
-            classes.flat_map(|(index, (_, _, kinds))| kinds.into_iter().map(move |kind| (kind, index as u8 + 1)));
-        Ok(numbered.collect())
+        let classes = self.kind_classes()?;
+        let policy_class = classes.len() as u8 + 1;
+        let numbered = classes
+            .into_iter()
+            .enumerate()
+            .flat_map(|(index, (_, _, kinds))| kinds.into_iter().map(move |kind| (kind, index as u8 + 1)));
+        Ok(numbered.chain([(POLICY_ENTRY_KIND, policy_class)]).collect())
     }
 
     /// The allowed peers as keys (validated at load).

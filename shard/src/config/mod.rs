@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 mod cluster;
 mod values;
 
-pub use cluster::ClusterConfig;
+pub use cluster::{ClusterConfig, POLICY_CLASS};
 use values::parse_rate;
 pub use values::{AuthRequired, DurabilitySetting, LinkEncryption, LogFormat, OverflowPolicy};
 

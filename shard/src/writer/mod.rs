@@ -3,28 +3,27 @@
 //! publishes the committed events, in sequence order, to every shard.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use glommio::channels::local_channel;
 use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
-use parrhesia_engine::management::Call;
 use parrhesia_engine::{Prefix, Reason};
 use parrhesia_net::cluster::replication::AppliedBatch;
-use parrhesia_storage::{AuditEntry, Outcome, StorageError, Store};
+use parrhesia_storage::{Outcome, StorageError, Store};
 
-use crate::messages::{
-    Commit, ManageAnswer, ManageRequest, ReplicatedBatch, StoreRequest, ToWriter, WriterNotice, WriterRequest,
-};
+use crate::messages::{Commit, ManageRequest, ReplicatedBatch, StoreRequest, ToWriter, WriterNotice, WriterRequest};
 use crate::metrics::WriterMetrics;
 use crate::startup::{StartupSteps, Step};
 use crate::system::{unix_now, unix_now_ms};
 
+mod management;
 mod retention;
 mod space;
 
+use management::{Management, Outlets, holds_entry};
 use retention::RetentionRun;
 use space::{FULL_RETRY_PAUSE, STORE_FULL, SpaceWatch};
 
@@ -46,6 +45,9 @@ pub struct WriterSetup {
     pub management_auth_window_seconds: u64,
     /// The operator's policy as stored at start.
     pub policy: parrhesia_engine::policy::Policy,
+    /// Signs this node's policy entries; this node's cluster key (zeros without a cluster).
+    pub policy_keys: parrhesia_engine::Keys,
+    pub node: [u8; 32],
     /// The retention rules, and how often a pass starts.
     pub retention: parrhesia_engine::retention::Retention,
     pub retention_interval: Duration,
@@ -111,7 +113,13 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         setup.startup.mark(Step::WriterCommits(shard));
     }
     let mut report = WriterReport::default();
-    let mut management = Management::new(&setup.store, setup.policy, setup.management_auth_window_seconds);
+    let mut management = Management::new(
+        &setup.store,
+        setup.policy,
+        setup.management_auth_window_seconds,
+        setup.policy_keys,
+        setup.node,
+    );
     let mut last_flush = Instant::now();
     let mut last_sweep = Instant::now();
     let space = SpaceWatch::new(setup.metrics.clone());
@@ -130,7 +138,8 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         let pulled = if space.replication_paused() { None } else { replicated.borrow_mut().pop_front() };
         let managed: Vec<(usize, ManageRequest)> = calls.borrow_mut().drain(..).collect();
         if !managed.is_empty() {
-            management.serve(&setup.store, managed, &commits).await;
+            let outlets = Outlets { shards: &commits, notices: &notices, metrics: &setup.metrics, space: &space };
+            management.serve(&setup.store, managed, &outlets).await;
         }
         if batch.is_empty() && pulled.is_none() {
             if open_channels.get() == 0 {
@@ -152,8 +161,11 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
         }
         match pulled {
             Some(ToWriter::Replicated(pulled)) => {
-                report.replicated_stored +=
-                    commit_replicated(&setup.store, pulled, &commits, &notices, &setup.metrics, &space).await;
+                let stored = commit_replicated(&setup.store, pulled, &commits, &notices, &setup.metrics, &space).await;
+                report.replicated_stored += stored.len() as u64;
+                if holds_entry(&stored) {
+                    management.refresh(&setup.store, &commits).await;
+                }
             }
             Some(ToWriter::Repair(events)) => {
                 // As a client's events: stored in this node's own log, fanned out, and the
@@ -161,8 +173,12 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
                 let batch = events.into_iter().map(|event| (usize::MAX, StoreRequest { ticket: 0, event })).collect();
                 let stored = commit(&setup.store, batch, &commits, &setup.metrics, &management.policy, &space).await;
                 report.events_stored += stored.len() as u64;
+                let refresh = holds_entry(&stored);
                 if !stored.is_empty() {
                     notify_cluster(&notices, WriterNotice::Committed(stored)).await;
+                }
+                if refresh {
+                    management.refresh(&setup.store, &commits).await;
                 }
             }
             None => {}
@@ -189,103 +205,6 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
     report
 }
 
-/// NIP-86 calls: the policy as stored, and the NIP-98 authorizations already taken (node-wide:
-/// every call passes here), each kept until it could no longer be valid.
-struct Management {
-    policy: parrhesia_engine::policy::Policy,
-    /// auth event id -> the Unix time after which it is refused by its age anyway
-    taken: HashMap<parrhesia_engine::Id, u64>,
-    window_seconds: u64,
-    /// Counts the changes recorded since start (the policy every shard started with is 0).
-    generation: u64,
-}
-
-impl Management {
-    /// `policy` as the runtime read it at start (the shards started with the same).
-    fn new(store: &Store, policy: parrhesia_engine::policy::Policy, window_seconds: u64) -> Management {
-        // Authorizations recorded before a restart stay taken for as long as they are valid:
-        // only calls of the last two windows can hold one.
-        let now = unix_now();
-        let since_ms = now.saturating_sub(2 * window_seconds).saturating_mul(1000);
-        let taken = store
-            .audit_log(since_ms)
-            .unwrap_or_else(|error| {
-                tracing::warn!(%error, "reading the audit log failed; recent authorizations are not known taken");
-                Vec::new()
-            })
-            .into_iter()
-            .map(|entry| (entry.auth_id, entry.unix_ms / 1000 + 2 * window_seconds))
-            .filter(|(_, until)| *until >= now)
-            .collect();
-        Management { policy, taken, window_seconds, generation: 0 }
-    }
-
-    /// Records each call (refusing a reused authorization), answers each shard's calls and
-    /// gives every shard the new policy if one changed it.
-    async fn serve(
-        &mut self,
-        store: &Store,
-        calls: Vec<(usize, ManageRequest)>,
-        shards: &[glommio::channels::shared_channel::ConnectedSender<Commit>],
-    ) {
-        let now = unix_now();
-        self.taken.retain(|_, until| *until >= now);
-        let mut answers: Vec<Vec<(u64, ManageAnswer)>> = vec![Vec::new(); shards.len()];
-        let mut changed = false;
-        for (shard, call) in calls {
-            let answer = self.answer(store, &call);
-            changed |= matches!(answer, ManageAnswer::Done(..)) && matches!(call.request.call, Call::Change(_));
-            if let Some(answers) = answers.get_mut(shard) {
-                answers.push((call.ticket, answer));
-            }
-        }
-        let policy = changed.then(|| (self.generation, Arc::new(self.policy.clone())));
-        for (sender, answers) in shards.iter().zip(answers) {
-            if policy.is_none() && answers.is_empty() {
-                continue;
-            }
-            let commit = Commit { policy: policy.clone(), answers, ..Commit::stored(Vec::new(), Arc::new([])) };
-            let _ = sender.send(commit).await;
-        }
-    }
-
-    fn answer(&mut self, store: &Store, call: &ManageRequest) -> ManageAnswer {
-        let auth_id = call.auth_id;
-        if self.taken.contains_key(&auth_id) {
-            return ManageAnswer::Replayed;
-        }
-        let change = match &call.request.call {
-            Call::Change(change) => Some(change),
-            _ => None,
-        };
-        let audit = AuditEntry {
-            unix_ms: unix_now_ms(),
-            caller: call.caller,
-            auth_id,
-            method: call.request.method.clone(),
-            params: serde_json::Value::Array(call.request.params.clone()).to_string(),
-        };
-        match store.manage(change, &audit) {
-            Ok(removed) => {
-                self.taken.insert(auth_id, call.auth_created_at + self.window_seconds);
-                if let Some(change) = change {
-                    self.policy.apply(change);
-                    self.generation += 1;
-                }
-                tracing::info!(method = %call.request.method, caller = %parrhesia_engine::hex::encode(&call.caller), removed, "management call");
-                ManageAnswer::Done(
-                    parrhesia_engine::management::result(&call.request.call, &self.policy),
-                    self.generation,
-                )
-            }
-            Err(error) => {
-                tracing::warn!(%error, method = %call.request.method, "recording a management call failed");
-                ManageAnswer::Failed
-            }
-        }
-    }
-}
-
 type Notices = Rc<RefCell<Option<glommio::channels::shared_channel::ConnectedSender<WriterNotice>>>>;
 
 /// Tells the cluster executor (if any, and if still there).
@@ -300,7 +219,7 @@ async fn notify_cluster(notices: &Notices, notice: WriterNotice) {
 }
 
 /// Stores one pulled batch with its cursor, fans its new events out on every shard, and
-/// tells the cluster. Returns how many events were stored. The events are fanned out once the
+/// tells the cluster. Returns the events stored (none if the commit failed). The events are fanned out once the
 /// batch is applied and before its commit (its flush): their origin made them durable
 /// already, and the commit is the slowest step between a peer's commit and delivery here. A
 /// commit that then fails takes them back (the shards keep REQs and later deliveries exact)
@@ -312,7 +231,7 @@ async fn commit_replicated(
     notices: &Notices,
     metrics: &WriterMetrics,
     space: &SpaceWatch,
-) -> u64 {
+) -> Arc<[(u64, parrhesia_engine::Event)]> {
     let ReplicatedBatch { origin, epoch, from_seq, next_seq, events, positions, origin_commit_unix_ms } = batch;
     let applied = |stored| AppliedBatch { origin, epoch, from_seq, next_seq, stored };
     let started = Instant::now();
@@ -323,7 +242,7 @@ async fn commit_replicated(
         Ok(None) => {
             // An earlier batch of this log failed: this one would leave a gap.
             notify_cluster(notices, WriterNotice::Applied(applied(false))).await;
-            return 0;
+            return Arc::new([]);
         }
         Err(error) => {
             if space.refused(&error, SOURCE_REPLICATION, count) {
@@ -333,7 +252,7 @@ async fn commit_replicated(
                 tracing::warn!(%error, events = count, "storing a replicated batch failed; it will be pulled again");
             }
             notify_cluster(notices, WriterNotice::Applied(applied(false))).await;
-            return 0;
+            return Arc::new([]);
         }
     };
     let stored = stored_events(staged.outcomes(), events.into_iter().map(|(_, event)| event));
@@ -373,7 +292,7 @@ async fn commit_replicated(
             }
         }
         notify_cluster(notices, WriterNotice::Applied(applied(false))).await;
-        return 0;
+        return Arc::new([]);
     }
     metrics.events_stored[SOURCE_REPLICATION].add(stored.len() as u64);
     if !stored.is_empty() {
@@ -384,7 +303,7 @@ async fn commit_replicated(
         entry.1 += bytes as u64;
     }
     notify_cluster(notices, WriterNotice::Applied(applied(true))).await;
-    stored.len() as u64
+    stored
 }
 
 /// Debug builds only: `FAILPOINT_PARRHESIA_REPLICATED_COMMIT=N` fails every Nth commit of a
@@ -415,7 +334,14 @@ async fn commit(
     let (routes, events): (Vec<(usize, u64)>, Vec<_>) =
         batch.into_iter().map(|(shard, request)| ((shard, request.ticket), request.event)).unzip();
     // Events are moved, never cloned: the admitted ones to the store, the refused ones dropped.
-    let verdicts: Vec<Result<(), Reason>> = events.iter().map(|event| policy.check_event(event)).collect();
+    // A policy entry answers to the admin who signed it (storage checks), not to the policy.
+    let verdicts: Vec<Result<(), Reason>> = events
+        .iter()
+        .map(|event| match event.kind() {
+            parrhesia_engine::policy_log::POLICY_ENTRY_KIND => Ok(()),
+            _ => policy.check_event(event),
+        })
+        .collect();
     let admitted: Vec<parrhesia_engine::Event> =
         events.into_iter().zip(&verdicts).filter(|(_, verdict)| verdict.is_ok()).map(|(event, _)| event).collect();
     let started = Instant::now();

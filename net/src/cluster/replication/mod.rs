@@ -608,6 +608,10 @@ impl Replicator {
         store: &impl LogStore,
         committed: Vec<(u64, EventProbe)>,
     ) -> Vec<Action> {
+        // Told twice (positions must keep increasing): counted and remembered once.
+        let last = self.recent.back().map(|last| last.position);
+        let committed: Vec<(u64, EventProbe)> =
+            committed.into_iter().filter(|(position, _)| last.is_none_or(|last| *position > last)).collect();
         for (&peer, state) in &self.peers {
             let live = self.live.entry(peer).or_default();
             let summary = state.interest.current(now_ms, self.config.summary_stale_ms);
@@ -624,7 +628,7 @@ impl Replicator {
         }
         for (position, probe) in committed {
             if self.recent.back().is_some_and(|last| last.position >= position) {
-                continue; // told twice: keep positions increasing
+                continue; // out of order within one notice: keep positions increasing
             }
             self.recent.push_back(Recent { position, committed_ms: now_ms, probe });
         }
