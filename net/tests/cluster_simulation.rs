@@ -10,6 +10,15 @@
 //! move back within a log; no node delivers an event twice; the bytes queued on a link stay
 //! within their bound.
 //!
+//! The policy log rides along: some published events are policy entries (a NIP-86 change as
+//! `parrhesia_engine::policy_log` makes it): bans and unbans of a few keys, and bans of an
+//! acknowledged event (a tombstone: `banevent`, `parrhesia-tools delete --admin-key`). The
+//! simulated store applies them as the real one does (storing an entry applies it if it is the
+//! newest of its key among the entries held; a banned event is removed and refused from then
+//! on). Checked after every step: no node holds an event it has banned. After quiescence: every
+//! node's policy is the fold of the entries it holds and the same on every node, and a banned
+//! event is nowhere.
+//!
 //! Phase C rides along: each process subscribes to and drops random authors (interest
 //! summaries, with summary frames lost at random), and own-log pulls linger. Checked after
 //! every step: no pull lingers while one of its waiting events matches the puller's summary
@@ -18,7 +27,8 @@
 //! The simulated store also keeps the store contract (`parrhesia_net::cluster::store_contract`)
 //! the node's LMDB store is held to, so the two cannot drift apart unseen.
 //!
-//! `PARRHESIA_SIM_SEEDS` sets how many seeds run (default 1000); `PARRHESIA_SEED` replays one.
+//! `PARRHESIA_SIM_SEEDS` sets how many seeds run (default 1000) and `PARRHESIA_SIM_FIRST_SEED`
+//! the first (default: the Unix time); `PARRHESIA_SEED` replays one.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -82,6 +92,48 @@ fn author_key(author: u8) -> InterestKey {
     InterestKey::of(&IndexKey::Author(&[author; 32]))
 }
 
+/// A policy entry's id: byte 8 marks it, byte 9 is its change, 10 the key it is about, 11
+/// the node that accepted it, 16..24 the banned event's number, 24..32 the admin's time.
+const ENTRY: u8 = 0x86;
+const BAN: u8 = 0;
+const UNBAN: u8 = 1;
+const BAN_EVENT: u8 = 2;
+
+/// What an entry is about: a key (a pubkey's ban) or an event's id (its ban, never lifted here).
+type PolicyKey = (u8, [u8; 8]);
+
+fn is_entry(id: &[u8; 32]) -> bool {
+    id[8] == ENTRY
+}
+
+fn entry_id(number: u64, change: u8, key: u8, node: usize, target: u64, made_ms: u64) -> [u8; 32] {
+    let mut id = [0; 32];
+    id[..8].copy_from_slice(&number.to_be_bytes());
+    (id[8], id[9], id[10], id[11]) = (ENTRY, change, key, node as u8);
+    id[16..24].copy_from_slice(&target.to_be_bytes());
+    id[24..].copy_from_slice(&made_ms.to_be_bytes());
+    id
+}
+
+fn entry_key(id: &[u8; 32]) -> PolicyKey {
+    match id[9] {
+        BAN_EVENT => (BAN_EVENT, id[16..24].try_into().expect("eight bytes")),
+        _ => (BAN, [id[10]; 8]),
+    }
+}
+
+/// The order of entries of one key (`policy_log::Version`): the admin's time, the node, the id.
+fn entry_version(id: &[u8; 32]) -> ([u8; 8], u8, [u8; 32]) {
+    (id[24..].try_into().expect("eight bytes"), id[11], *id)
+}
+
+/// The id of the event an entry bans.
+fn banned_event(id: &[u8; 32]) -> [u8; 32] {
+    let mut target = [0; 32];
+    target[..8].copy_from_slice(&id[16..24]);
+    target
+}
+
 /// One node's durable store: what survives a crash.
 #[derive(Default)]
 struct SimStore {
@@ -92,6 +144,8 @@ struct SimStore {
     events: BTreeMap<[u8; 32], (u64, NodeId, u64, u64)>,
     origin_log: BTreeMap<(NodeId, u64, u64), [u8; 32]>,
     cursors: BTreeMap<(NodeId, u64), u64>,
+    /// The policy as applied when entries were stored (the `policy` table): key -> change.
+    policy: BTreeMap<PolicyKey, u8>,
 }
 
 impl SimStore {
@@ -114,6 +168,9 @@ impl SimStore {
             }
             return false;
         }
+        if self.is_banned(&id) {
+            return false; // refused: a pulled one leaves its position a hole
+        }
         self.last_seq += 1;
         // Own events of the second class of kinds go to a log of their own (`epoch | 1`).
         let own_epoch = self.epoch | u64::from(class_of(&id));
@@ -123,7 +180,47 @@ impl SimStore {
         let (origin, epoch, origin_seq) = position.unwrap_or((self.me, own_epoch, self.last_seq));
         self.events.insert(id, (self.last_seq, origin, epoch, origin_seq));
         self.origin_log.insert((origin, epoch, origin_seq), id);
+        if is_entry(&id) {
+            self.apply_entry(&id);
+        }
         true
+    }
+
+    fn is_banned(&self, id: &[u8; 32]) -> bool {
+        self.policy.get(&(BAN_EVENT, id[..8].try_into().expect("eight bytes"))) == Some(&BAN_EVENT)
+    }
+
+    /// A just-stored entry takes effect if it is the newest held for its key (the real store's
+    /// rule: `Writer::apply_policy_entry`); a banned event leaves the store, positions too.
+    fn apply_entry(&mut self, entry: &[u8; 32]) {
+        let key = entry_key(entry);
+        let newest = self
+            .events
+            .keys()
+            .filter(|held| is_entry(held) && entry_key(held) == key)
+            .all(|held| entry_version(held) <= entry_version(entry));
+        if !newest {
+            return;
+        }
+        self.policy.insert(key, entry[9]);
+        if entry[9] == BAN_EVENT {
+            let target = banned_event(entry);
+            if self.events.remove(&target).is_some() {
+                self.origin_log.retain(|_, id| *id != target);
+            }
+        }
+    }
+
+    /// The policy as a fold of every entry held, newest per key: what `policy` must be.
+    fn folded_policy(&self) -> BTreeMap<PolicyKey, u8> {
+        let mut newest: BTreeMap<PolicyKey, [u8; 32]> = BTreeMap::new();
+        for id in self.events.keys().filter(|id| is_entry(id)) {
+            let held = newest.entry(entry_key(id)).or_insert(*id);
+            if entry_version(id) > entry_version(held) {
+                *held = *id;
+            }
+        }
+        newest.into_iter().map(|(key, id)| (key, id[9])).collect()
     }
 
     /// How far this store holds a log: its cursor (1: nothing of it).
@@ -314,6 +411,9 @@ struct Summary {
     ids_pulls: u64,
     positions_held: u64,
     events_fetched: u64,
+    /// Policy entries published, and event bans in force at the end (summed over runs).
+    entries: u64,
+    events_banned: u64,
 }
 
 impl Summary {
@@ -336,6 +436,8 @@ impl Summary {
         self.ids_pulls += other.ids_pulls;
         self.positions_held += other.positions_held;
         self.events_fetched += other.events_fetched;
+        self.entries += other.entries;
+        self.events_banned += other.events_banned;
     }
 }
 
@@ -599,6 +701,7 @@ impl Sim {
         }
         self.check_link_bounds();
         self.check_lingering();
+        self.check_bans();
     }
 
     /// No pull lingers while an event it waits for matches the puller's current summary.
@@ -639,9 +742,11 @@ impl Sim {
         if self.nodes[index].process.is_none() {
             return;
         }
-        // Sometimes a client publishes an event it already sent to another node.
+        // Sometimes a client publishes an event it already sent to another node; sometimes an
+        // operator makes a change there.
         let id = match self.acknowledged.keys().next_back() {
             Some(&existing) if self.random.chance(10) => existing,
+            _ if self.random.chance(8) => self.policy_entry(index),
             _ => {
                 self.next_event += 1;
                 let mut id = [0; 32];
@@ -665,6 +770,40 @@ impl Sim {
             }
             self.acknowledged.entry(id).or_insert(index);
             self.run(index, actions);
+        }
+    }
+
+    /// A change made on node `index`: a ban or an unban of one of three keys, or the ban of an
+    /// acknowledged event. Its admin time is the simulated clock, in whole seconds sometimes
+    /// (so entries of one key tie there and the node and id decide).
+    fn policy_entry(&mut self, index: usize) -> [u8; 32] {
+        self.next_event += 1;
+        self.summary.entries += 1;
+        let made_ms = if self.random.chance(50) { self.now / 1000 * 1000 } else { self.now };
+        let events: Vec<u64> = self
+            .acknowledged
+            .keys()
+            .filter(|id| !is_entry(id))
+            .map(|id| u64::from_be_bytes(id[..8].try_into().expect("eight bytes")))
+            .collect();
+        if !events.is_empty() && self.random.chance(30) {
+            let target = events[self.random.below(events.len() as u64) as usize];
+            return entry_id(self.next_event, BAN_EVENT, 0, index, target, made_ms);
+        }
+        let change = if self.random.chance(50) { BAN } else { UNBAN };
+        entry_id(self.next_event, change, self.random.below(3) as u8, index, 0, made_ms)
+    }
+
+    /// No node holds an event it has banned (a deleted id never comes back).
+    fn check_bans(&self) {
+        for (index, node) in self.nodes.iter().enumerate() {
+            for (key, change) in &node.store.policy {
+                if *change == BAN_EVENT {
+                    let mut target = [0; 32];
+                    target[..8].copy_from_slice(&key.1);
+                    assert!(!node.store.events.contains_key(&target), "node {index} holds event {:?} it banned", key.1);
+                }
+            }
         }
     }
 
@@ -766,10 +905,22 @@ impl Sim {
                 }
             }
         }
+        // One policy everywhere, and on each node the fold of the entries it holds.
+        let policy = self.nodes[0].store.folded_policy();
+        for (index, node) in self.nodes.iter().enumerate() {
+            assert_eq!(
+                node.store.policy,
+                node.store.folded_policy(),
+                "seed {seed}: node {index} applied a stale entry"
+            );
+            assert_eq!(node.store.policy, policy, "seed {seed}: node {index}'s policy differs from node 0's");
+        }
         for (id, acceptor) in &self.acknowledged {
             let lost_with_wipe = self.wiped_acceptor.contains(id);
+            let banned = self.nodes[0].store.is_banned(id);
+            assert!(!(banned && reference.contains(id)), "seed {seed}: banned event {:?} is held", &id[..8]);
             assert!(
-                reference.contains(id) || lost_with_wipe,
+                reference.contains(id) || lost_with_wipe || banned,
                 "seed {seed}: event {:?} acknowledged by node {acceptor} is missing everywhere",
                 &id[..8]
             );
@@ -822,6 +973,8 @@ fn run_seed(seed: u64) -> Summary {
     sim.summary.events = sim.acknowledged.len() as u64;
     let heads = sim.nodes.iter().flat_map(|node| node.store.heads());
     sim.summary.class_logs = heads.filter(|head| head.epoch & LOG_CLASS_MASK == 1).count() as u64;
+    sim.summary.events_banned =
+        sim.nodes[0].store.policy.values().filter(|change| **change == BAN_EVENT).count() as u64;
     sim.summary
 }
 
@@ -833,7 +986,9 @@ fn replication_converges_under_faults() {
         return;
     }
     let seeds: u64 = std::env::var("PARRHESIA_SIM_SEEDS").ok().and_then(|text| text.parse().ok()).unwrap_or(1000);
-    let first = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs();
+    // Runs split across processes each take their own range.
+    let first = std::env::var("PARRHESIA_SIM_FIRST_SEED").ok().and_then(|text| text.parse().ok()).unwrap_or(now);
     eprintln!("simulating seeds {first}..{} (replay one with PARRHESIA_SEED=N)", first + seeds);
     let mut total = Summary::default();
     for seed in first..first + seeds {
@@ -856,7 +1011,9 @@ fn replication_converges_under_faults() {
         && total.seeded > 0
         && total.class_logs > 0
         && total.positions_held > 0
-        && total.events_fetched > 0;
+        && total.events_fetched > 0
+        && total.entries > 0
+        && total.events_banned > 0;
     assert!(exercised, "the faults were exercised");
 }
 
