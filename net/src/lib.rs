@@ -10,6 +10,7 @@ pub mod deflate;
 pub mod fuzzing;
 pub mod http;
 pub mod identity;
+pub mod plugin_process;
 pub mod relay_info;
 pub mod websocket;
 

@@ -15,7 +15,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -156,8 +156,7 @@ impl Drop for Process {
 
 impl WritePolicy {
     pub fn new(command: String, timeout: Duration, queue_max: usize, metrics: Arc<ShardMetrics>) -> WritePolicy {
-        let path = PathBuf::from(&command);
-        let file = path.is_file().then_some(path);
+        let file = parrhesia_net::plugin_process::plugin_file(&command);
         WritePolicy {
             command,
             file,
@@ -260,16 +259,8 @@ impl WritePolicy {
     }
 
     fn start(&self) -> std::io::Result<Rc<Process>> {
-        let mut command = match &self.file {
-            Some(file) => Command::new(file),
-            None => {
-                let mut shell = Command::new("sh");
-                shell.arg("-c").arg(&self.command);
-                shell
-            }
-        };
         // Its own process group, so that a kill reaches the children of a shell command too.
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut command = parrhesia_net::plugin_process::plugin_command(&self.command);
         let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
         let (stdin, stdout) = (child.stdin.take().expect("piped"), child.stdout.take().expect("piped"));
         let child = Arc::new(Mutex::new(child));

@@ -6,8 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
@@ -26,14 +25,7 @@ pub struct Plugin {
 impl Plugin {
     /// Starts `command`: an executable's path, else a shell command.
     pub fn start(command: &str, timeout: Duration) -> Result<Plugin> {
-        let mut process = if Path::new(command).is_file() {
-            Command::new(command)
-        } else {
-            let mut shell = Command::new("sh");
-            shell.arg("-c").arg(command);
-            shell
-        };
-        let mut child = process
+        let mut child = parrhesia_net::plugin_process::plugin_command(command)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
