@@ -17,18 +17,27 @@ use serde_json::{Value, json};
 /// One NIP-86 call on `relay` by `admin` (a fresh NIP-98 authorization: a nonce tag keeps two
 /// calls in one second apart); (status, answer).
 fn manage(relay: &Relay, admin: &Keys, method: &str, params: Value) -> (u16, Value) {
+    let body = json!({ "method": method, "params": params }).to_string();
+    let header = authorization(admin, &format!("http://127.0.0.1:{}/", relay.port), &body);
+    post(relay, &header, &body)
+}
+
+/// A fresh NIP-98 `Authorization` header for `body` at `url`.
+fn authorization(admin: &Keys, url: &str, body: &str) -> String {
     use sha2::Digest;
     static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let body = json!({ "method": method, "params": params }).to_string();
     let tags = [
-        ["u".to_string(), format!("http://127.0.0.1:{}/", relay.port)],
+        ["u".to_string(), url.to_string()],
         ["method".to_string(), "POST".to_string()],
         ["payload".to_string(), hex(&sha2::Sha256::digest(body.as_bytes()))],
         ["nonce".to_string(), NONCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_string()],
     ];
     let auth = admin.sign(common::now(), 27235, tags.map(Vec::from).to_vec(), String::new());
-    let header = parrhesia_engine::nip98::header_value(&auth);
-    let headers = [("Content-Type", "application/nostr+json+rpc"), ("Authorization", header.as_str())];
+    parrhesia_engine::nip98::header_value(&auth)
+}
+
+fn post(relay: &Relay, header: &str, body: &str) -> (u16, Value) {
+    let headers = [("Content-Type", "application/nostr+json+rpc"), ("Authorization", header)];
     let (status, text) = common::http_request(relay.port, "POST", "/", &headers, body.as_bytes());
     (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text:?}")))
 }
@@ -172,9 +181,8 @@ fn a_change_on_one_node_holds_on_every_node_and_an_entry_from_a_stranger_holds_n
     assert!(nodes[1].connect().publish(&kept).0);
     let by_author = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
     for node in &nodes {
-        // `kept` was published after the ban on B: once a node holds it, it has the ban too.
-        let held = wait_for_events(node, &by_author, 1);
-        assert!(held.iter().all(|event| event.id() != doomed.id()), "{} still holds the banned event", node.url());
+        until_held(node, &by_id, 0);
+        wait_for_events(node, &by_id.replace(&hex(doomed.id()), &hex(kept.id())), 1);
         let (ok, message) = node.connect().publish(&doomed);
         assert_eq!((ok, message.as_str()), (false, "blocked: this event is banned here: illegal"), "{}", node.url());
     }
@@ -306,4 +314,25 @@ fn a_delete_with_an_admin_key_holds_on_every_node_through_anti_entropy_and_a_wip
     assert_eq!(wiped.connect().req("after wipe", &[&filter]).len(), events.len() - 5);
     let (ok, message) = wiped.connect().publish(&events[0]);
     assert_eq!((ok, message.as_str()), (false, "blocked: this event is banned here: deleted by the operator"));
+}
+
+#[test]
+fn an_authorization_used_on_one_node_is_refused_on_the_others() {
+    // Both nodes serve one URL (as behind one name), so one authorization is valid on either.
+    let admin = keys(150);
+    let spammer = keys(151);
+    let mesh = Mesh::new(2);
+    let sets = [admins(&[&admin]), "relay_url=wss://cluster.test".to_string()];
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let nodes: Vec<Relay> = (0..2).map(|index| mesh.start_with(index, &sets)).collect();
+    for node in &nodes {
+        wait_for_log(node, "link up", 1);
+    }
+    let body = json!({ "method": "banpubkey", "params": [hex(spammer.public_key()), "spam"] }).to_string();
+    let header = authorization(&admin, "https://cluster.test/", &body);
+    assert_eq!(post(&nodes[0], &header, &body), (200, json!({ "result": true })));
+    until_publish(&nodes[1], &spammer, false);
+    let (status, answer) = post(&nodes[1], &header, &body);
+    assert_eq!((status, answer["error"].as_str()), (401, Some("invalid: this authorization was used already")));
+    assert_eq!(post(&nodes[0], &header, &body).0, 401, "and on the node it was made on");
 }

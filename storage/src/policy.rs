@@ -109,6 +109,22 @@ impl Store {
         Ok(())
     }
 
+    /// Whether an entry about `key` carrying the NIP-98 authorization `auth_id` is held: the
+    /// authorization was used already, here or on another node whose entry replicated here.
+    pub fn holds_authorization(&self, key: &str, auth_id: &Id) -> Result<bool, StorageError> {
+        let txn = self.env.read_txn()?;
+        let index = self.tables.time_index(TimeIndex::Tag);
+        for dup in index.duplicates_from(&txn, &schema::tag_prefix(b'd', key), &schema::time_dup(0, 0))? {
+            let seq = schema::split_time_suffix(dup?).1;
+            let Some(held) = read_event(&txn, &self.tables, seq)? else { continue };
+            let auth = held.tag_values("auth").next().and_then(Event::parse_trusted);
+            if held.kind() == POLICY_ENTRY_KIND && auth.is_some_and(|auth| auth.id() == auth_id) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The policy entries held, oldest first: the cluster-wide record of every change, each
     /// with the node that accepted it (`policy_log::Version::node`).
     pub fn policy_entries(&self) -> Result<Vec<Event>, StorageError> {

@@ -138,6 +138,17 @@ impl Management {
         if self.taken.contains_key(&auth_id) {
             return Err(ManageAnswer::Replayed);
         }
+        // Taken on another node (its entry replicated here), or before this node's audit window.
+        if let Call::Change(change) = &call.request.call {
+            match store.holds_authorization(&policy_log::key(change), &auth_id) {
+                Ok(false) => {}
+                Ok(true) => return Err(ManageAnswer::Replayed),
+                Err(error) => {
+                    tracing::warn!(%error, "reading the policy entries failed");
+                    return Err(ManageAnswer::Failed);
+                }
+            }
+        }
         let audit = AuditEntry {
             unix_ms: unix_now_ms(),
             caller: *call.auth.pubkey(),
