@@ -7,9 +7,11 @@
 //! await channels, so a slow plugin holds up the connections waiting on it and nothing else.
 //!
 //! A plugin that times out, answers garbage or an id nobody asked about, or exits, is killed
-//! and every request it held is refused with `error:`; the next event starts it again (no
-//! sooner than `RESTART_PAUSE` after a failure, so a plugin that dies at once does not spawn
-//! per event). A plugin given as a file path is restarted when the file changes.
+//! and every request it held is refused with `error:`; the next event starts it again, at once
+//! if it had run for `HEALTHY_RUN`, else after a pause that doubles with each short run in a row
+//! (`restart_pause`: 100 ms up to 10 s), so a plugin that fails on every event is not spawned
+//! per event however slowly it starts. A plugin given as a file path is restarted when the file
+//! changes.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -25,10 +27,17 @@ use parrhesia_engine::{Event, Id};
 
 use crate::metrics::ShardMetrics;
 
-/// A plugin that dies within this long of starting is not started again for as long (events
-/// meanwhile get `error:`): one that fails at once must not be spawned for every event. One
-/// that served longer is started again for the next event.
+/// A plugin that ran this long before it failed is started again for the next event; one that
+/// failed sooner waits `restart_pause` (events meanwhile get `error:`).
+const HEALTHY_RUN: Duration = Duration::from_secs(1);
 const RESTART_PAUSE: Duration = Duration::from_millis(100);
+const RESTART_PAUSE_MAX: Duration = Duration::from_secs(10);
+
+/// The pause before starting a plugin again after `failures` short runs (or failed starts) in
+/// a row: 100 ms, doubling, at most 10 s.
+fn restart_pause(failures: u32) -> Duration {
+    RESTART_PAUSE.saturating_mul(1 << failures.saturating_sub(1).min(16)).min(RESTART_PAUSE_MAX)
+}
 
 /// The longest answer line read; a longer one is no verdict (the plugin is killed).
 const ANSWER_BYTES_MAX: usize = 64 * 1024;
@@ -68,7 +77,7 @@ pub enum Failure {
     BadAnswer,
     /// `write_policy_queue_max` requests were in flight already.
     Busy,
-    /// It could not be started, or failed less than `RESTART_PAUSE` ago.
+    /// It could not be started, or waits to be started again (`restart_pause`).
     Unavailable,
 }
 
@@ -100,8 +109,9 @@ pub struct WritePolicy {
     current: RefCell<Option<Rc<Process>>>,
     /// The file's modification time when the current process started, and the last check.
     watched: Cell<(Option<SystemTime>, Instant)>,
-    /// When starting it last failed.
-    start_failed: Cell<Option<Instant>>,
+    /// Short runs and failed starts in a row, and when it may be started again.
+    failures: Cell<u32>,
+    retry_at: Cell<Option<Instant>>,
 }
 
 /// One plugin process: where requests go, and who waits for which answer.
@@ -165,7 +175,8 @@ impl WritePolicy {
             metrics,
             current: RefCell::new(None),
             watched: Cell::new((None, Instant::now())),
-            start_failed: Cell::new(None),
+            failures: Cell::new(0),
+            retry_at: Cell::new(None),
         }
     }
 
@@ -212,7 +223,7 @@ impl WritePolicy {
     }
 
     /// The process to ask: the current one, or a new one if there is none, it died (see
-    /// `RESTART_PAUSE`), or its file changed. `None` while it may not be started yet.
+    /// `restart_pause`), or its file changed. `None` while it may not be started yet.
     fn process(&self) -> Option<Rc<Process>> {
         let changed = self.file_changed();
         let current = self.current.borrow().clone();
@@ -224,11 +235,16 @@ impl WritePolicy {
                     // It answers what it holds; once no request refers to it, it is killed.
                     drop(self.current.borrow_mut().take());
                 }
-                Some(died) if died - process.started < RESTART_PAUSE && died.elapsed() < RESTART_PAUSE => return None,
-                Some(_) => {}
+                Some(died) => {
+                    // Seen dead once: it leaves `current` here.
+                    drop(self.current.borrow_mut().take());
+                    let failures = if died - process.started >= HEALTHY_RUN { 0 } else { self.failures.get() + 1 };
+                    self.failures.set(failures);
+                    self.retry_at.set((failures > 0).then(|| died + restart_pause(failures)));
+                }
             }
         }
-        if self.start_failed.get().is_some_and(|failed| failed.elapsed() < RESTART_PAUSE) {
+        if self.retry_at.get().is_some_and(|at| Instant::now() < at) {
             return None;
         }
         match self.start() {
@@ -239,7 +255,8 @@ impl WritePolicy {
             }
             Err(error) => {
                 tracing::warn!(command = %self.command, %error, "write policy plugin could not be started");
-                self.start_failed.set(Some(Instant::now()));
+                self.failures.set(self.failures.get() + 1);
+                self.retry_at.set(Some(Instant::now() + restart_pause(self.failures.get())));
                 None
             }
         }
@@ -376,5 +393,15 @@ impl<'a> InFlight<'a> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.set(self.0.in_flight.get() - 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_restart_pause_doubles_with_short_runs_up_to_ten_seconds() {
+        let pauses: Vec<u64> = (1..=9).map(|failures| super::restart_pause(failures).as_millis() as u64).collect();
+        assert_eq!(pauses, [100, 200, 400, 800, 1_600, 3_200, 6_400, 10_000, 10_000]);
+        assert_eq!(super::restart_pause(u32::MAX), super::RESTART_PAUSE_MAX);
     }
 }

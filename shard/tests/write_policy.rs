@@ -362,3 +362,28 @@ fn the_readme_example_plugin_runs_as_documented() {
     let (ok, message) = client.publish(&note(&keys(72), "see https://example.com"));
     assert_eq!((ok, message.as_str()), (false, "auth-required: authenticate to post links"));
 }
+
+#[test]
+fn a_plugin_that_fails_on_every_event_is_not_started_for_every_event() {
+    // It starts, takes 0.3 s over its first request (longer than a plugin that dies at once),
+    // and exits without answering: every start serves nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("dies.py");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/env python3\nimport sys, time\nsys.stdin.readline()\ntime.sleep(0.3)\nsys.exit(1)\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let relay = start(&script, &dir.path().join("unused.jsonl"), &[]);
+    let mut client = relay.connect();
+    let events = 40;
+    for number in 0..events {
+        let (ok, message) = client.publish(&note(&keys(69), &format!("refused {number}")));
+        assert!(!ok && message.starts_with("error: the write policy plugin failed"), "{message}");
+    }
+    // Each short run doubles the pause before the next start; events meanwhile are refused
+    // at once. Started for every event, it would have started 40 times.
+    let starts = total(&scrape(&relay), "parrhesia_write_policy_starts_total", &[]);
+    assert!(starts < f64::from(events) / 2.0, "{starts} starts for {events} events");
+}
