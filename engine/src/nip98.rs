@@ -75,9 +75,17 @@ pub fn header_value(event: &Event) -> String {
 
 /// Signs a NIP-98 event for a request (tools and tests).
 pub fn sign(keys: &crate::event::Keys, request: &HttpRequest, created_at: u64) -> Event {
+    sign_until(keys, request, created_at, None)
+}
+
+/// `sign`, with a NIP-40 `expiration` if given (a policy entry made from it expires with it).
+pub fn sign_until(keys: &crate::event::Keys, request: &HttpRequest, created_at: u64, expiration: Option<u64>) -> Event {
     let mut tags = vec![vec!["u".to_string(), request.url.to_string()], vec!["method".into(), request.method.into()]];
     if !request.body.is_empty() {
         tags.push(vec!["payload".into(), hex::encode(&Sha256::digest(request.body))]);
+    }
+    if let Some(expiration) = expiration {
+        tags.push(vec!["expiration".into(), expiration.to_string()]);
     }
     keys.sign(created_at, HTTP_AUTH_KIND, tags, String::new())
 }

@@ -58,13 +58,18 @@ pub fn key(change: &Change) -> String {
 
 /// The entry for a change the node accepted: `auth` is the checked NIP-98 event, `body` the
 /// request it signs, `node` the accepting node and `unix_ms` its clock.
+/// An authorization with a NIP-40 `expiration` (`parrhesia-tools delete --keep-out-days`)
+/// makes an entry that expires with it: each node then removes the entry and its effect.
 pub fn entry_event(keys: &Keys, auth: &Event, body: &str, change: &Change, node: &[u8; 32], unix_ms: u64) -> Event {
-    let tags = vec![
+    let mut tags = vec![
         vec!["d".to_string(), key(change)],
         vec!["auth".to_string(), auth.json().to_string()],
         vec!["node".to_string(), hex::encode(node)],
         vec!["ms".to_string(), unix_ms.to_string()],
     ];
+    if let Some(expiration) = auth.tag_values("expiration").next() {
+        tags.push(vec!["expiration".to_string(), expiration.to_string()]);
+    }
     keys.sign(auth.created_at(), POLICY_ENTRY_KIND, tags, body.to_string())
 }
 
@@ -117,6 +122,10 @@ pub fn check(event: &Event, admins: &[Pubkey]) -> Result<Entry, Reason> {
     }
     if auth.created_at() != event.created_at() {
         return Err(invalid("created_at is not the authorization's"));
+    }
+    // Only the admin sets how long an entry lasts (a node cannot make a ban expire early).
+    if event.expiration() != auth.expiration() {
+        return Err(invalid("expiration is not the authorization's"));
     }
     auth.verify_signature().map_err(|_| invalid("the authorization's signature does not verify"))?;
     if !admins.contains(auth.pubkey()) {
@@ -186,6 +195,10 @@ mod tests {
             (sign_with(tags(&d, &forged_sig), &body, NOW), "does not verify"),
             (sign_with(tags(&d, "{}"), &body, NOW), "invalid:"),
             (sign_with(vec![], &body, NOW), "exactly one `auth` tag"),
+            (
+                sign_with([tags(&d, auth.json()), vec![vec!["expiration".into(), "5".into()]]].concat(), &body, NOW),
+                "expiration is not the authorization's",
+            ),
         ];
         for (event, expected) in cases {
             let got = check(&event, &admins).expect_err(expected).to_string();

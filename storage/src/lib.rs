@@ -32,4 +32,4 @@ pub use reindex::{ReindexReport, reindex_search};
 pub use replication::LogHead;
 pub use retention::RetentionSlice;
 pub use store::{Durability, ExportError, Store, StoreOptions, export_any_version};
-pub use write::{KIND_DELETION, KIND_VANISH, Outcome, StagedBatch};
+pub use write::{KIND_DELETION, KIND_VANISH, Outcome, StagedBatch, Swept};

@@ -168,21 +168,55 @@ impl Writer<'_, '_> {
         let (Ok(version), Ok(change)) = (policy_log::version(entry), policy_log::change(entry)) else {
             return Ok(());
         };
-        let key = policy_log::key(&change);
-        let index = self.tables.time_index(TimeIndex::Tag);
-        let mut newest = true;
-        for dup in index.duplicates_from(self.txn, &schema::tag_prefix(b'd', &key), &schema::time_dup(0, 0))? {
-            let seq = schema::split_time_suffix(dup?).1;
-            let Some(held) = read_event(self.txn, self.tables, seq)? else { continue };
-            let same_key = held.kind() == POLICY_ENTRY_KIND && held.tag_values("d").next() == Some(key.as_str());
-            if same_key && policy_log::version(&held).is_ok_and(|other| other > version) {
-                newest = false;
-                break;
-            }
-        }
-        if newest {
+        let newest = self.newest_entry(&policy_log::key(&change))?;
+        if newest.is_none_or(|(held, _)| held <= version) {
             self.set_policy(&change)?;
         }
+        Ok(())
+    }
+
+    /// The newest entry held about `key`: its version and its change.
+    fn newest_entry(&self, key: &str) -> Result<Option<(policy_log::Version, Change)>, StorageError> {
+        let index = self.tables.time_index(TimeIndex::Tag);
+        let mut newest: Option<(policy_log::Version, Change)> = None;
+        for dup in index.duplicates_from(self.txn, &schema::tag_prefix(b'd', key), &schema::time_dup(0, 0))? {
+            let seq = schema::split_time_suffix(dup?).1;
+            let Some(held) = read_event(self.txn, self.tables, seq)? else { continue };
+            if held.kind() != POLICY_ENTRY_KIND || held.tag_values("d").next() != Some(key) {
+                continue;
+            }
+            if let (Ok(version), Ok(change)) = (policy_log::version(&held), policy_log::change(&held))
+                && newest.as_ref().is_none_or(|(known, _)| version > *known)
+            {
+                newest = Some((version, change));
+            }
+        }
+        Ok(newest)
+    }
+
+    /// After `gone` (an entry) left the store: its key's policy is the newest entry left, or
+    /// nothing (a lifted ban, an unset name).
+    pub(crate) fn refold_policy(&mut self, gone: &Event) -> Result<(), StorageError> {
+        let Ok(change) = policy_log::change(gone) else { return Ok(()) };
+        match self.newest_entry(&policy_log::key(&change))? {
+            Some((_, newest)) => self.set_policy(&newest),
+            None => self.clear_policy(&change),
+        }
+    }
+
+    /// Removes the `policy` row `change` is about.
+    fn clear_policy(&mut self, change: &Change) -> Result<(), StorageError> {
+        let key = match change {
+            Change::BanPubkey(pubkey, _) | Change::UnbanPubkey(pubkey) => keyed(BANNED_PUBKEY, pubkey),
+            Change::AllowPubkey(pubkey, _) | Change::UnallowPubkey(pubkey) => keyed(ALLOWED_PUBKEY, pubkey),
+            Change::BanEvent(id, _) | Change::AllowEvent(id) => keyed(BANNED_EVENT, id),
+            Change::AllowKind(kind) | Change::DisallowKind(kind) => keyed(ALLOWED_KIND, &kind.to_be_bytes()),
+            Change::BlockIp(ip, _) | Change::UnblockIp(ip) => keyed(BLOCKED_IP, &ip_bytes(*ip)),
+            Change::RelayName(_) => vec![RELAY_NAME],
+            Change::RelayDescription(_) => vec![RELAY_DESCRIPTION],
+            Change::RelayIcon(_) => vec![RELAY_ICON],
+        };
+        self.tables.policy.delete(self.txn, &key)?;
         Ok(())
     }
 

@@ -199,9 +199,10 @@ impl Store {
         Ok(outcomes)
     }
 
-    /// Removes up to `events_max` events whose expiration is at or before `now` (NIP-40).
-    /// Returns how many were removed.
-    pub fn sweep_expired(&self, now: u64, events_max: usize) -> Result<usize, StorageError> {
+    /// Removes up to `events_max` events whose expiration is at or before `now` (NIP-40). An
+    /// expired policy entry takes its effect with it: its key's policy is the newest entry
+    /// left, or none.
+    pub fn sweep_expired(&self, now: u64, events_max: usize) -> Result<Swept, StorageError> {
         let mut txn = self.env.write_txn()?;
         let due: Vec<u64> = crate::tables::due_expirations(&txn, &self.tables, now)?
             .take(events_max)
@@ -209,13 +210,30 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let mut pending = Pending::default();
         let mut writer = Writer::new(&mut txn, self, &mut pending);
+        let mut entries = Vec::new();
         for &seq in &due {
+            if let Some(record) = read_record(writer.read(), writer.tables, seq)?
+                && record.header.kind == POLICY_ENTRY_KIND
+            {
+                entries.extend(record.json_string().and_then(|json| Event::parse_trusted(&json)));
+            }
             writer.remove(seq)?;
+        }
+        for entry in &entries {
+            writer.refold_policy(entry)?;
         }
         pending.flush(&mut txn, self)?;
         txn.commit()?;
-        Ok(due.len())
+        Ok(Swept { removed: due.len(), policy_changed: !entries.is_empty() })
     }
+}
+
+/// What an expiration sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub removed: usize,
+    /// Policy entries expired: the policy is to be read again.
+    pub policy_changed: bool,
 }
 
 impl Store {

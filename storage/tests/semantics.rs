@@ -183,10 +183,10 @@ fn expiration_rejects_hides_and_sweeps() {
     assert_eq!(store.count(std::slice::from_ref(&all), NOW).unwrap(), 2);
     assert_eq!(store.count(&[filter(r#"{"kinds":[1]}"#)], later).unwrap(), 1);
     assert_eq!(store.count(&[filter(r#"{"kinds":[1]}"#)], NOW).unwrap(), 2);
-    assert_eq!(store.sweep_expired(NOW, 100).unwrap(), 0);
-    assert_eq!(store.sweep_expired(later, 100).unwrap(), 1);
+    assert_eq!(store.sweep_expired(NOW, 100).unwrap().removed, 0);
+    assert_eq!(store.sweep_expired(later, 100).unwrap().removed, 1);
     assert!(!by_id(&store, &soon));
-    assert_eq!(store.sweep_expired(later, 100).unwrap(), 0);
+    assert_eq!(store.sweep_expired(later, 100).unwrap().removed, 0);
 }
 
 #[test]
@@ -621,6 +621,39 @@ fn policy_entries_persist_and_banned_events_stay_out() {
     let lift = policy_entry(&admin, &Change::AllowEvent(*note.id()), NOW + 2, 1, 3_000);
     assert!(matches!(apply_one(&store, &lift), Outcome::Stored { .. }));
     assert!(matches!(apply_one(&store, &note), Outcome::Stored { .. }));
+}
+
+/// A ban whose authorization expires (`parrhesia-tools delete --keep-out-days`) keeps the event
+/// out until then; the sweep then removes the entry and its effect, leaving the key to the
+/// newest entry left (here none), and the event may come again.
+#[test]
+fn an_expiring_ban_keeps_an_event_out_until_it_expires() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let admin = keys(2);
+    let store = open_managed(&dir, &admin);
+    let note = event(&keys(1), NOW, 1, &[], "to delete");
+    assert!(matches!(apply_one(&store, &note), Outcome::Stored { .. }));
+    let change = Change::BanEvent(*note.id(), "deleted".into());
+    let body = parrhesia_engine::management::body(&change);
+    let tags = vec![
+        vec!["u".to_string(), "parrhesia-tools:delete".to_string()],
+        vec!["method".to_string(), "POST".to_string()],
+        vec!["payload".to_string(), hex(&sha2::Sha256::digest(body.as_bytes()))],
+        vec!["expiration".to_string(), (NOW + 100).to_string()],
+    ];
+    let auth = admin.sign(NOW, 27235, tags, String::new());
+    let entry = parrhesia_engine::policy_log::entry_event(&keys(90), &auth, &body, &change, &[1; 32], 1_000);
+    assert_eq!(entry.expiration(), Some(NOW + 100), "the entry expires with its authorization");
+    assert!(matches!(apply_one(&store, &entry), Outcome::Stored { .. }));
+    assert!(!by_id(&store, &note));
+    assert!(matches!(apply_one(&store, &note), Outcome::Rejected(_)), "kept out");
+    assert_eq!(store.sweep_expired(NOW + 99, 100).unwrap(), parrhesia_storage::Swept::default());
+    let swept = store.sweep_expired(NOW + 100, 100).unwrap();
+    assert_eq!(swept, parrhesia_storage::Swept { removed: 1, policy_changed: true });
+    assert!(store.policy().unwrap().banned_events.is_empty(), "the ban went with its entry");
+    assert!(store.policy_entries().unwrap().is_empty());
+    assert!(matches!(store.apply(std::slice::from_ref(&note), NOW + 101).unwrap()[0], Outcome::Stored { .. }));
 }
 
 /// Entries about one key decide by version whatever order they arrive in: every order of a

@@ -138,6 +138,10 @@ enum Command {
         /// The ban's reason, with --admin-key.
         #[arg(long, default_value = "deleted by the operator", requires = "admin_key")]
         reason: String,
+        /// With --admin-key: days the bans keep the events out (each node then drops the ban,
+        /// and an event sent again is taken again); 0 keeps them out until `allowevent`.
+        #[arg(long, value_name = "DAYS", default_value_t = 365, requires = "admin_key")]
+        keep_out_days: u64,
     },
     /// Write a new node key (ed25519) to FILE with mode 0600 and print its public key (64
     /// lowercase hex). Refuses to overwrite an existing file.
@@ -244,7 +248,7 @@ fn main() -> ExitCode {
         Command::Reindex { search_kinds } => {
             data_dir().and_then(|dir| store_commands::reindex(&dir, search_kinds.as_deref()))
         }
-        Command::Delete { filter, age, dry_run, admin_key, reason } => data_dir().and_then(|dir| {
+        Command::Delete { filter, age, dry_run, admin_key, reason, keep_out_days } => data_dir().and_then(|dir| {
             let filters = match (filter, age) {
                 (Some(filter), _) => parse_filters(&filter)?,
                 (None, Some(age)) => {
@@ -257,6 +261,7 @@ fn main() -> ExitCode {
                 dry_run,
                 admin_key: admin_key.as_deref(),
                 reason: &reason,
+                keep_out_seconds: keep_out_days.saturating_mul(86_400),
             };
             store_commands::delete(&dir, &deletion)
         }),

@@ -163,6 +163,8 @@ pub struct Deletion<'a> {
     /// replicates to every node of a cluster and keeps the event out everywhere.
     pub admin_key: Option<&'a Path>,
     pub reason: &'a str,
+    /// How long the bans last (their NIP-40 expiration); 0: until lifted.
+    pub keep_out_seconds: u64,
 }
 
 pub fn delete(data_dir: &Path, deletion: &Deletion) -> Result<Done> {
@@ -187,7 +189,7 @@ pub fn delete(data_dir: &Path, deletion: &Deletion) -> Result<Done> {
     let mut removed = 0;
     for batch in seqs.chunks(DELETE_BATCH_EVENTS_MAX) {
         removed += match &admin {
-            Some(admin) => ban_events(&store, admin, batch, deletion.reason)?,
+            Some(admin) => ban_events(&store, admin, batch, deletion)?,
             None => store.remove_events(batch, DELETE_BATCH_EVENTS_MAX).context("deleting")?,
         };
         bar.set_position(removed);
@@ -205,23 +207,24 @@ pub fn delete(data_dir: &Path, deletion: &Deletion) -> Result<Done> {
 }
 
 /// Removes the events `seqs` by storing, for each, a policy entry banning its id (NIP-86
-/// `banevent`, signed by `admin` as the relay would have recorded the call). Returns how many
-/// events went.
-fn ban_events(store: &Store, admin: &parrhesia_engine::Keys, seqs: &[u64], reason: &str) -> Result<u64> {
+/// `banevent`, signed by `admin` as the relay would have recorded the call, expiring after
+/// `keep_out_seconds` if not 0). Returns how many events went.
+fn ban_events(store: &Store, admin: &parrhesia_engine::Keys, seqs: &[u64], deletion: &Deletion) -> Result<u64> {
     use parrhesia_engine::policy::Change;
     let (now, now_ms) = (crate::unix_now(), crate::unix_now_ms());
     let entries: Vec<parrhesia_engine::Event> = store
         .ids_of(seqs)?
         .into_iter()
         .map(|id| {
-            let change = Change::BanEvent(id, reason.to_string());
+            let change = Change::BanEvent(id, deletion.reason.to_string());
             let body = parrhesia_engine::management::body(&change);
             let request = parrhesia_engine::nip98::HttpRequest {
                 url: "parrhesia-tools:delete",
                 method: "POST",
                 body: body.as_bytes(),
             };
-            let auth = parrhesia_engine::nip98::sign(admin, &request, now);
+            let expiration = (deletion.keep_out_seconds > 0).then(|| now.saturating_add(deletion.keep_out_seconds));
+            let auth = parrhesia_engine::nip98::sign_until(admin, &request, now, expiration);
             parrhesia_engine::policy_log::entry_event(admin, &auth, &body, &change, store.node_id(), now_ms)
         })
         .collect();

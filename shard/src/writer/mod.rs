@@ -188,7 +188,9 @@ pub async fn run(setup: WriterSetup) -> WriterReport {
             last_flush = Instant::now();
         }
         if last_sweep.elapsed() >= setup.sweep_interval {
-            sweep(&setup.store);
+            if sweep(&setup.store) {
+                management.refresh(&setup.store, &commits).await;
+            }
             last_sweep = Instant::now();
         }
         // Clients writing now (a batch this turn, or more waiting): an age pass yields to them.
@@ -407,10 +409,18 @@ fn flush(store: &Store) {
     }
 }
 
-fn sweep(store: &Store) {
+/// Removes expired events; returns whether policy entries expired (the policy changed).
+fn sweep(store: &Store) -> bool {
     match store.sweep_expired(unix_now(), 10_000) {
-        Ok(0) => {}
-        Ok(removed) => tracing::debug!(removed, "swept expired events"),
-        Err(error) => tracing::warn!(%error, "expiration sweep failed"),
+        Ok(swept) => {
+            if swept.removed > 0 {
+                tracing::debug!(removed = swept.removed, "swept expired events");
+            }
+            swept.policy_changed
+        }
+        Err(error) => {
+            tracing::warn!(%error, "expiration sweep failed");
+            false
+        }
     }
 }
