@@ -169,16 +169,16 @@ impl Writer<'_, '_> {
             return Ok(());
         };
         let newest = self.newest_entry(&policy_log::key(&change))?;
-        if newest.is_none_or(|(held, _)| held <= version) {
+        if newest.is_none_or(|(held, _, _)| held <= version) {
             self.set_policy(&change)?;
         }
         Ok(())
     }
 
-    /// The newest entry held about `key`: its version and its change.
-    fn newest_entry(&self, key: &str) -> Result<Option<(policy_log::Version, Change)>, StorageError> {
+    /// The newest entry held about `key`: its version, its change and its expiration.
+    fn newest_entry(&self, key: &str) -> Result<Option<(policy_log::Version, Change, Option<u64>)>, StorageError> {
         let index = self.tables.time_index(TimeIndex::Tag);
-        let mut newest: Option<(policy_log::Version, Change)> = None;
+        let mut newest: Option<(policy_log::Version, Change, Option<u64>)> = None;
         for dup in index.duplicates_from(self.txn, &schema::tag_prefix(b'd', key), &schema::time_dup(0, 0))? {
             let seq = schema::split_time_suffix(dup?).1;
             let Some(held) = read_event(self.txn, self.tables, seq)? else { continue };
@@ -186,12 +186,21 @@ impl Writer<'_, '_> {
                 continue;
             }
             if let (Ok(version), Ok(change)) = (policy_log::version(&held), policy_log::change(&held))
-                && newest.as_ref().is_none_or(|(known, _)| version > *known)
+                && newest.as_ref().is_none_or(|(known, _, _)| version > *known)
             {
-                newest = Some((version, change));
+                newest = Some((version, change, held.expiration()));
             }
         }
         Ok(newest)
+    }
+
+    /// Whether the ban of event `id` in the `policy` table came from an entry that has expired
+    /// by `now` (the sweep has not removed it yet): such a ban no longer holds. Without this, a
+    /// node that was down when a ban expired would refuse the event again until its first sweep
+    /// and then never pull it (its cursor moved past).
+    pub(crate) fn ban_lapsed(&self, id: &Id, now: u64) -> Result<bool, StorageError> {
+        let key = policy_log::key(&Change::AllowEvent(*id));
+        Ok(self.newest_entry(&key)?.is_some_and(|(_, _, expiration)| expiration.is_some_and(|at| at <= now)))
     }
 
     /// After `gone` (an entry) left the store: its key's policy is the newest entry left, or
@@ -199,7 +208,7 @@ impl Writer<'_, '_> {
     pub(crate) fn refold_policy(&mut self, gone: &Event) -> Result<(), StorageError> {
         let Ok(change) = policy_log::change(gone) else { return Ok(()) };
         match self.newest_entry(&policy_log::key(&change))? {
-            Some((_, newest)) => self.set_policy(&newest),
+            Some((_, newest, _)) => self.set_policy(&newest),
             None => self.clear_policy(&change),
         }
     }

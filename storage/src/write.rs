@@ -327,7 +327,7 @@ impl Writer<'_, '_> {
         }
         let mut banned = [schema::BANNED_EVENT; 33];
         banned[1..].copy_from_slice(event.id());
-        if tables.policy.get(self.read(), &banned)?.is_some() {
+        if tables.policy.get(self.read(), &banned)?.is_some() && !self.ban_lapsed(event.id(), now)? {
             return Ok(refuse(Prefix::Blocked, "this event is banned here"));
         }
         if self.deleted_up_to(schema::DELETED_VANISH, event.pubkey())?.is_some_and(|until| event.created_at() <= until)

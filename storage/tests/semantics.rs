@@ -648,6 +648,13 @@ fn an_expiring_ban_keeps_an_event_out_until_it_expires() {
     assert!(matches!(apply_one(&store, &entry), Outcome::Stored { .. }));
     assert!(!by_id(&store, &note));
     assert!(matches!(apply_one(&store, &note), Outcome::Rejected(_)), "kept out");
+    let lapsed = tempfile::tempdir().unwrap();
+    {
+        // Before any sweep, a ban whose entry expired no longer holds (a node just restarted).
+        let other = open_managed(&lapsed, &admin);
+        assert!(matches!(apply_one(&other, &entry), Outcome::Stored { .. }));
+        assert!(matches!(other.apply(std::slice::from_ref(&note), NOW + 100).unwrap()[0], Outcome::Stored { .. }));
+    }
     assert_eq!(store.sweep_expired(NOW + 99, 100).unwrap(), parrhesia_storage::Swept::default());
     let swept = store.sweep_expired(NOW + 100, 100).unwrap();
     assert_eq!(swept, parrhesia_storage::Swept { removed: 1, policy_changed: true });
