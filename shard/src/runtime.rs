@@ -109,6 +109,9 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
     let _lock = DirectoryLock::acquire(&config.data_dir, &holder)?;
     let mut store = Store::open(&config.data_dir, &options)
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    // The policy is what this node's admins decided: entries by keys it trusts now count, those
+    // by keys it no longer trusts stop counting (`admin_pubkeys` may have changed).
+    store.refold_policy_log(crate::system::unix_now()).context("applying the policy log")?;
     if let Some(cluster) = &config.cluster {
         // Each run of a cluster node numbers its own events in a log of its own, one per class
         // of kinds (see `Store::begin_epoch_with_classes`): a restored store never reuses a

@@ -72,6 +72,21 @@ fn until_banned(relay: &Relay, admin: &Keys, expected: &[&Keys]) {
     }
 }
 
+/// Waits until `relay` lists `id` among its banned events (NIP-86 `listbannedevents`).
+fn until_event_banned(relay: &Relay, admin: &Keys, id: &[u8; 32]) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, answer) = manage(relay, admin, "listbannedevents", json!([]));
+        assert_eq!(status, 200, "{answer}");
+        let listed = answer["result"].as_array().unwrap().iter().any(|entry| entry["id"] == json!(hex(id)));
+        if listed {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{} does not list {} as banned", relay.url(), hex(id));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Publishes fresh notes by `author` on `relay` until one is answered as `accepted`; returns
 /// how long that took, and the refusal's message.
 fn until_publish(relay: &Relay, author: &Keys, accepted: bool) -> (Duration, String) {
@@ -139,8 +154,8 @@ fn a_change_on_one_node_holds_on_every_node_and_an_entry_from_a_stranger_holds_n
         until_publish(node, &spammer, true);
     }
 
-    // B's record of the changes: where each was made, and which is in force (the rogue's
-    // entry is not there: B refused it).
+    // B's record of the changes: where each was made, by whom, and which is the newest of its
+    // key (the rogue's entry is kept there, and counts only where the rogue is an admin).
     let audit = std::process::Command::new(common::tools_binary())
         .args(["audit", "--changes", "--data-dir"])
         .arg(&nodes[1].data_dir)
@@ -149,21 +164,26 @@ fn a_change_on_one_node_holds_on_every_node_and_an_entry_from_a_stranger_holds_n
     assert!(audit.status.success(), "{}", String::from_utf8_lossy(&audit.stderr));
     let changes: Vec<Value> =
         String::from_utf8_lossy(&audit.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
-    let summary: Vec<(String, String, String, bool)> = changes
+    let summary: Vec<(String, String, String, String, bool)> = changes
         .iter()
         .map(|change| {
             let text = |field: &str| change[field].as_str().unwrap().to_string();
-            (text("method"), text("key"), text("node"), change["in_force"].as_bool().unwrap())
+            (text("method"), text("key"), text("node"), text("caller"), change["newest_of_key"].as_bool().unwrap())
         })
         .collect();
     let spammer_key = format!("p:{}", hex(spammer.public_key()));
     let node = |index: usize| mesh.specs[index].public_key.clone();
+    let (by_admin, by_rogue) = (hex(admin.public_key()), hex(rogue.public_key()));
+    let row = |method: &str, key: String, at: usize, caller: &str, newest: bool| {
+        (method.to_string(), key, node(at), caller.to_string(), newest)
+    };
     assert_eq!(
         summary,
         [
-            ("banpubkey".to_string(), spammer_key.clone(), node(0), false),
-            ("banpubkey".to_string(), format!("p:{}", hex(marker.public_key())), node(0), true),
-            ("unbanpubkey".to_string(), spammer_key, node(2), true),
+            row("banpubkey", spammer_key.clone(), 0, &by_admin, false),
+            row("banpubkey", format!("p:{}", hex(victim.public_key())), 0, &by_rogue, true),
+            row("banpubkey", format!("p:{}", hex(marker.public_key())), 0, &by_admin, true),
+            row("unbanpubkey", spammer_key, 2, &by_admin, true),
         ]
     );
 
@@ -192,6 +212,8 @@ fn a_change_on_one_node_holds_on_every_node_and_an_entry_from_a_stranger_holds_n
     let wiped = mesh.start_with(2, &[ours.as_str()]);
     wait_for_events(&wiped, &by_author, 1);
     until_banned(&wiped, &admin, &[&marker]);
+    // The ban came back from B's log: from then on nothing brings the event in.
+    until_event_banned(&wiped, &admin, doomed.id());
     let held = wiped.connect().req("after wipe", &[&by_author]);
     assert_eq!(held.iter().map(|event| *event.id()).collect::<Vec<_>>(), [*kept.id()], "the banned event stays out");
     assert!(!wiped.connect().publish(&doomed).0, "and is refused");
@@ -307,6 +329,10 @@ fn a_delete_with_an_admin_key_holds_on_every_node_through_anti_entropy_and_a_wip
     wiped.stop();
     std::fs::remove_dir_all(mesh.specs[2].dir.path().join("data")).unwrap();
     let wiped = mesh.start_with(2, &sets);
+    let admin = Keys::from_secret_text(&std::fs::read_to_string(&admin_key).unwrap()).unwrap();
+    for event in &events[..5] {
+        until_event_banned(&wiped, &admin, event.id());
+    }
     until_held(&wiped, &filter, events.len() - 5);
     common::metrics::scrape_until(&wiped, "an anti-entropy session", |scrape| {
         common::metrics::total(scrape, "parrhesia_cluster_anti_entropy_completed_total", &[]) >= 1.0

@@ -322,13 +322,19 @@ impl Store {
     }
 
     /// The sequence numbers of the stored events matching any of `filters` (limits ignored),
-    /// each once, in ascending order.
+    /// each once, in ascending order; never a policy entry (`policy_log`: what `delete` must
+    /// not remove, the record of the cluster's policy).
     pub fn matching(&self, filters: &[Filter], now: u64) -> Result<Vec<u64>, StorageError> {
         let mut scan = self.count_scan(filters, now)?;
         let mut found = Vec::new();
         let budget = ScanBudget { candidates_max: 65_536, time_max: None };
+        let entry = parrhesia_engine::policy_log::POLICY_ENTRY_KIND;
         while !scan.is_done() {
-            scan.step(self, budget, |record| found.push(record.seq))?;
+            scan.step(self, budget, |record| {
+                if record.header.kind != entry {
+                    found.push(record.seq);
+                }
+            })?;
         }
         found.sort_unstable();
         found.dedup();

@@ -113,16 +113,9 @@ impl Store {
     /// authorization was used already, here or on another node whose entry replicated here.
     pub fn holds_authorization(&self, key: &str, auth_id: &Id) -> Result<bool, StorageError> {
         let txn = self.env.read_txn()?;
-        let index = self.tables.time_index(TimeIndex::Tag);
-        for dup in index.duplicates_from(&txn, &schema::tag_prefix(b'd', key), &schema::time_dup(0, 0))? {
-            let seq = schema::split_time_suffix(dup?).1;
-            let Some(held) = read_event(&txn, &self.tables, seq)? else { continue };
-            let auth = held.tag_values("auth").next().and_then(Event::parse_trusted);
-            if held.kind() == POLICY_ENTRY_KIND && auth.is_some_and(|auth| auth.id() == auth_id) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        let entries = entries_of(&txn, &self.tables, key)?;
+        let auth = |entry: &Event| entry.tag_values("auth").next().and_then(Event::parse_trusted);
+        Ok(entries.iter().any(|entry| auth(entry).is_some_and(|auth| auth.id() == auth_id)))
     }
 
     /// The policy entries held, oldest first: the cluster-wide record of every change, each
@@ -133,8 +126,8 @@ impl Store {
         let mut entries = Vec::new();
         for dup in self.tables.time_index(TimeIndex::Kind).duplicates_from(&txn, &kind, &schema::time_dup(0, 0))? {
             let seq = schema::split_time_suffix(dup?).1;
-            if let Some(event) = read_event(&txn, &self.tables, seq)? {
-                entries.push(event);
+            if let Some(entry) = read_entry(&txn, &self.tables, seq)? {
+                entries.push(entry);
             }
         }
         Ok(entries)
@@ -154,78 +147,132 @@ impl Store {
     }
 }
 
-fn read_event(txn: &RoTxn<WithoutTls>, tables: &Tables, seq: u64) -> Result<Option<Event>, StorageError> {
+/// The policy entry stored under `seq`, if that is one (its kind read from the record's header
+/// before any JSON is parsed: clients may tag their own events with an entry's `d`).
+fn read_entry(txn: &RoTxn<WithoutTls>, tables: &Tables, seq: u64) -> Result<Option<Event>, StorageError> {
     let Some(record) = read_record(txn, tables, seq)? else { return Ok(None) };
+    if record.header.kind != POLICY_ENTRY_KIND {
+        return Ok(None);
+    }
     let json = record.json_string().ok_or_else(|| StorageError::Corrupt(format!("record {seq} cannot be read")))?;
     Ok(Event::parse_trusted(&json))
 }
 
-impl Writer<'_, '_> {
-    /// A just-stored policy entry (checked by `admit`): if it is the newest of the entries
-    /// held for its key, its change becomes the policy. Returns whether the policy changed.
-    /// Any order of arrival leaves the same policy: each entry is compared with all held.
-    pub(crate) fn apply_policy_entry(&mut self, entry: &Event) -> Result<(), StorageError> {
-        let (Ok(version), Ok(change)) = (policy_log::version(entry), policy_log::change(entry)) else {
-            return Ok(());
-        };
-        let newest = self.newest_entry(&policy_log::key(&change))?;
-        if newest.is_none_or(|(held, _, _)| held <= version) {
-            self.set_policy(&change)?;
+/// The entries held about `key`.
+fn entries_of(txn: &RoTxn<WithoutTls>, tables: &Tables, key: &str) -> Result<Vec<Event>, StorageError> {
+    let index = tables.time_index(TimeIndex::Tag);
+    let mut entries = Vec::new();
+    for dup in index.duplicates_from(txn, &schema::tag_prefix(b'd', key), &schema::time_dup(0, 0))? {
+        let seq = schema::split_time_suffix(dup?).1;
+        if let Some(entry) = read_entry(txn, tables, seq)?
+            && entry.tag_values("d").next() == Some(key)
+        {
+            entries.push(entry);
         }
+    }
+    Ok(entries)
+}
+
+impl Store {
+    /// Sets every key that policy entries are about to the newest entry by one of this store's
+    /// `admin_pubkeys` that has not expired by `now`, or clears it if there is none: the
+    /// relay runs this at start, so a node whose admins changed holds exactly their decisions
+    /// (entries signed by a key it did not trust are kept, and count once it does). Keys no
+    /// entry is about (a store's policy from before entries) are left as they are.
+    pub fn refold_policy_log(&self, now: u64) -> Result<(), StorageError> {
+        let mut txn = self.env.write_txn()?;
+        let kind = POLICY_ENTRY_KIND.to_be_bytes();
+        let mut keys = std::collections::BTreeSet::new();
+        let index = self.tables.time_index(TimeIndex::Kind);
+        for dup in index.duplicates_from(&txn, &kind, &schema::time_dup(0, 0))? {
+            let seq = schema::split_time_suffix(dup?).1;
+            if let Some(entry) = read_entry(&txn, &self.tables, seq)?
+                && let Some(key) = entry.tag_values("d").next()
+            {
+                keys.insert(key.to_string());
+            }
+        }
+        let mut pending = crate::write::Pending::default();
+        let mut writer = Writer::new(&mut txn, self, &mut pending);
+        for key in &keys {
+            writer.refold_key(key, now)?;
+        }
+        pending.flush(&mut txn, self)?;
+        txn.commit()?;
         Ok(())
     }
+}
 
-    /// The newest entry held about `key`: its version, its change and its expiration.
-    fn newest_entry(&self, key: &str) -> Result<Option<(policy_log::Version, Change, Option<u64>)>, StorageError> {
-        let index = self.tables.time_index(TimeIndex::Tag);
-        let mut newest: Option<(policy_log::Version, Change, Option<u64>)> = None;
-        for dup in index.duplicates_from(self.txn, &schema::tag_prefix(b'd', key), &schema::time_dup(0, 0))? {
-            let seq = schema::split_time_suffix(dup?).1;
-            let Some(held) = read_event(self.txn, self.tables, seq)? else { continue };
-            if held.kind() != POLICY_ENTRY_KIND || held.tag_values("d").next() != Some(key) {
+impl Writer<'_, '_> {
+    /// A just-stored policy entry (checked by `admit`) takes effect if its signer is one of this
+    /// store's admins and it is the newest such entry of its key: the key is refolded from
+    /// every entry held, so any order of arrival leaves the same policy.
+    pub(crate) fn apply_policy_entry(&mut self, entry: &Event, now: u64) -> Result<(), StorageError> {
+        let (Some(signer), Some(key)) = (policy_log::signer(entry), entry.tag_values("d").next()) else {
+            return Ok(());
+        };
+        if !self.store.admin_pubkeys.contains(&signer) {
+            return Ok(()); // kept, inert here
+        }
+        self.refold_key(key, now)
+    }
+
+    /// The newest entry about `key` by one of this store's admins, not expired by `now`.
+    fn newest_entry(&self, key: &str, now: u64) -> Result<Option<Change>, StorageError> {
+        let mut newest: Option<(policy_log::Version, Change)> = None;
+        for entry in entries_of(self.txn, self.tables, key)? {
+            let by_admin = policy_log::signer(&entry).is_some_and(|signer| self.store.admin_pubkeys.contains(&signer));
+            if !by_admin || entry.expiration().is_some_and(|at| at <= now) {
                 continue;
             }
-            if let (Ok(version), Ok(change)) = (policy_log::version(&held), policy_log::change(&held))
-                && newest.as_ref().is_none_or(|(known, _, _)| version > *known)
+            if let (Ok(version), Ok(change)) = (policy_log::version(&entry), policy_log::change(&entry))
+                && newest.as_ref().is_none_or(|(known, _)| version > *known)
             {
-                newest = Some((version, change, held.expiration()));
+                newest = Some((version, change));
             }
         }
-        Ok(newest)
+        Ok(newest.map(|(_, change)| change))
     }
 
-    /// Whether the ban of event `id` in the `policy` table came from an entry that has expired
-    /// by `now` (the sweep has not removed it yet): such a ban no longer holds. Without this, a
-    /// node that was down when a ban expired would refuse the event again until its first sweep
-    /// and then never pull it (its cursor moved past).
-    pub(crate) fn ban_lapsed(&self, id: &Id, now: u64) -> Result<bool, StorageError> {
-        let key = policy_log::key(&Change::AllowEvent(*id));
-        Ok(self.newest_entry(&key)?.is_some_and(|(_, _, expiration)| expiration.is_some_and(|at| at <= now)))
-    }
-
-    /// After `gone` (an entry) left the store: its key's policy is the newest entry left, or
-    /// nothing (a lifted ban, an unset name).
-    pub(crate) fn refold_policy(&mut self, gone: &Event) -> Result<(), StorageError> {
-        let Ok(change) = policy_log::change(gone) else { return Ok(()) };
-        match self.newest_entry(&policy_log::key(&change))? {
-            Some((_, newest, _)) => self.set_policy(&newest),
-            None => self.clear_policy(&change),
+    /// Sets `key`'s policy to its newest entry (`newest_entry`), or clears it if entries are
+    /// about it and none counts (all expired, or by keys that are not admins here).
+    pub(crate) fn refold_key(&mut self, key: &str, now: u64) -> Result<(), StorageError> {
+        match self.newest_entry(key, now)? {
+            Some(change) => self.set_policy(&change),
+            None => self.clear_key(key),
         }
     }
 
-    /// Removes the `policy` row `change` is about.
-    fn clear_policy(&mut self, change: &Change) -> Result<(), StorageError> {
-        let key = match change {
-            Change::BanPubkey(pubkey, _) | Change::UnbanPubkey(pubkey) => keyed(BANNED_PUBKEY, pubkey),
-            Change::AllowPubkey(pubkey, _) | Change::UnallowPubkey(pubkey) => keyed(ALLOWED_PUBKEY, pubkey),
-            Change::BanEvent(id, _) | Change::AllowEvent(id) => keyed(BANNED_EVENT, id),
-            Change::AllowKind(kind) | Change::DisallowKind(kind) => keyed(ALLOWED_KIND, &kind.to_be_bytes()),
-            Change::BlockIp(ip, _) | Change::UnblockIp(ip) => keyed(BLOCKED_IP, &ip_bytes(*ip)),
-            Change::RelayName(_) => vec![RELAY_NAME],
-            Change::RelayDescription(_) => vec![RELAY_DESCRIPTION],
-            Change::RelayIcon(_) => vec![RELAY_ICON],
+    /// Whether the ban of event `id` in the `policy` table no longer holds at `now`: entries are
+    /// about it and the newest that counts is not a ban (its ban expired and the sweep has not
+    /// run yet). Without this, a node started after a ban expired would refuse the event until
+    /// its first sweep and then never pull it (its cursor moved past). A ban no entry is about
+    /// (from before entries) holds.
+    pub(crate) fn ban_lapsed(&self, id: &Id, now: u64) -> Result<bool, StorageError> {
+        let key = policy_log::key(&Change::AllowEvent(*id));
+        if entries_of(self.txn, self.tables, &key)?.is_empty() {
+            return Ok(false);
+        }
+        Ok(!matches!(self.newest_entry(&key, now)?, Some(Change::BanEvent(..))))
+    }
+
+    /// Removes the `policy` row an entry key (`policy_log::key`) is about.
+    fn clear_key(&mut self, key: &str) -> Result<(), StorageError> {
+        let (class, value) = key.split_once(':').unwrap_or((key, ""));
+        let row = match class {
+            "p" => parrhesia_engine::hex::decode_array::<32>(value).map(|pubkey| keyed(BANNED_PUBKEY, &pubkey)),
+            "a" => parrhesia_engine::hex::decode_array::<32>(value).map(|pubkey| keyed(ALLOWED_PUBKEY, &pubkey)),
+            "e" => parrhesia_engine::hex::decode_array::<32>(value).map(|id| keyed(BANNED_EVENT, &id)),
+            "k" => value.parse::<u16>().ok().map(|kind| keyed(ALLOWED_KIND, &kind.to_be_bytes())),
+            "i" => value.parse::<IpAddr>().ok().map(|ip| keyed(BLOCKED_IP, &ip_bytes(ip))),
+            "n" => Some(vec![RELAY_NAME]),
+            "d" => Some(vec![RELAY_DESCRIPTION]),
+            "c" => Some(vec![RELAY_ICON]),
+            _ => None,
         };
-        self.tables.policy.delete(self.txn, &key)?;
+        if let Some(row) = row {
+            self.tables.policy.delete(self.txn, &row)?;
+        }
         Ok(())
     }
 
@@ -244,8 +291,11 @@ impl Writer<'_, '_> {
             }
             Change::BanEvent(id, reason) => {
                 table.put(txn, &keyed(BANNED_EVENT, id), reason.as_bytes())?;
-                if let Some(seq) = crate::tables::seq_of_id(self.txn, self.tables, id)? {
-                    self.remove(seq)?;
+                // A policy entry is never removed by a ban (the record of the cluster's policy).
+                if let Some(record) = crate::tables::record_of_id(self.txn, self.tables, id)?
+                    && record.header.kind != POLICY_ENTRY_KIND
+                {
+                    self.remove(record.seq)?;
                 }
             }
             Change::AllowEvent(id) => {

@@ -183,7 +183,7 @@ impl Store {
                         (self.node_id, epoch, last_seq)
                     });
                     writer.insert(event, last_seq, position)?;
-                    writer.apply_effects(event)?;
+                    writer.apply_effects(event, now)?;
                     Outcome::Stored { seq: last_seq }
                 }
             };
@@ -219,8 +219,8 @@ impl Store {
             }
             writer.remove(seq)?;
         }
-        for entry in &entries {
-            writer.refold_policy(entry)?;
+        for key in entries.iter().filter_map(|entry| entry.tag_values("d").next()) {
+            writer.refold_key(key, now)?;
         }
         pending.flush(&mut txn, self)?;
         txn.commit()?;
@@ -314,16 +314,18 @@ impl Writer<'_, '_> {
         if event.expiration().is_some_and(|expiration| expiration <= now) {
             return Ok(refuse(Prefix::Invalid, "event has expired"));
         }
+        if event.kind() == POLICY_ENTRY_KIND {
+            // An entry answers to the admin signature it carries, not to deletions or bans.
+            return Ok(match policy_log::check(event) {
+                Ok(_) => Admission::Store { replaces: None },
+                Err(reason) => Admission::Refuse(Outcome::Rejected(reason)),
+            });
+        }
         let mut deleted_id = vec![schema::DELETED_ID];
         deleted_id.extend_from_slice(event.id());
         deleted_id.extend_from_slice(event.pubkey());
         if tables.deleted.get(self.read(), &deleted_id)?.is_some() {
             return Ok(refuse(Prefix::Blocked, "this event was deleted by its author"));
-        }
-        if event.kind() == POLICY_ENTRY_KIND
-            && let Err(reason) = policy_log::check(event, &self.store.admin_pubkeys)
-        {
-            return Ok(Admission::Refuse(Outcome::Rejected(reason)));
         }
         let mut banned = [schema::BANNED_EVENT; 33];
         banned[1..].copy_from_slice(event.id());
@@ -471,11 +473,11 @@ impl Writer<'_, '_> {
     }
 
     /// NIP-09, NIP-62 and NIP-86 (policy entry) effects of a just-stored event.
-    fn apply_effects(&mut self, event: &Event) -> Result<(), StorageError> {
+    fn apply_effects(&mut self, event: &Event, now: u64) -> Result<(), StorageError> {
         match event.kind() {
             KIND_DELETION => self.delete_referenced(event),
             KIND_VANISH if self.vanish_applies(event) => self.vanish(event),
-            POLICY_ENTRY_KIND => self.apply_policy_entry(event),
+            POLICY_ENTRY_KIND => self.apply_policy_entry(event, now),
             _ => Ok(()),
         }
     }
@@ -492,7 +494,7 @@ impl Writer<'_, '_> {
             key.extend_from_slice(author);
             tables.deleted.put(self.txn, &key, &[])?;
             let Some(target) = crate::tables::record_of_id(self.read(), tables, &id)? else { continue };
-            let protected = matches!(target.header.kind, KIND_DELETION | KIND_VANISH);
+            let protected = matches!(target.header.kind, KIND_DELETION | KIND_VANISH | POLICY_ENTRY_KIND);
             if target.header.pubkey == *author && !protected {
                 self.remove(target.seq)?;
             }
@@ -544,9 +546,11 @@ impl Writer<'_, '_> {
             .map(|entry| entry.map(|dup| schema::split_time_suffix(dup).1))
             .collect::<Result<_, _>>()?;
         for seq in doomed {
-            let is_request =
-                read_record(self.read(), tables, seq)?.is_some_and(|stored| stored.header.id == *request.id());
-            if !is_request {
+            // The request itself stays, and so do policy entries (the relay's record, which its
+            // own key signs).
+            let kept = read_record(self.read(), tables, seq)?
+                .is_some_and(|stored| stored.header.id == *request.id() || stored.header.kind == POLICY_ENTRY_KIND);
+            if !kept {
                 self.remove(seq)?;
             }
         }

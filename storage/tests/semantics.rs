@@ -595,12 +595,32 @@ fn policy_entries_persist_and_banned_events_stay_out() {
     assert_eq!(store.policy().unwrap(), expected);
     assert_eq!(expected.ip_blocked("192.0.2.1".parse().unwrap()), Some(""));
     assert_eq!(store.policy_entries().unwrap().len(), changes.len(), "every entry is kept");
+    // A ban, a NIP-09 deletion or a vanish request by the entries' own key removes no entry.
+    let entry = &store.policy_entries().unwrap()[0];
+    let deletion = event(&keys(90), NOW, 5, &[("e", &hex(entry.id()))], "");
+    let vanish = event(&keys(90), NOW, 62, &[("relay", "ALL_RELAYS")], "");
+    for request in
+        [deletion, vanish, policy_entry(&admin, &Change::BanEvent(*entry.id(), String::new()), NOW, 1, 1_500)]
+    {
+        assert!(matches!(apply_one(&store, &request), Outcome::Stored { .. }));
+    }
+    assert!(by_id(&store, entry), "entries stay");
+    expected.apply(&Change::BanEvent(*entry.id(), String::new()));
+    // Signed by a key that is not an admin here: kept, and changes nothing (a store opened with
+    // that key among its admins applies it: `refold_policy_log`).
     let forged = policy_entry(&alice, &Change::UnbanPubkey(*alice.public_key()), NOW + 1, 1, 2_000);
-    let (prefix, detail) = rejected(&apply_one(&store, &forged));
-    assert_eq!(
-        (prefix, detail.as_str()),
-        (Prefix::Restricted, "policy entry: signed by a key that is not an admin here")
-    );
+    assert!(matches!(apply_one(&store, &forged), Outcome::Stored { .. }));
+    assert_eq!(store.policy().unwrap(), expected, "an entry by a stranger changes nothing");
+    drop(store);
+    let trusting =
+        StoreOptions { admin_pubkeys: vec![*admin.public_key(), *alice.public_key()], ..StoreOptions::default() };
+    let store = common::Checked(Store::open(dir.path(), &trusting).unwrap());
+    store.refold_policy_log(NOW).unwrap();
+    assert!(store.policy().unwrap().banned_pubkeys.is_empty(), "trusted now: alice's unban holds");
+    drop(store);
+    let store = open_managed(&dir, &admin);
+    store.refold_policy_log(NOW).unwrap();
+    assert_eq!(store.policy().unwrap(), expected, "and no longer once alice is not an admin");
     let audit = |number: u8, method: &str| AuditEntry {
         unix_ms: 1_000 + u64::from(number),
         caller: *admin.public_key(),

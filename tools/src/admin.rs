@@ -86,7 +86,8 @@ pub fn audit(dir: &Path, changes: bool) -> Result<Done> {
 }
 
 /// The policy log, oldest first: when (the admin's time, the accepting node's clock), who,
-/// what, on which node, and whether it is the newest of its key (the one in force).
+/// what, on which node, and whether it is the newest of its key (the one in force where its
+/// caller is an admin; a node ignores entries by keys not in its `admin_pubkeys`).
 fn policy_changes(store: &parrhesia_storage::Store) -> Result<Done> {
     use parrhesia_engine::policy_log;
     let entries = store.policy_entries()?;
@@ -110,7 +111,7 @@ fn policy_changes(store: &parrhesia_storage::Store) -> Result<Done> {
             "method": body.get("method"),
             "params": body.get("params"),
             "key": key,
-            "in_force": newest.get(key) == Some(&version),
+            "newest_of_key": newest.get(key) == Some(&version),
         });
         println!("{line}");
     }

@@ -412,7 +412,8 @@ pub fn shared_settings(config: &crate::config::Config) -> Vec<Setting> {
                 .flatten()
                 .map_or("none".to_string(), |keys| parrhesia_engine::hex::encode(keys.public_key())),
         ),
-        // Whose NIP-86 changes (policy entries) a node applies: one it does not know is refused.
+        // Whose NIP-86 changes (policy entries) a node applies: one by a key it does not trust is
+        // kept and changes nothing there.
         setting("admin_pubkeys", format!("{:?}", config.admin_pubkeys)),
         // Who may write, and whether membership requests are answered.
         setting("nip43", config.nip43.to_string()),
