@@ -137,7 +137,7 @@ impl Members {
     pub fn change(&self, store: &Store, member: &Pubkey, added: bool, claim: Option<&str>, now: u64) -> [Event; 2] {
         // Later than any list signed before, here or on another node (replicated): a
         // replaceable event's tie goes to the lower id, which could be the older list.
-        let at = now.max(self.last_list.get() + 1).max(self.stored_list_at(store) + 1);
+        let at = now.max(self.last_list.get().saturating_add(1)).max(self.stored_list_at(store).saturating_add(1));
         self.last_list.set(at);
         let change = nip43::member_change(&self.keys, member, added, claim, at);
         // The list from what this shard folded and what the store holds now: an addition

@@ -323,3 +323,51 @@ impl Drop for Stopped {
         let _ = self.0.wait();
     }
 }
+
+/// A burst of NEG-OPENs sent before the first is answered starts no more sessions than
+/// `negentropy_sessions_max`: opens still scanning count (each scan may hold up to
+/// `negentropy_items_max` items, so a burst could otherwise hold that times the burst).
+#[test]
+fn a_burst_of_opens_is_held_to_the_session_bound() {
+    // Scans in slices of one candidate: each open yields many times before its session is held.
+    let relay = Relay::start(&[
+        "--shards",
+        "1",
+        "--durability",
+        "nosync",
+        "--set",
+        "negentropy_sessions_max=2",
+        "--set",
+        "scan_budget_candidates_max=1",
+    ]);
+    let mut client = relay.connect();
+    // Enough events that a scan outlasts the executor's time slice (it then yields, and the
+    // next opens in the burst are read while it runs).
+    let author = keys(79);
+    let events: Vec<String> =
+        (0..3000).map(|n| format!(r#"["EVENT",{}]"#, common::note(&author, &format!("burst {n}")).json())).collect();
+    for chunk in events.chunks(500) {
+        client.send_burst(chunk);
+        for _ in chunk {
+            assert!(matches!(client.recv(), RelayMessage::Ok { accepted: true, .. }));
+        }
+    }
+    let empty_client = {
+        let mut storage = NegentropyStorageVector::new();
+        storage.seal().unwrap();
+        hex(&Negentropy::owned(storage, 4096).unwrap().initiate().unwrap())
+    };
+    let opens = 12;
+    let burst: Vec<String> =
+        (0..opens).map(|n| format!(r#"["NEG-OPEN","s{n}",{{"kinds":[1]}},"{empty_client}"]"#)).collect();
+    client.send_burst(&burst);
+    let (mut held, mut refused) = (0, 0);
+    for _ in 0..opens {
+        match client.recv() {
+            RelayMessage::NegMsg { .. } => held += 1,
+            RelayMessage::NegErr { message, .. } if message.starts_with("blocked: at most 2") => refused += 1,
+            other => panic!("unexpected {}", other.encode()),
+        }
+    }
+    assert_eq!((held, refused), (2, opens - 2));
+}

@@ -42,6 +42,9 @@ pub struct Connection {
     pub subscriptions: RefCell<HashMap<String, SubscriptionState>>,
     /// NIP-77 sessions by subscription id.
     pub negentropy: RefCell<HashMap<String, super::reconciliation::Session>>,
+    /// NEG-OPENs still scanning: they count against `negentropy_sessions_max` with the
+    /// sessions (a burst of opens must not start more scans than sessions are allowed).
+    pub negentropy_opening: std::cell::Cell<usize>,
     /// NIP-42: this connection's challenge, and the pubkeys it authenticated as.
     pub(super) challenge: String,
     pub(super) authenticated: RefCell<Vec<parrhesia_engine::Pubkey>>,
@@ -81,6 +84,7 @@ impl Connection {
             outbound: Outbound::new(outbound_bytes_max),
             subscriptions: RefCell::default(),
             negentropy: RefCell::default(),
+            negentropy_opening: std::cell::Cell::new(0),
             challenge: fresh_challenge(),
             authenticated: RefCell::default(),
             last_activity: Cell::new(now),

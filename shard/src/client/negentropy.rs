@@ -18,15 +18,18 @@ use crate::shard::Shard;
 pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: String, filter: Filter, message: Vec<u8>) {
     let mut sessions = connection.negentropy.borrow_mut();
     sessions.remove(&subscription_id);
-    if sessions.len() >= shard.config.negentropy_sessions_max {
+    // Sessions held and sessions still scanning count alike.
+    if sessions.len() + connection.negentropy_opening.get() >= shard.config.negentropy_sessions_max {
         drop(sessions);
         let text =
             format!("blocked: at most {} negentropy sessions per connection", shard.config.negentropy_sessions_max);
         return error(connection, subscription_id, text);
     }
     drop(sessions);
+    let opening = Opening::new(connection.clone());
     let (shard, connection) = (shard.clone(), connection.clone());
     glommio::spawn_local(async move {
+        let _opening = opening;
         let max = shard.config.negentropy_items_max;
         let access = connection.read_access(&shard.read_restricted);
         let items =
@@ -61,6 +64,22 @@ pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: Str
         }
     })
     .detach();
+}
+
+/// A NEG-OPEN counted in `Connection::negentropy_opening` until its task ends, whichever way.
+struct Opening(Rc<Connection>);
+
+impl Opening {
+    fn new(connection: Rc<Connection>) -> Opening {
+        connection.negentropy_opening.set(connection.negentropy_opening.get() + 1);
+        Opening(connection)
+    }
+}
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        self.0.negentropy_opening.set(self.0.negentropy_opening.get() - 1);
+    }
 }
 
 /// `["NEG-MSG", id, message]`.

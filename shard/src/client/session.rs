@@ -440,14 +440,14 @@ fn refuse_read(shard: &Shard, connection: &Connection, message: &ClientMessage) 
     true
 }
 
-/// Takes an EVENT, REQ or COUNT from the rate limits; a refusal is answered (OK false or
-/// CLOSED, `rate-limited:` naming the limit) and counted, and a connection refused
-/// `rate_limit_strikes_max` times in a row is closed.
+/// Takes an EVENT, REQ, COUNT or NEG-OPEN (a query: the REQ budget) from the rate limits; a
+/// refusal is answered (OK false, CLOSED or NEG-ERR, `rate-limited:` naming the limit) and
+/// counted, and a connection refused `rate_limit_strikes_max` times in a row is closed.
 fn within_rate(shard: &Shard, connection: &Connection, message: &ClientMessage) -> bool {
     use crate::rate::Verb;
     let verb = match message {
         ClientMessage::Event(_) => Verb::Event,
-        ClientMessage::Req { .. } => Verb::Req,
+        ClientMessage::Req { .. } | ClientMessage::NegOpen { .. } => Verb::Req,
         ClientMessage::Count { .. } => Verb::Count,
         _ => return true,
     };
@@ -455,6 +455,8 @@ fn within_rate(shard: &Shard, connection: &Connection, message: &ClientMessage) 
         ClientMessage::Event(event) => connection.ok(event, false, reason),
         ClientMessage::Req { subscription_id, .. } | ClientMessage::Count { subscription_id, .. } => connection
             .reply(RelayMessage::Closed { subscription_id: subscription_id.clone().into(), message: reason.into() }),
+        ClientMessage::NegOpen { subscription_id, .. } => connection
+            .reply(RelayMessage::NegErr { subscription_id: subscription_id.clone().into(), message: reason.into() }),
         _ => {}
     })
 }

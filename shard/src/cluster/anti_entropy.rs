@@ -45,6 +45,9 @@ pub struct AntiEntropy {
     initiated: RefCell<HashMap<u64, Initiated>>,
     /// Sessions peers started, by (peer, their session number).
     served: RefCell<HashMap<(NodeId, u64), Session>>,
+    /// Peers whose session is being opened (its window still scanning): one at a time each, so
+    /// a burst of opens cannot start a scan (up to `anti_entropy_items_max` items) per frame.
+    opening: RefCell<std::collections::HashSet<NodeId>>,
 }
 
 /// Runs a pass with every linked peer each interval (none if the interval is 0).
@@ -128,13 +131,18 @@ pub fn on_frame(node: &Rc<Node>, peer: NodeId, message: Message) {
 }
 
 async fn serve_open(node: &Node, peer: NodeId, open: SyncOpen) {
-    // A peer's new session replaces its previous one.
-    node.anti_entropy.served.borrow_mut().retain(|(served_peer, _), _| *served_peer != peer);
     let refuse = |reason: &str| {
         let error = SyncErr { session: open.session, reason: reason.into() };
         node.send_to(peer, Message::SyncErr(error));
     };
-    let Some(items) = items(node, open.since).await else { return refuse("too many events in the window") };
+    if !node.anti_entropy.opening.borrow_mut().insert(peer) {
+        return refuse("a session of this peer is still being opened");
+    }
+    // A peer's new session replaces its previous one.
+    node.anti_entropy.served.borrow_mut().retain(|(served_peer, _), _| *served_peer != peer);
+    let items = items(node, open.since).await;
+    node.anti_entropy.opening.borrow_mut().remove(&peer);
+    let Some(items) = items else { return refuse("too many events in the window") };
     let Ok(mut negentropy) = Negentropy::owned(items, MESSAGE_BYTES_MAX) else { return refuse("negentropy") };
     match negentropy.reconcile(&open.message) {
         Ok(reply) => {
@@ -190,9 +198,22 @@ fn reconcile(node: &Node, peer: NodeId, message: SyncMsg) {
     }
 }
 
-/// Asks for `need` in fetches of at most `FETCH_IDS_MAX` ids.
+/// Asks for `need` in fetches of at most `FETCH_IDS_MAX` ids. A session asked for more than
+/// `anti_entropy_items_max` ids in all ends (the peer claims more than a window may hold).
 fn fetch(node: &Node, peer: NodeId, session: u64, need: Vec<Id>) {
     if need.is_empty() {
+        return;
+    }
+    let over = node
+        .anti_entropy
+        .initiated
+        .borrow()
+        .get(&session)
+        .is_some_and(|state| state.asked.len().saturating_add(need.len()) > node.config.anti_entropy_items_max);
+    if over {
+        node.anti_entropy.initiated.borrow_mut().remove(&session);
+        node.counters.anti_entropy_refused.inc();
+        tracing::warn!(peer = %parrhesia_net::identity_hex(&peer), ids = need.len(), "anti-entropy: the peer claims more missing events than a window may hold; session ended");
         return;
     }
     node.counters.anti_entropy_missing.add(need.len() as u64);

@@ -340,6 +340,15 @@ impl Client {
         self.socket.send(Message::Text(text.into())).expect("send");
     }
 
+    /// Sends `texts` in one write: the relay reads them as one burst.
+    #[allow(dead_code)] // not every test binary sends bursts
+    pub fn send_burst(&mut self, texts: &[String]) {
+        for text in texts {
+            self.socket.write(Message::Text(text.as_str().into())).expect("queue");
+        }
+        self.socket.flush().expect("send");
+    }
+
     pub fn send_raw(&mut self, message: Message) {
         self.socket.send(message).expect("send");
     }

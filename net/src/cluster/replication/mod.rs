@@ -497,8 +497,10 @@ impl Replicator {
         for ((origin, epoch), state) in &self.logs {
             let best = self.peers.values().filter_map(|peer| peer.heads.get(&(*origin, *epoch))).max().copied();
             let entry = origins.entry(*origin).or_default();
-            entry.held_positions += state.next_seq.saturating_sub(1);
-            entry.behind_positions += best.map_or(0, |head| head.saturating_sub(state.next_seq));
+            // Positions are a peer's numbers: the sums saturate.
+            entry.held_positions = entry.held_positions.saturating_add(state.next_seq.saturating_sub(1));
+            let behind = best.map_or(0, |head| head.saturating_sub(state.next_seq));
+            entry.behind_positions = entry.behind_positions.saturating_add(behind);
         }
         for (origin, resets) in &self.resets_by_origin {
             origins.entry(*origin).or_default().resets_received = *resets;

@@ -304,3 +304,19 @@ fn the_backlog_is_what_linked_peers_hold_beyond_the_cursors() {
     replicator.link_down(0, peer, &OneLog);
     assert_eq!(replicator.backlog()[&peer].behind_positions, 0);
 }
+
+#[test]
+fn a_peers_huge_heads_saturate_the_backlog() {
+    // Two class logs of the peer's run, each claiming 2^63 + 1 positions: the sum of what is
+    // behind would wrap (a debug build panicked in the metrics tick).
+    let peer = [2; 32];
+    let mut replicator = Replicator::new([1; 32], ReplicationConfig::default(), 0, &OneLog);
+    replicator.link_up(0, peer, 9 << 8, &[], &OneLog);
+    let huge = (1 << 63) + 1;
+    let heads = vec![
+        LogHead { origin: peer, epoch: 9 << 8 | 1, next_seq: huge },
+        LogHead { origin: peer, epoch: 9 << 8 | 2, next_seq: huge },
+    ];
+    replicator.on_message(0, peer, Message::Heads(heads), &OneLog);
+    assert_eq!(replicator.backlog()[&peer].behind_positions, u64::MAX);
+}
