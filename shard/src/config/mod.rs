@@ -140,11 +140,11 @@ pub struct Config {
     pub rate_event_pubkey: String,
     /// EVENTs relay-wide.
     pub rate_event_relay: String,
-    /// REQs per connection.
+    /// REQs (and NEG-OPENs) per connection.
     pub rate_req_connection: String,
-    /// REQs per client address.
+    /// REQs (and NEG-OPENs) per client address.
     pub rate_req_address: String,
-    /// REQs per authenticated pubkey.
+    /// REQs (and NEG-OPENs) per authenticated pubkey.
     pub rate_req_pubkey: String,
     /// REQs relay-wide.
     pub rate_req_relay: String,
@@ -252,7 +252,7 @@ pub struct Config {
     /// A retention pass starts this often, in seconds; it walks the events older than the
     /// shortest age, oldest first, in small paced slices between the writer's commits.
     pub retention_interval_seconds: u64,
-    /// NIP-77 negentropy: sessions one connection may hold at once.
+    /// NIP-77 negentropy: sessions one connection may hold (or be opening) at once.
     pub negentropy_sessions_max: usize,
     /// Events one negentropy session may cover; a NEG-OPEN whose filter matches more is
     /// refused with `NEG-ERR blocked:` (as strfry does past its maximum).
