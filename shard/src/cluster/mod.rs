@@ -524,6 +524,8 @@ pub async fn run(setup: ClusterSetup) {
         origin_timeout_ms: setup.config.origin_timeout_seconds * 1000,
         origins,
         linger_ms: setup.config.replication_linger_ms,
+        // The policy log's class comes after the configured ones (`ClusterConfig::log_classes`).
+        eager_classes: vec![setup.config.kind_classes().map_or(0, |classes| classes.len()) as u8 + 1],
         unix_offset_ms: crate::system::unix_now_ms(),
         ..ReplicationConfig::default()
     };

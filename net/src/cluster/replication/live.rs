@@ -38,6 +38,11 @@ impl Replicator {
         }
     }
 
+    /// Whether pulls of the log of `epoch` may linger (not an eager class).
+    pub(super) fn may_linger(&self, epoch: u64) -> bool {
+        !self.config.eager_classes.contains(&super::log_class(epoch))
+    }
+
     /// When a pull of this node's own log from `from_seq` by `peer` may be answered: `None`
     /// now, `Some(ms)` once the events waiting have lingered enough. Now whenever an event
     /// waiting matches the peer's summary, the summary is not current, what waits is not all

@@ -65,6 +65,9 @@ pub struct ReplicationConfig {
     /// How long new events of this node's own log may wait for more before a pull is answered,
     /// when none of them matches the puller's interest summary (0: answer at once).
     pub linger_ms: u64,
+    /// Log classes whose pulls never linger (the policy log: a ban should not wait for company,
+    /// and no subscriber's summary names its kind).
+    pub eager_classes: Vec<u8>,
     /// Interest summaries: a delta to every peer this often (an empty one confirms), a full
     /// summary this often, and a peer summary not confirmed for this long is not trusted.
     pub summary_delta_ms: u64,
@@ -86,6 +89,7 @@ impl Default for ReplicationConfig {
         ReplicationConfig {
             pull_events_max: 1024,
             pull_bytes_max: 1 << 20,
+            eager_classes: Vec::new(),
             pull_wait_ms: 5_000,
             pull_timeout_ms: 5_000,
             origin_timeout_ms: 30_000,

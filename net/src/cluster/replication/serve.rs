@@ -36,7 +36,7 @@ impl Replicator {
         let held = store.heads().into_iter().find(|head| (head.origin, head.epoch) == (pull.origin, pull.epoch));
         let own = store.own_log();
         let lingering = |replicator: &Replicator| {
-            let own_log = is_current(&own, pull.origin, pull.epoch);
+            let own_log = is_current(&own, pull.origin, pull.epoch) && replicator.may_linger(pull.epoch);
             own_log.then(|| replicator.linger_until(now_ms, &peer, pull.from_seq)).flatten()
         };
         match held {
@@ -174,7 +174,8 @@ impl Replicator {
         let parked = std::mem::take(&mut self.parked);
         for mut entry in parked {
             if held(&entry.pull) > entry.pull.from_seq {
-                let own_log = is_current(&own, entry.pull.origin, entry.pull.epoch);
+                let own_log =
+                    is_current(&own, entry.pull.origin, entry.pull.epoch) && self.may_linger(entry.pull.epoch);
                 entry.ready_ms = own_log.then(|| self.linger_until(now_ms, &entry.peer, entry.pull.from_seq)).flatten();
                 match entry.ready_ms {
                     None => self.answer(entry.peer, &entry.pull, store, actions),
