@@ -175,6 +175,13 @@ fn the_reference_implementation_reconciles_with_the_relay() {
     assert!(rounds[1] > rounds[0], "a frame limit splits the exchange into more rounds: {rounds:?}");
 }
 
+/// A client's first negentropy message when it holds nothing (hex, for NEG-OPEN).
+fn empty_client_message() -> String {
+    let mut storage = NegentropyStorageVector::new();
+    storage.seal().unwrap();
+    hex(&Negentropy::owned(storage, 4096).unwrap().initiate().unwrap())
+}
+
 #[test]
 fn bounds_and_malformed_messages_refuse_cleanly() {
     let relay = Relay::start(&[
@@ -192,11 +199,7 @@ fn bounds_and_malformed_messages_refuse_cleanly() {
     for n in 0..6 {
         assert!(client.publish(&common::note(&author, &format!("bounded {n}"))).0);
     }
-    let empty_client = {
-        let mut storage = NegentropyStorageVector::new();
-        storage.seal().unwrap();
-        hex(&Negentropy::owned(storage, 4096).unwrap().initiate().unwrap())
-    };
+    let empty_client = empty_client_message();
     let neg_err = |client: &mut Client, id: &str| match client.recv() {
         RelayMessage::NegErr { subscription_id, message } if subscription_id == id => message.to_string(),
         other => panic!("expected NEG-ERR for {id}, got {}", other.encode()),
@@ -352,11 +355,7 @@ fn a_burst_of_opens_is_held_to_the_session_bound() {
             assert!(matches!(client.recv(), RelayMessage::Ok { accepted: true, .. }));
         }
     }
-    let empty_client = {
-        let mut storage = NegentropyStorageVector::new();
-        storage.seal().unwrap();
-        hex(&Negentropy::owned(storage, 4096).unwrap().initiate().unwrap())
-    };
+    let empty_client = empty_client_message();
     let opens = 12;
     let burst: Vec<String> =
         (0..opens).map(|n| format!(r#"["NEG-OPEN","s{n}",{{"kinds":[1]}},"{empty_client}"]"#)).collect();
