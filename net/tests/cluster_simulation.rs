@@ -57,6 +57,8 @@ fn config() -> ReplicationConfig {
         ephemeral_ids_max: 64,
         origins: (0..5).map(node_id).collect(),
         linger_ms: 40,
+        // The second class of kinds stands for the policy log, whose pulls never linger.
+        eager_classes: vec![1],
         summary_delta_ms: 200,
         summary_full_ms: 5_000,
         summary_stale_ms: 2_000,
