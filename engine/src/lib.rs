@@ -16,6 +16,7 @@ pub mod limits;
 pub mod management;
 pub mod marmot;
 pub mod message;
+pub mod mirror;
 pub mod nip43;
 pub mod nip98;
 pub mod policy;

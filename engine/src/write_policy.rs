@@ -13,6 +13,8 @@ pub enum SourceType {
     Import,
     /// Fetched from another relay by `parrhesia-tools sync`.
     Sync,
+    /// Received from another relay by a mirror stream (`[[mirror]]`); `sourceInfo` is its URL.
+    Stream,
 }
 
 impl SourceType {
@@ -22,6 +24,7 @@ impl SourceType {
             SourceType::Ip6 => "IP6",
             SourceType::Import => "Import",
             SourceType::Sync => "Sync",
+            SourceType::Stream => "Stream",
         }
     }
 }

@@ -7,6 +7,7 @@ mod executor;
 mod members;
 mod messages;
 mod metrics;
+mod mirror;
 mod monitor;
 mod notify;
 mod plugin;

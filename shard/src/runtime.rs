@@ -193,8 +193,19 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
     let shard_metrics: Vec<Arc<ShardMetrics>> = (0..shards).map(|_| Arc::default()).collect();
     let writer_metrics = Arc::new(WriterMetrics::default());
     let cluster_metrics = config.cluster.as_ref().map(|_| Arc::new(ClusterMetrics::default()));
-    let metrics_page =
-        Arc::new(Metrics::new(shard_metrics.clone(), writer_metrics.clone(), cluster_metrics.clone(), store.clone()));
+    let mut mirrors: Vec<Vec<crate::mirror::StreamSetup>> = (0..shards).map(|_| Vec::new()).collect();
+    let streams = crate::mirror::streams(&config);
+    let mirror_metrics = streams.iter().map(|stream| stream.metrics.clone()).collect();
+    for (index, stream) in streams.into_iter().enumerate() {
+        mirrors[crate::mirror::shard_for(index, shards)].push(stream);
+    }
+    let metrics_page = Arc::new(Metrics::new(
+        shard_metrics.clone(),
+        writer_metrics.clone(),
+        cluster_metrics.clone(),
+        mirror_metrics,
+        store.clone(),
+    ));
 
     let startup = Arc::new(StartupSteps::new(shards));
     let policy = Arc::new(store.policy().context("reading the operator's policy (NIP-86)")?);
@@ -277,6 +288,7 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
             },
             metrics: shard_metrics[index].clone(),
             metrics_page: metrics_page.clone(),
+            mirrors: std::mem::take(&mut mirrors[index]),
         };
         // One shard per core, pinned, when they fit; otherwise let the kernel place them.
         let placement = if shards <= cpus.len() { Placement::Fixed(cpus[index]) } else { Placement::Unbound };

@@ -50,6 +50,8 @@ pub struct ShardSetup {
     /// This shard's metrics, and the node's for rendering `/metrics`.
     pub metrics: Arc<ShardMetrics>,
     pub metrics_page: Arc<Metrics>,
+    /// The mirror streams this shard runs (`crate::mirror::shard_for`).
+    pub mirrors: Vec<crate::mirror::StreamSetup>,
 }
 
 /// Runs a shard until shutdown completes.
@@ -184,6 +186,8 @@ pub async fn run(setup: ShardSetup) {
     let ticker = glommio::spawn_local(tick(shard.clone(), setup.shutdown));
     // Detached, not awaited at shutdown: a probe in flight ends with its timeout.
     monitor_task(&shard, &listener);
+    // Detached too: each stream ends when the shard stops.
+    crate::mirror::start(&shard, setup.mirrors);
     let metrics_task = metrics_listener.map(|listener| glommio::spawn_local(metrics_loop(shard.clone(), listener)));
     accept_loop(&shard, &listener).await;
     if let Some(task) = metrics_task {

@@ -45,6 +45,9 @@ pub struct Parts {
 /// waits for their OK, and they are not counted as clients' events.
 pub const RELAY_ITSELF: u64 = u64::MAX;
 
+/// What a mirror stream is told of each of its events the writer answered.
+pub type StreamOutcomes = Rc<dyn Fn(&Outcome)>;
+
 pub struct Shard {
     pub index: usize,
     /// This shard's share of `Config::connections_max`.
@@ -79,6 +82,9 @@ pub struct Shard {
     /// into its socket's write buffer at once, so one chunk serves the whole shard.
     pub event_scratch: RefCell<bytes::BytesMut>,
     pub connections: RefCell<HashMap<u64, Rc<Connection>>>,
+    /// Mirror streams on this shard, by the connection id (no client's) their events go to the
+    /// writer under: each is told what became of its events.
+    pub streams: RefCell<HashMap<u64, StreamOutcomes>>,
     /// Store requests awaiting their commit: ticket -> (connection, event id, kind class index).
     pending: RefCell<HashMap<u64, (u64, Id, usize)>>,
     next_ticket: Cell<u64>,
@@ -200,6 +206,11 @@ impl Shard {
                 if let Outcome::Rejected(reason) = &outcome {
                     tracing::warn!(%reason, "an event the relay signed itself was refused");
                 }
+                continue;
+            }
+            let stream = self.streams.borrow().get(&connection).cloned();
+            if let Some(told) = stream {
+                told(&outcome);
                 continue;
             }
             let (accepted, message, counted) = match outcome {
@@ -363,6 +374,7 @@ impl Shard {
             fanout_matches: RefCell::default(),
             event_scratch: RefCell::default(),
             connections: RefCell::default(),
+            streams: RefCell::default(),
             pending: RefCell::default(),
             next_ticket: Cell::new(0),
             next_connection: Cell::new(0),

@@ -317,6 +317,47 @@ fn tools_sync_reconciles_with_the_reference_implementation() {
     assert_eq!(on_local, all);
 }
 
+/// A relay mirroring the reference implementation (`[[mirror]]`, down) catches up by NIP-77:
+/// the events only the reference holds are fetched by id, those both hold are not sent.
+#[test]
+fn a_mirror_stream_catches_up_from_the_reference_implementation() {
+    let harness = reference_harness();
+    let author = keys(81);
+    let events: Vec<Event> = (0..120).map(|n| common::note(&author, &format!("reference mirror {n}"))).collect();
+    let local = stopped_relay_with(&events[..40]);
+    let file = harness.join(format!("events-mirror-{}.jsonl", local.pid()));
+    let lines: Vec<&str> = events.iter().map(|event| event.json().as_ref()).collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let mut reference = Stopped(
+        Command::new("node")
+            .arg(harness.join("negentropy_reference.mjs"))
+            .arg("relay")
+            .arg(&file)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node runs"),
+    );
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(reference.0.stdout.take().unwrap()), &mut first_line)
+        .unwrap();
+    let listening: serde_json::Value = serde_json::from_str(first_line.trim()).unwrap();
+    let url = format!("ws://127.0.0.1:{}", listening["port"]);
+    let config = local.data_dir.with_file_name("mirror.toml");
+    std::fs::write(&config, format!("[[mirror]]\nname = \"reference\"\nurls = [\"{url}\"]\n")).unwrap();
+    let local = Relay::start_in(&local.data_dir, &["--shards", "1", "--config", config.to_str().unwrap()]);
+    let filter = format!(r#"{{"authors":["{}"],"limit":500}}"#, hex(author.public_key()));
+    let all: BTreeSet<[u8; 32]> = events.iter().map(|event| *event.id()).collect();
+    let scrape = common::metrics::scrape_until(&local, "the stream caught up and went live", |scrape| {
+        let stream = [("mirror", "reference")];
+        common::metrics::total(scrape, "parrhesia_mirror_catch_ups_negentropy_total", &stream) == 1.0
+            && common::metrics::total(scrape, "parrhesia_mirror_catching_up", &stream) == 0.0
+    });
+    let held: BTreeSet<[u8; 32]> = local.connect().req("all", &[&filter]).iter().map(|event| *event.id()).collect();
+    assert_eq!(held, all);
+    let fetched = common::metrics::total(&scrape, "parrhesia_mirror_catch_up_events_total", &[("mirror", "reference")]);
+    assert_eq!(fetched, 80.0, "only the 80 events the relay lacked were fetched");
+}
+
 /// A child process killed when the test ends, passed or not.
 struct Stopped(std::process::Child);
 

@@ -11,12 +11,12 @@ use parrhesia_engine::{ClientMessage, Event, KindClass, Prefix, Reason, RelayMes
 use tungstenite::Message;
 
 use super::connection::Connection;
+use super::ingest::{self, Answer};
 use crate::config::AuthRequired;
 use crate::metrics::{
     CLIENT_VERB_INVALID, CloseReason, KIND_UNKNOWN, OUTCOME_DUPLICATE, OUTCOME_EPHEMERAL, kind_class_index,
     refusal_outcome,
 };
-use crate::plugin::Verdict;
 use crate::shard::Shard;
 use parrhesia_engine::write_policy::{Source, SourceType};
 use parrhesia_net::deflate::InflatingStream;
@@ -517,12 +517,13 @@ fn authenticate(shard: &Shard, connection: &Connection, event: &Event) {
 }
 
 /// The EVENT pipeline after parsing (limits, structure and id were checked by the decoder):
-/// AUTH when writes need it -> the operator's policy and Marmot's structure -> duplicate check
-/// -> NIP-13 -> signature -> created_at -> NIP-70 -> the write-policy plugin -> ephemeral
-/// fanout or the writer. Returns
-/// the event's outcome for metrics when it is decided here (`None`: the writer decides it).
-/// `started` is when its message arrived: the checks' time is observed up to the hand-over.
-/// `stored`: whether the store holds the event's id, if `claimed_duplicate` looked already.
+/// AUTH when writes need it -> the checks every source takes (`ingest::check`: the policy
+/// log's kind, the operator's policy and Marmot's structure, duplicates, NIP-13, signature,
+/// created_at) -> NIP-70 -> NIP-43 -> the write-policy plugin -> ephemeral fanout or the
+/// writer. Returns the event's outcome for metrics when it is decided here (`None`: the
+/// writer decides it). `started` is when its message arrived: the checks' time is observed up
+/// to the hand-over. `stored`: whether the store holds the event's id, if `claimed_duplicate`
+/// looked already.
 async fn handle_event(
     shard: &Rc<Shard>,
     connection: &Rc<Connection>,
@@ -531,65 +532,28 @@ async fn handle_event(
     stored: Option<bool>,
 ) -> Option<usize> {
     let checked = || shard.metrics.ingest_check.observe_duration(started.elapsed());
-    let refuse = |reason: parrhesia_engine::Reason| {
+    let answer = |answer: Answer| {
         checked();
-        connection.ok(&event, false, reason.to_string());
-        Some(refusal_outcome(reason.prefix))
+        connection.ok(&event, answer.accepted, answer.message);
+        Some(answer.outcome)
     };
     if shard.config.auth_required != AuthRequired::None && !connection.is_authenticated() {
         connection.challenge();
-        return refuse(Reason::new(
+        return answer(Answer::refused(Reason::new(
             Prefix::AuthRequired,
             "this relay takes events only from authenticated clients (NIP-42)",
-        ));
+        )));
     }
-    if event.kind() == parrhesia_engine::policy_log::POLICY_ENTRY_KIND {
-        return refuse(Reason::new(
-            Prefix::Restricted,
-            "this kind is the relay's policy log: NIP-86 calls make its entries",
-        ));
-    }
-    // The operator's bans and allow-lists (NIP-86): map lookups, before any other work.
-    let allowed = shard.policy.borrow().check_event(&event);
-    if let Err(reason) = allowed.and_then(|()| parrhesia_engine::marmot::check_event(&event)) {
-        return refuse(reason);
-    }
-    let ephemeral = event.kind_class() == KindClass::Ephemeral;
-    if !ephemeral {
-        let held = match stored {
-            Some(held) => Ok(held),
-            None => shard.store.contains_id(event.id()),
-        };
-        match held {
-            Ok(true) => {
-                checked();
-                connection.ok(&event, true, "duplicate: already have this event".into());
-                return Some(OUTCOME_DUPLICATE);
-            }
-            Ok(false) => {}
-            Err(error) => {
-                tracing::warn!(%error, "duplicate check failed");
-                return refuse(Reason::new(Prefix::Error, "the relay could not read its store"));
-            }
-        }
-    }
-    // Cheap before the signature: spam without the work costs no verification.
-    if let Err(reason) = event.check_pow(shard.limits.min_pow_difficulty) {
-        return refuse(reason);
-    }
-    if let Err(reason) = event.verify_signature() {
-        return refuse(reason);
-    }
-    if let Err(reason) = event.check_created_at(crate::system::unix_now(), &shard.limits) {
-        return refuse(reason);
+    if let Err(refused) = ingest::check(shard, &event, stored) {
+        return answer(refused);
     }
     if event.tags().iter().any(|tag| tag.len() == 1 && tag[0] == "-") && !connection.is_authenticated_as(event.pubkey())
     {
         connection.challenge();
-        return refuse(Reason::new(
+        return answer(Answer::refused(Reason::new(
             Prefix::AuthRequired,
             "this event may only be published by its author, authenticated (NIP-42, NIP-70)",
-        ));
+        )));
     }
     if let Some(members) = &shard.members {
         match event.kind() {
@@ -603,10 +567,7 @@ async fn handle_event(
             }
             _ if members.members_only && !members.is_member(&shard.store, event.pubkey()) => {
                 shard.metrics.nip43[crate::metrics::NIP43_WRITE_REFUSED].inc();
-                return refuse(Reason::new(
-                    Prefix::Restricted,
-                    "this relay takes events from its members only; join with an invite (NIP-43)",
-                ));
+                return answer(Answer::refused(members_only()));
             }
             _ => {}
         }
@@ -618,28 +579,12 @@ async fn handle_event(
         let address = client.to_string();
         let kind = if client.is_ipv4() { SourceType::Ip4 } else { SourceType::Ip6 };
         let source = Source { kind, info: &address, authed: authenticated.as_ref() };
-        match plugin.judge(&event, &source, crate::system::unix_now()).await {
-            Verdict::Accept => {}
-            Verdict::Reject(message) => {
-                checked();
-                connection.ok(&event, false, message.clone());
-                return Some(crate::metrics::refusal_outcome(Prefix::of_message(&message).unwrap_or(Prefix::Error)));
-            }
-            Verdict::ShadowReject => {
-                checked();
-                connection.ok(&event, true, String::new());
-                return Some(crate::metrics::OUTCOME_SHADOW_REJECTED);
-            }
-            Verdict::Failed(failure) => {
-                checked();
-                let message = failure.reason();
-                connection.ok(&event, false, message.clone());
-                return Some(crate::metrics::refusal_outcome(Prefix::of_message(&message).unwrap_or(Prefix::Error)));
-            }
+        if let Err(refused) = ingest::ask_plugin(plugin, &event, &source).await {
+            return answer(refused);
         }
     }
     checked();
-    if ephemeral {
+    if event.kind_class() == KindClass::Ephemeral {
         shard.publish_ephemeral(&event).await;
         connection.ok(&event, true, String::new());
         return Some(OUTCOME_EPHEMERAL);
@@ -649,6 +594,11 @@ async fn handle_event(
         return Some(refusal_outcome(Prefix::Error));
     }
     None
+}
+
+/// Why a non-member's event is refused when only NIP-43 members may publish.
+pub fn members_only() -> Reason {
+    Reason::new(Prefix::Restricted, "this relay takes events from its members only; join with an invite (NIP-43)")
 }
 
 #[cfg(test)]

@@ -15,9 +15,11 @@ use parrhesia_engine::Limits;
 use serde::{Deserialize, Serialize};
 
 mod cluster;
+mod mirror;
 mod values;
 
 pub use cluster::{ClusterConfig, POLICY_CLASS};
+pub use mirror::MirrorConfig;
 use values::parse_rate;
 pub use values::{AuthRequired, DurabilitySetting, LinkEncryption, LogFormat, OverflowPolicy};
 
@@ -265,6 +267,8 @@ pub struct Config {
 
     /// The `[cluster]` table; absent, the relay runs single-node.
     pub cluster: Option<ClusterConfig>,
+    /// `[[mirror]]` tables: other relays mirrored (README "Mirroring other relays").
+    pub mirror: Vec<MirrorConfig>,
 }
 
 impl Default for Config {
@@ -361,6 +365,7 @@ impl Default for Config {
             negentropy_message_bytes_max: 256 * 1024,
             negentropy_idle_timeout_seconds: 300,
             cluster: None,
+            mirror: Vec::new(),
         }
     }
 }
@@ -375,7 +380,7 @@ pub fn print_config() -> String {
     );
     let defaults = toml::Table::try_from(Config::default()).expect("the defaults serialize");
     for (name, docs) in Config::FIELD_NAMES.iter().zip(Config::FIELD_DOCS) {
-        if *name != "cluster" {
+        if *name != "cluster" && *name != "mirror" {
             write_key(&mut out, name, docs, defaults.get(*name), "");
         }
     }
@@ -383,6 +388,11 @@ pub fn print_config() -> String {
     let cluster = toml::Table::try_from(ClusterConfig::default()).expect("the defaults serialize");
     for (name, docs) in ClusterConfig::FIELD_NAMES.iter().zip(ClusterConfig::FIELD_DOCS) {
         write_key(&mut out, name, docs, cluster.get(*name), "# ");
+    }
+    out.push_str("\n# [[mirror]]: another relay mirrored (this file only; one table per mirror).\n# [[mirror]]\n");
+    let mirror = toml::Table::try_from(MirrorConfig::default()).expect("the defaults serialize");
+    for (name, docs) in MirrorConfig::FIELD_NAMES.iter().zip(MirrorConfig::FIELD_DOCS) {
+        write_key(&mut out, name, docs, mirror.get(*name), "# ");
     }
     out
 }
@@ -516,6 +526,7 @@ impl Config {
         if let Some(cluster) = &self.cluster {
             cluster.validate()?;
         }
+        MirrorConfig::validate(&self.mirror)?;
         Ok(())
     }
 
@@ -665,6 +676,11 @@ impl Layers {
         };
         if (!table.contains_key(name) && !optional.contains(&name)) || name == "cluster" {
             bail!("unknown configuration key `{key}` (from {source})");
+        }
+        if name == "mirror" && matches!(value, Given::Text(_)) {
+            bail!(
+                "configuration key `mirror` is set in the configuration file only, as [[mirror]] tables (from {source})"
+            );
         }
         let value = match value {
             Given::Typed(value) => value,

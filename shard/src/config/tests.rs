@@ -9,13 +9,17 @@ fn the_printed_configuration_loads_as_the_defaults_and_documents_every_key() {
     let path = directory.path().join("printed.toml");
     std::fs::write(&path, &printed).unwrap();
     assert_eq!(Config::load(Some(&path), vec![], &[]).unwrap(), Config::default());
-    for name in Config::FIELD_NAMES.iter().chain(ClusterConfig::FIELD_NAMES).filter(|name| **name != "cluster") {
+    let names = Config::FIELD_NAMES.iter().chain(ClusterConfig::FIELD_NAMES).chain(MirrorConfig::FIELD_NAMES);
+    for name in names.filter(|name| !["cluster", "mirror"].contains(name)) {
         assert!(printed.contains(&format!("\n{name} =")) || printed.contains(&format!("\n# {name} =")), "{name}");
     }
     // Uncommenting the cluster table (and giving it its required keys) turns it on.
     let uncommented: String = printed
         .split("# [cluster]\n")
         .nth(1)
+        .unwrap()
+        .split("# [[mirror]]")
+        .next()
         .unwrap()
         .lines()
         .filter(|line| line.starts_with("# ") && line.contains(" = "))
@@ -31,6 +35,52 @@ fn the_printed_configuration_loads_as_the_defaults_and_documents_every_key() {
     std::fs::write(&path, cluster).unwrap();
     let config = Config::load(Some(&path), vec![], &[]).unwrap();
     assert_eq!(config.cluster.unwrap().pull_events_max, ClusterConfig::default().pull_events_max);
+    // So does a mirror table, given a name and a URL.
+    let mirror: String = printed
+        .split("# [[mirror]]\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter(|line| line.starts_with("# ") && line.contains(" = "))
+        .map(|line| format!("{}\n", &line[2..]))
+        .collect();
+    let mirror = format!(
+        "[[mirror]]\n{}",
+        mirror.replace("name = \"\"", "name = \"m\"").replace("urls = []", "urls = [\"ws://127.0.0.1:1\"]")
+    );
+    std::fs::write(&path, mirror).unwrap();
+    let config = Config::load(Some(&path), vec![], &[]).unwrap();
+    assert_eq!(config.mirror.len(), 1);
+    assert_eq!(config.mirror[0].catch_up_seconds, MirrorConfig::default().catch_up_seconds);
+}
+
+#[test]
+fn mirror_tables_are_checked_and_set_in_the_file_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mirror.toml");
+    let table = |name: &str, url: &str, filter: &str| {
+        format!("[[mirror]]\nname = \"{name}\"\nurls = [\"{url}\"]\nfilter = '{filter}'\n")
+    };
+    let cases = [
+        (table("a b", "ws://h:1", "{}"), "`mirror.name`"),
+        (table("a", "http://h:1", "{}"), "is not a ws:// URL"),
+        (table("a", "wss://h", "{}"), "ws:// only"),
+        (table("a", "ws://h:1", r#"{"kinds":"1"}"#), "`mirror.filter` of `a`"),
+        (table("a", "ws://h:1", "{}") + &table("a", "ws://h:2", "{}"), "two mirrors are named"),
+        ("[[mirror]]\nname = \"a\"\n".to_string(), "at least one URL"),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(&path, &text).unwrap();
+        let error = format!("{:#}", Config::load(Some(&path), vec![], &[]).unwrap_err());
+        assert!(error.contains(expected), "{error} should mention {expected}");
+    }
+    std::fs::write(&path, table("a", "ws://h:1", r#"{"kinds":[1],"limit":5}"#)).unwrap();
+    let config = Config::load(Some(&path), vec![], &[]).unwrap();
+    assert_eq!(config.mirror[0].decoded_filter().unwrap().limit, None, "a mirror's filter has no limit");
+    for (environment, flags) in [(pairs(&[("PARRHESIA_MIRROR", "x")]), vec![]), (vec![], pairs(&[("mirror", "x")]))] {
+        let error = format!("{:#}", Config::load(None, environment, &flags).unwrap_err());
+        assert!(error.contains("configuration file only"), "{error}");
+    }
 }
 
 pub(super) fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {

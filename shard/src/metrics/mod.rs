@@ -4,11 +4,13 @@
 //! on any hot path, and a scrape never waits for a shard.
 //!
 //! The primitives (`Count`, `Gauge`, `Histogram` and their bucket bounds) are here; each
-//! executor's set of metrics is in its own file (`shard.rs`, `writer.rs`, `cluster.rs`) with
+//! executor's set of metrics is in its own file (`shard.rs`, `writer.rs`, `cluster.rs`, and
+//! `mirror.rs` for each mirror stream) with
 //! the label sets its arrays are sized by, and `registry.rs` reads them all at a scrape and
 //! renders `/metrics`. What other files use is re-exported here: they name `crate::metrics::X`.
 
 mod cluster;
+mod mirror;
 mod registry;
 mod shard;
 mod writer;
@@ -17,6 +19,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use cluster::{ClusterMetrics, OriginFigures, PeerFigures, QueueFigures};
+pub use mirror::MirrorMetrics;
 pub use registry::{CONTENT_TYPE, Metrics};
 pub use shard::{
     CLIENT_VERB_INVALID, CloseReason, DEFLATE_IN_COMPRESSED, DEFLATE_IN_INFLATED, DEFLATE_OUT_COMPRESSED,

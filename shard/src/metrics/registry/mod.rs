@@ -4,6 +4,7 @@
 //! are in `cluster.rs`.
 
 mod cluster;
+mod mirror;
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::cluster::ClusterMetrics;
+use super::mirror::MirrorMetrics;
 use super::shard::{
     CLIENT_VERBS, CLOSE_REASONS, DEFLATE_FORMS, EVENT_OUTCOMES, KIND_CLASSES, NIP43_OUTCOMES, PLUGIN_FAILURES,
     PLUGIN_VERDICTS, RELAY_VERBS, ShardMetrics,
@@ -38,6 +40,7 @@ struct Sources {
     shards: Vec<Arc<ShardMetrics>>,
     writer: Arc<WriterMetrics>,
     cluster: Option<Arc<ClusterMetrics>>,
+    mirrors: Vec<Arc<MirrorMetrics>>,
     store: StoreHandle,
 }
 
@@ -55,10 +58,11 @@ impl Metrics {
         shards: Vec<Arc<ShardMetrics>>,
         writer: Arc<WriterMetrics>,
         cluster: Option<Arc<ClusterMetrics>>,
+        mirrors: Vec<Arc<MirrorMetrics>>,
         store: Store,
     ) -> Metrics {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(Sources { shards, writer, cluster, store: StoreHandle(store) }));
+        registry.register_collector(Box::new(Sources { shards, writer, cluster, mirrors, store: StoreHandle(store) }));
         Metrics { registry }
     }
 
@@ -526,6 +530,7 @@ impl prometheus_client::collector::Collector for Sources {
         self.encode_writer(&mut encoder)?;
         self.encode_store(&mut encoder)?;
         self.encode_cluster(&mut encoder)?;
+        self.encode_mirrors(&mut encoder)?;
         self.encode_process(&mut encoder)
     }
 }

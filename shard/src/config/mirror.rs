@@ -1,0 +1,88 @@
+//! `[[mirror]]` tables: other relays this one mirrors, each a name, its remote URLs (a stream
+//! each), a direction and a NIP-01 filter. Set in the configuration file only.
+
+use anyhow::bail;
+use documented::DocumentedFields;
+use serde::{Deserialize, Serialize};
+
+/// `[[mirror]]`: one or more remote relays this relay mirrors, with one filter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, DocumentedFields)]
+#[serde(deny_unknown_fields, default)]
+pub struct MirrorConfig {
+    /// Names the mirror in metrics, logs and its progress files (letters, digits, `-`, `_`).
+    /// Required.
+    pub name: String,
+    /// The remote relays (`ws://host:port/path`), each mirrored by a stream of its own.
+    /// Required.
+    pub urls: Vec<String>,
+    /// `down`: the remote's events matching the filter are fetched (caught up first, then
+    /// live) and taken as a client's would be (sourceType "Stream" to the write-policy plugin).
+    pub dir: MirrorDirection,
+    /// The NIP-01 filter of what is mirrored, as JSON (its `limit` is ignored).
+    pub filter: String,
+    /// How far back a stream's first catch-up reaches, in seconds (0: everything the remote
+    /// holds). A stream resumes where it stopped, less 10 minutes, whatever this says.
+    pub catch_up_seconds: u64,
+}
+
+impl Default for MirrorConfig {
+    fn default() -> MirrorConfig {
+        MirrorConfig {
+            name: String::new(),
+            urls: Vec::new(),
+            dir: MirrorDirection::Down,
+            filter: "{}".into(),
+            catch_up_seconds: 7 * 86_400,
+        }
+    }
+}
+
+/// `mirror.dir`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MirrorDirection {
+    Down,
+}
+
+impl MirrorConfig {
+    /// The filter, decoded (its `limit` dropped).
+    pub fn decoded_filter(&self) -> anyhow::Result<parrhesia_engine::Filter> {
+        let mut filter = parrhesia_engine::Filter::parse(&self.filter, &parrhesia_engine::Limits::default())
+            .map_err(|reason| anyhow::anyhow!("configuration key `mirror.filter` of `{}`: {reason}", self.name))?;
+        filter.limit = None;
+        Ok(filter)
+    }
+
+    pub(super) fn validate(mirrors: &[MirrorConfig]) -> anyhow::Result<()> {
+        for (index, mirror) in mirrors.iter().enumerate() {
+            let name = &mirror.name;
+            let valid_name = |name: &str| {
+                !name.is_empty()
+                    && name.len() <= 64
+                    && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+            };
+            if !valid_name(name) {
+                bail!("configuration key `mirror.name` ({name:?}): 1 to 64 letters, digits, `-` or `_`");
+            }
+            if mirrors[..index].iter().any(|other| &other.name == name) {
+                bail!("configuration key `mirror.name`: two mirrors are named {name:?}");
+            }
+            if mirror.urls.is_empty() {
+                bail!("configuration key `mirror.urls` of `{name}` must list at least one URL");
+            }
+            for url in &mirror.urls {
+                if url.starts_with("wss://") {
+                    bail!(
+                        "configuration key `mirror.urls` of `{name}`: {url}: this release mirrors over ws:// only \
+                         (no TLS client yet); reach a wss:// relay through a local TLS tunnel"
+                    );
+                }
+                if !url.starts_with("ws://") || url.len() <= "ws://".len() {
+                    bail!("configuration key `mirror.urls` of `{name}`: {url:?} is not a ws:// URL");
+                }
+            }
+            mirror.decoded_filter()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,45 @@
+//! A mirror stream's metrics (`[[mirror]]`, one per remote URL), written by the shard that
+//! runs the stream.
+
+use super::shard::EVENT_OUTCOMES;
+use super::{Count, Gauge};
+
+#[derive(Debug)]
+pub struct MirrorMetrics {
+    /// The mirror's name and the stream's remote URL: its labels.
+    pub mirror: String,
+    pub url: String,
+    /// 1 while the stream is connected to its remote.
+    pub connected: Gauge,
+    /// Connections made to the remote (each then catches up).
+    pub connects: Count,
+    /// 1 while the stream is catching up (before its live subscription).
+    pub catching_up: Gauge,
+    /// Events received from the remote, by what became of them (`EVENT_OUTCOMES`).
+    pub events_down: [Count; EVENT_OUTCOMES.len()],
+    /// Events received while catching up (by NIP-77 or REQ pages), whatever became of them.
+    pub catch_up_events: Count,
+    /// Catch-ups done by NIP-77 negentropy and by REQ pages.
+    pub catch_ups_negentropy: Count,
+    pub catch_ups_pages: Count,
+    /// Every event the filter matches dated up to this (unix seconds) is held or was refused
+    /// here: the stream's progress. `time() - it` is how far the stream lags.
+    pub down_through_seconds: Gauge,
+}
+
+impl MirrorMetrics {
+    pub fn new(mirror: &str, url: &str) -> MirrorMetrics {
+        MirrorMetrics {
+            mirror: mirror.into(),
+            url: url.into(),
+            connected: Gauge::default(),
+            connects: Count::default(),
+            catching_up: Gauge::default(),
+            events_down: Default::default(),
+            catch_up_events: Count::default(),
+            catch_ups_negentropy: Count::default(),
+            catch_ups_pages: Count::default(),
+            down_through_seconds: Gauge::default(),
+        }
+    }
+}

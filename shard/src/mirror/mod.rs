@@ -1,0 +1,451 @@
+//! Mirror streams (`[[mirror]]`): each remote URL of a mirror is one stream, run by shard
+//! `shard_for(stream index)` as a task that dials the remote (a WebSocket client), catches up
+//! (`catch_up`: NIP-77 negentropy when the remote speaks it, else REQ pages walking back), then
+//! holds a live REQ. Every event received takes the checks a client's takes
+//! (`client::ingest`; NIP-70 protected events are refused, their author is not here; sourceType
+//! "Stream" to the write-policy plugin) and goes to the writer under the stream's id; the shard
+//! tells the stream what became of it. How far a stream got is kept in a file per stream
+//! (`<data_dir>/mirrors/`), written once every event it covers is settled; a restart resumes
+//! from it. A lost connection is dialled again after a backoff (1 s doubling to 60 s, jittered).
+
+mod catch_up;
+
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use glommio::net::TcpStream;
+use parrhesia_engine::mirror::{self as plan, Progress};
+use parrhesia_engine::write_policy::{Source, SourceType};
+use parrhesia_engine::{Event, Filter, KindClass, Prefix, Reason, RelayMessage};
+use parrhesia_storage::Outcome;
+
+use crate::client::ingest::{self, Answer};
+use crate::config::Config;
+use crate::metrics::{MirrorMetrics, OUTCOME_DUPLICATE, OUTCOME_EPHEMERAL, OUTCOME_STORED, refusal_outcome};
+use crate::notify::Notify;
+use crate::shard::Shard;
+
+type Socket = async_tungstenite::WebSocketStream<TcpStream>;
+
+/// How long dialling (TCP and the WebSocket handshake) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a remote may stay silent while the stream waits for an answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+/// A live stream pings its remote this often, and redials one silent for three times as long.
+const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// A live stream writes its progress this often: the time `PROGRESS_MARGIN` before the last
+/// write, once every event received before it is settled.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
+const PROGRESS_MARGIN_SECONDS: u64 = 60;
+/// Events one stream may have at the writer, unanswered.
+const IN_FLIGHT_MAX: u64 = 1024;
+/// Ids a stream remembers having taken (each judged once per connection; twice this at most).
+const RECENT_IDS: usize = 65_536;
+/// Redial backoff bounds; a connection that lasted `BACKOFF_RESET` starts over at the least.
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+const BACKOFF_RESET: Duration = Duration::from_secs(60);
+
+/// Everything one stream is started with.
+pub struct StreamSetup {
+    pub mirror: String,
+    pub url: String,
+    pub filter: Filter,
+    pub catch_up_seconds: u64,
+    pub progress_file: PathBuf,
+    pub metrics: Arc<MirrorMetrics>,
+}
+
+/// Every stream the configuration names, in order (stream `i` runs on `shard_for(i, shards)`).
+pub fn streams(config: &Config) -> Vec<StreamSetup> {
+    let directory = config.data_dir.join("mirrors");
+    let mut streams = Vec::new();
+    for mirror in &config.mirror {
+        let filter = mirror.decoded_filter().expect("validated when the configuration loaded");
+        for url in &mirror.urls {
+            let file = format!("{}-{:016x}.json", mirror.name, xxhash_rust::xxh3::xxh3_64(url.as_bytes()));
+            streams.push(StreamSetup {
+                mirror: mirror.name.clone(),
+                url: url.clone(),
+                filter: filter.clone(),
+                catch_up_seconds: mirror.catch_up_seconds,
+                progress_file: directory.join(file),
+                metrics: Arc::new(MirrorMetrics::new(&mirror.name, url)),
+            });
+        }
+    }
+    streams
+}
+
+/// The shard that runs stream `index`.
+pub fn shard_for(index: usize, shards: usize) -> usize {
+    index % shards
+}
+
+/// Starts this shard's streams; each runs until the shard stops.
+pub fn start(shard: &Rc<Shard>, setups: Vec<StreamSetup>) {
+    for setup in setups {
+        let stream = Rc::new(Stream {
+            id: shard.next_connection_id(),
+            shard: shard.clone(),
+            filter_json: setup.filter.to_json(),
+            setup,
+            issued: Cell::new(0),
+            settled: Cell::new(0),
+            settled_wake: Notify::default(),
+            recent: RefCell::new(plan::RecentIds::new(RECENT_IDS)),
+        });
+        let told = stream.clone();
+        shard.streams.borrow_mut().insert(stream.id, Rc::new(move |outcome: &Outcome| told.settle(outcome)));
+        glommio::spawn_local(run(stream)).detach();
+    }
+}
+
+/// One stream's state on its shard.
+pub(crate) struct Stream {
+    /// The connection id its events go to the writer under.
+    id: u64,
+    shard: Rc<Shard>,
+    setup: StreamSetup,
+    filter_json: String,
+    /// Events handed to the writer, and those it answered.
+    issued: Cell<u64>,
+    settled: Cell<u64>,
+    settled_wake: Notify,
+    /// What this connection to the remote took already (`plan::RecentIds`).
+    recent: RefCell<plan::RecentIds>,
+}
+
+/// Why a session with the remote ended.
+enum Ended {
+    Stopping,
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Ended {
+    fn from(error: anyhow::Error) -> Ended {
+        Ended::Failed(error)
+    }
+}
+
+async fn run(stream: Rc<Stream>) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let started = Instant::now();
+        let ended = stream.session().await;
+        stream.setup.metrics.connected.set(0);
+        stream.setup.metrics.catching_up.set(0);
+        match ended {
+            Ended::Stopping => return,
+            Ended::Failed(error) => {
+                tracing::warn!(mirror = %stream.setup.mirror, url = %stream.setup.url, error = %format!("{error:#}"),
+                    "mirror stream interrupted; dialling again");
+            }
+        }
+        if started.elapsed() >= BACKOFF_RESET {
+            backoff = BACKOFF_MIN;
+        }
+        // Jitter: up to a quarter more, so streams cut together do not redial together.
+        let mut random = [0u8; 2];
+        let _ = getrandom::fill(&mut random);
+        let jitter = backoff.mul_f64(f64::from(u16::from_le_bytes(random)) / f64::from(u16::MAX) / 4.0);
+        if stream.pause(backoff + jitter).await {
+            return;
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+impl Stream {
+    /// One connection: dial, catch up, go live; returns when it ends.
+    async fn session(&self) -> Ended {
+        if self.shard.stopping.get() {
+            return Ended::Stopping;
+        }
+        let mut socket = match self.dial().await {
+            Ok(socket) => socket,
+            Err(error) => return Ended::Failed(error),
+        };
+        let metrics = &self.setup.metrics;
+        metrics.connected.set(1);
+        metrics.connects.inc();
+        self.recent.replace(plan::RecentIds::new(RECENT_IDS));
+        let mut progress = self.load_progress();
+        if let Some(through) = progress.down_through {
+            metrics.down_through_seconds.set(i64::try_from(through).unwrap_or(i64::MAX));
+        }
+        let reached = crate::system::unix_now();
+        let since = progress.catch_up_since(reached, self.setup.catch_up_seconds);
+        metrics.catching_up.set(1);
+        if let Err(ended) = catch_up::run(self, &mut socket, since).await {
+            return ended;
+        }
+        metrics.catching_up.set(0);
+        if let Err(ended) = self.settle_all().await {
+            return ended;
+        }
+        self.save_progress(&mut progress, reached);
+        match self.live(&mut socket, &mut progress, reached.saturating_sub(PROGRESS_MARGIN_SECONDS)).await {
+            Ok(()) => Ended::Failed(anyhow::anyhow!("the remote closed the connection")),
+            Err(ended) => ended,
+        }
+    }
+
+    async fn dial(&self) -> anyhow::Result<Socket> {
+        let url = &self.setup.url;
+        let authority = url.strip_prefix("ws://").context("not a ws:// URL")?;
+        let host_port = authority.split(['/', '?']).next().unwrap_or(authority).to_string();
+        let host_port = if host_port.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) {
+            host_port
+        } else {
+            format!("{host_port}:80")
+        };
+        // Name resolution blocks (getaddrinfo): on the executor's blocking pool, not the shard.
+        let address = glommio::executor()
+            .spawn_blocking(move || std::net::ToSocketAddrs::to_socket_addrs(&host_port).map(|mut all| all.next()))
+            .await
+            .with_context(|| format!("resolving {url}"))?
+            .with_context(|| format!("{url} resolves to no address"))?;
+        let connected = glommio::timer::timeout(CONNECT_TIMEOUT, async {
+            let stream = TcpStream::connect(address).await?;
+            async_tungstenite::client_async(url.as_str(), stream)
+                .await
+                .map_err(|error| glommio::GlommioError::IoError(std::io::Error::other(error)))
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("connecting to {url}: {error}"))?;
+        Ok(connected.0)
+    }
+
+    /// The live subscription: events dated from `since` on, until the connection ends.
+    async fn live(&self, socket: &mut Socket, progress: &mut Progress, since: u64) -> Result<(), Ended> {
+        let filter = plan::narrowed(&self.setup.filter, since, None, None);
+        send(socket, plan::request("REQ", "mirror-live", &[filter])).await?;
+        let mut last_heard = Instant::now();
+        let mut next_ping = Instant::now() + PING_INTERVAL;
+        let mut next_progress = Instant::now() + PROGRESS_INTERVAL;
+        // (time, events issued by then): written once they are all settled.
+        let mut candidate: Option<(u64, u64)> = None;
+        loop {
+            let now = Instant::now();
+            if now >= next_ping {
+                if now.duration_since(last_heard) >= PING_INTERVAL * 3 {
+                    return Err(Ended::Failed(anyhow::anyhow!("the remote has been silent for 90 s")));
+                }
+                socket.send(tungstenite::Message::Ping(Vec::new().into())).await.map_err(wire_error)?;
+                next_ping = now + PING_INTERVAL;
+            }
+            if now >= next_progress {
+                if let Some((time, _)) = candidate.take_if(|(_, issued)| self.settled.get() >= *issued) {
+                    self.save_progress(progress, time);
+                }
+                if candidate.is_none() {
+                    let time = crate::system::unix_now().saturating_sub(PROGRESS_MARGIN_SECONDS);
+                    candidate = Some((time, self.issued.get()));
+                }
+                next_progress = now + PROGRESS_INTERVAL;
+            }
+            let wait = next_ping.min(next_progress).saturating_duration_since(Instant::now());
+            let Some(message) = self.next(socket, wait).await? else { continue };
+            last_heard = Instant::now();
+            match message {
+                Some(RelayMessage::Event { subscription_id, event }) if subscription_id == "mirror-live" => {
+                    self.take(&event).await;
+                }
+                Some(RelayMessage::Closed { subscription_id, message }) if subscription_id == "mirror-live" => {
+                    return Err(Ended::Failed(anyhow::anyhow!("the remote closed the live subscription: {message}")));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The next frame within `wait`: `Ok(None)` when none came, `Ok(Some(None))` for a frame
+    /// that is not a relay message (pongs, garbage), `Err` when the connection ends or the
+    /// shard stops.
+    async fn next(&self, socket: &mut Socket, wait: Duration) -> Result<Option<Option<RelayMessage<'static>>>, Ended> {
+        let read = async { Some(glommio::timer::timeout(wait, async { Ok(socket.next().await) }).await) };
+        let stopped = async {
+            self.shard.stop.notified().await;
+            None
+        };
+        let Some(read) = futures_lite::future::or(read, stopped).await else { return Err(Ended::Stopping) };
+        match read {
+            Err(_) => Ok(None),
+            Ok(None) => Err(Ended::Failed(anyhow::anyhow!("the remote closed the connection"))),
+            Ok(Some(Err(error))) => Err(wire_error(error)),
+            Ok(Some(Ok(tungstenite::Message::Text(text)))) => Ok(Some(RelayMessage::decode(text.as_str()).ok())),
+            Ok(Some(Ok(tungstenite::Message::Close(_)))) => {
+                Err(Ended::Failed(anyhow::anyhow!("the remote closed the connection")))
+            }
+            Ok(Some(Ok(_))) => Ok(Some(None)),
+        }
+    }
+
+    /// The next relay message, within `ANSWER_TIMEOUT` of silence.
+    async fn answer(&self, socket: &mut Socket) -> Result<RelayMessage<'static>, Ended> {
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
+        loop {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.next(socket, wait).await? {
+                None => return Err(Ended::Failed(anyhow::anyhow!("no answer from the remote in 60 s"))),
+                Some(None) => {}
+                Some(Some(message)) => return Ok(message),
+            }
+        }
+    }
+
+    /// Takes one event the remote sent (its JSON): checked as a client's, then to the writer.
+    /// Returns its created_at when it parsed.
+    async fn take(&self, json: &str) -> Option<u64> {
+        let event = match Event::parse(json, &self.shard.limits) {
+            Ok(event) => event,
+            Err(reason) => {
+                self.count(refusal_outcome(reason.prefix));
+                return None;
+            }
+        };
+        let created_at = event.created_at();
+        if !self.recent.borrow_mut().insert(event.id()) {
+            return Some(created_at);
+        }
+        if !self.setup.filter.matches(&event) {
+            self.count(refusal_outcome(Prefix::Invalid));
+            return Some(created_at);
+        }
+        if let Err(answer) = self.judge(&event).await {
+            self.count(answer.outcome);
+            return Some(created_at);
+        }
+        if event.kind_class() == KindClass::Ephemeral {
+            self.shard.publish_ephemeral(&event).await;
+            self.count(OUTCOME_EPHEMERAL);
+            return Some(created_at);
+        }
+        while self.issued.get() - self.settled.get() >= IN_FLIGHT_MAX {
+            self.settled_wake.notified().await;
+        }
+        self.issued.set(self.issued.get() + 1);
+        if self.shard.submit(self.id, event).await.is_err() {
+            // The writer is gone (shutdown): the event was not stored.
+            self.issued.set(self.issued.get() - 1);
+            self.count(refusal_outcome(Prefix::Error));
+        }
+        Some(created_at)
+    }
+
+    /// The checks a client's event takes that apply to a stream's (not AUTH: the stream is no
+    /// one; so NIP-70 protected events are refused, and NIP-43 requests are not taken).
+    async fn judge(&self, event: &Event) -> Result<(), Answer> {
+        ingest::check(&self.shard, event, None)?;
+        if event.tags().iter().any(|tag| tag.len() == 1 && tag[0] == "-") {
+            let reason = "this event is protected (NIP-70): only its author may publish it here";
+            return Err(Answer::refused(Reason::new(Prefix::Restricted, reason)));
+        }
+        if let Some(members) = &self.shard.members {
+            let request =
+                matches!(event.kind(), parrhesia_engine::nip43::JOIN_REQUEST | parrhesia_engine::nip43::LEAVE_REQUEST);
+            if request || (members.members_only && !members.is_member(&self.shard.store, event.pubkey())) {
+                return Err(Answer::refused(crate::client::session::members_only()));
+            }
+        }
+        if let Some(plugin) = &self.shard.write_policy {
+            let source = Source { kind: SourceType::Stream, info: &self.setup.url, authed: None };
+            ingest::ask_plugin(plugin, event, &source).await?;
+        }
+        Ok(())
+    }
+
+    fn count(&self, outcome: usize) {
+        self.setup.metrics.events_down[outcome].inc();
+    }
+
+    /// The writer's answer for one of this stream's events.
+    fn settle(&self, outcome: &Outcome) {
+        self.count(match outcome {
+            Outcome::Stored { .. } => OUTCOME_STORED,
+            Outcome::Duplicate => OUTCOME_DUPLICATE,
+            Outcome::Rejected(reason) => refusal_outcome(reason.prefix),
+        });
+        self.settled.set(self.settled.get() + 1);
+        self.settled_wake.notify_all();
+    }
+
+    /// Waits until the writer has answered every event handed to it.
+    async fn settle_all(&self) -> Result<(), Ended> {
+        while self.settled.get() < self.issued.get() {
+            let stopped = futures_lite::future::or(
+                async {
+                    self.settled_wake.notified().await;
+                    false
+                },
+                async {
+                    self.shard.stop.notified().await;
+                    true
+                },
+            )
+            .await;
+            if stopped {
+                return Err(Ended::Stopping);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sleeps `duration`; true if the shard began stopping meanwhile.
+    async fn pause(&self, duration: Duration) -> bool {
+        futures_lite::future::or(
+            async {
+                glommio::timer::sleep(duration).await;
+                self.shard.stopping.get()
+            },
+            async {
+                self.shard.stop.notified().await;
+                true
+            },
+        )
+        .await
+    }
+
+    fn load_progress(&self) -> Progress {
+        let text = std::fs::read_to_string(&self.setup.progress_file).ok();
+        Progress::resume(text.as_deref(), &self.setup.url, &self.filter_json)
+    }
+
+    /// Records `through` as reached. A failed write is logged: the stream then resumes from
+    /// an earlier point, fetching again what it holds.
+    fn save_progress(&self, progress: &mut Progress, through: u64) {
+        progress.down_through = Some(progress.down_through.map_or(through, |before| before.max(through)));
+        let file = &self.setup.progress_file;
+        let written = file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(file.with_extension("tmp"), progress.to_json()))
+            .and_then(|()| std::fs::rename(file.with_extension("tmp"), file));
+        match written {
+            Ok(()) => {
+                let through = progress.down_through.unwrap_or(0);
+                self.setup.metrics.down_through_seconds.set(i64::try_from(through).unwrap_or(i64::MAX));
+            }
+            Err(error) => tracing::warn!(file = %file.display(), %error, "cannot write a mirror stream's progress"),
+        }
+    }
+}
+
+async fn send(socket: &mut Socket, text: String) -> Result<(), Ended> {
+    socket.send(tungstenite::Message::text(text)).await.map_err(wire_error)
+}
+
+fn wire_error(error: tungstenite::Error) -> Ended {
+    Ended::Failed(anyhow::Error::new(error).context("the connection to the remote failed"))
+}
+
+/// A remote's refusal that ends the session (a CLOSED or NEG-ERR it sent).
+fn refused_by_remote(what: &str, message: &str) -> Ended {
+    Ended::Failed(anyhow::anyhow!("the remote refused {what}: {message}"))
+}

@@ -1,0 +1,235 @@
+//! Mirror streams (`[[mirror]]`, direction down) against real relays on loopback: a second
+//! Parrhesia process as the remote (caught up by NIP-77, or by REQ pages when its negentropy is
+//! off), the negentropy reference implementation as a remote that speaks NIP-77; then live
+//! events, a restart that resumes, and what the write-policy plugin is told.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::metrics::{scrape, scrape_until, total};
+use common::{Client, Relay, WAIT, hex, keys};
+use parrhesia_engine::{Event, Keys, RelayMessage};
+
+/// A relay whose configuration file mirrors `url` with `filter` (and `extra` keys for the
+/// `[[mirror]]` table), in a fresh directory.
+fn mirroring(dir: &Path, url: &str, filter: &str, extra: &str, args: &[&str]) -> Relay {
+    let config = dir.join("parrhesia.toml");
+    let text = format!("[[mirror]]\nname = \"upstream\"\nurls = [\"{url}\"]\nfilter = '{filter}'\n{extra}\n");
+    std::fs::write(&config, text).unwrap();
+    let mut all = vec!["--shards", "1", "--durability", "nosync", "--config", config.to_str().unwrap()];
+    // `held` reads everything in one REQ.
+    all.extend_from_slice(&["--set", "filter_limit_max=5000"]);
+    all.extend_from_slice(args);
+    Relay::start_in(&dir.join("data"), &all)
+}
+
+/// Publishes `events` on `client`, each accepted.
+fn publish_all(client: &mut Client, events: &[Event]) {
+    for event in events {
+        let (accepted, message) = client.publish(event);
+        assert!(accepted, "{message}");
+    }
+}
+
+/// `keys`' notes of kind 1 dated `ages_seconds` ago each.
+fn notes_aged(keys: &Keys, label: &str, ages_seconds: impl Iterator<Item = u64>) -> Vec<Event> {
+    let now = common::now();
+    ages_seconds.enumerate().map(|(n, age)| keys.sign(now - age, 1, vec![], format!("{label} {n}"))).collect()
+}
+
+/// The ids of `author`'s events `relay` serves.
+fn held(relay: &Relay, author: &Keys) -> BTreeSet<[u8; 32]> {
+    let filter = format!(r#"{{"authors":["{}"],"limit":5000}}"#, hex(author.public_key()));
+    relay.connect().req("held", &[&filter]).iter().map(|event| *event.id()).collect()
+}
+
+/// Waits until `relay` holds every event of `expected` (by `author`), then returns what it holds.
+fn wait_for(relay: &Relay, author: &Keys, expected: &[Event]) -> BTreeSet<[u8; 32]> {
+    let want: BTreeSet<[u8; 32]> = expected.iter().map(|event| *event.id()).collect();
+    let deadline = Instant::now() + WAIT * 2;
+    loop {
+        let holds = held(relay, author);
+        if want.is_subset(&holds) {
+            return holds;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} events arrived: {}",
+            want.intersection(&holds).count(),
+            want.len(),
+            relay.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stream_total(relay: &Relay, metric: &str, extra: &[(&str, &str)]) -> f64 {
+    let mut labels = vec![("mirror", "upstream")];
+    labels.extend_from_slice(extra);
+    total(&scrape(relay), metric, &labels)
+}
+
+/// Down by NIP-77: the remote's matching events within `catch_up_seconds` arrive, older and
+/// unmatched ones do not; then live events; a restart resumes from the progress file and
+/// fetches only what the remote took meanwhile.
+#[test]
+fn a_down_stream_catches_up_by_negentropy_then_follows_live_and_resumes() {
+    let remote = Relay::start(&["--shards", "1", "--durability", "nosync"]);
+    let author = keys(90);
+    let recent = notes_aged(&author, "recent", (0..300).map(|n| 60 + n));
+    let old = notes_aged(&author, "old", (0..20).map(|n| 3 * 86_400 + n));
+    let reactions: Vec<Event> =
+        (0..30).map(|n| author.sign(common::now(), 7, vec![], format!("reaction {n}"))).collect();
+    let mut publisher = remote.connect();
+    publish_all(&mut publisher, &recent);
+    publish_all(&mut publisher, &old);
+    publish_all(&mut publisher, &reactions);
+
+    let dir = tempfile::tempdir().unwrap();
+    let local = mirroring(dir.path(), &remote.url(), r#"{"kinds":[1]}"#, "catch_up_seconds = 86400", &[]);
+    let holds = wait_for(&local, &author, &recent);
+    assert_eq!(holds.len(), recent.len(), "only recent kind-1 notes: none older than catch_up_seconds, no reactions");
+    scrape_until(&local, "the stream went live", |scrape| {
+        total(scrape, "parrhesia_mirror_catching_up", &[("mirror", "upstream")]) == 0.0
+            && total(scrape, "parrhesia_mirror_connected", &[("mirror", "upstream")]) == 1.0
+    });
+    assert_eq!(stream_total(&local, "parrhesia_mirror_catch_ups_negentropy_total", &[]), 1.0);
+    assert_eq!(stream_total(&local, "parrhesia_mirror_catch_ups_pages_total", &[]), 0.0);
+    assert_eq!(stream_total(&local, "parrhesia_mirror_events_down_total", &[("outcome", "stored")]), 300.0);
+
+    // Live: a new note on the remote arrives; a reaction does not.
+    let live = notes_aged(&author, "live", 0..5);
+    publish_all(&mut publisher, &live);
+    publish_all(&mut publisher, &[author.sign(common::now(), 7, vec![], "live reaction".into())]);
+    let holds = wait_for(&local, &author, &live);
+    assert_eq!(holds.len(), recent.len() + live.len());
+
+    // Stopped, the remote takes more; restarted, the stream resumes and fetches only those.
+    let mut local = local;
+    local.stop();
+    let meanwhile = notes_aged(&author, "meanwhile", (0..40).map(|n| 30 + n));
+    publish_all(&mut publisher, &meanwhile);
+    let progress: Vec<_> = std::fs::read_dir(local.data_dir.join("mirrors")).unwrap().collect();
+    assert_eq!(progress.len(), 1, "one progress file per stream");
+    let local = local.restart();
+    let holds = wait_for(&local, &author, &meanwhile);
+    assert_eq!(holds.len(), recent.len() + live.len() + meanwhile.len());
+    scrape_until(&local, "the resumed stream went live", |scrape| {
+        total(scrape, "parrhesia_mirror_catching_up", &[("mirror", "upstream")]) == 0.0
+    });
+    assert_eq!(
+        stream_total(&local, "parrhesia_mirror_catch_up_events_total", &[]),
+        40.0,
+        "the resumed catch-up fetched only what the remote took meanwhile"
+    );
+}
+
+/// Down by REQ pages, against a remote whose NIP-77 is off (every NEG-OPEN refused): more
+/// events than a page, every one arrives, nothing older than `catch_up_seconds`.
+#[test]
+fn a_down_stream_walks_back_by_pages_when_the_remote_does_not_reconcile() {
+    let remote = Relay::start(&["--shards", "1", "--durability", "nosync", "--set", "negentropy_sessions_max=0"]);
+    let author = keys(91);
+    // 1,200 notes, 3 per second over 400 seconds (pages of 500 split seconds), and 10 too old.
+    let recent = notes_aged(&author, "paged", (0..1_200).map(|n| 10 + n / 3));
+    let old = notes_aged(&author, "too old", (0..10).map(|n| 7_200 + n));
+    let mut publisher = remote.connect();
+    publish_all(&mut publisher, &recent);
+    publish_all(&mut publisher, &old);
+
+    let dir = tempfile::tempdir().unwrap();
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    let local = mirroring(dir.path(), &remote.url(), &filter, "catch_up_seconds = 3600", &[]);
+    let holds = wait_for(&local, &author, &recent);
+    assert_eq!(holds.len(), recent.len(), "nothing older than catch_up_seconds");
+    scrape_until(&local, "the stream went live", |scrape| {
+        total(scrape, "parrhesia_mirror_catching_up", &[("mirror", "upstream")]) == 0.0
+            && total(scrape, "parrhesia_mirror_connected", &[("mirror", "upstream")]) == 1.0
+    });
+    assert_eq!(stream_total(&local, "parrhesia_mirror_catch_ups_pages_total", &[]), 1.0);
+    assert_eq!(stream_total(&local, "parrhesia_mirror_events_down_total", &[("outcome", "stored")]), 1_200.0);
+    let live = notes_aged(&author, "live", 0..3);
+    publish_all(&mut publisher, &live);
+    wait_for(&local, &author, &live);
+}
+
+/// Authenticates `client` as `keys` (NIP-42; the relay sends its challenge when a REQ for a
+/// restricted kind needs it).
+fn authenticate(client: &mut Client, keys: &Keys) {
+    client.send_text(r#"["REQ","dm",{"kinds":[4]}]"#);
+    let challenge = loop {
+        if let RelayMessage::Auth { challenge } = client.recv() {
+            break challenge.to_string();
+        }
+    };
+    let tags = vec![vec!["relay".into(), "ws://remote".into()], vec!["challenge".into(), challenge]];
+    client.send_text(&format!(r#"["AUTH",{}]"#, keys.sign(common::now(), 22242, tags, String::new()).json()));
+    loop {
+        if let RelayMessage::Ok { accepted, message, .. } = client.recv() {
+            assert!(accepted, "{message}");
+            return;
+        }
+    }
+}
+
+/// A stream's events go through the relay's write-policy plugin as sourceType "Stream" with
+/// the remote's URL, and its refusals are counted by reason; a protected event (NIP-70) is
+/// refused before it (its author is not here). A remote that goes away is dialled again.
+#[test]
+fn stream_events_meet_the_plugin_as_stream_and_a_lost_remote_is_redialled() {
+    let remote = Relay::start(&["--shards", "1", "--durability", "nosync"]);
+    let author = keys(92);
+    let fine = notes_aged(&author, "fine", 0..5);
+    let rejected = author.sign(common::now(), 1, vec![], "reject-me".into());
+    let protected = author.sign(common::now(), 1, vec![vec!["-".into()]], "protected".into());
+    let mut publisher = remote.connect();
+    publish_all(&mut publisher, &fine);
+    publish_all(&mut publisher, std::slice::from_ref(&rejected));
+    authenticate(&mut publisher, &author);
+    publish_all(&mut publisher, std::slice::from_ref(&protected));
+    drop(publisher);
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("policy.py");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plugins/policy.py"), &script).unwrap();
+    let seen = dir.path().join("requests.jsonl");
+    let config = dir.path().join("parrhesia.toml");
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    let text = format!("[[mirror]]\nname = \"upstream\"\nurls = [\"{}\"]\nfilter = '{filter}'\n", remote.url());
+    std::fs::write(&config, text).unwrap();
+    let plugin = format!("write_policy_plugin={}", script.display());
+    let config = config.to_str().unwrap();
+    let args = ["--shards", "1", "--durability", "nosync", "--config", config, "--set", &plugin];
+    let local = Relay::start_in_with_env(&dir.path().join("data"), &args, &[("PLUGIN_LOG", seen.to_str().unwrap())]);
+    wait_for(&local, &author, &fine);
+    let scrape = scrape_until(&local, "the stream went live", |scrape| {
+        total(scrape, "parrhesia_mirror_catching_up", &[("mirror", "upstream")]) == 0.0
+            && total(scrape, "parrhesia_mirror_connected", &[("mirror", "upstream")]) == 1.0
+    });
+    let outcome = |name: &str| total(&scrape, "parrhesia_mirror_events_down_total", &[("outcome", name)]);
+    assert_eq!((outcome("stored"), outcome("blocked"), outcome("restricted")), (5.0, 1.0, 1.0));
+    let held_here = held(&local, &author);
+    assert!(!held_here.contains(rejected.id()) && !held_here.contains(protected.id()));
+    let requests: Vec<serde_json::Value> =
+        std::fs::read_to_string(&seen).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(requests.len(), 6, "the five fine notes and the rejected one; the protected one never reached it");
+    for request in &requests {
+        assert_eq!(request["sourceType"], "Stream");
+        assert_eq!(request["sourceInfo"], remote.url());
+        assert!(request.get("authed").is_none());
+    }
+
+    // The remote restarts: the stream dials it again and follows its new events.
+    let remote = remote.restart();
+    scrape_until(&local, "the stream dialled again", |scrape| {
+        total(scrape, "parrhesia_mirror_connects_total", &[("mirror", "upstream")]) >= 2.0
+            && total(scrape, "parrhesia_mirror_catching_up", &[("mirror", "upstream")]) == 0.0
+            && total(scrape, "parrhesia_mirror_connected", &[("mirror", "upstream")]) == 1.0
+    });
+    let after = notes_aged(&author, "after the restart", 0..2);
+    publish_all(&mut remote.connect(), &after);
+    wait_for(&local, &author, &after);
+}
