@@ -26,6 +26,10 @@ pub struct Progress {
     /// Every event the filter matches dated up to this (unix seconds) that the remote held
     /// when it was reached is stored here, or was refused here.
     pub down_through: Option<u64>,
+    /// Up: every event of this relay's log up to this sequence number was answered by the
+    /// remote (or needs no sending).
+    #[serde(default)]
+    pub up_seq: Option<u64>,
 }
 
 impl Progress {
@@ -34,7 +38,7 @@ impl Progress {
     pub fn resume(text: Option<&str>, url: &str, filter: &str) -> Progress {
         text.and_then(|text| serde_json::from_str::<Progress>(text).ok())
             .filter(|progress| progress.url == url && progress.filter == filter)
-            .unwrap_or_else(|| Progress { url: url.into(), filter: filter.into(), down_through: None })
+            .unwrap_or_else(|| Progress { url: url.into(), filter: filter.into(), down_through: None, up_seq: None })
     }
 
     /// Where this run's catch-up starts: a little before the point reached, else
@@ -103,9 +107,13 @@ impl RecentIds {
         RecentIds { newer: Default::default(), older: Default::default(), capacity: capacity.max(1) }
     }
 
+    pub fn contains(&self, id: &crate::Id) -> bool {
+        self.newer.contains(id) || self.older.contains(id)
+    }
+
     /// Remembers `id`; false if it was remembered already.
     pub fn insert(&mut self, id: &crate::Id) -> bool {
-        if self.newer.contains(id) || self.older.contains(id) {
+        if self.contains(id) {
             return false;
         }
         if self.newer.len() >= self.capacity {
@@ -276,7 +284,7 @@ mod tests {
 
     #[test]
     fn progress_resumes_only_for_the_same_remote_and_filter() {
-        let kept = Progress { url: "ws://a".into(), filter: "{}".into(), down_through: Some(10_000) };
+        let kept = Progress { url: "ws://a".into(), filter: "{}".into(), down_through: Some(10_000), up_seq: Some(7) };
         let text = kept.to_json();
         assert_eq!(Progress::resume(Some(&text), "ws://a", "{}"), kept);
         assert_eq!(Progress::resume(Some(&text), "ws://b", "{}").down_through, None);

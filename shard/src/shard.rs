@@ -90,6 +90,8 @@ pub struct Shard {
     next_ticket: Cell<u64>,
     next_connection: Cell<u64>,
     next_generation: Cell<u64>,
+    /// Told after every commit that stored events (mirror streams publishing up wait on it).
+    pub committed: Notify,
     /// The highest sequence number this shard has fanned out (a replicated batch's events
     /// are fanned out before their commit: see `undurable`).
     pub last_seq_seen: Cell<u64>,
@@ -240,6 +242,9 @@ impl Shard {
             self.fan_out(event, Some(*seq));
             self.last_seq_seen.set(*seq);
         }
+        if !commit.events.is_empty() {
+            self.committed.notify_all();
+        }
     }
 
     /// Delivers `event` to every live subscription here that matches it. `seq` is `None` for
@@ -375,6 +380,7 @@ impl Shard {
             event_scratch: RefCell::default(),
             connections: RefCell::default(),
             streams: RefCell::default(),
+            committed: Notify::default(),
             pending: RefCell::default(),
             next_ticket: Cell::new(0),
             next_connection: Cell::new(0),

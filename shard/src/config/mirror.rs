@@ -17,11 +17,14 @@ pub struct MirrorConfig {
     pub urls: Vec<String>,
     /// `down`: the remote's events matching the filter are fetched (caught up first, then
     /// live) and taken as a client's would be (sourceType "Stream" to the write-policy plugin).
+    /// `up`: this relay's events matching the filter are published to the remote, from a
+    /// cursor kept across restarts. `both`: both, never sending back what came from it.
     pub dir: MirrorDirection,
     /// The NIP-01 filter of what is mirrored, as JSON (its `limit` is ignored).
     pub filter: String,
     /// How far back a stream's first catch-up reaches, in seconds (0: everything the remote
-    /// holds). A stream resumes where it stopped, less 10 minutes, whatever this says.
+    /// holds), and the oldest events its first run publishes up. A stream resumes where it
+    /// stopped (down: less 10 minutes), whatever this says.
     pub catch_up_seconds: u64,
 }
 
@@ -42,6 +45,18 @@ impl Default for MirrorConfig {
 #[serde(rename_all = "snake_case")]
 pub enum MirrorDirection {
     Down,
+    Up,
+    Both,
+}
+
+impl MirrorDirection {
+    pub fn down(self) -> bool {
+        self != MirrorDirection::Up
+    }
+
+    pub fn up(self) -> bool {
+        self != MirrorDirection::Down
+    }
 }
 
 impl MirrorConfig {

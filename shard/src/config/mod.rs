@@ -19,7 +19,7 @@ mod mirror;
 mod values;
 
 pub use cluster::{ClusterConfig, POLICY_CLASS};
-pub use mirror::MirrorConfig;
+pub use mirror::{MirrorConfig, MirrorDirection};
 use values::parse_rate;
 pub use values::{AuthRequired, DurabilitySetting, LinkEncryption, LogFormat, OverflowPolicy};
 

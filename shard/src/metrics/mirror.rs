@@ -17,6 +17,12 @@ pub struct MirrorMetrics {
     pub catching_up: Gauge,
     /// Events received from the remote, by what became of them (`EVENT_OUTCOMES`).
     pub events_down: [Count; EVENT_OUTCOMES.len()],
+    /// Events published to the remote, by its answer (`EVENT_OUTCOMES`: stored is an `OK
+    /// true`, duplicate, or the refusal's prefix).
+    pub events_up: [Count; EVENT_OUTCOMES.len()],
+    /// Sequence numbers of this relay's log after the up cursor (events not yet answered by
+    /// the remote, or not yet looked at; not all of them match the filter).
+    pub up_behind_positions: Gauge,
     /// Events received while catching up (by NIP-77 or REQ pages), whatever became of them.
     pub catch_up_events: Count,
     /// Catch-ups done by NIP-77 negentropy and by REQ pages.
@@ -36,6 +42,8 @@ impl MirrorMetrics {
             connects: Count::default(),
             catching_up: Gauge::default(),
             events_down: Default::default(),
+            events_up: Default::default(),
+            up_behind_positions: Gauge::default(),
             catch_up_events: Count::default(),
             catch_ups_negentropy: Count::default(),
             catch_ups_pages: Count::default(),

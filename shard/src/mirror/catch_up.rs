@@ -3,12 +3,13 @@
 //! fetched by id; a remote that does not speak NIP-77 (or refuses the reconciliation: too many
 //! items, AUTH) is walked back by REQ pages instead (`parrhesia_engine::mirror::PageWalk`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use negentropy::{Id, Negentropy};
 use parrhesia_engine::RelayMessage;
 use parrhesia_engine::mirror::{self as plan, IDS_PER_REQ, PageWalk};
 
+use super::up::RemoteSet;
 use super::{Ended, Socket, Stream, refused_by_remote, send};
 use crate::client::reconciliation::{Refusal, items};
 
@@ -18,22 +19,32 @@ const MESSAGE_BYTES_MAX: u64 = 256 * 1024;
 /// REQs by id in flight at once while fetching (under a relay's usual subscriptions bound).
 const FETCHES_IN_FLIGHT: usize = 4;
 
-pub(super) async fn run(stream: &Stream, socket: &mut Socket, since: u64) -> Result<(), Ended> {
+/// Ids of a page walk kept for the up direction, at most (32 MiB); past it, what the remote
+/// holds is not known and the up direction offers everything (the remote answers duplicates).
+const HOLDS_MAX: usize = 1 << 20;
+
+/// Catches up from `since`; returns, when the stream also publishes up, what the remote
+/// holds or lacks of that window.
+pub(super) async fn run(stream: &Stream, socket: &mut Socket, since: u64) -> Result<Option<RemoteSet>, Ended> {
     let metrics = &stream.setup.metrics;
+    let up = stream.setup.direction.up();
     match reconcile(stream, socket, since).await? {
-        Some(need) => {
+        Some((have, need)) => {
             metrics.catch_ups_negentropy.inc();
-            fetch(stream, socket, &need).await
+            fetch(stream, socket, &need).await?;
+            Ok(up.then(|| RemoteSet::Lacks(have.into_iter().collect())))
         }
         None => {
             metrics.catch_ups_pages.inc();
-            pages(stream, socket, since).await
+            let holds = pages(stream, socket, since).await?;
+            Ok(holds.filter(|_| up).map(RemoteSet::Holds))
         }
     }
 }
 
-/// The ids only the remote holds, or `None` if it does not reconcile (then pages are used).
-async fn reconcile(stream: &Stream, socket: &mut Socket, since: u64) -> Result<Option<Vec<[u8; 32]>>, Ended> {
+/// The ids only this relay holds and those only the remote holds, or `None` if it does not
+/// reconcile (then pages are used).
+async fn reconcile(stream: &Stream, socket: &mut Socket, since: u64) -> Result<Option<IdSets>, Ended> {
     let shard = &stream.shard;
     let filter = plan::narrowed(&stream.setup.filter, since, None, None);
     // The relay's side as an unauthenticated reader sees it: what the remote would show us.
@@ -79,8 +90,12 @@ async fn reconcile(stream: &Stream, socket: &mut Socket, since: u64) -> Result<O
         }
     }
     send(socket, r#"["NEG-CLOSE","mirror-neg"]"#.to_string()).await?;
-    Ok(Some(need.into_iter().map(|id| id.to_bytes()).collect()))
+    let bytes = |ids: Vec<Id>| ids.into_iter().map(|id| id.to_bytes()).collect();
+    Ok(Some((bytes(have), bytes(need))))
 }
+
+/// (have, need): ids only here, ids only there.
+type IdSets = (Vec<[u8; 32]>, Vec<[u8; 32]>);
 
 fn negentropy_error(error: negentropy::Error) -> Ended {
     Ended::Failed(anyhow::anyhow!("negentropy: {error}"))
@@ -117,9 +132,11 @@ async fn fetch(stream: &Stream, socket: &mut Socket, need: &[[u8; 32]]) -> Resul
     Ok(())
 }
 
-/// Walks the filter back from now to `since` by REQ pages.
-async fn pages(stream: &Stream, socket: &mut Socket, since: u64) -> Result<(), Ended> {
+/// Walks the filter back from now to `since` by REQ pages; returns the ids the remote sent
+/// (`None` past `HOLDS_MAX`).
+async fn pages(stream: &Stream, socket: &mut Socket, since: u64) -> Result<Option<HashSet<[u8; 32]>>, Ended> {
     let mut walk = PageWalk::new(&stream.setup.filter, since);
+    let mut holds = Some(HashSet::new());
     while let Some(page) = walk.next_page() {
         tracing::debug!(mirror = %stream.setup.mirror, page = walk.pages(), until = ?page.until, "catch-up page");
         send(socket, plan::request("REQ", "mirror-page", &[page])).await?;
@@ -127,8 +144,12 @@ async fn pages(stream: &Stream, socket: &mut Socket, since: u64) -> Result<(), E
             match stream.answer(socket).await? {
                 RelayMessage::Event { subscription_id, event } if subscription_id == "mirror-page" => {
                     stream.setup.metrics.catch_up_events.inc();
-                    if let Some(created_at) = stream.take(&event).await {
+                    if let Some((id, created_at)) = stream.take(&event).await {
                         walk.on_event(created_at);
+                        if let Some(ids) = &mut holds {
+                            ids.insert(id);
+                        }
+                        holds = holds.filter(|ids| ids.len() <= HOLDS_MAX);
                     }
                 }
                 RelayMessage::Eose { subscription_id } if subscription_id == "mirror-page" => break,
@@ -141,5 +162,5 @@ async fn pages(stream: &Stream, socket: &mut Socket, since: u64) -> Result<(), E
         send(socket, plan::close("mirror-page")).await?;
         walk.on_end_of_page();
     }
-    Ok(())
+    Ok(holds)
 }

@@ -9,6 +9,7 @@
 //! from it. A lost connection is dialled again after a backoff (1 s doubling to 60 s, jittered).
 
 mod catch_up;
+mod up;
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
@@ -25,7 +26,7 @@ use parrhesia_engine::{Event, Filter, KindClass, Prefix, Reason, RelayMessage};
 use parrhesia_storage::Outcome;
 
 use crate::client::ingest::{self, Answer};
-use crate::config::Config;
+use crate::config::{Config, MirrorDirection};
 use crate::metrics::{MirrorMetrics, OUTCOME_DUPLICATE, OUTCOME_EPHEMERAL, OUTCOME_STORED, refusal_outcome};
 use crate::notify::Notify;
 use crate::shard::Shard;
@@ -46,6 +47,9 @@ const PROGRESS_MARGIN_SECONDS: u64 = 60;
 const IN_FLIGHT_MAX: u64 = 1024;
 /// Ids a stream remembers having taken (each judged once per connection; twice this at most).
 const RECENT_IDS: usize = 65_536;
+/// With `both`, ids received from the remote that are never published back, at least (twice
+/// this at most: 32 MiB).
+const FROM_REMOTE_IDS: usize = 1 << 19;
 /// Redial backoff bounds; a connection that lasted `BACKOFF_RESET` starts over at the least.
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
@@ -54,6 +58,7 @@ const BACKOFF_RESET: Duration = Duration::from_secs(60);
 /// Everything one stream is started with.
 pub struct StreamSetup {
     pub mirror: String,
+    pub direction: MirrorDirection,
     pub url: String,
     pub filter: Filter,
     pub catch_up_seconds: u64,
@@ -71,6 +76,7 @@ pub fn streams(config: &Config) -> Vec<StreamSetup> {
             let file = format!("{}-{:016x}.json", mirror.name, xxhash_rust::xxh3::xxh3_64(url.as_bytes()));
             streams.push(StreamSetup {
                 mirror: mirror.name.clone(),
+                direction: mirror.dir,
                 url: url.clone(),
                 filter: filter.clone(),
                 catch_up_seconds: mirror.catch_up_seconds,
@@ -99,6 +105,7 @@ pub fn start(shard: &Rc<Shard>, setups: Vec<StreamSetup>) {
             settled: Cell::new(0),
             settled_wake: Notify::default(),
             recent: RefCell::new(plan::RecentIds::new(RECENT_IDS)),
+            from_remote: RefCell::new(plan::RecentIds::new(FROM_REMOTE_IDS)),
         });
         let told = stream.clone();
         shard.streams.borrow_mut().insert(stream.id, Rc::new(move |outcome: &Outcome| told.settle(outcome)));
@@ -119,6 +126,8 @@ pub(crate) struct Stream {
     settled_wake: Notify,
     /// What this connection to the remote took already (`plan::RecentIds`).
     recent: RefCell<plan::RecentIds>,
+    /// With `both`: ids received from the remote, never sent back to it (across reconnects).
+    from_remote: RefCell<plan::RecentIds>,
 }
 
 /// Why a session with the remote ended.
@@ -181,16 +190,34 @@ impl Stream {
         }
         let reached = crate::system::unix_now();
         let since = progress.catch_up_since(reached, self.setup.catch_up_seconds);
-        metrics.catching_up.set(1);
-        if let Err(ended) = catch_up::run(self, &mut socket, since).await {
-            return ended;
+        let mut knowledge = None;
+        let snapshot_seq = self.shard.store.last_seq().unwrap_or(0);
+        if self.setup.direction.down() {
+            metrics.catching_up.set(1);
+            match catch_up::run(self, &mut socket, since).await {
+                Ok(remote) => {
+                    knowledge = remote.map(|remote| up::Knowledge { since, snapshot_seq, remote });
+                }
+                Err(ended) => return ended,
+            }
+            metrics.catching_up.set(0);
+            if let Err(ended) = self.settle_all().await {
+                return ended;
+            }
+            progress.down_through = Some(progress.down_through.map_or(reached, |before| before.max(reached)));
+            self.save_progress(&progress);
         }
-        metrics.catching_up.set(0);
-        if let Err(ended) = self.settle_all().await {
-            return ended;
+        let filter = &self.setup.filter;
+        let mut up =
+            self.setup.direction.up().then(|| up::Up::new(progress.up_seq, since, snapshot_seq, filter, knowledge));
+        let live_since = reached.saturating_sub(PROGRESS_MARGIN_SECONDS);
+        let ended = self.live(&mut socket, &mut progress, live_since, &mut up).await;
+        // What the remote answered stays answered (a stop, a lost connection).
+        if let Some(up) = &up {
+            progress.up_seq = Some(up.cursor());
+            self.save_progress(&progress);
         }
-        self.save_progress(&mut progress, reached);
-        match self.live(&mut socket, &mut progress, reached.saturating_sub(PROGRESS_MARGIN_SECONDS)).await {
+        match ended {
             Ok(()) => Ended::Failed(anyhow::anyhow!("the remote closed the connection")),
             Err(ended) => ended,
         }
@@ -222,14 +249,23 @@ impl Stream {
         Ok(connected.0)
     }
 
-    /// The live subscription: events dated from `since` on, until the connection ends.
-    async fn live(&self, socket: &mut Socket, progress: &mut Progress, since: u64) -> Result<(), Ended> {
-        let filter = plan::narrowed(&self.setup.filter, since, None, None);
-        send(socket, plan::request("REQ", "mirror-live", &[filter])).await?;
+    /// Live: down, a subscription to events dated from `since` on; up, this relay's log
+    /// published from the stream's cursor as the remote answers. Until the connection ends.
+    async fn live(
+        &self,
+        socket: &mut Socket,
+        progress: &mut Progress,
+        since: u64,
+        up: &mut Option<up::Up>,
+    ) -> Result<(), Ended> {
+        if self.setup.direction.down() {
+            let filter = plan::narrowed(&self.setup.filter, since, None, None);
+            send(socket, plan::request("REQ", "mirror-live", &[filter])).await?;
+        }
         let mut last_heard = Instant::now();
         let mut next_ping = Instant::now() + PING_INTERVAL;
         let mut next_progress = Instant::now() + PROGRESS_INTERVAL;
-        // (time, events issued by then): written once they are all settled.
+        // Down: (time, events issued by then), written once they are all settled.
         let mut candidate: Option<(u64, u64)> = None;
         loop {
             let now = Instant::now();
@@ -242,16 +278,34 @@ impl Stream {
             }
             if now >= next_progress {
                 if let Some((time, _)) = candidate.take_if(|(_, issued)| self.settled.get() >= *issued) {
-                    self.save_progress(progress, time);
+                    progress.down_through = Some(progress.down_through.map_or(time, |before| before.max(time)));
                 }
-                if candidate.is_none() {
+                if candidate.is_none() && self.setup.direction.down() {
                     let time = crate::system::unix_now().saturating_sub(PROGRESS_MARGIN_SECONDS);
                     candidate = Some((time, self.issued.get()));
                 }
+                if let Some(up) = &up {
+                    progress.up_seq = Some(up.cursor());
+                }
+                self.save_progress(progress);
                 next_progress = now + PROGRESS_INTERVAL;
             }
-            let wait = next_ping.min(next_progress).saturating_duration_since(Instant::now());
-            let Some(message) = self.next(socket, wait).await? else { continue };
+            let more = match up {
+                Some(up) => {
+                    let more = up.push(self, socket).await?;
+                    let behind = self.shard.last_seq_seen.get().saturating_sub(up.cursor());
+                    self.setup.metrics.up_behind_positions.set(i64::try_from(behind).unwrap_or(i64::MAX));
+                    more
+                }
+                None => false,
+            };
+            let wait = if more {
+                Duration::ZERO
+            } else {
+                next_ping.min(next_progress).saturating_duration_since(Instant::now())
+            };
+            let woken = up.is_some().then_some(&self.shard.committed);
+            let Some(message) = self.next(socket, wait, woken).await? else { continue };
             last_heard = Instant::now();
             match message {
                 Some(RelayMessage::Event { subscription_id, event }) if subscription_id == "mirror-live" => {
@@ -260,20 +314,39 @@ impl Stream {
                 Some(RelayMessage::Closed { subscription_id, message }) if subscription_id == "mirror-live" => {
                     return Err(Ended::Failed(anyhow::anyhow!("the remote closed the live subscription: {message}")));
                 }
+                Some(RelayMessage::Ok { event_id, accepted, message }) => {
+                    if let Some(up) = up {
+                        up.on_ok(self, &event_id, accepted, &message);
+                    }
+                }
                 _ => {}
             }
         }
     }
 
-    /// The next frame within `wait`: `Ok(None)` when none came, `Ok(Some(None))` for a frame
+    /// The next frame within `wait` (or until `woken` is told): `Ok(None)` when none came, `Ok(Some(None))` for a frame
     /// that is not a relay message (pongs, garbage), `Err` when the connection ends or the
     /// shard stops.
-    async fn next(&self, socket: &mut Socket, wait: Duration) -> Result<Option<Option<RelayMessage<'static>>>, Ended> {
+    async fn next(
+        &self,
+        socket: &mut Socket,
+        wait: Duration,
+        woken: Option<&Notify>,
+    ) -> Result<Option<Option<RelayMessage<'static>>>, Ended> {
         let read = async { Some(glommio::timer::timeout(wait, async { Ok(socket.next().await) }).await) };
         let stopped = async {
             self.shard.stop.notified().await;
             None
         };
+        // Woken: as if the wait ran out.
+        let woken = async {
+            match woken {
+                Some(notify) => notify.notified().await,
+                None => std::future::pending().await,
+            }
+            Some(Err(glommio::GlommioError::<()>::TimedOut(Duration::ZERO)))
+        };
+        let read = futures_lite::future::or(read, woken);
         let Some(read) = futures_lite::future::or(read, stopped).await else { return Err(Ended::Stopping) };
         match read {
             Err(_) => Ok(None),
@@ -292,7 +365,7 @@ impl Stream {
         let deadline = Instant::now() + ANSWER_TIMEOUT;
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
-            match self.next(socket, wait).await? {
+            match self.next(socket, wait, None).await? {
                 None => return Err(Ended::Failed(anyhow::anyhow!("no answer from the remote in 60 s"))),
                 Some(None) => {}
                 Some(Some(message)) => return Ok(message),
@@ -301,8 +374,8 @@ impl Stream {
     }
 
     /// Takes one event the remote sent (its JSON): checked as a client's, then to the writer.
-    /// Returns its created_at when it parsed.
-    async fn take(&self, json: &str) -> Option<u64> {
+    /// Returns its id and created_at when it parsed.
+    async fn take(&self, json: &str) -> Option<([u8; 32], u64)> {
         let event = match Event::parse(json, &self.shard.limits) {
             Ok(event) => event,
             Err(reason) => {
@@ -310,22 +383,25 @@ impl Stream {
                 return None;
             }
         };
-        let created_at = event.created_at();
+        let taken = Some((*event.id(), event.created_at()));
+        if self.setup.direction.up() {
+            self.from_remote.borrow_mut().insert(event.id());
+        }
         if !self.recent.borrow_mut().insert(event.id()) {
-            return Some(created_at);
+            return taken;
         }
         if !self.setup.filter.matches(&event) {
             self.count(refusal_outcome(Prefix::Invalid));
-            return Some(created_at);
+            return taken;
         }
         if let Err(answer) = self.judge(&event).await {
             self.count(answer.outcome);
-            return Some(created_at);
+            return taken;
         }
         if event.kind_class() == KindClass::Ephemeral {
             self.shard.publish_ephemeral(&event).await;
             self.count(OUTCOME_EPHEMERAL);
-            return Some(created_at);
+            return taken;
         }
         while self.issued.get() - self.settled.get() >= IN_FLIGHT_MAX {
             self.settled_wake.notified().await;
@@ -336,7 +412,7 @@ impl Stream {
             self.issued.set(self.issued.get() - 1);
             self.count(refusal_outcome(Prefix::Error));
         }
-        Some(created_at)
+        taken
     }
 
     /// The checks a client's event takes that apply to a stream's (not AUTH: the stream is no
@@ -417,10 +493,9 @@ impl Stream {
         Progress::resume(text.as_deref(), &self.setup.url, &self.filter_json)
     }
 
-    /// Records `through` as reached. A failed write is logged: the stream then resumes from
-    /// an earlier point, fetching again what it holds.
-    fn save_progress(&self, progress: &mut Progress, through: u64) {
-        progress.down_through = Some(progress.down_through.map_or(through, |before| before.max(through)));
+    /// Writes the stream's progress. A failed write is logged: the stream then resumes from an
+    /// earlier point, fetching (or publishing) again what was done.
+    fn save_progress(&self, progress: &Progress) {
         let file = &self.setup.progress_file;
         let written = file
             .parent()
@@ -429,8 +504,9 @@ impl Stream {
             .and_then(|()| std::fs::rename(file.with_extension("tmp"), file));
         match written {
             Ok(()) => {
-                let through = progress.down_through.unwrap_or(0);
-                self.setup.metrics.down_through_seconds.set(i64::try_from(through).unwrap_or(i64::MAX));
+                if let Some(through) = progress.down_through {
+                    self.setup.metrics.down_through_seconds.set(i64::try_from(through).unwrap_or(i64::MAX));
+                }
             }
             Err(error) => tracing::warn!(file = %file.display(), %error, "cannot write a mirror stream's progress"),
         }

@@ -15,7 +15,7 @@ type StreamFamily = (&'static str, &'static str, fn(&MirrorMetrics) -> Sample<'s
 impl Sources {
     pub(super) fn encode_mirrors(&self, encoder: &mut DescriptorEncoder) -> fmt::Result {
         let labels = |stream: &MirrorMetrics| [("mirror", stream.mirror.clone()), ("url", stream.url.clone())];
-        let families: [StreamFamily; 7] = [
+        let families: [StreamFamily; 8] = [
             ("parrhesia_mirror_connected", "1 while the stream is connected to its remote", |stream| {
                 Sample::Gauge(stream.connected.get())
             }),
@@ -39,17 +39,27 @@ impl Sources {
                 "Every matching event the remote held dated up to this (unix seconds) is here or was refused",
                 |stream| Sample::Gauge(stream.down_through_seconds.get()),
             ),
+            (
+                "parrhesia_mirror_up_behind_positions",
+                "Positions of this relay's log after the up cursor (not yet answered or looked at)",
+                |stream| Sample::Gauge(stream.up_behind_positions.get()),
+            ),
         ];
         for (name, help, value) in families {
             family(encoder, name, help, self.mirrors.iter().map(|stream| (labels(stream), value(stream))))?;
         }
-        let samples = self.mirrors.iter().flat_map(|stream| {
-            EVENT_OUTCOMES.iter().enumerate().map(move |(outcome, outcome_name)| {
-                let [mirror, url] = labels(stream);
-                let labels = [mirror, url, ("outcome", (*outcome_name).to_string())];
-                (labels, Sample::Counter(stream.events_down[outcome].get()))
+        let by_outcome = |pick: fn(&MirrorMetrics) -> &[crate::metrics::Count]| {
+            self.mirrors.iter().flat_map(move |stream| {
+                EVENT_OUTCOMES.iter().enumerate().map(move |(outcome, outcome_name)| {
+                    let [mirror, url] = labels(stream);
+                    let labels = [mirror, url, ("outcome", (*outcome_name).to_string())];
+                    (labels, Sample::Counter(pick(stream)[outcome].get()))
+                })
             })
-        });
-        family(encoder, "parrhesia_mirror_events_down", "Events received from the remote, by outcome", samples)
+        };
+        let help = "Events received from the remote, by outcome";
+        family(encoder, "parrhesia_mirror_events_down", help, by_outcome(|stream| &stream.events_down))?;
+        let help = "Events published to the remote, by its answer";
+        family(encoder, "parrhesia_mirror_events_up", help, by_outcome(|stream| &stream.events_up))
     }
 }

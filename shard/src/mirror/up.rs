@@ -1,0 +1,176 @@
+//! A stream's up direction (`dir = "up"` or `"both"`): this relay's events matching the
+//! filter, read from its log (sequence order) from a durable cursor, published to the remote
+//! `UP_WINDOW` at a time; the cursor moves past an event once the remote answered it (any
+//! answer: refusals are counted by reason, not retried), so what was accepted while the remote
+//! was down is sent when it is back. Never sent: policy entries, NIP-70 protected events, and
+//! (with `both`) what came from the remote itself: ids taken from it (`Stream::from_remote`),
+//! and within the window the catch-up reconciled, what the catch-up learnt the remote holds.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use parrhesia_engine::{Event, Filter, Prefix};
+use parrhesia_storage::RecordFilter;
+
+use super::{Ended, Socket, Stream, send};
+use crate::metrics::{OUTCOME_DUPLICATE, OUTCOME_STORED, refusal_outcome};
+
+/// Events published and not yet answered, at most.
+const UP_WINDOW: usize = 100;
+/// Log records read at once.
+const READ_RECORDS_MAX: usize = 1_000;
+const READ_BYTES_MAX: usize = 1 << 20;
+/// How long the remote may take to answer a published event before the connection is redialled.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a catch-up learnt of the remote, for events dated from `since` and stored here up to
+/// `snapshot_seq`.
+pub(super) struct Knowledge {
+    pub since: u64,
+    pub snapshot_seq: u64,
+    pub remote: RemoteSet,
+}
+
+pub(super) enum RemoteSet {
+    /// A reconciliation's `have`: ids only this relay holds.
+    Lacks(HashSet<[u8; 32]>),
+    /// A REQ-page walk's ids: what the remote sent.
+    Holds(HashSet<[u8; 32]>),
+}
+
+pub(super) struct Up {
+    /// Every event at or below this seq was answered by the remote or needs no sending.
+    cursor: u64,
+    /// The last seq read from the log.
+    read: u64,
+    /// Published and unanswered: seq -> id, id -> seq.
+    pending: BTreeMap<u64, [u8; 32]>,
+    by_id: HashMap<[u8; 32], u64>,
+    /// Since when the oldest pending event waits.
+    waiting_since: Option<Instant>,
+    /// On a stream's first run, events of the log as it was then (up to the seq) dated before
+    /// the time are not published.
+    first_since: Option<(u64, u64)>,
+    knowledge: Option<Knowledge>,
+    filter: RecordFilter,
+}
+
+impl Up {
+    /// From the stream's kept cursor (`None` on its first run: from the log's start, but of the
+    /// events already held, only those dated from `since`; `last_seq`: the log's end now).
+    pub fn new(cursor: Option<u64>, since: u64, last_seq: u64, filter: &Filter, knowledge: Option<Knowledge>) -> Up {
+        Up {
+            cursor: cursor.unwrap_or(0),
+            read: cursor.unwrap_or(0),
+            pending: BTreeMap::new(),
+            by_id: HashMap::new(),
+            waiting_since: None,
+            first_since: cursor.is_none().then_some((last_seq, since)),
+            knowledge,
+            filter: RecordFilter::new(filter.clone()),
+        }
+    }
+
+    /// The durable cursor: everything up to it is done.
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+
+    /// Publishes what the window has room for; returns whether the log may hold more now.
+    pub async fn push(&mut self, stream: &Stream, socket: &mut Socket) -> Result<bool, Ended> {
+        if let Some(since) = self.waiting_since
+            && since.elapsed() >= ANSWER_TIMEOUT
+        {
+            return Err(Ended::Failed(anyhow::anyhow!("the remote did not answer a published event in 60 s")));
+        }
+        let room = UP_WINDOW - self.pending.len();
+        if room == 0 {
+            return Ok(false);
+        }
+        let mut chosen: Vec<(u64, [u8; 32], String)> = Vec::new();
+        let mut last = self.read;
+        let mut failure = None;
+        let store = &stream.shard.store;
+        let read = store.log_since(self.read, READ_RECORDS_MAX.min(room * 4), READ_BYTES_MAX, |record| {
+            if chosen.len() >= room || failure.is_some() {
+                return;
+            }
+            last = record.seq;
+            match self.wanted(stream, &record) {
+                Ok(Some(json)) => chosen.push((record.seq, record.header.id, json)),
+                Ok(None) => {}
+                Err(error) => failure = Some(error),
+            }
+        });
+        if let Some(error) = failure {
+            return Err(Ended::Failed(error));
+        }
+        read.map_err(|error| Ended::Failed(anyhow::Error::new(error).context("reading the log")))?;
+        let more = last > self.read;
+        self.read = last;
+        for (seq, id, json) in chosen {
+            send(socket, format!(r#"["EVENT",{json}]"#)).await?;
+            self.pending.insert(seq, id);
+            self.by_id.insert(id, seq);
+            self.waiting_since.get_or_insert_with(Instant::now);
+        }
+        self.advance();
+        Ok(more && self.pending.len() < UP_WINDOW)
+    }
+
+    /// The event's JSON if it goes up.
+    fn wanted(&self, stream: &Stream, record: &parrhesia_storage::Record) -> anyhow::Result<Option<String>> {
+        let header = &record.header;
+        if header.kind == parrhesia_engine::policy_log::POLICY_ENTRY_KIND
+            || self.first_since.is_some_and(|(last_seq, since)| record.seq <= last_seq && header.created_at < since)
+            || stream.from_remote.borrow().contains(&header.id)
+        {
+            return Ok(None);
+        }
+        if let Some(knowledge) = &self.knowledge
+            && header.created_at >= knowledge.since
+            && record.seq <= knowledge.snapshot_seq
+        {
+            let remote_lacks = match &knowledge.remote {
+                RemoteSet::Lacks(ids) => ids.contains(&header.id),
+                RemoteSet::Holds(ids) => !ids.contains(&header.id),
+            };
+            if !remote_lacks {
+                return Ok(None);
+            }
+        }
+        let Some(json) = record.json_string() else { anyhow::bail!("an unreadable record at seq {}", record.seq) };
+        let matches = match self.filter.matches(record) {
+            Some(matches) => matches,
+            None => Event::parse_trusted(&json).is_some_and(|event| self.filter.matches_event(&event)),
+        };
+        if !matches {
+            return Ok(None);
+        }
+        let protected = Event::parse_trusted(&json)
+            .is_none_or(|event| event.tags().iter().any(|tag| tag.len() == 1 && tag[0] == "-"));
+        Ok((!protected).then_some(json))
+    }
+
+    /// The remote answered a published event (`false` if it was not one of this stream's).
+    pub fn on_ok(&mut self, stream: &Stream, id: &[u8; 32], accepted: bool, message: &str) -> bool {
+        let Some(seq) = self.by_id.remove(id) else { return false };
+        self.pending.remove(&seq);
+        let outcome = if message.starts_with("duplicate:") {
+            OUTCOME_DUPLICATE
+        } else if accepted {
+            OUTCOME_STORED
+        } else {
+            refusal_outcome(Prefix::of_message(message).unwrap_or(Prefix::Error))
+        };
+        stream.setup.metrics.events_up[outcome].inc();
+        self.waiting_since = (!self.pending.is_empty()).then(Instant::now);
+        self.advance();
+        true
+    }
+
+    /// Moves the cursor to just below the oldest unanswered event (or to what was read).
+    fn advance(&mut self) {
+        self.cursor = self.pending.keys().next().map_or(self.read, |oldest| oldest - 1);
+    }
+}
