@@ -194,7 +194,7 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
     let writer_metrics = Arc::new(WriterMetrics::default());
     let cluster_metrics = config.cluster.as_ref().map(|_| Arc::new(ClusterMetrics::default()));
     let mut mirrors: Vec<Vec<crate::mirror::StreamSetup>> = (0..shards).map(|_| Vec::new()).collect();
-    let streams = crate::mirror::streams(&config);
+    let streams = crate::mirror::streams(&config)?;
     let mirror_metrics = streams.iter().map(|stream| stream.metrics.clone()).collect();
     for (index, stream) in streams.into_iter().enumerate() {
         mirrors[crate::mirror::shard_for(index, shards)].push(stream);

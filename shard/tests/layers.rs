@@ -55,6 +55,7 @@ const SHARD_LAYERS: [(&str, &[&str]); 6] = [
             "monitor",
             "mirror",
             "mirror::catch_up",
+            "mirror::dial",
             "mirror::up",
             "writer",
             "writer::management",

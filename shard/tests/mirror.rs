@@ -330,3 +330,94 @@ fn a_both_stream_converges_the_two_relays_without_echoes() {
         assert_eq!(down("stored"), 35.0, "with {remote_args:?}");
     }
 }
+
+/// A certificate authority and a certificate for 127.0.0.1 it signed (openssl), in `dir`:
+/// (the CA's PEM, the certificate, its key).
+fn certificates(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+        assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    run(&[&["req", "-x509"][..], &ec, &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test-ca"]]
+        .concat());
+    run(&[&["req"][..], &ec, &["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1"]].concat());
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    (dir.join("ca.pem"), dir.join("leaf.pem"), dir.join("leaf.key"))
+}
+
+/// A child process killed when the test ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `wss://`: through a TLS front (Python's ssl, as an operator's proxy) with a certificate of a
+/// private authority, a stream whose `ca_file` names that authority mirrors the remote; one
+/// trusting only the built-in roots refuses the certificate and never connects.
+#[test]
+fn a_stream_mirrors_a_wss_remote_whose_authority_it_is_told() {
+    let remote = Relay::start(&["--shards", "1", "--durability", "nosync"]);
+    let author = keys(95);
+    let notes = notes_aged(&author, "over tls", 0..10);
+    publish_all(&mut remote.connect(), &notes);
+    let dir = tempfile::tempdir().unwrap();
+    let (authority, certificate, key) = certificates(dir.path());
+    let mut proxy = Killed(
+        std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/tls_proxy.py"))
+            .args([&certificate, &key])
+            .arg(remote.port.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs"),
+    );
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(proxy.0.stdout.take().unwrap()), &mut first_line).unwrap();
+    let listening: serde_json::Value = serde_json::from_str(first_line.trim()).unwrap();
+    let url = format!("wss://127.0.0.1:{}", listening["port"]);
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+
+    let untrusting = tempfile::tempdir().unwrap();
+    let refusing = mirroring(untrusting.path(), &url, &filter, "", &[]);
+    let trusting = tempfile::tempdir().unwrap();
+    let ca_file = format!("ca_file = \"{}\"", authority.display());
+    let local = mirroring(trusting.path(), &url, &filter, &ca_file, &[]);
+    wait_for(&local, &author, &notes);
+    let live = notes_aged(&author, "live over tls", 0..2);
+    publish_all(&mut remote.connect(), &live);
+    wait_for(&local, &author, &live);
+
+    assert!(held(&refusing, &author).is_empty());
+    assert_eq!(stream_total(&refusing, "parrhesia_mirror_connects_total", &[]), 0.0);
+    let deadline = Instant::now() + WAIT;
+    while !refusing.log_text().contains("UnknownIssuer") {
+        assert!(Instant::now() < deadline, "no certificate error logged: {}", refusing.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -12,8 +12,8 @@ pub struct MirrorConfig {
     /// Names the mirror in metrics, logs and its progress files (letters, digits, `-`, `_`).
     /// Required.
     pub name: String,
-    /// The remote relays (`ws://host:port/path`), each mirrored by a stream of its own.
-    /// Required.
+    /// The remote relays (`wss://host/path` or `ws://host:port`), each mirrored by a stream
+    /// of its own. Required.
     pub urls: Vec<String>,
     /// `down`: the remote's events matching the filter are fetched (caught up first, then
     /// live) and taken as a client's would be (sourceType "Stream" to the write-policy plugin).
@@ -26,6 +26,9 @@ pub struct MirrorConfig {
     /// holds), and the oldest events its first run publishes up. A stream resumes where it
     /// stopped (down: less 10 minutes), whatever this says.
     pub catch_up_seconds: u64,
+    /// PEM certificates trusted for this mirror's `wss://` URLs instead of the built-in roots
+    /// (Mozilla's): a private relay's own certificate authority.
+    pub ca_file: Option<String>,
 }
 
 impl Default for MirrorConfig {
@@ -36,6 +39,7 @@ impl Default for MirrorConfig {
             dir: MirrorDirection::Down,
             filter: "{}".into(),
             catch_up_seconds: 7 * 86_400,
+            ca_file: None,
         }
     }
 }
@@ -86,15 +90,15 @@ impl MirrorConfig {
                 bail!("configuration key `mirror.urls` of `{name}` must list at least one URL");
             }
             for url in &mirror.urls {
-                if url.starts_with("wss://") {
-                    bail!(
-                        "configuration key `mirror.urls` of `{name}`: {url}: this release mirrors over ws:// only \
-                         (no TLS client yet); reach a wss:// relay through a local TLS tunnel"
-                    );
+                let scheme = url.split_once("://").map(|(scheme, rest)| (scheme, rest.is_empty()));
+                if !matches!(scheme, Some(("ws" | "wss", false))) {
+                    bail!("configuration key `mirror.urls` of `{name}`: {url:?} is not a ws:// or wss:// URL");
                 }
-                if !url.starts_with("ws://") || url.len() <= "ws://".len() {
-                    bail!("configuration key `mirror.urls` of `{name}`: {url:?} is not a ws:// URL");
-                }
+            }
+            if let Some(path) = &mirror.ca_file
+                && let Err(error) = std::fs::metadata(path)
+            {
+                bail!("configuration key `mirror.ca_file` of `{name}`: {path}: {error}");
             }
             mirror.decoded_filter()?;
         }

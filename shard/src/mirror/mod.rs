@@ -9,6 +9,7 @@
 //! from it. A lost connection is dialled again after a backoff (1 s doubling to 60 s, jittered).
 
 mod catch_up;
+mod dial;
 mod up;
 
 use std::cell::{Cell, RefCell};
@@ -19,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use glommio::net::TcpStream;
 use parrhesia_engine::mirror::{self as plan, Progress};
 use parrhesia_engine::write_policy::{Source, SourceType};
 use parrhesia_engine::{Event, Filter, KindClass, Prefix, Reason, RelayMessage};
@@ -31,10 +31,11 @@ use crate::metrics::{MirrorMetrics, OUTCOME_DUPLICATE, OUTCOME_EPHEMERAL, OUTCOM
 use crate::notify::Notify;
 use crate::shard::Shard;
 
-type Socket = async_tungstenite::WebSocketStream<TcpStream>;
+/// The byte stream beneath a stream's WebSocket: TCP, or TLS over it.
+trait Wire: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin {}
+impl<T: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin> Wire for T {}
 
-/// How long dialling (TCP and the WebSocket handshake) may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+type Socket = async_tungstenite::WebSocketStream<Box<dyn Wire>>;
 /// How long a remote may stay silent while the stream waits for an answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 /// A live stream pings its remote this often, and redials one silent for three times as long.
@@ -64,14 +65,19 @@ pub struct StreamSetup {
     pub catch_up_seconds: u64,
     pub progress_file: PathBuf,
     pub metrics: Arc<MirrorMetrics>,
+    /// TLS for `wss://` (the mirror's `ca_file`, or the built-in roots).
+    pub tls: Arc<rustls::ClientConfig>,
 }
 
-/// Every stream the configuration names, in order (stream `i` runs on `shard_for(i, shards)`).
-pub fn streams(config: &Config) -> Vec<StreamSetup> {
+/// Every stream the configuration names, in order (stream `i` runs on `shard_for(i, shards)`);
+/// fails if a mirror's `ca_file` holds no usable certificate.
+pub fn streams(config: &Config) -> anyhow::Result<Vec<StreamSetup>> {
     let directory = config.data_dir.join("mirrors");
     let mut streams = Vec::new();
     for mirror in &config.mirror {
         let filter = mirror.decoded_filter().expect("validated when the configuration loaded");
+        let tls = dial::tls_config(mirror.ca_file.as_deref())
+            .with_context(|| format!("configuration key `mirror.ca_file` of `{}`", mirror.name))?;
         for url in &mirror.urls {
             let file = format!("{}-{:016x}.json", mirror.name, xxhash_rust::xxh3::xxh3_64(url.as_bytes()));
             streams.push(StreamSetup {
@@ -82,10 +88,11 @@ pub fn streams(config: &Config) -> Vec<StreamSetup> {
                 catch_up_seconds: mirror.catch_up_seconds,
                 progress_file: directory.join(file),
                 metrics: Arc::new(MirrorMetrics::new(&mirror.name, url)),
+                tls: tls.clone(),
             });
         }
     }
-    streams
+    Ok(streams)
 }
 
 /// The shard that runs stream `index`.
@@ -176,7 +183,7 @@ impl Stream {
         if self.shard.stopping.get() {
             return Ended::Stopping;
         }
-        let mut socket = match self.dial().await {
+        let mut socket = match dial::dial(&self.setup.url, &self.setup.tls).await {
             Ok(socket) => socket,
             Err(error) => return Ended::Failed(error),
         };
@@ -221,32 +228,6 @@ impl Stream {
             Ok(()) => Ended::Failed(anyhow::anyhow!("the remote closed the connection")),
             Err(ended) => ended,
         }
-    }
-
-    async fn dial(&self) -> anyhow::Result<Socket> {
-        let url = &self.setup.url;
-        let authority = url.strip_prefix("ws://").context("not a ws:// URL")?;
-        let host_port = authority.split(['/', '?']).next().unwrap_or(authority).to_string();
-        let host_port = if host_port.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) {
-            host_port
-        } else {
-            format!("{host_port}:80")
-        };
-        // Name resolution blocks (getaddrinfo): on the executor's blocking pool, not the shard.
-        let address = glommio::executor()
-            .spawn_blocking(move || std::net::ToSocketAddrs::to_socket_addrs(&host_port).map(|mut all| all.next()))
-            .await
-            .with_context(|| format!("resolving {url}"))?
-            .with_context(|| format!("{url} resolves to no address"))?;
-        let connected = glommio::timer::timeout(CONNECT_TIMEOUT, async {
-            let stream = TcpStream::connect(address).await?;
-            async_tungstenite::client_async(url.as_str(), stream)
-                .await
-                .map_err(|error| glommio::GlommioError::IoError(std::io::Error::other(error)))
-        })
-        .await
-        .map_err(|error| anyhow::anyhow!("connecting to {url}: {error}"))?;
-        Ok(connected.0)
     }
 
     /// Live: down, a subscription to events dated from `since` on; up, this relay's log
