@@ -15,6 +15,9 @@ pub enum SourceType {
     Sync,
     /// Received from another relay by a mirror stream (`[[mirror]]`); `sourceInfo` is its URL.
     Stream,
+    /// Held here, about to be published to another relay by a mirror stream (its plugin
+    /// decides what goes up); `sourceInfo` is that relay's URL.
+    Stored,
 }
 
 impl SourceType {
@@ -25,6 +28,7 @@ impl SourceType {
             SourceType::Import => "Import",
             SourceType::Sync => "Sync",
             SourceType::Stream => "Stream",
+            SourceType::Stored => "Stored",
         }
     }
 }

@@ -421,3 +421,55 @@ fn a_stream_mirrors_a_wss_remote_whose_authority_it_is_told() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A mirror's own plugin judges what comes down (sourceType "Stream", after the relay's) and
+/// what goes up (sourceType "Stored"): what it rejects is neither stored nor published.
+#[test]
+fn a_mirrors_own_plugin_judges_both_directions() {
+    let remote = Relay::start(&["--shards", "1", "--durability", "nosync"]);
+    let author = keys(96);
+    let there = notes_aged(&author, "there", 0..3);
+    let rejected_there = author.sign(common::now(), 1, vec![], "reject-me".into());
+    publish_all(&mut remote.connect(), &there);
+    publish_all(&mut remote.connect(), std::slice::from_ref(&rejected_there));
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("policy.py");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plugins/policy.py"), &script).unwrap();
+    let seen = dir.path().join("requests.jsonl");
+    let config = dir.path().join("parrhesia.toml");
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    let text = format!(
+        "[[mirror]]\nname = \"upstream\"\nurls = [\"{}\"]\nfilter = '{filter}'\ndir = \"both\"\nplugin = \"{}\"\n",
+        remote.url(),
+        script.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let args = ["--shards", "1", "--durability", "nosync", "--config", config.to_str().unwrap()];
+    let local = Relay::start_in_with_env(&dir.path().join("data"), &args, &[("PLUGIN_LOG", seen.to_str().unwrap())]);
+    wait_for(&local, &author, &there);
+    let here = notes_aged(&author, "here", 0..2);
+    let local_tag = vec![vec!["t".to_string(), "here".to_string()]];
+    let withheld = [
+        author.sign(common::now(), 1, local_tag.clone(), "reject-me".into()),
+        author.sign(common::now(), 1, local_tag, "shadow".into()),
+    ];
+    let mut client = local.connect();
+    publish_all(&mut client, &here);
+    // The relay has no plugin of its own: both are stored here, and kept from the remote.
+    publish_all(&mut client, &withheld);
+    wait_for(&remote, &author, &here);
+    let scrape = scrape_until(&local, "both withheld", |scrape| {
+        total(scrape, "parrhesia_mirror_up_withheld_total", &[("mirror", "upstream")]) == 2.0
+    });
+    let down = |outcome: &str| total(&scrape, "parrhesia_mirror_events_down_total", &[("outcome", outcome)]);
+    assert_eq!(down("blocked"), 1.0);
+    assert_eq!(down("duplicate"), 0.0, "what went up is not taken again when the remote sends it back live");
+    assert!(!held(&local, &author).contains(rejected_there.id()));
+    let on_remote = held(&remote, &author);
+    assert!(withheld.iter().all(|event| !on_remote.contains(event.id())));
+    let requests: Vec<serde_json::Value> =
+        std::fs::read_to_string(&seen).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let of = |kind: &str| requests.iter().filter(|request| request["sourceType"] == kind).count();
+    assert_eq!((of("Stream"), of("Stored")), (4, 4), "the four events there, the four published here");
+    assert!(requests.iter().all(|request| request["sourceInfo"] == remote.url()));
+}

@@ -26,6 +26,11 @@ pub struct MirrorConfig {
     /// holds), and the oldest events its first run publishes up. A stream resumes where it
     /// stopped (down: less 10 minutes), whatever this says.
     pub catch_up_seconds: u64,
+    /// A write-policy plugin of this mirror's own (strfry's protocol, as `write_policy_plugin`;
+    /// one process per stream): asked about every event received (sourceType "Stream", after
+    /// the relay's own plugin) and every event about to be published up (sourceType "Stored";
+    /// what it rejects is not published).
+    pub plugin: Option<String>,
     /// PEM certificates trusted for this mirror's `wss://` URLs instead of the built-in roots
     /// (Mozilla's): a private relay's own certificate authority.
     pub ca_file: Option<String>,
@@ -40,6 +45,7 @@ impl Default for MirrorConfig {
             filter: "{}".into(),
             catch_up_seconds: 7 * 86_400,
             ca_file: None,
+            plugin: None,
         }
     }
 }

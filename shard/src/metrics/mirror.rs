@@ -20,6 +20,8 @@ pub struct MirrorMetrics {
     /// Events published to the remote, by its answer (`EVENT_OUTCOMES`: stored is an `OK
     /// true`, duplicate, or the refusal's prefix).
     pub events_up: [Count; EVENT_OUTCOMES.len()],
+    /// Events the mirror's plugin kept from being published up.
+    pub up_withheld: Count,
     /// Sequence numbers of this relay's log after the up cursor (events not yet answered by
     /// the remote, or not yet looked at; not all of them match the filter).
     pub up_behind_positions: Gauge,
@@ -44,6 +46,7 @@ impl MirrorMetrics {
             events_down: Default::default(),
             events_up: Default::default(),
             up_behind_positions: Gauge::default(),
+            up_withheld: Count::default(),
             catch_up_events: Count::default(),
             catch_ups_negentropy: Count::default(),
             catch_ups_pages: Count::default(),

@@ -67,6 +67,8 @@ pub struct StreamSetup {
     pub metrics: Arc<MirrorMetrics>,
     /// TLS for `wss://` (the mirror's `ca_file`, or the built-in roots).
     pub tls: Arc<rustls::ClientConfig>,
+    /// The mirror's own write-policy plugin command.
+    pub plugin: Option<String>,
 }
 
 /// Every stream the configuration names, in order (stream `i` runs on `shard_for(i, shards)`);
@@ -89,6 +91,7 @@ pub fn streams(config: &Config) -> anyhow::Result<Vec<StreamSetup>> {
                 progress_file: directory.join(file),
                 metrics: Arc::new(MirrorMetrics::new(&mirror.name, url)),
                 tls: tls.clone(),
+                plugin: mirror.plugin.clone(),
             });
         }
     }
@@ -103,7 +106,17 @@ pub fn shard_for(index: usize, shards: usize) -> usize {
 /// Starts this shard's streams; each runs until the shard stops.
 pub fn start(shard: &Rc<Shard>, setups: Vec<StreamSetup>) {
     for setup in setups {
+        let plugin = setup.plugin.clone().map(|command| {
+            let timeout = Duration::from_millis(shard.config.write_policy_timeout_ms);
+            crate::plugin::WritePolicy::new(
+                command,
+                timeout,
+                shard.config.write_policy_queue_max,
+                shard.metrics.clone(),
+            )
+        });
         let stream = Rc::new(Stream {
+            plugin,
             id: shard.next_connection_id(),
             shard: shard.clone(),
             filter_json: setup.filter.to_json(),
@@ -135,6 +148,8 @@ pub(crate) struct Stream {
     recent: RefCell<plan::RecentIds>,
     /// With `both`: ids received from the remote, never sent back to it (across reconnects).
     from_remote: RefCell<plan::RecentIds>,
+    /// The mirror's own plugin (`StreamSetup::plugin`), this stream's process.
+    plugin: Option<crate::plugin::WritePolicy>,
 }
 
 /// Why a session with the remote ended.
@@ -411,8 +426,8 @@ impl Stream {
                 return Err(Answer::refused(crate::client::session::members_only()));
             }
         }
-        if let Some(plugin) = &self.shard.write_policy {
-            let source = Source { kind: SourceType::Stream, info: &self.setup.url, authed: None };
+        let source = Source { kind: SourceType::Stream, info: &self.setup.url, authed: None };
+        for plugin in [&self.shard.write_policy, &self.plugin].into_iter().flatten() {
             ingest::ask_plugin(plugin, event, &source).await?;
         }
         Ok(())

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use parrhesia_engine::write_policy::{Source, SourceType};
 use parrhesia_engine::{Event, Filter, Prefix};
 use parrhesia_storage::RecordFilter;
 
@@ -109,13 +110,27 @@ impl Up {
         let more = last > self.read;
         self.read = last;
         for (seq, id, json) in chosen {
+            if !self.approved(stream, &json).await {
+                stream.setup.metrics.up_withheld.inc();
+                continue;
+            }
             send(socket, format!(r#"["EVENT",{json}]"#)).await?;
+            // The remote's live subscription sends it back: not taken again.
+            stream.recent.borrow_mut().insert(&id);
             self.pending.insert(seq, id);
             self.by_id.insert(id, seq);
             self.waiting_since.get_or_insert_with(Instant::now);
         }
         self.advance();
         Ok(more && self.pending.len() < UP_WINDOW)
+    }
+
+    /// Whether the stream's plugin, if any, lets the event go up (sourceType "Stored").
+    async fn approved(&self, stream: &Stream, json: &str) -> bool {
+        let Some(plugin) = &stream.plugin else { return true };
+        let Some(event) = Event::parse_trusted(json) else { return false };
+        let source = Source { kind: SourceType::Stored, info: &stream.setup.url, authed: None };
+        plugin.judge(&event, &source, crate::system::unix_now()).await == crate::plugin::Verdict::Accept
     }
 
     /// The event's JSON if it goes up.

@@ -15,7 +15,7 @@ type StreamFamily = (&'static str, &'static str, fn(&MirrorMetrics) -> Sample<'s
 impl Sources {
     pub(super) fn encode_mirrors(&self, encoder: &mut DescriptorEncoder) -> fmt::Result {
         let labels = |stream: &MirrorMetrics| [("mirror", stream.mirror.clone()), ("url", stream.url.clone())];
-        let families: [StreamFamily; 8] = [
+        let families: [StreamFamily; 9] = [
             ("parrhesia_mirror_connected", "1 while the stream is connected to its remote", |stream| {
                 Sample::Gauge(stream.connected.get())
             }),
@@ -39,6 +39,9 @@ impl Sources {
                 "Every matching event the remote held dated up to this (unix seconds) is here or was refused",
                 |stream| Sample::Gauge(stream.down_through_seconds.get()),
             ),
+            ("parrhesia_mirror_up_withheld", "Events the mirror's plugin kept from being published up", |stream| {
+                Sample::Counter(stream.up_withheld.get())
+            }),
             (
                 "parrhesia_mirror_up_behind_positions",
                 "Positions of this relay's log after the up cursor (not yet answered or looked at)",
