@@ -11,6 +11,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod plugin_process;
+pub mod relay_client;
 pub mod relay_info;
 pub mod websocket;
 

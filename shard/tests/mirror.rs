@@ -473,3 +473,42 @@ fn a_mirrors_own_plugin_judges_both_directions() {
     assert_eq!((of("Stream"), of("Stored")), (4, 4), "the four events there, the four published here");
     assert!(requests.iter().all(|request| request["sourceInfo"] == remote.url()));
 }
+
+/// `parrhesia-tools mirror`, once, on a stopped relay's store, with a remote that does not
+/// reconcile: by pages both ways within `--since-seconds`, then nothing left to do.
+#[test]
+fn the_tools_mirror_catches_a_store_up_by_pages_both_ways() {
+    let limit = ["--set", "filter_limit_max=5000"];
+    let remote = Relay::start(&[&["--shards", "1", "--set", "negentropy_sessions_max=0"][..], &limit].concat());
+    let author = keys(97);
+    let there = notes_aged(&author, "there", (0..700).map(|n| 10 + n));
+    let too_old = notes_aged(&author, "too old", [7_200].into_iter());
+    publish_all(&mut remote.connect(), &there);
+    publish_all(&mut remote.connect(), &too_old);
+    let dir = tempfile::tempdir().unwrap();
+    let mut local = Relay::start_in(&dir.path().join("data"), &[&["--shards", "1"][..], &limit].concat());
+    let here = notes_aged(&author, "here", 0..40);
+    publish_all(&mut local.connect(), &here);
+    local.stop();
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    let mirror = || {
+        let output = std::process::Command::new(common::tools_binary())
+            .args(["mirror", &remote.url(), "--dir", "both", "--since-seconds", "3600", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--filter", &filter])
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{report}");
+        report
+    };
+    let report = mirror();
+    assert!(report.contains("catching up by REQ pages"), "{report}");
+    assert!(report.contains("downloaded 700, uploaded 40, already present 0, failed 0"), "{report}");
+    let report = mirror();
+    assert!(report.contains("downloaded 0, uploaded 0, already present 740, failed 0"), "{report}");
+    let on_remote = held(&remote, &author);
+    assert_eq!(on_remote.len(), 741, "its 700 and the old one, and the 40 from here");
+    let local = local.restart();
+    assert_eq!(held(&local, &author).len(), 740, "not the old one");
+}

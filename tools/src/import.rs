@@ -246,7 +246,7 @@ pub fn apply_each(store: &Store, events: &[Event], mut count: impl FnMut(Outcome
 /// OKs (`duplicate:` answers count as duplicates, other refusals by their message).
 pub fn publish(url: &str, file: Option<&Path>, options: &Options, window: usize) -> Result<Done> {
     let (input, size) = open_input(file)?;
-    let (mut socket, _) = tungstenite::connect(url).with_context(|| format!("connecting to {url}"))?;
+    let mut socket = crate::relay_socket::connect(url, None)?;
     let bar = crate::progress::bytes(size, "publishing");
     let started = Instant::now();
     let mut tally = Tally::default();

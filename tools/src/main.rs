@@ -10,6 +10,7 @@ mod http;
 mod import;
 mod policy;
 mod progress;
+mod relay_socket;
 mod store_commands;
 mod sync;
 
@@ -200,7 +201,7 @@ enum Command {
     /// fetch what only it holds (down), publish what only the store holds (up), or both.
     /// Prints a summary: have (here only), need (there only), transferred, failed by reason.
     Sync {
-        /// The other relay: ws://host:port (ours, strfry, any NIP-77 relay).
+        /// The other relay: ws://host:port or wss://host (ours, strfry, any NIP-77 relay).
         url: String,
         /// Only events matching this NIP-01 filter (one JSON object) [default: every event].
         #[arg(long, value_name = "JSON")]
@@ -217,6 +218,37 @@ enum Command {
         /// How long the plugin may take to answer one event.
         #[arg(long, default_value_t = 10_000, value_name = "MS")]
         write_policy_timeout_ms: u64,
+        /// PEM certificates trusted for a wss:// URL instead of the built-in roots.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<String>,
+    },
+    /// Catches the local store (the relay stopped) up with any relay, once, as a `[[mirror]]`
+    /// stream's catch-up does: by NIP-77 when the relay reconciles, else by REQ pages walking
+    /// back (down) and publishing what the pages did not bring (up).
+    Mirror {
+        /// The other relay: ws://host:port or wss://host.
+        url: String,
+        /// Only events matching this NIP-01 filter (one JSON object) [default: every event].
+        #[arg(long, value_name = "JSON")]
+        filter: Option<String>,
+        #[arg(long, value_enum, default_value = "down")]
+        dir: sync::Direction,
+        /// Only events dated within this many seconds of now; 0: every age.
+        #[arg(long, default_value_t = 7 * 86_400, value_name = "SECONDS")]
+        since_seconds: u64,
+        /// EVENTs in flight at once when publishing (up).
+        #[arg(long, default_value_t = 256, value_name = "N")]
+        window: usize,
+        /// Put every downloaded event to this write-policy plugin first (strfry's protocol,
+        /// sourceType "Stream"): refused ones are not stored.
+        #[arg(long, value_name = "COMMAND")]
+        write_policy: Option<String>,
+        /// How long the plugin may take to answer one event.
+        #[arg(long, default_value_t = 10_000, value_name = "MS")]
+        write_policy_timeout_ms: u64,
+        /// PEM certificates trusted for a wss:// URL instead of the built-in roots.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<String>,
     },
 }
 
@@ -265,18 +297,26 @@ fn main() -> ExitCode {
             };
             store_commands::delete(&dir, &deletion)
         }),
-        Command::Sync { url, filter, dir, window, write_policy, write_policy_timeout_ms } => {
-            data_dir().and_then(|directory| {
-                let filter = match filter {
-                    Some(text) => match parse_filters(&text)?.as_slice() {
-                        [filter] => filter.clone(),
-                        _ => anyhow::bail!("--filter: negentropy reconciles one filter (a JSON object)"),
-                    },
-                    None => Filter::default(),
-                };
+        Command::Sync { url, filter, dir, window, write_policy, write_policy_timeout_ms, ca_file } => data_dir()
+            .and_then(|directory| {
+                let filter = one_filter(filter.as_deref())?;
                 let timeout = Duration::from_millis(write_policy_timeout_ms);
                 let plugin = write_policy.map(|command| policy::Plugin::start(&command, timeout)).transpose()?;
-                sync::run(&directory, &url, &filter, dir, window, plugin)
+                let plugin = plugin.map(|plugin| (plugin, parrhesia_engine::write_policy::SourceType::Sync));
+                let options =
+                    sync::Options { direction: dir, window, plugin, since: 0, pages_when_refused: false, ca_file };
+                sync::run(&directory, &url, &filter, options)
+            }),
+        Command::Mirror { url, filter, dir, since_seconds, window, write_policy, write_policy_timeout_ms, ca_file } => {
+            data_dir().and_then(|directory| {
+                let filter = one_filter(filter.as_deref())?;
+                let timeout = Duration::from_millis(write_policy_timeout_ms);
+                let plugin = write_policy.map(|command| policy::Plugin::start(&command, timeout)).transpose()?;
+                let plugin = plugin.map(|plugin| (plugin, parrhesia_engine::write_policy::SourceType::Stream));
+                let since = if since_seconds == 0 { 0 } else { unix_now().saturating_sub(since_seconds) };
+                let options =
+                    sync::Options { direction: dir, window, plugin, since, pages_when_refused: true, ca_file };
+                sync::run(&directory, &url, &filter, options)
             })
         }
         Command::Keygen { out, nostr: false } => keygen(&out),
@@ -347,6 +387,17 @@ fn configured_search_kinds(config: Option<&Path>) -> Result<Option<Vec<u16>>> {
 
 /// One filter object or an array of them; limits are those of the relay's defaults, except
 /// that the tools accept any number of values.
+/// `--filter` as one filter (negentropy reconciles one), every event without it.
+fn one_filter(text: Option<&str>) -> Result<Filter> {
+    match text {
+        Some(text) => match parse_filters(text)?.as_slice() {
+            [filter] => Ok(filter.clone()),
+            _ => anyhow::bail!("--filter: negentropy reconciles one filter (a JSON object)"),
+        },
+        None => Ok(Filter::default()),
+    }
+}
+
 fn parse_filters(text: &str) -> Result<Vec<Filter>> {
     let limits = Limits { values_per_filter_field_max: usize::MAX, ..Limits::default() };
     let value: serde_json::Value = serde_json::from_str(text).context("--filter is not JSON")?;

@@ -96,9 +96,8 @@ impl MirrorConfig {
                 bail!("configuration key `mirror.urls` of `{name}` must list at least one URL");
             }
             for url in &mirror.urls {
-                let scheme = url.split_once("://").map(|(scheme, rest)| (scheme, rest.is_empty()));
-                if !matches!(scheme, Some(("ws" | "wss", false))) {
-                    bail!("configuration key `mirror.urls` of `{name}`: {url:?} is not a ws:// or wss:// URL");
+                if let Err(error) = parrhesia_net::relay_client::remote(url) {
+                    bail!("configuration key `mirror.urls` of `{name}`: {error}");
                 }
             }
             if let Some(path) = &mirror.ca_file

@@ -63,8 +63,8 @@ fn mirror_tables_are_checked_and_set_in_the_file_only() {
     };
     let cases = [
         (table("a b", "ws://h:1", "{}"), "`mirror.name`"),
-        (table("a", "http://h:1", "{}"), "is not a ws:// or wss:// URL"),
-        (table("a", "ws://", "{}"), "is not a ws:// or wss:// URL"),
+        (table("a", "http://h:1", "{}"), "not a ws:// or wss:// URL"),
+        (table("a", "ws://", "{}"), "names no host"),
         (table("a", "wss://h", "{}") + "ca_file = \"/nonexistent.pem\"\n", "`mirror.ca_file` of `a`"),
         (table("a", "ws://h:1", r#"{"kinds":"1"}"#), "`mirror.filter` of `a`"),
         (table("a", "ws://h:1", "{}") + &table("a", "ws://h:2", "{}"), "two mirrors are named"),

@@ -78,7 +78,7 @@ pub fn streams(config: &Config) -> anyhow::Result<Vec<StreamSetup>> {
     let mut streams = Vec::new();
     for mirror in &config.mirror {
         let filter = mirror.decoded_filter().expect("validated when the configuration loaded");
-        let tls = dial::tls_config(mirror.ca_file.as_deref())
+        let tls = parrhesia_net::relay_client::tls_config(mirror.ca_file.as_deref())
             .with_context(|| format!("configuration key `mirror.ca_file` of `{}`", mirror.name))?;
         for url in &mirror.urls {
             let file = format!("{}-{:016x}.json", mirror.name, xxhash_rust::xxh3::xxh3_64(url.as_bytes()));
