@@ -222,10 +222,10 @@ impl Stream {
                 }
                 Err(ended) => return ended,
             }
-            metrics.catching_up.set(0);
             if let Err(ended) = self.settle_all().await {
                 return ended;
             }
+            metrics.catching_up.set(0);
             progress.down_through = Some(progress.down_through.map_or(reached, |before| before.max(reached)));
             self.save_progress(&progress);
         }
