@@ -30,6 +30,10 @@ pub struct Progress {
     /// remote (or needs no sending).
     #[serde(default)]
     pub up_seq: Option<u64>,
+    /// Up: the stream's first run, (the log's last seq then, the oldest created_at published
+    /// of the events up to it), kept until the cursor passes that seq.
+    #[serde(default)]
+    pub up_first_run: Option<(u64, u64)>,
 }
 
 impl Progress {
@@ -38,7 +42,13 @@ impl Progress {
     pub fn resume(text: Option<&str>, url: &str, filter: &str) -> Progress {
         text.and_then(|text| serde_json::from_str::<Progress>(text).ok())
             .filter(|progress| progress.url == url && progress.filter == filter)
-            .unwrap_or_else(|| Progress { url: url.into(), filter: filter.into(), down_through: None, up_seq: None })
+            .unwrap_or_else(|| Progress {
+                url: url.into(),
+                filter: filter.into(),
+                down_through: None,
+                up_seq: None,
+                up_first_run: None,
+            })
     }
 
     /// Where this run's catch-up starts: a little before the point reached, else
@@ -145,7 +155,7 @@ pub struct PageWalk {
 impl PageWalk {
     pub fn new(filter: &Filter, since: u64) -> PageWalk {
         let done = filter.until.is_some_and(|until| until < since);
-        PageWalk { filter: filter.clone(), since, until: None, oldest: None, received: 0, pages: 0, done }
+        PageWalk { filter: filter.clone(), since, until: filter.until, oldest: None, received: 0, pages: 0, done }
     }
 
     /// The filter of the next page (`None` once the walk is done).
@@ -284,7 +294,13 @@ mod tests {
 
     #[test]
     fn progress_resumes_only_for_the_same_remote_and_filter() {
-        let kept = Progress { url: "ws://a".into(), filter: "{}".into(), down_through: Some(10_000), up_seq: Some(7) };
+        let kept = Progress {
+            url: "ws://a".into(),
+            filter: "{}".into(),
+            down_through: Some(10_000),
+            up_seq: Some(7),
+            up_first_run: Some((5, 9_000)),
+        };
         let text = kept.to_json();
         assert_eq!(Progress::resume(Some(&text), "ws://a", "{}"), kept);
         assert_eq!(Progress::resume(Some(&text), "ws://b", "{}").down_through, None);

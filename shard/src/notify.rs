@@ -19,9 +19,19 @@ impl Notify {
         }
     }
 
+    /// How many times `notify_all` was called: `notified_since` waits for a later one.
+    pub fn generation(&self) -> u64 {
+        self.generation.get()
+    }
+
     /// Completes at the first `notify_all` after this call.
     pub async fn notified(&self) {
-        let start = self.generation.get();
+        self.notified_since(self.generation.get()).await
+    }
+
+    /// Completes at once if `notify_all` was called since `generation` was read, else at the
+    /// next one.
+    pub async fn notified_since(&self, start: u64) {
         poll_fn(|context| {
             if self.generation.get() != start {
                 return Poll::Ready(());

@@ -512,3 +512,31 @@ fn the_tools_mirror_catches_a_store_up_by_pages_both_ways() {
     let local = local.restart();
     assert_eq!(held(&local, &author).len(), 740, "not the old one");
 }
+
+/// Events refused for a reason that may pass (`error:`: the plugin crashed on one, and was
+/// restarting while the next ones came) are asked for again by a new catch-up, so none is
+/// lost; an event the plugin fails on every time counts as refused after three tries, and the
+/// stream's progress moves on.
+#[test]
+fn failures_that_may_pass_are_retried_and_a_poisonous_event_is_given_up() {
+    let remote = Relay::start(&["--shards", "1", "--durability", "nosync"]);
+    let author = keys(98);
+    let fine = notes_aged(&author, "fine", 0..5);
+    let crashing = author.sign(common::now(), 1, vec![], "crash".into());
+    publish_all(&mut remote.connect(), &fine);
+    publish_all(&mut remote.connect(), std::slice::from_ref(&crashing));
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("policy.py");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plugins/policy.py"), &script).unwrap();
+    let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
+    let plugin = format!("write_policy_plugin={}", script.display());
+    let local = mirroring(dir.path(), &remote.url(), &filter, "", &["--set", &plugin]);
+    wait_for(&local, &author, &fine);
+    let scrape = scrape_until(&local, "the stream gave the crashing event up and went live", |scrape| {
+        total(scrape, "parrhesia_mirror_down_through_seconds", &[]) > 0.0
+            && total(scrape, "parrhesia_mirror_catching_up", &[("mirror", "upstream")]) == 0.0
+    });
+    assert!(total(&scrape, "parrhesia_mirror_connects_total", &[]) >= 3.0, "a new catch-up per retry");
+    assert!(!held(&local, &author).contains(crashing.id()));
+    assert!(local.log_text().contains("failed 3 times"), "{}", local.log_text());
+}

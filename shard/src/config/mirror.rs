@@ -95,9 +95,12 @@ impl MirrorConfig {
             if mirror.urls.is_empty() {
                 bail!("configuration key `mirror.urls` of `{name}` must list at least one URL");
             }
-            for url in &mirror.urls {
+            for (position, url) in mirror.urls.iter().enumerate() {
                 if let Err(error) = parrhesia_net::relay_client::remote(url) {
                     bail!("configuration key `mirror.urls` of `{name}`: {error}");
+                }
+                if mirror.urls[..position].contains(url) {
+                    bail!("configuration key `mirror.urls` of `{name}` lists {url} twice");
                 }
             }
             if let Some(path) = &mirror.ca_file

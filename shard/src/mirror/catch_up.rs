@@ -16,6 +16,8 @@ use crate::client::reconciliation::{Refusal, items};
 /// The largest negentropy message the stream sends (before hex); the remote splits the rest
 /// over more rounds.
 const MESSAGE_BYTES_MAX: u64 = 256 * 1024;
+/// Rounds of one reconciliation, at most (a million items take a few dozen).
+const RECONCILE_ROUNDS_MAX: u64 = 10_000;
 /// REQs by id in flight at once while fetching (under a relay's usual subscriptions bound).
 const FETCHES_IN_FLIGHT: usize = 4;
 
@@ -70,27 +72,41 @@ async fn reconcile(stream: &Stream, socket: &mut Socket, since: u64) -> Result<O
     send(socket, format!(r#"["NEG-OPEN","mirror-neg",{},"{}"]"#, filter.to_json(), hex(&initial))).await?;
     let (mut have, mut need): (Vec<Id>, Vec<Id>) = (Vec::new(), Vec::new());
     let mut first = true;
+    // What a remote may make this side hold: ids at most as many as a session may cover, and
+    // rounds (a remote can keep an exchange going by answering with ranges that never match).
+    let ids_max = shard.config.negentropy_items_max;
+    let mut rounds = 0u64;
     loop {
         let message = match stream.answer(socket).await? {
             RelayMessage::NegMsg { subscription_id, message } if subscription_id == "mirror-neg" => message,
-            // A remote without NIP-77 says so with a NOTICE (strfry, most relays) or a NEG-ERR.
+            // A remote without NIP-77 says so with a NOTICE (most relays) or a NEG-ERR.
             RelayMessage::NegErr { message, .. } | RelayMessage::Notice { message } if first => {
                 tracing::info!(mirror = %stream.setup.mirror, url = %stream.setup.url, %message,
                     "the remote does not reconcile (NIP-77): catching up by pages");
+                send(socket, r#"["NEG-CLOSE","mirror-neg"]"#.to_string()).await?;
                 return Ok(None);
             }
             RelayMessage::NegErr { message, .. } => return Err(refused_by_remote("the reconciliation", &message)),
             _ => continue,
         };
         first = false;
+        rounds += 1;
         let next = negentropy.reconcile_with_ids(&message, &mut have, &mut need).map_err(negentropy_error)?;
+        if have.len() + need.len() > ids_max || rounds > RECONCILE_ROUNDS_MAX {
+            let why = format!("more than {ids_max} ids or {RECONCILE_ROUNDS_MAX} rounds");
+            return Err(refused_by_remote("a bounded reconciliation", &why));
+        }
         match next {
             Some(next) => send(socket, format!(r#"["NEG-MSG","mirror-neg","{}"]"#, hex(&next))).await?,
             None => break,
         }
     }
     send(socket, r#"["NEG-CLOSE","mirror-neg"]"#.to_string()).await?;
-    let bytes = |ids: Vec<Id>| ids.into_iter().map(|id| id.to_bytes()).collect();
+    // A remote may list an id twice: each is fetched (and published) once.
+    let bytes = |ids: Vec<Id>| {
+        let unique: std::collections::BTreeSet<[u8; 32]> = ids.into_iter().map(|id| id.to_bytes()).collect();
+        unique.into_iter().collect()
+    };
     Ok(Some((bytes(have), bytes(need))))
 }
 
@@ -118,7 +134,7 @@ async fn fetch(stream: &Stream, socket: &mut Socket, need: &[[u8; 32]]) -> Resul
         match stream.answer(socket).await? {
             RelayMessage::Event { subscription_id, event } if in_flight.contains_key(subscription_id.as_ref()) => {
                 stream.setup.metrics.catch_up_events.inc();
-                stream.take(&event).await;
+                stream.take(&event).await?;
             }
             RelayMessage::Eose { subscription_id } if in_flight.remove(subscription_id.as_ref()).is_some() => {
                 send(socket, plan::close(&subscription_id)).await?;
@@ -144,7 +160,7 @@ async fn pages(stream: &Stream, socket: &mut Socket, since: u64) -> Result<Optio
             match stream.answer(socket).await? {
                 RelayMessage::Event { subscription_id, event } if subscription_id == "mirror-page" => {
                     stream.setup.metrics.catch_up_events.inc();
-                    if let Some((id, created_at)) = stream.take(&event).await {
+                    if let Some((id, created_at)) = stream.take(&event).await? {
                         walk.on_event(created_at);
                         if let Some(ids) = &mut holds {
                             ids.insert(id);

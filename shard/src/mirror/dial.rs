@@ -16,8 +16,8 @@ use super::Socket;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Dials `url`: TCP, TLS when it is `wss://`, the WebSocket handshake, within
-/// `CONNECT_TIMEOUT`.
-pub async fn dial(url: &str, tls: &Arc<ClientConfig>) -> anyhow::Result<Socket> {
+/// `CONNECT_TIMEOUT`; the remote's messages are at most `message_bytes_max`.
+pub async fn dial(url: &str, tls: &Arc<ClientConfig>, message_bytes_max: usize) -> anyhow::Result<Socket> {
     let remote = remote(url)?;
     let target = (remote.host.clone(), remote.port);
     // Name resolution blocks (getaddrinfo): on the executor's blocking pool, not the shard.
@@ -35,7 +35,14 @@ pub async fn dial(url: &str, tls: &Arc<ClientConfig>) -> anyhow::Result<Socket> 
         } else {
             Box::new(stream)
         };
-        let (socket, _) = async_tungstenite::client_async(url, wire).await.context("the WebSocket handshake")?;
+        // A remote's message is at most an event (or a negentropy message: 512 KiB of hex from
+        // this relay, as much from strfry) in its envelope; tungstenite's 64 MiB default would
+        // let one remote hold that much of this relay's memory per stream.
+        let mut config = tungstenite::protocol::WebSocketConfig::default();
+        config.max_message_size = Some(message_bytes_max);
+        config.max_frame_size = Some(message_bytes_max);
+        let handshake = async_tungstenite::client_async_with_config(url, wire, Some(config));
+        let (socket, _) = handshake.await.context("the WebSocket handshake")?;
         Ok::<Socket, anyhow::Error>(socket)
     };
     let timed_out = async {

@@ -126,9 +126,17 @@ pub fn start(shard: &Rc<Shard>, setups: Vec<StreamSetup>) {
             settled_wake: Notify::default(),
             recent: RefCell::new(plan::RecentIds::new(RECENT_IDS)),
             from_remote: RefCell::new(plan::RecentIds::new(FROM_REMOTE_IDS)),
+            transient: Cell::new(false),
+            attempts: RefCell::default(),
         });
-        let told = stream.clone();
-        shard.streams.borrow_mut().insert(stream.id, Rc::new(move |outcome: &Outcome| told.settle(outcome)));
+        // Weak: the shard holds the stream's outcome sink, the stream holds the shard.
+        let told = Rc::downgrade(&stream);
+        let sink = move |outcome: &Outcome| {
+            if let Some(stream) = told.upgrade() {
+                stream.settle(outcome);
+            }
+        };
+        shard.streams.borrow_mut().insert(stream.id, Rc::new(sink));
         glommio::spawn_local(run(stream)).detach();
     }
 }
@@ -150,7 +158,19 @@ pub(crate) struct Stream {
     from_remote: RefCell<plan::RecentIds>,
     /// The mirror's own plugin (`StreamSetup::plugin`), this stream's process.
     plugin: Option<crate::plugin::WritePolicy>,
+    /// An event of this session met a failure that may pass: the down progress must not move.
+    transient: Cell<bool>,
+    /// Failures that may pass, by event id (`failed_for_now`).
+    attempts: RefCell<std::collections::HashMap<[u8; 32], u8>>,
 }
+
+/// Times an event may be refused for a reason that may pass before it counts as refused, and
+/// how many such events a stream tracks (then it starts over).
+const ATTEMPTS_MAX: u8 = 3;
+const ATTEMPTS_TRACKED_MAX: usize = 10_000;
+/// Why a session ends after an event met a failure that may pass.
+const RETRYING: &str = "an event was refused for a reason that may pass (error:, rate-limited:): \
+                        catching up again from the last point reached";
 
 /// Why a session with the remote ended.
 enum Ended {
@@ -166,6 +186,7 @@ impl From<anyhow::Error> for Ended {
 
 async fn run(stream: Rc<Stream>) {
     let mut backoff = BACKOFF_MIN;
+    let _unregister = Unregister(&stream);
     loop {
         let started = Instant::now();
         let ended = stream.session().await;
@@ -192,13 +213,25 @@ async fn run(stream: Rc<Stream>) {
     }
 }
 
+/// Takes a stream's outcome sink off its shard when its task ends.
+struct Unregister<'a>(&'a Stream);
+
+impl Drop for Unregister<'_> {
+    fn drop(&mut self) {
+        self.0.shard.streams.borrow_mut().remove(&self.0.id);
+    }
+}
+
 impl Stream {
     /// One connection: dial, catch up, go live; returns when it ends.
     async fn session(&self) -> Ended {
         if self.shard.stopping.get() {
             return Ended::Stopping;
         }
-        let mut socket = match dial::dial(&self.setup.url, &self.setup.tls).await {
+        // Twice this relay's own frame bound, at least 1 MiB: a remote's events may be larger
+        // than this relay takes (they are refused one by one), its negentropy messages too.
+        let message_bytes_max = (self.shard.config.frame_bytes_max * 2).max(1 << 20);
+        let mut socket = match dial::dial(&self.setup.url, &self.setup.tls, message_bytes_max).await {
             Ok(socket) => socket,
             Err(error) => return Ended::Failed(error),
         };
@@ -206,6 +239,7 @@ impl Stream {
         metrics.connected.set(1);
         metrics.connects.inc();
         self.recent.replace(plan::RecentIds::new(RECENT_IDS));
+        self.transient.set(false);
         let mut progress = self.load_progress();
         if let Some(through) = progress.down_through {
             metrics.down_through_seconds.set(i64::try_from(through).unwrap_or(i64::MAX));
@@ -225,18 +259,24 @@ impl Stream {
             if let Err(ended) = self.settle_all().await {
                 return ended;
             }
+            if self.transient.get() {
+                return Ended::Failed(anyhow::anyhow!(RETRYING));
+            }
             metrics.catching_up.set(0);
-            progress.down_through = Some(progress.down_through.map_or(reached, |before| before.max(reached)));
+            self.reach(&mut progress, reached);
             self.save_progress(&progress);
+        }
+        if progress.up_seq.is_none() && progress.up_first_run.is_none() {
+            progress.up_first_run = Some((snapshot_seq, since));
         }
         let filter = &self.setup.filter;
         let mut up =
-            self.setup.direction.up().then(|| up::Up::new(progress.up_seq, since, snapshot_seq, filter, knowledge));
+            self.setup.direction.up().then(|| up::Up::new(progress.up_seq, progress.up_first_run, filter, knowledge));
         let live_since = reached.saturating_sub(PROGRESS_MARGIN_SECONDS);
         let ended = self.live(&mut socket, &mut progress, live_since, &mut up).await;
         // What the remote answered stays answered (a stop, a lost connection).
         if let Some(up) = &up {
-            progress.up_seq = Some(up.cursor());
+            up.record(&mut progress);
             self.save_progress(&progress);
         }
         match ended {
@@ -269,23 +309,28 @@ impl Stream {
                 if now.duration_since(last_heard) >= PING_INTERVAL * 3 {
                     return Err(Ended::Failed(anyhow::anyhow!("the remote has been silent for 90 s")));
                 }
-                socket.send(tungstenite::Message::Ping(Vec::new().into())).await.map_err(wire_error)?;
+                send_message(socket, tungstenite::Message::Ping(Vec::new().into())).await?;
                 next_ping = now + PING_INTERVAL;
             }
             if now >= next_progress {
+                if self.transient.get() {
+                    return Err(Ended::Failed(anyhow::anyhow!(RETRYING)));
+                }
                 if let Some((time, _)) = candidate.take_if(|(_, issued)| self.settled.get() >= *issued) {
-                    progress.down_through = Some(progress.down_through.map_or(time, |before| before.max(time)));
+                    self.reach(progress, time);
                 }
                 if candidate.is_none() && self.setup.direction.down() {
                     let time = crate::system::unix_now().saturating_sub(PROGRESS_MARGIN_SECONDS);
                     candidate = Some((time, self.issued.get()));
                 }
                 if let Some(up) = &up {
-                    progress.up_seq = Some(up.cursor());
+                    up.record(progress);
                 }
                 self.save_progress(progress);
                 next_progress = now + PROGRESS_INTERVAL;
             }
+            // A commit landing while `push` awaits a send still wakes the wait below.
+            let committed = self.shard.committed.generation();
             let more = match up {
                 Some(up) => {
                     let more = up.push(self, socket).await?;
@@ -296,16 +341,18 @@ impl Stream {
                 None => false,
             };
             let wait = if more {
+                // More of the log to read: let the shard's other tasks run between reads.
+                glommio::yield_if_needed().await;
                 Duration::ZERO
             } else {
                 next_ping.min(next_progress).saturating_duration_since(Instant::now())
             };
-            let woken = up.is_some().then_some(&self.shard.committed);
+            let woken = up.is_some().then_some((&self.shard.committed, committed));
             let Some(message) = self.next(socket, wait, woken).await? else { continue };
             last_heard = Instant::now();
             match message {
                 Some(RelayMessage::Event { subscription_id, event }) if subscription_id == "mirror-live" => {
-                    self.take(&event).await;
+                    self.take(&event).await?;
                 }
                 Some(RelayMessage::Closed { subscription_id, message }) if subscription_id == "mirror-live" => {
                     return Err(Ended::Failed(anyhow::anyhow!("the remote closed the live subscription: {message}")));
@@ -327,8 +374,12 @@ impl Stream {
         &self,
         socket: &mut Socket,
         wait: Duration,
-        woken: Option<&Notify>,
+        woken: Option<(&Notify, u64)>,
     ) -> Result<Option<Option<RelayMessage<'static>>>, Ended> {
+        // A stop told while this stream awaited something else is seen here.
+        if self.shard.stopping.get() {
+            return Err(Ended::Stopping);
+        }
         let read = async { Some(glommio::timer::timeout(wait, async { Ok(socket.next().await) }).await) };
         let stopped = async {
             self.shard.stop.notified().await;
@@ -337,7 +388,7 @@ impl Stream {
         // Woken: as if the wait ran out.
         let woken = async {
             match woken {
-                Some(notify) => notify.notified().await,
+                Some((notify, generation)) => notify.notified_since(generation).await,
                 None => std::future::pending().await,
             }
             Some(Err(glommio::GlommioError::<()>::TimedOut(Duration::ZERO)))
@@ -371,12 +422,12 @@ impl Stream {
 
     /// Takes one event the remote sent (its JSON): checked as a client's, then to the writer.
     /// Returns its id and created_at when it parsed.
-    async fn take(&self, json: &str) -> Option<([u8; 32], u64)> {
+    async fn take(&self, json: &str) -> Result<Option<([u8; 32], u64)>, Ended> {
         let event = match Event::parse(json, &self.shard.limits) {
             Ok(event) => event,
             Err(reason) => {
                 self.count(refusal_outcome(reason.prefix));
-                return None;
+                return Ok(None);
             }
         };
         let taken = Some((*event.id(), event.created_at()));
@@ -384,31 +435,41 @@ impl Stream {
             self.from_remote.borrow_mut().insert(event.id());
         }
         if !self.recent.borrow_mut().insert(event.id()) {
-            return taken;
+            return Ok(taken);
         }
         if !self.setup.filter.matches(&event) {
             self.count(refusal_outcome(Prefix::Invalid));
-            return taken;
+            return Ok(taken);
+        }
+        // An event given up on is not put to the plugin that fails on it again.
+        if self.attempts.borrow().get(event.id()).is_some_and(|tried| *tried >= ATTEMPTS_MAX) {
+            self.count(refusal_outcome(Prefix::Error));
+            return Ok(taken);
         }
         if let Err(answer) = self.judge(&event).await {
             self.count(answer.outcome);
-            return taken;
+            // The session ends at once: the events after this one would likely meet the same
+            // failure (a plugin restarting) and be tried again for nothing.
+            if passing(answer.outcome) && self.failed_for_now(Some(event.id())) {
+                return Err(Ended::Failed(anyhow::anyhow!(RETRYING)));
+            }
+            return Ok(taken);
         }
         if event.kind_class() == KindClass::Ephemeral {
             self.shard.publish_ephemeral(&event).await;
             self.count(OUTCOME_EPHEMERAL);
-            return taken;
+            return Ok(taken);
         }
         while self.issued.get() - self.settled.get() >= IN_FLIGHT_MAX {
             self.settled_wake.notified().await;
         }
         self.issued.set(self.issued.get() + 1);
         if self.shard.submit(self.id, event).await.is_err() {
-            // The writer is gone (shutdown): the event was not stored.
+            // The writer takes no more (shutdown): the event was not stored, nothing moves past it.
             self.issued.set(self.issued.get() - 1);
-            self.count(refusal_outcome(Prefix::Error));
+            return Err(Ended::Stopping);
         }
-        taken
+        Ok(taken)
     }
 
     /// The checks a client's event takes that apply to a stream's (not AUTH: the stream is no
@@ -437,13 +498,48 @@ impl Stream {
         self.setup.metrics.events_down[outcome].inc();
     }
 
+    /// An event (`None`: one at the writer) was refused for a reason that may pass (`error:`:
+    /// the store, a plugin that failed; `rate-limited:`: a busy plugin). The session ends once
+    /// at once (or, for one at the writer, once it has caught up or at its next progress
+    /// tick), without moving its progress, so the next one asks for the event again; after `ATTEMPTS_MAX` such refusals the event counts
+    /// as refused (a plugin that fails on it every time). Returns whether it will be tried again.
+    fn failed_for_now(&self, id: Option<&[u8; 32]>) -> bool {
+        if let Some(id) = id {
+            let mut attempts = self.attempts.borrow_mut();
+            if attempts.len() >= ATTEMPTS_TRACKED_MAX {
+                attempts.clear();
+            }
+            let tried = attempts.entry(*id).or_default();
+            *tried += 1;
+            if *tried >= ATTEMPTS_MAX {
+                tracing::warn!(mirror = %self.setup.mirror, url = %self.setup.url, id = %parrhesia_engine::hex::encode(id),
+                    "an event failed {ATTEMPTS_MAX} times for reasons that may pass; counted as refused");
+                return false;
+            }
+        }
+        self.transient.set(true);
+        true
+    }
+
+    /// Moves the down progress to `time`, unless an event of this session met a failure that
+    /// may pass.
+    fn reach(&self, progress: &mut Progress, time: u64) {
+        if !self.transient.get() {
+            progress.down_through = Some(progress.down_through.map_or(time, |before| before.max(time)));
+        }
+    }
+
     /// The writer's answer for one of this stream's events.
     fn settle(&self, outcome: &Outcome) {
-        self.count(match outcome {
+        let counted = match outcome {
             Outcome::Stored { .. } => OUTCOME_STORED,
             Outcome::Duplicate => OUTCOME_DUPLICATE,
             Outcome::Rejected(reason) => refusal_outcome(reason.prefix),
-        });
+        };
+        self.count(counted);
+        if passing(counted) {
+            self.failed_for_now(None);
+        }
         self.settled.set(self.settled.get() + 1);
         self.settled_wake.notify_all();
     }
@@ -509,8 +605,22 @@ impl Stream {
     }
 }
 
+/// Whether a refusal may pass (`error:`, `rate-limited:`).
+fn passing(outcome: usize) -> bool {
+    outcome == refusal_outcome(Prefix::Error) || outcome == refusal_outcome(Prefix::RateLimited)
+}
+
 async fn send(socket: &mut Socket, text: String) -> Result<(), Ended> {
-    socket.send(tungstenite::Message::text(text)).await.map_err(wire_error)
+    send_message(socket, tungstenite::Message::text(text)).await
+}
+
+/// Sends within `ANSWER_TIMEOUT`: a remote that stops reading is dialled again.
+async fn send_message(socket: &mut Socket, message: tungstenite::Message) -> Result<(), Ended> {
+    let sent = glommio::timer::timeout(ANSWER_TIMEOUT, async { Ok(socket.send(message).await) }).await;
+    match sent {
+        Ok(sent) => sent.map_err(wire_error),
+        Err(_) => Err(Ended::Failed(anyhow::anyhow!("the remote read nothing for 60 s"))),
+    }
 }
 
 fn wire_error(error: tungstenite::Error) -> Ended {

@@ -2,7 +2,8 @@
 //! filter, read from its log (sequence order) from a durable cursor, published to the remote
 //! `UP_WINDOW` at a time; the cursor moves past an event once the remote answered it (any
 //! answer: refusals are counted by reason, not retried), so what was accepted while the remote
-//! was down is sent when it is back. Never sent: policy entries, NIP-70 protected events, and
+//! was down is sent when it is back. Never sent: policy entries, NIP-70 protected events,
+//! `read_restricted_kinds` (served here only to their author and recipients), and
 //! (with `both`) what came from the remote itself: ids taken from it (`Stream::from_remote`),
 //! and within the window the catch-up reconciled, what the catch-up learnt the remote holds.
 
@@ -15,6 +16,7 @@ use parrhesia_storage::RecordFilter;
 
 use super::{Ended, Socket, Stream, send};
 use crate::metrics::{OUTCOME_DUPLICATE, OUTCOME_STORED, refusal_outcome};
+use crate::plugin::Verdict;
 
 /// Events published and not yet answered, at most.
 const UP_WINDOW: usize = 100;
@@ -39,6 +41,14 @@ pub(super) enum RemoteSet {
     Holds(HashSet<[u8; 32]>),
 }
 
+/// What becomes of a local event the filter matched.
+enum Approval {
+    Publish,
+    Withhold,
+    /// The plugin failed (it may not next time).
+    Failed(String),
+}
+
 pub(super) struct Up {
     /// Every event at or below this seq was answered by the remote or needs no sending.
     cursor: u64,
@@ -49,24 +59,29 @@ pub(super) struct Up {
     by_id: HashMap<[u8; 32], u64>,
     /// Since when the oldest pending event waits.
     waiting_since: Option<Instant>,
-    /// On a stream's first run, events of the log as it was then (up to the seq) dated before
-    /// the time are not published.
-    first_since: Option<(u64, u64)>,
+    /// The stream's first run (`Progress::up_first_run`): events of the log as it was then (up
+    /// to the seq) dated before the time are not published.
+    first_run: Option<(u64, u64)>,
     knowledge: Option<Knowledge>,
     filter: RecordFilter,
 }
 
 impl Up {
-    /// From the stream's kept cursor (`None` on its first run: from the log's start, but of the
-    /// events already held, only those dated from `since`; `last_seq`: the log's end now).
-    pub fn new(cursor: Option<u64>, since: u64, last_seq: u64, filter: &Filter, knowledge: Option<Knowledge>) -> Up {
+    /// From the stream's kept cursor (`None` on its first run: from the log's start), with its
+    /// first run's bound.
+    pub fn new(
+        cursor: Option<u64>,
+        first_run: Option<(u64, u64)>,
+        filter: &Filter,
+        knowledge: Option<Knowledge>,
+    ) -> Up {
         Up {
             cursor: cursor.unwrap_or(0),
             read: cursor.unwrap_or(0),
             pending: BTreeMap::new(),
             by_id: HashMap::new(),
             waiting_since: None,
-            first_since: cursor.is_none().then_some((last_seq, since)),
+            first_run,
             knowledge,
             filter: RecordFilter::new(filter.clone()),
         }
@@ -75,6 +90,14 @@ impl Up {
     /// The durable cursor: everything up to it is done.
     pub fn cursor(&self) -> u64 {
         self.cursor
+    }
+
+    /// Puts the cursor in the stream's progress (and drops the first run's bound once passed).
+    pub fn record(&self, progress: &mut parrhesia_engine::mirror::Progress) {
+        progress.up_seq = Some(self.cursor);
+        if progress.up_first_run.is_some_and(|(last_seq, _)| self.cursor >= last_seq) {
+            progress.up_first_run = None;
+        }
     }
 
     /// Publishes what the window has room for; returns whether the log may hold more now.
@@ -108,36 +131,46 @@ impl Up {
         }
         read.map_err(|error| Ended::Failed(anyhow::Error::new(error).context("reading the log")))?;
         let more = last > self.read;
-        self.read = last;
         for (seq, id, json) in chosen {
-            if !self.approved(stream, &json).await {
-                stream.setup.metrics.up_withheld.inc();
-                continue;
+            match self.approved(stream, &json).await {
+                Approval::Publish => {
+                    send(socket, format!(r#"["EVENT",{json}]"#)).await?;
+                    // The remote's live subscription sends it back: not taken again.
+                    stream.recent.borrow_mut().insert(&id);
+                    self.pending.insert(seq, id);
+                    self.by_id.insert(id, seq);
+                    self.waiting_since.get_or_insert_with(Instant::now);
+                }
+                Approval::Withhold => stream.setup.metrics.up_withheld.inc(),
+                // Not past this event: the next session asks again.
+                Approval::Failed(why) => return Err(Ended::Failed(anyhow::anyhow!("the mirror's plugin: {why}"))),
             }
-            send(socket, format!(r#"["EVENT",{json}]"#)).await?;
-            // The remote's live subscription sends it back: not taken again.
-            stream.recent.borrow_mut().insert(&id);
-            self.pending.insert(seq, id);
-            self.by_id.insert(id, seq);
-            self.waiting_since.get_or_insert_with(Instant::now);
+            // Everything read up to this event is handled (sent, withheld or not wanted).
+            self.read = seq;
         }
+        self.read = last;
         self.advance();
         Ok(more && self.pending.len() < UP_WINDOW)
     }
 
-    /// Whether the stream's plugin, if any, lets the event go up (sourceType "Stored").
-    async fn approved(&self, stream: &Stream, json: &str) -> bool {
-        let Some(plugin) = &stream.plugin else { return true };
-        let Some(event) = Event::parse_trusted(json) else { return false };
+    /// What the stream's plugin, if any, says of publishing the event (sourceType "Stored").
+    async fn approved(&self, stream: &Stream, json: &str) -> Approval {
+        let Some(plugin) = &stream.plugin else { return Approval::Publish };
+        let Some(event) = Event::parse_trusted(json) else { return Approval::Withhold };
         let source = Source { kind: SourceType::Stored, info: &stream.setup.url, authed: None };
-        plugin.judge(&event, &source, crate::system::unix_now()).await == crate::plugin::Verdict::Accept
+        match plugin.judge(&event, &source, crate::system::unix_now()).await {
+            Verdict::Accept => Approval::Publish,
+            Verdict::Reject(_) | Verdict::ShadowReject => Approval::Withhold,
+            Verdict::Failed(failure) => Approval::Failed(failure.reason()),
+        }
     }
 
     /// The event's JSON if it goes up.
     fn wanted(&self, stream: &Stream, record: &parrhesia_storage::Record) -> anyhow::Result<Option<String>> {
         let header = &record.header;
         if header.kind == parrhesia_engine::policy_log::POLICY_ENTRY_KIND
-            || self.first_since.is_some_and(|(last_seq, since)| record.seq <= last_seq && header.created_at < since)
+            || self.first_run.is_some_and(|(last_seq, since)| record.seq <= last_seq && header.created_at < since)
+            || stream.shard.read_restricted.contains(&header.kind)
             || stream.from_remote.borrow().contains(&header.id)
         {
             return Ok(None);
