@@ -19,6 +19,11 @@ use parrhesia_engine::{Event, Keys, RelayMessage};
 /// A relay whose configuration file mirrors `url` with `filter` (and `extra` keys for the
 /// `[[mirror]]` table), in `dir`.
 fn mirroring(dir: &Path, url: &str, filter: &str, extra: &str, args: &[&str]) -> Relay {
+    mirroring_with_env(dir, url, filter, extra, args, &[])
+}
+
+/// As `mirroring`, with these environment variables for the relay (its plugins see them).
+fn mirroring_with_env(dir: &Path, url: &str, filter: &str, extra: &str, args: &[&str], env: &[(&str, &str)]) -> Relay {
     let config = dir.join("parrhesia.toml");
     let text = format!("[[mirror]]\nname = \"upstream\"\nurls = [\"{url}\"]\nfilter = '{filter}'\n{extra}\n");
     std::fs::write(&config, text).unwrap();
@@ -26,7 +31,21 @@ fn mirroring(dir: &Path, url: &str, filter: &str, extra: &str, args: &[&str]) ->
     // `held` reads everything in one REQ.
     all.extend_from_slice(&["--set", "filter_limit_max=5000"]);
     all.extend_from_slice(args);
-    Relay::start_in(&dir.join("data"), &all)
+    Relay::start_in_with_env(&dir.join("data"), &all, env)
+}
+
+/// The tests' write-policy plugin (`tests/plugins/policy.py`, in Python as operators write
+/// them), copied into `dir`, and the file it logs each request to.
+fn policy_script(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let script = dir.join("policy.py");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plugins/policy.py"), &script).unwrap();
+    (script, dir.join("requests.jsonl"))
+}
+
+/// The requests a plugin logged (`policy_script`'s file).
+fn plugin_requests(log: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(log).unwrap();
+    text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
 }
 
 /// Publishes `events` on `client`, each accepted.
@@ -196,17 +215,11 @@ fn stream_events_meet_the_plugin_as_stream_and_a_lost_remote_is_redialled() {
     drop(publisher);
 
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("policy.py");
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plugins/policy.py"), &script).unwrap();
-    let seen = dir.path().join("requests.jsonl");
-    let config = dir.path().join("parrhesia.toml");
+    let (script, seen) = policy_script(dir.path());
     let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
-    let text = format!("[[mirror]]\nname = \"upstream\"\nurls = [\"{}\"]\nfilter = '{filter}'\n", remote.url());
-    std::fs::write(&config, text).unwrap();
     let plugin = format!("write_policy_plugin={}", script.display());
-    let config = config.to_str().unwrap();
-    let args = ["--shards", "1", "--durability", "nosync", "--config", config, "--set", &plugin];
-    let local = Relay::start_in_with_env(&dir.path().join("data"), &args, &[("PLUGIN_LOG", seen.to_str().unwrap())]);
+    let env = [("PLUGIN_LOG", seen.to_str().unwrap())];
+    let local = mirroring_with_env(dir.path(), &remote.url(), &filter, "", &["--set", &plugin], &env);
     wait_for(&local, &author, &fine);
     let scrape = scrape_until(&local, "the stream went live", |scrape| {
         total(scrape, "parrhesia_mirror_catching_up", &[("mirror", "upstream")]) == 0.0
@@ -216,8 +229,7 @@ fn stream_events_meet_the_plugin_as_stream_and_a_lost_remote_is_redialled() {
     assert_eq!((outcome("stored"), outcome("blocked"), outcome("restricted")), (5.0, 1.0, 1.0));
     let held_here = held(&local, &author);
     assert!(!held_here.contains(rejected.id()) && !held_here.contains(protected.id()));
-    let requests: Vec<serde_json::Value> =
-        std::fs::read_to_string(&seen).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let requests = plugin_requests(&seen);
     assert_eq!(requests.len(), 6, "the five fine notes and the rejected one; the protected one never reached it");
     for request in &requests {
         assert_eq!(request["sourceType"], "Stream");
@@ -367,16 +379,6 @@ fn certificates(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::pat
     (dir.join("ca.pem"), dir.join("leaf.pem"), dir.join("leaf.key"))
 }
 
-/// A child process killed when the test ends.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `wss://`: through a TLS front (Python's ssl, as an operator's proxy) with a certificate of a
 /// private authority, a stream whose `ca_file` names that authority mirrors the remote; one
 /// trusting only the built-in roots refuses the certificate and never connects.
@@ -388,19 +390,11 @@ fn a_stream_mirrors_a_wss_remote_whose_authority_it_is_told() {
     publish_all(&mut remote.connect(), &notes);
     let dir = tempfile::tempdir().unwrap();
     let (authority, certificate, key) = certificates(dir.path());
-    let mut proxy = Killed(
-        std::process::Command::new("python3")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/tls_proxy.py"))
-            .args([&certificate, &key])
-            .arg(remote.port.to_string())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 runs"),
-    );
-    let mut first_line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(proxy.0.stdout.take().unwrap()), &mut first_line).unwrap();
-    let listening: serde_json::Value = serde_json::from_str(first_line.trim()).unwrap();
-    let url = format!("wss://127.0.0.1:{}", listening["port"]);
+    let mut front = std::process::Command::new("python3");
+    front.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/tls_proxy.py"));
+    front.args([&certificate, &key]).arg(remote.port.to_string());
+    let (_front, port) = common::spawn_listening(&mut front);
+    let url = format!("wss://127.0.0.1:{port}");
     let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
 
     let untrusting = tempfile::tempdir().unwrap();
@@ -433,19 +427,11 @@ fn a_mirrors_own_plugin_judges_both_directions() {
     publish_all(&mut remote.connect(), &there);
     publish_all(&mut remote.connect(), std::slice::from_ref(&rejected_there));
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("policy.py");
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plugins/policy.py"), &script).unwrap();
-    let seen = dir.path().join("requests.jsonl");
-    let config = dir.path().join("parrhesia.toml");
+    let (script, seen) = policy_script(dir.path());
     let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
-    let text = format!(
-        "[[mirror]]\nname = \"upstream\"\nurls = [\"{}\"]\nfilter = '{filter}'\ndir = \"both\"\nplugin = \"{}\"\n",
-        remote.url(),
-        script.display()
-    );
-    std::fs::write(&config, text).unwrap();
-    let args = ["--shards", "1", "--durability", "nosync", "--config", config.to_str().unwrap()];
-    let local = Relay::start_in_with_env(&dir.path().join("data"), &args, &[("PLUGIN_LOG", seen.to_str().unwrap())]);
+    let extra = format!("dir = \"both\"\nplugin = \"{}\"", script.display());
+    let env = [("PLUGIN_LOG", seen.to_str().unwrap())];
+    let local = mirroring_with_env(dir.path(), &remote.url(), &filter, &extra, &[], &env);
     wait_for(&local, &author, &there);
     let here = notes_aged(&author, "here", 0..2);
     let local_tag = vec![vec!["t".to_string(), "here".to_string()]];
@@ -467,8 +453,7 @@ fn a_mirrors_own_plugin_judges_both_directions() {
     assert!(!held(&local, &author).contains(rejected_there.id()));
     let on_remote = held(&remote, &author);
     assert!(withheld.iter().all(|event| !on_remote.contains(event.id())));
-    let requests: Vec<serde_json::Value> =
-        std::fs::read_to_string(&seen).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let requests = plugin_requests(&seen);
     let of = |kind: &str| requests.iter().filter(|request| request["sourceType"] == kind).count();
     assert_eq!((of("Stream"), of("Stored")), (4, 4), "the four events there, the four published here");
     assert!(requests.iter().all(|request| request["sourceInfo"] == remote.url()));
@@ -526,8 +511,7 @@ fn failures_that_may_pass_are_retried_and_a_poisonous_event_is_given_up() {
     publish_all(&mut remote.connect(), &fine);
     publish_all(&mut remote.connect(), std::slice::from_ref(&crashing));
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("policy.py");
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plugins/policy.py"), &script).unwrap();
+    let (script, _) = policy_script(dir.path());
     let filter = format!(r#"{{"authors":["{}"]}}"#, hex(author.public_key()));
     let plugin = format!("write_policy_plugin={}", script.display());
     let local = mirroring(dir.path(), &remote.url(), &filter, "", &["--set", &plugin]);

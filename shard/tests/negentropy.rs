@@ -286,23 +286,7 @@ fn tools_sync_reconciles_with_the_reference_implementation() {
     let author = keys(80);
     let events: Vec<Event> = (0..90).map(|n| common::note(&author, &format!("reference sync {n}"))).collect();
     let local = stopped_relay_with(&events[30..]);
-    let file = harness.join(format!("events-{}.jsonl", local.pid()));
-    let lines: Vec<&str> = events[..60].iter().map(|event| event.json().as_ref()).collect();
-    std::fs::write(&file, lines.join("\n")).unwrap();
-    let mut reference = Stopped(
-        Command::new("node")
-            .arg(harness.join("negentropy_reference.mjs"))
-            .arg("relay")
-            .arg(&file)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("node runs"),
-    );
-    let mut first_line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(reference.0.stdout.take().unwrap()), &mut first_line)
-        .unwrap();
-    let listening: serde_json::Value = serde_json::from_str(first_line.trim()).unwrap();
-    let url = format!("ws://127.0.0.1:{}", listening["port"]);
+    let (_reference, url) = reference_relay(&harness, &format!("sync-{}", local.pid()), &events[..60]);
     let sync = || tools_sync(&url, "both", &local, &author);
     let report = sync();
     assert!(report.contains("have 30 (here only), need 30 (there only); downloaded 30, uploaded 30"), "{report}");
@@ -325,23 +309,7 @@ fn a_mirror_stream_catches_up_from_the_reference_implementation() {
     let author = keys(81);
     let events: Vec<Event> = (0..120).map(|n| common::note(&author, &format!("reference mirror {n}"))).collect();
     let local = stopped_relay_with(&events[..40]);
-    let file = harness.join(format!("events-mirror-{}.jsonl", local.pid()));
-    let lines: Vec<&str> = events.iter().map(|event| event.json().as_ref()).collect();
-    std::fs::write(&file, lines.join("\n")).unwrap();
-    let mut reference = Stopped(
-        Command::new("node")
-            .arg(harness.join("negentropy_reference.mjs"))
-            .arg("relay")
-            .arg(&file)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("node runs"),
-    );
-    let mut first_line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(reference.0.stdout.take().unwrap()), &mut first_line)
-        .unwrap();
-    let listening: serde_json::Value = serde_json::from_str(first_line.trim()).unwrap();
-    let url = format!("ws://127.0.0.1:{}", listening["port"]);
+    let (_reference, url) = reference_relay(&harness, &format!("mirror-{}", local.pid()), &events);
     let config = local.data_dir.with_file_name("mirror.toml");
     std::fs::write(&config, format!("[[mirror]]\nname = \"reference\"\nurls = [\"{url}\"]\n")).unwrap();
     let local = Relay::start_in(&local.data_dir, &["--shards", "1", "--config", config.to_str().unwrap()]);
@@ -358,14 +326,16 @@ fn a_mirror_stream_catches_up_from_the_reference_implementation() {
     assert_eq!(fetched, 80.0, "only the 80 events the relay lacked were fetched");
 }
 
-/// A child process killed when the test ends, passed or not.
-struct Stopped(std::process::Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The reference implementation as a relay over `events` (a file named after `name` in the
+/// harness directory): the process and its URL.
+fn reference_relay(harness: &Path, name: &str, events: &[Event]) -> (common::ChildGuard, String) {
+    let file = harness.join(format!("events-{name}.jsonl"));
+    let lines: Vec<&str> = events.iter().map(|event| event.json().as_ref()).collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let mut node = Command::new("node");
+    node.arg(harness.join("negentropy_reference.mjs")).arg("relay").arg(&file);
+    let (reference, port) = common::spawn_listening(&mut node);
+    (reference, format!("ws://127.0.0.1:{port}"))
 }
 
 /// A burst of NEG-OPENs sent before the first is answered starts no more sessions than

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use parrhesia_engine::write_policy::SourceType;
 use parrhesia_engine::{Filter, Limits};
 use parrhesia_net::NodeKey;
 
@@ -201,55 +202,45 @@ enum Command {
     /// fetch what only it holds (down), publish what only the store holds (up), or both.
     /// Prints a summary: have (here only), need (there only), transferred, failed by reason.
     Sync {
-        /// The other relay: ws://host:port or wss://host (ours, strfry, any NIP-77 relay).
-        url: String,
-        /// Only events matching this NIP-01 filter (one JSON object) [default: every event].
-        #[arg(long, value_name = "JSON")]
-        filter: Option<String>,
-        #[arg(long, value_enum, default_value = "down")]
-        dir: sync::Direction,
-        /// EVENTs in flight at once when publishing (up).
-        #[arg(long, default_value_t = 256, value_name = "N")]
-        window: usize,
-        /// Put every downloaded event to this write-policy plugin first (strfry's protocol,
-        /// sourceType "Sync"; a path or a shell command): refused ones are not stored.
-        #[arg(long, value_name = "COMMAND")]
-        write_policy: Option<String>,
-        /// How long the plugin may take to answer one event.
-        #[arg(long, default_value_t = 10_000, value_name = "MS")]
-        write_policy_timeout_ms: u64,
-        /// PEM certificates trusted for a wss:// URL instead of the built-in roots.
-        #[arg(long, value_name = "FILE")]
-        ca_file: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Catches the local store (the relay stopped) up with any relay, once, as a `[[mirror]]`
     /// stream's catch-up does: by NIP-77 when the relay reconciles, else by REQ pages walking
     /// back (down) and publishing what the pages did not bring (up).
     Mirror {
-        /// The other relay: ws://host:port or wss://host.
-        url: String,
-        /// Only events matching this NIP-01 filter (one JSON object) [default: every event].
-        #[arg(long, value_name = "JSON")]
-        filter: Option<String>,
-        #[arg(long, value_enum, default_value = "down")]
-        dir: sync::Direction,
+        #[command(flatten)]
+        remote: RemoteArgs,
         /// Only events dated within this many seconds of now; 0: every age.
         #[arg(long, default_value_t = 7 * 86_400, value_name = "SECONDS")]
         since_seconds: u64,
-        /// EVENTs in flight at once when publishing (up).
-        #[arg(long, default_value_t = 256, value_name = "N")]
-        window: usize,
-        /// Put every downloaded event to this write-policy plugin first (strfry's protocol,
-        /// sourceType "Stream"): refused ones are not stored.
-        #[arg(long, value_name = "COMMAND")]
-        write_policy: Option<String>,
-        /// How long the plugin may take to answer one event.
-        #[arg(long, default_value_t = 10_000, value_name = "MS")]
-        write_policy_timeout_ms: u64,
-        /// PEM certificates trusted for a wss:// URL instead of the built-in roots.
-        #[arg(long, value_name = "FILE")]
-        ca_file: Option<String>,
     },
+}
+
+/// What `sync` and `mirror` are told of the other relay and the transfer.
+#[derive(clap::Args, Debug)]
+struct RemoteArgs {
+    /// The other relay: ws://host:port or wss://host (`sync`: one that speaks NIP-77).
+    url: String,
+    /// Only events matching this NIP-01 filter (one JSON object) [default: every event].
+    #[arg(long, value_name = "JSON")]
+    filter: Option<String>,
+    #[arg(long, value_enum, default_value = "down")]
+    dir: sync::Direction,
+    /// EVENTs in flight at once when publishing (up).
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    window: usize,
+    /// Put every downloaded event to this write-policy plugin first (strfry's protocol,
+    /// sourceType "Sync" for `sync`, "Stream" for `mirror`; a path or a shell command):
+    /// refused ones are not stored.
+    #[arg(long, value_name = "COMMAND")]
+    write_policy: Option<String>,
+    /// How long the plugin may take to answer one event.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    write_policy_timeout_ms: u64,
+    /// PEM certificates trusted for a wss:// URL instead of the built-in roots.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -297,28 +288,11 @@ fn main() -> ExitCode {
             };
             store_commands::delete(&dir, &deletion)
         }),
-        Command::Sync { url, filter, dir, window, write_policy, write_policy_timeout_ms, ca_file } => data_dir()
-            .and_then(|directory| {
-                let filter = one_filter(filter.as_deref())?;
-                let timeout = Duration::from_millis(write_policy_timeout_ms);
-                let plugin = write_policy.map(|command| policy::Plugin::start(&command, timeout)).transpose()?;
-                let plugin = plugin.map(|plugin| (plugin, parrhesia_engine::write_policy::SourceType::Sync));
-                let options =
-                    sync::Options { direction: dir, window, plugin, since: 0, pages_when_refused: false, ca_file };
-                sync::run(&directory, &url, &filter, options)
-            }),
-        Command::Mirror { url, filter, dir, since_seconds, window, write_policy, write_policy_timeout_ms, ca_file } => {
-            data_dir().and_then(|directory| {
-                let filter = one_filter(filter.as_deref())?;
-                let timeout = Duration::from_millis(write_policy_timeout_ms);
-                let plugin = write_policy.map(|command| policy::Plugin::start(&command, timeout)).transpose()?;
-                let plugin = plugin.map(|plugin| (plugin, parrhesia_engine::write_policy::SourceType::Stream));
-                let since = if since_seconds == 0 { 0 } else { unix_now().saturating_sub(since_seconds) };
-                let options =
-                    sync::Options { direction: dir, window, plugin, since, pages_when_refused: true, ca_file };
-                sync::run(&directory, &url, &filter, options)
-            })
-        }
+        Command::Sync { remote } => data_dir().and_then(|directory| remote.sync(&directory, 0, false)),
+        Command::Mirror { remote, since_seconds } => data_dir().and_then(|directory| {
+            let since = if since_seconds == 0 { 0 } else { unix_now().saturating_sub(since_seconds) };
+            remote.sync(&directory, since, true)
+        }),
         Command::Keygen { out, nostr: false } => keygen(&out),
         Command::Keygen { out, nostr: true } => admin::keygen(&out),
         Command::Admin { url, method, params, key, signed_url } => {
@@ -387,6 +361,25 @@ fn configured_search_kinds(config: Option<&Path>) -> Result<Option<Vec<u16>>> {
 
 /// One filter object or an array of them; limits are those of the relay's defaults, except
 /// that the tools accept any number of values.
+impl RemoteArgs {
+    /// Runs `sync` (`pages_when_refused` false) or `mirror` over events dated from `since`.
+    fn sync(self, directory: &Path, since: u64, pages_when_refused: bool) -> Result<Done> {
+        let filter = one_filter(self.filter.as_deref())?;
+        let timeout = Duration::from_millis(self.write_policy_timeout_ms);
+        let plugin = self.write_policy.map(|command| policy::Plugin::start(&command, timeout)).transpose()?;
+        let source = if pages_when_refused { SourceType::Stream } else { SourceType::Sync };
+        let options = sync::Options {
+            direction: self.dir,
+            window: self.window,
+            plugin: plugin.map(|plugin| (plugin, source)),
+            since,
+            pages_when_refused,
+            ca_file: self.ca_file,
+        };
+        sync::run(directory, &self.url, &filter, options)
+    }
+}
+
 /// `--filter` as one filter (negentropy reconciles one), every event without it.
 fn one_filter(text: Option<&str>) -> Result<Filter> {
     match text {

@@ -521,3 +521,24 @@ pub fn anonymous_rss_bytes(pid: u32) -> u64 {
     let kilobytes: u64 = line.split_whitespace().nth(1).and_then(|value| value.parse().ok()).expect("a number");
     kilobytes * 1024
 }
+
+/// A child process killed (and reaped) when the guard drops, the test passed or not.
+pub struct ChildGuard(pub std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a helper server that prints `{"port": N}` as its first line (the Node negentropy
+/// relay, the Python TLS front) and returns it with the port.
+pub fn spawn_listening(command: &mut Command) -> (ChildGuard, u16) {
+    let mut child = ChildGuard(command.stdout(Stdio::piped()).spawn().expect("the helper starts"));
+    let mut first_line = String::new();
+    BufReader::new(child.0.stdout.take().expect("stdout")).read_line(&mut first_line).unwrap();
+    let listening: serde_json::Value = serde_json::from_str(first_line.trim()).unwrap();
+    let port = listening["port"].as_u64().and_then(|port| u16::try_from(port).ok()).expect("a port");
+    (child, port)
+}
