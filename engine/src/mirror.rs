@@ -198,6 +198,15 @@ impl PageWalk {
     pub fn pages(&self) -> u64 {
         self.pages
     }
+
+    /// Seconds of the window still to walk (`until - since`; `None` before the first page
+    /// ends, when `until` is still open).
+    pub fn seconds_left(&self) -> Option<u64> {
+        match self.done {
+            true => Some(0),
+            false => self.until.map(|until| until.saturating_sub(self.since)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -246,6 +255,12 @@ mod tests {
         assert_eq!(fetched.len(), 1_500);
         assert_eq!(*fetched.last().unwrap(), 1_500);
         assert_eq!(pages, 5);
+        let mut progress = PageWalk::new(&filter("{}"), 1_000);
+        progress.next_page();
+        assert_eq!(progress.seconds_left(), None, "open until the first page ends");
+        progress.on_event(1_800);
+        progress.on_end_of_page();
+        assert_eq!(progress.seconds_left(), Some(800));
         // A remote capping pages at 100 still yields everything.
         let (fetched, _) = walk(&times, 1_500, 100);
         assert_eq!(fetched.len(), 1_500);

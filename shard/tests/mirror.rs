@@ -120,6 +120,7 @@ fn a_down_stream_catches_up_by_negentropy_then_follows_live_and_resumes() {
     });
     assert_eq!(stream_total(&local, "parrhesia_mirror_catch_ups_negentropy_total", &[]), 1.0);
     assert_eq!(stream_total(&local, "parrhesia_mirror_catch_ups_pages_total", &[]), 0.0);
+    assert_eq!(stream_total(&local, "parrhesia_mirror_catch_up_ids_left", &[]), 0.0, "every id fetched");
     assert_eq!(stream_total(&local, "parrhesia_mirror_events_down_total", &[("outcome", "stored")]), 300.0);
 
     // Live: a new note on the remote arrives; a reaction does not.
@@ -173,6 +174,7 @@ fn a_down_stream_walks_back_by_pages_when_the_remote_does_not_reconcile() {
     });
     assert_eq!(stream_total(&local, "parrhesia_mirror_catch_ups_pages_total", &[]), 1.0);
     assert_eq!(stream_total(&local, "parrhesia_mirror_events_down_total", &[("outcome", "stored")]), 1_200.0);
+    assert_eq!(stream_total(&local, "parrhesia_mirror_catch_up_seconds_left", &[]), 0.0, "the walk is done");
     let live = notes_aged(&author, "live", 0..3);
     publish_all(&mut publisher, &live);
     wait_for(&local, &author, &live);

@@ -27,6 +27,10 @@ pub struct MirrorMetrics {
     pub up_behind_positions: Gauge,
     /// Events received while catching up (by NIP-77 or REQ pages), whatever became of them.
     pub catch_up_events: Count,
+    /// How much of the catch-up in progress is left: ids to fetch (NIP-77), seconds of the
+    /// window to walk back (REQ pages); 0 when none is in progress.
+    pub catch_up_ids_left: Gauge,
+    pub catch_up_seconds_left: Gauge,
     /// Catch-ups done by NIP-77 negentropy and by REQ pages.
     pub catch_ups_negentropy: Count,
     pub catch_ups_pages: Count,
@@ -48,6 +52,8 @@ impl MirrorMetrics {
             up_behind_positions: Gauge::default(),
             up_withheld: Count::default(),
             catch_up_events: Count::default(),
+            catch_up_ids_left: Gauge::default(),
+            catch_up_seconds_left: Gauge::default(),
             catch_ups_negentropy: Count::default(),
             catch_ups_pages: Count::default(),
             down_through_seconds: Gauge::default(),

@@ -33,6 +33,7 @@ pub(super) async fn run(stream: &Stream, socket: &mut Socket, since: u64) -> Res
     match reconcile(stream, socket, since).await? {
         Some((have, need)) => {
             metrics.catch_ups_negentropy.inc();
+            metrics.catch_up_ids_left.set(i64::try_from(need.len()).unwrap_or(i64::MAX));
             fetch(stream, socket, &need).await?;
             Ok(up.then(|| RemoteSet::Lacks(have.into_iter().collect())))
         }
@@ -120,15 +121,17 @@ fn negentropy_error(error: negentropy::Error) -> Ended {
 /// Fetches `need` by id, `FETCHES_IN_FLIGHT` REQs of `IDS_PER_REQ` at once.
 async fn fetch(stream: &Stream, socket: &mut Socket, need: &[[u8; 32]]) -> Result<(), Ended> {
     let chunks: Vec<&[[u8; 32]]> = need.chunks(IDS_PER_REQ).collect();
-    let mut in_flight: BTreeMap<String, ()> = BTreeMap::new();
-    let mut next = 0;
+    // Subscription id -> ids it asked for.
+    let mut in_flight: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut next, mut answered) = (0, 0);
+    let ids_left = &stream.setup.metrics.catch_up_ids_left;
     while next < chunks.len() || !in_flight.is_empty() {
         while next < chunks.len() && in_flight.len() < FETCHES_IN_FLIGHT {
             let filter =
                 parrhesia_engine::Filter { ids: Some(chunks[next].to_vec()), ..parrhesia_engine::Filter::default() };
             let subscription = format!("mirror-fetch-{next}");
             send(socket, plan::request("REQ", &subscription, &[filter])).await?;
-            in_flight.insert(subscription, ());
+            in_flight.insert(subscription, chunks[next].len());
             next += 1;
         }
         match stream.answer(socket).await? {
@@ -136,8 +139,12 @@ async fn fetch(stream: &Stream, socket: &mut Socket, need: &[[u8; 32]]) -> Resul
                 stream.setup.metrics.catch_up_events.inc();
                 stream.take(&event).await?;
             }
-            RelayMessage::Eose { subscription_id } if in_flight.remove(subscription_id.as_ref()).is_some() => {
-                send(socket, plan::close(&subscription_id)).await?;
+            RelayMessage::Eose { subscription_id } => {
+                if let Some(asked) = in_flight.remove(subscription_id.as_ref()) {
+                    answered += asked;
+                    ids_left.set(i64::try_from(need.len() - answered).unwrap_or(i64::MAX));
+                    send(socket, plan::close(&subscription_id)).await?;
+                }
             }
             RelayMessage::Closed { subscription_id, message } if in_flight.contains_key(subscription_id.as_ref()) => {
                 return Err(refused_by_remote("a fetch by id", &message));
@@ -145,6 +152,7 @@ async fn fetch(stream: &Stream, socket: &mut Socket, need: &[[u8; 32]]) -> Resul
             _ => {}
         }
     }
+    ids_left.set(0);
     Ok(())
 }
 
@@ -177,6 +185,9 @@ async fn pages(stream: &Stream, socket: &mut Socket, since: u64) -> Result<Optio
         }
         send(socket, plan::close("mirror-page")).await?;
         walk.on_end_of_page();
+        let left = walk.seconds_left().unwrap_or(0);
+        stream.setup.metrics.catch_up_seconds_left.set(i64::try_from(left).unwrap_or(i64::MAX));
     }
+    stream.setup.metrics.catch_up_seconds_left.set(0);
     Ok(holds)
 }

@@ -192,6 +192,8 @@ async fn run(stream: Rc<Stream>) {
         let ended = stream.session().await;
         stream.setup.metrics.connected.set(0);
         stream.setup.metrics.catching_up.set(0);
+        stream.setup.metrics.catch_up_ids_left.set(0);
+        stream.setup.metrics.catch_up_seconds_left.set(0);
         match ended {
             Ended::Stopping => return,
             Ended::Failed(error) => {

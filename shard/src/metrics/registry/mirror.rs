@@ -15,7 +15,7 @@ type StreamFamily = (&'static str, &'static str, fn(&MirrorMetrics) -> Sample<'s
 impl Sources {
     pub(super) fn encode_mirrors(&self, encoder: &mut DescriptorEncoder) -> fmt::Result {
         let labels = |stream: &MirrorMetrics| [("mirror", stream.mirror.clone()), ("url", stream.url.clone())];
-        let families: [StreamFamily; 9] = [
+        let families: [StreamFamily; 11] = [
             ("parrhesia_mirror_connected", "1 while the stream is connected to its remote", |stream| {
                 Sample::Gauge(stream.connected.get())
             }),
@@ -28,6 +28,14 @@ impl Sources {
             ("parrhesia_mirror_catch_up_events", "Events received while catching up", |stream| {
                 Sample::Counter(stream.catch_up_events.get())
             }),
+            ("parrhesia_mirror_catch_up_ids_left", "Ids the NIP-77 catch-up in progress has yet to fetch", |stream| {
+                Sample::Gauge(stream.catch_up_ids_left.get())
+            }),
+            (
+                "parrhesia_mirror_catch_up_seconds_left",
+                "Seconds of its window the REQ-page catch-up in progress has yet to walk back",
+                |stream| Sample::Gauge(stream.catch_up_seconds_left.get()),
+            ),
             ("parrhesia_mirror_catch_ups_negentropy", "Catch-ups done by NIP-77 negentropy", |stream| {
                 Sample::Counter(stream.catch_ups_negentropy.get())
             }),
