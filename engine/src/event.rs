@@ -212,6 +212,11 @@ impl Event {
     pub fn kind_class(&self) -> KindClass {
         KindClass::of(self.kind)
     }
+    /// NIP-70: the event carries the `["-"]` tag (only its author, authenticated, may publish it).
+    pub fn is_protected(&self) -> bool {
+        self.tags().iter().any(|tag| tag.len() == 1 && tag[0] == "-")
+    }
+
     pub fn tags(&self) -> &[Vec<String>] {
         &self.tags
     }

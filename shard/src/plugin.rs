@@ -165,6 +165,12 @@ impl Drop for Process {
 }
 
 impl WritePolicy {
+    /// A plugin with the relay's `write_policy_timeout_ms` and `write_policy_queue_max`.
+    pub fn configured(command: String, config: &crate::config::Config, metrics: Arc<ShardMetrics>) -> WritePolicy {
+        let timeout = Duration::from_millis(config.write_policy_timeout_ms);
+        WritePolicy::new(command, timeout, config.write_policy_queue_max, metrics)
+    }
+
     pub fn new(command: String, timeout: Duration, queue_max: usize, metrics: Arc<ShardMetrics>) -> WritePolicy {
         let file = parrhesia_net::plugin_process::plugin_file(&command);
         WritePolicy {

@@ -340,15 +340,11 @@ impl Shard {
     /// A shard's state, before any of its tasks runs.
     pub fn new(parts: Parts) -> Shard {
         let deflater = RefCell::new(Deflater::new(parts.config.deflate_level));
-        let write_policy = parts.config.write_policy_plugin.clone().map(|command| {
-            let timeout = std::time::Duration::from_millis(parts.config.write_policy_timeout_ms);
-            crate::plugin::WritePolicy::new(
-                command,
-                timeout,
-                parts.config.write_policy_queue_max,
-                parts.metrics.clone(),
-            )
-        });
+        let write_policy = parts
+            .config
+            .write_policy_plugin
+            .clone()
+            .map(|command| crate::plugin::WritePolicy::configured(command, &parts.config, parts.metrics.clone()));
         let members = match (parts.config.nip43, parts.config.relay_key()) {
             (true, Ok(Some(keys))) => Some(crate::members::Members::new(
                 keys,

@@ -551,8 +551,7 @@ async fn handle_event(
     if let Err(refused) = ingest::check(shard, &event, stored) {
         return answer(refused);
     }
-    if event.tags().iter().any(|tag| tag.len() == 1 && tag[0] == "-") && !connection.is_authenticated_as(event.pubkey())
-    {
+    if event.is_protected() && !connection.is_authenticated_as(event.pubkey()) {
         connection.challenge();
         return answer(Answer::refused(Reason::new(
             Prefix::AuthRequired,

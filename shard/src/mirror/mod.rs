@@ -106,15 +106,10 @@ pub fn shard_for(index: usize, shards: usize) -> usize {
 /// Starts this shard's streams; each runs until the shard stops.
 pub fn start(shard: &Rc<Shard>, setups: Vec<StreamSetup>) {
     for setup in setups {
-        let plugin = setup.plugin.clone().map(|command| {
-            let timeout = Duration::from_millis(shard.config.write_policy_timeout_ms);
-            crate::plugin::WritePolicy::new(
-                command,
-                timeout,
-                shard.config.write_policy_queue_max,
-                shard.metrics.clone(),
-            )
-        });
+        let plugin = setup
+            .plugin
+            .clone()
+            .map(|command| crate::plugin::WritePolicy::configured(command, &shard.config, shard.metrics.clone()));
         let stream = Rc::new(Stream {
             plugin,
             id: shard.next_connection_id(),
@@ -369,9 +364,9 @@ impl Stream {
         }
     }
 
-    /// The next frame within `wait` (or until `woken` is told): `Ok(None)` when none came, `Ok(Some(None))` for a frame
-    /// that is not a relay message (pongs, garbage), `Err` when the connection ends or the
-    /// shard stops.
+    /// The next frame within `wait` (or until `woken` is told): `Ok(None)` when none came,
+    /// `Ok(Some(None))` for a frame that is not a relay message (pongs, garbage), `Err` when
+    /// the connection ends or the shard stops.
     async fn next(
         &self,
         socket: &mut Socket,
@@ -478,7 +473,7 @@ impl Stream {
     /// one; so NIP-70 protected events are refused, and NIP-43 requests are not taken).
     async fn judge(&self, event: &Event) -> Result<(), Answer> {
         ingest::check(&self.shard, event, None)?;
-        if event.tags().iter().any(|tag| tag.len() == 1 && tag[0] == "-") {
+        if event.is_protected() {
             let reason = "this event is protected (NIP-70): only its author may publish it here";
             return Err(Answer::refused(Reason::new(Prefix::Restricted, reason)));
         }
@@ -501,10 +496,11 @@ impl Stream {
     }
 
     /// An event (`None`: one at the writer) was refused for a reason that may pass (`error:`:
-    /// the store, a plugin that failed; `rate-limited:`: a busy plugin). The session ends once
-    /// at once (or, for one at the writer, once it has caught up or at its next progress
-    /// tick), without moving its progress, so the next one asks for the event again; after `ATTEMPTS_MAX` such refusals the event counts
-    /// as refused (a plugin that fails on it every time). Returns whether it will be tried again.
+    /// the store, a plugin that failed; `rate-limited:`: a busy plugin). The session ends at
+    /// once (for one at the writer: once caught up, or at its next progress tick) without
+    /// moving its progress, so the next one asks for the event again; after `ATTEMPTS_MAX`
+    /// such refusals the event counts as refused (a plugin that fails on it every time).
+    /// Returns whether it will be tried again.
     fn failed_for_now(&self, id: Option<&[u8; 32]>) -> bool {
         if let Some(id) = id {
             let mut attempts = self.attempts.borrow_mut();

@@ -111,7 +111,7 @@ impl Up {
         if room == 0 {
             return Ok(false);
         }
-        let mut chosen: Vec<(u64, [u8; 32], String)> = Vec::new();
+        let mut chosen: Vec<(u64, Event)> = Vec::new();
         let mut last = self.read;
         let mut failure = None;
         let store = &stream.shard.store;
@@ -121,7 +121,7 @@ impl Up {
             }
             last = record.seq;
             match self.wanted(stream, &record) {
-                Ok(Some(json)) => chosen.push((record.seq, record.header.id, json)),
+                Ok(Some(event)) => chosen.push((record.seq, event)),
                 Ok(None) => {}
                 Err(error) => failure = Some(error),
             }
@@ -131,10 +131,11 @@ impl Up {
         }
         read.map_err(|error| Ended::Failed(anyhow::Error::new(error).context("reading the log")))?;
         let more = last > self.read;
-        for (seq, id, json) in chosen {
-            match self.approved(stream, &json).await {
+        for (seq, event) in chosen {
+            let id = *event.id();
+            match self.approved(stream, &event).await {
                 Approval::Publish => {
-                    send(socket, format!(r#"["EVENT",{json}]"#)).await?;
+                    send(socket, format!(r#"["EVENT",{}]"#, event.json())).await?;
                     // The remote's live subscription sends it back: not taken again.
                     stream.recent.borrow_mut().insert(&id);
                     self.pending.insert(seq, id);
@@ -154,19 +155,18 @@ impl Up {
     }
 
     /// What the stream's plugin, if any, says of publishing the event (sourceType "Stored").
-    async fn approved(&self, stream: &Stream, json: &str) -> Approval {
+    async fn approved(&self, stream: &Stream, event: &Event) -> Approval {
         let Some(plugin) = &stream.plugin else { return Approval::Publish };
-        let Some(event) = Event::parse_trusted(json) else { return Approval::Withhold };
         let source = Source { kind: SourceType::Stored, info: &stream.setup.url, authed: None };
-        match plugin.judge(&event, &source, crate::system::unix_now()).await {
+        match plugin.judge(event, &source, crate::system::unix_now()).await {
             Verdict::Accept => Approval::Publish,
             Verdict::Reject(_) | Verdict::ShadowReject => Approval::Withhold,
             Verdict::Failed(failure) => Approval::Failed(failure.reason()),
         }
     }
 
-    /// The event's JSON if it goes up.
-    fn wanted(&self, stream: &Stream, record: &parrhesia_storage::Record) -> anyhow::Result<Option<String>> {
+    /// The event, if it goes up.
+    fn wanted(&self, stream: &Stream, record: &parrhesia_storage::Record) -> anyhow::Result<Option<Event>> {
         let header = &record.header;
         if header.kind == parrhesia_engine::policy_log::POLICY_ENTRY_KIND
             || self.first_run.is_some_and(|(last_seq, since)| record.seq <= last_seq && header.created_at < since)
@@ -187,17 +187,13 @@ impl Up {
                 return Ok(None);
             }
         }
-        let Some(json) = record.json_string() else { anyhow::bail!("an unreadable record at seq {}", record.seq) };
-        let matches = match self.filter.matches(record) {
-            Some(matches) => matches,
-            None => Event::parse_trusted(&json).is_some_and(|event| self.filter.matches_event(&event)),
-        };
-        if !matches {
+        if self.filter.matches(record) == Some(false) {
             return Ok(None);
         }
-        let protected = Event::parse_trusted(&json)
-            .is_none_or(|event| event.tags().iter().any(|tag| tag.len() == 1 && tag[0] == "-"));
-        Ok((!protected).then_some(json))
+        let Some(json) = record.json_string() else { anyhow::bail!("an unreadable record at seq {}", record.seq) };
+        let Some(event) = Event::parse_trusted(&json) else { return Ok(None) };
+        // `None` from `matches`: a NIP-50 search, decided on the event.
+        Ok((self.filter.matches_event(&event) && !event.is_protected()).then_some(event))
     }
 
     /// The remote answered a published event (`false` if it was not one of this stream's).
