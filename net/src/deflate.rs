@@ -1,21 +1,15 @@
-//! permessage-deflate (RFC 7692) around tungstenite, which has no extension support.
+//! permessage-deflate (RFC 7692), which tungstenite does not have, sans-I/O.
 //!
 //! Negotiated as `server_no_context_takeover; client_no_context_takeover`: every message is
 //! compressed on its own, so one compressor and one decompressor per shard serve all of its
 //! connections and a connection keeps no 32 KiB window. Outbound, the relay compresses
-//! messages itself and sends them as frames with RSV1 set. Inbound, `FrameInflater` sits
-//! beneath tungstenite: it parses the client's frames, inflates compressed messages (bounded:
-//! the decompressed size is checked while inflating) and hands tungstenite plain frames.
-//! Everything here is sans-I/O except the `InflatingStream` adapter. Past ~700 lines only by
-//! its tests (about 545 lines of code), which stay beside what they test.
-
-use std::cell::RefCell;
-use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll};
+//! messages itself and sends them as frames with RSV1 set; inbound, the relay's own frame
+//! reader (`websocket::reader`) inflates compressed messages with an `Inflater` (bounded: the
+//! decompressed size is checked while inflating). `FrameInflater` does the same beneath
+//! tungstenite for a client (the bench): it parses the peer's frames and hands tungstenite
+//! plain ones.
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
-use futures_lite::{AsyncRead, AsyncWrite};
 
 /// The extension response this relay sends when it accepts an offer.
 pub const EXTENSION_RESPONSE: &str = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
@@ -432,115 +426,11 @@ impl FrameInflater {
 /// A final frame's header for `length` payload bytes; masked with a zero key (which leaves
 /// the payload as it is) when `masked`.
 fn write_frame_header(out: &mut Vec<u8>, opcode: u8, length: usize, masked: bool) {
-    out.push(0x80 | opcode);
-    let mask_bit = if masked { 0x80 } else { 0 };
-    match length {
-        0..=125 => out.push(mask_bit | length as u8),
-        126..=65535 => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(length as u16).to_be_bytes());
-        }
-        _ => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(length as u64).to_be_bytes());
-        }
-    }
+    let at = out.len();
+    crate::websocket::write_header(out, 0x80 | opcode, length);
     if masked {
+        out[at + 1] |= 0x80;
         out.extend_from_slice(&[0; 4]);
-    }
-}
-
-/// A socket whose inbound compressed messages are inflated before tungstenite reads them;
-/// writes pass through. Without deflate negotiated (`frames` is `None`) it only forwards.
-pub struct InflatingStream<S> {
-    inner: S,
-    /// The frame parser and the shard's inflater, with deflate negotiated; without, nothing
-    /// (a plain connection holds no deflate state at all).
-    deflate: Option<(FrameInflater, Rc<RefCell<Inflater>>)>,
-}
-
-impl<S> std::fmt::Debug for InflatingStream<S> {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(formatter, "InflatingStream(deflate: {})", self.deflate.is_some())
-    }
-}
-
-impl<S> InflatingStream<S> {
-    /// `leftover`: bytes read past the HTTP head (frames the client already sent).
-    pub fn new(
-        inner: S,
-        deflate: Option<(Rc<RefCell<Inflater>>, usize)>,
-        leftover: &[u8],
-    ) -> Result<InflatingStream<S>, InflateError> {
-        let deflate = match deflate {
-            Some((inflater, message_bytes_max)) => {
-                let mut frames = FrameInflater::new(true, message_bytes_max);
-                frames.feed(leftover, &mut inflater.borrow_mut())?;
-                Some((frames, inflater))
-            }
-            None => None,
-        };
-        Ok(InflatingStream { inner, deflate })
-    }
-
-    /// Whether permessage-deflate is on for this socket.
-    pub fn is_deflate(&self) -> bool {
-        self.deflate.is_some()
-    }
-}
-
-/// An inbound compressed message was refused: the I/O error tungstenite passes on carries it.
-pub fn inflate_error_of(error: &std::io::Error) -> Option<&InflateError> {
-    error.get_ref().and_then(|inner| inner.downcast_ref::<InflateError>())
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        buffer: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = &mut *self;
-        let Some((frames, inflater)) = this.deflate.as_mut() else {
-            return Pin::new(&mut this.inner).poll_read(context, buffer);
-        };
-        loop {
-            let count = frames.take_output(buffer);
-            if count > 0 {
-                return Poll::Ready(Ok(count));
-            }
-            // Read into the caller's buffer, then parse from it: no buffer of our own while idle.
-            let read = match Pin::new(&mut this.inner).poll_read(context, buffer) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(0)),
-                Poll::Ready(Ok(read)) => read,
-                other => return other,
-            };
-            if let Err(error) = frames.feed(&buffer[..read], &mut inflater.borrow_mut()) {
-                return Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::InvalidData, error)));
-            }
-        }
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for InflatingStream<S> {
-    fn poll_write(mut self: Pin<&mut Self>, context: &mut Context<'_>, buffer: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(context, buffer)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(context)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_close(context)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        buffers: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(context, buffers)
     }
 }
 

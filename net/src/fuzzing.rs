@@ -13,6 +13,7 @@ use crate::cluster::membership::{Member, Membership};
 use crate::deflate::{FrameInflater, InflateError, Inflater};
 use crate::http::{Route, read_body, read_request, route};
 use crate::identity::NodeKey;
+use crate::websocket::ReadError;
 
 /// Reads the fuzzer's bytes as numbers, then yields zeros once they run out.
 struct Bytes<'a>(&'a [u8]);
@@ -126,15 +127,53 @@ pub fn secure_records(data: &[u8]) {
 const DEFLATE_MESSAGE_BYTES_MAX: usize = 1 << 16;
 
 /// A client's frames on a permessage-deflate connection (the first byte picks how the rest is
-/// split into reads). Fed whole and in those splits, the parser gives the same output and the
-/// same error; what it gathers never passes the message limit.
+/// split into reads), through the bench's `FrameInflater` and the relay's `MessageReader`. Fed
+/// whole and in those splits, each gives the same output and the same error; what either
+/// gathers never passes the message limit.
 pub fn deflate_frames(data: &[u8]) {
     let mut bytes = Bytes(data);
     let seed = bytes.u8();
     let wire = bytes.rest();
+    let step = |at: usize| 1 + (at * 31 + usize::from(seed)) % (usize::from(seed) + 1);
     let whole = feed_in_reads(wire, |_| wire.len().max(1));
-    let split = feed_in_reads(wire, |at| 1 + (at * 31 + usize::from(seed)) % (usize::from(seed) + 1));
+    let split = feed_in_reads(wire, step);
     assert_eq!(whole, split, "the same bytes in other reads");
+    // The relay's own reader: the same messages and the same refusal however reads split them.
+    let whole = read_messages(wire, |_| wire.len().max(1));
+    let split = read_messages(wire, step);
+    assert_eq!(whole, split, "the relay's reader: the same bytes in other reads");
+}
+
+/// What the relay's frame reader makes of `wire` fed in reads of `step(at)` bytes (a kind and
+/// payload per message, then the first error), checking that it never holds more than a
+/// message, a header and a control frame.
+fn read_messages(wire: &[u8], step: impl Fn(usize) -> usize) -> (Vec<(u8, Vec<u8>)>, Option<ReadError>) {
+    use crate::websocket::{Incoming, MessageReader};
+    let inflater = std::rc::Rc::new(std::cell::RefCell::new(Inflater::default()));
+    let mut reader = MessageReader::new(DEFLATE_MESSAGE_BYTES_MAX, Some(inflater));
+    let (mut messages, mut at) = (Vec::new(), 0);
+    while at < wire.len() {
+        let end = wire.len().min(at + step(at));
+        let mut buffer = wire[at..end].to_vec();
+        let mut position = 0;
+        loop {
+            match reader.next(&mut buffer, &mut position) {
+                Ok(Some(message)) => messages.push(match message {
+                    Incoming::Text(payload) => (1, payload.bytes(&buffer).to_vec()),
+                    Incoming::Binary => (2, Vec::new()),
+                    Incoming::Ping(payload) => (9, payload.bytes(&buffer).to_vec()),
+                    Incoming::Pong => (10, Vec::new()),
+                    Incoming::Close(code) => (8, code.map(|code| code.to_be_bytes().to_vec()).unwrap_or_default()),
+                }),
+                Ok(None) => break,
+                Err(error) => return (messages, Some(error)),
+            }
+            assert!(reader.held_bytes() <= DEFLATE_MESSAGE_BYTES_MAX + 14 + 125, "held past the limit");
+        }
+        assert_eq!(position, buffer.len(), "a read is used up");
+        at = end;
+    }
+    (messages, None)
 }
 
 /// Feeds `wire` in reads of `step(at)` bytes: (what came out, the first error).

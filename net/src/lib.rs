@@ -1,8 +1,8 @@
 //! Bytes on wires for Parrhesia: the first HTTP request on a socket (parsed with httparse and
-//! routed), the WebSocket handshake (tungstenite), and the NIP-11 relay information document.
+//! routed), a client's WebSocket (the 101 answer, the frame reader, the socket its tasks share), and the NIP-11 relay information document.
 //! Generic over futures-io streams; the runtime that owns the sockets lives in `shard`. Also
 //! the node's identity (its ed25519 key), which the cluster's wire formats are signed with, and
-//! permessage-deflate beneath tungstenite (`deflate`).
+//! permessage-deflate (`deflate`).
 
 pub mod cluster;
 pub mod deflate;
@@ -18,7 +18,6 @@ pub mod websocket;
 pub use http::{BodyError, HttpError, Request, Route, read_body, read_request, response, route};
 pub use identity::{IdentityError, NodeKey, read_secret_file, write_secret_file};
 pub use relay_info::{Limitation, RelayInfo};
-pub use websocket::{WebSocket, accept_websocket};
 
 /// A node key as 64 lowercase hex (for logs and errors).
 pub fn identity_hex(key: &[u8; 32]) -> String {

@@ -48,6 +48,11 @@ pub const RELAY_ITSELF: u64 = u64::MAX;
 /// What a mirror stream is told of each of its events the writer answered.
 pub type StreamOutcomes = Rc<dyn Fn(&Outcome)>;
 
+/// What a connection reads from its socket at most at once (into a buffer the shard lends).
+const READ_BUFFER_BYTES: usize = 32 * 1024;
+/// Idle lent buffers a shard keeps of each kind (more are freed when given back).
+const BUFFERS_KEPT: usize = 64;
+
 pub struct Shard {
     pub index: usize,
     /// This shard's share of `Config::connections_max`.
@@ -78,9 +83,10 @@ pub struct Shard {
     pub subscriptions: RefCell<SubscriptionIndex<u64>>,
     /// Reused by every fanout: the (connection, subscription) pairs an event matched.
     fanout_matches: RefCell<Vec<(u64, Arc<str>)>>,
-    /// Where socket writers join a live event's prefix and JSON; each joined frame is copied
-    /// into its socket's write buffer at once, so one chunk serves the whole shard.
-    pub event_scratch: RefCell<bytes::BytesMut>,
+    /// Buffers connections read into while bytes arrive and write frames from while they have
+    /// frames to send: lent per turn, so an idle connection holds none.
+    pub read_buffers: parrhesia_net::websocket::BufferPool,
+    pub write_buffers: parrhesia_net::websocket::BufferPool,
     pub connections: RefCell<HashMap<u64, Rc<Connection>>>,
     /// Mirror streams on this shard, by the connection id (no client's) their events go to the
     /// writer under: each is told what became of its events.
@@ -373,7 +379,11 @@ impl Shard {
             manage_pending: RefCell::default(),
             subscriptions: RefCell::new(SubscriptionIndex::new()),
             fanout_matches: RefCell::default(),
-            event_scratch: RefCell::default(),
+            read_buffers: parrhesia_net::websocket::BufferPool::new(READ_BUFFER_BYTES, BUFFERS_KEPT),
+            write_buffers: parrhesia_net::websocket::BufferPool::new(
+                crate::client::outbound::WRITE_BUFFER_BYTES,
+                BUFFERS_KEPT,
+            ),
             connections: RefCell::default(),
             streams: RefCell::default(),
             committed: Notify::default(),

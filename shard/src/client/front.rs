@@ -49,7 +49,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
     // Boxed, as is the management call below: a task's future is as large as its largest
     // await, and this one lives as long as the connection; unboxed, these two (4.5 and 17 KB)
     // would make every idle WebSocket carry them.
-    let Some(request) = Box::pin(read_request(&shard, &mut stream)).await else { return };
+    let Some(mut request) = Box::pin(read_request(&shard, &mut stream)).await else { return };
     let client = parrhesia_engine::rate::client_address(
         peer,
         &shard.trusted_proxies,
@@ -66,7 +66,11 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
             let offers = request.headers.iter().filter(|(name, _)| name == "sec-websocket-extensions");
             let deflate =
                 shard.config.deflate && parrhesia_net::deflate::accepts_offer(offers.map(|(_, value)| value.as_str()));
-            return crate::client::session::run(shard, stream, client, &key, request.leftover, deflate).await;
+            // The request's headers (~500 bytes on the heap) would otherwise live as long as
+            // the connection.
+            let leftover = std::mem::take(&mut request.leftover);
+            drop(request);
+            return crate::client::session::run(shard, stream, client, &key, leftover, deflate).await;
         }
         Route::RelayInfo => {
             parrhesia_net::response(200, "application/nostr+json", shard.relay_info_json.borrow().as_bytes(), &CORS)

@@ -7,10 +7,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures_util::SinkExt;
-use tungstenite::Message;
-use tungstenite::protocol::CloseFrame;
-use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use futures_lite::{AsyncRead, AsyncWrite};
+use parrhesia_net::websocket::{BufferPool, SharedSocket, write_header};
 
 use crate::config::OverflowPolicy;
 use crate::metrics::{DEFLATE_OUT_COMPRESSED, DEFLATE_OUT_PLAIN, RELAY_VERB_EVENT, ShardMetrics, relay_verb};
@@ -20,6 +18,17 @@ use parrhesia_net::deflate::Deflater;
 /// Stored events are copied out of LMDB into chunks of at least this many bytes, shared by the
 /// frames cut from them (one allocation per chunk, not per event).
 const STAGING_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Frames are gathered in a buffer lent by the shard and written once it holds this many bytes
+/// (or the queue is empty): a write per turn, not per frame.
+pub const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+
+/// The first byte of a final frame: FIN and the opcode; RSV1 marks a compressed message.
+const FINAL_TEXT: u8 = 0x81;
+const FINAL_COMPRESSED_TEXT: u8 = 0xc1;
+const CLOSE: u8 = 0x88;
+const PING: u8 = 0x89;
+const PONG: u8 = 0x8a;
 
 /// One queued WebSocket message.
 #[derive(Debug)]
@@ -45,6 +54,8 @@ pub enum Frame {
         plain_bytes: usize,
     },
     Ping,
+    /// The answer to a client's Ping, with its payload (at most 125 bytes).
+    Pong(Bytes),
     Close {
         code: u16,
         reason: &'static str,
@@ -61,14 +72,15 @@ impl Frame {
             Frame::Text(text) | Frame::Stored(text) => text.len(),
             Frame::Event { prefix, json } => prefix.len() + json.len() + 1,
             Frame::DeflatedEvent { prefix, json, .. } => prefix.len() + json.len() - 4,
+            Frame::Pong(payload) => payload.len() + 16,
             Frame::Ping | Frame::Close { .. } => 16,
         }
     }
 
-    /// The message for the socket; a live event is joined in `scratch`, whose chunk is free
-    /// again as soon as the socket layer has copied the frame into its write buffer. With
-    /// `deflate`, text of at least its threshold is compressed here.
-    fn into_message(self, scratch: &mut BytesMut, deflate: Option<&Deflate>, metrics: &ShardMetrics) -> Message {
+    /// Appends the frame, header and payload, to `out`: a live event is joined there, from
+    /// its prefix and shared JSON, with no copy between. With `deflate`, text of at least its
+    /// threshold is compressed here.
+    fn encode(self, out: &mut Vec<u8>, deflate: Option<&Deflate>, metrics: &ShardMetrics) {
         let is_reply = matches!(self, Frame::Text(_));
         match self {
             Frame::Text(text) | Frame::Stored(text) => match deflate {
@@ -77,40 +89,33 @@ impl Frame {
                     deflate.deflater.borrow_mut().compress_message(&text, &mut payload);
                     metrics.deflate_bytes[DEFLATE_OUT_PLAIN].add(text.len() as u64);
                     metrics.deflate_bytes[DEFLATE_OUT_COMPRESSED].add(payload.len() as u64);
-                    deflated_message(Bytes::from(payload))
+                    write_frame(out, FINAL_COMPRESSED_TEXT, &[&payload])
                 }
-                _ => text_message(text),
+                _ => write_frame(out, FINAL_TEXT, &[&text]),
             },
-            Frame::Event { prefix, json } => {
-                let json = json.as_bytes();
-                text_message(join_event(scratch, &prefix, json.len(), |out| out.copy_from_slice(json)))
-            }
+            Frame::Event { prefix, json } => write_frame(out, FINAL_TEXT, &[&prefix, json.as_bytes(), b"]"]),
             Frame::DeflatedEvent { prefix, json, plain_bytes } => {
                 // The two parts, without the final sync trailer (RFC 7692 section 7.2.1).
-                let payload = join_parts(scratch, &prefix, &json[..json.len() - 4]);
+                let json = &json[..json.len() - 4];
                 metrics.deflate_bytes[DEFLATE_OUT_PLAIN].add(plain_bytes as u64);
-                metrics.deflate_bytes[DEFLATE_OUT_COMPRESSED].add(payload.len() as u64);
-                deflated_message(payload)
+                metrics.deflate_bytes[DEFLATE_OUT_COMPRESSED].add((prefix.len() + json.len()) as u64);
+                write_frame(out, FINAL_COMPRESSED_TEXT, &[&prefix, json])
             }
-            Frame::Ping => Message::Ping(Bytes::new()),
-            Frame::Close { code, reason } => {
-                Message::Close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() }))
-            }
+            Frame::Ping => write_frame(out, PING, &[]),
+            Frame::Pong(payload) => write_frame(out, PONG, &[&payload]),
+            Frame::Close { code, reason } => write_frame(out, CLOSE, &[&code.to_be_bytes(), reason.as_bytes()]),
         }
     }
 }
 
-/// A final text frame carrying `text` as it is (tungstenite's `Message::Text` would want it
-/// validated as UTF-8 again).
-fn text_message(text: Bytes) -> Message {
-    Message::Frame(tungstenite::protocol::frame::Frame::message(text, OpCode::Data(Data::Text), true))
-}
-
-/// A final text frame whose payload is compressed (RSV1 set, RFC 7692).
-fn deflated_message(payload: Bytes) -> Message {
-    let mut frame = tungstenite::protocol::frame::Frame::message(payload, OpCode::Data(Data::Text), true);
-    frame.header_mut().rsv1 = true;
-    Message::Frame(frame)
+/// Appends one frame whose payload is `parts` joined.
+fn write_frame(out: &mut Vec<u8>, first: u8, parts: &[&[u8]]) {
+    let length = parts.iter().map(|part| part.len()).sum();
+    out.reserve(length + 10);
+    write_header(out, first, length);
+    for part in parts {
+        out.extend_from_slice(part);
+    }
 }
 
 /// A connection's permessage-deflate: the shard's compressor, the size from which messages are
@@ -133,17 +138,6 @@ fn join_event(buffer: &mut BytesMut, prefix: &[u8], json_bytes: usize, write_jso
     buffer.resize(json_start + json_bytes, 0);
     write_json(&mut buffer[json_start..]);
     buffer.put_u8(b']');
-    buffer.split().freeze()
-}
-
-/// `first ++ second` cut from `buffer` as one `Bytes`.
-fn join_parts(buffer: &mut BytesMut, first: &[u8], second: &[u8]) -> Bytes {
-    let length = first.len() + second.len();
-    if buffer.capacity() < length {
-        buffer.reserve(length.max(STAGING_CHUNK_BYTES));
-    }
-    buffer.extend_from_slice(first);
-    buffer.extend_from_slice(second);
     buffer.split().freeze()
 }
 
@@ -266,6 +260,11 @@ impl Outbound {
         self.push(Frame::Ping);
     }
 
+    /// Answers a client's Ping (RFC 6455 section 5.5.3).
+    pub fn push_pong(&self, payload: &[u8]) {
+        self.push(Frame::Pong(Bytes::copy_from_slice(payload)));
+    }
+
     /// Queues a Close frame after what is queued; later pushes are ignored.
     pub fn close(&self, code: u16, reason: &'static str) {
         if !self.closing.get() {
@@ -301,36 +300,39 @@ impl Outbound {
     }
 }
 
-/// How a connection's frames are written: `scratch` is the shard's buffer for joining live
-/// events; `metrics` counts what is sent, by verb; `deflate` is set when the connection
-/// negotiated permessage-deflate; `linger` is `delivery_linger_ms`.
+/// How a connection's frames are written: `buffers` is the shard's pool the writer borrows
+/// its buffer from while it has frames; `metrics` counts what is sent, by verb; `deflate` is
+/// set when the connection negotiated permessage-deflate; `linger` is `delivery_linger_ms`.
 pub struct Output<'a> {
-    pub scratch: &'a RefCell<BytesMut>,
+    pub buffers: &'a BufferPool,
     pub metrics: &'a ShardMetrics,
     pub deflate: Option<Deflate<'a>>,
     pub linger: std::time::Duration,
 }
 
-/// Drains `outbound` into `sink` until a Close frame is sent or the socket fails.
-/// Frames are fed to the socket layer, which batches them in its write buffer, and flushed
-/// once the queue is empty (a cork per turn, not a write per frame). With a linger, a live
-/// event that finds the connection idle waits that long first, and leaves with whatever
-/// arrived meanwhile.
-pub async fn write_loop<S>(outbound: &Outbound, mut sink: S, output: Output<'_>)
+/// Drains `outbound` into `socket` until a Close frame is sent or the socket fails.
+/// Frames are gathered in a lent buffer, written when it holds `WRITE_BUFFER_BYTES` and once
+/// the queue is empty (a cork per turn, not a write per frame); an idle connection gives the
+/// buffer back. With a linger, a live event that finds the connection idle waits that long
+/// first, and leaves with whatever arrived meanwhile.
+pub async fn write_loop<S>(outbound: &Outbound, socket: SharedSocket<S>, output: Output<'_>)
 where
-    S: futures_util::Sink<Message> + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Output { scratch, metrics, deflate, linger } = output;
+    let Output { buffers, metrics, deflate, linger } = output;
+    let mut out = Vec::new();
     loop {
         let Some(frame) = outbound.pop() else {
-            // The flush can wait long on a slow reader; frames queued meanwhile are taken on
+            // The write can wait long on a slow reader; frames queued meanwhile are taken on
             // the next turn, so only wait for a notification if the queue is still empty.
-            if sink.flush().await.is_err() {
+            if !out.is_empty() && socket.write_all(&out).await.is_err() {
                 break;
             }
+            out.clear();
             metrics.outbound_flushes.inc();
             outbound.drained.notify_all();
             if outbound.queue.borrow().is_empty() {
+                buffers.give(std::mem::take(&mut out));
                 outbound.release_staging();
                 outbound.queued.notified().await;
                 let held = outbound.queue.borrow().front().is_some_and(Frame::is_live_event);
@@ -345,17 +347,24 @@ where
             Frame::Text(text) => metrics.relay_messages[relay_verb(text)].inc(),
             Frame::Stored(_) => metrics.relay_messages[RELAY_VERB_EVENT].inc(),
             Frame::Event { .. } | Frame::DeflatedEvent { .. } => metrics.relay_messages[RELAY_VERB_EVENT].inc(),
-            Frame::Ping | Frame::Close { .. } => {}
+            Frame::Ping | Frame::Pong(_) | Frame::Close { .. } => {}
         }
-        let message = frame.into_message(&mut scratch.borrow_mut(), deflate.as_ref(), metrics);
-        let sent = if is_close { sink.send(message).await } else { sink.feed(message).await };
+        if out.capacity() == 0 {
+            out = buffers.take_empty();
+        }
+        frame.encode(&mut out, deflate.as_ref(), metrics);
+        if out.len() >= WRITE_BUFFER_BYTES || is_close {
+            let written = socket.write_all(&out).await;
+            out.clear();
+            if written.is_err() || is_close {
+                break;
+            }
+        }
         if !outbound.above_high_water() {
             outbound.drained.notify_all();
         }
-        if sent.is_err() || is_close {
-            break;
-        }
     }
+    buffers.give(out);
     // Whatever is still queued will never be sent: release it and anyone waiting on it.
     while outbound.pop().is_some() {}
     outbound.closing.set(true);
@@ -370,12 +379,18 @@ mod tests {
         (event_prefix("s"), Arc::from("x".repeat(size)))
     }
 
+    /// The payload of the final text frame `frame` encodes to (header checked).
     fn text_of(frame: Frame) -> String {
-        let mut scratch = BytesMut::new();
-        match frame.into_message(&mut scratch, None, &ShardMetrics::default()) {
-            Message::Frame(frame) => String::from_utf8(frame.into_payload().to_vec()).unwrap(),
-            other => panic!("not a text frame: {other:?}"),
-        }
+        let mut out = Vec::new();
+        frame.encode(&mut out, None, &ShardMetrics::default());
+        let (header, length) = match out[1] {
+            126 => (4, usize::from(u16::from_be_bytes([out[2], out[3]]))),
+            127 => (10, u64::from_be_bytes(out[2..10].try_into().unwrap()) as usize),
+            short => (2, usize::from(short)),
+        };
+        assert_eq!(out[0], FINAL_TEXT, "a final text frame");
+        assert_eq!(out.len(), header + length, "the header gives the payload's length");
+        String::from_utf8(out[header..].to_vec()).unwrap()
     }
 
     #[test]

@@ -5,10 +5,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use glommio::net::TcpStream;
 use parrhesia_engine::{ClientMessage, Event, KindClass, Prefix, Reason, RelayMessage, ReplyTo};
-use tungstenite::Message;
+use parrhesia_net::websocket::{Incoming, MessageReader, ReadError, SharedSocket};
 
 use super::connection::Connection;
 use super::ingest::{self, Answer};
@@ -19,42 +18,32 @@ use crate::metrics::{
 };
 use crate::shard::Shard;
 use parrhesia_engine::write_policy::{Source, SourceType};
-use parrhesia_net::deflate::InflatingStream;
 
 /// Serves an upgraded connection until it closes. `deflate`: the client offered
-/// permessage-deflate and the relay accepts it.
+/// permessage-deflate and the relay accepts it. `leftover`: bytes read past the request head
+/// (frames the client already sent).
 pub async fn run(
     shard: Rc<Shard>,
-    stream: TcpStream,
+    mut stream: TcpStream,
     client: std::net::IpAddr,
     key: &str,
     leftover: Vec<u8>,
     deflate: bool,
 ) {
     let id = shard.next_connection_id();
-    let peer = client.to_string();
     let shard_header = shard.index.to_string();
-    // tungstenite refuses messages above twice the frame limit outright (closing with 1009);
-    // between the limit and that, the engine answers with a NOTICE and the connection goes on.
-    let message_bytes_max = shard.config.frame_bytes_max.saturating_mul(2);
     let mut extra = vec![("X-Parrhesia-Shard", shard_header.as_str())];
-    // Compressed client frames are inflated beneath tungstenite, the bytes read past the
-    // request head included.
-    let inflating = deflate.then(|| (shard.inflater.clone(), message_bytes_max));
-    let Ok(stream) = InflatingStream::new(stream, inflating, if deflate { &leftover } else { &[] }) else { return };
-    let leftover = if deflate { Vec::new() } else { leftover };
     if deflate {
         extra.push(("Sec-WebSocket-Extensions", parrhesia_net::deflate::EXTENSION_RESPONSE));
     }
-    // Boxed: the handshake's state is needed once, not for the connection's life.
-    let accepting = Box::pin(parrhesia_net::accept_websocket(stream, key, leftover, message_bytes_max, &extra));
-    let Ok(socket) = accepting.await else {
+    // Boxed: the answer's state is needed once, not for the connection's life.
+    if Box::pin(parrhesia_net::websocket::accept(&mut stream, key, &extra)).await.is_err() {
         return;
-    };
+    }
     if deflate {
         shard.metrics.deflate_connections.inc();
     }
-    let (sink, mut source) = socket.split();
+    let socket = SharedSocket::new(stream);
     let rate = shard.limiter.connection_buckets(crate::system::unix_now_ms());
     let connection = Rc::new(Connection::new(id, client, deflate, shard.config.outbound_bytes_max, rate));
     shard.connections.borrow_mut().insert(id, connection.clone());
@@ -63,63 +52,9 @@ pub async fn run(
     }
     shard.metrics.connections_opened.inc();
     shard.metrics.connections_open.add(1);
-    tracing::debug!(connection = id, shard = shard.index, %peer, "connection opened");
-    let writer = glommio::spawn_local({
-        let connection = connection.clone();
-        let shard = shard.clone();
-        async move {
-            let deflate = connection.deflate.then(|| crate::client::outbound::Deflate {
-                deflater: &shard.deflater,
-                threshold_bytes: shard.config.deflate_threshold_bytes,
-                stored_events: shard.config.deflate_stored_events,
-            });
-            let linger = std::time::Duration::from_millis(shard.config.delivery_linger_ms);
-            let output = crate::client::outbound::Output {
-                scratch: &shard.event_scratch,
-                metrics: &shard.metrics,
-                deflate,
-                linger,
-            };
-            crate::client::outbound::write_loop(&connection.outbound, sink, output).await
-        }
-    });
-    let mut ended = CloseReason::Client;
-    while !connection.is_closed() && !shard.stopping.get() {
-        // Flow control: a client that does not read its answers is not read either.
-        connection.outbound.wait_below_high_water().await;
-        let next = futures_lite::future::or(async { Some(source.next().await) }, async {
-            futures_lite::future::or(shard.stop.notified(), connection.closed_notify.notified()).await;
-            None
-        })
-        .await;
-        let Some(Some(message)) = next else { break };
-        connection.last_activity.set(Instant::now());
-        match message {
-            // Boxed: its state (3.4 KB: the EVENT pipeline's awaits) would otherwise size every
-            // connection's task for its whole life.
-            Ok(Message::Text(text)) => Box::pin(handle_text(&shard, &connection, text.as_str())).await,
-            Ok(Message::Binary(_)) => connection.reply(RelayMessage::Notice {
-                message: "invalid: binary messages are not supported; send JSON text".into(),
-            }),
-            Ok(Message::Pong(_)) => connection.awaiting_pong_since.set(None),
-            Ok(Message::Ping(_)) | Ok(Message::Frame(_)) => {}
-            Ok(Message::Close(_)) => break,
-            Err(tungstenite::Error::Capacity(error)) => {
-                connection.reply(RelayMessage::Notice { message: format!("invalid: {error}").into() });
-                connection.close(1009, "message too big", CloseReason::MessageTooBig);
-            }
-            Err(tungstenite::Error::Io(error)) if parrhesia_net::deflate::inflate_error_of(&error).is_some() => {
-                refuse_compressed(&connection, parrhesia_net::deflate::inflate_error_of(&error).expect("checked"));
-            }
-            Err(error) => {
-                ended = close_reason_of(&error);
-                if ended == CloseReason::ProtocolError {
-                    connection.close(1002, "protocol error", ended);
-                }
-                break;
-            }
-        }
-    }
+    tracing::debug!(connection = id, shard = shard.index, peer = %client, "connection opened");
+    let writer = glommio::spawn_local(write_loop(shard.clone(), connection.clone(), socket.clone()));
+    let ended = Box::pin(read_loop(&shard, &connection, &socket, leftover)).await;
     // Closing: forget its subscriptions at once, let the writer task send what is queued.
     shard.subscriptions.borrow_mut().remove_connection(id);
     shard.subscriptions_changed();
@@ -142,6 +77,116 @@ pub async fn run(
     shard.metrics.connections_open.add(-1);
     shard.metrics.closed(connection.close_reason.get().unwrap_or(ended));
     tracing::debug!(connection = id, shard = shard.index, "connection closed");
+}
+
+/// The connection's socket writer: drains its outbound queue.
+async fn write_loop(shard: Rc<Shard>, connection: Rc<Connection>, socket: SharedSocket<TcpStream>) {
+    let deflate = connection.deflate.then(|| crate::client::outbound::Deflate {
+        deflater: &shard.deflater,
+        threshold_bytes: shard.config.deflate_threshold_bytes,
+        stored_events: shard.config.deflate_stored_events,
+    });
+    let output = crate::client::outbound::Output {
+        buffers: &shard.write_buffers,
+        metrics: &shard.metrics,
+        deflate,
+        linger: Duration::from_millis(shard.config.delivery_linger_ms),
+    };
+    crate::client::outbound::write_loop(&connection.outbound, socket, output).await
+}
+
+/// Reads the client's messages and handles each until the connection closes, the client
+/// leaves or the shard stops; returns why it ended. Bytes are read into a buffer the shard
+/// lends while they are handled (messages wholly inside it are handled in place); only an
+/// incomplete message is kept by the connection.
+async fn read_loop(
+    shard: &Rc<Shard>,
+    connection: &Rc<Connection>,
+    socket: &SharedSocket<TcpStream>,
+    leftover: Vec<u8>,
+) -> CloseReason {
+    // Text between the frame limit and twice it is answered with a NOTICE by the engine and
+    // the connection goes on; past twice it, the reader refuses it before buffering it whole.
+    let message_bytes_max = shard.config.frame_bytes_max.saturating_mul(2);
+    let inflater = connection.deflate.then(|| shard.inflater.clone());
+    let mut reader = MessageReader::new(message_bytes_max, inflater);
+    let mut pending = (!leftover.is_empty()).then_some((leftover.len(), leftover));
+    while !connection.is_closed() && !shard.stopping.get() {
+        let (read, mut buffer) = match pending.take() {
+            Some(leftover) => leftover,
+            None => {
+                // Flow control: a client that does not read its answers is not read either.
+                connection.outbound.wait_below_high_water().await;
+                let next =
+                    futures_lite::future::or(async { Some(socket.read_lent(&shard.read_buffers).await) }, async {
+                        futures_lite::future::or(shard.stop.notified(), connection.closed_notify.notified()).await;
+                        None
+                    })
+                    .await;
+                match next {
+                    None => return CloseReason::Client,
+                    Some(Ok((buffer, 0))) => {
+                        shard.read_buffers.give(buffer);
+                        return CloseReason::Client;
+                    }
+                    Some(Ok((buffer, read))) => (read, buffer),
+                    Some(Err(error)) => return close_reason_of(&error),
+                }
+            }
+        };
+        connection.last_activity.set(Instant::now());
+        let handled = handle_read(shard, connection, &mut reader, &mut buffer[..read]).await;
+        shard.read_buffers.give(buffer);
+        if let Some(ended) = handled {
+            return ended;
+        }
+    }
+    CloseReason::Client
+}
+
+/// Handles every message complete in `buffer` (keeping the rest in `reader`); `Some` when the
+/// connection ends with it.
+async fn handle_read(
+    shard: &Rc<Shard>,
+    connection: &Rc<Connection>,
+    reader: &mut MessageReader,
+    buffer: &mut [u8],
+) -> Option<CloseReason> {
+    let mut at = 0;
+    loop {
+        let message = match reader.next(buffer, &mut at) {
+            Ok(Some(message)) => message,
+            Ok(None) => return None,
+            Err(error) => {
+                refuse_frames(connection, &error);
+                return Some(connection.close_reason.get().unwrap_or(CloseReason::ProtocolError));
+            }
+        };
+        match message {
+            Incoming::Text(payload) => match std::str::from_utf8(payload.bytes(buffer)) {
+                // Boxed: its state (3.4 KB: the EVENT pipeline's awaits) would otherwise size
+                // every connection's task for its whole life.
+                Ok(text) => Box::pin(handle_text(shard, connection, text)).await,
+                Err(_) => {
+                    connection
+                        .reply(RelayMessage::Notice { message: "invalid: a text message that is not UTF-8".into() });
+                    connection.close(1007, "invalid UTF-8", CloseReason::ProtocolError);
+                    return Some(CloseReason::ProtocolError);
+                }
+            },
+            Incoming::Binary => connection.reply(RelayMessage::Notice {
+                message: "invalid: binary messages are not supported; send JSON text".into(),
+            }),
+            Incoming::Ping(payload) => connection.outbound.push_pong(payload.bytes(buffer)),
+            Incoming::Pong => connection.awaiting_pong_since.set(None),
+            Incoming::Close(_) => return Some(CloseReason::Client),
+        }
+        if connection.is_closed() || shard.stopping.get() {
+            return None;
+        }
+        // Flow control between the messages of one read too.
+        connection.outbound.wait_below_high_water().await;
+    }
 }
 
 async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str) {
@@ -347,41 +392,23 @@ fn claimed_duplicate(shard: &Shard, connection: &Connection, text: &str, started
     Claimed::Answered
 }
 
-/// A compressed message the relay will not inflate: say why, and close (1009 for a message
-/// too big, 1007 for data that is not deflate).
-fn refuse_compressed(connection: &Connection, error: &parrhesia_net::deflate::InflateError) {
+/// Frames the relay will not read on: say why, and close (1009 for a message too big, 1007
+/// for compressed data that is not deflate, 1002 for a protocol error).
+fn refuse_frames(connection: &Connection, error: &ReadError) {
     connection.reply(RelayMessage::Notice { message: format!("invalid: {error}").into() });
-    match error {
-        parrhesia_net::deflate::InflateError::TooBig { .. } => {
-            connection.close(1009, "message too big", CloseReason::MessageTooBig)
-        }
-        parrhesia_net::deflate::InflateError::Corrupt => {
-            connection.close(1007, "invalid compressed data", CloseReason::ProtocolError)
-        }
-        parrhesia_net::deflate::InflateError::Protocol(_) => {
-            connection.close(1002, "protocol error", CloseReason::ProtocolError)
-        }
+    match error.close_code() {
+        1009 => connection.close(1009, "message too big", CloseReason::MessageTooBig),
+        1007 => connection.close(1007, "invalid compressed data", CloseReason::ProtocolError),
+        code => connection.close(code, "protocol error", CloseReason::ProtocolError),
     }
 }
 
 /// Why a read error ended a connection: a client that went away without the closing
 /// handshake (the common case) is a client close, not an error.
-fn close_reason_of(error: &tungstenite::Error) -> CloseReason {
+fn close_reason_of(error: &std::io::Error) -> CloseReason {
     use std::io::ErrorKind;
-    use tungstenite::error::ProtocolError;
-    match error {
-        tungstenite::Error::ConnectionClosed
-        | tungstenite::Error::AlreadyClosed
-        | tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => CloseReason::Client,
-        tungstenite::Error::Io(error)
-            if matches!(
-                error.kind(),
-                ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof
-            ) =>
-        {
-            CloseReason::Client
-        }
-        tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8(_) => CloseReason::ProtocolError,
+    match error.kind() {
+        ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof => CloseReason::Client,
         _ => CloseReason::SocketError,
     }
 }
