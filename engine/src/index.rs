@@ -112,9 +112,9 @@ impl Hasher for IdentityHasher {
 
 type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
 
-struct Subscription<C> {
-    connection: C,
-    id: Arc<str>,
+struct Subscription<T> {
+    /// What a match reports for it.
+    target: T,
     slots: Vec<u32>,
     /// The `generation` of the last lookup that reported this subscription.
     seen: u64,
@@ -130,9 +130,11 @@ struct Slot {
 }
 
 /// Subscriptions of one shard: `(connection, subscription id) -> filters`, indexed for lookup by
-/// event. `C` identifies a connection within the shard.
-pub struct SubscriptionIndex<C> {
-    subscriptions: Vec<Option<Subscription<C>>>,
+/// event. `C` identifies a connection within the shard; `T` is what a match reports of a
+/// subscription (by default its connection and id; a relay hands its fanout a direct handle,
+/// so a delivery needs no lookup by id).
+pub struct SubscriptionIndex<C, T = (C, Arc<str>)> {
+    subscriptions: Vec<Option<Subscription<T>>>,
     free_subscriptions: Vec<u32>,
     slots: Vec<Option<Slot>>,
     free_slots: Vec<u32>,
@@ -145,7 +147,7 @@ pub struct SubscriptionIndex<C> {
     interest: Option<Vec<(InterestKey, bool)>>,
 }
 
-impl<C: Copy + Eq + Hash> Default for SubscriptionIndex<C> {
+impl<C: Copy + Eq + Hash, T: Clone> Default for SubscriptionIndex<C, T> {
     fn default() -> Self {
         SubscriptionIndex {
             subscriptions: Vec::new(),
@@ -162,6 +164,14 @@ impl<C: Copy + Eq + Hash> Default for SubscriptionIndex<C> {
 }
 
 impl<C: Copy + Eq + Hash> SubscriptionIndex<C> {
+    /// Adds a subscription that matches report as `(connection, id)`, replacing one with the
+    /// same connection and id (NIP-01).
+    pub fn insert(&mut self, connection: C, id: &str, filters: Vec<Filter>) {
+        self.insert_target(connection, id, filters, (connection, Arc::from(id)));
+    }
+}
+
+impl<C: Copy + Eq + Hash, T: Clone> SubscriptionIndex<C, T> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -180,15 +190,14 @@ impl<C: Copy + Eq + Hash> SubscriptionIndex<C> {
         self.by_connection.get(&connection).map_or(0, HashMap::len)
     }
 
-    /// Adds a subscription, replacing one with the same connection and id (NIP-01).
-    pub fn insert(&mut self, connection: C, id: &str, filters: Vec<Filter>) {
+    /// Adds a subscription that matches report as `target`, replacing one with the same
+    /// connection and id (NIP-01).
+    pub fn insert_target(&mut self, connection: C, id: &str, filters: Vec<Filter>, target: T) {
         self.remove(connection, id);
         let id: Arc<str> = Arc::from(id);
-        let subscription = allocate(
-            &mut self.subscriptions,
-            &mut self.free_subscriptions,
-            Subscription { connection, id: id.clone(), slots: Vec::with_capacity(filters.len()), seen: 0 },
-        );
+        let slots = Vec::with_capacity(filters.len());
+        let subscription =
+            allocate(&mut self.subscriptions, &mut self.free_subscriptions, Subscription { target, slots, seen: 0 });
         for filter in filters {
             let keys = interest_keys(&filter);
             let slot = allocate(&mut self.slots, &mut self.free_slots, Slot { subscription, filter, keys, seen: 0 });
@@ -255,13 +264,13 @@ impl<C: Copy + Eq + Hash> SubscriptionIndex<C> {
         }
     }
 
-    /// Appends to `out` every `(connection, subscription id)` with a filter matching `event`,
-    /// each pair once.
-    pub fn matches_into(&mut self, event: &Event, out: &mut Vec<(C, Arc<str>)>) {
+    /// Appends to `out` the target of every subscription with a filter matching `event`, each
+    /// once.
+    pub fn matches_into(&mut self, event: &Event, out: &mut Vec<T>) {
         self.generation += 1;
         let generation = self.generation;
         let mut visit =
-            |slot_index: u32, slots: &mut Vec<Option<Slot>>, subscriptions: &mut Vec<Option<Subscription<C>>>| {
+            |slot_index: u32, slots: &mut Vec<Option<Slot>>, subscriptions: &mut Vec<Option<Subscription<T>>>| {
                 let slot = slots[slot_index as usize].as_mut().expect("listed filter exists");
                 if slot.seen == generation {
                     return;
@@ -271,7 +280,7 @@ impl<C: Copy + Eq + Hash> SubscriptionIndex<C> {
                     subscriptions[slot.subscription as usize].as_mut().expect("filter's subscription exists");
                 if subscription.seen != generation && slot.filter.matches(event) {
                     subscription.seen = generation;
-                    out.push((subscription.connection, subscription.id.clone()));
+                    out.push(subscription.target.clone());
                 }
             };
         for &slot in &self.match_all {
@@ -286,8 +295,8 @@ impl<C: Copy + Eq + Hash> SubscriptionIndex<C> {
         });
     }
 
-    /// The matching pairs as a new vector.
-    pub fn matches(&mut self, event: &Event) -> Vec<(C, Arc<str>)> {
+    /// The matching targets as a new vector.
+    pub fn matches(&mut self, event: &Event) -> Vec<T> {
         let mut out = Vec::new();
         self.matches_into(event, &mut out);
         out

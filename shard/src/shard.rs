@@ -12,7 +12,7 @@ use glommio::channels::shared_channel::ConnectedSender;
 use parrhesia_engine::{Event, Id, Limits, RelayMessage, SubscriptionIndex};
 use parrhesia_storage::{Outcome, Store};
 
-use crate::client::connection::Connection;
+use crate::client::connection::{Connection, Delivery};
 use crate::client::outbound::{Frame, LiveOutcome};
 use crate::config::Config;
 use crate::messages::{Commit, Ephemeral, ManageAnswer, ManageRequest, StoreRequest, ToCluster, WriterRequest};
@@ -80,9 +80,9 @@ pub struct Shard {
     pub admins: Vec<parrhesia_engine::Pubkey>,
     /// Management calls awaiting the writer's answer, by ticket.
     manage_pending: RefCell<HashMap<u64, glommio::channels::local_channel::LocalSender<ManageAnswer>>>,
-    pub subscriptions: RefCell<SubscriptionIndex<u64>>,
+    pub subscriptions: RefCell<SubscriptionIndex<u64, Delivery>>,
     /// Reused by every fanout: the (connection, subscription) pairs an event matched.
-    fanout_matches: RefCell<Vec<(u64, Arc<str>)>>,
+    fanout_matches: RefCell<Vec<Delivery>>,
     /// Buffers connections read into while bytes arrive and write frames from while they have
     /// frames to send: lent per turn, so an idle connection holds none.
     pub read_buffers: parrhesia_net::websocket::BufferPool,
@@ -263,31 +263,30 @@ impl Shard {
         let mut matches = self.fanout_matches.borrow_mut();
         matches.clear();
         self.subscriptions.borrow_mut().matches_into(event, &mut matches);
-        let connections = self.connections.borrow();
         let mut queued = 0;
         // The event's JSON compressed once for every permessage-deflate delivery here.
         let mut json_deflated: Option<Bytes> = None;
         let restricted = self.read_restricted.contains(&event.kind());
         // An event fanned out before, whose commit failed: subscriptions sent it then have it.
         let taken_back = seq.and_then(|_| self.undurable.borrow_mut().fanned_out_before(event.id()));
-        for (connection_id, subscription_id) in matches.drain(..) {
-            let Some(connection) = connections.get(&connection_id) else { continue };
-            let Some(prefix) = connection.live_prefix(&subscription_id, seq, taken_back) else { continue };
+        for (connection, subscription) in matches.drain(..) {
+            let Some(prefix) = subscription.live_prefix(seq, taken_back) else { continue };
             if restricted && !connection.read_access(&self.read_restricted).may_read_event(event) {
                 continue;
             }
             let plain_bytes = prefix.len() + event.json().len() + 1;
             let deflated = connection.deflate && plain_bytes >= self.config.deflate_threshold_bytes;
-            let frame = match deflated.then(|| connection.deflated_prefix(&subscription_id, &self.deflater)).flatten() {
-                Some(prefix_deflated) => {
+            let frame = match deflated {
+                true => {
                     let json = json_deflated.get_or_insert_with(|| {
                         let mut out = Vec::new();
                         self.deflater.borrow_mut().compress_pieces(&[event.json().as_bytes(), b"]"], &mut out);
                         Bytes::from(out)
                     });
-                    Frame::DeflatedEvent { prefix: prefix_deflated, json: json.clone(), plain_bytes }
+                    let prefix = subscription.deflated_prefix(&self.deflater).clone();
+                    Frame::DeflatedEvent { prefix, json: json.clone(), plain_bytes }
                 }
-                None => Frame::Event { prefix, json: event.json().clone() },
+                false => Frame::Event { prefix: prefix.clone(), json: event.json().clone() },
             };
             let policy = self.config.outbound_overflow;
             match connection.outbound.push_live(frame, policy) {

@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use parrhesia_engine::{Event, RelayMessage};
@@ -26,7 +27,7 @@ pub enum Phase {
 pub struct SubscriptionState {
     /// Distinguishes this REQ from an earlier one with the same id (a REQ replaces).
     pub generation: u64,
-    pub phase: Phase,
+    pub phase: Cell<Phase>,
     /// `["EVENT","<id>",`, built once for every event this subscription is sent.
     pub prefix: bytes::Bytes,
     /// The prefix compressed (a permessage-deflate part), made for the first live event a
@@ -34,12 +35,46 @@ pub struct SubscriptionState {
     pub prefix_deflated: std::cell::OnceCell<bytes::Bytes>,
 }
 
+impl SubscriptionState {
+    /// The EVENT prefix if a live event (with `seq`, or ephemeral) goes to it now; `None` if
+    /// it does not. `taken_back`: the event was fanned out before and its commit failed: a
+    /// subscription that was sent it then is not sent it again.
+    pub fn live_prefix(
+        &self,
+        seq: Option<u64>,
+        taken_back: Option<crate::undurable::TakenBack>,
+    ) -> Option<&bytes::Bytes> {
+        match self.phase.get() {
+            Phase::Live { after_seq, since, snapshot_seq }
+                if seq.is_none_or(|seq| seq > after_seq)
+                    && taken_back.is_none_or(|taken| !taken.reached(since, snapshot_seq)) =>
+            {
+                Some(&self.prefix)
+            }
+            _ => None,
+        }
+    }
+
+    /// The prefix as a compressed part, compressed on first use.
+    pub fn deflated_prefix(&self, deflater: &RefCell<Deflater>) -> &bytes::Bytes {
+        self.prefix_deflated.get_or_init(|| {
+            let mut out = Vec::new();
+            deflater.borrow_mut().compress_part(&self.prefix, &mut out);
+            bytes::Bytes::from(out)
+        })
+    }
+}
+
+/// What a match in the shard's subscription index hands fanout: the connection and the
+/// subscription's state, with no lookup by id.
+pub type Delivery = (Rc<Connection>, Rc<SubscriptionState>);
+
 pub struct Connection {
     pub id: u64,
     /// permessage-deflate was negotiated.
     pub deflate: bool,
     pub outbound: Outbound,
-    pub subscriptions: RefCell<HashMap<String, SubscriptionState>>,
+    pub subscriptions: RefCell<HashMap<String, Rc<SubscriptionState>>>,
     /// NIP-77 sessions by subscription id.
     pub negentropy: RefCell<HashMap<String, super::reconciliation::Session>>,
     /// NEG-OPENs still scanning: they count against `negentropy_sessions_max` with the
@@ -117,41 +152,6 @@ impl Connection {
         let notice = RelayMessage::Notice { message: "error: too slow reading; the outbound queue is full".into() };
         self.outbound.push_reply(notice.encode());
         self.close(1008, "outbound queue full", CloseReason::OutboundOverflow);
-    }
-
-    /// The subscription's EVENT prefix if a live event (with `seq`, or ephemeral) goes to it
-    /// now; `None` if it does not.
-    /// `taken_back`: the event was fanned out before and its commit failed: a subscription
-    /// that was sent it then is not sent it again.
-    pub fn live_prefix(
-        &self,
-        subscription_id: &str,
-        seq: Option<u64>,
-        taken_back: Option<crate::undurable::TakenBack>,
-    ) -> Option<bytes::Bytes> {
-        let subscriptions = self.subscriptions.borrow();
-        let state = subscriptions.get(subscription_id)?;
-        match state.phase {
-            Phase::Live { after_seq, since, snapshot_seq }
-                if seq.is_none_or(|seq| seq > after_seq)
-                    && taken_back.is_none_or(|taken| !taken.reached(since, snapshot_seq)) =>
-            {
-                Some(state.prefix.clone())
-            }
-            _ => None,
-        }
-    }
-
-    /// The subscription's prefix as a compressed part, compressed on first use.
-    pub fn deflated_prefix(&self, subscription_id: &str, deflater: &RefCell<Deflater>) -> Option<bytes::Bytes> {
-        let subscriptions = self.subscriptions.borrow();
-        let state = subscriptions.get(subscription_id)?;
-        let part = state.prefix_deflated.get_or_init(|| {
-            let mut out = Vec::new();
-            deflater.borrow_mut().compress_part(&state.prefix, &mut out);
-            bytes::Bytes::from(out)
-        });
-        Some(part.clone())
     }
 
     /// Whether `generation` is still the current REQ for `subscription_id`.

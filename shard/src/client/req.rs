@@ -3,6 +3,7 @@
 //! was committed during the scan, then go live. The scan's snapshot sequence and the shard's
 //! last fanned-out sequence make the hand-over exact: nothing missed, nothing sent twice.
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -40,15 +41,16 @@ pub fn open(shard: &Rc<Shard>, connection: &Rc<Connection>, subscription_id: Str
     let generation = shard.next_generation();
     let filters = Rc::new(filters);
     let prefix = crate::client::outbound::event_prefix(&subscription_id);
-    let state = SubscriptionState {
+    let state = Rc::new(SubscriptionState {
         generation,
-        phase: Phase::Scanning,
+        phase: Cell::new(Phase::Scanning),
         prefix: prefix.clone(),
         prefix_deflated: Default::default(),
-    };
-    subscriptions.insert(subscription_id.clone(), state);
+    });
+    subscriptions.insert(subscription_id.clone(), state.clone());
     drop(subscriptions);
-    shard.subscriptions.borrow_mut().insert(connection.id, &subscription_id, filters.to_vec());
+    let delivery = (connection.clone(), state);
+    shard.subscriptions.borrow_mut().insert_target(connection.id, &subscription_id, filters.to_vec(), delivery);
     shard.subscriptions_changed();
     let (shard, connection) = (shard.clone(), connection.clone());
     glommio::spawn_local(async move {
@@ -126,11 +128,11 @@ async fn catch_up(
         let target = shard.last_seq_seen.get();
         if after >= target {
             // No await between reading `target` and going live: fanout delivers everything above.
-            if let Some(state) = connection.subscriptions.borrow_mut().get_mut(id)
+            if let Some(state) = connection.subscriptions.borrow().get(id)
                 && state.generation == generation
             {
                 let since = shard.undurable.borrow().clock();
-                state.phase = Phase::Live { after_seq: after, since, snapshot_seq };
+                state.phase.set(Phase::Live { after_seq: after, since, snapshot_seq });
             }
             return Ok(());
         }
