@@ -129,3 +129,72 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SharedSocket<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::task::{Context, Waker};
+
+    use super::*;
+
+    /// A socket whose reads are pending until bytes are put in; writes go to `written`.
+    #[derive(Default)]
+    struct Pipe {
+        incoming: Vec<u8>,
+        written: Vec<u8>,
+    }
+
+    impl AsyncRead for Pipe {
+        fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buffer: &mut [u8]) -> Poll<std::io::Result<usize>> {
+            if self.incoming.is_empty() {
+                return Poll::Pending;
+            }
+            let count = self.incoming.len().min(buffer.len());
+            buffer[..count].copy_from_slice(&self.incoming[..count]);
+            self.incoming.drain(..count);
+            Poll::Ready(Ok(count))
+        }
+    }
+
+    impl AsyncWrite for Pipe {
+        fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, bytes: &[u8]) -> Poll<std::io::Result<usize>> {
+            let count = bytes.len().min(3); // short writes: write_all must loop
+            self.written.extend_from_slice(&bytes[..count]);
+            Poll::Ready(Ok(count))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A connection waiting for bytes holds no buffer; one with bytes gets a full one, which
+    /// goes back to the pool for the next reader.
+    #[test]
+    fn a_waiting_read_holds_no_buffer() {
+        let pool = BufferPool::new(64, 4);
+        let socket = SharedSocket::new(Pipe::default());
+        let mut read = Box::pin(socket.read_lent(&pool));
+        let mut context = Context::from_waker(Waker::noop());
+        assert!(read.as_mut().poll(&mut context).is_pending());
+        assert_eq!(pool.idle(), 1, "the buffer went back while waiting");
+        socket.0.borrow_mut().incoming.extend_from_slice(b"hello");
+        let Poll::Ready(Ok((buffer, count))) = read.as_mut().poll(&mut context) else { panic!("bytes were there") };
+        assert_eq!((&buffer[..count], buffer.len(), pool.idle()), (&b"hello"[..], 64, 0));
+        pool.give(buffer);
+        pool.give(vec![0; 1000]);
+        pool.give(Vec::new());
+        assert_eq!(pool.idle(), 1, "buffers far from the pool's size are not kept");
+        assert_eq!((pool.take_empty().len(), pool.take_empty().capacity() >= 64), (0, true));
+    }
+
+    #[test]
+    fn write_all_loops_over_short_writes() {
+        let socket = SharedSocket::new(Pipe::default());
+        futures_lite::future::block_on(socket.write_all(b"a frame of some bytes")).unwrap();
+        assert_eq!(socket.0.borrow().written, b"a frame of some bytes");
+    }
+}
