@@ -11,6 +11,8 @@
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
+use crate::websocket::reader::header_length;
+
 /// The extension response this relay sends when it accepts an offer.
 pub const EXTENSION_RESPONSE: &str = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
 
@@ -258,15 +260,6 @@ pub struct FrameInflater {
     /// Frames ready for the WebSocket layer, from `output_start`.
     output: Vec<u8>,
     output_start: usize,
-}
-
-/// The header length for the first two header bytes (without the mask key).
-fn header_length(first_two: [u8; 2]) -> usize {
-    2 + match first_two[1] & 0x7f {
-        126 => 2,
-        127 => 8,
-        _ => 0,
-    } + if first_two[1] & 0x80 != 0 { 4 } else { 0 }
 }
 
 impl FrameInflater {

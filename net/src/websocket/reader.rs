@@ -124,8 +124,8 @@ pub struct MessageReader {
     held: Option<Box<Held>>,
 }
 
-/// The header length for the first two header bytes.
-fn header_length(first_two: [u8; 2]) -> usize {
+/// The header length for the first two header bytes (the mask key included when set).
+pub(crate) fn header_length(first_two: [u8; 2]) -> usize {
     2 + match first_two[1] & 0x7f {
         126 => 2,
         127 => 8,
