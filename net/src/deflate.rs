@@ -11,7 +11,7 @@
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use crate::websocket::reader::header_length;
+use crate::websocket::reader::{extend_within, header_length};
 
 /// The extension response this relay sends when it accepts an offer.
 pub const EXTENSION_RESPONSE: &str = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
@@ -212,7 +212,7 @@ impl Inflater {
                 if out.len() - start + written > limit {
                     return Err(InflateError::TooBig { limit });
                 }
-                out.extend_from_slice(&self.chunk[..written]);
+                extend_within(out, &self.chunk[..written], start + limit);
                 if matches!(status, Status::StreamEnd) {
                     // A block with BFINAL set ends the message (RFC 7692 section 7.2.3.4).
                     return Ok(());

@@ -270,6 +270,9 @@ impl Shard {
         // An event fanned out before, whose commit failed: subscriptions sent it then have it.
         let taken_back = seq.and_then(|_| self.undurable.borrow_mut().fanned_out_before(event.id()));
         for (connection, subscription) in matches.drain(..) {
+            if connection.is_closed() {
+                continue; // its subscriptions go when its read loop ends
+            }
             let Some(prefix) = subscription.live_prefix(seq, taken_back) else { continue };
             if restricted && !connection.read_access(&self.read_restricted).may_read_event(event) {
                 continue;

@@ -207,30 +207,6 @@ fn deflate_off_declines_every_offer() {
 /// Bytes a hostile client streams after its frame headers (the relay must stop taking them).
 const STREAMED_BYTES: usize = 64 << 20;
 
-/// A WebSocket connection made by hand, so a test can send frames no library would.
-fn raw_connection(relay: &Relay, deflate: bool) -> TcpStream {
-    use std::io::{Read, Write};
-    let mut stream = TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream.set_write_timeout(Some(WAIT)).unwrap();
-    let offer = if deflate { "Sec-WebSocket-Extensions: permessage-deflate\r\n" } else { "" };
-    let request = format!(
-        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{offer}\r\n"
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0];
-        stream.read_exact(&mut byte).expect("the handshake's answer");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert_eq!(head.contains("permessage-deflate"), deflate, "{head}");
-    stream
-}
-
 /// A masked client frame header claiming `length` bytes in the 64-bit form.
 fn header_claiming(fin: bool, rsv1: bool, opcode: u8, length: u64) -> Vec<u8> {
     let mut header = vec![u8::from(fin) << 7 | u8::from(rsv1) << 6 | opcode, 0x80 | 127];
@@ -280,7 +256,7 @@ fn close_code_of(mut stream: TcpStream) -> Option<u16> {
 /// relay's answer. Returns the close code and how many streamed bytes the socket took.
 fn attack(relay: &Relay, deflate: bool, frames: &[Vec<u8>]) -> (Option<u16>, usize) {
     use std::io::Write;
-    let mut stream = raw_connection(relay, deflate);
+    let mut stream = common::raw_websocket(relay, deflate);
     let reader = std::thread::spawn({
         let stream = stream.try_clone().unwrap();
         move || close_code_of(stream)

@@ -66,6 +66,65 @@ fn the_relay_pings_and_closes_clients_that_never_answer() {
     }
 }
 
+/// A client that floods Pings and never reads, then asks for more than its queue holds: the
+/// relay reads every Ping (it holds one answer, the latest, not one per Ping, so the queue
+/// never fills with them), stops reading once the results pass the queue's high-water mark,
+/// closes the client at the pong deadline although its reader is waiting on that queue, and
+/// lets it go after the drain timeout. (Both were broken once: a Pong queued per Ping stopped
+/// the reading at 8.6 MB of Pings, and a close did not wake a reader waiting on the queue, so
+/// the connection was never let go.)
+#[test]
+fn a_client_flooding_pings_without_reading_is_closed_and_let_go() {
+    use std::io::Write;
+    let relay = Relay::start(&[
+        "--shards",
+        "1",
+        "--set",
+        "ping_interval_seconds=1",
+        "--set",
+        "pong_timeout_seconds=3",
+        "--set",
+        "close_drain_timeout_seconds=1",
+        "--set",
+        "outbound_bytes_max=65536",
+    ]);
+    let mut publisher = relay.connect();
+    for index in 0..30 {
+        assert!(publisher.publish(&common::note(&common::keys(75), &format!("note {index} {}", "x".repeat(50_000)))).0);
+    }
+    drop(publisher);
+    let mut flooder = common::raw_websocket(&relay, false);
+    flooder.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    // Pings of the most a control frame carries (125 bytes, masked with a zero key).
+    let ping = [&[0x89, 0x80 | 125, 0, 0, 0, 0][..], &[b'p'; 125]].concat();
+    let batch = ping.repeat(1_000);
+    let mut sent = 0;
+    while sent < 20 << 20 && flooder.write_all(&batch).is_ok() {
+        sent += batch.len();
+    }
+    assert!(sent >= 20 << 20, "the relay stopped reading Pings after {sent} bytes");
+    let mut request = |index: usize| {
+        let request = format!(r#"["REQ","s{index}",{{"kinds":[1]}}]"#);
+        let header = [0x81, 0x80 | request.len() as u8, 0, 0, 0, 0];
+        flooder.write_all(&[&header[..], request.as_bytes()].concat()).unwrap();
+    };
+    (0..20).for_each(&mut request);
+    // 30 MB of results: more than the sockets' buffers hold, so the queue fills. Then one more
+    // request: its reader waits for the queue to drain, which it never will.
+    std::thread::sleep(Duration::from_millis(300));
+    request(20);
+    common::metrics::scrape_until(&relay, "the flooder closed and gone", |scrape| {
+        common::metrics::total(scrape, "parrhesia_connections_open", &[]) == 0.0
+    });
+    still_serves(&relay);
+}
+
+/// A new client is served.
+fn still_serves(relay: &Relay) {
+    let mut client = relay.connect();
+    client.req("after", &[r#"{"limit":0}"#]);
+}
+
 /// Arguments, environment variables, and what stderr must mention.
 type ConfigurationCase<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
 

@@ -36,6 +36,9 @@ pub enum ReadError {
     /// fragmented or long, a continuation with no message, ...): 1002.
     #[error("protocol error: {0}")]
     Protocol(&'static str),
+    /// Text that is not UTF-8 (a Close frame's reason): 1007.
+    #[error("text that is not UTF-8")]
+    InvalidUtf8,
 }
 
 impl ReadError {
@@ -43,7 +46,7 @@ impl ReadError {
     pub fn close_code(&self) -> u16 {
         match self {
             ReadError::TooBig { .. } | ReadError::Inflate(InflateError::TooBig { .. }) => 1009,
-            ReadError::Inflate(InflateError::Corrupt) => 1007,
+            ReadError::Inflate(InflateError::Corrupt) | ReadError::InvalidUtf8 => 1007,
             ReadError::Inflate(InflateError::Protocol(_)) | ReadError::Protocol(_) => 1002,
         }
     }
@@ -301,7 +304,7 @@ impl MessageReader {
         if held.message.is_none() {
             held.message = Some((header.opcode, header.rsv1));
         }
-        held.gathered.extend_from_slice(&buffer[range]);
+        extend_within(&mut held.gathered, &buffer[range], self.message_bytes_max);
         if header.fin { self.finish_message().map(Some) } else { Ok(None) }
     }
 
@@ -326,7 +329,7 @@ impl MessageReader {
             if held.message.is_none() {
                 held.message = Some((partial.opcode, partial.rsv1));
             }
-            held.gathered.extend_from_slice(&buffer[piece]);
+            extend_within(&mut held.gathered, &buffer[piece], self.message_bytes_max);
         }
         held.frame = (partial.remaining > 0).then_some(partial);
         if partial.remaining > 0 {
@@ -360,6 +363,18 @@ impl MessageReader {
     }
 }
 
+/// Appends `bytes`, growing `vector` as `Vec` does (doubling) but never past `limit` (the
+/// caller checked that what it gathers fits): a message near the limit costs the limit, not
+/// twice it.
+pub(crate) fn extend_within(vector: &mut Vec<u8>, bytes: &[u8], limit: usize) {
+    let needed = vector.len() + bytes.len();
+    if needed > vector.capacity() {
+        let target = vector.capacity().saturating_mul(2).min(limit).max(needed);
+        vector.reserve_exact(target - vector.len());
+    }
+    vector.extend_from_slice(bytes);
+}
+
 /// A control frame's message; a Close's code is read from its payload.
 fn control_message(opcode: u8, payload: Payload, buffer: &[u8]) -> Result<Incoming, ReadError> {
     match opcode {
@@ -367,10 +382,25 @@ fn control_message(opcode: u8, payload: Payload, buffer: &[u8]) -> Result<Incomi
         OPCODE_PONG => Ok(Incoming::Pong),
         _ => match payload.bytes(buffer) {
             [] => Ok(Incoming::Close(None)),
-            [first, second, ..] => Ok(Incoming::Close(Some(u16::from_be_bytes([*first, *second])))),
+            [first, second, reason @ ..] => {
+                let code = u16::from_be_bytes([*first, *second]);
+                if !sendable_close_code(code) {
+                    return Err(ReadError::Protocol("a Close frame with a code no endpoint may send"));
+                }
+                if std::str::from_utf8(reason).is_err() {
+                    return Err(ReadError::InvalidUtf8);
+                }
+                Ok(Incoming::Close(Some(code)))
+            }
             [_] => Err(ReadError::Protocol("a Close frame with a one-byte payload")),
         },
     }
+}
+
+/// Whether a peer may put `code` in a Close frame (RFC 6455 section 7.4 and IANA's registry:
+/// 1004-1006 and 1015 are reserved or only reported locally; 1016-2999 are unassigned).
+fn sendable_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 /// Parses a complete header (2 to 14 bytes) of a client's frame.
@@ -502,6 +532,24 @@ mod tests {
     }
 
     #[test]
+    fn gathering_grows_to_the_limit_not_past_it() {
+        let mut gathered = Vec::new();
+        for _ in 0..100 {
+            extend_within(&mut gathered, &[0; 30], 1000);
+        }
+        assert_eq!((gathered.len(), gathered.capacity()), (3000, 3000), "past the limit only as much as needed");
+        let mut gathered = Vec::new();
+        for _ in 0..33 {
+            extend_within(&mut gathered, &[0; 30], 1000);
+        }
+        assert!(gathered.capacity() <= 1000, "capacity {} for 990 bytes", gathered.capacity());
+        let closes = [frame(0x88, &[0x0f, 0xa0, b'b', b'y', b'e']), frame(0x88, &[0x03, 0xe9])].concat();
+        let messages = read_all(&closes, 3, &mut MessageReader::new(100, None)).unwrap();
+        assert_eq!(messages[0].0, "close Some(4000)");
+        assert_eq!(messages[1].0, "close Some(1001)");
+    }
+
+    #[test]
     fn a_whole_frame_is_returned_in_place() {
         let mut buffer = frame(0x81, b"hello");
         let mut reader = MessageReader::new(100, None);
@@ -532,6 +580,9 @@ mod tests {
             ("continuation alone", frame(0x80, b"x"), 1002),
             ("text inside a message", [frame(0x01, b"a"), frame(0x81, b"b")].concat(), 1002),
             ("one-byte close", frame(0x88, b"x"), 1002),
+            ("close code 1005 (never sent)", frame(0x88, &1005u16.to_be_bytes()), 1002),
+            ("close code 2000 (unassigned)", frame(0x88, &2000u16.to_be_bytes()), 1002),
+            ("close reason not UTF-8", frame(0x88, &[0x03, 0xe8, 0xff]), 1007),
             ("top bit of the length", huge, 1002),
             ("one frame over the limit", frame(0x81, &[b' '; 101]), 1009),
             ("fragments over the limit", [frame(0x01, &[b' '; 60]), frame(0x80, &[b' '; 41])].concat(), 1009),

@@ -19,6 +19,9 @@ use parrhesia_net::deflate::Deflater;
 /// frames cut from them (one allocation per chunk, not per event).
 const STAGING_CHUNK_BYTES: usize = 64 * 1024;
 
+/// Queue slots an idle connection keeps (a burst's are freed).
+const IDLE_QUEUE_SLOTS: usize = 8;
+
 /// Frames are gathered in a buffer lent by the shard and written once it holds this many bytes
 /// (or the queue is empty): a write per turn, not per frame.
 pub const WRITE_BUFFER_BYTES: usize = 16 * 1024;
@@ -159,6 +162,9 @@ pub enum LiveOutcome {
 
 pub struct Outbound {
     queue: RefCell<VecDeque<Frame>>,
+    /// The answer to the latest Ping not yet answered: one at most, whatever a client sends
+    /// (RFC 6455 section 5.5.3 lets an endpoint answer only the latest), written first.
+    pong: RefCell<Option<Bytes>>,
     /// Where stored events are written; released when the queue empties, so an idle
     /// connection holds no chunk.
     staging: RefCell<BytesMut>,
@@ -176,6 +182,7 @@ impl Outbound {
     pub fn new(bytes_max: usize) -> Outbound {
         Outbound {
             queue: RefCell::default(),
+            pong: RefCell::default(),
             staging: RefCell::default(),
             bytes: Cell::new(0),
             bytes_max,
@@ -260,30 +267,48 @@ impl Outbound {
         self.push(Frame::Ping);
     }
 
-    /// Answers a client's Ping (RFC 6455 section 5.5.3).
+    /// Answers a client's Ping (RFC 6455 section 5.5.3), replacing an answer not yet written.
     pub fn push_pong(&self, payload: &[u8]) {
-        self.push(Frame::Pong(Bytes::copy_from_slice(payload)));
+        if !self.closing.get() {
+            *self.pong.borrow_mut() = Some(Bytes::copy_from_slice(payload));
+            self.queued.notify_all();
+        }
     }
 
-    /// Queues a Close frame after what is queued; later pushes are ignored.
+    /// Queues a Close frame after what is queued; later pushes are ignored. Wakes a reader
+    /// waiting for the queue to drain: it stops waiting once the connection is closing.
     pub fn close(&self, code: u16, reason: &'static str) {
         if !self.closing.get() {
             self.push(Frame::Close { code, reason });
             self.closing.set(true);
+            self.drained.notify_all();
         }
     }
 
     fn pop(&self) -> Option<Frame> {
+        if let Some(payload) = self.pong.borrow_mut().take() {
+            return Some(Frame::Pong(payload));
+        }
         let frame = self.queue.borrow_mut().pop_front()?;
         self.bytes.set(self.bytes.get() - frame.bytes());
         Some(frame)
     }
 
-    /// Frees the staging chunk of an idle connection (frames cut from it keep their part).
-    fn release_staging(&self) {
+    /// Nothing queued: no Pong and no frame.
+    fn is_empty(&self) -> bool {
+        self.pong.borrow().is_none() && self.queue.borrow().is_empty()
+    }
+
+    /// Frees what an idle connection need not hold: the staging chunk (frames cut from it keep
+    /// their part) and the queue's slots past a few (a burst of results grew it).
+    fn release_idle(&self) {
         let mut staging = self.staging.borrow_mut();
         if staging.capacity() > 0 {
             *staging = BytesMut::new();
+        }
+        let mut queue = self.queue.borrow_mut();
+        if queue.is_empty() && queue.capacity() > IDLE_QUEUE_SLOTS {
+            *queue = VecDeque::new();
         }
     }
 
@@ -331,9 +356,9 @@ where
             out.clear();
             metrics.outbound_flushes.inc();
             outbound.drained.notify_all();
-            if outbound.queue.borrow().is_empty() {
+            if outbound.is_empty() {
                 buffers.give(std::mem::take(&mut out));
-                outbound.release_staging();
+                outbound.release_idle();
                 outbound.queued.notified().await;
                 let held = outbound.queue.borrow().front().is_some_and(Frame::is_live_event);
                 if held && !linger.is_zero() {
@@ -430,6 +455,19 @@ mod tests {
         assert_eq!(outbound.queue.borrow().len(), 1, "the reply stays, the event that cannot fit is dropped");
     }
 
+    /// A client flooding Pings without reading holds one answer, the latest, written first.
+    #[test]
+    fn pings_hold_one_pong() {
+        let outbound = Outbound::new(1000);
+        outbound.push_reply("a reply".into());
+        for index in 0..10_000u32 {
+            outbound.push_pong(&index.to_be_bytes());
+        }
+        assert!(matches!(outbound.pop(), Some(Frame::Pong(payload)) if payload[..] == 9_999u32.to_be_bytes()));
+        assert!(matches!(outbound.pop(), Some(Frame::Text(_))));
+        assert!(outbound.pop().is_none() && outbound.is_empty());
+    }
+
     #[test]
     fn close_stops_accepting() {
         let outbound = Outbound::new(1000);
@@ -478,8 +516,10 @@ mod tests {
         let gap = second.as_ptr() as usize - first.as_ptr() as usize;
         assert_eq!(gap, first.len(), "consecutive stored events are cut from one chunk");
         assert!(outbound.staging.borrow().capacity() > 0);
-        outbound.release_staging();
+        while outbound.pop().is_some() {}
+        outbound.release_idle();
         assert_eq!(outbound.staging.borrow().capacity(), 0, "an idle connection holds no chunk");
+        assert_eq!(outbound.queue.borrow().capacity(), 0, "nor the slots a burst needed");
         assert_eq!(&second[second.len() - 1..], b"]", "frames cut earlier stay valid");
     }
 }

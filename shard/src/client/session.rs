@@ -117,6 +117,9 @@ async fn read_loop(
             None => {
                 // Flow control: a client that does not read its answers is not read either.
                 connection.outbound.wait_below_high_water().await;
+                if connection.is_closed() || shard.stopping.get() {
+                    break;
+                }
                 let next =
                     futures_lite::future::or(async { Some(socket.read_lent(&shard.read_buffers).await) }, async {
                         futures_lite::future::or(shard.stop.notified(), connection.closed_notify.notified()).await;
@@ -140,6 +143,8 @@ async fn read_loop(
         if let Some(ended) = handled {
             return ended;
         }
+        // A client that always has bytes waiting must not keep the shard's other tasks out.
+        glommio::yield_if_needed().await;
     }
     CloseReason::Client
 }
@@ -179,13 +184,20 @@ async fn handle_read(
             }),
             Incoming::Ping(payload) => connection.outbound.push_pong(payload.bytes(buffer)),
             Incoming::Pong => connection.awaiting_pong_since.set(None),
-            Incoming::Close(_) => return Some(CloseReason::Client),
+            Incoming::Close(code) => {
+                // Answered with the client's own code (RFC 6455 section 5.5.1).
+                connection.close(code.unwrap_or(1000), "", CloseReason::Client);
+                return Some(CloseReason::Client);
+            }
         }
+        if connection.is_closed() || shard.stopping.get() || at == buffer.len() {
+            return None;
+        }
+        // Flow control between the messages of one read too (the buffer is held meanwhile).
+        connection.outbound.wait_below_high_water().await;
         if connection.is_closed() || shard.stopping.get() {
             return None;
         }
-        // Flow control between the messages of one read too.
-        connection.outbound.wait_below_high_water().await;
     }
 }
 
@@ -393,12 +405,13 @@ fn claimed_duplicate(shard: &Shard, connection: &Connection, text: &str, started
 }
 
 /// Frames the relay will not read on: say why, and close (1009 for a message too big, 1007
-/// for compressed data that is not deflate, 1002 for a protocol error).
+/// for compressed data that is not deflate or a Close reason that is not UTF-8, 1002 for a
+/// protocol error).
 fn refuse_frames(connection: &Connection, error: &ReadError) {
     connection.reply(RelayMessage::Notice { message: format!("invalid: {error}").into() });
     match error.close_code() {
         1009 => connection.close(1009, "message too big", CloseReason::MessageTooBig),
-        1007 => connection.close(1007, "invalid compressed data", CloseReason::ProtocolError),
+        1007 => connection.close(1007, "invalid data", CloseReason::ProtocolError),
         code => connection.close(code, "protocol error", CloseReason::ProtocolError),
     }
 }

@@ -542,3 +542,27 @@ pub fn spawn_listening(command: &mut Command) -> (ChildGuard, u16) {
     let port = listening["port"].as_u64().and_then(|port| u16::try_from(port).ok()).expect("a port");
     (child, port)
 }
+
+/// A WebSocket connection made by hand, so a test can send frames no library would.
+pub fn raw_websocket(relay: &Relay, deflate: bool) -> TcpStream {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_write_timeout(Some(WAIT)).unwrap();
+    let offer = if deflate { "Sec-WebSocket-Extensions: permessage-deflate\r\n" } else { "" };
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{offer}\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0];
+        stream.read_exact(&mut byte).expect("the handshake's answer");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(head.contains("permessage-deflate"), deflate, "{head}");
+    stream
+}
