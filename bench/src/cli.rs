@@ -337,6 +337,11 @@ pub struct IngestArgs {
     /// A connection gives up when no OK came for this long while EVENTs wait.
     #[arg(long = "answer-timeout-ms", value_name = "MILLISECONDS", default_value_t = 30_000)]
     pub answer_timeout_milliseconds: u64,
+    /// The relay has these events already (the same file again, to measure duplicates): a run
+    /// answered without any event accepted is data, not a failure. Compare
+    /// `ingest.answered_per_second` and `ingest.answered_per_server_cpu_second`.
+    #[arg(long)]
+    pub resend: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -518,6 +523,7 @@ impl IngestArgs {
             duration: self.duration,
             events: self.events,
             answer_timeout: Duration::from_millis(self.answer_timeout_milliseconds),
+            resend: self.resend,
         }
     }
 }
@@ -568,6 +574,7 @@ impl MixedArgs {
                 duration: Some(self.duration),
                 events: None,
                 answer_timeout: Duration::from_secs(30),
+                resend: false,
             },
             query: QueryOptions {
                 file: self.file.clone(),

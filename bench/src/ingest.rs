@@ -38,6 +38,8 @@ pub struct IngestOptions {
     pub events: Option<usize>,
     /// A connection whose oldest unanswered EVENT waits this long gives up (counted).
     pub answer_timeout: Duration,
+    /// The relay holds these events already: answers without an acceptance are no failure.
+    pub resend: bool,
 }
 
 /// Live totals, for the progress line.
@@ -292,6 +294,11 @@ impl IngestResult {
         self.tally.accepted
     }
 
+    /// EVENTs the relay answered (accepted, duplicate or refused).
+    pub fn answered(&self) -> u64 {
+        self.tally.sent - self.tally.unanswered
+    }
+
     /// Adds `ingest.*` metrics to `report`.
     pub fn report_into(&self, report: &mut Report) {
         let tally = &self.tally;
@@ -386,9 +393,17 @@ pub fn run(url: &str, options: &IngestOptions, server_pid: Option<u32>) -> anyho
     describe(&mut report, options);
     result.report_into(&mut report);
     if let Some(server) = &server {
-        server.finish(&mut report, &[("ingest.accepted", result.accepted(), "events/cpu-s")]);
+        let work = [
+            ("ingest.accepted", result.accepted(), "events/cpu-s"),
+            ("ingest.answered", result.answered(), "events/cpu-s"),
+        ];
+        server.finish(&mut report, &work);
     }
-    Ok(Outcome { failure: result.failure(), report })
+    let failure = match options.resend && result.answered() > 0 && result.tally.unanswered == 0 {
+        true => None,
+        false => result.failure(),
+    };
+    Ok(Outcome { failure, report })
 }
 
 /// The ingest parameters, as report parameters.

@@ -324,6 +324,20 @@ fn every_subcommand_against_the_real_relay() {
     assert_eq!(run.code, Some(3), "stderr:\n{}", run.stderr);
     assert_eq!(run.metric("ingest.rejected.invalid"), 20.0);
     assert!(run.stderr.contains("no event was accepted: 20 invalid"), "{}", run.stderr);
+
+    // The same stored events sent again: nothing accepted is exit 3, unless `--resend` says
+    // the duplicates are the measurement.
+    let stored = files.path().join("stored.jsonl");
+    let unseen_text = std::fs::read_to_string(&unseen).expect("unseen events");
+    let kept: Vec<&str> = unseen_text.lines().filter(|line| !line.contains("\"kind\":20001")).collect();
+    std::fs::write(&stored, kept.join("\n")).expect("write stored events");
+    bench(&["ingest", "--url", url, "--file", path_text(&stored)]).succeeded();
+    let again = bench(&["ingest", "--url", url, "--file", path_text(&stored)]);
+    assert_eq!(again.code, Some(3), "stderr:\n{}", again.stderr);
+    let resent = bench(&["ingest", "--url", url, "--file", path_text(&stored), "--resend"]).succeeded();
+    assert_eq!(resent.metric("ingest.accepted"), 0.0);
+    assert_eq!(resent.metric("ingest.duplicates") + resent.metric("ingest.rejected"), kept.len() as f64);
+    assert!(resent.metric("ingest.answered_per_second") > 0.0);
 }
 
 /// `--auth-seed`: every connection answers the relay's NIP-42 challenge, so a relay that takes
