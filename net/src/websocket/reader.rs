@@ -81,6 +81,22 @@ pub enum Incoming {
     Close(Option<u16>),
 }
 
+impl Incoming {
+    /// The message with its payload copied out of `buffer`, so the buffer can be given back
+    /// while the message is handled.
+    pub fn into_owned(self, buffer: &[u8]) -> Incoming {
+        let own = |payload: Payload| match payload {
+            Payload::Within(range) => Payload::Owned(buffer[range].to_vec()),
+            owned => owned,
+        };
+        match self {
+            Incoming::Text(payload) => Incoming::Text(own(payload)),
+            Incoming::Ping(payload) => Incoming::Ping(own(payload)),
+            other => other,
+        }
+    }
+}
+
 /// A frame whose payload continues past the buffer read so far.
 #[derive(Clone, Copy, Debug)]
 struct Partial {
@@ -554,9 +570,11 @@ mod tests {
         let mut buffer = frame(0x81, b"hello");
         let mut reader = MessageReader::new(100, None);
         let mut at = 0;
-        assert_eq!(reader.next(&mut buffer, &mut at).unwrap(), Some(Incoming::Text(Payload::Within(6..11))));
+        let message = reader.next(&mut buffer, &mut at).unwrap().expect("a message");
+        assert_eq!(message, Incoming::Text(Payload::Within(6..11)));
         assert_eq!(&buffer[6..11], b"hello");
         assert!(reader.held.is_none());
+        assert_eq!(message.into_owned(&buffer), Incoming::Text(Payload::Owned(b"hello".to_vec())));
     }
 
     #[test]

@@ -112,7 +112,7 @@ async fn read_loop(
     let mut reader = MessageReader::new(message_bytes_max, inflater);
     let mut pending = (!leftover.is_empty()).then_some((leftover.len(), leftover));
     while !connection.is_closed() && !shard.stopping.get() {
-        let (read, mut buffer) = match pending.take() {
+        let (read, buffer) = match pending.take() {
             Some(leftover) => leftover,
             None => {
                 // Flow control: a client that does not read its answers is not read either.
@@ -138,9 +138,7 @@ async fn read_loop(
             }
         };
         connection.last_activity.set(Instant::now());
-        let handled = handle_read(shard, connection, &mut reader, &mut buffer[..read]).await;
-        shard.read_buffers.give(buffer);
-        if let Some(ended) = handled {
+        if let Some(ended) = handle_read(shard, connection, &mut reader, buffer, read).await {
             return ended;
         }
         // A client that always has bytes waiting must not keep the shard's other tasks out.
@@ -149,56 +147,79 @@ async fn read_loop(
     CloseReason::Client
 }
 
-/// Handles every message complete in `buffer` (keeping the rest in `reader`); `Some` when the
-/// connection ends with it.
+/// Handles every message complete in `buffer[..read]` (keeping the rest in `reader`) and gives
+/// the buffer back; `Some` when the connection ends with it. The last message of a read is
+/// copied out first and the buffer given back before it is handled: an EVENT may wait long (on
+/// the plugin, the writer) and must not hold 32 KiB meanwhile.
 async fn handle_read(
     shard: &Rc<Shard>,
     connection: &Rc<Connection>,
     reader: &mut MessageReader,
-    buffer: &mut [u8],
+    mut buffer: Vec<u8>,
+    read: usize,
 ) -> Option<CloseReason> {
     let mut at = 0;
-    loop {
-        let message = match reader.next(buffer, &mut at) {
+    let ended = loop {
+        let message = match reader.next(&mut buffer[..read], &mut at) {
             Ok(Some(message)) => message,
-            Ok(None) => return None,
+            Ok(None) => break None,
             Err(error) => {
                 refuse_frames(connection, &error);
-                return Some(connection.close_reason.get().unwrap_or(CloseReason::ProtocolError));
+                break Some(connection.close_reason.get().unwrap_or(CloseReason::ProtocolError));
             }
         };
-        match message {
-            Incoming::Text(payload) => match std::str::from_utf8(payload.bytes(buffer)) {
-                // Boxed: its state (3.4 KB: the EVENT pipeline's awaits) would otherwise size
-                // every connection's task for its whole life.
-                Ok(text) => Box::pin(handle_text(shard, connection, text)).await,
-                Err(_) => {
-                    connection
-                        .reply(RelayMessage::Notice { message: "invalid: a text message that is not UTF-8".into() });
-                    connection.close(1007, "invalid UTF-8", CloseReason::ProtocolError);
-                    return Some(CloseReason::ProtocolError);
-                }
-            },
-            Incoming::Binary => connection.reply(RelayMessage::Notice {
-                message: "invalid: binary messages are not supported; send JSON text".into(),
-            }),
-            Incoming::Ping(payload) => connection.outbound.push_pong(payload.bytes(buffer)),
-            Incoming::Pong => connection.awaiting_pong_since.set(None),
-            Incoming::Close(code) => {
-                // Answered with the client's own code (RFC 6455 section 5.5.1).
-                connection.close(code.unwrap_or(1000), "", CloseReason::Client);
-                return Some(CloseReason::Client);
-            }
+        if at == read {
+            let message = message.into_owned(&buffer[..read]);
+            shard.read_buffers.give(std::mem::take(&mut buffer));
+            return handle_message(shard, connection, message, &[]).await;
         }
-        if connection.is_closed() || shard.stopping.get() || at == buffer.len() {
-            return None;
+        if let Some(ended) = handle_message(shard, connection, message, &buffer[..read]).await {
+            break Some(ended);
+        }
+        if connection.is_closed() || shard.stopping.get() {
+            break None;
         }
         // Flow control between the messages of one read too (the buffer is held meanwhile).
         connection.outbound.wait_below_high_water().await;
         if connection.is_closed() || shard.stopping.get() {
-            return None;
+            break None;
+        }
+    };
+    shard.read_buffers.give(buffer);
+    ended
+}
+
+/// Handles one client message (its payload in `buffer` if it is not its own); `Some` when the
+/// connection ends with it.
+async fn handle_message(
+    shard: &Rc<Shard>,
+    connection: &Rc<Connection>,
+    message: Incoming,
+    buffer: &[u8],
+) -> Option<CloseReason> {
+    match message {
+        Incoming::Text(payload) => match std::str::from_utf8(payload.bytes(buffer)) {
+            // Boxed: its state (3.4 KB: the EVENT pipeline's awaits) would otherwise size
+            // every connection's task for its whole life.
+            Ok(text) => Box::pin(handle_text(shard, connection, text)).await,
+            Err(_) => {
+                connection.reply(RelayMessage::Notice { message: "invalid: a text message that is not UTF-8".into() });
+                connection.close(1007, "invalid UTF-8", CloseReason::ProtocolError);
+                return Some(CloseReason::ProtocolError);
+            }
+        },
+        Incoming::Binary => connection.reply(RelayMessage::Notice {
+            message: "invalid: binary messages are not supported; send JSON text".into(),
+        }),
+        Incoming::Ping(payload) => connection.outbound.push_pong(payload.bytes(buffer)),
+        Incoming::Pong => connection.awaiting_pong_since.set(None),
+        Incoming::Close(code) => {
+            // Answered with the client's own code (RFC 6455 section 5.5.1).
+            connection.close(code.unwrap_or(1000), "", CloseReason::Client);
+            return Some(CloseReason::Client);
         }
     }
+    None
 }
 
 async fn handle_text(shard: &Rc<Shard>, connection: &Rc<Connection>, text: &str) {
