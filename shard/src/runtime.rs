@@ -371,7 +371,7 @@ pub fn run(config: Config, reload: crate::cluster::reload::Load) -> anyhow::Resu
         cluster.join().map_err(|error| anyhow::anyhow!("the cluster executor failed: {error}"))?;
     }
     eprintln!(
-        "parrhesia stopped: {} events stored in {} group commits this run; store flushed",
+        "parrhesia stopped: {} events written in {} group commits this run (versions replaced since included); store flushed",
         report.events_stored, report.commits
     );
     Ok(())
