@@ -29,6 +29,11 @@
 //!
 //! `PARRHESIA_SIM_SEEDS` sets how many seeds run (default 1000) and `PARRHESIA_SIM_FIRST_SEED`
 //! the first (default: the Unix time); `PARRHESIA_SEED` replays one.
+//!
+//! Past 1,100 lines because it is one world: the simulated store (`SimStore`, ~270 lines with
+//! the policy log's rules and the store contract), the processes and links (`Sim`, ~530
+//! lines: faults, steps, the per-step checks) and the checks after quiescence share their
+//! types and invariants; split across files they would only import each other.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
